@@ -1,0 +1,24 @@
+// `comet bench`: speed and memory of building each shipped topology, its routing tables and
+// all-pairs path costs. Each topology runs in a child process so its peak RSS is its own.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace comet {
+
+class BenchCommand {
+ public:
+  void add_to(CLI::App& app);
+  bool chosen() const { return app_ != nullptr && app_->parsed(); }
+  int run() const;
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::vector<std::string> topologies_;
+  bool json_ = false;
+};
+
+}  // namespace comet

@@ -1,0 +1,50 @@
+// The `comet` command line. Subcommands live in one file each; main() only parses, dispatches,
+// and turns errors into messages and exit codes:
+//   0 success, 2 bad input (files, options), 3 internal error.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "bench_command.hpp"
+#include "check_command.hpp"
+#include "init_command.hpp"
+#include "input_error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"comet: simulate and validate communication policies for Mixture-of-Experts layers "
+               "on GPU clusters"};
+  app.set_version_flag("--version", std::string("comet ") + COMET_VERSION);
+  app.require_subcommand(1);
+  app.failure_message(CLI::FailureMessage::help);
+
+  comet::CheckCommand check;
+  comet::InitCommand init;
+  comet::BenchCommand bench;
+  check.add_to(app);
+  init.add_to(app);
+  bench.add_to(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version are "errors" with exit code 0 in CLI11.
+    if (error.get_exit_code() == 0) return app.exit(error);
+    fmt::print(stderr, "comet: error: {}\nRun 'comet --help' (or 'comet SUBCOMMAND --help') for usage.\n",
+               error.what());
+    return comet::EXIT_BAD_INPUT;
+  }
+
+  try {
+    if (check.chosen()) return check.run();
+    if (init.chosen()) return init.run();
+    if (bench.chosen()) return bench.run();
+  } catch (const comet::InputError& error) {
+    fmt::print(stderr, "comet: error: {}\n", error.what());
+    return comet::EXIT_BAD_INPUT;
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "comet: internal error: {}\n", error.what());
+    return 3;
+  }
+  return 0;
+}
