@@ -25,6 +25,16 @@ int main(int argc, char** argv) {
   init.add_to(app);
   bench.add_to(app);
 
+  // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string word = argv[1];
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
+    if (!known) {
+      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, bench\n", word);
+      return comet::EXIT_BAD_INPUT;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

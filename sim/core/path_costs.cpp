@@ -33,9 +33,16 @@ PathCosts::PathCosts(const Topology& topology) {
   leaf_pair_.resize(num_leaves_ * num_leaves_);
   for (std::size_t a = 0; a < num_leaves_; ++a) {
     for (std::size_t b = 0; b < num_leaves_; ++b) {
-      const int src = first_of_leaf[a];
-      const int dst = a == b ? other_node_of_leaf[b] : first_of_leaf[b];
-      if (src >= 0 && dst >= 0) leaf_pair_[a * num_leaves_ + b] = topology.path_info(src, dst);
+      // Any two GPUs on different nodes under leaves a and b represent the pair.
+      int src = first_of_leaf[a];
+      int dst = first_of_leaf[b];
+      if (src >= 0 && dst >= 0 && node_[src] == node_[dst]) dst = other_node_of_leaf[b];
+      if (dst < 0) {
+        src = other_node_of_leaf[a];
+        dst = first_of_leaf[b];
+      }
+      if (src >= 0 && dst >= 0 && node_[src] != node_[dst])
+        leaf_pair_[a * num_leaves_ + b] = topology.path_info(src, dst);
     }
   }
 }

@@ -22,14 +22,6 @@ bool is_network_link(LinkClass link_class) {
          link_class == LinkClass::SPINE || link_class == LinkClass::CORE;
 }
 
-// splitmix64: a well-mixed, platform-independent hash, so ECMP choices are the same everywhere.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
 struct NetworkSwitchesOnly {
   const TopologyGraph* graph = nullptr;
   bool operator()(VertexId v) const { return is_network_switch((*graph)[v].kind); }
@@ -182,7 +174,31 @@ void Topology::finalize() {
       if (hops[v] > 0 || v == leaves_[leaf]) row[slot] = static_cast<std::uint8_t>(hops[v]);
     }
   }
+  prepare_ecmp();
   finalized_ = true;
+}
+
+void Topology::prepare_ecmp() {
+  // Rank of each GPU among the GPUs whose NIC hangs off the same leaf, in GPU order.
+  rank_under_leaf_.assign(gpus_.size(), 0);
+  std::vector<int> seen_under_leaf(leaves_.size(), 0);
+  for (std::size_t g = 0; g < gpus_.size(); ++g) {
+    const int leaf = leaf_of_gpu(static_cast<int>(g));
+    if (leaf >= 0) rank_under_leaf_[g] = seen_under_leaf[leaf]++;
+  }
+  // Switches per level (level 0 counts NICs) give the GPUs under one switch of each level.
+  std::vector<int> per_level(1, static_cast<int>(nics_.size()));
+  for (auto v : boost::make_iterator_range(boost::vertices(graph_))) {
+    if (!is_network_switch(graph_[v].kind)) continue;
+    const auto level = static_cast<std::size_t>(graph_[v].level);
+    if (per_level.size() <= level) per_level.resize(level + 1, 0);
+    ++per_level[level];
+  }
+  ecmp_stride_.assign(per_level.size() + 1, 1);
+  for (std::size_t level = 1; level < ecmp_stride_.size(); ++level) {
+    const int below = per_level[level - 1];
+    ecmp_stride_[level] = below > 0 ? std::max(1, num_gpus() / below) : 1;
+  }
 }
 
 const TopologyLink& Topology::link(int id) const { return links_.at(id).link; }
@@ -209,7 +225,7 @@ int Topology::leaf_of_gpu(int gpu) const {
   return nic < 0 ? -1 : nics_[nic].leaf;
 }
 
-int Topology::next_hop_link(VertexId at, int target_leaf, std::uint64_t flow) const {
+int Topology::next_hop_link(VertexId at, int target_leaf, int src, int dst) const {
   const std::uint8_t* row = &distance_[static_cast<std::size_t>(target_leaf) * num_network_switches_];
   const std::uint8_t here = row[switch_slot_[at]];
   auto is_candidate = [&](const TopologyGraph::edge_descriptor& e) {
@@ -220,7 +236,12 @@ int Topology::next_hop_link(VertexId at, int target_leaf, std::uint64_t flow) co
   for (auto e : boost::make_iterator_range(boost::out_edges(at, graph_))) count += is_candidate(e);
   if (count == 0)
     throw std::logic_error(fmt::format("no route from {} to leaf{}", vertex_name(at), target_leaf));
-  int pick = count == 1 ? 0 : static_cast<int>(mix(flow ^ mix(at)) % static_cast<std::uint64_t>(count));
+  int pick = 0;
+  if (count > 1) {
+    const int level = graph_[at].level;
+    const int stride = level < static_cast<int>(ecmp_stride_.size()) ? ecmp_stride_[level] : 1;
+    pick = (rank_under_leaf_[src] + dst / stride) % count;
+  }
   for (auto e : boost::make_iterator_range(boost::out_edges(at, graph_)))
     if (is_candidate(e) && pick-- == 0) return graph_[e].id;
   return -1;  // unreachable: pick < count
@@ -241,10 +262,9 @@ void Topology::append_route(int src, int dst, std::vector<int>& out) const {
   const NicAttachment& src_nic = nics_[from.nic];
   const NicAttachment& dst_nic = nics_[to.nic];
   out.push_back(src_nic.leaf_up);
-  const std::uint64_t flow = mix((static_cast<std::uint64_t>(src) << 32) | static_cast<std::uint32_t>(dst));
   VertexId at = leaves_[src_nic.leaf];
   while (at != leaves_[dst_nic.leaf]) {
-    const int id = next_hop_link(at, dst_nic.leaf, flow);
+    const int id = next_hop_link(at, dst_nic.leaf, src, dst);
     out.push_back(id);
     at = links_[id].target;
   }

@@ -61,7 +61,7 @@ YamlValue parse_document(const std::string& text, const std::string& origin) {
                      fmt::format("YAML syntax error: {}", error.msg));
   }
   if (!root || root.IsNull())
-    throw InputError({origin, 0, 0}, "", "", "the file holds no YAML document; expected a mapping");
+    throw InputError({origin, 0, 0}, "", "", "the file is empty (only comments); expected a YAML mapping");
   YamlValue value(root, origin, "");
   if (!root.IsMap()) value.fail("expected a YAML mapping (key: value lines) at the top level");
   return value;

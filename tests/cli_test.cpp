@@ -1,0 +1,234 @@
+// The `comet` binary end to end: bad input of every kind exits 2 with a message naming the
+// problem (and never crashes); `comet init` writes files that `comet check` accepts.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int exit_code = -1;
+  bool crashed = false;
+  std::string output;  // stdout and stderr together
+  std::string stdout_only;
+};
+
+Result run_comet(const std::string& arguments, bool merge_stderr = true) {
+  const std::string command = std::string(COMET_BINARY) + " " + arguments + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  Result result;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe)) result.output += buffer.data();
+  const int status = ::pclose(pipe);
+  result.crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("comet_cli_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << text;
+    return path.string();
+  }
+  fs::path dir_;
+};
+
+const std::string GOOD_SCENARIO = R"(name: s
+topology: dgx-h100
+model:
+  preset: mixtral-8x7b
+parallelism:
+  expert_parallel: 8
+workload:
+  tokens_per_gpu: 4096
+)";
+
+const std::string GOOD_TOPOLOGY = R"(name: t
+kind: tree
+node:
+  gpus: 8
+  fabric: nvswitch
+  gpu_link_bandwidth: 450GB/s
+  nics: 8
+  nic_bandwidth: 400Gbps
+  pcie_bandwidth: 64GB/s
+tree:
+  fan_out: [4, 8]
+  oversubscription: [2]
+)";
+
+std::string edit(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  if (at == std::string::npos) throw std::logic_error("test edit not found: " + from);
+  return text.replace(at, from.size(), to);
+}
+
+struct BadInput {
+  const char* label;
+  std::string file_name;
+  std::string contents;       // written to the file; empty name means `arguments` alone
+  std::string arguments;      // after "comet"; {} is replaced by the file path
+  std::vector<std::string> message_parts;
+};
+
+std::vector<BadInput> bad_inputs() {
+  const std::string topo = GOOD_TOPOLOGY;
+  return {
+      {"missing key", "s.yaml", edit(GOOD_SCENARIO, "parallelism:\n  expert_parallel: 8\n", ""), "check {}",
+       {"s.yaml", "'parallelism'", "missing required key"}},
+      {"wrong type", "s.yaml", edit(GOOD_SCENARIO, "tokens_per_gpu: 4096", "tokens_per_gpu: [1, 2]"), "check {}",
+       {"s.yaml:8:", "workload.tokens_per_gpu", "single value"}},
+      {"negative bandwidth", "t.yaml", edit(topo, "400Gbps", "-400Gbps"), "check {}",
+       {"t.yaml:8:", "node.nic_bandwidth", "negative"}},
+      {"zero bandwidth", "t.yaml", edit(topo, "450GB/s", "0GB/s"), "check {}",
+       {"node.gpu_link_bandwidth", "greater than zero"}},
+      {"zero GPUs", "t.yaml", edit(topo, "gpus: 8", "gpus: 0"), "check {}", {"node.gpus", "'0'", "whole number"}},
+      {"unknown preset", "s.yaml", edit(GOOD_SCENARIO, "mixtral-8x7b", "mixtral-9x9b"), "check {}",
+       {"s.yaml:4:", "model.preset", "mixtral-9x9b", "unknown model preset"}},
+      {"top-k larger than experts", "s.yaml",
+       edit(GOOD_SCENARIO, "  preset: mixtral-8x7b\n", "  preset: mixtral-8x7b\n  experts: 8\n  top_k: 16\n"), "check {}",
+       {"model.top_k", "larger than the expert count"}},
+      {"experts not divisible over EP", "s.yaml",
+       edit(GOOD_SCENARIO, "  preset: mixtral-8x7b\n", "  preset: mixtral-8x7b\n  experts: 12\n"), "check {}",
+       {"parallelism.expert_parallel", "do not divide"}},
+      {"yaml syntax error", "s.yaml", "name: s\ntopology: [dgx-h100\nmodel: {}\n", "check {}",
+       {"s.yaml:", "YAML syntax error"}},
+      {"empty file", "s.yaml", "", "check {}", {"s.yaml", "empty"}},
+      {"only comments", "s.yaml", "# nothing here\n", "check {}", {"s.yaml", "empty"}},
+      {"binary file", "s.bin", std::string("\x7f" "ELF\x02\x01\x01\0\0\0", 10) + "\xff\xfe", "check {}",
+       {"s.bin", "not text"}},
+      {"directory", "", "", "check " + fs::temp_directory_path().string(), {"is a directory"}},
+      {"file does not exist", "", "", "check /nonexistent/comet/scenario.yaml",
+       {"/nonexistent/comet/scenario.yaml", "no such file"}},
+      {"unknown key", "s.yaml", edit(GOOD_SCENARIO, "name: s\n", "name: s\nnmae: typo\n"), "check {}",
+       {"s.yaml:2:", "'nmae'", "unknown key", "expected one of"}},
+      {"duplicate key", "s.yaml", GOOD_SCENARIO + "name: again\n", "check {}", {"'name'", "duplicate key"}},
+      {"bandwidth without unit", "t.yaml", edit(topo, "450GB/s", "450"), "check {}", {"has no unit"}},
+      {"unknown unit", "t.yaml", edit(topo, "450GB/s", "450GB/h"), "check {}", {"unknown unit 'GB/h'"}},
+      {"top level is a list", "s.yaml", "- a\n- b\n", "check {}", {"s.yaml:1:1", "mapping"}},
+      {"neither scenario nor topology", "s.yaml", "name: x\n", "check {}", {"'topology:'", "'kind:'"}},
+      {"unknown topology name", "s.yaml", edit(GOOD_SCENARIO, "topology: dgx-h100", "topology: dgx-h900"), "check {}",
+       {"'topology'", "not a shipped topology"}},
+      {"odd fat-tree radix", "t.yaml", edit(edit(topo, "kind: tree", "kind: fat-tree"), "tree:\n  fan_out: [4, 8]\n  oversubscription: [2]\n", "fat_tree: {k: 7, tiers: 3}\n"),
+       "check {}", {"fat_tree.k", "even"}},
+      {"section of another kind", "t.yaml", topo + "rail: {nodes: 2, nodes_per_leaf: 1, spines: 1}\n", "check {}",
+       {"'rail'", "does not belong"}},
+      {"oversubscription list length", "t.yaml", edit(topo, "oversubscription: [2]", "oversubscription: [2, 2]"),
+       "check {}", {"tree.oversubscription", "list of 1"}},
+      {"EP does not divide GPUs", "s.yaml", edit(GOOD_SCENARIO, "expert_parallel: 8", "expert_parallel: 16"), "check {}",
+       {"parallelism.expert_parallel", "divisor of the cluster's 8 GPUs"}},
+      {"bad policy parameter", "s.yaml", GOOD_SCENARIO + "policies:\n  partition: [\"fixed:0\"]\n", "check {}",
+       {"policies.partition[0]", ">= 1"}},
+      {"unknown policy", "s.yaml", GOOD_SCENARIO + "policies:\n  a2a: [ring]\n", "check {}",
+       {"policies.a2a[0]", "unknown a2a policy", "direct, hierarchical"}},
+      {"negative zipf alpha", "s.yaml", GOOD_SCENARIO + "  routing: {kind: zipf, alpha: -0.5}\n", "check {}",
+       {"workload.routing.alpha", "-0.5"}},
+      {"missing trace file", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: nowhere.csv}\n", "check {}",
+       {"workload.routing.file", "does not exist"}},
+      {"unknown subcommand option", "", "", "check --frobnicate", {"--frobnicate"}},
+      {"unknown subcommand", "", "", "simulatte", {"simulatte"}},
+      {"init: GPUs not a multiple of 8", "", "", "init --cluster-type tree --gpus 12 --expert-count 64 -o /tmp/x.yaml",
+       {"--gpus", "multiple of 8"}},
+      {"init: unknown cluster type", "", "", "init --cluster-type torus --gpus 64 --expert-count 64 -o /tmp/x.yaml",
+       {"torus"}},
+      {"init: fewer experts than top-k", "", "",
+       "init --cluster-type tree --gpus 64 --expert-count 4 --model deepseek-v3 -o /tmp/x.yaml",
+       {"--expert-count", "top-k"}},
+      {"init: output directory missing", "", "",
+       "init --cluster-type tree --gpus 64 --expert-count 64 -o /nonexistent/dir/x.yaml", {"does not exist"}},
+      {"bench: unknown topology", "", "", "bench --topologies nowhere", {"nowhere", "not a shipped topology"}},
+  };
+}
+
+TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
+  const std::vector<BadInput> cases = bad_inputs();
+  ASSERT_GE(cases.size(), 15u);
+  for (const BadInput& c : cases) {
+    std::string arguments = c.arguments;
+    if (!c.file_name.empty()) {
+      const std::string path = write(c.file_name, c.contents);
+      arguments = edit(arguments, "{}", path);
+    }
+    const Result result = run_comet(arguments);
+    EXPECT_FALSE(result.crashed) << c.label << ": " << result.output;
+    EXPECT_EQ(result.exit_code, 2) << c.label << ": " << result.output;
+    for (const std::string& part : c.message_parts)
+      EXPECT_NE(result.output.find(part), std::string::npos)
+          << c.label << ": message lacks \"" << part << "\":\n" << result.output;
+    EXPECT_EQ(result.output.find("internal error"), std::string::npos) << c.label;
+  }
+}
+
+TEST_F(CliTest, InitOutputPassesCheckForEveryClusterType) {
+  for (const std::string type : {"tree", "fat-tree", "rail"}) {
+    for (int gpus : {8, 64, 1024, 4096}) {
+      const std::string path = (dir_ / (type + std::to_string(gpus) + ".yaml")).string();
+      const Result init = run_comet("init --cluster-type " + type + " --gpus " + std::to_string(gpus) +
+                                    " --expert-count 64 --model qwen2-moe -o " + path);
+      ASSERT_EQ(init.exit_code, 0) << init.output;
+      const Result check = run_comet("check --json " + path, /*merge_stderr=*/false);
+      ASSERT_EQ(check.exit_code, 0) << type << " " << gpus << ": " << run_comet("check " + path).output;
+      const auto json = nlohmann::json::parse(check.output);
+      EXPECT_EQ(json["gpus"], gpus) << type;
+      EXPECT_EQ(json["model"]["experts"], 64);
+      EXPECT_GT(json["bisection_bandwidth_Bps"].get<double>(), 0.0);
+      // Non-blocking layouts (fat-tree, rail) have half the NIC bandwidth across the bisection.
+      if (type != "tree" && gpus > 8) {
+        EXPECT_DOUBLE_EQ(json["bisection_bandwidth_Bps"].get<double>(), gpus / 2 * 50e9) << type << gpus;
+      }
+    }
+  }
+}
+
+TEST_F(CliTest, CheckJsonHasTheDocumentedKeys) {
+  const Result result = run_comet("check --json", /*merge_stderr=*/false);
+  ASSERT_EQ(result.exit_code, 0);
+  const auto json = nlohmann::json::parse(result.output);
+  for (const char* key : {"gpus", "nodes", "switches", "links_by_class", "bisection_bandwidth_Bps"})
+    EXPECT_TRUE(json.contains(key)) << key;
+  EXPECT_EQ(json["gpus"], 1024);
+  EXPECT_EQ(json["switches"], 320);
+  EXPECT_EQ(json["links_by_class"]["nic"], 1024);
+  EXPECT_DOUBLE_EQ(json["bytes_per_token_copy"].get<double>(), 7168 * 2);
+  // Same input, same bytes.
+  EXPECT_EQ(run_comet("check --json", false).output, result.output);
+}
+
+TEST_F(CliTest, CheckAcceptsTopologyFilesAndShippedNames) {
+  const Result file = run_comet("check --json " + write("t.yaml", GOOD_TOPOLOGY), false);
+  ASSERT_EQ(file.exit_code, 0) << file.output;
+  const auto json = nlohmann::json::parse(file.output);
+  EXPECT_EQ(json["gpus"], 4 * 8 * 8);
+  EXPECT_FALSE(json.contains("model"));
+  EXPECT_EQ(run_comet("check tree-1024").exit_code, 0);
+}
+
+TEST_F(CliTest, HelpAndVersionExitZero) {
+  const Result help = run_comet("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("check"), std::string::npos);
+  EXPECT_NE(help.output.find("init"), std::string::npos);
+  const Result version = run_comet("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.output.find("comet "), std::string::npos);
+}
+
+}  // namespace
