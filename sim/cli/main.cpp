@@ -9,6 +9,9 @@
 #include "bench_command.hpp"
 #include "check_command.hpp"
 #include "init_command.hpp"
+#include "placement_command.hpp"
+#include "plan_command.hpp"
+#include "workload_command.hpp"
 #include "input_error.hpp"
 
 int main(int argc, char** argv) {
@@ -20,9 +23,15 @@ int main(int argc, char** argv) {
 
   comet::CheckCommand check;
   comet::InitCommand init;
+  comet::WorkloadCommand workload;
+  comet::PlacementCommand placement;
+  comet::PlanCommand plan;
   comet::BenchCommand bench;
   check.add_to(app);
   init.add_to(app);
+  workload.add_to(app);
+  placement.add_to(app);
+  plan.add_to(app);
   bench.add_to(app);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.
@@ -31,7 +40,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
     if (!known) {
-      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, bench\n", word);
+      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, bench\n", word);
       return comet::EXIT_BAD_INPUT;
     }
   }
@@ -48,6 +57,9 @@ int main(int argc, char** argv) {
   try {
     if (check.chosen()) return check.run();
     if (init.chosen()) return init.run();
+    if (workload.chosen()) return workload.run();
+    if (placement.chosen()) return placement.run();
+    if (plan.chosen()) return plan.run();
     if (bench.chosen()) return bench.run();
   } catch (const comet::InputError& error) {
     fmt::print(stderr, "comet: error: {}\n", error.what());

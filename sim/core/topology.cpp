@@ -175,6 +175,10 @@ void Topology::finalize() {
     }
   }
   prepare_ecmp();
+  std::array<double, NUM_LINK_CLASSES> total_Bps{};
+  for (const StoredLink& stored : links_) total_Bps[static_cast<std::size_t>(stored.link.link_class)] += stored.link.bandwidth_Bps;
+  for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
+    fair_share_Bps_[c] = total_Bps[c] / (2.0 * std::max(1, num_gpus()));  // both directions
   finalized_ = true;
 }
 
@@ -284,11 +288,13 @@ PathInfo Topology::summarize(const std::vector<int>& route, int src, int dst) co
   PathInfo info;
   int top_level = 0;
   info.bottleneck_Bps = route.empty() ? 0.0 : std::numeric_limits<double>::infinity();
+  info.fair_share_Bps = info.bottleneck_Bps;
   for (int id : route) {
     const TopologyLink& l = links_[id].link;
     ++info.hops;
     info.network_hops += is_network_link(l.link_class) ? 1 : 0;
     info.bottleneck_Bps = std::min(info.bottleneck_Bps, l.bandwidth_Bps);
+    info.fair_share_Bps = std::min(info.fair_share_Bps, fair_share_Bps_[static_cast<std::size_t>(l.link_class)]);
     info.latency_s += l.latency_s;
     top_level = std::max(top_level, graph_[links_[id].target].level);
   }

@@ -69,6 +69,16 @@ struct PathInfo {
   int network_hops = 0;        ///< links of class nic, leaf, spine or core
   double bottleneck_Bps = 0.0; ///< smallest link bandwidth on the path (0 for a GPU to itself)
   double latency_s = 0.0;      ///< sum of link latencies
+  /// Smallest fair share on the path: per link class, the class's total bandwidth divided by the
+  /// GPU count (what each GPU gets when all send at once). Captures oversubscription: a 4:1
+  /// tree's leaf uplinks give 12.5 GB/s per GPU behind 50 GB/s NICs.
+  double fair_share_Bps = 0.0;
+
+  /// Placement cost of one byte on this path: 1 / fair share, plus the latency amortized over
+  /// a 1 MiB message (so shorter paths win ties). 0 for a GPU to itself.
+  double cost_per_byte() const {
+    return hops == 0 ? 0.0 : 1.0 / fair_share_Bps + latency_s / 1048576.0;
+  }
 };
 
 class Topology {
@@ -111,6 +121,8 @@ class Topology {
   /// Index of the leaf switch a GPU's NIC is cabled to, -1 if the node has no network.
   int leaf_of_gpu(int gpu) const;
   bool has_network() const { return !leaves_.empty(); }
+  /// Per-GPU fair share of a link class (see PathInfo::fair_share_Bps); valid after finalize().
+  double fair_share_Bps(LinkClass link_class) const { return fair_share_Bps_[static_cast<std::size_t>(link_class)]; }
 
   // ---- routing (after finalize) ----
   /// Directed link ids a transfer from GPU `src` to GPU `dst` crosses, in order.
@@ -154,6 +166,7 @@ class Topology {
   // distance_[leaf * num_network_switches_ + slot]: hops from a switch to each leaf.
   std::vector<std::uint8_t> distance_;
   std::array<int, 7> num_of_kind_{};
+  std::array<double, NUM_LINK_CLASSES> fair_share_Bps_{};
   std::vector<int> rank_under_leaf_;  // per GPU: its index among the GPUs of its leaf
   std::vector<int> ecmp_stride_;      // per switch level: GPUs under one switch of the level below
   int num_nodes_ = 0;

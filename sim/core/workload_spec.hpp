@@ -34,6 +34,7 @@ struct WorkloadSpec {
   std::int64_t tokens_per_gpu = 4096;  ///< tokens each GPU routes per step (before top-k)
   int steps = 1;
   std::uint64_t seed = 1;
+  int sequence_length = 4096;          ///< tokens per sequence, for attention flops
   RoutingSpec routing;
 };
 

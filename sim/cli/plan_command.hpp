@@ -1,0 +1,25 @@
+// `comet plan`: builds the Plan of a scenario under one policy triple and summarizes it
+// (ops per kind, bytes per all-to-all phase, partition choices, plan hash, build time).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace comet {
+
+class PlanCommand {
+ public:
+  void add_to(CLI::App& app);
+  bool chosen() const { return app_ != nullptr && app_->parsed(); }
+  int run() const;
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::string file_, placement_, partition_, a2a_;
+  int layers_ = 1;
+  int steps_ = 1;
+  bool json_ = false;
+};
+
+}  // namespace comet

@@ -1,0 +1,149 @@
+#include "plan.hpp"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <stdexcept>
+
+namespace comet {
+namespace {
+
+class Fnv1a {
+ public:
+  void bytes(const void* data, std::size_t size) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < size; ++i) hash_ = (hash_ ^ p[i]) * 0x100000001b3ULL;
+  }
+  template <typename T>
+  void value(T v) {
+    if constexpr (std::is_same_v<T, double>) {
+      const auto bits = std::bit_cast<std::uint64_t>(v);
+      bytes(&bits, sizeof bits);
+    } else {
+      const auto wide = static_cast<std::int64_t>(v);
+      bytes(&wide, sizeof wide);
+    }
+  }
+  void text(const std::string& s) {
+    value(s.size());
+    bytes(s.data(), s.size());
+  }
+  std::uint64_t result() const { return hash_; }
+
+ private:
+  std::uint64_t hash_ = 0xcbf29ce484222325ULL;
+};
+
+}  // namespace
+
+std::string_view to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::NON_MOE: return "non_moe";
+    case OpKind::GATE: return "gate";
+    case OpKind::PERMUTE: return "permute";
+    case OpKind::ALL_TO_ALL: return "all_to_all";
+    case OpKind::EXPERT_GEMM: return "expert_gemm";
+    case OpKind::UNPERMUTE: return "unpermute";
+  }
+  return "?";
+}
+
+std::string_view to_string(Direction direction) { return direction == Direction::FORWARD ? "forward" : "backward"; }
+
+std::string_view to_string(A2aPhase phase) {
+  switch (phase) {
+    case A2aPhase::NONE: return "none";
+    case A2aPhase::DISPATCH: return "dispatch";
+    case A2aPhase::COMBINE: return "combine";
+    case A2aPhase::COMBINE_GRAD: return "combine_grad";
+    case A2aPhase::DISPATCH_GRAD: return "dispatch_grad";
+  }
+  return "?";
+}
+
+double TransferMatrix::total_bytes() const {
+  double total = 0.0;
+  for (const Transfer& t : transfers) total += t.bytes;
+  return total;
+}
+
+Plan::Plan(PlanHeader header) : header_(std::move(header)) {}
+
+std::int32_t Plan::add(Op op, std::span<const std::int32_t> deps) {
+  const auto id = static_cast<std::int32_t>(ops_.size());
+  for (std::int32_t dep : deps)
+    if (dep < 0 || dep >= id) throw std::logic_error(fmt::format("op {} depends on op {} not yet added", id, dep));
+  if (op.kind == OpKind::ALL_TO_ALL && (op.matrix < 0 || op.matrix >= static_cast<std::int32_t>(matrices_.size())))
+    throw std::logic_error(fmt::format("all-to-all op {} has no matrix", id));
+  op.id = id;
+  ops_.push_back(op);
+  dep_ids_.insert(dep_ids_.end(), deps.begin(), deps.end());
+  dep_start_.push_back(static_cast<std::int64_t>(dep_ids_.size()));
+  return id;
+}
+
+std::int32_t Plan::add_matrix(TransferMatrix matrix) {
+  matrices_.push_back(std::move(matrix));
+  return static_cast<std::int32_t>(matrices_.size() - 1);
+}
+
+std::int32_t Plan::add_work(std::span<const ExpertWork> work) {
+  const auto first = static_cast<std::int32_t>(expert_work_.size());
+  expert_work_.insert(expert_work_.end(), work.begin(), work.end());
+  return first;
+}
+
+std::uint64_t Plan::stable_hash() const {
+  Fnv1a h;
+  h.value(header_.num_gpus);
+  h.value(header_.expert_parallel);
+  h.value(header_.layers);
+  h.value(header_.steps);
+  h.value(header_.hidden);
+  h.value(header_.expert_ffn);
+  h.text(header_.placement);
+  h.text(header_.partition);
+  h.text(header_.a2a);
+  for (const Op& op : ops_) {
+    h.value(op.id);
+    h.value(static_cast<int>(op.kind));
+    h.value(op.gpu);
+    h.value(op.group);
+    h.value(op.tags.layer);
+    h.value(op.tags.step);
+    h.value(static_cast<int>(op.tags.direction));
+    h.value(static_cast<int>(op.tags.phase));
+    h.value(op.tags.chunk);
+    h.value(op.tags.stage);
+    h.value(op.flops);
+    h.value(op.bytes);
+    h.value(op.compute_sm_fraction);
+    h.value(op.matrix);
+    h.value(op.reversed ? 1 : 0);
+    h.value(op.first_work);
+    h.value(op.num_work);
+    for (std::int32_t dep : deps(op.id)) h.value(dep);
+  }
+  for (const TransferMatrix& m : matrices_) {
+    h.value(m.transfers.size());
+    for (const Transfer& t : m.transfers) {
+      h.value(t.src);
+      h.value(t.dst);
+      h.value(t.bytes);
+    }
+  }
+  for (const ExpertWork& w : expert_work_) {
+    h.value(w.expert);
+    h.value(w.tokens);
+  }
+  return h.result();
+}
+
+std::size_t Plan::memory_bytes() const {
+  std::size_t bytes = ops_.capacity() * sizeof(Op) + dep_ids_.capacity() * sizeof(std::int32_t) +
+                      dep_start_.capacity() * sizeof(std::int64_t) + expert_work_.capacity() * sizeof(ExpertWork);
+  for (const TransferMatrix& m : matrices_) bytes += m.transfers.capacity() * sizeof(Transfer);
+  return bytes;
+}
+
+}  // namespace comet

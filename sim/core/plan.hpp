@@ -1,0 +1,116 @@
+// The Plan: a DAG of operations for L MoE layers over S steps, forward and backward, on every GPU.
+// Built by sim/policy/plan_builder (the same code for the simulator and the real executor); the
+// only thing an executor sees (DESIGN.md, "Two contracts").
+//
+// Ops are stored in topological order: every dependency of op i has an id below i. An
+// all-to-all op covers one expert-parallel group and holds a sparse bytes matrix (one entry per
+// communicating GPU pair), never one op per pair, so memory stays near linear in the GPUs.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace comet {
+
+enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE };
+inline constexpr std::size_t NUM_OP_KINDS = 6;
+enum class Direction : std::uint8_t { FORWARD, BACKWARD };
+/// Which all-to-all: forward dispatch / combine, backward combine-grad / dispatch-grad.
+enum class A2aPhase : std::uint8_t { NONE, DISPATCH, COMBINE, COMBINE_GRAD, DISPATCH_GRAD };
+
+std::string_view to_string(OpKind kind);
+std::string_view to_string(Direction direction);
+std::string_view to_string(A2aPhase phase);
+
+struct Transfer {
+  std::int32_t src = 0;
+  std::int32_t dst = 0;
+  double bytes = 0.0;
+};
+
+/// One all-to-all stage's traffic: sparse, sorted by (src, dst), no zero entries.
+struct TransferMatrix {
+  std::vector<Transfer> transfers;
+  double total_bytes() const;
+};
+
+/// Tokens one GPU computes for one local expert (the M of its GEMMs).
+struct ExpertWork {
+  std::int32_t expert = 0;
+  std::int64_t tokens = 0;
+};
+
+struct OpTags {
+  std::int32_t layer = 0;
+  std::int32_t step = 0;
+  Direction direction = Direction::FORWARD;
+  A2aPhase phase = A2aPhase::NONE;
+  std::int32_t chunk = 0;  ///< pipeline chunk (0 without partitioning)
+  std::int32_t stage = 0;  ///< all-to-all stage (hierarchical: 0 intra gather, 1 inter, 2 intra scatter)
+};
+
+struct Op {
+  std::int32_t id = 0;
+  OpKind kind = OpKind::NON_MOE;
+  std::int32_t gpu = -1;    ///< compute ops: the GPU; all-to-all: -1
+  std::int32_t group = 0;   ///< expert-parallel group
+  OpTags tags;
+  double flops = 0.0;       ///< compute work (GEMMs, attention)
+  double bytes = 0.0;       ///< memory traffic of memory-bound ops (permute, unpermute, gate reads)
+  double compute_sm_fraction = 1.0;  ///< share of SMs the op may use (fine-grained overlap reserves some)
+  std::int32_t matrix = -1;          ///< ALL_TO_ALL: index into Plan::matrices()
+  bool reversed = false;             ///< ALL_TO_ALL: traffic flows dst -> src of the matrix
+  std::int32_t first_work = 0;       ///< EXPERT_GEMM: range in Plan::expert_work()
+  std::int32_t num_work = 0;
+};
+
+struct PlanHeader {
+  int num_gpus = 0;
+  int expert_parallel = 1;
+  int layers = 1;
+  int steps = 1;
+  int hidden = 0;
+  int expert_ffn = 0;
+  std::string placement, partition, a2a;
+};
+
+class Plan {
+ public:
+  explicit Plan(PlanHeader header);
+
+  /// Appends an op; `deps` must name existing ops. Returns its id.
+  std::int32_t add(Op op, std::span<const std::int32_t> deps);
+  std::int32_t add_matrix(TransferMatrix matrix);
+  /// Appends expert work items; returns the index of the first.
+  std::int32_t add_work(std::span<const ExpertWork> work);
+
+  const PlanHeader& header() const { return header_; }
+  const std::vector<Op>& ops() const { return ops_; }
+  std::span<const std::int32_t> deps(std::int32_t op) const {
+    return {dep_ids_.data() + dep_start_[op], dep_ids_.data() + dep_start_[op + 1]};
+  }
+  const std::vector<TransferMatrix>& matrices() const { return matrices_; }
+  std::span<const ExpertWork> work(const Op& op) const {
+    return {expert_work_.data() + op.first_work, static_cast<std::size_t>(op.num_work)};
+  }
+  std::size_t num_dependencies() const { return dep_ids_.size(); }
+
+  /// FNV-1a over every op, dependency, matrix and work item: equal plans hash equal on any
+  /// machine; any change to an op changes it.
+  std::uint64_t stable_hash() const;
+  /// Approximate bytes held (ops, deps, matrices, work).
+  std::size_t memory_bytes() const;
+
+ private:
+  PlanHeader header_;
+  std::vector<Op> ops_;
+  std::vector<std::int64_t> dep_start_{0};
+  std::vector<std::int32_t> dep_ids_;
+  std::vector<TransferMatrix> matrices_;
+  std::vector<ExpertWork> expert_work_;
+};
+
+}  // namespace comet

@@ -1,0 +1,183 @@
+#include "partition_policies.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace comet {
+namespace {
+
+std::vector<double> equal_fractions(int k) { return std::vector<double>(k, 1.0 / k); }
+
+// A first chunk half the size of the others: compute can start sooner.
+std::vector<double> small_first_fractions(int k) {
+  std::vector<double> f(k, 2.0 / (2 * k - 1));
+  f[0] = 1.0 / (2 * k - 1);
+  return f;
+}
+
+std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts, const ExpertPlacement& placement) {
+  std::vector<TokenExchange> chunks;
+  chunks.reserve(parts.size());
+  for (const RoutingMatrix& part : parts) chunks.push_back(exchange_tokens(part, placement));
+  return chunks;
+}
+
+// Seconds the whole exchange's all-to-all needs on its most loaded GPU: per GPU, copies sent and
+// received within the node over the fabric and to other nodes at the path's fair-share
+// bandwidth, the two running in parallel; plus the longest path latency.
+double a2a_estimate_s(const TokenExchange& x, const PartitionInputs& in) {
+  const double bytes_per_copy = in.model->bytes_per_token_copy();
+  const int n = x.num_gpus(), ep = x.expert_parallel();
+  std::vector<double> intra_send(n, 0.0), inter_send(n, 0.0), intra_recv(n, 0.0), inter_recv(n, 0.0);
+  double latency = 0.0;
+  for (int src = 0; src < n; ++src) {
+    const int base = x.group_base(src);
+    for (int p = 0; p < ep; ++p) {
+      const int dst = base + p;
+      const std::int64_t copies = x.pair(src, p);
+      if (copies == 0 || dst == src) continue;
+      const PathInfo& path = (*in.costs)(src, dst);
+      const double seconds = static_cast<double>(copies) * bytes_per_copy / path.fair_share_Bps;
+      latency = std::max(latency, path.latency_s);
+      if (path.tier == Tier::INTRA_NODE) {
+        intra_send[src] += seconds;
+        intra_recv[dst] += seconds;
+      } else {
+        inter_send[src] += seconds;
+        inter_recv[dst] += seconds;
+      }
+    }
+  }
+  double worst = 0.0;
+  for (int g = 0; g < n; ++g)
+    worst = std::max({worst, intra_send[g], inter_send[g], intra_recv[g], inter_recv[g]});
+  return worst + latency;
+}
+
+// GEMM seconds of a SwiGLU expert FFN for m tokens: gate+up (m x 2F x H) and down (m x H x F).
+double expert_ffn_s(double m, const PartitionInputs& in, double sm_fraction) {
+  const double h = in.model->hidden, f = in.model->expert_ffn;
+  return in.cost_model->gemm_time_s(m, 2 * f, h, sm_fraction) + in.cost_model->gemm_time_s(m, h, f, sm_fraction);
+}
+
+ChunkPlan fine_chunks(const PartitionInputs& in) {
+  const RoutingMatrix& routing = *in.routing;
+  const ExpertPlacement& placement = *in.placement;
+  const int ep = placement.expert_parallel();
+  const int gpus_per_node = in.topology->num_gpus() / in.topology->num_nodes();
+  // Distance unit: nodes when the group spans several nodes, else GPUs.
+  const int unit = ep > gpus_per_node ? gpus_per_node : 1;
+  const int units = std::max(1, ep / unit);
+  const int num_chunks = std::min(units, FINE_MAX_CHUNKS);
+  ChunkPlan plan;
+  plan.chunks.assign(num_chunks, TokenExchange(routing.num_gpus(), ep, placement.max_slots_per_gpu()));
+  for (int src = 0; src < routing.num_gpus(); ++src) {
+    const int base = src - src % ep;
+    const int src_unit = (src - base) / unit;
+    const std::int32_t* row = routing.row(src);
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      if (row[e] == 0) continue;
+      const std::vector<int>& where = placement.replicas(e);
+      for (int r = 0; r < static_cast<int>(where.size()); ++r) {
+        const std::int64_t copies = ExpertPlacement::replica_share(row[e], r, static_cast<int>(where.size()));
+        const int distance = ((where[r] / unit) - src_unit + units) % units;
+        TokenExchange& chunk = plan.chunks[static_cast<std::size_t>(distance) * num_chunks / units];
+        chunk.pair(src, where[r]) += copies;
+        chunk.slot(base + where[r], placement.slot_of(e, where[r])) += copies;
+      }
+    }
+  }
+  plan.compute_sm_fraction = 1.0 - static_cast<double>(FINE_COMM_SMS) / in.cost_model->sm_count;
+  plan.description = fmt::format("{} chunks by source distance, {} of {} SMs for communication", num_chunks,
+                                 FINE_COMM_SMS, in.cost_model->sm_count);
+  return plan;
+}
+
+ChunkPlan dynamic_chunks(const PartitionInputs& in) {
+  const TokenExchange whole = exchange_tokens(*in.routing, *in.placement);
+  double best = std::numeric_limits<double>::infinity();
+  std::vector<double> best_fractions{1.0};
+  std::string best_name = "1 chunk";
+  for (int k : {1, 2, 3, 4, 6, 8, 12, 16}) {
+    for (bool small_first : {false, true}) {
+      if (small_first && k == 1) continue;
+      const std::vector<double> fractions = small_first ? small_first_fractions(k) : equal_fractions(k);
+      const double predicted = predict_pipeline_s(whole, fractions, in);
+      if (predicted < best * (1.0 - 1e-9)) {
+        best = predicted;
+        best_fractions = fractions;
+        best_name = fmt::format("{} {}chunks", k, small_first ? "(small first) " : "equal ");
+      }
+    }
+  }
+  ChunkPlan plan;
+  plan.chunks = exchanges_of(split_routing(*in.routing, best_fractions), *in.placement);
+  plan.description = fmt::format("{} (predicted {:.3f} ms)", best_name, best * 1e3);
+  plan.predicted_makespan_s = best;
+  return plan;
+}
+
+}  // namespace
+
+std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions) {
+  std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
+  std::vector<double> cumulative(fractions.size());
+  double sum = 0.0;
+  for (std::size_t c = 0; c < fractions.size(); ++c) cumulative[c] = (sum += fractions[c]);
+  for (int src = 0; src < routing.num_gpus(); ++src) {
+    const std::int32_t* row = routing.row(src);
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      std::int64_t given = 0;
+      for (std::size_t c = 0; c < fractions.size(); ++c) {
+        const std::int64_t upto = c + 1 == fractions.size() ? row[e] : std::llround(row[e] * cumulative[c] / sum);
+        parts[c].at(src, e) = static_cast<std::int32_t>(upto - given);
+        given = upto;
+      }
+    }
+  }
+  return parts;
+}
+
+// A three-stage pipeline (dispatch stream, GEMM stream, combine stream) over the chunks:
+//   D_c = D_{c-1} + d_c,  G_c = max(D_c, G_{c-1}) + g_c,  C_c = max(G_c, C_{c-1}) + m_c,
+// where d_c and m_c are the chunk's share of the all-to-all estimate plus latency, and g_c the
+// critical GPU's expert GEMMs at the chunk's (smaller, less efficient) M.
+double predict_pipeline_s(const TokenExchange& whole, const std::vector<double>& fractions, const PartitionInputs& in) {
+  const double a2a = a2a_estimate_s(whole, in);
+  // The critical GPU: most copies received.
+  const std::vector<std::int64_t> received = whole.received_per_gpu();
+  const int critical = static_cast<int>(std::max_element(received.begin(), received.end()) - received.begin());
+  double dispatch_done = 0.0, gemm_done = 0.0, combine_done = 0.0;
+  for (double f : fractions) {
+    double gemm = 0.0;
+    for (int s = 0; s < whole.max_slots(); ++s) gemm += expert_ffn_s(std::floor(whole.slot(critical, s) * f), in, 1.0);
+    const double transfer = a2a * f + in.cost_model->launch_overhead_s;
+    dispatch_done += transfer;
+    gemm_done = std::max(dispatch_done, gemm_done) + gemm;
+    combine_done = std::max(gemm_done, combine_done) + transfer;
+  }
+  return combine_done;
+}
+
+ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& in) {
+  if (partition.name == "none") {
+    ChunkPlan plan;
+    plan.chunks.push_back(exchange_tokens(*in.routing, *in.placement));
+    plan.description = "1 chunk";
+    return plan;
+  }
+  if (partition.name == "fixed") {
+    ChunkPlan plan;
+    plan.chunks = exchanges_of(split_routing(*in.routing, equal_fractions(partition.parameter)), *in.placement);
+    plan.description = fmt::format("{} equal chunks", partition.parameter);
+    return plan;
+  }
+  if (partition.name == "dynamic") return dynamic_chunks(in);
+  if (partition.name == "fine") return fine_chunks(in);
+  throw std::invalid_argument("unknown partition policy " + partition.text());
+}
+
+}  // namespace comet

@@ -1,0 +1,58 @@
+// Partition policies: how each GPU's routed tokens are cut into pipeline chunks, so that the
+// all-to-all of one chunk overlaps the expert GEMMs of another.
+//   none     one chunk: dispatch -> compute -> combine in series.
+//   fixed:K  every (source, expert) count split into K near-equal parts (Tutel-style degree K).
+//   dynamic  per step, the chunk count (1..16) and shape (equal, or a small first chunk) that
+//            minimise the pipeline makespan predicted by the cost model from this step's loads
+//            and the path bandwidths.
+//   fine     COMET-style: chunks by source distance, chunk c holding the copies from sources c
+//            nodes (or GPUs, inside one node) away, so a GPU's own node's tokens are computed
+//            first; GEMMs run on the SMs left after FINE_COMM_SMS go to communication.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "expert_placement.hpp"
+#include "moe_model.hpp"
+#include "path_costs.hpp"
+#include "policy_spec.hpp"
+#include "routing_matrix.hpp"
+#include "token_exchange.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+/// SMs a fine-grained (COMET-style) pipeline gives to communication.
+inline constexpr int FINE_COMM_SMS = 16;
+/// Most chunks `fine` uses (sources farther apart are merged).
+inline constexpr int FINE_MAX_CHUNKS = 8;
+
+struct ChunkPlan {
+  std::vector<TokenExchange> chunks;  ///< pipeline order; together exactly the whole exchange
+  double compute_sm_fraction = 1.0;   ///< share of SMs the expert GEMMs may use
+  std::string description;            ///< e.g. "4 equal chunks" (dynamic: what it chose and why)
+  double predicted_makespan_s = 0.0;  ///< dynamic: the predicted dispatch->combine time
+};
+
+struct PartitionInputs {
+  const RoutingMatrix* routing = nullptr;
+  const ExpertPlacement* placement = nullptr;
+  const Topology* topology = nullptr;
+  const PathCosts* costs = nullptr;
+  const CostModel* cost_model = nullptr;
+  const MoeModel* model = nullptr;
+};
+
+ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& inputs);
+
+/// Splits every (source, expert) count by `fractions` (summing to 1) with cumulative rounding,
+/// so the parts add up exactly to the original counts.
+std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions);
+
+/// The predicted dispatch -> GEMM -> combine pipeline makespan of chunks with `fractions` of
+/// the exchange, on the critical GPU (see partition_policies.cpp for the model).
+double predict_pipeline_s(const TokenExchange& whole, const std::vector<double>& fractions, const PartitionInputs& in);
+
+}  // namespace comet

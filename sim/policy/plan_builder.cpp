@@ -1,0 +1,294 @@
+#include "plan_builder.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "a2a_algorithms.hpp"
+#include "input_error.hpp"
+#include "partition_policies.hpp"
+#include "placement_policies.hpp"
+#include "workload.hpp"
+
+namespace comet {
+namespace {
+
+using Ids = std::vector<std::int32_t>;
+
+// Emits the ops of one request; keeps the per-GPU frontier ("what the next op on this GPU waits
+// for") across layers and steps.
+class PlanEmitter {
+ public:
+  PlanEmitter(const PlanRequest& request, Plan& plan, const ExpertPlacement& placement)
+      : r_(request), plan_(plan), placement_(placement), model_(request.scenario->model),
+        gpus_(request.topology->num_gpus()), ep_(request.scenario->expert_parallel),
+        bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_, -1) {}
+
+  void forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
+               const std::vector<std::vector<std::int32_t>>& stage_matrices);
+  void backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
+                const std::vector<std::vector<std::int32_t>>& stage_matrices);
+  /// Adds the transfer matrices of every chunk and group; [chunk * groups + group] -> stage matrix ids.
+  std::vector<std::vector<std::int32_t>> add_matrices(const ChunkPlan& chunks);
+
+ private:
+  std::int32_t compute(OpKind kind, int gpu, OpTags tags, double flops, double bytes, const Ids& deps) {
+    Op op;
+    op.kind = kind;
+    op.gpu = gpu;
+    op.group = gpu / ep_;
+    op.tags = tags;
+    op.flops = flops;
+    op.bytes = bytes;
+    return plan_.add(op, deps);
+  }
+  Ids after(int gpu, std::int32_t also = -1) const {
+    Ids deps;
+    if (last_[gpu] >= 0) deps.push_back(last_[gpu]);
+    if (also >= 0) deps.push_back(also);
+    return deps;
+  }
+  // The stages of one all-to-all in one group; returns what a consumer must wait for: the last
+  // stage, or `inputs` when there is no traffic at all (an expert-parallel group of one GPU).
+  Ids all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
+                 std::int32_t previous);
+  std::int32_t gemm(int gpu, OpTags tags, const TokenExchange& chunk, double flops_factor, double sm_fraction,
+                    const Ids& deps);
+
+  const PlanRequest& r_;
+  Plan& plan_;
+  const ExpertPlacement& placement_;
+  const MoeModel& model_;
+  int gpus_, ep_;
+  double bytes_per_copy_;
+  std::vector<std::int32_t> last_;
+};
+
+Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
+                            std::int32_t previous) {
+  Ids frontier = std::move(inputs);
+  if (previous >= 0) frontier.push_back(previous);
+  const int count = static_cast<int>(stages.size());
+  bool any = false;
+  for (int i = 0; i < count; ++i) {
+    // Reversed traffic (combine, dispatch-grad) runs the stages backwards.
+    const std::int32_t matrix = stages[reversed ? count - 1 - i : i];
+    if (plan_.matrices()[matrix].transfers.empty()) continue;
+    Op op;
+    op.kind = OpKind::ALL_TO_ALL;
+    op.group = group;
+    op.tags = tags;
+    op.tags.stage = i;
+    op.matrix = matrix;
+    op.reversed = reversed;
+    frontier = {plan_.add(op, frontier)};
+    any = true;
+  }
+  if (!any && previous >= 0) frontier.pop_back();
+  return frontier;
+}
+
+std::int32_t PlanEmitter::gemm(int gpu, OpTags tags, const TokenExchange& chunk, double flops_factor,
+                               double sm_fraction, const Ids& deps) {
+  std::vector<ExpertWork> work;
+  double tokens = 0.0;
+  const int position = gpu % ep_;
+  const std::vector<int>& experts = placement_.experts_on(position);
+  for (std::size_t s = 0; s < experts.size(); ++s) {
+    const std::int64_t m = chunk.slot(gpu, static_cast<int>(s));
+    if (m == 0) continue;
+    work.push_back({experts[s], m});
+    tokens += static_cast<double>(m);
+  }
+  Op op;
+  op.kind = OpKind::EXPERT_GEMM;
+  op.gpu = gpu;
+  op.group = gpu / ep_;
+  op.tags = tags;
+  // SwiGLU: three H x F matrices, 2 flops per multiply-add; backward (dgrad + wgrad) twice that.
+  op.flops = flops_factor * tokens * 2.0 * 3.0 * model_.hidden * model_.expert_ffn;
+  op.compute_sm_fraction = sm_fraction;
+  op.first_work = plan_.add_work(work);
+  op.num_work = static_cast<std::int32_t>(work.size());
+  return plan_.add(op, deps);
+}
+
+std::vector<std::vector<std::int32_t>> PlanEmitter::add_matrices(const ChunkPlan& chunks) {
+  const A2aAlgorithm algorithm = parse_a2a_algorithm(r_.a2a.name);
+  const int groups = gpus_ / ep_;
+  std::vector<std::vector<std::int32_t>> ids;
+  for (const TokenExchange& chunk : chunks.chunks)
+    for (int group = 0; group < groups; ++group) {
+      std::vector<std::int32_t> stages;
+      for (TransferMatrix& m : build_a2a_stages(chunk, group, algorithm, *r_.topology, bytes_per_copy_))
+        stages.push_back(plan_.add_matrix(std::move(m)));
+      ids.push_back(std::move(stages));
+    }
+  return ids;
+}
+
+void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
+                          const std::vector<std::vector<std::int32_t>>& matrices) {
+  const int groups = gpus_ / ep_;
+  const int num_chunks = static_cast<int>(chunks.chunks.size());
+  const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const std::vector<std::int64_t> copies_sent = routing.per_source();
+  OpTags tags{layer, step, Direction::FORWARD, A2aPhase::NONE, 0, 0};
+  Ids gate(gpus_);
+  for (int g = 0; g < gpus_; ++g) {
+    const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
+    const std::int32_t block = compute(OpKind::NON_MOE, g, tags, tokens * non_moe, 0.0, after(g));
+    gate[g] = compute(OpKind::GATE, g, tags, tokens * 2.0 * model_.hidden * model_.experts,
+                      tokens * model_.hidden * model_.dtype_bytes, {block});
+  }
+  Ids permute(gpus_, -1), gemm_ops(gpus_, -1), unpermute(gpus_, -1);
+  std::vector<std::int32_t> dispatch_prev(groups, -1), combine_prev(groups, -1);
+  for (int c = 0; c < num_chunks; ++c) {
+    const TokenExchange& chunk = chunks.chunks[c];
+    tags.chunk = c;
+    tags.phase = A2aPhase::NONE;
+    for (int g = 0; g < gpus_; ++g) {
+      double sent = 0.0;
+      for (int p = 0; p < ep_; ++p) sent += static_cast<double>(chunk.pair(g, p));
+      Ids deps{gate[g]};
+      if (permute[g] >= 0) deps.push_back(permute[g]);
+      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, 2.0 * sent * bytes_per_copy_, deps);
+    }
+    std::vector<Ids> dispatched(groups);
+    for (int group = 0; group < groups; ++group) {
+      const Ids inputs(permute.begin() + group * ep_, permute.begin() + (group + 1) * ep_);
+      OpTags t = tags;
+      t.phase = A2aPhase::DISPATCH;
+      dispatched[group] = all_to_all(group, t, matrices[c * groups + group], false, inputs, dispatch_prev[group]);
+      dispatch_prev[group] = dispatched[group].size() == 1 ? dispatched[group][0] : dispatch_prev[group];
+    }
+    for (int g = 0; g < gpus_; ++g) {
+      Ids deps = dispatched[g / ep_];
+      if (dispatched[g / ep_].size() != 1) deps = {permute[g]};  // no traffic: wait for this GPU only
+      if (gemm_ops[g] >= 0) deps.push_back(gemm_ops[g]);
+      gemm_ops[g] = gemm(g, tags, chunk, 1.0, chunks.compute_sm_fraction, deps);
+    }
+    std::vector<Ids> combined(groups);
+    for (int group = 0; group < groups; ++group) {
+      const Ids inputs(gemm_ops.begin() + group * ep_, gemm_ops.begin() + (group + 1) * ep_);
+      OpTags t = tags;
+      t.phase = A2aPhase::COMBINE;
+      combined[group] = all_to_all(group, t, matrices[c * groups + group], true, inputs, combine_prev[group]);
+      combine_prev[group] = combined[group].size() == 1 ? combined[group][0] : combine_prev[group];
+    }
+    for (int g = 0; g < gpus_; ++g) {
+      double sent = 0.0;
+      for (int p = 0; p < ep_; ++p) sent += static_cast<double>(chunk.pair(g, p));
+      Ids deps = combined[g / ep_].size() == 1 ? combined[g / ep_] : Ids{gemm_ops[g]};
+      if (unpermute[g] >= 0) deps.push_back(unpermute[g]);
+      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, 2.0 * sent * bytes_per_copy_, deps);
+    }
+  }
+  last_ = unpermute;
+}
+
+void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
+                           const std::vector<std::vector<std::int32_t>>& matrices) {
+  const int groups = gpus_ / ep_;
+  const int num_chunks = static_cast<int>(chunks.chunks.size());
+  const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const std::vector<std::int64_t> copies_sent = routing.per_source();
+  OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
+  Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), permute(gpus_, -1);
+  std::vector<std::int32_t> combine_prev(groups, -1), dispatch_prev(groups, -1);
+  for (int c = 0; c < num_chunks; ++c) {
+    const TokenExchange& chunk = chunks.chunks[c];
+    tags.chunk = c;
+    tags.phase = A2aPhase::NONE;
+    std::vector<double> sent(gpus_, 0.0);
+    for (int g = 0; g < gpus_; ++g)
+      for (int p = 0; p < ep_; ++p) sent[g] += static_cast<double>(chunk.pair(g, p));
+    for (int g = 0; g < gpus_; ++g)
+      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, 2.0 * sent[g] * bytes_per_copy_, after(g, unpermute[g]));
+    std::vector<Ids> to_experts(groups);
+    for (int group = 0; group < groups; ++group) {
+      const Ids inputs(unpermute.begin() + group * ep_, unpermute.begin() + (group + 1) * ep_);
+      OpTags t = tags;
+      t.phase = A2aPhase::COMBINE_GRAD;  // output gradients travel like the dispatch
+      to_experts[group] = all_to_all(group, t, matrices[c * groups + group], false, inputs, combine_prev[group]);
+      combine_prev[group] = to_experts[group].size() == 1 ? to_experts[group][0] : combine_prev[group];
+    }
+    for (int g = 0; g < gpus_; ++g) {
+      Ids deps = to_experts[g / ep_].size() == 1 ? to_experts[g / ep_] : Ids{unpermute[g]};
+      if (gemm_ops[g] >= 0) deps.push_back(gemm_ops[g]);
+      gemm_ops[g] = gemm(g, tags, chunk, 2.0, chunks.compute_sm_fraction, deps);
+    }
+    std::vector<Ids> to_sources(groups);
+    for (int group = 0; group < groups; ++group) {
+      const Ids inputs(gemm_ops.begin() + group * ep_, gemm_ops.begin() + (group + 1) * ep_);
+      OpTags t = tags;
+      t.phase = A2aPhase::DISPATCH_GRAD;  // input gradients travel like the combine
+      to_sources[group] = all_to_all(group, t, matrices[c * groups + group], true, inputs, dispatch_prev[group]);
+      dispatch_prev[group] = to_sources[group].size() == 1 ? to_sources[group][0] : dispatch_prev[group];
+    }
+    for (int g = 0; g < gpus_; ++g) {
+      Ids deps = to_sources[g / ep_].size() == 1 ? to_sources[g / ep_] : Ids{gemm_ops[g]};
+      if (permute[g] >= 0) deps.push_back(permute[g]);
+      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, 2.0 * sent[g] * bytes_per_copy_, deps);
+    }
+  }
+  tags.chunk = 0;
+  for (int g = 0; g < gpus_; ++g) {
+    const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
+    const std::int32_t gate = compute(OpKind::GATE, g, tags, 2.0 * tokens * 2.0 * model_.hidden * model_.experts,
+                                      tokens * model_.hidden * model_.dtype_bytes, {permute[g]});
+    last_[g] = compute(OpKind::NON_MOE, g, tags, 2.0 * tokens * non_moe, 0.0, {gate});
+  }
+}
+
+}  // namespace
+
+double non_moe_flops_per_token(const MoeModel& m, int sequence_length) {
+  const double h = m.hidden, q = static_cast<double>(m.heads) * m.head_dim, kv = static_cast<double>(m.kv_heads) * m.head_dim;
+  const double projections = 2.0 * h * q + 2.0 * 2.0 * h * kv + 2.0 * q * h;
+  const double attention = 2.0 * 2.0 * q * sequence_length / 2.0;  // QK^T and AV, causal: half the keys
+  const double shared = m.shared_experts * 2.0 * 3.0 * h * m.shared_expert_ffn;
+  return projections + attention + shared;
+}
+
+BuiltPlan build_plan(const PlanRequest& r) {
+  const Scenario& s = *r.scenario;
+  if (r.steps < 1 || r.steps > s.workload.steps)
+    throw InputError({"<command line>", 0, 0}, "--steps", std::to_string(r.steps),
+                     fmt::format("expected 1 to the scenario's {} steps", s.workload.steps));
+  if (r.layers < 1 || r.layers > s.model.moe_layers)
+    throw InputError({"<command line>", 0, 0}, "--layers", std::to_string(r.layers),
+                     fmt::format("expected 1 to the model's {} MoE layers", s.model.moe_layers));
+  const Workload workload(s.workload, {r.topology->num_gpus(), s.expert_parallel, s.model.experts, s.model.top_k});
+  std::vector<RoutingMatrix> routing;
+  RoutingMatrix expected(r.topology->num_gpus(), s.model.experts);
+  for (int step = 0; step < r.steps; ++step) {
+    routing.push_back(workload.sample(step));
+    for (int g = 0; g < expected.num_gpus(); ++g)
+      for (int e = 0; e < expected.num_experts(); ++e) expected.at(g, e) += routing.back().at(g, e);
+  }
+  const PlacementInputs placement_inputs{r.topology, r.costs, &expected, s.expert_parallel, s.model.bytes_per_token_copy()};
+  std::optional<ExpertPlacement> placement;
+  try {
+    placement = make_placement(r.placement, placement_inputs);
+  } catch (const std::invalid_argument& error) {
+    throw InputError({s.origin, 0, 0}, "placement", r.placement.text(), error.what());
+  }
+  PlanHeader header{r.topology->num_gpus(), s.expert_parallel, r.layers, r.steps, s.model.hidden,
+                    s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text()};
+  BuiltPlan built{Plan(std::move(header)), *placement, {}, {}};
+  PlanEmitter emitter(r, built.plan, built.placement);
+  for (int step = 0; step < r.steps; ++step) {
+    const PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model};
+    const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
+    built.partition_choices.push_back(chunks.description);
+    // Every layer of a step shares the step's routing, hence its transfer matrices.
+    const auto matrices = emitter.add_matrices(chunks);
+    for (int layer = 0; layer < r.layers; ++layer) emitter.forward(step, layer, routing[step], chunks, matrices);
+    for (int layer = r.layers - 1; layer >= 0; --layer) emitter.backward(step, layer, routing[step], chunks, matrices);
+  }
+  built.routing = std::move(routing);
+  return built;
+}
+
+}  // namespace comet

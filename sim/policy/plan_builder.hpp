@@ -1,0 +1,47 @@
+// PlanBuilder: Scenario + policies -> Plan. The one place that turns routing, placement,
+// partition and all-to-all algorithm into ops and dependencies, for every executor.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "expert_placement.hpp"
+#include "path_costs.hpp"
+#include "plan.hpp"
+#include "policy_spec.hpp"
+#include "routing_matrix.hpp"
+#include "scenario.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct PlanRequest {
+  const Scenario* scenario = nullptr;
+  const Topology* topology = nullptr;
+  const PathCosts* costs = nullptr;
+  const CostModel* cost_model = nullptr;
+  PolicySpec placement;
+  PolicySpec partition;
+  PolicySpec a2a;
+  int layers = 1;  ///< MoE layers in the plan
+  int steps = 1;   ///< training steps (forward + backward each); at most the scenario's steps
+};
+
+struct BuiltPlan {
+  Plan plan;
+  ExpertPlacement placement;
+  std::vector<RoutingMatrix> routing;            ///< per step
+  std::vector<std::string> partition_choices;    ///< per step: what the partition policy chose
+};
+
+/// Generates the workload, places experts from the expected (summed) routing, partitions each
+/// step's tokens and emits forward then backward ops for every layer and step.
+/// Throws InputError for policies the scenario cannot satisfy (named as on the command line).
+BuiltPlan build_plan(const PlanRequest& request);
+
+/// FLOPs of the non-MoE part of one MoE layer for one token, forward: attention projections,
+/// attention over `sequence_length` (causal), and the shared experts.
+double non_moe_flops_per_token(const MoeModel& model, int sequence_length);
+
+}  // namespace comet
