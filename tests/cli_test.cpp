@@ -155,12 +155,30 @@ std::vector<BadInput> bad_inputs() {
       {"init: output directory missing", "", "",
        "init --cluster-type tree --gpus 64 --expert-count 64 -o /nonexistent/dir/x.yaml", {"does not exist"}},
       {"bench: unknown topology", "", "", "bench --topologies nowhere", {"nowhere", "not a shipped topology"}},
+      {"replicate:R above the slots", "s.yaml", GOOD_SCENARIO + "policies:\n  placement: [topology, \"replicate:9\"]\n",
+       "check {}", {"policies.placement[1]", "replicate:9", "at most 8"}},
+      {"partition K = 0 on the command line", "s.yaml", GOOD_SCENARIO, "plan {} --partition fixed:0",
+       {"--partition", "fixed:0", ">= 1"}},
+      {"unknown placement on the command line", "s.yaml", GOOD_SCENARIO, "plan {} --placement random",
+       {"--placement", "random", "contiguous, strided"}},
+      {"zero layers", "s.yaml", GOOD_SCENARIO, "plan {} --layers 0", {"--layers"}},
+      {"more steps than the scenario", "s.yaml", GOOD_SCENARIO, "plan {} --steps 3", {"--steps", "1 to the scenario's 1"}},
+      {"trace with an unknown expert", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: bad_expert.csv}\n",
+       "workload {}", {"bad_expert.csv:3", "unknown expert 8"}},
+      {"trace for another GPU count", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: bad_gpus.csv}\n",
+       "plan {}", {"bad_gpus.csv:1", "trace is for 16 GPUs; the scenario has 8"}},
+      {"affinity groups above EP", "s.yaml", GOOD_SCENARIO + "  routing: {kind: affinity, groups: 9}\n", "check {}",
+       {"routing.groups 9"}},
+      {"export into a missing directory", "s.yaml", GOOD_SCENARIO, "workload {} --export /nonexistent/dir/t.csv",
+       {"does not exist"}},
   };
 }
 
 TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
   const std::vector<BadInput> cases = bad_inputs();
   ASSERT_GE(cases.size(), 15u);
+  write("bad_expert.csv", "step,src_gpu,expert,tokens\n0,0,1,5\n0,1,8,5\n");
+  write("bad_gpus.csv", "# gpus=16 experts=8\nstep,src_gpu,expert,tokens\n0,0,1,5\n");
   for (const BadInput& c : cases) {
     std::string arguments = c.arguments;
     if (!c.file_name.empty()) {
@@ -219,6 +237,26 @@ TEST_F(CliTest, CheckAcceptsTopologyFilesAndShippedNames) {
   EXPECT_EQ(json["gpus"], 4 * 8 * 8);
   EXPECT_FALSE(json.contains("model"));
   EXPECT_EQ(run_comet("check tree-1024").exit_code, 0);
+}
+
+TEST_F(CliTest, ExportedWorkloadReadsBackAsATrace) {
+  const std::string scenario = write("s.yaml", GOOD_SCENARIO + "  steps: 2\n  routing: {kind: zipf, alpha: 0.7}\n");
+  const std::string trace = (dir_ / "t.csv").string();
+  ASSERT_EQ(run_comet("workload " + scenario + " --export " + trace).exit_code, 0);
+  const std::string replay = write("r.yaml", GOOD_SCENARIO + "  steps: 2\n  routing: {kind: trace, file: t.csv}\n");
+  const Result original = run_comet("plan --json --steps 2 " + scenario, false);
+  const Result replayed = run_comet("plan --json --steps 2 " + replay, false);
+  ASSERT_EQ(original.exit_code, 0) << original.output;
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.output;
+  const auto a = nlohmann::json::parse(original.output), b = nlohmann::json::parse(replayed.output);
+  EXPECT_EQ(a["bytes_by_phase"], b["bytes_by_phase"]);
+  EXPECT_EQ(a["ops_by_kind"], b["ops_by_kind"]);
+}
+
+TEST_F(CliTest, PlanJsonIsDeterministic) {
+  const Result first = run_comet("plan --json --partition fixed:2 --placement topology", false);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(run_comet("plan --json --partition fixed:2 --placement topology", false).output, first.output);
 }
 
 TEST_F(CliTest, HelpAndVersionExitZero) {

@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "bisection.hpp"
 #include "builtin_files.hpp"
 #include "input_error.hpp"
 #include "path_costs.hpp"
+#include "plan_builder.hpp"
 #include "scenario.hpp"
 #include "topology_builders.hpp"
 
@@ -74,8 +76,9 @@ nlohmann::json to_json(const TopologyBench& b) {
           {"bisection_s", b.bisection_s}, {"peak_rss_MiB", b.peak_rss_MiB}};
 }
 
-// Runs measure() in a child and reads its result back through a pipe, with the child's peak RSS.
-TopologyBench measure_in_child(const std::string& name) {
+// Runs `work` in a child process and returns its JSON result with the child's peak RSS (MiB),
+// so each measurement's memory is its own.
+nlohmann::json run_in_child(const std::string& label, const std::function<nlohmann::json()>& work) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe() failed");
   const pid_t pid = ::fork();
@@ -85,7 +88,7 @@ TopologyBench measure_in_child(const std::string& name) {
     int code = 0;
     std::string text;
     try {
-      text = to_json(measure(name)).dump();
+      text = work().dump();
     } catch (const std::exception& error) {
       text = nlohmann::json{{"error", error.what()}}.dump();
       code = 1;
@@ -101,9 +104,15 @@ TopologyBench measure_in_child(const std::string& name) {
   int status = 0;
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
-  const nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || j.contains("error"))
-    throw std::runtime_error(fmt::format("benchmark of {} failed: {}", name, j.is_discarded() ? text : j["error"].get<std::string>()));
+    throw std::runtime_error(fmt::format("benchmark of {} failed: {}", label, j.is_discarded() ? text : j["error"].get<std::string>()));
+  j["peak_rss_MiB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  return j;
+}
+
+TopologyBench measure_in_child(const std::string& name) {
+  const nlohmann::json j = run_in_child(name, [&] { return to_json(measure(name)); });
   TopologyBench b;
   b.name = j["topology"];
   b.gpus = j["gpus"];
@@ -115,8 +124,38 @@ TopologyBench measure_in_child(const std::string& name) {
   b.pairs = j["pairs"];
   b.checksum = j["checksum"];
   b.bisection_s = j["bisection_s"];
-  b.peak_rss_MiB = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  b.peak_rss_MiB = j["peak_rss_MiB"];
   return b;
+}
+
+// Issue 3's figure: the default scenario's cluster (fat-tree-1024) with DeepSeek-V3 (256 experts,
+// top-8, 4096 tokens per GPU, EP 256, DP 4): workload, placement and the full forward + backward
+// Plan of one layer, per policy pair.
+struct PlanBenchCase {
+  const char* placement;
+  const char* partition;
+  const char* a2a;
+};
+constexpr PlanBenchCase PLAN_CASES[] = {{"topology", "fixed:8", "direct"},
+                                        {"contiguous", "none", "direct"},
+                                        {"topology", "dynamic", "hierarchical"},
+                                        {"bottleneck", "fine", "direct"}};
+
+nlohmann::json measure_plan(const PlanBenchCase& c) {
+  const auto start = std::chrono::steady_clock::now();
+  const Scenario scenario = default_scenario();
+  const Topology topology = build_topology(scenario.topology);
+  const PathCosts costs(topology);
+  const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const double setup_s = seconds_since(start);
+  const auto plan_start = std::chrono::steady_clock::now();
+  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &cost_model,
+                                      parse_policy(PolicyFamily::PLACEMENT, c.placement),
+                                      parse_policy(PolicyFamily::PARTITION, c.partition),
+                                      parse_policy(PolicyFamily::A2A, c.a2a), 1, 1});
+  return {{"placement", c.placement}, {"partition", c.partition}, {"a2a", c.a2a},
+          {"gpus", topology.num_gpus()}, {"setup_s", setup_s}, {"plan_s", seconds_since(plan_start)},
+          {"ops", built.plan.ops().size()}, {"plan_MiB", static_cast<double>(built.plan.memory_bytes()) / 1048576.0}};
 }
 
 }  // namespace
@@ -156,6 +195,26 @@ int BenchCommand::run() const {
     }
     fmt::print("{:<16} {:>6} {:>7} {:>7} {:>8.3f} {:>10.3f} {:>9.3f} {:>11.4g} {:>9.3f} {:>8.1f}\n", b.name, b.gpus,
                b.vertices, b.links, b.build_s, b.path_costs_s, b.all_pairs_s, b.pairs, b.bisection_s, b.peak_rss_MiB);
+    std::fflush(stdout);
+  }
+  if (!json_) {
+    fmt::print("\n# Plan: {} (default scenario: fat-tree-1024, deepseek-v3, 4096 tokens/GPU, EP 256, DP 4), one layer\n",
+               "workload + placement + partition + forward/backward Plan");
+    fmt::print("# setup = parse + topology + path costs; plan = build_plan(); peak RSS of the whole child\n");
+    fmt::print("{:<11} {:<9} {:<13} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "placement", "partition", "a2a", "setup", "plan",
+               "ops", "plan_mem", "peak_rss");
+    fmt::print("{:<11} {:<9} {:<13} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "#", "", "", "s", "s", "count", "MiB", "MiB");
+  }
+  for (const PlanBenchCase& c : PLAN_CASES) {
+    if (!topologies_.empty()) break;  // --topologies selects the topology table only
+    const nlohmann::json j = run_in_child(c.placement, [&] { return measure_plan(c); });
+    if (json_) {
+      all.push_back(j);
+      continue;
+    }
+    fmt::print("{:<11} {:<9} {:<13} {:>8.3f} {:>8.3f} {:>8} {:>9.1f} {:>9.1f}\n", c.placement, c.partition, c.a2a,
+               j["setup_s"].get<double>(), j["plan_s"].get<double>(), j["ops"].get<long>(), j["plan_MiB"].get<double>(),
+               j["peak_rss_MiB"].get<double>());
     std::fflush(stdout);
   }
   if (json_) fmt::print("{}\n", all.dump(2));

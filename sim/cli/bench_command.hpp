@@ -1,5 +1,6 @@
-// `comet bench`: speed and memory of building each shipped topology, its routing tables and
-// all-pairs path costs. Each topology runs in a child process so its peak RSS is its own.
+// `comet bench`: speed and memory (each case in a child process, so its peak RSS is its own) of
+//  - building each shipped topology, its routing tables and all-pairs path costs;
+//  - building the workload, placement and forward + backward Plan of the default scenario.
 #pragma once
 
 #include <CLI/CLI.hpp>

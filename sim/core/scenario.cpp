@@ -108,9 +108,23 @@ Scenario parse_scenario(const YamlValue& value, const std::filesystem::path& bas
   if (scenario.workload.routing.hot_experts > scenario.model.experts)
     map.required("workload").fail(fmt::format("routing.hot_experts exceeds the {} experts", scenario.model.experts));
 
+  const RoutingSpec& routing = scenario.workload.routing;
+  if (routing.kind == RoutingKind::AFFINITY &&
+      (routing.groups > scenario.expert_parallel || routing.groups > scenario.model.experts))
+    map.required("workload").fail(fmt::format("routing.groups {} exceeds the expert-parallel group ({}) or the experts ({})",
+                                              routing.groups, scenario.expert_parallel, scenario.model.experts));
   if (auto policies = map.optional("policies")) {
     const YamlMap lists = policies->as_map({"placement", "partition", "a2a"});
     scenario.placements = parse_policy_list(lists.optional("placement"), PolicyFamily::PLACEMENT, "contiguous");
+    for (std::size_t i = 0; i < scenario.placements.size(); ++i) {
+      const PolicySpec& p = scenario.placements[i];
+      const int slots = std::min(scenario.expert_parallel, scenario.model.experts);
+      if (p.name == "replicate" && (p.parameter > slots || scenario.expert_parallel < 2))
+        lists.required("placement").as_list()[i].fail(
+            fmt::format("replicate:{} needs {} extra slots; the expert-parallel group of {} GPUs and {} experts allow at most {}",
+                        p.parameter, p.parameter, scenario.expert_parallel, scenario.model.experts,
+                        scenario.expert_parallel < 2 ? 0 : slots));
+    }
     scenario.partitions = parse_policy_list(lists.optional("partition"), PolicyFamily::PARTITION, "none");
     scenario.a2a = parse_policy_list(lists.optional("a2a"), PolicyFamily::A2A, "direct");
   } else {

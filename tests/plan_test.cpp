@@ -1,0 +1,243 @@
+// All-to-all algorithms, partition policies and the Plan: conservation, DAG structure,
+// determinism.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "a2a_algorithms.hpp"
+#include "partition_policies.hpp"
+#include "plan_builder.hpp"
+#include "test_support.hpp"
+#include "token_exchange.hpp"
+#include "workload.hpp"
+
+namespace comet {
+namespace {
+
+// A 64-GPU rail-optimized cluster (8 nodes x 8 GPUs), Mixtral-like experts, EP 32.
+const std::string SCENARIO = R"(name: small
+topology:
+  name: rail-64
+  kind: rail-optimized
+  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 8, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
+  rail: {nodes: 8, nodes_per_leaf: 4, spines: 4}
+model: {preset: qwen2-moe}
+parallelism: {expert_parallel: 32}
+workload:
+  tokens_per_gpu: 512
+  steps: 2
+  seed: 3
+  routing: {kind: zipf, alpha: 0.8}
+)";
+
+struct Fixture {
+  Scenario scenario;
+  Topology topology;
+  PathCosts costs;
+  CostModel cost_model;
+  explicit Fixture(const std::string& text = SCENARIO)
+      : scenario(parse_scenario(load_yaml_text(text, "small.yaml"), ".")),
+        topology(build_topology(scenario.topology)),
+        costs(topology),
+        cost_model(CostModel::defaults_for("h100-sxm")) {}
+  BuiltPlan plan(const std::string& placement, const std::string& partition, const std::string& a2a, int layers = 1,
+                 int steps = 1) const {
+    return build_plan({&scenario, &topology, &costs, &cost_model, parse_policy(PolicyFamily::PLACEMENT, placement),
+                       parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, a2a), layers,
+                       steps});
+  }
+};
+
+double forward_gemm_tokens(const Plan& plan) {
+  double tokens = 0;
+  for (const Op& op : plan.ops())
+    if (op.kind == OpKind::EXPERT_GEMM && op.tags.direction == Direction::FORWARD)
+      for (const ExpertWork& w : plan.work(op)) tokens += static_cast<double>(w.tokens);
+  return tokens;
+}
+
+std::map<A2aPhase, double> bytes_by_phase(const Plan& plan) {
+  std::map<A2aPhase, double> bytes;
+  for (const Op& op : plan.ops())
+    if (op.kind == OpKind::ALL_TO_ALL) bytes[op.tags.phase] += plan.matrices()[op.matrix].total_bytes();
+  return bytes;
+}
+
+TEST(A2a, DirectCarriesEveryRemoteCopyOnce) {
+  const Fixture f;
+  const BuiltPlan built = f.plan("contiguous", "none", "direct");
+  const TokenExchange x = exchange_tokens(built.routing[0], built.placement);
+  double remote = 0.0;
+  for (int src = 0; src < x.num_gpus(); ++src)
+    for (int p = 0; p < 32; ++p)
+      if (x.group_base(src) + p != src) remote += static_cast<double>(x.pair(src, p));
+  const double bytes_per_copy = f.scenario.model.bytes_per_token_copy();
+  const auto phases = bytes_by_phase(built.plan);
+  EXPECT_DOUBLE_EQ(phases.at(A2aPhase::DISPATCH), remote * bytes_per_copy);
+  // Combine returns the same bytes; backward moves them again in both directions.
+  EXPECT_DOUBLE_EQ(phases.at(A2aPhase::COMBINE), phases.at(A2aPhase::DISPATCH));
+  EXPECT_DOUBLE_EQ(phases.at(A2aPhase::COMBINE_GRAD), phases.at(A2aPhase::DISPATCH));
+  EXPECT_DOUBLE_EQ(phases.at(A2aPhase::DISPATCH_GRAD), phases.at(A2aPhase::DISPATCH));
+}
+
+TEST(A2a, HierarchicalSendsOnlyRailAlignedTrafficBetweenNodes) {
+  const Fixture f;
+  const BuiltPlan built = f.plan("contiguous", "none", "hierarchical");
+  const TokenExchange x = exchange_tokens(built.routing[0], built.placement);
+  const std::vector<TransferMatrix> stages =
+      build_a2a_stages(x, 0, A2aAlgorithm::HIERARCHICAL, f.topology, f.scenario.model.bytes_per_token_copy());
+  ASSERT_EQ(stages.size(), 3u);
+  double cross_node_direct = 0.0;
+  const std::vector<TransferMatrix> direct = build_a2a_stages(x, 0, A2aAlgorithm::DIRECT, f.topology, 1.0);
+  for (const Transfer& t : direct[0].transfers)
+    if (t.src / 8 != t.dst / 8) cross_node_direct += t.bytes * f.scenario.model.bytes_per_token_copy();
+  for (const Transfer& t : stages[0].transfers) EXPECT_EQ(t.src / 8, t.dst / 8) << "stage 0 stays in the node";
+  for (const Transfer& t : stages[1].transfers) {
+    EXPECT_NE(t.src / 8, t.dst / 8) << "stage 1 crosses nodes";
+    EXPECT_EQ(t.src % 8, t.dst % 8) << "on one rail";
+  }
+  EXPECT_DOUBLE_EQ(stages[1].total_bytes(), cross_node_direct) << "every cross-node byte, once";
+  EXPECT_TRUE(stages[2].transfers.empty()) << "one NIC per GPU: the rail GPU is the destination";
+}
+
+TEST(Partition, SplitsAddUpExactly) {
+  const Fixture f;
+  const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
+  const std::vector<RoutingMatrix> parts = split_routing(routing, {0.1, 0.2, 0.3, 0.4});
+  for (int src = 0; src < 64; ++src)
+    for (int e = 0; e < 64; ++e) {
+      std::int64_t sum = 0;
+      for (const RoutingMatrix& part : parts) {
+        EXPECT_GE(part.at(src, e), 0);
+        sum += part.at(src, e);
+      }
+      ASSERT_EQ(sum, routing.at(src, e));
+    }
+}
+
+TEST(Plan, EveryPolicyComputesEveryCopyOnceForwardAndTwiceTheFlopsBackward) {
+  const Fixture f;
+  const double copies = static_cast<double>(Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0).total());
+  for (const char* partition : {"none", "fixed:3", "dynamic", "fine"}) {
+    for (const char* a2a : {"direct", "hierarchical"}) {
+      const BuiltPlan built = f.plan("topology", partition, a2a);
+      EXPECT_DOUBLE_EQ(forward_gemm_tokens(built.plan), copies) << partition << " " << a2a;
+      double forward = 0, backward = 0;
+      for (const Op& op : built.plan.ops())
+        if (op.kind == OpKind::EXPERT_GEMM) (op.tags.direction == Direction::FORWARD ? forward : backward) += op.flops;
+      EXPECT_DOUBLE_EQ(backward, 2 * forward) << partition;
+      const auto phases = bytes_by_phase(built.plan);
+      EXPECT_DOUBLE_EQ(phases.at(A2aPhase::DISPATCH), phases.at(A2aPhase::COMBINE)) << partition << " " << a2a;
+    }
+  }
+}
+
+TEST(Plan, IsADagReachableFromTheFirstLayersOps) {
+  const Fixture f;
+  const BuiltPlan built = f.plan("contiguous", "fixed:4", "hierarchical", 2, 2);
+  const Plan& plan = built.plan;
+  std::vector<bool> reached(plan.ops().size(), false);
+  for (const Op& op : plan.ops()) {
+    const auto deps = plan.deps(op.id);
+    for (std::int32_t dep : deps) ASSERT_LT(dep, op.id) << "dependencies come first: acyclic";
+    if (deps.empty()) {
+      EXPECT_EQ(op.kind, OpKind::NON_MOE);
+      EXPECT_EQ(op.tags.layer, 0);
+      EXPECT_EQ(op.tags.step, 0);
+      reached[op.id] = true;
+    }
+    for (std::int32_t dep : deps) reached[op.id] = reached[op.id] || reached[dep];
+  }
+  EXPECT_EQ(std::count(reached.begin(), reached.end(), false), 0);
+  // Every op leads on to later work except the last op on each GPU: nothing is left dangling.
+  std::vector<int> successors(plan.ops().size(), 0);
+  for (const Op& op : plan.ops())
+    for (std::int32_t dep : plan.deps(op.id)) ++successors[dep];
+  int sinks = 0;
+  for (const Op& op : plan.ops()) sinks += successors[op.id] == 0 ? 1 : 0;
+  EXPECT_EQ(sinks, f.topology.num_gpus());
+}
+
+TEST(Plan, NoneHasNoOverlapEdgesAndFixedHasKChunksPerPhase) {
+  const Fixture f;
+  const Plan none = f.plan("contiguous", "none", "direct").plan;
+  for (const Op& op : none.ops()) {
+    EXPECT_EQ(op.tags.chunk, 0);
+    for (std::int32_t dep : none.deps(op.id)) EXPECT_EQ(none.ops()[dep].tags.chunk, 0);
+  }
+  const Plan fixed = f.plan("contiguous", "fixed:5", "direct").plan;
+  std::map<std::pair<A2aPhase, int>, std::set<int>> chunks;  // (phase, group) -> chunk ids
+  for (const Op& op : fixed.ops())
+    if (op.kind == OpKind::ALL_TO_ALL) chunks[{op.tags.phase, op.group}].insert(op.tags.chunk);
+  ASSERT_EQ(chunks.size(), 4u * 2u);  // 4 phases x 2 groups
+  for (const auto& [key, ids] : chunks) EXPECT_EQ(ids, (std::set<int>{0, 1, 2, 3, 4}));
+  // Chunk c's GEMM on a GPU waits for chunk c-1's GEMM there: the compute stream's order.
+  int ordered = 0;
+  for (const Op& op : fixed.ops())
+    if (op.kind == OpKind::EXPERT_GEMM && op.tags.chunk > 0)
+      for (std::int32_t dep : fixed.deps(op.id))
+        ordered += fixed.ops()[dep].kind == OpKind::EXPERT_GEMM && fixed.ops()[dep].tags.chunk == op.tags.chunk - 1;
+  EXPECT_EQ(ordered, 64 * 4 * 2);  // 64 GPUs x 4 later chunks x forward and backward
+}
+
+TEST(Plan, SameSeedSameHashOtherSeedOtherHash) {
+  const Fixture a, b;
+  EXPECT_EQ(a.plan("topology", "dynamic", "hierarchical").plan.stable_hash(),
+            b.plan("topology", "dynamic", "hierarchical").plan.stable_hash());
+  std::string reseeded = SCENARIO;
+  reseeded.replace(reseeded.find("seed: 3"), 7, "seed: 4");
+  const Fixture c(reseeded);
+  EXPECT_NE(a.plan("topology", "dynamic", "hierarchical").plan.stable_hash(),
+            c.plan("topology", "dynamic", "hierarchical").plan.stable_hash());
+  EXPECT_NE(a.plan("topology", "fixed:2", "direct").plan.stable_hash(), a.plan("topology", "fixed:3", "direct").plan.stable_hash());
+}
+
+TEST(Plan, ZeroTokensAndSingleGpuGroupsWork) {
+  std::string empty = SCENARIO;
+  empty.replace(empty.find("tokens_per_gpu: 512"), 19, "tokens_per_gpu: 0");
+  const Fixture zero(empty);
+  const BuiltPlan built = zero.plan("topology", "fixed:2", "direct");
+  EXPECT_DOUBLE_EQ(forward_gemm_tokens(built.plan), 0.0);
+  for (const Op& op : built.plan.ops()) EXPECT_NE(op.kind, OpKind::ALL_TO_ALL) << "nothing to exchange";
+  std::string ep1 = SCENARIO;
+  ep1.replace(ep1.find("expert_parallel: 32"), 19, "expert_parallel: 1");
+  const Fixture local(ep1);
+  const Plan plan = local.plan("contiguous", "fine", "direct").plan;
+  for (const Op& op : plan.ops()) ASSERT_NE(op.kind, OpKind::ALL_TO_ALL);
+  EXPECT_GT(forward_gemm_tokens(plan), 0.0);
+}
+
+TEST(Partition, FineComputesTheLocalNodeFirst) {
+  const Fixture f;
+  const BuiltPlan built = f.plan("contiguous", "fine", "direct");
+  // Chunk 0 of a dispatch holds only same-node pairs (source distance 0).
+  for (const Op& op : built.plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL || op.tags.phase != A2aPhase::DISPATCH) continue;
+    for (const Transfer& t : built.plan.matrices()[op.matrix].transfers) {
+      if (op.tags.chunk == 0) {
+        EXPECT_EQ(t.src / 8, t.dst / 8);
+      } else {
+        EXPECT_NE(t.src / 8, t.dst / 8);
+      }
+    }
+  }
+  for (const Op& op : built.plan.ops())
+    if (op.kind == OpKind::EXPERT_GEMM) {
+      EXPECT_LT(op.compute_sm_fraction, 1.0);
+    }
+}
+
+TEST(Partition, DynamicPicksTheCheapestPredictedPipeline) {
+  const Fixture f;
+  const BuiltPlan built = f.plan("contiguous", "dynamic", "direct");
+  const TokenExchange whole = exchange_tokens(built.routing[0], built.placement);
+  const PartitionInputs in{&built.routing[0], &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model};
+  const ChunkPlan chosen = partition_tokens(parse_policy(PolicyFamily::PARTITION, "dynamic"), in);
+  for (int k : {1, 2, 4, 8, 16})
+    EXPECT_LE(chosen.predicted_makespan_s, predict_pipeline_s(whole, std::vector<double>(k, 1.0 / k), in) * (1 + 1e-12)) << k;
+}
+
+}  // namespace
+}  // namespace comet

@@ -1,0 +1,191 @@
+// Routing generators: conservation, determinism, the shape each kind promises, trace files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "input_error.hpp"
+#include "workload.hpp"
+
+namespace comet {
+namespace {
+
+constexpr RoutingShape SHAPE{64, 16, 32, 4};  // 64 GPUs, EP 16, 32 experts, top-4
+
+WorkloadSpec spec_of(RoutingKind kind, std::uint64_t seed = 7) {
+  WorkloadSpec spec;
+  spec.tokens_per_gpu = 512;
+  spec.steps = 4;
+  spec.seed = seed;
+  spec.routing.kind = kind;
+  return spec;
+}
+
+double share_of(const RoutingMatrix& m, const std::vector<int>& experts) {
+  const std::vector<std::int64_t> per = m.per_expert();
+  double part = 0.0;
+  for (int e : experts) part += static_cast<double>(per[e]);
+  return part / static_cast<double>(m.total());
+}
+
+std::vector<int> hottest(const RoutingMatrix& m, int count) {
+  const std::vector<std::int64_t> per = m.per_expert();
+  std::vector<int> order(per.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return per[a] > per[b]; });
+  order.resize(count);
+  return order;
+}
+
+TEST(Workload, EveryKindConservesCopiesAndRespectsTopK) {
+  for (RoutingKind kind : {RoutingKind::UNIFORM, RoutingKind::ZIPF, RoutingKind::HOT_EXPERTS, RoutingKind::AFFINITY,
+                           RoutingKind::ROTATING}) {
+    WorkloadSpec spec = spec_of(kind);
+    spec.routing.alpha = 2.0;  // strong skew: the 1/top_k cap must hold
+    spec.routing.hot_share = 0.9;
+    const RoutingMatrix m = Workload(spec, SHAPE).sample(1);
+    for (int src = 0; src < SHAPE.num_gpus; ++src) {
+      std::int64_t row = 0;
+      for (int e = 0; e < SHAPE.num_experts; ++e) {
+        ASSERT_GE(m.at(src, e), 0);
+        ASSERT_LE(m.at(src, e), spec.tokens_per_gpu) << "a token picks an expert at most once";
+        row += m.at(src, e);
+      }
+      ASSERT_EQ(row, spec.tokens_per_gpu * SHAPE.top_k) << to_string(kind);
+    }
+  }
+}
+
+TEST(Workload, SameSeedSameMatrixOtherSeedOtherMatrix) {
+  const Workload a(spec_of(RoutingKind::ZIPF, 3), SHAPE), b(spec_of(RoutingKind::ZIPF, 3), SHAPE),
+      c(spec_of(RoutingKind::ZIPF, 4), SHAPE);
+  EXPECT_EQ(a.sample(2), b.sample(2));
+  EXPECT_FALSE(a.sample(2) == c.sample(2));
+  EXPECT_FALSE(a.sample(1) == a.sample(2)) << "steps draw independently";
+}
+
+TEST(Workload, UniformIsBalancedAndZipfIsSkewed) {
+  const RoutingMatrix uniform = Workload(spec_of(RoutingKind::UNIFORM), SHAPE).sample(0);
+  EXPECT_LT(max_over_mean(uniform.per_expert()), 1.1);
+  WorkloadSpec zipf = spec_of(RoutingKind::ZIPF);
+  zipf.routing.alpha = 1.0;
+  const RoutingMatrix skewed = Workload(zipf, SHAPE).sample(0);
+  // Rank 1 of 32 under Zipf(1): p = 1 / H_32 = 0.246, capped at 1/top_k = 0.25: max/mean ~ 7.9.
+  EXPECT_NEAR(max_over_mean(skewed.per_expert()), 32 * 0.2464, 0.3);
+}
+
+TEST(Workload, HotExpertsTakeTheirShare) {
+  WorkloadSpec spec = spec_of(RoutingKind::HOT_EXPERTS);
+  spec.routing.hot_experts = 4;
+  spec.routing.hot_share = 0.6;  // 0.15 each, under the 0.25 cap
+  const RoutingMatrix m = Workload(spec, SHAPE).sample(0);
+  EXPECT_NEAR(share_of(m, hottest(m, 4)), 0.6, 0.02);
+}
+
+TEST(Workload, HotRankSendsItsMultiple) {
+  WorkloadSpec spec = spec_of(RoutingKind::HOT_RANK);
+  spec.routing.hot_rank = 5;
+  spec.routing.factor = 3.0;
+  const std::vector<std::int64_t> sent = Workload(spec, SHAPE).sample(0).per_source();
+  EXPECT_EQ(sent[5], 3 * spec.tokens_per_gpu * SHAPE.top_k);
+  EXPECT_EQ(sent[4], spec.tokens_per_gpu * SHAPE.top_k);
+}
+
+TEST(Workload, AffinityGroupsPreferTheirExperts) {
+  WorkloadSpec spec = spec_of(RoutingKind::AFFINITY);
+  spec.routing.groups = 4;
+  spec.routing.strength = 0.8;
+  const RoutingMatrix m = Workload(spec, SHAPE).sample(0);
+  // Sources 0..3 of each EP group of 16 form group 0; their favourite 8 experts take
+  // 0.8 + 0.2 x 8/32 = 0.85 of their copies.
+  auto rows = [&](int first) {
+    RoutingMatrix part(4, SHAPE.num_experts);
+    for (int src = 0; src < 4; ++src)
+      for (int e = 0; e < SHAPE.num_experts; ++e) part.at(src, e) = m.at(first + src, e);
+    return part;
+  };
+  const RoutingMatrix group0 = rows(0), group3 = rows(12);
+  EXPECT_NEAR(share_of(group0, hottest(group0, 8)), 0.85, 0.03);
+  const auto favourites0 = hottest(group0, 8), favourites3 = hottest(group3, 8);
+  for (int e : favourites3) EXPECT_EQ(std::count(favourites0.begin(), favourites0.end(), e), 0) << "disjoint subsets";
+}
+
+TEST(Workload, RotatingHotspotMovesEveryPeriod) {
+  WorkloadSpec spec = spec_of(RoutingKind::ROTATING);
+  spec.routing.hot_experts = 2;
+  spec.routing.hot_share = 0.4;
+  spec.routing.period = 2;
+  const Workload w(spec, SHAPE);
+  const auto hot0 = hottest(w.sample(0), 2), hot1 = hottest(w.sample(1), 2), hot2 = hottest(w.sample(2), 2);
+  EXPECT_EQ(std::set<int>(hot0.begin(), hot0.end()), std::set<int>(hot1.begin(), hot1.end()));
+  EXPECT_NE(std::set<int>(hot0.begin(), hot0.end()), std::set<int>(hot2.begin(), hot2.end()));
+}
+
+TEST(Workload, BurstStepsMultiplyTheTokens) {
+  WorkloadSpec spec = spec_of(RoutingKind::BURST);
+  spec.routing.probability = 1.0;
+  spec.routing.factor = 2.0;
+  EXPECT_EQ(Workload(spec, SHAPE).sample(3).total(), 2 * spec.tokens_per_gpu * SHAPE.top_k * SHAPE.num_gpus);
+  spec.routing.probability = 0.0;
+  EXPECT_EQ(Workload(spec, SHAPE).sample(3).total(), spec.tokens_per_gpu * SHAPE.top_k * SHAPE.num_gpus);
+}
+
+TEST(Workload, ZeroTokensIsLegal) {
+  WorkloadSpec spec = spec_of(RoutingKind::ZIPF);
+  spec.tokens_per_gpu = 0;
+  EXPECT_EQ(Workload(spec, SHAPE).sample(0).total(), 0);
+}
+
+class TraceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("comet_trace_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path write(const std::string& text) {
+    const auto path = dir_ / "trace.csv";
+    std::ofstream(path) << text;
+    return path;
+  }
+  void expect_error(const std::string& text, int line, const std::string& words) {
+    const auto path = write(text);
+    try {
+      read_trace_csv(path, SHAPE);
+      FAIL() << "accepted: " << text;
+    } catch (const InputError& error) {
+      EXPECT_EQ(error.location().line, line) << error.what();
+      EXPECT_NE(std::string(error.what()).find(words), std::string::npos) << error.what();
+    }
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(TraceTest, ExportThenImportGivesTheSameMatrices) {
+  const Workload w(spec_of(RoutingKind::ZIPF), SHAPE);
+  std::vector<RoutingMatrix> steps{w.sample(0), w.sample(1), RoutingMatrix(SHAPE.num_gpus, SHAPE.num_experts)};
+  write_trace_csv(dir_ / "out.csv", steps);
+  EXPECT_EQ(read_trace_csv(dir_ / "out.csv", SHAPE), steps);
+  WorkloadSpec trace = spec_of(RoutingKind::TRACE);
+  trace.steps = 3;
+  trace.routing.trace = dir_ / "out.csv";
+  EXPECT_EQ(Workload(trace, SHAPE).sample(1), steps[1]);
+}
+
+TEST_F(TraceTest, BadTracesNameTheLine) {
+  const std::string header = "step,src_gpu,expert,tokens\n";
+  expect_error(header + "0,1,2,3\n0,1,32,5\n", 3, "unknown expert 32");
+  expect_error(header + "0,64,2,3\n", 2, "outside the scenario's 64 GPUs");
+  expect_error("# gpus=128 experts=32\n" + header, 1, "the scenario has 64");
+  expect_error("step,gpu,expert,tokens\n", 1, "header");
+  expect_error(header + "0,1,2,3\n0,1,2,4\n", 3, "duplicate");
+  expect_error(header + "0,1,2,-3\n", 2, "whole number");
+  expect_error(header + "0,1,2\n", 2, "4 comma-separated");
+  expect_error(header + "0,1,2,3\n2,1,2,3\n", 0, "step 1 is missing");
+}
+
+}  // namespace
+}  // namespace comet
