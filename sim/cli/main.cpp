@@ -11,6 +11,7 @@
 #include "init_command.hpp"
 #include "placement_command.hpp"
 #include "plan_command.hpp"
+#include "simulate_command.hpp"
 #include "workload_command.hpp"
 #include "input_error.hpp"
 
@@ -26,12 +27,14 @@ int main(int argc, char** argv) {
   comet::WorkloadCommand workload;
   comet::PlacementCommand placement;
   comet::PlanCommand plan;
+  comet::SimulateCommand simulate;
   comet::BenchCommand bench;
   check.add_to(app);
   init.add_to(app);
   workload.add_to(app);
   placement.add_to(app);
   plan.add_to(app);
+  simulate.add_to(app);
   bench.add_to(app);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.
@@ -40,7 +43,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
     if (!known) {
-      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, bench\n", word);
+      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, simulate, bench\n", word);
       return comet::EXIT_BAD_INPUT;
     }
   }
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
     if (workload.chosen()) return workload.run();
     if (placement.chosen()) return placement.run();
     if (plan.chosen()) return plan.run();
+    if (simulate.chosen()) return simulate.run();
     if (bench.chosen()) return bench.run();
   } catch (const comet::InputError& error) {
     fmt::print(stderr, "comet: error: {}\n", error.what());

@@ -174,8 +174,9 @@ std::string format_quantity(double value, Dimension dimension) {
       // Binary prefixes when the value is an exact multiple; decimal otherwise.
       for (const Scale s : {Scale{1099511627776.0, "TiB"}, Scale{1073741824.0, "GiB"},
                             Scale{1048576.0, "MiB"}, Scale{1024.0, "KiB"}}) {
-        if (value >= s.factor && std::fmod(value, s.factor) == 0.0)
-          return fmt::format("{:.4g} {}", value / s.factor, s.symbol);
+        if (value < s.factor) continue;
+        if (std::fmod(value, s.factor) == 0.0) return fmt::format("{:.4g} {}", value / s.factor, s.symbol);
+        break;  // not a whole number of the largest binary unit: decimal below
       }
       const Scale s = pick({{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "kB"}, {1.0, "B"}});
       return fmt::format("{:.4g} {}", value / s.factor, s.symbol);

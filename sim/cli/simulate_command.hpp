@@ -1,0 +1,26 @@
+// `comet simulate`: builds the Plan of a scenario under one policy triple, runs it on an engine,
+// and reports per layer direction and in total, with the speedup against the baseline
+// (contiguous + none + direct) simulated on the same engine.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace comet {
+
+class SimulateCommand {
+ public:
+  void add_to(CLI::App& app);
+  bool chosen() const { return app_ != nullptr && app_->parsed(); }
+  int run() const;
+
+ private:
+  CLI::App* app_ = nullptr;
+  std::string file_, engine_, placement_, partition_, a2a_, calibration_, timeline_;
+  int layers_ = 1;
+  int steps_ = 1;
+  bool json_ = false;
+};
+
+}  // namespace comet

@@ -1,0 +1,59 @@
+#include "simulation.hpp"
+
+#include "executor.hpp"
+
+namespace comet {
+
+SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies) {
+  const BuiltPlan built = build_plan({s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
+                                      policies.partition, policies.a2a, s.layers, s.steps});
+  SimulationResult result;
+  result.policies = policies;
+  result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
+  result.timeline = make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
+  result.metrics = compute_metrics(built.plan, result.timeline, *s.topology, *s.costs);
+  result.rows = phase_rows(result.timeline, result.metrics.critical_gpu, s.scenario->expert_parallel);
+  return result;
+}
+
+nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationResult& r, double baseline_layer_time_s) {
+  const Metrics& m = r.metrics;
+  nlohmann::ordered_json j;
+  j["scenario"] = s.scenario->name;
+  j["topology"] = s.scenario->topology.name;
+  j["model"] = s.scenario->model.preset;
+  j["engine"] = s.engine;
+  j["gpus"] = s.topology->num_gpus();
+  j["expert_parallel"] = s.scenario->expert_parallel;
+  j["placement"] = r.policies.placement.text();
+  j["partition"] = r.policies.partition.text();
+  j["a2a"] = r.policies.a2a.text();
+  j["partition_choice"] = r.partition_choice;
+  j["layers"] = s.layers;
+  j["steps"] = s.steps;
+  j["layer_time_s"] = m.layer_time_s;
+  j["makespan_s"] = m.makespan_s;
+  j["compute_s"] = m.compute_s;
+  j["comm_s"] = m.comm_s;
+  j["exposed_comm_s"] = m.exposed_comm_s;
+  j["overlap_ratio"] = m.overlap_ratio;
+  j["idle_fraction"] = m.idle_fraction;
+  j["critical_gpu"] = m.critical_gpu;
+  for (std::size_t t = 0; t < NUM_TIERS; ++t) j["bytes_by_tier"][std::string(to_string(static_cast<Tier>(t)))] = m.bytes_by_tier[t];
+  for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
+    j["bytes_by_link_class"][std::string(to_string(static_cast<LinkClass>(c)))] = m.bytes_by_link_class[c];
+  j["max_link"] = m.max_link;
+  j["max_link_bytes"] = m.max_link_bytes;
+  j["max_link_utilization"] = m.max_link_utilization;
+  j["baseline_layer_time_s"] = baseline_layer_time_s;
+  j["speedup_vs_baseline"] = m.layer_time_s > 0.0 ? baseline_layer_time_s / m.layer_time_s : 1.0;
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  for (const PhaseRow& row : r.rows)
+    rows.push_back({{"step", row.step}, {"layer", row.layer}, {"direction", std::string(to_string(row.direction))},
+                    {"time_s", row.span_s}, {"compute_s", row.compute_s}, {"comm_s", row.comm_s},
+                    {"exposed_comm_s", row.exposed_s}});
+  j["rows"] = std::move(rows);
+  return j;
+}
+
+}  // namespace comet

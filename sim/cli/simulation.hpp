@@ -1,0 +1,43 @@
+// One simulation: scenario + policies + engine -> Plan -> Timeline -> Metrics. Shared by
+// `comet simulate` and the benchmarks (and later `comet compare` and `comet sweep`).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "cost_model.hpp"
+#include "metrics.hpp"
+#include "path_costs.hpp"
+#include "plan_builder.hpp"
+#include "scenario.hpp"
+#include "timeline.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct SimulationSetup {
+  const Scenario* scenario = nullptr;
+  const Topology* topology = nullptr;
+  const PathCosts* costs = nullptr;
+  const CostModel* cost_model = nullptr;
+  std::string engine;
+  int layers = 1;
+  int steps = 1;
+};
+
+struct SimulationResult {
+  PolicyTriple policies;
+  std::string partition_choice;  ///< step 0's
+  Timeline timeline;
+  Metrics metrics;
+  std::vector<PhaseRow> rows;
+};
+
+SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies);
+
+/// The `comet simulate --json` object (deterministic: no wall times).
+nlohmann::ordered_json result_json(const SimulationSetup& setup, const SimulationResult& result,
+                                   double baseline_layer_time_s);
+
+}  // namespace comet

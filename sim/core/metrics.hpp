@@ -1,0 +1,54 @@
+// Metrics of DESIGN.md, computed from a Timeline (and the Plan for traffic), defined once:
+//   layer time      first op start -> last op end over all GPUs, per layer (forward + backward)
+//   critical GPU    the GPU whose last compute op ends last
+//   compute         busy time of the critical GPU's compute ops (union of intervals)
+//   communication   busy time of the all-to-all ops of the critical GPU's group (union)
+//   exposed comm    layer time - compute (the time the critical GPU waits)
+//   overlap ratio   1 - exposed / communication (clamped to [0, 1]; 1 when there is none)
+//   idle fraction   1 - Σ compute busy / (GPUs x makespan)
+//   bytes per tier  all-to-all bytes by the tier of each transfer's path
+//   link load       bytes per link class, the most loaded link and its utilisation
+//                   (bytes / (bandwidth x makespan))
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "path_costs.hpp"
+#include "plan.hpp"
+#include "timeline.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct Metrics {
+  double makespan_s = 0.0;
+  double layer_time_s = 0.0;
+  double compute_s = 0.0;
+  double comm_s = 0.0;
+  double exposed_comm_s = 0.0;
+  double overlap_ratio = 1.0;
+  double idle_fraction = 0.0;
+  int critical_gpu = 0;
+  std::array<double, NUM_TIERS> bytes_by_tier{};
+  std::array<double, NUM_LINK_CLASSES> bytes_by_link_class{};
+  std::string max_link;
+  double max_link_bytes = 0.0;
+  double max_link_utilization = 0.0;
+};
+
+/// One row of the per-layer-direction table (all values for the critical GPU but the span).
+struct PhaseRow {
+  int step = 0, layer = 0;
+  Direction direction = Direction::FORWARD;
+  double span_s = 0.0, compute_s = 0.0, comm_s = 0.0, exposed_s = 0.0;
+};
+
+Metrics compute_metrics(const Plan& plan, const Timeline& timeline, const Topology& topology, const PathCosts& costs);
+std::vector<PhaseRow> phase_rows(const Timeline& timeline, int critical_gpu, int expert_parallel);
+
+/// Length of the union of [start, end) intervals.
+double union_length(std::vector<std::pair<double, double>> intervals);
+
+}  // namespace comet

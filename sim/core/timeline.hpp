@@ -1,0 +1,43 @@
+// The Timeline: what an executor did with a Plan. Every op with its start and end, and the bytes
+// each directed link carried. Simulated and measured timelines share this schema, so "predicted
+// vs measured" is a join on op ids (DESIGN.md).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "plan.hpp"
+
+namespace comet {
+
+struct TimelineOp {
+  std::int32_t op = 0;
+  OpKind kind = OpKind::NON_MOE;
+  std::int32_t gpu = -1;   ///< compute ops; -1 for all-to-all
+  std::int32_t group = 0;  ///< expert-parallel group
+  OpTags tags;
+  double start_s = 0.0;
+  double end_s = 0.0;
+  double flops = 0.0;
+  double bytes = 0.0;      ///< all-to-all: bytes moved; memory ops: bytes read + written
+};
+
+struct Timeline {
+  std::string engine;
+  int num_gpus = 0;
+  std::vector<TimelineOp> ops;     ///< indexed by op id
+  std::vector<double> link_bytes;  ///< per directed link id; empty when not known (measured runs)
+
+  double makespan_s() const;
+};
+
+/// Starts an empty timeline for `plan` with every op's identity filled in.
+Timeline timeline_for(const Plan& plan, const std::string& engine);
+
+nlohmann::ordered_json timeline_to_json(const Timeline& timeline);
+/// Inverse of timeline_to_json; throws InputError naming `origin` on a malformed document.
+Timeline timeline_from_json(const nlohmann::json& json, const std::string& origin);
+
+}  // namespace comet

@@ -1,0 +1,41 @@
+// What one all-to-all op puts on the network: bytes per directed link (its transfers routed over
+// the topology's Boost.Graph paths, ECMP included), the longest path latency, and the GPUs
+// taking part. Shared by every simulated engine; cached per (matrix, direction) because the
+// combine and the backward phases reuse the dispatch's matrices.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "plan.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct LinkLoad {
+  std::int32_t link = 0;
+  double bytes = 0.0;
+};
+
+struct A2aFootprint {
+  std::vector<LinkLoad> loads;      ///< sorted by link id, no zeros
+  double latency_s = 0.0;           ///< longest path latency among the transfers
+  std::vector<std::int32_t> gpus;   ///< sources and destinations, sorted, unique
+};
+
+class A2aFootprints {
+ public:
+  A2aFootprints(const Plan& plan, const Topology& topology) : plan_(plan), topology_(topology) {}
+  /// The footprint of an all-to-all op.
+  const A2aFootprint& of(const Op& op);
+
+ private:
+  const Plan& plan_;
+  const Topology& topology_;
+  std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
+  std::vector<double> scratch_;
+};
+
+}  // namespace comet

@@ -1,0 +1,167 @@
+#include "analytical_engine.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <queue>
+
+#include "a2a_footprint.hpp"
+#include "op_costs.hpp"
+
+namespace comet {
+namespace {
+
+enum class EventType { READY, COMPUTE_END, TRANSFER_BEGIN, TRANSFER_CHECK };
+
+struct Event {
+  double time;
+  std::uint64_t sequence;  // ties resolve in insertion order: deterministic
+  EventType type;
+  std::int32_t op;
+  std::uint64_t version;
+  bool operator>(const Event& other) const {
+    return time != other.time ? time > other.time : sequence > other.sequence;
+  }
+};
+
+struct ActiveTransfer {
+  std::int32_t op;
+  const A2aFootprint* footprint;
+  double remaining = 1.0;  // fraction of the op's bytes still to move
+  double rate = 0.0;       // fraction per second
+};
+
+class Schedule {
+ public:
+  Schedule(const Plan& plan, const Topology& topology, const CostModel& model)
+      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology),
+        timeline_(timeline_for(plan, "analytical")), pending_(plan.ops().size()),
+        gpu_free_(topology.num_gpus(), 0.0), comm_active_(topology.num_gpus(), 0),
+        active_load_(topology.num_directed_links(), 0.0), effective_Bps_(topology.num_directed_links()) {
+    timeline_.link_bytes.assign(topology.num_directed_links(), 0.0);
+    for (int id = 0; id < topology.num_directed_links(); ++id) effective_Bps_[id] = model.effective_Bps(topology.link(id));
+    successor_start_.assign(plan.ops().size() + 1, 0);
+    for (const Op& op : plan.ops())
+      for (std::int32_t dep : plan.deps(op.id)) ++successor_start_[dep + 1];
+    for (std::size_t i = 1; i < successor_start_.size(); ++i) successor_start_[i] += successor_start_[i - 1];
+    successors_.resize(successor_start_.back());
+    std::vector<std::size_t> fill(successor_start_.begin(), successor_start_.end() - 1);
+    for (const Op& op : plan.ops()) {
+      pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
+      for (std::int32_t dep : plan.deps(op.id)) successors_[fill[dep]++] = op.id;
+      if (pending_[op.id] == 0) push(0.0, EventType::READY, op.id);
+    }
+  }
+
+  Timeline run() {
+    while (!events_.empty()) {
+      const Event event = events_.top();
+      events_.pop();
+      advance_to(event.time);
+      switch (event.type) {
+        case EventType::READY: start(event.op); break;
+        case EventType::COMPUTE_END: finish(event.op); break;
+        case EventType::TRANSFER_BEGIN: begin_transfer(event.op); break;
+        case EventType::TRANSFER_CHECK:
+          if (event.version == version_) end_transfer(event.op);
+          break;
+      }
+    }
+    return std::move(timeline_);
+  }
+
+ private:
+  void push(double time, EventType type, std::int32_t op) { events_.push({time, sequence_++, type, op, version_}); }
+
+  void advance_to(double time) {
+    const double elapsed = time - now_;
+    if (elapsed > 0.0)
+      for (ActiveTransfer& t : active_) t.remaining = std::max(0.0, t.remaining - t.rate * elapsed);
+    now_ = std::max(now_, time);
+  }
+
+  void start(std::int32_t id) {
+    const Op& op = plan_.ops()[id];
+    TimelineOp& entry = timeline_.ops[id];
+    if (op.kind == OpKind::ALL_TO_ALL) {
+      entry.start_s = now_;
+      push(now_ + footprints_.of(op).latency_s, EventType::TRANSFER_BEGIN, id);
+      return;
+    }
+    double duration = compute_time_s(plan_, op, model_);
+    const double begin = std::max(now_, gpu_free_[op.gpu]);
+    // Communication kernels running on this GPU take SMs from a GEMM that does not reserve any.
+    if (comm_active_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration /= 1.0 - model_.comm_sm_share;
+    entry.start_s = begin;
+    entry.end_s = begin + duration;
+    gpu_free_[op.gpu] = entry.end_s;
+    push(entry.end_s, EventType::COMPUTE_END, id);
+  }
+
+  void finish(std::int32_t id) {
+    timeline_.ops[id].end_s = now_;
+    for (std::size_t s = successor_start_[id]; s < successor_start_[id + 1]; ++s)
+      if (--pending_[successors_[s]] == 0) push(now_, EventType::READY, successors_[s]);
+  }
+
+  void begin_transfer(std::int32_t id) {
+    const A2aFootprint& footprint = footprints_.of(plan_.ops()[id]);
+    for (const LinkLoad& load : footprint.loads) {
+      active_load_[load.link] += load.bytes;
+      timeline_.link_bytes[load.link] += load.bytes;
+    }
+    for (std::int32_t gpu : footprint.gpus) ++comm_active_[gpu];
+    active_.push_back({id, &footprint});
+    reschedule();
+  }
+
+  void end_transfer(std::int32_t id) {
+    const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == id; });
+    for (const LinkLoad& load : it->footprint->loads) active_load_[load.link] -= load.bytes;
+    for (std::int32_t gpu : it->footprint->gpus) --comm_active_[gpu];
+    active_.erase(it);
+    finish(id);
+    reschedule();
+  }
+
+  // Proportional sharing: on link l an op gets bandwidth x its bytes / all active bytes, so its
+  // fraction-per-second rate is min over its links of bandwidth / active bytes on the link.
+  void reschedule() {
+    ++version_;
+    for (ActiveTransfer& t : active_) {
+      double rate = std::numeric_limits<double>::infinity();
+      for (const LinkLoad& load : t.footprint->loads)
+        rate = std::min(rate, effective_Bps_[load.link] / std::max(active_load_[load.link], load.bytes));
+      const bool gemms_running = std::any_of(t.footprint->gpus.begin(), t.footprint->gpus.end(),
+                                             [&](std::int32_t gpu) { return gpu_free_[gpu] > now_; });
+      if (gemms_running) rate *= 1.0 - model_.comm_slowdown_with_compute;
+      t.rate = rate;
+      push(now_ + t.remaining / rate, EventType::TRANSFER_CHECK, t.op);
+    }
+  }
+
+  const Plan& plan_;
+  const Topology& topology_;
+  const CostModel& model_;
+  A2aFootprints footprints_;
+  Timeline timeline_;
+  std::vector<int> pending_;
+  std::vector<std::size_t> successor_start_;
+  std::vector<std::int32_t> successors_;
+  std::vector<double> gpu_free_;
+  std::vector<int> comm_active_;
+  std::vector<double> active_load_;
+  std::vector<double> effective_Bps_;
+  std::vector<ActiveTransfer> active_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  double now_ = 0.0;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t version_ = 0;
+};
+
+}  // namespace
+
+Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
+  return Schedule(plan, topology, model).run();
+}
+
+}  // namespace comet

@@ -1,0 +1,37 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "analytical_engine.hpp"
+#include "executor.hpp"
+#include "input_error.hpp"
+#ifdef COMET_HAVE_SIMGRID
+#include "simgrid_engines.hpp"
+#endif
+
+namespace comet {
+
+std::vector<std::string> available_engines() {
+#ifdef COMET_HAVE_SIMGRID
+  return {"phase", "analytical", "flow", "packet"};
+#else
+  return {"analytical"};
+#endif
+}
+
+std::unique_ptr<Executor> make_executor(const std::string& name) {
+  if (name == "analytical") return std::make_unique<AnalyticalEngine>();
+#ifdef COMET_HAVE_SIMGRID
+  if (name == "phase") return make_phase_engine();
+  if (name == "flow") return make_flow_engine();
+  if (name == "packet") return make_packet_engine();
+#else
+  if (name == "phase" || name == "flow" || name == "packet")
+    throw InputError({"<command line>", 0, 0}, "--engine", name,
+                     "this build has no SimGrid (configured with COMET_WITH_SIMGRID=OFF or SimGrid not found); "
+                     "use --engine analytical");
+#endif
+  throw InputError({"<command line>", 0, 0}, "--engine", name,
+                   fmt::format("unknown engine; expected one of: {}", fmt::join(available_engines(), ", ")));
+}
+
+}  // namespace comet

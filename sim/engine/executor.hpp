@@ -1,0 +1,28 @@
+// The executor interface: run(plan, topology, cost model) -> Timeline, the same for every
+// engine (analytical, SimGrid phase / flow / packet, and the real GPUs of validate/).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "plan.hpp"
+#include "timeline.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::string name() const = 0;
+  virtual Timeline run(const Plan& plan, const Topology& topology, const CostModel& model) = 0;
+};
+
+/// Engine names this build has ("analytical", and "phase", "flow", "packet" with SimGrid).
+std::vector<std::string> available_engines();
+/// The engine of that name; throws InputError (naming `--engine`) when unknown or not built.
+std::unique_ptr<Executor> make_executor(const std::string& name);
+
+}  // namespace comet
