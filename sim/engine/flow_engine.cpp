@@ -1,9 +1,227 @@
-// Placeholder until the flow engine lands (next commit).
-#include <stdexcept>
+// The `flow` engine: SimGrid's CM02 max-min flow model (cross-traffic off, completion precision
+// 1e-6: the settings measured fastest and correct in shared/notes/simgrid-at-scale.md).
+//
+// Each all-to-all op becomes SimGrid flows (Comms) between GPU hosts over routes that are the
+// Topology's Boost.Graph paths (ECMP included), so flows of different sizes finish at different
+// times and the op ends with its last flow. Flows are coalesced to keep their number near
+// linear: transfers inside a node stay one flow per GPU pair; transfers between nodes become one
+// flow per (source node, destination node, destination rail), leaving from the source node's
+// GPU on that rail (as PXN would send it) to the destination node's GPU on that rail. The
+// destination side, where skewed routing concentrates load, is exact; the source side assumes
+// rail-aligned sending. Computations: see simgrid_scheduler.hpp.
+#include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+#include <boost/graph/adjacency_list.hpp>
+#include <simgrid/s4u.hpp>
+#include <unordered_map>
+
+#include "input_error.hpp"
+#include "op_costs.hpp"
+#include "simgrid_child.hpp"
 #include "simgrid_engines.hpp"
+#include "simgrid_scheduler.hpp"
+
+namespace sg4 = simgrid::s4u;
 
 namespace comet {
-std::unique_ptr<Executor> make_flow_engine() { throw std::runtime_error("the flow engine is not built yet"); }
-std::unique_ptr<Executor> make_packet_engine() { throw std::runtime_error("the packet engine is not built yet"); }
+namespace {
+
+constexpr int FLOW_MAX_GPUS = 2048;
+constexpr double FLOW_TIMEOUT_S = 3600.0;
+
+struct Flow {
+  std::int32_t src = 0, dst = 0;  // GPU endpoints
+  double bytes = 0.0;
+};
+
+struct CoalescedOp {
+  std::vector<Flow> flows;
+  std::vector<std::int32_t> gpus;  // endpoints of the original transfers
+};
+
+class FlowEngine : public Executor {
+ public:
+  explicit FlowEngine(bool packet) : packet_(packet) {}
+  std::string name() const override { return packet_ ? "packet" : "flow"; }
+  Timeline run(const Plan& plan, const Topology& topology, const CostModel& model) override;
+
+ private:
+  bool packet_;
+};
+
+struct NodeRails {
+  int gpus_per_node, nics_per_node;
+  int node(int gpu) const { return gpu / gpus_per_node; }
+  int rail(int gpu) const { return nics_per_node == 0 ? 0 : (gpu % gpus_per_node) * nics_per_node / gpus_per_node; }
+  int gateway(int node, int rail) const {
+    return nics_per_node == 0 ? node * gpus_per_node
+                              : node * gpus_per_node + (rail * gpus_per_node + nics_per_node - 1) / nics_per_node;
+  }
+};
+
+// Per GPU pair when the group is small enough (exact, and ECMP spreads the pairs); coalesced
+// per (source node, destination node, destination rail) beyond, where per-pair flows would be
+// too many for SimGrid (65K per all-to-all at EP 256).
+constexpr int MAX_PAIR_FLOWS = 4096;
+
+CoalescedOp coalesce(const TransferMatrix& matrix, bool reversed, const NodeRails& shape) {
+  const bool per_pair = matrix.transfers.size() <= MAX_PAIR_FLOWS;
+  std::map<std::pair<std::int32_t, std::int32_t>, double> bytes;
+  CoalescedOp op;
+  for (const Transfer& t : matrix.transfers) {
+    const int src = reversed ? t.dst : t.src, dst = reversed ? t.src : t.dst;
+    op.gpus.push_back(src);
+    op.gpus.push_back(dst);
+    if (per_pair || shape.node(src) == shape.node(dst)) {
+      bytes[{src, dst}] += t.bytes;
+    } else {
+      const int rail = shape.rail(dst);
+      bytes[{shape.gateway(shape.node(src), rail), shape.gateway(shape.node(dst), rail)}] += t.bytes;
+    }
+  }
+  for (const auto& [pair, b] : bytes) op.flows.push_back({pair.first, pair.second, b});
+  std::sort(op.gpus.begin(), op.gpus.end());
+  op.gpus.erase(std::unique(op.gpus.begin(), op.gpus.end()), op.gpus.end());
+  return op;
+}
+
+struct FlowInputs {
+  std::vector<double> duration_s;
+  std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
+  std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
+};
+
+// The packet engine's platform: ns-3 takes only one-hop routes and routes packets itself, so
+// every topology vertex is a netpoint (GPUs hosts, switches and NICs routers) and every physical
+// link a one-hop route. ns-3's global routing picks shortest paths (not our ECMP choices).
+// The flow engine's platform: GPU hosts in a full zone, one SimGrid link per directed topology
+// link, and for every communicating pair a route that is exactly its Boost.Graph path.
+std::vector<sg4::Host*> build_flow_platform(const Topology& topology, const CostModel& model, const FlowInputs& in) {
+  sg4::NetZone* zone = sg4::create_full_zone("cluster");
+  std::vector<sg4::Host*> host(topology.num_gpus(), nullptr);
+  std::vector<sg4::Link*> link(topology.num_directed_links(), nullptr);
+  for (const auto& [pair, route] : in.routes) {
+    for (std::int32_t gpu : {pair.first, pair.second})
+      if (!host[gpu]) host[gpu] = zone->create_host(fmt::format("gpu{}", gpu), 1.0);
+    for (int id : route)
+      if (!link[id])
+        link[id] = zone->create_link(fmt::format("l{}", id), model.effective_Bps(topology.link(id)))
+                       ->set_latency(topology.link(id).latency_s);
+  }
+  for (const auto& [pair, route] : in.routes) {
+    std::vector<sg4::LinkInRoute> links;
+    for (int id : route) links.emplace_back(link[id]);
+    zone->add_route(host[pair.first]->get_netpoint(), host[pair.second]->get_netpoint(), nullptr, nullptr, links, false);
+  }
+  zone->seal();
+  return host;
+}
+
+std::vector<sg4::Host*> build_packet_platform(const Topology& topology, const CostModel& model) {
+  sg4::NetZone* zone = sg4::create_floyd_zone("cluster");
+  const TopologyGraph& graph = topology.graph();
+  std::vector<simgrid::kernel::routing::NetPoint*> point(boost::num_vertices(graph), nullptr);
+  std::vector<sg4::Host*> host(topology.num_gpus(), nullptr);
+  for (auto v : boost::make_iterator_range(boost::vertices(graph))) {
+    if (graph[v].kind == VertexKind::GPU) {
+      host[graph[v].index] = zone->create_host(topology.vertex_name(v), 1.0);
+      point[v] = host[graph[v].index]->get_netpoint();
+    } else {
+      point[v] = zone->create_router(topology.vertex_name(v));
+    }
+  }
+  for (int id = 0; id < topology.num_directed_links(); id += 2) {
+    const auto [u, v] = topology.link_endpoints(id);
+    sg4::Link* link = zone->create_link(fmt::format("l{}", id), model.effective_Bps(topology.link(id)))
+                          ->set_latency(topology.link(id).latency_s);
+    zone->add_route(point[u], point[v], nullptr, nullptr, {sg4::LinkInRoute(link)}, true);
+  }
+  zone->seal();
+  sg4::Engine::on_platform_created();  // or ns-3 has no IP routes and runs forever
+  return host;
+}
+
+std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
+                                   const FlowInputs& in, bool packet) {
+  std::vector<sg4::Host*> host = packet ? build_packet_platform(topology, model) : build_flow_platform(topology, model, in);
+  std::unordered_map<const sg4::Activity*, std::int32_t> running;
+  std::vector<int> flows_left(plan.ops().size(), 0);
+  std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback
+  OpScheduler* scheduler_ref = nullptr;
+  auto start_flows = [&](std::int32_t id) {
+    const CoalescedOp& op = *in.coalesced[id];
+    scheduler_ref->communication_begins(op.gpus);
+    const double stretch = scheduler_ref->gemms_running(op.gpus) ? 1.0 / (1.0 - model.comm_slowdown_with_compute) : 1.0;
+    for (const Flow& flow : op.flows) {
+      const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes * stretch)));
+      sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
+      running[comm.get()] = id;
+      keep_alive.push_back(comm);
+      ++flows_left[id];
+      comm->start();
+    }
+  };
+  OpScheduler scheduler(plan, model, in.duration_s, start_flows);
+  scheduler_ref = &scheduler;
+  sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
+    const auto found = running.find(&activity);
+    if (found == running.end()) return;
+    const std::int32_t id = found->second;
+    running.erase(found);
+    if (--flows_left[id] == 0) scheduler_ref->all_to_all_done(id, in.coalesced[id]->gpus);
+  });
+  scheduler.start();
+  sg4::Engine::get_instance()->run();
+  return scheduler.times();
+}
+
+Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
+  const int max_gpus = packet_ ? 64 : FLOW_MAX_GPUS;
+  if (topology.num_gpus() > max_gpus)
+    throw InputError({"<command line>", 0, 0}, "--engine", name(),
+                     fmt::format("the {} engine is for clusters of at most {} GPUs (this one has {}); use phase or "
+                                 "analytical",
+                                 name(), max_gpus, topology.num_gpus()));
+  const NodeRails shape{topology.num_gpus() / topology.num_nodes(),
+                        topology.num_vertices_of(VertexKind::NIC) / topology.num_nodes()};
+  Timeline timeline = timeline_for(plan, name());
+  timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
+  FlowInputs in;
+  in.duration_s.assign(plan.ops().size(), 0.0);
+  in.coalesced.assign(plan.ops().size(), nullptr);
+  std::map<std::pair<std::int32_t, bool>, CoalescedOp> cache;
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) {
+      in.duration_s[op.id] = compute_time_s(plan, op, model);
+      continue;
+    }
+    auto found = cache.find({op.matrix, op.reversed});
+    if (found == cache.end())
+      found = cache.emplace(std::pair{op.matrix, op.reversed}, coalesce(plan.matrices()[op.matrix], op.reversed, shape)).first;
+    in.coalesced[op.id] = &found->second;
+    for (const Flow& flow : found->second.flows) {
+      auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});
+      if (inserted) route->second = topology.route(flow.src, flow.dst);
+      for (int id : route->second) timeline.link_bytes[id] += flow.bytes;
+    }
+  }
+  const std::vector<std::string> configs =
+      packet_ ? std::vector<std::string>{"network/model:ns-3"}
+              : std::vector<std::string>{"network/model:CM02", "network/crosstraffic:0", "surf/precision:1e-6"};
+  const std::vector<double> times = run_simgrid_child(name(), configs, packet_ ? 300.0 : FLOW_TIMEOUT_S,
+                                                      [&](sg4::Engine&) { return simulate_flows(plan, topology, model, in, packet_); });
+  for (std::size_t i = 0; i < plan.ops().size(); ++i) {
+    timeline.ops[i].start_s = times[2 * i];
+    timeline.ops[i].end_s = times[2 * i + 1];
+  }
+  return timeline;
+}
+
+}  // namespace
+
+std::unique_ptr<Executor> make_flow_engine() { return std::make_unique<FlowEngine>(false); }
+std::unique_ptr<Executor> make_packet_engine() { return std::make_unique<FlowEngine>(true); }
+
 }  // namespace comet

@@ -5,8 +5,7 @@
 // latency. An all-to-all op is a latency hop followed by one parallel task whose amount on each
 // link host is the bytes its transfers put on that link, routed over the Topology's Boost.Graph
 // paths (ECMP included). So a task alone takes max over links of bytes / bandwidth, and
-// concurrent tasks share every link by max-min. Computations run per GPU on SimGrid timers with
-// the cost model's durations, interference applied as in the analytical engine (see below).
+// concurrent tasks share every link by max-min. Computations: see simgrid_scheduler.hpp.
 //
 // Why link hosts rather than SimGrid routes between GPU hosts: a ptask's bytes matrix is dense
 // (GPUs^2 per task) and each route's links are inserted by a linear search; a GPU-level task took
@@ -17,7 +16,6 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
-#include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 
 #include <functional>
@@ -26,6 +24,7 @@
 #include "op_costs.hpp"
 #include "simgrid_child.hpp"
 #include "simgrid_engines.hpp"
+#include "simgrid_scheduler.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -67,96 +66,46 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   }
   zone->seal();
 
-  // Ops start when their dependencies are done (no SimGrid dependencies: with everything started
-  // up front, SimGrid 3.32 scans one list of all activities at each completion).
-  // Computations are per-GPU streams run by SimGrid timers, not executions in the max-min
-  // system: L07's bottleneck solver re-solves the whole system at every event, in rounds, and
-  // with ~30K GEMMs on 1024 GPU constraints that took 28 s for one layer. Only the all-to-alls
-  // (a handful at a time) are in the max-min system, which is where sharing matters.
-  const std::size_t n = plan.ops().size();
-  std::vector<double> times(2 * n, 0.0);
-  std::vector<int> pending(n);
-  std::vector<std::size_t> successor_start(n + 1, 0);
-  for (const Op& op : plan.ops())
-    for (std::int32_t dep : plan.deps(op.id)) ++successor_start[dep + 1];
-  for (std::size_t i = 1; i <= n; ++i) successor_start[i] += successor_start[i - 1];
-  std::vector<std::int32_t> successors(successor_start.back());
-  {
-    std::vector<std::size_t> fill(successor_start.begin(), successor_start.end() - 1);
-    for (const Op& op : plan.ops()) {
-      pending[op.id] = static_cast<int>(plan.deps(op.id).size());
-      for (std::int32_t dep : plan.deps(op.id)) successors[fill[dep]++] = op.id;
-    }
-  }
   std::unordered_map<const sg4::Activity*, std::pair<std::int32_t, int>> running;  // -> (op, 0 hop / 1 task)
   std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback: SimGrid still uses them
-  std::vector<double> gpu_free(topology.num_gpus(), 0.0);
-  std::vector<int> comm_active(topology.num_gpus(), 0);
-  std::function<void(std::int32_t)> start_op;
-
-  auto finish = [&](std::int32_t id) {
-    times[2 * id + 1] = sg4::Engine::get_clock();
-    for (std::size_t s = successor_start[id]; s < successor_start[id + 1]; ++s)
-      if (--pending[successors[s]] == 0) start_op(successors[s]);
+  OpScheduler* scheduler_ref = nullptr;
+  auto start_hop = [&](std::int32_t id) {
+    const auto [a, b] = latency_pair.at(in.footprint[id]->latency_s);
+    sg4::CommPtr hop = sg4::Comm::sendto_init(a, b)->set_payload_size(1);
+    running[hop.get()] = {id, 0};
+    keep_alive.push_back(hop);
+    hop->start();
   };
-  // The transfer of an all-to-all: one parallel task over the link hosts. GEMMs running on its
-  // GPUs when it starts take comm_slowdown_with_compute of its bandwidth (its amounts grow).
-  auto start_transfer = [&](const Op& op) {
-    const A2aFootprint& f = *in.footprint[op.id];
-    const double now = sg4::Engine::get_clock();
-    const bool gemms_running = std::any_of(f.gpus.begin(), f.gpus.end(), [&](std::int32_t g) { return gpu_free[g] > now; });
-    const double stretch = gemms_running ? 1.0 / (1.0 - model.comm_slowdown_with_compute) : 1.0;
+  OpScheduler scheduler(plan, model, in.duration_s, start_hop);
+  scheduler_ref = &scheduler;
+  // The transfer: one parallel task over the link hosts. GEMMs running on its GPUs when it
+  // starts take comm_slowdown_with_compute of its bandwidth (its amounts grow).
+  auto start_transfer = [&](std::int32_t id) {
+    const A2aFootprint& f = *in.footprint[id];
+    const double stretch = scheduler_ref->gemms_running(f.gpus) ? 1.0 / (1.0 - model.comm_slowdown_with_compute) : 1.0;
     std::vector<sg4::Host*> hosts;
     std::vector<double> amounts;
-    double alone_s = 0.0;
     for (const LinkLoad& load : f.loads) {
-      alone_s = std::max(alone_s, load.bytes / model.effective_Bps(topology.link(load.link)));
       hosts.push_back(link_host[load.link]);
       amounts.push_back(load.bytes * stretch);
     }
-    for (std::int32_t gpu : f.gpus) ++comm_active[gpu];
+    scheduler_ref->communication_begins(f.gpus);
     sg4::ExecPtr task = sg4::Exec::init()->set_hosts(hosts)->set_flops_amounts(amounts);
-    running[task.get()] = {op.id, 1};
+    running[task.get()] = {id, 1};
     keep_alive.push_back(task);
     task->start();
-  };
-  start_op = [&](std::int32_t id) {
-    const Op& op = plan.ops()[id];
-    const double now = sg4::Engine::get_clock();
-    if (op.kind == OpKind::ALL_TO_ALL) {
-      times[2 * id] = now;
-      const auto [a, b] = latency_pair.at(in.footprint[id]->latency_s);
-      sg4::CommPtr hop = sg4::Comm::sendto_init(a, b)->set_payload_size(1);
-      running[hop.get()] = {id, 0};
-      keep_alive.push_back(hop);
-      hop->start();
-      return;
-    }
-    // One compute stream per GPU, in ready order; communication kernels running on the GPU take
-    // comm_sm_share of its SMs from a computation that does not reserve its own.
-    double duration = in.duration_s[id];
-    if (comm_active[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration /= 1.0 - model.comm_sm_share;
-    const double begin = std::max(now, gpu_free[op.gpu]);
-    times[2 * id] = begin;
-    gpu_free[op.gpu] = begin + duration;
-    simgrid::kernel::timer::Timer::set(begin + duration, [&finish, id] { finish(id); });
   };
   sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
     const auto found = running.find(&activity);
     if (found == running.end()) return;
     const auto [id, part] = found->second;
     running.erase(found);
-    if (part == 0) {
-      start_transfer(plan.ops()[id]);
-      return;
-    }
-    for (std::int32_t gpu : in.footprint[id]->gpus) --comm_active[gpu];
-    finish(id);
+    if (part == 0) start_transfer(id);
+    else scheduler_ref->all_to_all_done(id, in.footprint[id]->gpus);
   });
-  for (const Op& op : plan.ops())
-    if (pending[op.id] == 0) start_op(op.id);
+  scheduler.start();
   sg4::Engine::get_instance()->run();
-  return times;
+  return scheduler.times();
 }
 
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {

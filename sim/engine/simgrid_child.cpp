@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -35,7 +36,9 @@ std::vector<double> run_simgrid_child(const std::string& engine, const std::vect
   if (pid == 0) {
     ::close(fds[0]);
     ::alarm(static_cast<unsigned>(std::ceil(timeout_s)));  // never a hang: SIGALRM ends the child
-    std::vector<std::string> words{"comet-" + engine, "--log=root.thres:critical"};
+    // COMET_SIMGRID_LOG=root.thres:info (any --log setting) shows SimGrid's own messages.
+    const char* log = std::getenv("COMET_SIMGRID_LOG");
+    std::vector<std::string> words{"comet-" + engine, std::string("--log=") + (log ? log : "root.thres:critical")};
     for (const std::string& c : configs) words.push_back("--cfg=" + c);
     std::vector<char*> argv;
     for (std::string& w : words) argv.push_back(w.data());

@@ -1,0 +1,55 @@
+// The part of the SimGrid engines that is not about the network: runs a Plan's ops in
+// dependency order inside a SimGrid simulation. Computations are per-GPU streams on SimGrid
+// timers (start = max(ready, GPU free), the cost model's duration, slowed by comm_sm_share while
+// an all-to-all involving the GPU runs, unless the op reserves its own SMs). All-to-alls are
+// handed to the engine, which tells the scheduler when they are done.
+//
+// Why timers and not SimGrid executions: L07's bottleneck solver re-solves the whole max-min
+// system at every event, in rounds; ~30K GEMMs on 1024 GPU resources made one layer take 28 s.
+// And why ops start from completion callbacks rather than SimGrid dependencies: with everything
+// started up front, SimGrid 3.32 scans one list of all pending activities at each completion.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "plan.hpp"
+
+namespace comet {
+
+class OpScheduler {
+ public:
+  /// `start_all_to_all(op)` must start the op's communication and later call
+  /// all_to_all_done(op) once, from a SimGrid callback.
+  OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
+              std::function<void(std::int32_t)> start_all_to_all);
+
+  /// Starts the ops without dependencies; then run the SimGrid engine.
+  void start();
+  /// Marks the GPUs of a running all-to-all (for the SM-share slowdown of computations).
+  void communication_begins(const std::vector<std::int32_t>& gpus);
+  void all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus);
+  /// Whether a computation is running or queued on any of these GPUs now.
+  bool gemms_running(const std::vector<std::int32_t>& gpus) const;
+  /// start_s and end_s of every op, interleaved, for the parent process.
+  const std::vector<double>& times() const { return times_; }
+
+ private:
+  void start_op(std::int32_t id);
+  void finish(std::int32_t id);
+
+  const Plan& plan_;
+  const CostModel& model_;
+  std::vector<double> compute_s_;
+  std::function<void(std::int32_t)> start_all_to_all_;
+  std::vector<double> times_;
+  std::vector<int> pending_;
+  std::vector<std::size_t> successor_start_;
+  std::vector<std::int32_t> successors_;
+  std::vector<double> gpu_free_;
+  std::vector<int> comm_active_;
+};
+
+}  // namespace comet
