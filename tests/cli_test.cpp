@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -169,6 +170,13 @@ std::vector<BadInput> bad_inputs() {
        "plan {}", {"bad_gpus.csv:1", "trace is for 16 GPUs; the scenario has 8"}},
       {"affinity groups above EP", "s.yaml", GOOD_SCENARIO + "  routing: {kind: affinity, groups: 9}\n", "check {}",
        {"routing.groups 9"}},
+      {"unknown engine", "", "", "simulate --engine quantum", {"--engine", "quantum", "analytical"}},
+      {"flow engine on 10,240 GPUs", "s.yaml", edit(GOOD_SCENARIO, "topology: dgx-h100", "topology: fat-tree-10240"),
+       "simulate {} --engine flow", {"--engine", "at most 2048 GPUs"}},
+      {"calibration file with a bad value", "c.yaml", "gpu: h100-sxm\ncomm_sm_share: 1.5\n",
+       "simulate --engine analytical --calibration {}", {"c.yaml:2:", "comm_sm_share", "1.5"}},
+      {"calibration file with an unknown key", "c.yaml", "gpu: h200\nflops: 1\n", "cost-model --check {}",
+       {"c.yaml:2:", "'flops'", "unknown key"}},
       {"export into a missing directory", "s.yaml", GOOD_SCENARIO, "workload {} --export /nonexistent/dir/t.csv",
        {"does not exist"}},
   };
@@ -257,6 +265,34 @@ TEST_F(CliTest, PlanJsonIsDeterministic) {
   const Result first = run_comet("plan --json --partition fixed:2 --placement topology", false);
   ASSERT_EQ(first.exit_code, 0) << first.output;
   EXPECT_EQ(run_comet("plan --json --partition fixed:2 --placement topology", false).output, first.output);
+}
+
+TEST_F(CliTest, SimulateJsonHasTheDocumentedKeysAndIsDeterministic) {
+  const std::string scenario = write("s.yaml", GOOD_SCENARIO);
+  const std::string args = "simulate --json --engine analytical --partition fixed:2 " + scenario;
+  const Result first = run_comet(args, false);
+  ASSERT_EQ(first.exit_code, 0) << run_comet(args).output;
+  const auto j = nlohmann::json::parse(first.output);
+  for (const char* key : {"layer_time_s", "compute_s", "comm_s", "exposed_comm_s", "overlap_ratio", "bytes_by_tier",
+                          "max_link_utilization", "speedup_vs_baseline", "engine", "gpus"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* tier : {"intra_node", "leaf", "spine", "core"}) EXPECT_TRUE(j["bytes_by_tier"].contains(tier)) << tier;
+  EXPECT_EQ(j["gpus"], 8);
+  EXPECT_EQ(j["engine"], "analytical");
+  EXPECT_GT(j["layer_time_s"].get<double>(), 0.0);
+  EXPECT_EQ(run_comet(args, false).output, first.output) << "byte-identical JSON";
+}
+
+TEST_F(CliTest, CostModelRoundTripsThroughItsFile) {
+  const std::string path = (dir_ / "h200.yaml").string();
+  ASSERT_EQ(run_comet("cost-model --gpu h200 -o " + path).exit_code, 0);
+  const Result checked = run_comet("cost-model --check " + path, false);
+  ASSERT_EQ(checked.exit_code, 0) << checked.output;
+  std::ifstream in(path);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(checked.output, written);
+  const std::string scenario = write("s.yaml", GOOD_SCENARIO);
+  EXPECT_EQ(run_comet("simulate --engine analytical --calibration " + path + " " + scenario).exit_code, 0);
 }
 
 TEST_F(CliTest, HelpAndVersionExitZero) {

@@ -2,19 +2,25 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <csignal>
+#include <cstring>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <functional>
 #include <thread>
 
 #include "bisection.hpp"
 #include "builtin_files.hpp"
 #include "input_error.hpp"
+#include "executor.hpp"
+#include "metrics.hpp"
 #include "path_costs.hpp"
+#include "scenario_writer.hpp"
 #include "plan_builder.hpp"
 #include "scenario.hpp"
 #include "topology_builders.hpp"
@@ -81,6 +87,7 @@ nlohmann::json to_json(const TopologyBench& b) {
 nlohmann::json run_in_child(const std::string& label, const std::function<nlohmann::json()>& work) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe() failed");
+  std::fflush(nullptr);  // or the child's copy of unwritten output would be written twice
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork() failed");
   if (pid == 0) {
@@ -104,6 +111,9 @@ nlohmann::json run_in_child(const std::string& label, const std::function<nlohma
   int status = 0;
   rusage usage{};
   ::wait4(pid, &status, 0, &usage);
+  if (WIFSIGNALED(status))
+    throw std::runtime_error(WTERMSIG(status) == SIGKILL ? "stopped at the --timeout limit"
+                                                         : fmt::format("died ({})", strsignal(WTERMSIG(status))));
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || j.contains("error"))
     throw std::runtime_error(fmt::format("benchmark of {} failed: {}", label, j.is_discarded() ? text : j["error"].get<std::string>()));
@@ -158,30 +168,79 @@ nlohmann::json measure_plan(const PlanBenchCase& c) {
           {"ops", built.plan.ops().size()}, {"plan_MiB", static_cast<double>(built.plan.memory_bytes()) / 1048576.0}};
 }
 
+// One layer on a generated cluster, timed: the child stops itself after `timeout_s` (SIGALRM).
+nlohmann::json measure_engine(const std::string& engine, const std::string& kind, int gpus, double timeout_s) {
+  // The SimGrid engines fork a simulation of their own: on timeout, stop the whole group.
+  ::setpgid(0, 0);
+  ::signal(SIGALRM, [](int) { ::kill(0, SIGKILL); });
+  ::alarm(static_cast<unsigned>(timeout_s));
+  const auto start = std::chrono::steady_clock::now();
+  std::string text = write_init_scenario({kind, gpus, 256, "deepseek-v3", 4096});
+  const std::string uniform = "    kind: uniform ";
+  text.replace(text.find(uniform), uniform.size(), "    kind: zipf\n    alpha: 0.3\n    #");
+  const Scenario scenario = parse_scenario(load_yaml_text(text, "bench"), ".");
+  const Topology topology = build_topology(scenario.topology);
+  const PathCosts costs(topology);
+  const CostModel model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                                      parse_policy(PolicyFamily::PARTITION, "fixed:4"),
+                                      parse_policy(PolicyFamily::A2A, "direct"), 1, 1});
+  const auto simulate_start = std::chrono::steady_clock::now();
+  const Timeline timeline = make_executor(engine)->run(built.plan, topology, model);
+  const Metrics metrics = compute_metrics(built.plan, timeline, topology, costs);
+  return {{"engine", engine}, {"cluster", kind}, {"gpus", gpus}, {"wall_s", seconds_since(start)},
+          {"simulate_s", seconds_since(simulate_start)}, {"layer_time_s", metrics.layer_time_s},
+          {"ops", built.plan.ops().size()}};
+}
+
 }  // namespace
 
 void BenchCommand::add_to(CLI::App& app) {
-  app_ = app.add_subcommand("bench", "Benchmark: time and peak memory to build each shipped topology "
-                                     "and compute all-pairs path costs");
-  app_->add_option("--topologies", topologies_, "Shipped topology names (default: all)")->delimiter(',');
-  app_->add_flag("--json", json_, "Print a JSON array instead of the table");
+  app_ = app.add_subcommand("bench", "Benchmark: topology build and path costs, Plan build, and simulation "
+                                     "speed of every engine from 128 to 10,240 GPUs (time and peak memory)");
+  app_->add_option("--sections", sections_, "Tables to print: topology, plan, engines (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"topology", "plan", "engines"}));
+  app_->add_option("--topologies", topologies_, "Topology table: shipped topology names (default: all)")->delimiter(',');
+  app_->add_option("--engines", engines_, "Engine table: engines (default: every engine built)")->delimiter(',');
+  app_->add_option("--sizes", sizes_, "Engine table: cluster sizes in GPUs (default: 128,256,512,1024,2048,4096,10240)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  app_->add_option("--timeout", timeout_s_, "Engine table: seconds before a run is stopped and reported as such")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app_->add_flag("--json", json_, "Print a JSON array instead of the tables");
 }
 
 int BenchCommand::run() const {
-  std::vector<std::string> names = topologies_;
-  if (names.empty())
-    for (const BuiltinFile& file : builtin_topologies()) names.emplace_back(file.name);
-  for (const std::string& name : names)
+  for (const std::string& name : topologies_)
     if (!find_builtin_topology(name))
       throw InputError({"<command line>", 0, 0}, "--topologies", name, "not a shipped topology");
-
+  for (const std::string& engine : engines_) make_executor(engine);  // unknown or not built: exit 2
+  auto wanted = [&](const char* section) {
+    return sections_.empty() || std::find(sections_.begin(), sections_.end(), section) != sections_.end();
+  };
   nlohmann::json all = nlohmann::json::array();
   if (!json_) {
     char host[256] = "?";
     ::gethostname(host, sizeof host - 1);
-    fmt::print("# comet bench: build each shipped topology (graph + routing tables), path costs for all GPU pairs,\n");
-    fmt::print("# and bisection max-flow; one child process per topology (peak RSS is the child's).\n");
-    fmt::print("# host {}, {} hardware threads\n", host, std::thread::hardware_concurrency());
+    fmt::print("# comet bench on host {}, {} hardware threads; every case in its own child process (its peak RSS)\n",
+               host, std::thread::hardware_concurrency());
+  }
+  if (wanted("topology")) topology_table(all);
+  if (wanted("plan")) plan_table(all);
+  if (wanted("engines")) engine_table(all);
+  if (json_) fmt::print("{}\n", all.dump(2));
+  return 0;
+}
+
+void BenchCommand::topology_table(nlohmann::json& all) const {
+  std::vector<std::string> names = topologies_;
+  if (names.empty())
+    for (const BuiltinFile& file : builtin_topologies()) names.emplace_back(file.name);
+  if (!json_) {
+    fmt::print("\n# Topology: parse + build graph + routing tables (build), path costs for all GPU pairs, every pair's\n");
+    fmt::print("# cost touched once (all_pairs), bisection max-flow\n");
     fmt::print("{:<16} {:>6} {:>7} {:>7} {:>8} {:>10} {:>9} {:>11} {:>9} {:>8}\n", "topology", "gpus", "vertices",
                "links", "build", "path_costs", "all_pairs", "pairs", "bisection", "peak_rss");
     fmt::print("{:<16} {:>6} {:>7} {:>7} {:>8} {:>10} {:>9} {:>11} {:>9} {:>8}\n", "#", "", "", "", "s", "s", "s",
@@ -197,16 +256,17 @@ int BenchCommand::run() const {
                b.vertices, b.links, b.build_s, b.path_costs_s, b.all_pairs_s, b.pairs, b.bisection_s, b.peak_rss_MiB);
     std::fflush(stdout);
   }
+}
+
+void BenchCommand::plan_table(nlohmann::json& all) const {
   if (!json_) {
-    fmt::print("\n# Plan: {} (default scenario: fat-tree-1024, deepseek-v3, 4096 tokens/GPU, EP 256, DP 4), one layer\n",
-               "workload + placement + partition + forward/backward Plan");
-    fmt::print("# setup = parse + topology + path costs; plan = build_plan(); peak RSS of the whole child\n");
+    fmt::print("\n# Plan: workload + placement + partition + forward/backward Plan of one layer (default scenario:\n");
+    fmt::print("# fat-tree-1024, deepseek-v3, 4096 tokens/GPU, EP 256, DP 4); setup = parse + topology + path costs\n");
     fmt::print("{:<11} {:<9} {:<13} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "placement", "partition", "a2a", "setup", "plan",
                "ops", "plan_mem", "peak_rss");
     fmt::print("{:<11} {:<9} {:<13} {:>8} {:>8} {:>8} {:>9} {:>9}\n", "#", "", "", "s", "s", "count", "MiB", "MiB");
   }
   for (const PlanBenchCase& c : PLAN_CASES) {
-    if (!topologies_.empty()) break;  // --topologies selects the topology table only
     const nlohmann::json j = run_in_child(c.placement, [&] { return measure_plan(c); });
     if (json_) {
       all.push_back(j);
@@ -217,8 +277,45 @@ int BenchCommand::run() const {
                j["peak_rss_MiB"].get<double>());
     std::fflush(stdout);
   }
-  if (json_) fmt::print("{}\n", all.dump(2));
-  return 0;
+}
+
+void BenchCommand::engine_table(nlohmann::json& all) const {
+  const std::vector<int> sizes = sizes_.empty() ? std::vector<int>{128, 256, 512, 1024, 2048, 4096, 10240} : sizes_;
+  std::vector<std::string> engines = engines_;
+  if (engines.empty())
+    for (const std::string& e : available_engines())
+      if (e != "packet") engines.push_back(e);  // ns-3: small cross-checks only
+  if (!json_) {
+    fmt::print("\n# Engines: one deepseek-v3 MoE layer, forward + backward, fixed:4, contiguous, direct, zipf(0.3)\n");
+    fmt::print("# routing, 4096 tokens/GPU, EP = gcd(GPUs, 256); clusters from `comet init`. wall = plan + simulation.\n");
+    fmt::print("# flow runs up to 256 GPUs (per-flow max-min is the slow reference); runs past --timeout are stopped\n");
+    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>9} {:>10}\n", "engine", "cluster", "gpus", "wall", "simulate",
+               "peak_rss", "layer_time");
+    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>9} {:>10}\n", "#", "", "", "s", "s", "MiB", "ms");
+  }
+  for (int gpus : sizes)
+    for (const char* kind : {"fat-tree", "tree", "rail"})
+      for (const std::string& engine : engines) {
+        if (engine == "flow" && gpus > 256) continue;
+        nlohmann::json j;
+        try {
+          j = run_in_child(engine, [&] { return measure_engine(engine, kind, gpus, timeout_s_); });
+        } catch (const std::exception& error) {
+          j = {{"engine", engine}, {"cluster", kind}, {"gpus", gpus}, {"error", error.what()}};
+        }
+        if (json_) {
+          all.push_back(j);
+          continue;
+        }
+        if (j.contains("error")) {
+          fmt::print("{:<10} {:<9} {:>6} {}\n", engine, kind, gpus, j["error"].get<std::string>());
+        } else {
+          fmt::print("{:<10} {:<9} {:>6} {:>9.2f} {:>9.2f} {:>9.1f} {:>10.3f}\n", engine, kind, gpus,
+                     j["wall_s"].get<double>(), j["simulate_s"].get<double>(), j["peak_rss_MiB"].get<double>(),
+                     j["layer_time_s"].get<double>() * 1e3);
+        }
+        std::fflush(stdout);
+      }
 }
 
 }  // namespace comet

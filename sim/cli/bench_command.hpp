@@ -1,9 +1,11 @@
 // `comet bench`: speed and memory (each case in a child process, so its peak RSS is its own) of
 //  - building each shipped topology, its routing tables and all-pairs path costs;
-//  - building the workload, placement and forward + backward Plan of the default scenario.
+//  - building the workload, placement and forward + backward Plan of the default scenario;
+//  - simulating one DeepSeek-V3 layer on every engine and cluster size (128 to 10,240 GPUs).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -19,7 +21,14 @@ class BenchCommand {
  private:
   CLI::App* app_ = nullptr;
   std::vector<std::string> topologies_;
+  std::vector<std::string> sections_;
+  std::vector<std::string> engines_;
+  std::vector<int> sizes_;
+  double timeout_s_ = 300.0;
   bool json_ = false;
+  void topology_table(nlohmann::json& all) const;
+  void plan_table(nlohmann::json& all) const;
+  void engine_table(nlohmann::json& all) const;
 };
 
 }  // namespace comet

@@ -8,6 +8,7 @@
 
 #include "bench_command.hpp"
 #include "check_command.hpp"
+#include "cost_model_command.hpp"
 #include "init_command.hpp"
 #include "placement_command.hpp"
 #include "plan_command.hpp"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   comet::PlacementCommand placement;
   comet::PlanCommand plan;
   comet::SimulateCommand simulate;
+  comet::CostModelCommand cost_model;
   comet::BenchCommand bench;
   check.add_to(app);
   init.add_to(app);
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
   placement.add_to(app);
   plan.add_to(app);
   simulate.add_to(app);
+  cost_model.add_to(app);
   bench.add_to(app);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.
@@ -43,7 +46,7 @@ int main(int argc, char** argv) {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
     if (!known) {
-      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, simulate, bench\n", word);
+      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, simulate, cost-model, bench\n", word);
       return comet::EXIT_BAD_INPUT;
     }
   }
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     if (placement.chosen()) return placement.run();
     if (plan.chosen()) return plan.run();
     if (simulate.chosen()) return simulate.run();
+    if (cost_model.chosen()) return cost_model.run();
     if (bench.chosen()) return bench.run();
   } catch (const comet::InputError& error) {
     fmt::print(stderr, "comet: error: {}\n", error.what());

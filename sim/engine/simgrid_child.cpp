@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -31,6 +32,7 @@ std::vector<double> run_simgrid_child(const std::string& engine, const std::vect
                                       const std::function<std::vector<double>(simgrid::s4u::Engine&)>& simulate) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe() failed");
+  std::fflush(nullptr);  // or the child's copy of unwritten output would be written twice
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork() failed");
   if (pid == 0) {

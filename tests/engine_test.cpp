@@ -1,0 +1,190 @@
+// Engines against closed forms: one transfer over one path, two flows sharing it, a uniform
+// all-to-all on a non-blocking fat-tree against its NIC bound, an oversubscribed tree; overlap
+// bounds and determinism. Every test runs on each engine this build has (analytical; phase and
+// flow with SimGrid).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "executor.hpp"
+#include "metrics.hpp"
+#include "plan_builder.hpp"
+#include "test_support.hpp"
+
+namespace comet {
+namespace {
+
+// A cost model whose links deliver their full bandwidth, so closed forms are exact.
+CostModel ideal_links() {
+  CostModel model = CostModel::defaults_for("h100-sxm");
+  model.link_efficiency.fill(1.0);
+  model.comm_sm_share = 0.0;
+  model.comm_slowdown_with_compute = 0.0;
+  return model;
+}
+
+std::vector<std::string> engines_under_test() {
+  std::vector<std::string> engines;
+  for (const std::string& e : available_engines())
+    if (e != "packet") engines.push_back(e);
+  return engines;
+}
+
+// A plan of all-to-all ops only, each with its own matrix and the given dependencies.
+struct TransferPlan {
+  Plan plan{PlanHeader{0, 1, 1, 1, 1, 1, "test", "test", "test"}};
+  explicit TransferPlan(int gpus) : plan(PlanHeader{gpus, gpus, 1, 1, 1, 1, "test", "test", "test"}) {}
+  std::int32_t all_to_all(std::vector<Transfer> transfers, std::vector<std::int32_t> deps = {}) {
+    std::sort(transfers.begin(), transfers.end(), [](const Transfer& a, const Transfer& b) {
+      return std::pair(a.src, a.dst) < std::pair(b.src, b.dst);
+    });
+    Op op;
+    op.kind = OpKind::ALL_TO_ALL;
+    op.matrix = plan.add_matrix({std::move(transfers)});
+    return plan.add(op, deps);
+  }
+};
+
+const std::string TWO_GPUS = "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n"
+                             "latency: {nvlink: 2us}\n";
+
+TEST(Engines, OneTransferTakesLatencyPlusBytesOverBandwidth) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  TransferPlan p(2);
+  p.all_to_all({{0, 1, 1e9}});
+  // GPU0 -> NVSwitch -> GPU1: two 100 GB/s links of 2 us each.
+  const double expected = 4e-6 + 1e9 / 100e9;
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.ops[0].end_s - timeline.ops[0].start_s, expected, expected * 1e-6) << engine;
+  }
+}
+
+TEST(Engines, TwoEqualTransfersSharingALinkTakeTwiceAsLong) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  TransferPlan p(2);
+  p.all_to_all({{0, 1, 1e9}});
+  p.all_to_all({{0, 1, 1e9}});
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    for (int op : {0, 1}) EXPECT_NEAR(timeline.ops[op].end_s, 4e-6 + 2e9 / 100e9, 1e-7) << engine;
+  }
+}
+
+TEST(Engines, UniformAllToAllOnANonBlockingFatTreeIsBoundByTheNics) {
+  // k = 4, 3 tiers: 16 NICs = 4 nodes of 4 GPUs. Every GPU sends 100 MB to every other GPU.
+  const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(4) +
+                                                 "fat_tree: {k: 4, tiers: 3}\n");
+  const CostModel model = ideal_links();
+  std::vector<Transfer> transfers;
+  for (int s = 0; s < 16; ++s)
+    for (int d = 0; d < 16; ++d)
+      if (s != d) transfers.push_back({s, d, 100e6});
+  TransferPlan p(16);
+  p.all_to_all(transfers);
+  // Each NIC carries its GPU's 12 remote-node transfers at 50 GB/s (PCIe 64 GB/s and NVLink do
+  // not limit); plus the longest path latency: 2 x pcie + 2 x nic + 4 x switch hops.
+  const double bound = 12 * 100e6 / 50e9 + (2 * 0.5 + 2 * 1.0 + 4 * 0.5) * 1e-6;
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.makespan_s(), bound, 0.02 * bound) << engine;
+  }
+}
+
+TEST(Engines, FourToOneOversubscribedTreeIsFourTimesSlowerBetweenLeaves) {
+  auto tree = [](int ratio) {
+    return testing::topology_from_yaml("name: t\nkind: tree\n" + testing::node_yaml(1) +
+                                       "tree: {fan_out: [4, 2], oversubscription: [" + std::to_string(ratio) + "]}\n");
+  };
+  const CostModel model = ideal_links();
+  TransferPlan p(8);
+  p.all_to_all({{0, 4, 1e9}, {1, 5, 1e9}, {2, 6, 1e9}, {3, 7, 1e9}});  // leaf 0 -> leaf 1 only
+  for (const std::string& engine : engines_under_test()) {
+    const double full = make_executor(engine)->run(p.plan, tree(1), model).makespan_s();
+    const double over = make_executor(engine)->run(p.plan, tree(4), model).makespan_s();
+    EXPECT_NEAR(full, 1e9 / 50e9, 1e-4) << engine;  // each pair at its NIC's 50 GB/s
+    EXPECT_NEAR(over / full, 4.0, 0.01) << engine;  // four pairs share one 50 GB/s uplink
+  }
+}
+
+// A DeepSeek-V3-like layer on 32 GPUs where communication and computation are of similar size.
+const std::string LAYER = R"(name: layer
+topology:
+  name: fat-tree-32
+  kind: fat-tree
+  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 8, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
+  fat_tree: {down: [8, 4], up: [1, 8]}
+model: {preset: deepseek-v3, experts: 32}
+parallelism: {expert_parallel: 32}
+workload:
+  tokens_per_gpu: 8192
+  routing: {kind: uniform}
+)";
+
+struct Layer {
+  Scenario scenario = parse_scenario(load_yaml_text(LAYER, "layer.yaml"), ".");
+  Topology topology = build_topology(scenario.topology);
+  PathCosts costs{topology};
+  CostModel model = CostModel::defaults_for("h100-sxm");
+  Plan plan(const std::string& partition, const std::string& a2a = "direct") const {
+    return build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                       parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, a2a), 1, 1})
+        .plan;
+  }
+};
+
+TEST(Engines, PipeliningOverlapsButNeverBeatsTheBusiestResource) {
+  const Layer layer;
+  const Plan none = layer.plan("none"), fixed = layer.plan("fixed:4");
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline serial = make_executor(engine)->run(none, layer.topology, layer.model);
+    const Timeline piped = make_executor(engine)->run(fixed, layer.topology, layer.model);
+    const Metrics m = compute_metrics(fixed, piped, layer.topology, layer.costs);
+    const Metrics s = compute_metrics(none, serial, layer.topology, layer.costs);
+    EXPECT_GT(s.comm_s, 0.3 * s.compute_s) << engine << ": the case must have communication to hide";
+    EXPECT_LT(m.makespan_s, s.makespan_s) << engine;
+    EXPECT_GE(m.makespan_s, std::max(m.compute_s, m.comm_s) * (1 - 1e-9)) << engine;
+    EXPECT_GT(m.overlap_ratio, s.overlap_ratio) << engine;
+  }
+}
+
+TEST(Engines, AgreeWithinTenPercentOnAUniformAllToAll) {
+  const Layer layer;
+  for (const char* a2a : {"direct", "hierarchical"}) {
+    const Plan plan = layer.plan("none", a2a);
+    std::vector<double> times;
+    for (const std::string& engine : engines_under_test())
+      times.push_back(make_executor(engine)->run(plan, layer.topology, layer.model).makespan_s());
+    const auto [low, high] = std::minmax_element(times.begin(), times.end());
+    EXPECT_LE(*high / *low, 1.10) << a2a;
+  }
+}
+
+TEST(Engines, SameInputsSameTimeline) {
+  const Layer layer;
+  const Plan plan = layer.plan("fixed:2");
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline a = make_executor(engine)->run(plan, layer.topology, layer.model);
+    const Timeline b = make_executor(engine)->run(plan, layer.topology, layer.model);
+    EXPECT_EQ(timeline_to_json(a).dump(), timeline_to_json(b).dump()) << engine;
+  }
+}
+
+TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {
+  const Layer layer;
+  const Plan plan = layer.plan("fine", "hierarchical");
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(plan, layer.topology, layer.model);
+    ASSERT_EQ(timeline.ops.size(), plan.ops().size());
+    for (const Op& op : plan.ops()) {
+      EXPECT_LE(timeline.ops[op.id].start_s, timeline.ops[op.id].end_s) << engine;
+      for (std::int32_t dep : plan.deps(op.id))
+        ASSERT_GE(timeline.ops[op.id].start_s, timeline.ops[dep].end_s - 1e-9) << engine << " op " << op.id;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace comet
