@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <unordered_map>
 #include <simgrid/s4u.hpp>
 
@@ -39,8 +40,9 @@ class PhaseEngine : public Executor {
   Timeline run(const Plan& plan, const Topology& topology, const CostModel& model) override;
 };
 
-// What the child needs, computed before forking.
+// What the child needs, computed before forking: one independent part of the plan.
 struct PhaseInputs {
+  std::vector<bool> included;                   // ops of this part
   std::vector<double> duration_s;               // compute ops
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
   std::vector<int> used_links;                  // directed links any all-to-all loads
@@ -103,43 +105,81 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
     if (part == 0) start_transfer(id);
     else scheduler_ref->all_to_all_done(id, in.footprint[id]->gpus);
   });
-  scheduler.start();
+  scheduler.start(in.included);
   sg4::Engine::get_instance()->run();
   return scheduler.times();
 }
 
+// Expert-parallel groups whose all-to-alls share no link cannot influence each other (the Plan
+// has no dependency between groups), so each connected set of groups is simulated on its own:
+// SimGrid's solver cost grows faster than linearly with concurrent tasks. On fat-tree-10240 the
+// groups of each 1024-GPU pod form one part; on the shipped 1024-GPU clusters all groups share
+// core, root or spine links and form one.
+std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
+                                   int& num_parts) {
+  const int groups = plan.header().num_gpus / plan.header().expert_parallel;
+  std::vector<int> parent(groups);
+  std::iota(parent.begin(), parent.end(), 0);
+  std::function<int(int)> root = [&](int g) { return parent[g] == g ? g : parent[g] = root(parent[g]); };
+  std::vector<int> owner(topology.num_directed_links(), -1);
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    for (const LinkLoad& load : footprints.of(op).loads) {
+      if (owner[load.link] < 0) owner[load.link] = op.group;
+      else parent[root(op.group)] = root(owner[load.link]);
+    }
+  }
+  std::vector<int> part_of_root(groups, -1), part(groups);
+  num_parts = 0;
+  for (int g = 0; g < groups; ++g) {
+    int& id = part_of_root[root(g)];
+    if (id < 0) id = num_parts++;
+    part[g] = id;
+  }
+  return part;
+}
+
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
   A2aFootprints footprints(plan, topology);
-  PhaseInputs in;
-  in.duration_s.assign(plan.ops().size(), 0.0);
-  in.footprint.assign(plan.ops().size(), nullptr);
-  std::vector<bool> used(topology.num_directed_links(), false);
   Timeline timeline = timeline_for(plan, "phase");
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
+  std::vector<double> duration_s(plan.ops().size(), 0.0);
   for (const Op& op : plan.ops()) {
     if (op.kind != OpKind::ALL_TO_ALL) {
-      in.duration_s[op.id] = compute_time_s(plan, op, model);
+      duration_s[op.id] = compute_time_s(plan, op, model);
       continue;
     }
-    const A2aFootprint& f = footprints.of(op);
-    in.footprint[op.id] = &f;
-    for (const LinkLoad& load : f.loads) {
-      used[load.link] = true;
-      timeline.link_bytes[load.link] += load.bytes;
-    }
-    in.latencies.push_back(f.latency_s);
+    for (const LinkLoad& load : footprints.of(op).loads) timeline.link_bytes[load.link] += load.bytes;
   }
-  for (int id = 0; id < topology.num_directed_links(); ++id)
-    if (used[id]) in.used_links.push_back(id);
-  std::sort(in.latencies.begin(), in.latencies.end());
-  in.latencies.erase(std::unique(in.latencies.begin(), in.latencies.end()), in.latencies.end());
-
-  const std::vector<double> times = run_simgrid_child(
-      "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S,
-      [&](sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, in); });
-  for (std::size_t i = 0; i < plan.ops().size(); ++i) {
-    timeline.ops[i].start_s = times[2 * i];
-    timeline.ops[i].end_s = times[2 * i + 1];
+  int num_parts = 0;
+  const std::vector<int> part_of_group = independent_parts(plan, topology, footprints, num_parts);
+  for (int part = 0; part < num_parts; ++part) {
+    PhaseInputs in;
+    in.duration_s = duration_s;
+    in.included.assign(plan.ops().size(), false);
+    in.footprint.assign(plan.ops().size(), nullptr);
+    std::vector<bool> used(topology.num_directed_links(), false);
+    for (const Op& op : plan.ops()) {
+      if (part_of_group[op.group] != part) continue;
+      in.included[op.id] = true;
+      if (op.kind != OpKind::ALL_TO_ALL) continue;
+      const A2aFootprint& f = footprints.of(op);
+      in.footprint[op.id] = &f;
+      for (const LinkLoad& load : f.loads) used[load.link] = true;
+      in.latencies.push_back(f.latency_s);
+    }
+    for (int id = 0; id < topology.num_directed_links(); ++id)
+      if (used[id]) in.used_links.push_back(id);
+    std::sort(in.latencies.begin(), in.latencies.end());
+    in.latencies.erase(std::unique(in.latencies.begin(), in.latencies.end()), in.latencies.end());
+    const std::vector<double> times = run_simgrid_child(
+        "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S,
+        [&](sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, in); });
+    for (std::size_t i = 0; i < plan.ops().size(); ++i) {
+      if (!in.included[i]) continue;
+      timeline.ops[i].start_s = times[2 * i];
+      timeline.ops[i].end_s = times[2 * i + 1];
+    }
   }
   return timeline;
 }

@@ -42,6 +42,14 @@ std::vector<double> run_simgrid_child(const std::string& engine, const std::vect
     const char* log = std::getenv("COMET_SIMGRID_LOG");
     std::vector<std::string> words{"comet-" + engine, std::string("--log=") + (log ? log : "root.thres:critical")};
     for (const std::string& c : configs) words.push_back("--cfg=" + c);
+    // COMET_SIMGRID_CFG="name:value,name:value" adds SimGrid settings, for experiments.
+    if (const char* extra = std::getenv("COMET_SIMGRID_CFG")) {
+      std::string rest = extra;
+      for (std::size_t comma; !rest.empty(); rest = comma == std::string::npos ? "" : rest.substr(comma + 1)) {
+        comma = rest.find(',');
+        words.push_back("--cfg=" + rest.substr(0, comma));
+      }
+    }
     std::vector<char*> argv;
     for (std::string& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);

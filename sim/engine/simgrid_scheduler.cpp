@@ -23,9 +23,9 @@ OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<d
   }
 }
 
-void OpScheduler::start() {
+void OpScheduler::start(const std::vector<bool>& included) {
   for (const Op& op : plan_.ops())
-    if (pending_[op.id] == 0) start_op(op.id);
+    if (pending_[op.id] == 0 && (included.empty() || included[op.id])) start_op(op.id);
 }
 
 void OpScheduler::start_op(std::int32_t id) {

@@ -26,8 +26,9 @@ class OpScheduler {
   OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
               std::function<void(std::int32_t)> start_all_to_all);
 
-  /// Starts the ops without dependencies; then run the SimGrid engine.
-  void start();
+  /// Starts the ops without dependencies (only those `included`, when it is not empty: a part of
+  /// the plan closed under dependencies); then run the SimGrid engine.
+  void start(const std::vector<bool>& included = {});
   /// Marks the GPUs of a running all-to-all (for the SM-share slowdown of computations).
   void communication_begins(const std::vector<std::int32_t>& gpus);
   void all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus);
