@@ -171,8 +171,12 @@ std::vector<BadInput> bad_inputs() {
       {"affinity groups above EP", "s.yaml", GOOD_SCENARIO + "  routing: {kind: affinity, groups: 9}\n", "check {}",
        {"routing.groups 9"}},
       {"unknown engine", "", "", "simulate --engine quantum", {"--engine", "quantum", "analytical"}},
+#ifdef COMET_HAVE_SIMGRID
       {"flow engine on 10,240 GPUs", "s.yaml", edit(GOOD_SCENARIO, "topology: dgx-h100", "topology: fat-tree-10240"),
        "simulate {} --engine flow", {"--engine", "at most 2048 GPUs"}},
+#else
+      {"SimGrid engine in a build without SimGrid", "", "", "simulate --engine phase", {"--engine", "no SimGrid"}},
+#endif
       {"calibration file with a bad value", "c.yaml", "gpu: h100-sxm\ncomm_sm_share: 1.5\n",
        "simulate --engine analytical --calibration {}", {"c.yaml:2:", "comm_sm_share", "1.5"}},
       {"calibration file with an unknown key", "c.yaml", "gpu: h200\nflops: 1\n", "cost-model --check {}",
