@@ -4,7 +4,7 @@
 //  - simulating one DeepSeek-V3 layer on every engine and cluster size (128 to 10,240 GPUs).
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -12,14 +12,12 @@
 
 namespace comet {
 
-class BenchCommand {
+class BenchCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::vector<std::string> topologies_;
   std::vector<std::string> sections_;
   std::vector<std::string> engines_;

@@ -1,20 +1,18 @@
 // `comet check [FILE] [--json]`: validates a scenario or topology file and summarizes it.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 
 namespace comet {
 
-class CheckCommand {
+class CheckCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string file_;
   bool json_ = false;
 };

@@ -2,20 +2,18 @@
 // starting point for hand edits and the format `comet calibrate` fills from measurements.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 
 namespace comet {
 
-class CostModelCommand {
+class CostModelCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string gpu_ = "h100-sxm";
   std::string input_;
   std::string output_;

@@ -1,20 +1,18 @@
 // `comet init`: writes a valid, commented scenario file for a cluster type and size.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include "scenario_writer.hpp"
 
 namespace comet {
 
-class InitCommand {
+class InitCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   InitRequest request_;
   std::string output_;
 };

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "bench_command.hpp"
 #include "check_command.hpp"
@@ -23,30 +26,28 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.failure_message(CLI::FailureMessage::help);
 
-  comet::CheckCommand check;
-  comet::InitCommand init;
-  comet::WorkloadCommand workload;
-  comet::PlacementCommand placement;
-  comet::PlanCommand plan;
-  comet::SimulateCommand simulate;
-  comet::CostModelCommand cost_model;
-  comet::BenchCommand bench;
-  check.add_to(app);
-  init.add_to(app);
-  workload.add_to(app);
-  placement.add_to(app);
-  plan.add_to(app);
-  simulate.add_to(app);
-  cost_model.add_to(app);
-  bench.add_to(app);
+  std::vector<std::unique_ptr<comet::Command>> commands;
+  commands.push_back(std::make_unique<comet::CheckCommand>());
+  commands.push_back(std::make_unique<comet::InitCommand>());
+  commands.push_back(std::make_unique<comet::WorkloadCommand>());
+  commands.push_back(std::make_unique<comet::PlacementCommand>());
+  commands.push_back(std::make_unique<comet::PlanCommand>());
+  commands.push_back(std::make_unique<comet::SimulateCommand>());
+  commands.push_back(std::make_unique<comet::CostModelCommand>());
+  commands.push_back(std::make_unique<comet::BenchCommand>());
+  for (const auto& command : commands) command->add_to(app);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     const std::string word = argv[1];
     bool known = false;
-    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->get_name() == word;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == word;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
     if (!known) {
-      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: check, init, workload, placement, plan, simulate, cost-model, bench\n", word);
+      fmt::print(stderr, "comet: error: unknown subcommand '{}'; expected one of: {}\n", word, names);
       return comet::EXIT_BAD_INPUT;
     }
   }
@@ -61,14 +62,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (check.chosen()) return check.run();
-    if (init.chosen()) return init.run();
-    if (workload.chosen()) return workload.run();
-    if (placement.chosen()) return placement.run();
-    if (plan.chosen()) return plan.run();
-    if (simulate.chosen()) return simulate.run();
-    if (cost_model.chosen()) return cost_model.run();
-    if (bench.chosen()) return bench.run();
+    for (const auto& command : commands)
+      if (command->chosen()) return command->run();
   } catch (const comet::InputError& error) {
     fmt::print(stderr, "comet: error: {}\n", error.what());
     return comet::EXIT_BAD_INPUT;

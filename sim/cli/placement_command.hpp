@@ -2,21 +2,19 @@
 // `contiguous`: bytes per tier, cross-node bytes, the most loaded link, GPU load imbalance.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 #include <vector>
 
 namespace comet {
 
-class PlacementCommand {
+class PlacementCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string file_, a2a_;
   std::vector<std::string> placements_;
   bool json_ = false;

@@ -2,20 +2,18 @@
 // (ops per kind, bytes per all-to-all phase, partition choices, plan hash, build time).
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 
 namespace comet {
 
-class PlanCommand {
+class PlanCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string file_, placement_, partition_, a2a_;
   int layers_ = 1;
   int steps_ = 1;

@@ -3,20 +3,18 @@
 // (contiguous + none + direct) simulated on the same engine.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 
 namespace comet {
 
-class SimulateCommand {
+class SimulateCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string file_, engine_, placement_, partition_, a2a_, calibration_, timeline_;
   int layers_ = 1;
   int steps_ = 1;

@@ -2,20 +2,18 @@
 // it as a trace CSV (`step,src_gpu,expert,tokens`) that a `trace` workload reads back.
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include "command.hpp"
 
 #include <string>
 
 namespace comet {
 
-class WorkloadCommand {
+class WorkloadCommand : public Command {
  public:
-  void add_to(CLI::App& app);
-  bool chosen() const { return app_ != nullptr && app_->parsed(); }
-  int run() const;
+  void add_to(CLI::App& app) override;
+  int run() const override;
 
  private:
-  CLI::App* app_ = nullptr;
   std::string file_, export_;
   bool json_ = false;
 };

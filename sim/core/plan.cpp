@@ -147,3 +147,20 @@ std::size_t Plan::memory_bytes() const {
 }
 
 }  // namespace comet
+
+namespace comet {
+
+Successors successors_of(const Plan& plan) {
+  Successors s;
+  s.start.assign(plan.ops().size() + 1, 0);
+  for (const Op& op : plan.ops())
+    for (std::int32_t dep : plan.deps(op.id)) ++s.start[dep + 1];
+  for (std::size_t i = 1; i < s.start.size(); ++i) s.start[i] += s.start[i - 1];
+  s.ids.resize(s.start.back());
+  std::vector<std::size_t> fill(s.start.begin(), s.start.end() - 1);
+  for (const Op& op : plan.ops())
+    for (std::int32_t dep : plan.deps(op.id)) s.ids[fill[dep]++] = op.id;
+  return s;
+}
+
+}  // namespace comet

@@ -114,3 +114,17 @@ class Plan {
 };
 
 }  // namespace comet
+
+namespace comet {
+
+/// Who waits for each op: the Plan's dependency lists inverted, as one flat array.
+struct Successors {
+  std::vector<std::size_t> start;  ///< op i's successors are ids[start[i] .. start[i + 1])
+  std::vector<std::int32_t> ids;
+  std::span<const std::int32_t> of(std::int32_t op) const {
+    return {ids.data() + start[op], ids.data() + start[op + 1]};
+  }
+};
+Successors successors_of(const Plan& plan);
+
+}  // namespace comet

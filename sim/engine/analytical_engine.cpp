@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <limits>
 #include <queue>
+#include <tuple>
 
 #include "a2a_footprint.hpp"
+#include "compute_streams.hpp"
 #include "op_costs.hpp"
 
 namespace comet {
@@ -34,20 +36,13 @@ class Schedule {
  public:
   Schedule(const Plan& plan, const Topology& topology, const CostModel& model)
       : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology),
-        timeline_(timeline_for(plan, "analytical")), pending_(plan.ops().size()),
-        gpu_free_(topology.num_gpus(), 0.0), comm_active_(topology.num_gpus(), 0),
-        active_load_(topology.num_directed_links(), 0.0), effective_Bps_(topology.num_directed_links()) {
+        timeline_(timeline_for(plan, "analytical")), successors_(successors_of(plan)), pending_(plan.ops().size()),
+        streams_(topology.num_gpus(), model), active_load_(topology.num_directed_links(), 0.0),
+        effective_Bps_(topology.num_directed_links()) {
     timeline_.link_bytes.assign(topology.num_directed_links(), 0.0);
     for (int id = 0; id < topology.num_directed_links(); ++id) effective_Bps_[id] = model.effective_Bps(topology.link(id));
-    successor_start_.assign(plan.ops().size() + 1, 0);
-    for (const Op& op : plan.ops())
-      for (std::int32_t dep : plan.deps(op.id)) ++successor_start_[dep + 1];
-    for (std::size_t i = 1; i < successor_start_.size(); ++i) successor_start_[i] += successor_start_[i - 1];
-    successors_.resize(successor_start_.back());
-    std::vector<std::size_t> fill(successor_start_.begin(), successor_start_.end() - 1);
     for (const Op& op : plan.ops()) {
       pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
-      for (std::int32_t dep : plan.deps(op.id)) successors_[fill[dep]++] = op.id;
       if (pending_[op.id] == 0) push(0.0, EventType::READY, op.id);
     }
   }
@@ -87,20 +82,14 @@ class Schedule {
       push(now_ + footprints_.of(op).latency_s, EventType::TRANSFER_BEGIN, id);
       return;
     }
-    double duration = compute_time_s(plan_, op, model_);
-    const double begin = std::max(now_, gpu_free_[op.gpu]);
-    // Communication kernels running on this GPU take SMs from a GEMM that does not reserve any.
-    if (comm_active_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration /= 1.0 - model_.comm_sm_share;
-    entry.start_s = begin;
-    entry.end_s = begin + duration;
-    gpu_free_[op.gpu] = entry.end_s;
+    std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
     push(entry.end_s, EventType::COMPUTE_END, id);
   }
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
-    for (std::size_t s = successor_start_[id]; s < successor_start_[id + 1]; ++s)
-      if (--pending_[successors_[s]] == 0) push(now_, EventType::READY, successors_[s]);
+    for (std::int32_t next : successors_.of(id))
+      if (--pending_[next] == 0) push(now_, EventType::READY, next);
   }
 
   void begin_transfer(std::int32_t id) {
@@ -109,7 +98,7 @@ class Schedule {
       active_load_[load.link] += load.bytes;
       timeline_.link_bytes[load.link] += load.bytes;
     }
-    for (std::int32_t gpu : footprint.gpus) ++comm_active_[gpu];
+    streams_.communication_begins(footprint.gpus);
     active_.push_back({id, &footprint});
     reschedule();
   }
@@ -117,7 +106,7 @@ class Schedule {
   void end_transfer(std::int32_t id) {
     const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == id; });
     for (const LinkLoad& load : it->footprint->loads) active_load_[load.link] -= load.bytes;
-    for (std::int32_t gpu : it->footprint->gpus) --comm_active_[gpu];
+    streams_.communication_ends(it->footprint->gpus);
     active_.erase(it);
     finish(id);
     reschedule();
@@ -131,9 +120,7 @@ class Schedule {
       double rate = std::numeric_limits<double>::infinity();
       for (const LinkLoad& load : t.footprint->loads)
         rate = std::min(rate, effective_Bps_[load.link] / std::max(active_load_[load.link], load.bytes));
-      const bool gemms_running = std::any_of(t.footprint->gpus.begin(), t.footprint->gpus.end(),
-                                             [&](std::int32_t gpu) { return gpu_free_[gpu] > now_; });
-      if (gemms_running) rate *= 1.0 - model_.comm_slowdown_with_compute;
+      if (streams_.gemms_running(t.footprint->gpus, now_)) rate *= 1.0 - model_.comm_slowdown_with_compute;
       t.rate = rate;
       push(now_ + t.remaining / rate, EventType::TRANSFER_CHECK, t.op);
     }
@@ -144,11 +131,9 @@ class Schedule {
   const CostModel& model_;
   A2aFootprints footprints_;
   Timeline timeline_;
+  Successors successors_;
   std::vector<int> pending_;
-  std::vector<std::size_t> successor_start_;
-  std::vector<std::int32_t> successors_;
-  std::vector<double> gpu_free_;
-  std::vector<int> comm_active_;
+  ComputeStreams streams_;
   std::vector<double> active_load_;
   std::vector<double> effective_Bps_;
   std::vector<ActiveTransfer> active_;

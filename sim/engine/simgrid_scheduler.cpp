@@ -9,18 +9,10 @@ namespace comet {
 
 OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
                          std::function<void(std::int32_t)> start_all_to_all)
-    : plan_(plan), model_(model), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
-      times_(2 * plan.ops().size(), 0.0), pending_(plan.ops().size()), successor_start_(plan.ops().size() + 1, 0),
-      gpu_free_(plan.header().num_gpus, 0.0), comm_active_(plan.header().num_gpus, 0) {
-  for (const Op& op : plan.ops())
-    for (std::int32_t dep : plan.deps(op.id)) ++successor_start_[dep + 1];
-  for (std::size_t i = 1; i < successor_start_.size(); ++i) successor_start_[i] += successor_start_[i - 1];
-  successors_.resize(successor_start_.back());
-  std::vector<std::size_t> fill(successor_start_.begin(), successor_start_.end() - 1);
-  for (const Op& op : plan.ops()) {
-    pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
-    for (std::int32_t dep : plan.deps(op.id)) successors_[fill[dep]++] = op.id;
-  }
+    : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
+      times_(2 * plan.ops().size(), 0.0), successors_(successors_of(plan)), pending_(plan.ops().size()),
+      streams_(plan.header().num_gpus, model) {
+  for (const Op& op : plan.ops()) pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
 }
 
 void OpScheduler::start(const std::vector<bool>& included) {
@@ -36,32 +28,26 @@ void OpScheduler::start_op(std::int32_t id) {
     start_all_to_all_(id);
     return;
   }
-  double duration = compute_s_[id];
-  if (comm_active_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration /= 1.0 - model_.comm_sm_share;
-  const double begin = std::max(now, gpu_free_[op.gpu]);
+  const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
   times_[2 * id] = begin;
-  gpu_free_[op.gpu] = begin + duration;
-  simgrid::kernel::timer::Timer::set(begin + duration, [this, id] { finish(id); });
+  simgrid::kernel::timer::Timer::set(end, [this, id] { finish(id); });
 }
 
 void OpScheduler::finish(std::int32_t id) {
   times_[2 * id + 1] = simgrid::s4u::Engine::get_clock();
-  for (std::size_t s = successor_start_[id]; s < successor_start_[id + 1]; ++s)
-    if (--pending_[successors_[s]] == 0) start_op(successors_[s]);
+  for (std::int32_t next : successors_.of(id))
+    if (--pending_[next] == 0) start_op(next);
 }
 
-void OpScheduler::communication_begins(const std::vector<std::int32_t>& gpus) {
-  for (std::int32_t gpu : gpus) ++comm_active_[gpu];
-}
+void OpScheduler::communication_begins(const std::vector<std::int32_t>& gpus) { streams_.communication_begins(gpus); }
 
 void OpScheduler::all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus) {
-  for (std::int32_t gpu : gpus) --comm_active_[gpu];
+  streams_.communication_ends(gpus);
   finish(op);
 }
 
 bool OpScheduler::gemms_running(const std::vector<std::int32_t>& gpus) const {
-  const double now = simgrid::s4u::Engine::get_clock();
-  return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t g) { return gpu_free_[g] > now; });
+  return streams_.gemms_running(gpus, simgrid::s4u::Engine::get_clock());
 }
 
 }  // namespace comet

@@ -1,8 +1,7 @@
 // The part of the SimGrid engines that is not about the network: runs a Plan's ops in
-// dependency order inside a SimGrid simulation. Computations are per-GPU streams on SimGrid
-// timers (start = max(ready, GPU free), the cost model's duration, slowed by comm_sm_share while
-// an all-to-all involving the GPU runs, unless the op reserves its own SMs). All-to-alls are
-// handed to the engine, which tells the scheduler when they are done.
+// dependency order inside a SimGrid simulation. Computations are ComputeStreams (as in the
+// analytical engine) ending on SimGrid timers. All-to-alls are handed to the engine, which tells
+// the scheduler when they are done.
 //
 // Why timers and not SimGrid executions: L07's bottleneck solver re-solves the whole max-min
 // system at every event, in rounds; ~30K GEMMs on 1024 GPU resources made one layer take 28 s.
@@ -14,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "compute_streams.hpp"
 #include "cost_model.hpp"
 #include "plan.hpp"
 
@@ -42,15 +42,12 @@ class OpScheduler {
   void finish(std::int32_t id);
 
   const Plan& plan_;
-  const CostModel& model_;
   std::vector<double> compute_s_;
   std::function<void(std::int32_t)> start_all_to_all_;
   std::vector<double> times_;
+  Successors successors_;
   std::vector<int> pending_;
-  std::vector<std::size_t> successor_start_;
-  std::vector<std::int32_t> successors_;
-  std::vector<double> gpu_free_;
-  std::vector<int> comm_active_;
+  ComputeStreams streams_;
 };
 
 }  // namespace comet

@@ -14,6 +14,7 @@ namespace comet {
 namespace {
 
 using Ids = std::vector<std::int32_t>;
+using Matrices = std::vector<std::vector<std::int32_t>>;  // [chunk * groups + group] -> stage matrix ids
 
 // Emits the ops of one request; keeps the per-GPU frontier ("what the next op on this GPU waits
 // for") across layers and steps.
@@ -24,12 +25,10 @@ class PlanEmitter {
         gpus_(request.topology->num_gpus()), ep_(request.scenario->expert_parallel),
         bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_, -1) {}
 
-  void forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
-               const std::vector<std::vector<std::int32_t>>& stage_matrices);
-  void backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
-                const std::vector<std::vector<std::int32_t>>& stage_matrices);
-  /// Adds the transfer matrices of every chunk and group; [chunk * groups + group] -> stage matrix ids.
-  std::vector<std::vector<std::int32_t>> add_matrices(const ChunkPlan& chunks);
+  void forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
+  void backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
+  /// Adds the transfer matrices of every chunk and group.
+  Matrices add_matrices(const ChunkPlan& chunks);
 
  private:
   std::int32_t compute(OpKind kind, int gpu, OpTags tags, double flops, double bytes, const Ids& deps) {
@@ -54,6 +53,15 @@ class PlanEmitter {
                  std::int32_t previous);
   std::int32_t gemm(int gpu, OpTags tags, const TokenExchange& chunk, double flops_factor, double sm_fraction,
                     const Ids& deps);
+  // One all-to-all phase of chunk tags.chunk in every group: `inputs[g]` is GPU g's op feeding
+  // it, `previous[group]` the group's last op of this phase (stream order; updated). Returns
+  // per GPU what its next op waits for: its group's last stage, or its own input when the
+  // group exchanges nothing (a group of one GPU, or no tokens).
+  std::vector<Ids> exchange(OpTags tags, A2aPhase phase, bool reversed, const Ids& inputs,
+                            std::vector<std::int32_t>& previous, const Matrices& matrices);
+  /// Bytes each GPU's permute or unpermute of a chunk reads and writes.
+  std::vector<double> bytes_moved(const TokenExchange& chunk) const;
+  static Ids in_stream(Ids deps, std::int32_t previous);
 
   const PlanRequest& r_;
   Plan& plan_;
@@ -113,10 +121,10 @@ std::int32_t PlanEmitter::gemm(int gpu, OpTags tags, const TokenExchange& chunk,
   return plan_.add(op, deps);
 }
 
-std::vector<std::vector<std::int32_t>> PlanEmitter::add_matrices(const ChunkPlan& chunks) {
+Matrices PlanEmitter::add_matrices(const ChunkPlan& chunks) {
   const A2aAlgorithm algorithm = parse_a2a_algorithm(r_.a2a.name);
   const int groups = gpus_ / ep_;
-  std::vector<std::vector<std::int32_t>> ids;
+  Matrices ids;
   for (const TokenExchange& chunk : chunks.chunks)
     for (int group = 0; group < groups; ++group) {
       std::vector<std::int32_t> stages;
@@ -127,10 +135,36 @@ std::vector<std::vector<std::int32_t>> PlanEmitter::add_matrices(const ChunkPlan
   return ids;
 }
 
-void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
-                          const std::vector<std::vector<std::int32_t>>& matrices) {
+std::vector<Ids> PlanEmitter::exchange(OpTags tags, A2aPhase phase, bool reversed, const Ids& inputs,
+                                       std::vector<std::int32_t>& previous, const Matrices& matrices) {
   const int groups = gpus_ / ep_;
-  const int num_chunks = static_cast<int>(chunks.chunks.size());
+  tags.phase = phase;
+  std::vector<Ids> waits(gpus_);
+  for (int group = 0; group < groups; ++group) {
+    const Ids group_inputs(inputs.begin() + group * ep_, inputs.begin() + (group + 1) * ep_);
+    const Ids done = all_to_all(group, tags, matrices[tags.chunk * groups + group], reversed, group_inputs, previous[group]);
+    const bool exchanged = done.size() == 1;
+    if (exchanged) previous[group] = done[0];
+    for (int g = group * ep_; g < (group + 1) * ep_; ++g) waits[g] = exchanged ? done : Ids{inputs[g]};
+  }
+  return waits;
+}
+
+std::vector<double> PlanEmitter::bytes_moved(const TokenExchange& chunk) const {
+  std::vector<double> bytes(gpus_, 0.0);
+  for (int g = 0; g < gpus_; ++g)
+    for (int p = 0; p < ep_; ++p) bytes[g] += 2.0 * static_cast<double>(chunk.pair(g, p)) * bytes_per_copy_;
+  return bytes;
+}
+
+// Stream order: a chunk's op on a GPU also waits for the previous chunk's op of its kind there.
+Ids PlanEmitter::in_stream(Ids deps, std::int32_t previous) {
+  if (previous >= 0) deps.push_back(previous);
+  return deps;
+}
+
+void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
+                          const Matrices& matrices) {
   const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::FORWARD, A2aPhase::NONE, 0, 0};
@@ -142,95 +176,43 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
                       tokens * model_.hidden * model_.dtype_bytes, {block});
   }
   Ids permute(gpus_, -1), gemm_ops(gpus_, -1), unpermute(gpus_, -1);
-  std::vector<std::int32_t> dispatch_prev(groups, -1), combine_prev(groups, -1);
-  for (int c = 0; c < num_chunks; ++c) {
+  std::vector<std::int32_t> dispatch_prev(gpus_ / ep_, -1), combine_prev(gpus_ / ep_, -1);
+  for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
+    const std::vector<double> bytes = bytes_moved(chunk);
     tags.chunk = c;
-    tags.phase = A2aPhase::NONE;
-    for (int g = 0; g < gpus_; ++g) {
-      double sent = 0.0;
-      for (int p = 0; p < ep_; ++p) sent += static_cast<double>(chunk.pair(g, p));
-      Ids deps{gate[g]};
-      if (permute[g] >= 0) deps.push_back(permute[g]);
-      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, 2.0 * sent * bytes_per_copy_, deps);
-    }
-    std::vector<Ids> dispatched(groups);
-    for (int group = 0; group < groups; ++group) {
-      const Ids inputs(permute.begin() + group * ep_, permute.begin() + (group + 1) * ep_);
-      OpTags t = tags;
-      t.phase = A2aPhase::DISPATCH;
-      dispatched[group] = all_to_all(group, t, matrices[c * groups + group], false, inputs, dispatch_prev[group]);
-      dispatch_prev[group] = dispatched[group].size() == 1 ? dispatched[group][0] : dispatch_prev[group];
-    }
-    for (int g = 0; g < gpus_; ++g) {
-      Ids deps = dispatched[g / ep_];
-      if (dispatched[g / ep_].size() != 1) deps = {permute[g]};  // no traffic: wait for this GPU only
-      if (gemm_ops[g] >= 0) deps.push_back(gemm_ops[g]);
-      gemm_ops[g] = gemm(g, tags, chunk, 1.0, chunks.compute_sm_fraction, deps);
-    }
-    std::vector<Ids> combined(groups);
-    for (int group = 0; group < groups; ++group) {
-      const Ids inputs(gemm_ops.begin() + group * ep_, gemm_ops.begin() + (group + 1) * ep_);
-      OpTags t = tags;
-      t.phase = A2aPhase::COMBINE;
-      combined[group] = all_to_all(group, t, matrices[c * groups + group], true, inputs, combine_prev[group]);
-      combine_prev[group] = combined[group].size() == 1 ? combined[group][0] : combine_prev[group];
-    }
-    for (int g = 0; g < gpus_; ++g) {
-      double sent = 0.0;
-      for (int p = 0; p < ep_; ++p) sent += static_cast<double>(chunk.pair(g, p));
-      Ids deps = combined[g / ep_].size() == 1 ? combined[g / ep_] : Ids{gemm_ops[g]};
-      if (unpermute[g] >= 0) deps.push_back(unpermute[g]);
-      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, 2.0 * sent * bytes_per_copy_, deps);
-    }
+    for (int g = 0; g < gpus_; ++g)
+      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream({gate[g]}, permute[g]));
+    const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
+    for (int g = 0; g < gpus_; ++g)
+      gemm_ops[g] = gemm(g, tags, chunk, 1.0, chunks.compute_sm_fraction, in_stream(dispatched[g], gemm_ops[g]));
+    const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices);
+    for (int g = 0; g < gpus_; ++g)
+      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
   }
   last_ = unpermute;
 }
 
 void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
-                           const std::vector<std::vector<std::int32_t>>& matrices) {
-  const int groups = gpus_ / ep_;
-  const int num_chunks = static_cast<int>(chunks.chunks.size());
+                           const Matrices& matrices) {
   const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
   Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), permute(gpus_, -1);
-  std::vector<std::int32_t> combine_prev(groups, -1), dispatch_prev(groups, -1);
-  for (int c = 0; c < num_chunks; ++c) {
+  std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
+  for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
+    const std::vector<double> bytes = bytes_moved(chunk);
     tags.chunk = c;
-    tags.phase = A2aPhase::NONE;
-    std::vector<double> sent(gpus_, 0.0);
     for (int g = 0; g < gpus_; ++g)
-      for (int p = 0; p < ep_; ++p) sent[g] += static_cast<double>(chunk.pair(g, p));
+      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], after(g, unpermute[g]));
+    // Output gradients travel like the dispatch, input gradients like the combine.
+    const std::vector<Ids> to_experts = exchange(tags, A2aPhase::COMBINE_GRAD, false, unpermute, combine_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
-      unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, 2.0 * sent[g] * bytes_per_copy_, after(g, unpermute[g]));
-    std::vector<Ids> to_experts(groups);
-    for (int group = 0; group < groups; ++group) {
-      const Ids inputs(unpermute.begin() + group * ep_, unpermute.begin() + (group + 1) * ep_);
-      OpTags t = tags;
-      t.phase = A2aPhase::COMBINE_GRAD;  // output gradients travel like the dispatch
-      to_experts[group] = all_to_all(group, t, matrices[c * groups + group], false, inputs, combine_prev[group]);
-      combine_prev[group] = to_experts[group].size() == 1 ? to_experts[group][0] : combine_prev[group];
-    }
-    for (int g = 0; g < gpus_; ++g) {
-      Ids deps = to_experts[g / ep_].size() == 1 ? to_experts[g / ep_] : Ids{unpermute[g]};
-      if (gemm_ops[g] >= 0) deps.push_back(gemm_ops[g]);
-      gemm_ops[g] = gemm(g, tags, chunk, 2.0, chunks.compute_sm_fraction, deps);
-    }
-    std::vector<Ids> to_sources(groups);
-    for (int group = 0; group < groups; ++group) {
-      const Ids inputs(gemm_ops.begin() + group * ep_, gemm_ops.begin() + (group + 1) * ep_);
-      OpTags t = tags;
-      t.phase = A2aPhase::DISPATCH_GRAD;  // input gradients travel like the combine
-      to_sources[group] = all_to_all(group, t, matrices[c * groups + group], true, inputs, dispatch_prev[group]);
-      dispatch_prev[group] = to_sources[group].size() == 1 ? to_sources[group][0] : dispatch_prev[group];
-    }
-    for (int g = 0; g < gpus_; ++g) {
-      Ids deps = to_sources[g / ep_].size() == 1 ? to_sources[g / ep_] : Ids{gemm_ops[g]};
-      if (permute[g] >= 0) deps.push_back(permute[g]);
-      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, 2.0 * sent[g] * bytes_per_copy_, deps);
-    }
+      gemm_ops[g] = gemm(g, tags, chunk, 2.0, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
+    const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices);
+    for (int g = 0; g < gpus_; ++g)
+      permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream(to_sources[g], permute[g]));
   }
   tags.chunk = 0;
   for (int g = 0; g < gpus_; ++g) {

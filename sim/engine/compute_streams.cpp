@@ -1,0 +1,29 @@
+#include "compute_streams.hpp"
+
+#include <algorithm>
+
+namespace comet {
+
+ComputeStreams::ComputeStreams(int num_gpus, const CostModel& model)
+    : model_(model), free_at_(num_gpus, 0.0), communications_(num_gpus, 0) {}
+
+std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration_s, double now) {
+  if (communications_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration_s /= 1.0 - model_.comm_sm_share;
+  const double begin = std::max(now, free_at_[op.gpu]);
+  free_at_[op.gpu] = begin + duration_s;
+  return {begin, begin + duration_s};
+}
+
+void ComputeStreams::communication_begins(const std::vector<std::int32_t>& gpus) {
+  for (std::int32_t gpu : gpus) ++communications_[gpu];
+}
+
+void ComputeStreams::communication_ends(const std::vector<std::int32_t>& gpus) {
+  for (std::int32_t gpu : gpus) --communications_[gpu];
+}
+
+bool ComputeStreams::gemms_running(const std::vector<std::int32_t>& gpus, double now) const {
+  return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t gpu) { return free_at_[gpu] > now; });
+}
+
+}  // namespace comet

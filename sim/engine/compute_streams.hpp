@@ -1,0 +1,34 @@
+// Computations on GPUs, the same in every simulated engine: one compute stream per GPU, ops in
+// the order they become ready, each for the cost model's duration. Interference: a computation
+// that starts while an all-to-all involving its GPU runs is slowed by 1 / (1 - comm_sm_share),
+// unless it already runs on reserved SMs (fine-grained overlap); engines ask gemms_running() to
+// slow an all-to-all that starts while computations run on its GPUs.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "plan.hpp"
+
+namespace comet {
+
+class ComputeStreams {
+ public:
+  ComputeStreams(int num_gpus, const CostModel& model);
+
+  /// Schedules compute op `op`, ready at `now`, alone taking `duration_s`; returns its start and end.
+  std::pair<double, double> schedule(const Op& op, double duration_s, double now);
+  void communication_begins(const std::vector<std::int32_t>& gpus);
+  void communication_ends(const std::vector<std::int32_t>& gpus);
+  /// Whether a computation runs or is queued after `now` on any of these GPUs.
+  bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
+
+ private:
+  const CostModel& model_;
+  std::vector<double> free_at_;
+  std::vector<int> communications_;
+};
+
+}  // namespace comet
