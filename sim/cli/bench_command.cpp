@@ -4,8 +4,6 @@
 #include <nlohmann/json.hpp>
 #include <csignal>
 #include <cstring>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +13,7 @@
 #include <thread>
 
 #include "bisection.hpp"
+#include "child_process.hpp"
 #include "builtin_files.hpp"
 #include "input_error.hpp"
 #include "executor.hpp"
@@ -85,39 +84,13 @@ nlohmann::json to_json(const TopologyBench& b) {
 // Runs `work` in a child process and returns its JSON result with the child's peak RSS (MiB),
 // so each measurement's memory is its own.
 nlohmann::json run_in_child(const std::string& label, const std::function<nlohmann::json()>& work) {
-  int fds[2];
-  if (::pipe(fds) != 0) throw std::runtime_error("pipe() failed");
-  std::fflush(nullptr);  // or the child's copy of unwritten output would be written twice
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork() failed");
-  if (pid == 0) {
-    ::close(fds[0]);
-    int code = 0;
-    std::string text;
-    try {
-      text = work().dump();
-    } catch (const std::exception& error) {
-      text = nlohmann::json{{"error", error.what()}}.dump();
-      code = 1;
-    }
-    const ssize_t written = ::write(fds[1], text.data(), text.size());
-    ::_exit(written == static_cast<ssize_t>(text.size()) ? code : 1);
-  }
-  ::close(fds[1]);
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
-  ::close(fds[0]);
-  int status = 0;
-  rusage usage{};
-  ::wait4(pid, &status, 0, &usage);
-  if (WIFSIGNALED(status))
-    throw std::runtime_error(WTERMSIG(status) == SIGKILL ? "stopped at the --timeout limit"
-                                                         : fmt::format("died ({})", strsignal(WTERMSIG(status))));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || j.contains("error"))
-    throw std::runtime_error(fmt::format("benchmark of {} failed: {}", label, j.is_discarded() ? text : j["error"].get<std::string>()));
-  j["peak_rss_MiB"] = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  const ChildOutcome outcome = run_in_child_process([&] { return work().dump(); });
+  if (outcome.signal != 0)
+    throw std::runtime_error(outcome.signal == SIGKILL ? "stopped at the --timeout limit"
+                                                       : fmt::format("died ({})", strsignal(outcome.signal)));
+  if (outcome.failed) throw std::runtime_error(fmt::format("benchmark of {} failed: {}", label, outcome.output));
+  nlohmann::json j = nlohmann::json::parse(outcome.output);
+  j["peak_rss_MiB"] = outcome.peak_rss_MiB;
   return j;
 }
 
