@@ -40,11 +40,7 @@ int PlacementCommand::run() const {
   const Workload workload(scenario.workload, {topology.num_gpus(), scenario.expert_parallel, scenario.model.experts,
                                               scenario.model.top_k});
   RoutingMatrix expected = workload.sample(0);
-  for (int step = 1; step < workload.num_steps(); ++step) {
-    const RoutingMatrix more = workload.sample(step);
-    for (int g = 0; g < expected.num_gpus(); ++g)
-      for (int e = 0; e < expected.num_experts(); ++e) expected.at(g, e) += more.at(g, e);
-  }
+  for (int step = 1; step < workload.num_steps(); ++step) expected += workload.sample(step);
   const double bytes_per_copy = scenario.model.bytes_per_token_copy();
   const PlacementInputs inputs{&topology, &costs, &expected, scenario.expert_parallel, bytes_per_copy};
 

@@ -23,9 +23,7 @@ int WorkloadCommand::run() const {
   const int gpus = scenario.num_gpus();
   const Workload workload(scenario.workload, {gpus, scenario.expert_parallel, scenario.model.experts, scenario.model.top_k});
   // Received per GPU depends on the placement; report it for the baseline, contiguous.
-  std::vector<std::vector<int>> replicas(scenario.model.experts);
-  for (int e = 0; e < scenario.model.experts; ++e) replicas[e] = {e / scenario.experts_per_gpu()};
-  const ExpertPlacement contiguous("contiguous", scenario.expert_parallel, replicas);
+  const ExpertPlacement contiguous = contiguous_placement(scenario.model.experts, scenario.expert_parallel);
 
   std::vector<RoutingMatrix> steps;
   nlohmann::ordered_json all = nlohmann::ordered_json::array();

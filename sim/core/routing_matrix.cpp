@@ -10,6 +10,11 @@ RoutingMatrix::RoutingMatrix(int num_gpus, int num_experts)
       num_experts_(num_experts),
       counts_(static_cast<std::size_t>(num_gpus) * static_cast<std::size_t>(num_experts), 0) {}
 
+RoutingMatrix& RoutingMatrix::operator+=(const RoutingMatrix& other) {
+  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_.at(i);
+  return *this;
+}
+
 std::int64_t RoutingMatrix::total() const {
   return std::accumulate(counts_.begin(), counts_.end(), std::int64_t{0});
 }

@@ -28,6 +28,8 @@ class RoutingMatrix {
   /// Copies each GPU sends (row sums).
   std::vector<std::int64_t> per_source() const;
   bool operator==(const RoutingMatrix& other) const = default;
+  /// Adds `other` (same shape) entry by entry: expected routing is the sum over steps.
+  RoutingMatrix& operator+=(const RoutingMatrix& other);
 
  private:
   std::size_t index(int src, int expert) const {

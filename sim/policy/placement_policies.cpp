@@ -18,13 +18,6 @@ std::vector<std::vector<int>> single(const std::vector<int>& position_of_expert)
   return replicas;
 }
 
-ExpertPlacement contiguous(int experts, int ep) {
-  const int per_gpu = experts / ep;
-  std::vector<int> position(experts);
-  for (int e = 0; e < experts; ++e) position[e] = e / per_gpu;
-  return ExpertPlacement("contiguous", ep, single(position));
-}
-
 ExpertPlacement strided(int experts, int ep) {
   std::vector<int> position(experts);
   for (int e = 0; e < experts; ++e) position[e] = e % ep;
@@ -104,6 +97,13 @@ ExpertPlacement replicate(const PlacementInputs& in, int copies_of_hottest) {
 
 }  // namespace
 
+ExpertPlacement contiguous_placement(int experts, int expert_parallel) {
+  const int per_gpu = experts / expert_parallel;
+  std::vector<int> position(experts);
+  for (int e = 0; e < experts; ++e) position[e] = e / per_gpu;
+  return ExpertPlacement("contiguous", expert_parallel, single(position));
+}
+
 std::vector<double> placement_cost_matrix(const PlacementInputs& in) {
   const RoutingMatrix& routing = *in.expected;
   const int experts = routing.num_experts();
@@ -146,7 +146,7 @@ ExpertPlacement make_placement(const PolicySpec& policy, const PlacementInputs& 
   const int experts = in.expected->num_experts();
   const int ep = in.expert_parallel;
   if (experts % ep != 0) throw std::invalid_argument("experts must divide over the expert-parallel group");
-  if (policy.name == "contiguous") return contiguous(experts, ep);
+  if (policy.name == "contiguous") return contiguous_placement(experts, ep);
   if (policy.name == "strided") return strided(experts, ep);
   if (policy.name == "topology") return ExpertPlacement("topology", ep, single(topology_positions(in)));
   if (policy.name == "bottleneck")

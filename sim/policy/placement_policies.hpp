@@ -20,9 +20,12 @@ struct PlacementInputs {
   double bytes_per_copy = 1.0;
 };
 
-/// Builds the placement the policy names. Throws InputError-free std::invalid_argument for
+/// Builds the placement the policy names. Throws std::invalid_argument for
 /// parameters the inputs cannot satisfy (replicate:R with R above the group size or expert count).
 ExpertPlacement make_placement(const PolicySpec& policy, const PlacementInputs& inputs);
+
+/// Megatron's default: expert e on position e / (experts / expert_parallel).
+ExpertPlacement contiguous_placement(int experts, int expert_parallel);
 
 /// The objective `topology` minimizes: Σ over sources and experts of copies x bytes x the path's
 /// cost per byte (PathInfo::cost_per_byte), for the given placement.

@@ -246,8 +246,7 @@ BuiltPlan build_plan(const PlanRequest& r) {
   RoutingMatrix expected(r.topology->num_gpus(), s.model.experts);
   for (int step = 0; step < r.steps; ++step) {
     routing.push_back(workload.sample(step));
-    for (int g = 0; g < expected.num_gpus(); ++g)
-      for (int e = 0; e < expected.num_experts(); ++e) expected.at(g, e) += routing.back().at(g, e);
+    expected += routing.back();
   }
   const PlacementInputs placement_inputs{r.topology, r.costs, &expected, s.expert_parallel, s.model.bytes_per_token_copy()};
   std::optional<ExpertPlacement> placement;
