@@ -17,10 +17,7 @@ void PlanCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("plan", "Build the Plan (the DAG every executor runs) for one policy triple and "
                                     "summarize it");
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
-  app_->add_option("--placement", placement_, "contiguous | strided | topology | bottleneck | replicate:R "
-                                              "(default: the scenario's first)");
-  app_->add_option("--partition", partition_, "none | fixed:K | dynamic | fine (default: the scenario's first)");
-  app_->add_option("--a2a", a2a_, "direct | hierarchical (default: the scenario's first)");
+  policies_.add_to(*app_);
   app_->add_option("--layers", layers_, "MoE layers in the plan")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--steps", steps_, "Training steps (forward + backward)")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_flag("--json", json_, "Print one JSON object");
@@ -32,10 +29,9 @@ int PlanCommand::run() const {
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
   const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
-  PlanRequest request{&scenario, &topology, &costs, &cost_model,
-                      policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement_),
-                      policy_option(scenario, PolicyFamily::PARTITION, "--partition", partition_),
-                      policy_option(scenario, PolicyFamily::A2A, "--a2a", a2a_), layers_, steps_};
+  const PolicyTriple policies = policies_.resolve(scenario);
+  PlanRequest request{&scenario, &topology, &costs, &cost_model, policies.placement, policies.partition, policies.a2a,
+                      layers_, steps_};
   const BuiltPlan built = build_plan(request);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const Plan& plan = built.plan;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "command.hpp"
+#include "scenario_argument.hpp"
 
 #include <string>
 
@@ -14,7 +15,8 @@ class PlanCommand : public Command {
   int run() const override;
 
  private:
-  std::string file_, placement_, partition_, a2a_;
+  std::string file_;
+  PolicyOptions policies_;
   int layers_ = 1;
   int steps_ = 1;
   bool json_ = false;

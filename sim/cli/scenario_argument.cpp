@@ -1,5 +1,7 @@
 #include "scenario_argument.hpp"
 
+#include <fmt/format.h>
+
 #include "input_error.hpp"
 
 namespace comet {
@@ -22,6 +24,18 @@ PolicySpec policy_option(const Scenario& scenario, PolicyFamily family, const st
   } catch (const std::invalid_argument& error) {
     throw InputError({"<command line>", 0, 0}, option, text, error.what());
   }
+}
+
+void PolicyOptions::add_to(CLI::App& app) {
+  app.add_option("--placement", placement, fmt::format("{} (default: the scenario's first)", policy_choices(PolicyFamily::PLACEMENT)));
+  app.add_option("--partition", partition, fmt::format("{} (default: the scenario's first)", policy_choices(PolicyFamily::PARTITION)));
+  app.add_option("--a2a", a2a, fmt::format("{} (default: the scenario's first)", policy_choices(PolicyFamily::A2A)));
+}
+
+PolicyTriple PolicyOptions::resolve(const Scenario& scenario) const {
+  return {policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement),
+          policy_option(scenario, PolicyFamily::PARTITION, "--partition", partition),
+          policy_option(scenario, PolicyFamily::A2A, "--a2a", a2a)};
 }
 
 }  // namespace comet

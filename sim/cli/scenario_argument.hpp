@@ -1,6 +1,8 @@
 // What the subcommands share about their SCENARIO argument and policy options.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <optional>
 #include <string>
 
@@ -16,5 +18,13 @@ Scenario load_scenario_argument(const std::string& file);
 /// the scenario's first policy of that family.
 PolicySpec policy_option(const Scenario& scenario, PolicyFamily family, const std::string& option,
                          const std::string& text);
+
+/// The --placement, --partition and --a2a options that choose one policy triple.
+struct PolicyOptions {
+  std::string placement, partition, a2a;
+  void add_to(CLI::App& app);
+  /// The triple they name; an option not given takes the scenario's first policy of its family.
+  PolicyTriple resolve(const Scenario& scenario) const;
+};
 
 }  // namespace comet

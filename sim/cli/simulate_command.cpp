@@ -21,10 +21,7 @@ void SimulateCommand::add_to(CLI::App& app) {
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
   app_->add_option("--engine", engine_,
                    fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
-  app_->add_option("--placement", placement_, "contiguous | strided | topology | bottleneck | replicate:R (default: the "
-                                              "scenario's first)");
-  app_->add_option("--partition", partition_, "none | fixed:K | dynamic | fine (default: the scenario's first)");
-  app_->add_option("--a2a", a2a_, "direct | hierarchical (default: the scenario's first)");
+  policies_.add_to(*app_);
   app_->add_option("--layers", layers_, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--steps", steps_, "Training steps to simulate")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--calibration", calibration_, "Cost-model YAML file (default: built-in H100/H200 figures)");
@@ -42,9 +39,7 @@ int SimulateCommand::run() const {
   const std::string engine = engine_.empty() ? available_engines().front() : engine_;
   make_executor(engine);  // fails early on an unknown or unavailable engine
   const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, layers_, steps_};
-  const PolicyTriple policies{policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement_),
-                              policy_option(scenario, PolicyFamily::PARTITION, "--partition", partition_),
-                              policy_option(scenario, PolicyFamily::A2A, "--a2a", a2a_)};
+  const PolicyTriple policies = policies_.resolve(scenario);
   const auto start = std::chrono::steady_clock::now();
   if (progress) fmt::print(stderr, "comet: simulating {} / {} / {} on {} ...\n", policies.placement.text(),
                            policies.partition.text(), policies.a2a.text(), engine);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "command.hpp"
+#include "scenario_argument.hpp"
 
 #include <string>
 
@@ -15,7 +16,8 @@ class SimulateCommand : public Command {
   int run() const override;
 
  private:
-  std::string file_, engine_, placement_, partition_, a2a_, calibration_, timeline_;
+  std::string file_, engine_, calibration_, timeline_;
+  PolicyOptions policies_;
   int layers_ = 1;
   int steps_ = 1;
   bool json_ = false;
