@@ -80,6 +80,7 @@ LayerBuffers::LayerBuffers(const TokenLayout& layout, int rank, const LayerDims&
 
 void LayerBuffers::reset_and_poison(cudaStream_t stream) const {
   auto poison = [&](const DeviceBuffer<bf16>& b) {
+    if (b.size() == 0) return;
     check_cuda(cudaMemsetAsync(b.get(), 0xFF, static_cast<std::size_t>(b.size()) * sizeof(bf16), stream), "poison " + b.name());
   };
   for (const StagingSlot& s : staging)
@@ -88,10 +89,13 @@ void LayerBuffers::reset_and_poison(cudaStream_t stream) const {
     for (const auto* b : {&c.x_expert, &c.h13, &c.act}) poison(*b);
   poison(y_scratch);
   poison(dy_scratch);
-  check_cuda(cudaMemsetAsync(out.get(), 0, static_cast<std::size_t>(out.size()) * sizeof(float), stream), "zero output");
-  check_cuda(cudaMemsetAsync(dx.get(), 0, static_cast<std::size_t>(dx.size()) * sizeof(float), stream), "zero input gradient");
-  check_cuda(cudaMemsetAsync(d_w13.get(), 0, static_cast<std::size_t>(d_w13.size()) * sizeof(bf16), stream), "zero dw13");
-  check_cuda(cudaMemsetAsync(d_w2.get(), 0, static_cast<std::size_t>(d_w2.size()) * sizeof(bf16), stream), "zero dw2");
+  auto zero = [&](void* data, std::int64_t bytes, const std::string& what) {
+    if (bytes > 0) check_cuda(cudaMemsetAsync(data, 0, static_cast<std::size_t>(bytes), stream), "zero " + what);
+  };
+  zero(out.get(), out.size() * 4, out.name());
+  zero(dx.get(), dx.size() * 4, dx.name());
+  zero(d_w13.get(), d_w13.size() * 2, d_w13.name());
+  zero(d_w2.get(), d_w2.size() * 2, d_w2.name());
 }
 
 }  // namespace comet
