@@ -30,7 +30,7 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   step gpu-tests ctest --test-dir "$BUILD" -L gpu --output-on-failure
   step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
   if [[ $MODE == full ]]; then
-    step cpu-tests ctest --test-dir "$BUILD" -LE gpu -j "$jobs" --output-on-failure
+
     step gpu-bench "$BUILD/comet_gpu_bench"
     for model in mixtral deepseek; do
       step "validate-$model-nvlink" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" --measure-only \

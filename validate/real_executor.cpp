@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "gpu_error.hpp"
@@ -59,6 +60,14 @@ struct Shared {
     failed = true;
   }
   bool first_is_echo = false;
+
+  /// Aborts every rank's communicators, so no NCCL kernel keeps waiting for a peer (and the
+  /// device work queued behind it can drain before buffers are freed).
+  void abort_all() {
+    std::lock_guard lock(mutex);
+    for (RankResources* r : resources)
+      if (r) r->abort_communicators();
+  }
 };
 
 // Waits for `event` while watching for other ranks' failures, NCCL errors and the deadline.
@@ -68,12 +77,20 @@ void wait_with_watchdog(cudaEvent_t event, RankResources& res, Shared& shared, d
     const cudaError_t state = cudaEventQuery(event);
     if (state == cudaSuccess) return;
     if (state != cudaErrorNotReady) check_cuda(state, what);
-    if (shared.failed) throw GpuError("stopped: another rank failed");
-    if (const ncclResult_t error = res.async_error(); error != ncclSuccess) check_nccl(error, what);
-    if (std::chrono::steady_clock::now() > deadline)
+    if (shared.failed) {
+      shared.abort_all();
+      throw GpuError("stopped: another rank failed");
+    }
+    if (const ncclResult_t error = res.async_error(); error != ncclSuccess) {
+      shared.abort_all();
+      check_nccl(error, what);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      shared.abort_all();
       throw GpuError(fmt::format("watchdog: rank {} (GPU {}) made no progress in {} for {:.0f} s; a peer stopped answering. "
                                  "The NCCL communicators were aborted",
                                  res.rank, res.device, what, watchdog_s));
+    }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
 }
@@ -100,10 +117,16 @@ void run_rank(int rank, const std::vector<RealJob>& jobs, const LayerDims& dims,
     std::lock_guard lock(shared.mutex);
     shared.resources[rank] = &res;
   }
+  // Declared outside the try: on failure they must outlive the abort of the communicators
+  // (freeing device memory waits for the device, and a stuck NCCL kernel would never finish).
+  std::optional<LayerBuffers> buffers_slot;
+  std::optional<RankRunner> runner_slot;
   try {
     for (const RealJob& job : jobs) {
-      LayerBuffers buffers(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
-      RankRunner runner(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction, stand_in_columns(dims), options.fault);
+      runner_slot.reset();
+      LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
+      RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
+                                               stand_in_columns(dims), options.fault);
       std::vector<std::vector<std::pair<double, double>>> times;
       for (int i = 0; i < options.warmup + options.repeats; ++i) {
         buffers.reset_and_poison(res.compute);
@@ -125,10 +148,13 @@ void run_rank(int rank, const std::vector<RealJob>& jobs, const LayerDims& dims,
     const std::string message = error.what();
     shared.fail(fmt::format("rank {}: {}", rank, message), message.rfind("stopped:", 0) == 0);
     // Stop every rank: abort all communicators so no NCCL kernel keeps waiting for this one.
-    std::lock_guard lock(shared.mutex);
-    for (RankResources* r : shared.resources)
-      if (r) r->abort_communicators();
-    shared.resources[rank] = nullptr;
+    shared.abort_all();
+    {
+      std::lock_guard lock(shared.mutex);
+      shared.resources[rank] = nullptr;
+    }
+    runner_slot.reset();
+    buffers_slot.reset();
     throw;
   }
   std::lock_guard lock(shared.mutex);

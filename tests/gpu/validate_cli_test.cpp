@@ -26,7 +26,8 @@ struct CommandRun {
 CommandRun run_comet(const std::string& arguments) {
   const auto start = std::chrono::steady_clock::now();
   CommandRun run;
-  FILE* pipe = ::popen((std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
+  // `timeout`: a hang fails this test in two minutes instead of holding the machine.
+  FILE* pipe = ::popen(("timeout -k 5 120 " + std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
   std::array<char, 4096> buffer{};
   while (std::fgets(buffer.data(), buffer.size(), pipe)) run.output += buffer.data();
   const int status = ::pclose(pipe);
