@@ -27,18 +27,18 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   # std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
   step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
   step build cmake --build "$BUILD" -j "$jobs"
-  step gpu-tests ctest --test-dir "$BUILD" -L gpu --output-on-failure
+  step gpu-tests timeout -k 5 200 ctest --test-dir "$BUILD" -L gpu --output-on-failure
   step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
   if [[ $MODE == full ]]; then
 
-    step gpu-bench "$BUILD/comet_gpu_bench"
-    for model in mixtral deepseek; do
-      step "validate-$model-nvlink" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" --measure-only \
-        -o "$LOGS/validate-$model-nvlink.json"
+    for model in deepseek mixtral; do
+      step "validate-$model-nvlink" timeout -k 5 150 "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
+        --measure-only -o "$LOGS/validate-$model-nvlink.json"
       # Host shared memory instead of NVLink: a slower transport, so communication matters.
-      step "validate-$model-shm" env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
-        --measure-only -o "$LOGS/validate-$model-shm.json"
+      step "validate-$model-shm" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
+        "scenarios/validate-$model-2gpu.yaml" --measure-only -o "$LOGS/validate-$model-shm.json"
     done
+    step gpu-bench timeout -k 5 150 "$BUILD/comet_gpu_bench"
   fi
 } | tee "$OUT/summary.txt"
 for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink validate-deepseek-shm; do

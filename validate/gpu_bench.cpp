@@ -11,6 +11,7 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -170,6 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--ep", ep, "Expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
   app.add_option("--bytes", sizes, "All-to-all bytes per rank");
   CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, even under a pipe
   for (const std::string& m : models)
     if (!comet::find_model_preset(m)) {
       fmt::print(stderr, "comet_gpu_bench: error: unknown model preset '{}'\n", m);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -185,6 +187,29 @@ Timeline merge_ranks(const RealJob& job, const std::vector<RankResult>& ranks, s
   return timeline;
 }
 
+// Joins the rank threads. After a failure the communicators are aborted, which should let every
+// rank finish; if one still does not within STOP_GRACE_S (a kernel that ignores the abort, a
+// driver call that never returns), the process cannot be cleaned up from here: report and
+// leave with the GPU-failure exit code, the last resort that guarantees no hang.
+constexpr double STOP_GRACE_S = 15.0;
+
+void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, Shared& shared) {
+  std::optional<std::chrono::steady_clock::time_point> failed_at;
+  while (finished < static_cast<int>(threads.size())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!shared.failed) continue;
+    if (!failed_at) failed_at = std::chrono::steady_clock::now();
+    if (std::chrono::steady_clock::now() - *failed_at > std::chrono::duration<double>(STOP_GRACE_S)) {
+      std::lock_guard lock(shared.mutex);
+      std::fprintf(stderr, "comet: GPU error: %s\ncomet: ranks still blocked %.0f s after the communicators were aborted; exiting\n",
+                   shared.first_error.c_str(), STOP_GRACE_S);
+      std::fflush(stderr);
+      std::_Exit(EXIT_GPU_FAILURE);
+    }
+  }
+  for (std::thread& t : threads) t.join();
+}
+
 }  // namespace
 
 int visible_gpu_count() {
@@ -206,6 +231,7 @@ std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const
   CancellableBarrier barrier(ranks);
   std::vector<RankResult> results(ranks);
   std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
   for (int r = 0; r < ranks; ++r)
     threads.emplace_back([&, r] {
       try {
@@ -214,8 +240,9 @@ std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const
         const std::string message = error.what();
         shared.fail(fmt::format("rank {}: {}", r, message), message.rfind("stopped:", 0) == 0);
       }
+      ++finished;
     });
-  for (std::thread& t : threads) t.join();
+  wait_or_exit(threads, finished, shared);
   if (shared.failed) {
     // Prefer the root cause over the "another rank failed" echoes.
     throw GpuError(shared.first_error);

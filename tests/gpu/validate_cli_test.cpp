@@ -27,7 +27,7 @@ CommandRun run_comet(const std::string& arguments) {
   const auto start = std::chrono::steady_clock::now();
   CommandRun run;
   // `timeout`: a hang fails this test in two minutes instead of holding the machine.
-  FILE* pipe = ::popen(("timeout -k 5 120 " + std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen(("timeout -k 5 60 " + std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
   std::array<char, 4096> buffer{};
   while (std::fgets(buffer.data(), buffer.size(), pipe)) run.output += buffer.data();
   const int status = ::pclose(pipe);
