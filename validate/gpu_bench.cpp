@@ -103,58 +103,81 @@ std::int64_t ragged_piece(std::int64_t mean, int r, int p, int ranks) {
   return static_cast<std::int64_t>(mean * factor) / 256 * 256;
 }
 
-void a2a_section(const std::vector<std::int64_t>& sizes, int ranks) {
-  fmt::print("\n# All-to-all: {} GPUs, one thread each; a2a-v = ragged pieces (0.5x .. 1.5x the mean), a2a = equal pieces\n", ranks);
-  fmt::print("# of the same total bytes; busbw = remote bytes of the busiest rank / time (nccl-tests: algbw x (n-1)/n)\n");
-  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "bytes/rank", "a2av_time", "a2av_bus", "a2a_time", "a2a_bus", "ratio");
-  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "B", "ms", "GB/s", "ms", "GB/s", "%");
-  ncclUniqueId id{};
-  check_nccl(ncclGetUniqueId(&id), "NCCL id");
-  std::vector<ncclComm_t> comms(ranks);
-  std::vector<std::thread> init;
-  for (int r = 0; r < ranks; ++r)
-    init.emplace_back([&, r] {
-      cudaSetDevice(r);
-      check_nccl(ncclCommInitRank(&comms[r], ranks, id, r), "NCCL init");
-    });
-  for (auto& t : init) t.join();
+struct A2aTimes {
+  double ragged_s = 0, uniform_s = 0, ragged_remote_bytes = 0, uniform_remote_bytes = 0;
+};
+
+// One rank of the all-to-all benchmark: joins the communicator, then times both variants at
+// every size (the same sequence of NCCL calls on every rank).
+std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const std::vector<std::int64_t>& sizes) {
+  check_cuda(cudaSetDevice(r), "select GPU");
+  ncclComm_t comm = nullptr;
+  check_nccl(ncclCommInitRank(&comm, ranks, id, r), "NCCL init");
+  cudaStream_t stream = nullptr;
+  check_cuda(cudaStreamCreate(&stream), "stream");
+  std::vector<A2aTimes> out;
   for (std::int64_t total : sizes) {
     const std::int64_t mean = total / ranks;
-    std::vector<double> v_time(ranks), u_time(ranks), remote(ranks, 0.0);
-    std::vector<std::thread> threads;
-    for (int r = 0; r < ranks; ++r)
-      threads.emplace_back([&, r] {
-        cudaSetDevice(r);
-        cudaStream_t stream = nullptr;
-        check_cuda(cudaStreamCreate(&stream), "stream");
-        std::vector<std::int64_t> send_off{0}, send_bytes, recv_off{0}, recv_bytes;
-        for (int p = 0; p < ranks; ++p) {
-          send_bytes.push_back(ragged_piece(mean, r, p, ranks));
-          recv_bytes.push_back(ragged_piece(mean, p, r, ranks));
-          send_off.push_back(send_off.back() + send_bytes.back());
-          recv_off.push_back(recv_off.back() + recv_bytes.back());
-          if (p != r) remote[r] += static_cast<double>(send_bytes.back());
-        }
-        const std::int64_t uniform = send_off.back() / ranks / 256 * 256;  // same total bytes, equal pieces
-        DeviceBuffer<std::uint8_t> send("send", std::max(send_off.back(), uniform * ranks));
-        DeviceBuffer<std::uint8_t> recv("recv", std::max(recv_off.back(), uniform * ranks));
-        check_cuda(cudaMemset(send.get(), 1, send.size()), "init");
-        v_time[r] = time_s([&] {
-          check_nccl(kernels::all_to_all_v(send.get(), send_off.data(), send_bytes.data(), recv.get(), recv_off.data(),
-                                           recv_bytes.data(), ranks, r, true, comms[r], stream), "a2a-v");
-        }, stream, 20);
-        u_time[r] = time_s([&] { check_nccl(kernels::all_to_all(send.get(), recv.get(), uniform, ranks, comms[r], stream), "a2a"); },
-                           stream, 20);
-        cudaStreamDestroy(stream);
-      });
-    for (auto& t : threads) t.join();
-    const double tv = *std::max_element(v_time.begin(), v_time.end()), tu = *std::max_element(u_time.begin(), u_time.end());
-    const double busiest = *std::max_element(remote.begin(), remote.end());
-    const double uniform_remote = static_cast<double>(total / ranks / 256 * 256) * (ranks - 1);
-    fmt::print("{:>12} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f}\n", total, tv * 1e3, busiest / tv * 1e-9, tu * 1e3,
+    A2aTimes t;
+    std::vector<std::int64_t> send_off{0}, send_bytes, recv_off{0}, recv_bytes;
+    for (int p = 0; p < ranks; ++p) {
+      send_bytes.push_back(ragged_piece(mean, r, p, ranks));
+      recv_bytes.push_back(ragged_piece(mean, p, r, ranks));
+      send_off.push_back(send_off.back() + send_bytes.back());
+      recv_off.push_back(recv_off.back() + recv_bytes.back());
+      if (p != r) t.ragged_remote_bytes += static_cast<double>(send_bytes.back());
+    }
+    const std::int64_t uniform = send_off.back() / ranks / 256 * 256;  // same total bytes, equal pieces
+    t.uniform_remote_bytes = static_cast<double>(uniform) * (ranks - 1);
+    DeviceBuffer<std::uint8_t> send("send", std::max(send_off.back(), uniform * ranks));
+    DeviceBuffer<std::uint8_t> recv("recv", std::max(recv_off.back(), uniform * ranks));
+    check_cuda(cudaMemsetAsync(send.get(), 1, send.size(), stream), "init");
+    t.ragged_s = time_s([&] {
+      check_nccl(kernels::all_to_all_v(send.get(), send_off.data(), send_bytes.data(), recv.get(), recv_off.data(),
+                                       recv_bytes.data(), ranks, r, true, comm, stream), "a2a-v");
+    }, stream, 20);
+    t.uniform_s = time_s([&] { check_nccl(kernels::all_to_all(send.get(), recv.get(), uniform, ranks, comm, stream), "a2a"); },
+                         stream, 20);
+    out.push_back(t);
+  }
+  check_cuda(cudaStreamSynchronize(stream), "synchronize");
+  cudaStreamDestroy(stream);
+  ncclCommDestroy(comm);
+  return out;
+}
+
+void a2a_section(const std::vector<std::int64_t>& sizes, int ranks) {
+  fmt::print("\n# All-to-all: {} GPUs, one thread each; a2a-v = ragged pieces (0.5x .. 1.5x the mean), a2a = equal pieces\n", ranks);
+  fmt::print("# of the same total bytes; busbw = remote bytes of the busiest rank / time of the slowest rank\n");
+  ncclUniqueId id{};
+  check_nccl(ncclGetUniqueId(&id), "NCCL id");
+  std::vector<std::vector<A2aTimes>> per_rank(ranks);
+  std::vector<std::string> errors(ranks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      try {
+        per_rank[r] = a2a_rank(r, ranks, id, sizes);
+      } catch (const std::exception& error) {
+        errors[r] = error.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const std::string& e : errors)
+    if (!e.empty()) throw GpuError(e);
+  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "bytes/rank", "a2av_time", "a2av_bus", "a2a_time", "a2a_bus", "ratio");
+  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "B", "ms", "GB/s", "ms", "GB/s", "%");
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    double tv = 0, tu = 0, busiest = 0, uniform_remote = 0;
+    for (const auto& rank : per_rank) {
+      tv = std::max(tv, rank[i].ragged_s);
+      tu = std::max(tu, rank[i].uniform_s);
+      busiest = std::max(busiest, rank[i].ragged_remote_bytes);
+      uniform_remote = std::max(uniform_remote, rank[i].uniform_remote_bytes);
+    }
+    fmt::print("{:>12} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f}\n", sizes[i], tv * 1e3, busiest / tv * 1e-9, tu * 1e3,
                uniform_remote / tu * 1e-9, 100.0 * (busiest / tv) / (uniform_remote / tu));
   }
-  for (ncclComm_t c : comms) ncclCommDestroy(c);
 }
 
 }  // namespace

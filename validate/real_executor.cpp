@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -62,6 +63,18 @@ struct Shared {
     failed = true;
   }
   bool first_is_echo = false;
+  std::vector<std::string> activity;  ///< per rank: what it is doing now (for the watchdog's message)
+  std::atomic<std::int64_t> last_progress_ns{now_ns()};
+
+  static std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  /// A rank finished a step (or starts one): the watchdog's clock restarts.
+  void progress(int rank, std::string what) {
+    last_progress_ns = now_ns();
+    std::lock_guard lock(mutex);
+    activity[rank] = std::move(what);
+  }
 
   /// Aborts every rank's communicators, so no NCCL kernel keeps waiting for a peer (and the
   /// device work queued behind it can drain before buffers are freed).
@@ -126,21 +139,26 @@ void run_rank(int rank, const std::vector<RealJob>& jobs, const LayerDims& dims,
   try {
     for (const RealJob& job : jobs) {
       runner_slot.reset();
+      shared.progress(rank, "allocating buffers for policy " + job.name);
       LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
       RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
                                                stand_in_columns(dims), options.fault);
       std::vector<std::vector<std::pair<double, double>>> times;
       for (int i = 0; i < options.warmup + options.repeats; ++i) {
+        shared.progress(rank, fmt::format("waiting for the other ranks before policy {} run {}", job.name, i));
         buffers.reset_and_poison(res.compute);
         check_cuda(cudaStreamSynchronize(res.compute), "prepare buffers");
         barrier.arrive_and_wait(shared.failed);  // ranks start each repeat together
         const std::string range = fmt::format("{} run {}", job.name, i);
         nvtxRangePushA(range.c_str());
+        shared.progress(rank, fmt::format("enqueueing policy {} run {}", job.name, i));
         const cudaEvent_t done = runner.enqueue();
+        shared.progress(rank, fmt::format("running policy {} run {}", job.name, i));
         wait_with_watchdog(done, res, shared, options.watchdog_s, fmt::format("policy {} run {}", job.name, i));
         nvtxRangePop();
         if (i >= options.warmup) times.push_back(runner.op_times());
       }
+      shared.progress(rank, "finished policy " + job.name);
       result.times.push_back(std::move(times));
       result.output.push_back(buffers.out.download());
       result.input_gradient.push_back(buffers.dx.download());
@@ -187,22 +205,43 @@ Timeline merge_ranks(const RealJob& job, const std::vector<RankResult>& ranks, s
   return timeline;
 }
 
-// Joins the rank threads. After a failure the communicators are aborted, which should let every
-// rank finish; if one still does not within STOP_GRACE_S (a kernel that ignores the abort, a
-// driver call that never returns), the process cannot be cleaned up from here: report and
-// leave with the GPU-failure exit code, the last resort that guarantees no hang.
-constexpr double STOP_GRACE_S = 15.0;
+// Joins the rank threads, watching them: when no rank has made progress for `watchdog_s`
+// (a rank blocked in a CUDA or NCCL call never reaches its own deadline check, e.g. NCCL
+// connecting to a peer that never answers), it records the error and aborts every
+// communicator. That should let every rank finish; if one still does not within STOP_GRACE_S
+// (a kernel that ignores the abort, a driver call that never returns), the process cannot be
+// cleaned up from here: report and leave with the GPU-failure exit code, the last resort that
+// guarantees no hang.
+constexpr double STOP_GRACE_S = 10.0;
 
-void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, Shared& shared) {
+void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, const std::shared_ptr<Shared>& owner,
+                  double watchdog_s) {
+  Shared& shared = *owner;
   std::optional<std::chrono::steady_clock::time_point> failed_at;
   while (finished < static_cast<int>(threads.size())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const double idle_s = static_cast<double>(Shared::now_ns() - shared.last_progress_ns) * 1e-9;
+    if (!shared.failed && idle_s > watchdog_s) {
+      std::string where;
+      {
+        std::lock_guard lock(shared.mutex);
+        for (std::size_t r = 0; r < shared.activity.size(); ++r)
+          where += fmt::format("{}rank {}: {}", r ? "; " : "", r, shared.activity[r]);
+      }
+      shared.fail(fmt::format("watchdog: no rank made progress for {:.0f} s ({}); a peer stopped answering. The NCCL "
+                              "communicators were aborted",
+                              watchdog_s, where),
+                  false);
+      // From another thread: an abort may itself block on a stuck rank, and this one must keep
+      // its clock for the last resort below.
+      std::thread([owner] { owner->abort_all(); }).detach();  // owns `shared`: it may outlive this call
+    }
     if (!shared.failed) continue;
     if (!failed_at) failed_at = std::chrono::steady_clock::now();
     if (std::chrono::steady_clock::now() - *failed_at > std::chrono::duration<double>(STOP_GRACE_S)) {
-      std::lock_guard lock(shared.mutex);
+      std::unique_lock lock(shared.mutex, std::try_to_lock);  // a blocked abort may hold it
       std::fprintf(stderr, "comet: GPU error: %s\ncomet: ranks still blocked %.0f s after the communicators were aborted; exiting\n",
-                   shared.first_error.c_str(), STOP_GRACE_S);
+                   lock.owns_lock() ? shared.first_error.c_str() : "watchdog: a rank stopped answering", STOP_GRACE_S);
       std::fflush(stderr);
       std::_Exit(EXIT_GPU_FAILURE);
     }
@@ -226,8 +265,10 @@ std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const
   ncclUniqueId id_a{}, id_b{};
   check_nccl(ncclGetUniqueId(&id_a), "create NCCL id");
   check_nccl(ncclGetUniqueId(&id_b), "create NCCL id");
-  Shared shared;
+  const auto owner = std::make_shared<Shared>();
+  Shared& shared = *owner;
   shared.resources.assign(ranks, nullptr);
+  shared.activity.assign(ranks, "starting");
   CancellableBarrier barrier(ranks);
   std::vector<RankResult> results(ranks);
   std::vector<std::thread> threads;
@@ -242,7 +283,7 @@ std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const
       }
       ++finished;
     });
-  wait_or_exit(threads, finished, shared);
+  wait_or_exit(threads, finished, owner, options.watchdog_s);
   if (shared.failed) {
     // Prefer the root cause over the "another rank failed" echoes.
     throw GpuError(shared.first_error);
