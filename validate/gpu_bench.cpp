@@ -114,7 +114,7 @@ std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const s
   ncclComm_t comm = nullptr;
   check_nccl(ncclCommInitRank(&comm, ranks, id, r), "NCCL init");
   cudaStream_t stream = nullptr;
-  check_cuda(cudaStreamCreate(&stream), "stream");
+  check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
   std::vector<A2aTimes> out;
   for (std::int64_t total : sizes) {
     const std::int64_t mean = total / ranks;
