@@ -99,6 +99,7 @@ void SweepCommand::add_to(CLI::App& app) {
   app_->add_option("--set", sets_, "KEY=V1,V2,...: a dotted scenario key and its values, e.g. "
                                    "workload.tokens_per_gpu=1024,2048 (repeatable)")
       ->expected(1)
+      ->allow_extra_args(false)  // `--set k=v scenario.yaml`: the file is the positional, not a value
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app_->add_option("-j,--jobs", jobs_, "Points simulated at once, each in its own process")
       ->capture_default_str()->check(CLI::Range(1, 256));
