@@ -356,6 +356,22 @@ TEST_F(ReportCliTest, SweepStoppedBySigintKeepsCompleteFilesForFinishedPoints) {
   EXPECT_FALSE(process_with_argument(out.string())) << "every child of the sweep is gone";
 }
 
+#ifdef COMET_HAVE_SIMGRID
+TEST_F(ReportCliTest, APointThatFailsAtRunTimeStopsTheSweepWithItsMessageAndKeepsTheOthers) {
+  // The flow engine refuses clusters above 2048 GPUs when it runs, inside the point's process.
+  const std::string scenario = write("s.yaml", SCENARIO);
+  const Result sweep = comet("sweep --engine flow --set topology=nvlink-2gpu,fat-tree-10240 --set parallelism.expert_parallel=2 -o " +
+                             (dir_ / "out").string() + " " + scenario);
+  EXPECT_EQ(sweep.exit_code, 2) << sweep.err;
+  EXPECT_NE(sweep.err.find("point 1 (topology=fat-tree-10240 parallelism.expert_parallel=2)"), std::string::npos) << sweep.err;
+  EXPECT_NE(sweep.err.find("at most 2048 GPUs"), std::string::npos) << sweep.err;
+  const Json results = Json::parse(read_file(dir_ / "out" / "results.json"));
+  EXPECT_EQ(results["points_finished"], 1);
+  EXPECT_EQ(results["complete"], false);
+  EXPECT_EQ(results["results"][0]["set"]["topology"], "nvlink-2gpu");
+}
+#endif
+
 struct BadInput {
   const char* label;
   std::string arguments;  // {s} is the scenario path, {d} the test directory

@@ -122,6 +122,45 @@ void CompareCommand::add_to(CLI::App& app) {
   app_->add_flag("--json", json_, "Print results.json to stdout instead of the table");
 }
 
+namespace {
+
+// Simulates every combination (the baseline's result is reused when it is one of them).
+std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vector<PolicyTriple>& combinations,
+                                  const SimulationResult& baseline_result, const std::filesystem::path* out,
+                                  const TraceOptions& trace_options, bool terminal) {
+  const double baseline_time = baseline_result.metrics.layer_time_s;
+  std::vector<Run> runs;
+  for (std::size_t i = 0; i < combinations.size(); ++i) {
+    const PolicyTriple& triple = combinations[i];
+    if (terminal)
+      fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} ...\n", i + 1, combinations.size(),
+                 triple.placement.text(), triple.partition.text(), triple.a2a.text());
+    if (same_policies(triple, baseline_result.policies)) {
+      runs.push_back(run_combination(setup, baseline_result, baseline_time, out, trace_options));
+    } else {
+      runs.push_back(run_combination(setup, simulate(setup, triple), baseline_time, out, trace_options));
+    }
+  }
+  return runs;
+}
+
+// Indices of `runs` by layer time, ties in combination order.
+std::vector<std::size_t> ranking(const std::vector<Run>& runs) {
+  std::vector<std::size_t> order(runs.size());
+  std::iota(order.begin(), order.end(), 0);
+  const auto layer_time = [&](std::size_t i) { return runs[i].compared.result.at("layer_time_s").get<double>(); };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return layer_time(a) < layer_time(b); });
+  return order;
+}
+
+std::vector<Result> result_rows(const CompareReport& report) {
+  std::vector<Result> rows;
+  for (const ComparedPolicy& p : report.ranked) rows.push_back(p.result);
+  return rows;
+}
+
+}  // namespace
+
 int CompareCommand::run() const {
   const bool terminal = ::isatty(2) != 0;
   const Scenario scenario = load_scenario_argument(file_);
@@ -140,29 +179,13 @@ int CompareCommand::run() const {
   const auto start = std::chrono::steady_clock::now();
 
   // The baseline first: every speedup needs its layer time.
-  const PolicyTriple baseline = baseline_policies();
   if (terminal) fmt::print(stderr, "comet compare: baseline contiguous / none / direct on {} ...\n", engine);
-  const SimulationResult baseline_result = simulate(setup, baseline);
-  const double baseline_time = baseline_result.metrics.layer_time_s;
-  std::vector<Run> runs;
-  for (std::size_t i = 0; i < combinations.size(); ++i) {
-    const PolicyTriple& triple = combinations[i];
-    if (terminal)
-      fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} ...\n", i + 1, combinations.size(),
-                 triple.placement.text(), triple.partition.text(), triple.a2a.text());
-    if (same_policies(triple, baseline)) {
-      runs.push_back(run_combination(setup, baseline_result, baseline_time, out ? &*out : nullptr, trace_options));
-    } else {
-      runs.push_back(run_combination(setup, simulate(setup, triple), baseline_time, out ? &*out : nullptr, trace_options));
-    }
-  }
+  const SimulationResult baseline = simulate(setup, baseline_policies());
+  const std::vector<Run> runs =
+      run_combinations(setup, combinations, baseline, out ? &*out : nullptr, trace_options, terminal);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  std::vector<std::size_t> order(runs.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return runs[a].compared.result.at("layer_time_s").get<double>() < runs[b].compared.result.at("layer_time_s").get<double>();
-  });
+  const std::vector<std::size_t> order = ranking(runs);
   CompareReport report;
   report.scenario = scenario.name;
   report.parameters = {
@@ -173,19 +196,18 @@ int CompareCommand::run() const {
       fmt::format("engine {}, layers {}, steps {}, cost model {}", engine, layers_, steps_,
                   calibration_.empty() ? cost_model.gpu_model + " defaults" : calibration_),
       fmt::format("{} combinations; times per layer; baseline contiguous / none / direct: {:.3f} ms", runs.size(),
-                  baseline_time * 1e3)};
+                  baseline.metrics.layer_time_s * 1e3)};
   for (std::size_t rank = 0; rank < order.size(); ++rank) {
     report.ranked.push_back(runs[order[rank]].compared);
     report.ranked.back().result = with_rank(report.ranked.back().result, rank + 1);
   }
-  report.baseline = run_combination(setup, baseline_result, baseline_time, nullptr, trace_options).compared;
+  report.baseline = run_combination(setup, baseline, baseline.metrics.layer_time_s, nullptr, trace_options).compared;
   report.busiest_links = links_heat_map(runs, order, topology);
 
-  std::vector<Result> rows;
-  for (const ComparedPolicy& p : report.ranked) rows.push_back(p.result);
-  nlohmann::ordered_json document{{"command", "compare"}, {"scenario", scenario.name},     {"engine", engine},
-                                  {"layers", layers_},     {"steps", steps_},              {"gpus", topology.num_gpus()},
-                                  {"baseline", report.baseline.result}, {"results", rows}};
+  const std::vector<Result> rows = result_rows(report);
+  const nlohmann::ordered_json document{{"command", "compare"}, {"scenario", scenario.name}, {"engine", engine},
+                                        {"layers", layers_}, {"steps", steps_}, {"gpus", topology.num_gpus()},
+                                        {"baseline", report.baseline.result}, {"results", rows}};
   if (out) {
     write_file_atomically(*out / "results.json", document.dump(2) + "\n");
     write_file_atomically(*out / "results.csv", results_csv(rows));

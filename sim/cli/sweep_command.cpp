@@ -114,21 +114,21 @@ void SweepCommand::add_to(CLI::App& app) {
   app_->add_flag("--json", json_, "Print results.json to stdout instead of the table");
 }
 
-int SweepCommand::run() const {
-  const std::vector<SweepAxis> axes = parse_sweep_axes(sets_);
+namespace {
+
+// Every point is parsed and checked before anything runs: a bad value fails at once.
+std::vector<Point> load_points(const std::string& file, const std::vector<SweepAxis>& axes, const PolicyOptions& options) {
   std::vector<Point> points;
   for (std::vector<ScenarioSetting>& settings : sweep_points(axes)) {
-    // Every point is parsed and checked before anything runs: a bad value fails at once.
-    Scenario scenario = load_scenario_with_settings(file_, settings);
-    const PolicyTriple policies = policies_.resolve(scenario);
+    Scenario scenario = load_scenario_with_settings(file, settings);
+    const PolicyTriple policies = options.resolve(scenario);
     points.push_back({std::move(settings), std::move(scenario), policies});
   }
-  const SweepRun run{engine_.empty() ? available_engines().front() : engine_, calibration_, layers_, steps_};
-  make_executor(run.engine);
-  if (!calibration_.empty()) load_cost_model(calibration_);
-  std::optional<std::filesystem::path> out;
-  if (!output_.empty()) out = prepare_output_directory(output_);
+  return points;
+}
 
+SweepReport empty_report(const std::vector<Point>& points, const std::vector<SweepAxis>& axes, const SweepRun& run,
+                         const std::string& file, int jobs) {
   SweepReport report;
   report.scenario = points.front().scenario.name;
   for (const SweepAxis& axis : axes) {
@@ -136,19 +136,60 @@ int SweepCommand::run() const {
     report.values.push_back(axis.values);
   }
   report.total_points = static_cast<int>(points.size());
+  const PolicyTriple& policies = points.front().policies;
   report.parameters = {
-      fmt::format("scenario {} ({})", report.scenario, file_.empty() ? "built-in default" : file_),
-      fmt::format("engine {}, layers {}, steps {}, jobs {}, cost model {}", run.engine, layers_, steps_, jobs_,
-                  calibration_.empty() ? "built-in defaults" : calibration_),
+      fmt::format("scenario {} ({})", report.scenario, file.empty() ? "built-in default" : file),
+      fmt::format("engine {}, layers {}, steps {}, jobs {}, cost model {}", run.engine, run.layers, run.steps, jobs,
+                  run.calibration.empty() ? "built-in defaults" : run.calibration),
       fmt::format("policies {} / {} / {} (unless --set changes them); speedup against contiguous / none / direct",
-                  points.front().policies.placement.text(), points.front().policies.partition.text(),
-                  points.front().policies.a2a.text())};
-  for (const SweepAxis& axis : axes) report.parameters.push_back(fmt::format("--set {}={}", axis.key, fmt::join(axis.values, ",")));
-  if (out) write_reports(*out, report, run);  // an empty report at once: the files always exist
+                  policies.placement.text(), policies.partition.text(), policies.a2a.text())};
+  for (const SweepAxis& axis : axes)
+    report.parameters.push_back(fmt::format("--set {}={}", axis.key, fmt::join(axis.values, ",")));
+  return report;
+}
 
-  std::map<int, Result> finished;
+void print_table(const SweepReport& report, const std::string& file, const std::optional<std::filesystem::path>& out) {
+  fmt::print("# comet sweep {}\n", file.empty() ? "<built-in default scenario>" : file);
+  for (const std::string& line : report.parameters) fmt::print("# {}\n", line);
+  fmt::print("# {} of {} points; compute and exposed comm: the critical GPU's, per layer\n", report.results.size(),
+             report.total_points);
+  fmt::print("{}", format_text_table(sweep_table(report)));
+  if (out) fmt::print("reports in {}: results.json, results.csv, report.html\n", out->string());
+}
+
+// The child's answer for point i: its row, or why it failed (message and exit code).
+struct PointOutcome {
+  std::optional<Result> row;
   std::string failure;
-  int failure_code = 0;
+  int exit_code = 0;
+};
+
+PointOutcome point_outcome(int i, const Point& point, const ChildOutcome& outcome) {
+  const std::string what = describe_settings(point.settings);
+  if (outcome.signal != 0)
+    return {{}, fmt::format("point {} ({}) was killed by signal {} ({})", i, what, outcome.signal, strsignal(outcome.signal)), 3};
+  if (outcome.failed) return {{}, fmt::format("point {} ({}) failed: {}", i, what, outcome.output), 3};
+  const auto simulated = nlohmann::ordered_json::parse(outcome.output);
+  if (simulated.contains("input_error"))
+    return {{}, fmt::format("point {} ({}): {}", i, what, simulated["input_error"].get<std::string>()), EXIT_BAD_INPUT};
+  return {point_row(i, point, simulated), "", 0};
+}
+
+}  // namespace
+
+int SweepCommand::run() const {
+  const std::vector<SweepAxis> axes = parse_sweep_axes(sets_);
+  const std::vector<Point> points = load_points(file_, axes, policies_);
+  const SweepRun run{engine_.empty() ? available_engines().front() : engine_, calibration_, layers_, steps_};
+  make_executor(run.engine);
+  if (!calibration_.empty()) load_cost_model(calibration_);
+  std::optional<std::filesystem::path> out;
+  if (!output_.empty()) out = prepare_output_directory(output_);
+  SweepReport report = empty_report(points, axes, run, file_, jobs_);
+  if (out) write_reports(*out, report, run);  // at once: the files exist from the start
+
+  std::map<int, Result> finished;  // by point index, so the files are in point order
+  PointOutcome failure;
   SweepProgress progress(report.total_points, ::isatty(2) != 0);
   const StopSignals stop_signals;
   ChildPoolTasks tasks;
@@ -158,25 +199,17 @@ int SweepCommand::run() const {
   tasks.on_started = [&](int) { progress.started(); };
   tasks.should_stop = [] { return StopSignals::requested(); };
   tasks.on_finished = [&](int i, const ChildOutcome& outcome) {
-    const std::string what = describe_settings(points[i].settings);
-    if (outcome.signal != 0 || outcome.failed) {
-      failure = fmt::format("point {} ({}) {}", i, what,
-                            outcome.signal ? fmt::format("was killed by signal {} ({})", outcome.signal, strsignal(outcome.signal))
-                                           : "failed: " + outcome.output);
-      failure_code = 3;
+    PointOutcome point = point_outcome(i, points[i], outcome);
+    if (!point.row) {
+      failure = std::move(point);
       return false;
     }
-    const auto simulated = nlohmann::ordered_json::parse(outcome.output);
-    if (simulated.contains("input_error")) {
-      failure = fmt::format("point {} ({}): {}", i, what, simulated["input_error"].get<std::string>());
-      failure_code = EXIT_BAD_INPUT;
-      return false;
-    }
-    finished[i] = point_row(i, points[i], simulated);
+    finished[i] = *point.row;
     report.results.clear();
     for (const auto& [index, row] : finished) report.results.push_back(row);
     if (out) write_reports(*out, report, run);
-    progress.finished(i, what, fmt::format("layer time {:.3f} ms", simulated["layer_time_s"].get<double>() * 1e3));
+    progress.finished(i, describe_settings(points[i].settings),
+                      fmt::format("layer time {:.3f} ms", point.row->at("layer_time_s").get<double>() * 1e3));
     return true;
   };
   const bool complete = run_child_pool(tasks);
@@ -185,22 +218,17 @@ int SweepCommand::run() const {
   if (json_) {
     fmt::print("{}\n", results_document(report, run).dump(2));
   } else {
-    fmt::print("# comet sweep {}\n", file_.empty() ? "<built-in default scenario>" : file_);
-    for (const std::string& line : report.parameters) fmt::print("# {}\n", line);
-    fmt::print("# {} of {} points; compute and exposed comm: the critical GPU's, per layer\n", report.results.size(),
-               report.total_points);
-    fmt::print("{}", format_text_table(sweep_table(report)));
-    if (out) fmt::print("reports in {}: results.json, results.csv, report.html\n", out->string());
+    print_table(report, file_, out);
   }
-  if (!failure.empty()) {
-    fmt::print(stderr, "comet: {}: {}\n", failure_code == EXIT_BAD_INPUT ? "error" : "internal error", failure);
-    return failure_code;
+  if (!failure.failure.empty()) {
+    fmt::print(stderr, "comet: {}: {}\n", failure.exit_code == EXIT_BAD_INPUT ? "error" : "internal error", failure.failure);
+    return failure.exit_code;
   }
   if (!complete) {
     const int signal = StopSignals::signal_number();
     fmt::print(stderr, "comet sweep: stopped by {} after {} of {} points; the finished points are kept{}\n",
-               signal ? fmt::format("SIG{}", sigabbrev_np(signal)) : "a signal", report.results.size(), report.total_points,
-               out ? " in " + out->string() : "");
+               signal ? fmt::format("SIG{}", sigabbrev_np(signal)) : "a signal", report.results.size(),
+               report.total_points, out ? " in " + out->string() : "");
     return 128 + (signal ? signal : SIGINT);
   }
   return 0;
