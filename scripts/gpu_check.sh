@@ -1,33 +1,50 @@
 #!/usr/bin/env bash
 # The whole GPU check in one command, for the GPU machine (CUDA, NCCL and the libraries, but no
 # SimGrid and no package registry): configure with SimGrid off, build, run the GPU tests and the
-# rest of the suite, and a simulation on the analytical engine. Logs and JSON go to OUT.
-#   scripts/gpu_check.sh OUT_DIR
+# rest of the suite, the kernel benchmarks and a fixed set of validation runs. Logs and JSON go
+# to OUT (summary.txt, logs.tgz with every log and measured JSON).
+#   scripts/gpu_check.sh OUT_DIR [quick]     # quick: tests and the tiny validation only
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR}
-mkdir -p "$OUT"
+OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [quick]}
+MODE=${2:-full}
+mkdir -p "$OUT/logs"
 export NCCL_NVLS_ENABLE=0  # never NVLink multicast on shared machines
 BUILD=${COMET_GPU_BUILD_DIR:-/tmp/comet-gpu-build}
 jobs=$(nproc)
+LOGS="$OUT/logs"
 
-status=0
-step() {  # step NAME COMMAND...: runs it with its log in OUT/NAME.log, records failure
+step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records failure
   local name=$1
   shift
-  if "$@" >"$OUT/$name.log" 2>&1; then echo "ok    $name"; else echo "FAIL  $name (see $name.log)"; status=1; fi
+  local start=$SECONDS
+  if "$@" >"$LOGS/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)"; else echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"; fi
 }
-step gpus nvidia-smi
-# No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
-# std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
-# No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
-# std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
-step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
-step build cmake --build "$BUILD" -j "$jobs"
-step gpu-tests ctest --test-dir "$BUILD" -L gpu --output-on-failure
-step cpu-tests ctest --test-dir "$BUILD" -LE gpu -j "$jobs" --output-on-failure
-step simulate "$BUILD/comet" simulate --engine analytical --json
-cp "$OUT/simulate.log" "$OUT/simulate.json" 2>/dev/null
-echo "--- gpu tests"
-tail -n 15 "$OUT/gpu-tests.log"
-exit $status
+{
+  date -u
+  step gpus nvidia-smi
+  # No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
+  # std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
+  step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
+  step build cmake --build "$BUILD" -j "$jobs"
+  step gpu-tests ctest --test-dir "$BUILD" -L gpu --output-on-failure
+  step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
+  if [[ $MODE == full ]]; then
+
+    step gpu-bench "$BUILD/comet_gpu_bench"
+    for model in mixtral deepseek; do
+      step "validate-$model-nvlink" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" --measure-only \
+        -o "$LOGS/validate-$model-nvlink.json"
+      # Host shared memory instead of NVLink: a slower transport, so communication matters.
+      step "validate-$model-shm" env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
+        --measure-only -o "$LOGS/validate-$model-shm.json"
+    done
+  fi
+} | tee "$OUT/summary.txt"
+for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink validate-deepseek-shm; do
+  [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
+done
+tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
+tail -n 80 "$OUT/summary.txt"
+# step ran inside the pipeline's subshell: its failures are the FAIL lines.
+! grep -q '^FAIL' "$OUT/summary.txt"

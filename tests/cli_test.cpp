@@ -309,4 +309,23 @@ TEST_F(CliTest, HelpAndVersionExitZero) {
   EXPECT_NE(version.output.find("comet "), std::string::npos);
 }
 
+#ifdef COMET_HAVE_CUDA
+// `comet validate`'s bad input exits 2 before touching a GPU (these run on any machine).
+TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
+  // More GPUs than any single machine here has.
+  const Result big = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/scenarios/fat-tree-1024.yaml --measure-only");
+  EXPECT_EQ(big.exit_code, 2) << big.output;
+  EXPECT_NE(big.output.find("GPU(s) this machine has"), std::string::npos) << big.output;
+  const Result no_mode = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml");
+  EXPECT_EQ(no_mode.exit_code, 2) << no_mode.output;
+  EXPECT_NE(no_mode.output.find("--measure-only"), std::string::npos) << no_mode.output;
+  const Result fault = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only --inject-fault sometimes");
+  EXPECT_EQ(fault.exit_code, 2) << fault.output;
+  EXPECT_NE(fault.output.find("silent-rank:R"), std::string::npos) << fault.output;
+  const Result policy = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only --partitions fixed:0");
+  EXPECT_EQ(policy.exit_code, 2) << policy.output;
+  for (const Result* r : {&big, &no_mode, &fault, &policy}) EXPECT_FALSE(r->crashed);
+}
+#endif
+
 }  // namespace

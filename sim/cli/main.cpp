@@ -19,6 +19,9 @@
 #include "simulate_command.hpp"
 #include "sweep_command.hpp"
 #include "workload_command.hpp"
+#ifdef COMET_HAVE_CUDA
+#include "validate_command.hpp"
+#endif
 #include "input_error.hpp"
 
 int main(int argc, char** argv) {
@@ -39,6 +42,9 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<comet::SweepCommand>());
   commands.push_back(std::make_unique<comet::CostModelCommand>());
   commands.push_back(std::make_unique<comet::BenchCommand>());
+#ifdef COMET_HAVE_CUDA
+  commands.push_back(std::make_unique<comet::ValidateCommand>());
+#endif
   for (const auto& command : commands) command->add_to(app);
 
   // CLI11 would only say "a subcommand is required" for a mistyped one; name it instead.

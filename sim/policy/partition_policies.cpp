@@ -74,6 +74,8 @@ ChunkPlan fine_chunks(const PartitionInputs& in) {
   const int num_chunks = std::min(units, FINE_MAX_CHUNKS);
   ChunkPlan plan;
   plan.chunks.assign(num_chunks, TokenExchange(routing.num_gpus(), ep, placement.max_slots_per_gpu()));
+  bool replicated = false;
+  plan.parts.assign(num_chunks, RoutingMatrix(routing.num_gpus(), routing.num_experts()));
   for (int src = 0; src < routing.num_gpus(); ++src) {
     const int base = src - src % ep;
     const int src_unit = (src - base) / unit;
@@ -84,12 +86,16 @@ ChunkPlan fine_chunks(const PartitionInputs& in) {
       for (int r = 0; r < static_cast<int>(where.size()); ++r) {
         const std::int64_t copies = ExpertPlacement::replica_share(row[e], r, static_cast<int>(where.size()));
         const int distance = ((where[r] / unit) - src_unit + units) % units;
-        TokenExchange& chunk = plan.chunks[static_cast<std::size_t>(distance) * num_chunks / units];
+        const std::size_t c = static_cast<std::size_t>(distance) * num_chunks / units;
+        TokenExchange& chunk = plan.chunks[c];
+        plan.parts[c].at(src, e) += static_cast<std::int32_t>(copies);
+        replicated = replicated || where.size() > 1;
         chunk.pair(src, where[r]) += copies;
         chunk.slot(base + where[r], placement.slot_of(e, where[r])) += copies;
       }
     }
   }
+  if (replicated) plan.parts.clear();
   plan.compute_sm_fraction = 1.0 - static_cast<double>(FINE_COMM_SMS) / in.cost_model->sm_count;
   plan.description = fmt::format("{} chunks by source distance, {} of {} SMs for communication", num_chunks,
                                  FINE_COMM_SMS, in.cost_model->sm_count);
@@ -114,7 +120,8 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
     }
   }
   ChunkPlan plan;
-  plan.chunks = exchanges_of(split_routing(*in.routing, best_fractions), *in.placement);
+  plan.parts = split_routing(*in.routing, best_fractions);
+  plan.chunks = exchanges_of(plan.parts, *in.placement);
   plan.description = fmt::format("{} (predicted {:.3f} ms)", best_name, best * 1e3);
   plan.predicted_makespan_s = best;
   return plan;
@@ -166,12 +173,14 @@ ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& i
   if (partition.name == "none") {
     ChunkPlan plan;
     plan.chunks.push_back(exchange_tokens(*in.routing, *in.placement));
+    plan.parts.push_back(*in.routing);
     plan.description = "1 chunk";
     return plan;
   }
   if (partition.name == "fixed") {
     ChunkPlan plan;
-    plan.chunks = exchanges_of(split_routing(*in.routing, equal_fractions(partition.parameter)), *in.placement);
+    plan.parts = split_routing(*in.routing, equal_fractions(partition.parameter));
+    plan.chunks = exchanges_of(plan.parts, *in.placement);
     plan.description = fmt::format("{} equal chunks", partition.parameter);
     return plan;
   }

@@ -31,6 +31,9 @@ inline constexpr int FINE_MAX_CHUNKS = 8;
 
 struct ChunkPlan {
   std::vector<TokenExchange> chunks;  ///< pipeline order; together exactly the whole exchange
+  /// The copies of each chunk per (source, expert): what the real executor moves token by token.
+  /// Empty when a chunk takes different replicas of one (source, expert) (fine with replication).
+  std::vector<RoutingMatrix> parts;
   double compute_sm_fraction = 1.0;   ///< share of SMs the expert GEMMs may use
   std::string description;            ///< e.g. "4 equal chunks" (dynamic: what it chose and why)
   double predicted_makespan_s = 0.0;  ///< dynamic: the predicted dispatch->combine time

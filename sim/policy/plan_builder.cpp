@@ -257,7 +257,7 @@ BuiltPlan build_plan(const PlanRequest& r) {
   }
   PlanHeader header{r.topology->num_gpus(), s.expert_parallel, r.layers, r.steps, s.model.hidden,
                     s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text()};
-  BuiltPlan built{Plan(std::move(header)), *placement, {}, {}};
+  BuiltPlan built{Plan(std::move(header)), *placement, {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
     const PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model};
@@ -267,6 +267,7 @@ BuiltPlan build_plan(const PlanRequest& r) {
     const auto matrices = emitter.add_matrices(chunks);
     for (int layer = 0; layer < r.layers; ++layer) emitter.forward(step, layer, routing[step], chunks, matrices);
     for (int layer = r.layers - 1; layer >= 0; --layer) emitter.backward(step, layer, routing[step], chunks, matrices);
+    if (r.keep_chunks) built.chunks.push_back(chunks);
   }
   built.routing = std::move(routing);
   return built;

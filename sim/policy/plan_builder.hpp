@@ -7,6 +7,7 @@
 
 #include "cost_model.hpp"
 #include "expert_placement.hpp"
+#include "partition_policies.hpp"
 #include "path_costs.hpp"
 #include "plan.hpp"
 #include "policy_spec.hpp"
@@ -26,6 +27,7 @@ struct PlanRequest {
   PolicySpec a2a;
   int layers = 1;  ///< MoE layers in the plan
   int steps = 1;   ///< training steps (forward + backward each); at most the scenario's steps
+  bool keep_chunks = false;  ///< keep each step's ChunkPlan in BuiltPlan (the real executor needs them)
 };
 
 struct BuiltPlan {
@@ -33,6 +35,7 @@ struct BuiltPlan {
   ExpertPlacement placement;
   std::vector<RoutingMatrix> routing;            ///< per step
   std::vector<std::string> partition_choices;    ///< per step: what the partition policy chose
+  std::vector<ChunkPlan> chunks;                  ///< per step, when asked: the chunks the ops came from
 };
 
 /// Generates the workload, places experts from the expected (summed) routing, partitions each

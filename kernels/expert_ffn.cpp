@@ -1,0 +1,79 @@
+#include "expert_ffn.hpp"
+
+#include "swiglu.hpp"
+
+namespace comet::kernels {
+
+// cuBLAS is column-major: a row-major C = A B is the column-major C^T = B^T A^T, so the
+// operands swap places and m and n swap roles.
+cublasStatus_t gemm_bf16(cublasHandle_t handle, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
+                         std::int64_t k, const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c,
+                         bool accumulate) {
+  if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  const std::int64_t lda = transpose_a ? m : k, ldb = transpose_b ? k : n;
+  return cublasGemmEx_64(handle, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                         k, &alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda, &beta, c, CUDA_R_16BF, n,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+namespace {
+
+cublasStatus_t launch_status(cudaError_t error) {
+  return error == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
+
+}  // namespace
+
+cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                  int num_experts, const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
+                                  const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
+                                  __nv_bfloat16* y, cudaStream_t stream) {
+  const std::int64_t h = shape.hidden, f = shape.ffn;
+  cublasStatus_t status = cublasSetStream(handle, stream);
+  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = offsets[e], rows = offsets[e + 1] - offsets[e];
+    if (rows == 0) continue;
+    status = gemm_bf16(handle, false, false, rows, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
+  }
+  const std::int64_t rows = offsets[num_experts] - offsets[0];
+  if (status == CUBLAS_STATUS_SUCCESS)
+    status = launch_status(swiglu_forward(h13 + offsets[0] * 2 * f, rows, shape.ffn, act + offsets[0] * f, stream));
+  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
+    if (m == 0) continue;
+    status = gemm_bf16(handle, false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
+  }
+  return status;
+}
+
+cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                   int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+                                   const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
+                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& g, cudaStream_t stream) {
+  const std::int64_t h = shape.hidden, f = shape.ffn;
+  cublasStatus_t status = cublasSetStream(handle, stream);
+  // d_act = dy w2^T and d_w2 += act^T dy (weight gradients accumulate over chunks).
+  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
+    if (m == 0) continue;
+    status = gemm_bf16(handle, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
+    if (status == CUBLAS_STATUS_SUCCESS)
+      status = gemm_bf16(handle, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
+  }
+  const std::int64_t rows = offsets[num_experts] - offsets[0];
+  if (status == CUBLAS_STATUS_SUCCESS)
+    status = launch_status(swiglu_backward(h13 + offsets[0] * 2 * f, g.d_act + offsets[0] * f, rows, shape.ffn,
+                                           g.d_h13 + offsets[0] * 2 * f, stream));
+  // dx = d_h13 w13^T and d_w13 += x^T d_h13.
+  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
+    if (m == 0) continue;
+    status = gemm_bf16(handle, false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
+    if (status == CUBLAS_STATUS_SUCCESS)
+      status = gemm_bf16(handle, true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
+  }
+  return status;
+}
+
+}  // namespace comet::kernels

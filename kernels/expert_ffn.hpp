@@ -1,0 +1,49 @@
+// The routed experts of one GPU: SwiGLU FFNs over ragged, expert-major token rows, on cuBLAS
+// (bf16 inputs, fp32 accumulation). Rows [offsets[e], offsets[e+1]) belong to local expert e.
+// All matrices are row-major; weights of expert e: w13[e] is [hidden, 2*ffn] (gate and up side
+// by side), w2[e] is [ffn, hidden]. Empty experts are skipped (zero rows are legal).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace comet::kernels {
+
+struct ExpertFfnShape {
+  int hidden = 0;  ///< H
+  int ffn = 0;     ///< F
+};
+
+/// Forward: h13 = x w13, act = swiglu(h13), y = act w2, per expert, on `stream`.
+///   offsets [num_experts + 1] host row offsets; x [rows, H]; h13 [rows, 2F] and act [rows, F]
+///   are kept for the backward; y [rows, H]. Pointers are device memory.
+cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                  int num_experts, const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
+                                  const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
+                                  __nv_bfloat16* y, cudaStream_t stream);
+
+/// Buffers of the backward pass (device; d_act [rows, F] and d_h13 [rows, 2F] are scratch).
+struct ExpertFfnGrads {
+  __nv_bfloat16* d_act = nullptr;
+  __nv_bfloat16* d_h13 = nullptr;
+  __nv_bfloat16* dx = nullptr;                 ///< [rows, H] input gradient
+  __nv_bfloat16* const* d_w13 = nullptr;       ///< per expert [H, 2F] weight gradient
+  __nv_bfloat16* const* d_w2 = nullptr;        ///< per expert [F, H] weight gradient
+};
+
+/// Backward (dgrad and wgrad) from dy [rows, H] and the forward's x, h13 and act.
+cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                   int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+                                   const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
+                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& grads, cudaStream_t stream);
+
+/// One row-major bf16 GEMM, C[m, n] = op(A) op(B) (+ C when accumulate), fp32 accumulation.
+/// A is [m, k] (or [k, m] when transpose_a), B is [k, n] (or [n, k] when transpose_b).
+cublasStatus_t gemm_bf16(cublasHandle_t handle, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
+                         std::int64_t k, const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c,
+                         bool accumulate);
+
+}  // namespace comet::kernels

@@ -1,0 +1,113 @@
+#include "validate_command.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "atomic_file.hpp"
+#include "gpu_error.hpp"
+#include "input_error.hpp"
+#include "numerics.hpp"
+#include "scenario_argument.hpp"
+#include "topology_builders.hpp"
+#include "validation.hpp"
+
+namespace comet {
+namespace {
+
+FaultInjection parse_fault(const std::string& text) {
+  FaultInjection fault;
+  if (text.empty()) return fault;
+  const std::string prefix = "silent-rank:";
+  try {
+    if (text.rfind(prefix, 0) == 0) {
+      fault.silent_rank = std::stoi(text.substr(prefix.size()));
+      return fault;
+    }
+  } catch (const std::exception&) {
+  }
+  throw InputError({"<command line>", 0, 0}, "--inject-fault", text, "silent-rank:R (rank R skips its all-to-alls)");
+}
+
+std::string error_text(double error) { return std::isfinite(error) ? fmt::format("{:.2e}", error) : "NaN"; }
+
+void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& reports) {
+  fmt::print("# comet validate: scenario {} ({}), {} GPUs, model {} (H {}, F {}, {} experts, top-{}), {} tokens/GPU\n",
+             r.scenario->name, r.scenario->origin, r.topology->num_gpus(), r.scenario->model.preset, r.scenario->model.hidden,
+             r.scenario->model.expert_ffn, r.scenario->model.experts, r.scenario->model.top_k,
+             r.scenario->workload.tokens_per_gpu);
+  fmt::print("# placement {}, a2a direct (NCCL send/recv), {} warm-up + {} timed runs (median; all-to-alls: worst rank)\n",
+             r.placement.text(), r.options.warmup, r.options.repeats);
+  fmt::print("# forward + backward of one MoE layer; op times are busy time on the critical GPU\n");
+  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "partition", "layer", "expert",
+             "a2a", "permute", "other", "overlap", "eff", "err_none", "err_cpu", "verdict");
+  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "#", "ms", "ms", "ms", "ms", "ms",
+             "%", "", "", "", "");
+  for (const PolicyReport& p : reports) {
+    auto ms = [&](OpKind k) { return p.busy_s[static_cast<std::size_t>(k)] * 1e3; };
+    fmt::print("{:<10} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.2f} {:>9} {:>9} {:<7}\n", p.partition,
+               p.metrics.layer_time_s * 1e3, ms(OpKind::EXPERT_GEMM), ms(OpKind::ALL_TO_ALL),
+               ms(OpKind::PERMUTE) + ms(OpKind::UNPERMUTE), ms(OpKind::GATE) + ms(OpKind::NON_MOE),
+               p.metrics.overlap_ratio * 100.0, p.overlap_efficiency, error_text(p.error_vs_none),
+               p.cpu_checked ? error_text(p.error_vs_cpu) : "-", p.pass ? "ok" : "FAILED");
+  }
+  for (const PolicyReport& p : reports) fmt::print("# {}: {}\n", p.partition, p.choice);
+  fmt::print("# eff = (T_none - T) / (T_none - max(T_comm, T_compute) of none); err: relative L2 error of the layer output\n"
+             "# and input gradient against none (tolerance {}), and of none's output against a CPU fp32 reference ({})\n",
+             POLICY_TOLERANCE, CPU_REFERENCE_TOLERANCE);
+}
+
+}  // namespace
+
+void ValidateCommand::add_to(CLI::App& app) {
+  app_ = app.add_subcommand("validate", "Run the scenario's partition policies on this machine's GPUs with real CUDA "
+                                        "and NCCL kernels; time every op and check numerics");
+  app_->add_option("scenario", file_, "Scenario file (its GPUs must be present; one expert-parallel group)")->required();
+  app_->add_flag("--measure-only", measure_only_, "Measure only (no simulated prediction alongside)");
+  app_->add_option("-o,--output", output_, "Write the measured Timelines and summaries as JSON to this file");
+  app_->add_option("--placement", placement_, "Placement policy (default: the scenario's first)");
+  app_->add_option("--partitions", partitions_, "Partition policies (default: the scenario's; none always runs first)");
+  app_->add_option("--warmup", warmup_, "Untimed runs per policy")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app_->add_option("--repeats", repeats_, "Timed runs per policy (medians are reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  app_->add_option("--comm-ctas", comm_ctas_, "NCCL maxCTAs of the communicators (SMs communication may take; 0 = NCCL's choice)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the NCCL communicators are aborted")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app_->add_option("--inject-fault", fault_, "Testing aid: silent-rank:R makes rank R skip its all-to-alls");
+}
+
+int ValidateCommand::run() const {
+  if (!measure_only_)
+    throw InputError({"<command line>", 0, 0}, "--measure-only", "(missing)",
+                     "--measure-only: predicted-vs-measured comparison is not built yet");
+  const Scenario scenario = load_scenario_argument(file_);
+  const Topology topology = build_topology(scenario.topology);
+  const PathCosts costs(topology);
+  const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  ValidationRequest request{&scenario, &topology, &costs, &cost_model, {}, {}, {}};
+  request.placement = policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement_);
+  if (partitions_.empty())
+    request.partitions = scenario.partitions;
+  else
+    for (const std::string& p : partitions_) request.partitions.push_back(policy_option(scenario, PolicyFamily::PARTITION, "--partitions", p));
+  request.options.warmup = warmup_;
+  request.options.repeats = repeats_;
+  request.options.watchdog_s = watchdog_s_;
+  request.options.comm.max_ctas = comm_ctas_;
+  request.options.seed = scenario.workload.seed;
+  request.options.fault = parse_fault(fault_);
+  std::vector<PolicyReport> reports;
+  try {
+    reports = validate_policies(request);
+  } catch (const GpuError& error) {
+    fmt::print(stderr, "comet: GPU error: {}\n", error.what());
+    return EXIT_GPU_FAILURE;
+  }
+  print_table(request, reports);
+  if (!output_.empty()) write_file_atomically(output_, validation_json(request, reports).dump(1) + "\n");
+  for (const PolicyReport& p : reports)
+    if (!p.pass) return 1;
+  return 0;
+}
+
+}  // namespace comet

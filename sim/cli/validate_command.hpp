@@ -1,0 +1,27 @@
+// `comet validate`: runs a scenario's partition policies on this machine's GPUs with the real
+// kernels (the same Plans the simulator runs), times every op, checks numerics, and writes the
+// measured Timelines. Exit codes: 0 all correct, 1 a policy's numerics failed, 2 bad input
+// (including more GPUs than present), 3 a GPU, CUDA or NCCL failure (watchdog included).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+
+namespace comet {
+
+class ValidateCommand : public Command {
+ public:
+  void add_to(CLI::App& app) override;
+  int run() const override;
+
+ private:
+  std::string file_, placement_, output_, fault_;
+  std::vector<std::string> partitions_;
+  bool measure_only_ = false;
+  int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0;
+  double watchdog_s_ = 120.0;
+};
+
+}  // namespace comet

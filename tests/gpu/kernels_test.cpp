@@ -1,0 +1,179 @@
+// GPU tests (ctest label "gpu"): permute/unpermute, SwiGLU and the expert FFN against CPU
+// computations of the same bf16 inputs. Skipped without a CUDA device.
+#include <cublas_v2.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "expert_ffn.hpp"
+#include "gpu_test_support.hpp"
+#include "permute.hpp"
+#include "swiglu.hpp"
+
+namespace comet {
+namespace {
+
+using namespace comet::testing;
+using bf16 = __nv_bfloat16;
+
+float round_bf16(float v) { return __bfloat162float(__float2bfloat16(v)); }
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+TEST(PermuteKernels, GatherRowsWithAndWithoutScale) {
+  COMET_REQUIRE_GPUS(1);
+  for (int hidden : {64, 12}) {  // vectorised and scalar paths
+    const int in_rows = 5;
+    const std::vector<float> in = sample_values(static_cast<std::size_t>(in_rows) * hidden, hidden);
+    const std::vector<std::int32_t> rows{4, 0, 0, 2, 3, 1, 4};
+    const std::vector<float> scale{0.5f, 1.0f, 2.0f, -1.0f, 0.25f, 1.5f, 0.0f};
+    bf16* d_in = to_device(to_bf16(in));
+    std::int32_t* d_rows = to_device(rows);
+    float* d_scale = to_device(scale);
+    bf16* d_out = to_device(std::vector<bf16>(rows.size() * hidden));
+    for (bool scaled : {false, true}) {
+      ASSERT_EQ(kernels::gather_rows(d_in, d_rows, scaled ? d_scale : nullptr, static_cast<std::int64_t>(rows.size()), hidden,
+                                     d_out, nullptr),
+                cudaSuccess);
+      const std::vector<float> out = to_float(to_host(d_out, rows.size() * hidden));
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        for (int h = 0; h < hidden; ++h)
+          EXPECT_EQ(out[i * hidden + h], round_bf16(in[rows[i] * hidden + h] * (scaled ? scale[i] : 1.0f)))
+              << "row " << i << " hidden " << hidden;
+    }
+    cudaFree(d_in), cudaFree(d_rows), cudaFree(d_scale), cudaFree(d_out);
+  }
+}
+
+TEST(PermuteKernels, CombineRowsSumsWeightedCopiesAndSkipsAbsentOnes) {
+  COMET_REQUIRE_GPUS(1);
+  const int hidden = 24, tokens = 3, top_k = 2;
+  const std::vector<float> in = sample_values(4 * hidden, 3);
+  const std::vector<std::int32_t> positions{2, 0, -1, 3, 1, -1};  // token 2 has no copy in this chunk
+  const std::vector<float> weights{0.25f, 0.75f, 0.5f, 0.5f, 1.0f, 1.0f};
+  const std::vector<float> start = sample_values(tokens * hidden, 9);  // accumulates into this
+  bf16* d_in = to_device(to_bf16(in));
+  std::int32_t* d_pos = to_device(positions);
+  float* d_w = to_device(weights);
+  float* d_out = to_device(start);
+  ASSERT_EQ(kernels::combine_rows(d_in, d_pos, d_w, tokens, top_k, hidden, d_out, nullptr), cudaSuccess);
+  const std::vector<float> out = to_host(d_out, tokens * hidden);
+  for (int t = 0; t < tokens; ++t)
+    for (int h = 0; h < hidden; ++h) {
+      float expected = start[t * hidden + h];
+      for (int j = 0; j < top_k; ++j)
+        if (positions[t * top_k + j] >= 0) expected += weights[t * top_k + j] * round_bf16(in[positions[t * top_k + j] * hidden + h]);
+      EXPECT_NEAR(out[t * hidden + h], expected, 1e-5f);
+    }
+  cudaFree(d_in), cudaFree(d_pos), cudaFree(d_w), cudaFree(d_out);
+}
+
+TEST(SwigluKernels, ForwardAndBackwardMatchTheFormula) {
+  COMET_REQUIRE_GPUS(1);
+  const int rows = 7, ffn = 33;
+  const std::vector<float> h13 = sample_values(rows * 2 * ffn, 5), d_act = sample_values(rows * ffn, 8);
+  bf16* d_h13 = to_device(to_bf16(h13));
+  bf16* d_dact = to_device(to_bf16(d_act));
+  bf16* d_out = to_device(std::vector<bf16>(rows * ffn));
+  bf16* d_grad = to_device(std::vector<bf16>(rows * 2 * ffn));
+  ASSERT_EQ(kernels::swiglu_forward(d_h13, rows, ffn, d_out, nullptr), cudaSuccess);
+  ASSERT_EQ(kernels::swiglu_backward(d_h13, d_dact, rows, ffn, d_grad, nullptr), cudaSuccess);
+  const std::vector<float> act = to_float(to_host(d_out, rows * ffn)), grad = to_float(to_host(d_grad, rows * 2 * ffn));
+  for (int r = 0; r < rows; ++r)
+    for (int f = 0; f < ffn; ++f) {
+      const float g = round_bf16(h13[r * 2 * ffn + f]), u = round_bf16(h13[r * 2 * ffn + ffn + f]), d = round_bf16(d_act[r * ffn + f]);
+      const float s = 1.0f / (1.0f + std::exp(-g));
+      EXPECT_NEAR(act[r * ffn + f], silu(g) * u, 1e-2f * std::abs(silu(g) * u) + 1e-3f);
+      EXPECT_NEAR(grad[r * 2 * ffn + f], d * u * (s + g * s * (1 - s)), 1e-2f * std::abs(d * u) + 1e-3f);
+      EXPECT_NEAR(grad[r * 2 * ffn + ffn + f], d * silu(g), 1e-2f * std::abs(d * silu(g)) + 1e-3f);
+    }
+  cudaFree(d_h13), cudaFree(d_dact), cudaFree(d_out), cudaFree(d_grad);
+}
+
+// Three experts with 5, 0 and 3 rows (an empty one in the middle), forward and backward
+// against fp32 CPU math on the same bf16 values.
+TEST(ExpertFfn, ForwardAndBackwardMatchCpu) {
+  COMET_REQUIRE_GPUS(1);
+  const int h = 32, f = 16, experts = 3;
+  const std::vector<std::int64_t> offsets{0, 5, 5, 8};
+  const int rows = 8;
+  auto bf = [](std::vector<float> v) { for (float& x : v) x = round_bf16(x); return v; };
+  const std::vector<float> x = bf(sample_values(rows * h, 1)), dy = bf(sample_values(rows * h, 2));
+  std::vector<std::vector<float>> w13, w2;
+  for (int e = 0; e < experts; ++e) {
+    std::vector<float> a = sample_values(h * 2 * f, 10 + e), b = sample_values(f * h, 20 + e);
+    for (float& v : a) v = round_bf16(v / 8);
+    for (float& v : b) v = round_bf16(v / 8);
+    w13.push_back(a), w2.push_back(b);
+  }
+  // CPU reference.
+  std::vector<float> y(rows * h, 0), dx(rows * h, 0);
+  std::vector<std::vector<float>> dw13(experts, std::vector<float>(h * 2 * f, 0)), dw2(experts, std::vector<float>(f * h, 0));
+  for (int e = 0; e < experts; ++e)
+    for (std::int64_t r = offsets[e]; r < offsets[e + 1]; ++r) {
+      std::vector<float> z(2 * f, 0), act(f), dact(f, 0), dz(2 * f);
+      for (int i = 0; i < h; ++i)
+        for (int n = 0; n < 2 * f; ++n) z[n] += x[r * h + i] * w13[e][i * 2 * f + n];
+      for (int n = 0; n < 2 * f; ++n) z[n] = round_bf16(z[n]);  // h13 is stored in bf16
+      for (int n = 0; n < f; ++n) act[n] = round_bf16(silu(z[n]) * z[f + n]);
+      for (int n = 0; n < f; ++n)
+        for (int i = 0; i < h; ++i) {
+          y[r * h + i] += act[n] * w2[e][n * h + i];
+          dact[n] += dy[r * h + i] * w2[e][n * h + i];
+          dw2[e][n * h + i] += act[n] * dy[r * h + i];
+        }
+      for (int n = 0; n < f; ++n) {
+        const float s = 1.0f / (1.0f + std::exp(-z[n])), d = round_bf16(dact[n]);
+        dz[n] = round_bf16(d * z[f + n] * (s + z[n] * s * (1 - s)));
+        dz[f + n] = round_bf16(d * silu(z[n]));
+      }
+      for (int i = 0; i < h; ++i)
+        for (int n = 0; n < 2 * f; ++n) {
+          dx[r * h + i] += dz[n] * w13[e][i * 2 * f + n];
+          dw13[e][i * 2 * f + n] += x[r * h + i] * dz[n];
+        }
+    }
+  // GPU.
+  std::vector<bf16*> d_w13, d_w2, d_dw13, d_dw2;
+  for (int e = 0; e < experts; ++e) {
+    d_w13.push_back(to_device(to_bf16(w13[e]))), d_w2.push_back(to_device(to_bf16(w2[e])));
+    d_dw13.push_back(to_device(std::vector<bf16>(h * 2 * f, __float2bfloat16(0.0f))));
+    d_dw2.push_back(to_device(std::vector<bf16>(f * h, __float2bfloat16(0.0f))));
+  }
+  std::vector<const bf16*> c_w13(d_w13.begin(), d_w13.end()), c_w2(d_w2.begin(), d_w2.end());
+  bf16* d_x = to_device(to_bf16(x));
+  bf16* d_dy = to_device(to_bf16(dy));
+  bf16* d_h13 = to_device(std::vector<bf16>(rows * 2 * f));
+  bf16* d_act = to_device(std::vector<bf16>(rows * f));
+  bf16* d_y = to_device(std::vector<bf16>(rows * h));
+  bf16* d_dact = to_device(std::vector<bf16>(rows * f));
+  bf16* d_dh13 = to_device(std::vector<bf16>(rows * 2 * f));
+  bf16* d_dx = to_device(std::vector<bf16>(rows * h));
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  const kernels::ExpertFfnShape shape{h, f};
+  ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, d_x, c_w13.data(), c_w2.data(), d_h13, d_act, d_y, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  const kernels::ExpertFfnGrads grads{d_dact, d_dh13, d_dx, d_dw13.data(), d_dw2.data()};
+  ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, offsets.data(), experts, d_dy, d_x, d_h13, d_act, c_w13.data(),
+                                         c_w2.data(), grads, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  auto expect_close = [](const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) diff += (got[i] - want[i]) * (got[i] - want[i]), norm += want[i] * want[i];
+    ASSERT_GT(norm, 0.0) << what;
+    EXPECT_LT(std::sqrt(diff / norm), 2e-2) << what;
+  };
+  expect_close(to_float(to_host(d_y, rows * h)), y, "y");
+  expect_close(to_float(to_host(d_dx, rows * h)), dx, "dx");
+  for (int e : {0, 2}) {
+    expect_close(to_float(to_host(d_dw13[e], h * 2 * f)), dw13[e], "dw13");
+    expect_close(to_float(to_host(d_dw2[e], f * h)), dw2[e], "dw2");
+  }
+  // The empty expert's weight gradients stay zero.
+  for (float v : to_float(to_host(d_dw2[1], f * h))) EXPECT_EQ(v, 0.0f);
+  cublasDestroy(handle);
+}
+
+}  // namespace
+}  // namespace comet

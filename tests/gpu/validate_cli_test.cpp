@@ -1,0 +1,78 @@
+// GPU test (label "gpu", 2 GPUs): `comet validate` end to end on a tiny scenario: every
+// partition policy's output equals `none`'s, `none` equals the CPU reference, every op is
+// timed; and a rank that stops answering is caught by the watchdog (exit 3, no hang).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gpu_test_support.hpp"
+
+namespace {
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string output;
+  double seconds = 0;
+};
+
+CommandRun run_comet(const std::string& arguments) {
+  const auto start = std::chrono::steady_clock::now();
+  CommandRun run;
+  // `timeout`: a hang fails this test in two minutes instead of holding the machine.
+  FILE* pipe = ::popen(("timeout -k 5 120 " + std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe)) run.output += buffer.data();
+  const int status = ::pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return run;
+}
+
+const std::string TINY = std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml";
+
+TEST(ValidateCli, EveryPolicyMatchesNoneAndNoneMatchesCpu) {
+  COMET_REQUIRE_GPUS(2);
+  const std::string out = (std::filesystem::temp_directory_path() / ("comet_validate_" + std::to_string(::getpid()) + ".json")).string();
+  for (const char* placement : {"contiguous", "strided"}) {
+    const CommandRun run = run_comet("validate " + TINY + " --measure-only --placement " + placement + " --warmup 1 --repeats 3 -o " + out);
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    std::ifstream file(out);
+    const nlohmann::json json = nlohmann::json::parse(file);
+    ASSERT_EQ(json["policies"].size(), 4u) << run.output;
+    for (const auto& policy : json["policies"]) {
+      SCOPED_TRACE(policy["partition"].get<std::string>());
+      EXPECT_TRUE(policy["pass"].get<bool>());
+      ASSERT_TRUE(policy["error_vs_none"].is_number());
+      EXPECT_LT(policy["error_vs_none"].get<double>(), 2e-2);
+      EXPECT_GT(policy["layer_time_s"].get<double>(), 0.0);
+      for (const auto& op : policy["timeline"]["ops"]) {
+        EXPECT_GE(op["start_s"].get<double>(), 0.0);
+        EXPECT_GE(op["end_s"].get<double>(), op["start_s"].get<double>());
+      }
+    }
+    const auto& none = json["policies"][0];
+    EXPECT_EQ(none["partition"], "none");
+    ASSERT_TRUE(none["error_vs_cpu"].is_number()) << "the CPU reference must run at this size";
+    EXPECT_LT(none["error_vs_cpu"].get<double>(), 2e-2);
+  }
+  std::filesystem::remove(out);
+}
+
+TEST(ValidateCli, WatchdogAbortsWhenAPeerStopsAnswering) {
+  COMET_REQUIRE_GPUS(2);
+  const CommandRun run = run_comet("validate " + TINY + " --measure-only --partitions none --warmup 0 --repeats 1 --watchdog 5 "
+                                   "--inject-fault silent-rank:1");
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("watchdog"), std::string::npos) << run.output;
+  EXPECT_LT(run.seconds, 60.0);
+}
+
+}  // namespace

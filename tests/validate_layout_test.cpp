@@ -1,0 +1,211 @@
+// The real executor's host side: the token layout must move exactly the Plan's traffic, every
+// token copy exactly once, and bring every copy back to its token; and the numerics helpers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <set>
+
+#include "hash_uniform.hpp"
+#include "numerics.hpp"
+#include "plan_builder.hpp"
+#include "test_support.hpp"
+#include "token_layout.hpp"
+
+namespace comet {
+namespace {
+
+// 4 GPUs of one node, 16 experts top-4, Zipf routing: ragged counts, some pairs small.
+const std::string SCENARIO = R"(name: node-4
+topology:
+  name: node-4
+  kind: node
+  node: {gpus: 4, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0}
+model: {hidden: 64, expert_ffn: 96, experts: 16, top_k: 4, layers: 2, moe_layers: 2, heads: 4, kv_heads: 4, head_dim: 16}
+parallelism: {expert_parallel: 4}
+workload:
+  tokens_per_gpu: 96
+  steps: 1
+  seed: 5
+  routing: {kind: zipf, alpha: 1.2}
+)";
+
+struct Built {
+  Scenario scenario = parse_scenario(load_yaml_text(SCENARIO, "node-4.yaml"), ".");
+  Topology topology = build_topology(scenario.topology);
+  PathCosts costs{topology};
+  CostModel cost_model = CostModel::defaults_for("h100-sxm");
+  BuiltPlan plan(const std::string& placement, const std::string& partition) const {
+    PlanRequest r{&scenario, &topology, &costs, &cost_model, parse_policy(PolicyFamily::PLACEMENT, placement),
+                  parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct")};
+    r.keep_chunks = true;
+    return build_plan(r);
+  }
+};
+
+class LayoutTest : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
+
+TEST_P(LayoutTest, MovesThePlansTrafficAndEveryCopyOnce) {
+  const Built b;
+  const auto [placement, partition] = GetParam();
+  const BuiltPlan built = b.plan(placement, partition);
+  const ChunkPlan& chunks = built.chunks.at(0);
+  ASSERT_FALSE(chunks.parts.empty());
+  const int k = b.scenario.model.top_k;
+  const TokenLayout layout(chunks.parts, built.placement, k, 9);
+  ASSERT_EQ(layout.num_chunks(), static_cast<int>(chunks.chunks.size()));
+  const int ranks = layout.num_ranks();
+
+  // Plan bytes == layout rows x bytes per copy, for every all-to-all transfer.
+  const double per_copy = b.scenario.model.bytes_per_token_copy();
+  int transfers = 0;
+  for (const Op& op : built.plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    for (const Transfer& t : built.plan.matrices()[op.matrix].transfers) {
+      EXPECT_DOUBLE_EQ(layout.chunk(op.tags.chunk, t.src).send_count[t.dst] * per_copy, t.bytes);
+      ++transfers;
+    }
+  }
+  EXPECT_GT(transfers, 0);
+
+  for (int src = 0; src < ranks; ++src) {
+    const RankTokens& tokens = layout.tokens(src);
+    EXPECT_EQ(tokens.tokens, b.scenario.workload.tokens_per_gpu);
+    for (std::int64_t t = 0; t < tokens.tokens; ++t) {
+      std::set<int> experts;
+      float sum = 0.0f;
+      for (int j = 0; j < k; ++j) {
+        experts.insert(tokens.experts[t * k + j]);
+        sum += tokens.weights[t * k + j];
+      }
+      EXPECT_EQ(static_cast<int>(experts.size()), k) << "token " << t << " repeats an expert";
+      EXPECT_NEAR(sum, 1.0f, 1e-5f);
+    }
+    // Every copy in exactly one chunk; its send row names its token and lands on its expert's GPU.
+    std::vector<int> seen(tokens.experts.size(), 0);
+    for (int c = 0; c < layout.num_chunks(); ++c) {
+      const ChunkLayout& l = layout.chunk(c, src);
+      const auto at = ChunkLayout::offsets(l.send_count);
+      for (std::size_t i = 0; i < l.combine_positions.size(); ++i) {
+        const std::int32_t row = l.combine_positions[i];
+        if (row < 0) continue;
+        ++seen[i];
+        EXPECT_EQ(l.send_rows[row], static_cast<std::int32_t>(i / k));
+        const int dst = static_cast<int>(std::upper_bound(at.begin(), at.end(), row) - at.begin()) - 1;
+        EXPECT_EQ(built.placement.replicas(tokens.experts[i]).front(), dst);
+      }
+      EXPECT_EQ(std::accumulate(l.send_count.begin(), l.send_count.end(), std::int64_t{0}), l.rows_sent());
+    }
+    for (int s : seen) EXPECT_EQ(s, 1);
+  }
+}
+
+// Emulates the executor's data movement on the host with each row holding its token's id:
+// permute -> all-to-all -> expert-major -> identity experts -> source-major -> all-to-all ->
+// weighted unpermute must give every token back its own id (weights sum to 1).
+TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
+  const Built b;
+  const auto [placement, partition] = GetParam();
+  const BuiltPlan built = b.plan(placement, partition);
+  const int k = b.scenario.model.top_k;
+  const TokenLayout layout(built.chunks.at(0).parts, built.placement, k, 9);
+  const int ranks = layout.num_ranks();
+  auto id = [](int rank, std::int64_t token) { return 1000.0 * rank + static_cast<double>(token) + 1.0; };
+  std::vector<std::vector<double>> out(ranks);
+  for (int r = 0; r < ranks; ++r) out[r].assign(layout.tokens(r).tokens, 0.0);
+  for (int c = 0; c < layout.num_chunks(); ++c) {
+    // Dispatch: receive buffers by source.
+    std::vector<std::vector<double>> recv(ranks);
+    std::vector<std::vector<int>> recv_expert(ranks);
+    for (int dst = 0; dst < ranks; ++dst)
+      for (int src = 0; src < ranks; ++src) {
+        const ChunkLayout& l = layout.chunk(c, src);
+        std::vector<int> expert_of_row(l.rows_sent(), -1);
+        for (std::size_t i = 0; i < l.combine_positions.size(); ++i)
+          if (l.combine_positions[i] >= 0) expert_of_row[l.combine_positions[i]] = layout.tokens(src).experts[i];
+        const auto at = ChunkLayout::offsets(l.send_count);
+        for (std::int64_t i = at[dst]; i < at[dst + 1]; ++i) {
+          recv[dst].push_back(id(src, l.send_rows[i]));
+          recv_expert[dst].push_back(expert_of_row[i]);
+        }
+      }
+    // Expert-major, each slot's rows only from tokens routed to that slot's expert; back to source-major.
+    std::vector<std::vector<double>> back(ranks);
+    for (int dst = 0; dst < ranks; ++dst) {
+      const ChunkLayout& l = layout.chunk(c, dst);
+      ASSERT_EQ(static_cast<std::size_t>(l.rows_received()), recv[dst].size());
+      std::vector<double> expert_major(recv[dst].size());
+      for (std::size_t i = 0; i < expert_major.size(); ++i) expert_major[i] = recv[dst][l.expert_rows[i]];
+      // Each slot's rows are copies routed to that slot's expert (what its GEMM computes).
+      for (std::size_t s = 0; s + 1 < l.slot_offsets.size(); ++s)
+        for (std::int64_t i = l.slot_offsets[s]; i < l.slot_offsets[s + 1]; ++i)
+          ASSERT_EQ(recv_expert[dst][l.expert_rows[i]], layout.slot_experts(dst)[s]);
+      back[dst].resize(recv[dst].size());
+      for (std::size_t i = 0; i < back[dst].size(); ++i) back[dst][i] = expert_major[l.source_rows[i]];
+    }
+    // Combine: rank src gets its pieces back from every dst, in its send order.
+    for (int src = 0; src < ranks; ++src) {
+      const ChunkLayout& l = layout.chunk(c, src);
+      std::vector<double> returned;
+      for (int dst = 0; dst < ranks; ++dst) {
+        const ChunkLayout& d = layout.chunk(c, dst);
+        const auto at = ChunkLayout::offsets(d.recv_count);
+        returned.insert(returned.end(), back[dst].begin() + at[src], back[dst].begin() + at[src + 1]);
+      }
+      ASSERT_EQ(static_cast<std::int64_t>(returned.size()), l.rows_sent());
+      const RankTokens& tokens = layout.tokens(src);
+      for (std::size_t i = 0; i < l.combine_positions.size(); ++i)
+        if (l.combine_positions[i] >= 0) out[src][i / k] += tokens.weights[i] * returned[l.combine_positions[i]];
+    }
+  }
+  for (int r = 0; r < ranks; ++r)
+    for (std::int64_t t = 0; t < layout.tokens(r).tokens; ++t) EXPECT_NEAR(out[r][t], id(r, t), 1e-3 * id(r, t));
+}
+
+INSTANTIATE_TEST_SUITE_P(Policies, LayoutTest,
+                         ::testing::Values(std::pair{"contiguous", "none"}, std::pair{"contiguous", "fixed:4"},
+                                           std::pair{"strided", "fixed:3"}, std::pair{"topology", "dynamic"},
+                                           std::pair{"contiguous", "fine"}, std::pair{"strided", "fine"}));
+
+TEST(TokenLayout, RejectsReplicatedExperts) {
+  const Built b;
+  const BuiltPlan built = b.plan("replicate:2", "none");
+  EXPECT_THROW(TokenLayout(built.chunks.at(0).parts, built.placement, b.scenario.model.top_k, 1), std::invalid_argument);
+}
+
+TEST(Numerics, RelativeErrorIsNanForNonFiniteOrZeroReference) {
+  EXPECT_NEAR(relative_error({1.0f, 2.0f}, {1.0f, 2.0f}), 0.0, 1e-12);
+  EXPECT_NEAR(relative_error({1.1f, 2.0f}, {1.0f, 2.0f}), 0.1 / std::sqrt(5.0), 1e-6);
+  EXPECT_TRUE(std::isnan(relative_error({std::numeric_limits<float>::quiet_NaN(), 2.0f}, {1.0f, 2.0f})));
+  EXPECT_TRUE(std::isnan(relative_error({0.0f, 0.0f}, {0.0f, 0.0f})));  // never "pass" on zeros
+  EXPECT_TRUE(std::isnan(relative_error({1.0f}, {1.0f, 2.0f})));
+  EXPECT_FALSE(relative_error({std::numeric_limits<float>::infinity()}, {1.0f}) <= 1.0);
+}
+
+// One token, top-1, hidden 2, ffn 1: the CPU reference against the formula written out.
+TEST(Numerics, CpuReferenceMatchesTheSwigluFormula) {
+  RoutingMatrix routing(1, 1);
+  routing.at(0, 0) = 1;
+  const ExpertPlacement placement("contiguous", 1, {{0}});
+  const TokenLayout layout({routing}, placement, 1, 3);
+  const LayerDims dims{2, 1, 1, 1};
+  const DataSeeds seeds{7};
+  const std::vector<float> out = cpu_reference_output(layout, dims, seeds);
+  ASSERT_EQ(out.size(), 2u);
+  auto bf = [](float v) {  // bf16 rounding, written independently of numerics.cpp
+    return std::ldexp(std::nearbyint(std::ldexp(v, 7 - std::ilogb(v))), std::ilogb(v) - 7);
+  };
+  auto value = [&](std::uint64_t seed, int i, float scale) { return bf(kernels::random_value(seed, i, scale)); };
+  const float x0 = value(seeds.tokens(0), 0, 1.0f), x1 = value(seeds.tokens(0), 1, 1.0f);
+  const float s13 = DataSeeds::w13_scale(dims), s2 = DataSeeds::w2_scale(dims);
+  // w13 is [2 x 2]: row i = input dim, columns (gate, up).
+  const float gate = x0 * value(seeds.w13(0), 0, s13) + x1 * value(seeds.w13(0), 2, s13);
+  const float up = x0 * value(seeds.w13(0), 1, s13) + x1 * value(seeds.w13(0), 3, s13);
+  const float act = gate / (1.0f + std::exp(-gate)) * up;
+  EXPECT_NEAR(out[0], act * value(seeds.w2(0), 0, s2), 1e-6);
+  EXPECT_NEAR(out[1], act * value(seeds.w2(0), 1, s2), 1e-6);
+}
+
+}  // namespace
+}  // namespace comet

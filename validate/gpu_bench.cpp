@@ -1,0 +1,197 @@
+// comet_gpu_bench: the validation kernels against the plain library calls they must keep up
+// with, printed nccl-tests style (a `#` preamble, fixed-width columns, a units row).
+//   ffn    grouped SwiGLU experts (ragged per-expert cuBLAS GEMMs + activation) against one dense
+//          cuBLAS GEMM of the same flops, at the experts' shapes of a model on an EP=2 node
+//   a2a    NCCL all-to-all-v with ragged pieces against a plain NCCL all-to-all of the same
+//          total bytes (one thread per GPU), bus bandwidth as nccl-tests computes it
+// Times: CUDA events around `iters` back-to-back runs after warm-up; median of 5 such samples.
+#include <CLI/CLI.hpp>
+#include <cublas_v2.h>
+#include <fmt/format.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "all_to_all_v.hpp"
+#include "device_buffer.hpp"
+#include "expert_ffn.hpp"
+#include "gpu_error.hpp"
+#include "moe_model.hpp"
+#include "random_fill.hpp"
+
+namespace comet {
+namespace {
+
+using bf16 = __nv_bfloat16;
+
+/// Median over 5 samples of the mean seconds of `iters` calls of `work` on `stream`.
+double time_s(const std::function<void()>& work, cudaStream_t stream, int iters) {
+  for (int i = 0; i < 3; ++i) work();
+  cudaEvent_t start, end;
+  check_cuda(cudaEventCreate(&start), "event");
+  check_cuda(cudaEventCreate(&end), "event");
+  std::vector<double> samples;
+  for (int s = 0; s < 5; ++s) {
+    check_cuda(cudaEventRecord(start, stream), "record");
+    for (int i = 0; i < iters; ++i) work();
+    check_cuda(cudaEventRecord(end, stream), "record");
+    check_cuda(cudaEventSynchronize(end), "synchronize");
+    float ms = 0;
+    check_cuda(cudaEventElapsedTime(&ms, start, end), "elapsed");
+    samples.push_back(ms * 1e-3 / iters);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(end);
+  std::sort(samples.begin(), samples.end());
+  return samples[2];
+}
+
+void fill(DeviceBuffer<bf16>& b, std::uint64_t seed) {
+  check_cuda(kernels::random_fill_bf16(b.get(), b.size(), seed, 0.05f, nullptr), "fill " + b.name());
+}
+
+void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep) {
+  fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
+  fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "model", "tokens", "experts", "rows/e",
+             "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "#", "", "", "", "", "", "ms",
+             "TFLOP/s", "ms", "TFLOP/s", "%");
+  cublasHandle_t handle = nullptr;
+  check_cublas(cublasCreate(&handle), "cuBLAS");
+  cudaStream_t stream = nullptr;
+  check_cuda(cudaStreamCreate(&stream), "stream");
+  for (const std::string& name : models) {
+    const MoeModel m = *find_model_preset(name);
+    const int local = std::max(1, m.experts / ep);
+    const std::int64_t h = m.hidden, f = m.expert_ffn;
+    for (std::int64_t tokens : tokens_list) {
+      const std::int64_t rows = tokens * m.top_k, per_expert = rows / local, used = per_expert * local;
+      DeviceBuffer<bf16> x("x", used * h), h13("h13", used * 2 * f), act("act", used * f), y("y", used * h);
+      DeviceBuffer<bf16> w13("w13", local * h * 2 * f), w2("w2", local * f * h);
+      DeviceBuffer<bf16> dense_b("dense weights", h * 3 * f), dense_c("dense output", used * 3 * f);
+      for (auto* b : {&x, &w13, &w2, &dense_b}) fill(*b, 7);
+      std::vector<const bf16*> p13, p2;
+      std::vector<std::int64_t> offsets;
+      for (int e = 0; e <= local; ++e) offsets.push_back(e * per_expert);
+      for (int e = 0; e < local; ++e) p13.push_back(w13.get() + e * h * 2 * f), p2.push_back(w2.get() + e * f * h);
+      const kernels::ExpertFfnShape shape{static_cast<int>(h), static_cast<int>(f)};
+      const double flops = 2.0 * static_cast<double>(used) * h * 3.0 * f;
+      const double ffn = time_s([&] {
+        check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
+                                                 act.get(), y.get(), stream), "expert FFN");
+      }, stream, 5);
+      check_cublas(cublasSetStream(handle, stream), "stream");
+      const double dense = time_s([&] {
+        check_cublas(kernels::gemm_bf16(handle, false, false, used, 3 * f, h, x.get(), dense_b.get(), dense_c.get(), false), "dense");
+      }, stream, 5);
+      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f}\n", name, tokens, local,
+                 per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense * 1e3, flops / dense * 1e-12, 100.0 * dense / ffn);
+    }
+  }
+  cublasDestroy(handle);
+  cudaStreamDestroy(stream);
+}
+
+// Bytes rank r sends to rank p in the ragged case: the mean piece scaled by 0.5 .. 1.5.
+std::int64_t ragged_piece(std::int64_t mean, int r, int p, int ranks) {
+  const double factor = 0.5 + static_cast<double>((r * 7 + p * 3) % (2 * ranks)) / (2 * ranks - 1);
+  return static_cast<std::int64_t>(mean * factor) / 256 * 256;
+}
+
+void a2a_section(const std::vector<std::int64_t>& sizes, int ranks) {
+  fmt::print("\n# All-to-all: {} GPUs, one thread each; a2a-v = ragged pieces (0.5x .. 1.5x the mean), a2a = equal pieces\n", ranks);
+  fmt::print("# of the same total bytes; busbw = remote bytes of the busiest rank / time (nccl-tests: algbw x (n-1)/n)\n");
+  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "bytes/rank", "a2av_time", "a2av_bus", "a2a_time", "a2a_bus", "ratio");
+  fmt::print("{:>12} {:>10} {:>10} {:>10} {:>10} {:>7}\n", "B", "ms", "GB/s", "ms", "GB/s", "%");
+  ncclUniqueId id{};
+  check_nccl(ncclGetUniqueId(&id), "NCCL id");
+  std::vector<ncclComm_t> comms(ranks);
+  std::vector<std::thread> init;
+  for (int r = 0; r < ranks; ++r)
+    init.emplace_back([&, r] {
+      cudaSetDevice(r);
+      check_nccl(ncclCommInitRank(&comms[r], ranks, id, r), "NCCL init");
+    });
+  for (auto& t : init) t.join();
+  for (std::int64_t total : sizes) {
+    const std::int64_t mean = total / ranks;
+    std::vector<double> v_time(ranks), u_time(ranks), remote(ranks, 0.0);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < ranks; ++r)
+      threads.emplace_back([&, r] {
+        cudaSetDevice(r);
+        cudaStream_t stream = nullptr;
+        check_cuda(cudaStreamCreate(&stream), "stream");
+        std::vector<std::int64_t> send_off{0}, send_bytes, recv_off{0}, recv_bytes;
+        for (int p = 0; p < ranks; ++p) {
+          send_bytes.push_back(ragged_piece(mean, r, p, ranks));
+          recv_bytes.push_back(ragged_piece(mean, p, r, ranks));
+          send_off.push_back(send_off.back() + send_bytes.back());
+          recv_off.push_back(recv_off.back() + recv_bytes.back());
+          if (p != r) remote[r] += static_cast<double>(send_bytes.back());
+        }
+        const std::int64_t uniform = send_off.back() / ranks / 256 * 256;  // same total bytes, equal pieces
+        DeviceBuffer<std::uint8_t> send("send", std::max(send_off.back(), uniform * ranks));
+        DeviceBuffer<std::uint8_t> recv("recv", std::max(recv_off.back(), uniform * ranks));
+        check_cuda(cudaMemset(send.get(), 1, send.size()), "init");
+        v_time[r] = time_s([&] {
+          check_nccl(kernels::all_to_all_v(send.get(), send_off.data(), send_bytes.data(), recv.get(), recv_off.data(),
+                                           recv_bytes.data(), ranks, r, true, comms[r], stream), "a2a-v");
+        }, stream, 20);
+        u_time[r] = time_s([&] { check_nccl(kernels::all_to_all(send.get(), recv.get(), uniform, ranks, comms[r], stream), "a2a"); },
+                           stream, 20);
+        cudaStreamDestroy(stream);
+      });
+    for (auto& t : threads) t.join();
+    const double tv = *std::max_element(v_time.begin(), v_time.end()), tu = *std::max_element(u_time.begin(), u_time.end());
+    const double busiest = *std::max_element(remote.begin(), remote.end());
+    const double uniform_remote = static_cast<double>(total / ranks / 256 * 256) * (ranks - 1);
+    fmt::print("{:>12} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f}\n", total, tv * 1e3, busiest / tv * 1e-9, tu * 1e3,
+               uniform_remote / tu * 1e-9, 100.0 * (busiest / tv) / (uniform_remote / tu));
+  }
+  for (ncclComm_t c : comms) ncclCommDestroy(c);
+}
+
+}  // namespace
+}  // namespace comet
+
+int main(int argc, char** argv) {
+  CLI::App app{"comet_gpu_bench: validation kernels against dense cuBLAS and plain NCCL all-to-all"};
+  std::vector<std::string> sections{"ffn", "a2a"}, models{"mixtral-8x7b", "deepseek-v3"};
+  std::vector<std::int64_t> tokens{4096, 16384}, sizes{1 << 24, 1 << 26, 1 << 28};
+  int ep = 2;
+  app.add_option("--sections", sections, "ffn, a2a")->check(CLI::IsMember({"ffn", "a2a"}));
+  app.add_option("--models", models, "Model presets for the FFN shapes");
+  app.add_option("--tokens", tokens, "Tokens per GPU (rows = tokens x top_k)");
+  app.add_option("--ep", ep, "Expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
+  app.add_option("--bytes", sizes, "All-to-all bytes per rank");
+  CLI11_PARSE(app, argc, argv);
+  for (const std::string& m : models)
+    if (!comet::find_model_preset(m)) {
+      fmt::print(stderr, "comet_gpu_bench: error: unknown model preset '{}'\n", m);
+      return 2;
+    }
+  int gpus = 0;
+  if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
+    fmt::print(stderr, "comet_gpu_bench: no CUDA GPU here\n");
+    return 2;
+  }
+  try {
+    fmt::print("# comet_gpu_bench on {} GPU(s)\n", gpus);
+    if (std::find(sections.begin(), sections.end(), "ffn") != sections.end()) comet::ffn_section(models, tokens, ep);
+    if (std::find(sections.begin(), sections.end(), "a2a") != sections.end()) {
+      if (gpus < 2)
+        fmt::print("\n# All-to-all: skipped (needs 2 GPUs)\n");
+      else
+        comet::a2a_section(sizes, gpus);
+    }
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
+    return 3;
+  }
+  return 0;
+}

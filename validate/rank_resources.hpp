@@ -1,0 +1,41 @@
+// What one rank (one GPU, one host thread) holds for the whole validation: its streams, NCCL
+// communicators and cuBLAS handle. Two communicators, because dispatch-side and combine-side
+// all-to-alls of different chunks run at the same time on different streams, and NCCL needs
+// the operations on one communicator issued in the same order on every rank.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+namespace comet {
+
+struct CommSettings {
+  int max_ctas = 0;  ///< NCCL maxCTAs (and minCTAs, when it is lower): SMs communication may take; 0 = NCCL's choice
+};
+
+class RankResources {
+ public:
+  /// Selects `device`, creates streams (communication streams at high priority), a cuBLAS
+  /// handle, and joins both communicators (collective: every rank must call it).
+  RankResources(int device, int rank, int num_ranks, const ncclUniqueId& dispatch_id, const ncclUniqueId& combine_id,
+                const CommSettings& settings);
+  ~RankResources();
+  RankResources(const RankResources&) = delete;
+  RankResources& operator=(const RankResources&) = delete;
+
+  /// Aborts both communicators (a watchdog's last resort: NCCL kernels stop waiting for peers).
+  void abort_communicators();
+  /// The first asynchronous NCCL error of either communicator, or ncclSuccess.
+  ncclResult_t async_error() const;
+
+  int device, rank, num_ranks, sm_count = 0;
+  cudaStream_t compute = nullptr, dispatch = nullptr, combine = nullptr;
+  ncclComm_t dispatch_comm = nullptr, combine_comm = nullptr;
+  cublasHandle_t cublas = nullptr;
+
+ private:
+  bool aborted_ = false;
+};
+
+}  // namespace comet

@@ -1,0 +1,235 @@
+#include "rank_runner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "all_to_all_v.hpp"
+#include "expert_ffn.hpp"
+#include "gpu_error.hpp"
+#include "permute.hpp"
+
+namespace comet {
+namespace {
+
+bool is_forward(const Op& op) { return op.tags.direction == Direction::FORWARD; }
+int direction_index(const Op& op) { return is_forward(op) ? 0 : 1; }
+
+std::vector<std::int64_t> bytes_of(const std::vector<std::int64_t>& rows, std::int64_t row_bytes) {
+  std::vector<std::int64_t> out(rows.size());
+  std::transform(rows.begin(), rows.end(), out.begin(), [&](std::int64_t r) { return r * row_bytes; });
+  return out;
+}
+
+}  // namespace
+
+RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
+                       LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols,
+                       FaultInjection fault)
+    : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
+      stand_in_cols_(stand_in_cols), fault_(fault) {
+  const std::size_t n = plan.ops().size();
+  start_.assign(n, nullptr);
+  end_.assign(n, nullptr);
+  ran_.assign(n, 0);
+  stream_used_.assign(n, COMPUTE);
+  for (const Op& op : plan.ops()) {
+    if (!runs_here(op)) continue;
+    check_cuda(cudaEventCreate(&start_[op.id]), "create event");
+    check_cuda(cudaEventCreate(&end_[op.id]), "create event");
+  }
+  check_cuda(cudaEventCreate(&base_), "create event");
+  check_cuda(cudaEventCreate(&done_), "create event");
+}
+
+RankRunner::~RankRunner() {
+  for (auto* list : {&start_, &end_})
+    for (cudaEvent_t e : *list)
+      if (e) cudaEventDestroy(e);
+  cudaEventDestroy(base_);
+  cudaEventDestroy(done_);
+}
+
+bool RankRunner::runs_here(const Op& op) const {
+  return op.kind == OpKind::ALL_TO_ALL ? op.group == 0 : op.gpu == res_.rank;
+}
+
+RankRunner::Stream RankRunner::stream_of(const Op& op) const {
+  switch (op.kind) {
+    case OpKind::ALL_TO_ALL:
+      return op.tags.phase == A2aPhase::DISPATCH || op.tags.phase == A2aPhase::COMBINE_GRAD ? DISPATCH : COMBINE;
+    case OpKind::PERMUTE: return is_forward(op) ? DISPATCH : COMBINE;
+    case OpKind::UNPERMUTE: return is_forward(op) ? COMBINE : DISPATCH;
+    default: return COMPUTE;
+  }
+}
+
+cudaStream_t RankRunner::stream(Stream s) const {
+  return s == COMPUTE ? res_.compute : s == DISPATCH ? res_.dispatch : res_.combine;
+}
+
+void RankRunner::wait_for(const Op& op, Stream s) {
+  auto wait = [&](std::int32_t dep) {
+    if (dep >= 0 && ran_[dep] && stream_used_[dep] != s)
+      check_cuda(cudaStreamWaitEvent(stream(s), end_[dep], 0), "wait for a dependency");
+  };
+  for (std::int32_t dep : plan_.deps(op.id)) wait(dep);
+  // Double buffering: chunk c reuses the staging slot of chunk c - 2.
+  const int c = op.tags.chunk, d = direction_index(op);
+  if (c < 2) return;
+  const bool writes_receive = (op.kind == OpKind::PERMUTE && is_forward(op)) || (op.kind == OpKind::UNPERMUTE && !is_forward(op));
+  if (writes_receive) wait(gemm_of_[d][c - 2]);  // the GEMM of chunk c-2 read the receive buffer
+  if (op.kind == OpKind::EXPERT_GEMM) wait(receive_end_of_[d][c - 2]);  // chunk c-2 consumed the combine buffers
+}
+
+cudaEvent_t RankRunner::enqueue() {
+  std::fill(ran_.begin(), ran_.end(), 0);
+  int max_chunk = 0;
+  for (const Op& op : plan_.ops()) max_chunk = std::max(max_chunk, op.tags.chunk + 1);
+  gemm_of_.assign(2, std::vector<std::int32_t>(max_chunk, -1));
+  receive_end_of_ = gemm_of_;
+  check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
+  check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
+  check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
+  check_cublas(cublasSetSmCountTarget(res_.cublas, sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0),
+               "set the GEMMs' SM count");
+  for (const Op& op : plan_.ops()) {
+    if (!runs_here(op)) continue;
+    const Stream s = stream_of(op);
+    wait_for(op, s);
+    check_cuda(cudaEventRecord(start_[op.id], stream(s)), "record op start");
+    launch(op);
+    check_cuda(cudaEventRecord(end_[op.id], stream(s)), "record op end");
+    ran_[op.id] = 1;
+    stream_used_[op.id] = s;
+    const int d = direction_index(op), c = op.tags.chunk;
+    if (op.kind == OpKind::EXPERT_GEMM) gemm_of_[d][c] = op.id;
+    const bool receive_end = (op.kind == OpKind::UNPERMUTE && is_forward(op)) || (op.kind == OpKind::PERMUTE && !is_forward(op));
+    if (receive_end) receive_end_of_[d][c] = op.id;
+  }
+  for (cudaStream_t s : {res_.dispatch, res_.combine}) {
+    cudaEvent_t tail = nullptr;
+    check_cuda(cudaEventCreateWithFlags(&tail, cudaEventDisableTiming), "create event");
+    check_cuda(cudaEventRecord(tail, s), "record stream end");
+    check_cuda(cudaStreamWaitEvent(res_.compute, tail, 0), "join streams");
+    cudaEventDestroy(tail);  // released when the wait no longer needs it
+  }
+  check_cuda(cudaEventRecord(done_, res_.compute), "record end event");
+  return done_;
+}
+
+std::vector<std::pair<double, double>> RankRunner::op_times() const {
+  std::vector<std::pair<double, double>> times(plan_.ops().size(), {-1.0, -1.0});
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    if (!ran_[i]) continue;
+    float start_ms = 0.0f, end_ms = 0.0f;
+    check_cuda(cudaEventElapsedTime(&start_ms, base_, start_[i]), "read op start");
+    check_cuda(cudaEventElapsedTime(&end_ms, base_, end_[i]), "read op end");
+    times[i] = {start_ms * 1e-3, end_ms * 1e-3};
+  }
+  return times;
+}
+
+void RankRunner::copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows,
+                           cudaStream_t s) {
+  if (rows == 0) return;
+  check_cuda(cudaMemcpyAsync(to + to_row * dims_.hidden, from + from_row * dims_.hidden,
+                             static_cast<std::size_t>(rows * dims_.row_bytes()), cudaMemcpyDeviceToDevice, s),
+             "copy this rank's own rows");
+}
+
+void RankRunner::launch(const Op& op) {
+  const int c = op.tags.chunk, r = res_.rank, h = dims_.hidden;
+  const cudaStream_t s = stream(stream_of(op));
+  switch (op.kind) {
+    case OpKind::ALL_TO_ALL: return all_to_all_op(op, c);
+    case OpKind::EXPERT_GEMM: return gemm_op(op, c);
+    case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
+    case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
+    default: break;
+  }
+  const ChunkLayout& l = layout_.chunk(c, r);
+  const ChunkBuffers& cb = buf_.chunks[c];
+  const StagingSlot& slot = buf_.staging[c % 2];
+  const auto send_at = ChunkLayout::offsets(l.send_count), recv_at = ChunkLayout::offsets(l.recv_count);
+  const bool sending = (op.kind == OpKind::PERMUTE) == is_forward(op);
+  if (sending) {
+    // Forward permute: token rows into send order. Backward unpermute: output gradients times
+    // the gate weights, in the same order (they travel like the dispatch).
+    const bf16* from = is_forward(op) ? buf_.x.get() : buf_.d_out.get();
+    const float* scale = is_forward(op) ? nullptr : cb.send_weights.get();
+    check_cuda(kernels::gather_rows(from, cb.send_rows.get(), scale, l.rows_sent(), h, slot.send.get(), s), "permute");
+    copy_self(slot.send.get(), send_at[r], slot.recv.get(), recv_at[r], l.send_count[r], s);
+    return;
+  }
+  // Forward unpermute: weighted sum of the returned expert outputs. Backward permute: sum of the
+  // returned input-gradient copies.
+  float* into = is_forward(op) ? buf_.out.get() : buf_.dx.get();
+  const float* weights = is_forward(op) ? buf_.gate_weights.get() : nullptr;
+  check_cuda(kernels::combine_rows(slot.combine_recv.get(), cb.combine_positions.get(), weights, buf_.tokens,
+                                   dims_.top_k, h, into, s),
+             "unpermute");
+}
+
+void RankRunner::gemm_op(const Op& op, int c) {
+  const int r = res_.rank, h = dims_.hidden;
+  const ChunkLayout& l = layout_.chunk(c, r);
+  const ChunkBuffers& cb = buf_.chunks[c];
+  const StagingSlot& slot = buf_.staging[c % 2];
+  const cudaStream_t s = res_.compute;
+  const std::int64_t rows = l.rows_received();
+  const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  const int slots = static_cast<int>(l.slot_offsets.size()) - 1;
+  bf16* y = buf_.y_scratch.get();
+  if (is_forward(op)) {
+    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, cb.x_expert.get(), s), "expert-major reorder");
+    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, l.slot_offsets.data(), slots, cb.x_expert.get(),
+                                             buf_.w13_ptr.data(), buf_.w2_ptr.data(), cb.h13.get(), cb.act.get(), y, s),
+                 "expert FFN forward");
+  } else {
+    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy_scratch.get(), s),
+               "expert-major reorder");
+    const kernels::ExpertFfnGrads grads{buf_.d_act.get(), buf_.d_h13.get(), y, buf_.d_w13_ptr.data(), buf_.d_w2_ptr.data()};
+    check_cublas(kernels::expert_ffn_backward(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
+                                              cb.x_expert.get(), cb.h13.get(), cb.act.get(), buf_.w13_ptr.data(),
+                                              buf_.w2_ptr.data(), grads, s),
+                 "expert FFN backward");
+  }
+  check_cuda(kernels::gather_rows(y, cb.source_rows.get(), nullptr, rows, h, slot.combine_send.get(), s), "source-major reorder");
+  const auto send_at = ChunkLayout::offsets(l.send_count), recv_at = ChunkLayout::offsets(l.recv_count);
+  copy_self(slot.combine_send.get(), recv_at[r], slot.combine_recv.get(), send_at[r], l.recv_count[r], s);
+}
+
+void RankRunner::all_to_all_op(const Op& op, int c) {
+  if (fault_.silent_rank == res_.rank) return;
+  const int r = res_.rank;
+  const ChunkLayout& l = layout_.chunk(c, r);
+  const StagingSlot& slot = buf_.staging[c % 2];
+  const std::int64_t rb = dims_.row_bytes();
+  const auto send_at = bytes_of(ChunkLayout::offsets(l.send_count), rb), recv_at = bytes_of(ChunkLayout::offsets(l.recv_count), rb);
+  const auto send_bytes = bytes_of(l.send_count, rb), recv_bytes = bytes_of(l.recv_count, rb);
+  const bool outbound = stream_of(op) == DISPATCH;  // dispatch and combine-grad go to the experts
+  if (outbound)
+    check_nccl(kernels::all_to_all_v(slot.send.get(), send_at.data(), send_bytes.data(), slot.recv.get(), recv_at.data(),
+                                     recv_bytes.data(), res_.num_ranks, r, false, res_.dispatch_comm, res_.dispatch),
+               "dispatch all-to-all");
+  else
+    check_nccl(kernels::all_to_all_v(slot.combine_send.get(), recv_at.data(), recv_bytes.data(), slot.combine_recv.get(),
+                                     send_at.data(), send_bytes.data(), res_.num_ranks, r, false, res_.combine_comm,
+                                     res_.combine),
+               "combine all-to-all");
+}
+
+void RankRunner::stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out) {
+  // The router and the non-MoE part are stand-ins: GEMMs of the plan's flops on this rank's tokens.
+  const double unit = 2.0 * static_cast<double>(buf_.tokens) * dims_.hidden * static_cast<double>(cols);
+  if (unit <= 0.0) return;
+  check_cublas(cublasSetStream(res_.cublas, res_.compute), "set stream");
+  const int calls = std::max(1, static_cast<int>(std::lround(op.flops / unit)));
+  for (int i = 0; i < calls; ++i)
+    check_cublas(kernels::gemm_bf16(res_.cublas, false, false, buf_.tokens, cols, dims_.hidden, buf_.x.get(), weights, out, false),
+                 "stand-in GEMM");
+}
+
+}  // namespace comet

@@ -1,0 +1,162 @@
+#include "validation.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "input_error.hpp"
+#include "numerics.hpp"
+#include "plan_builder.hpp"
+#include "token_layout.hpp"
+
+namespace comet {
+namespace {
+
+struct PreparedPolicy {
+  PolicySpec partition;
+  std::unique_ptr<BuiltPlan> built;
+  std::unique_ptr<TokenLayout> layout;
+};
+
+void check_fits_machine(const ValidationRequest& r) {
+  const Scenario& s = *r.scenario;
+  const int gpus = r.topology->num_gpus();
+  const int present = visible_gpu_count();
+  if (gpus > present)
+    throw InputError({s.origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                     fmt::format("at most the {} GPU(s) this machine has (validation runs on one node)", present));
+  if (s.expert_parallel != gpus)
+    throw InputError({s.origin, 0, 0}, "parallelism.expert_parallel", std::to_string(s.expert_parallel),
+                     fmt::format("the scenario's {} GPUs: validation runs one expert-parallel group", gpus));
+}
+
+PreparedPolicy prepare(const ValidationRequest& r, const PolicySpec& partition) {
+  PlanRequest plan_request{r.scenario, r.topology, r.costs, r.cost_model, r.placement, partition, parse_policy(PolicyFamily::A2A, "direct")};
+  plan_request.keep_chunks = true;
+  PreparedPolicy p{partition, std::make_unique<BuiltPlan>(build_plan(plan_request)), nullptr};
+  const ChunkPlan& chunks = p.built->chunks.front();
+  if (chunks.parts.empty())
+    throw InputError({r.scenario->origin, 0, 0}, "partition", partition.text(),
+                     "a policy whose chunks split replicated experts, which the real executor does not run");
+  try {
+    p.layout = std::make_unique<TokenLayout>(chunks.parts, p.built->placement, r.scenario->model.top_k, r.options.seed);
+  } catch (const std::invalid_argument& error) {
+    throw InputError({r.scenario->origin, 0, 0}, "placement", r.placement.text(), error.what());
+  }
+  return p;
+}
+
+// The Plan's all-to-all bytes and the token layout must describe the same traffic.
+void check_plan_matches_layout(const Plan& plan, const TokenLayout& layout, double bytes_per_copy) {
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    for (const Transfer& t : plan.matrices()[op.matrix].transfers) {
+      const double rows = static_cast<double>(layout.chunk(op.tags.chunk, t.src).send_count[t.dst]);
+      if (std::abs(rows * bytes_per_copy - t.bytes) > 0.5)
+        throw std::logic_error(fmt::format("op {}: the plan moves {} bytes from GPU {} to {}, the token layout {} rows",
+                                           op.id, t.bytes, t.src, t.dst, rows));
+    }
+  }
+}
+
+std::array<double, NUM_OP_KINDS> busy_per_kind(const Timeline& t, int critical_gpu, int ep) {
+  std::array<std::vector<std::pair<double, double>>, NUM_OP_KINDS> intervals;
+  for (const TimelineOp& op : t.ops) {
+    const bool mine = op.kind == OpKind::ALL_TO_ALL ? op.group == critical_gpu / ep : op.gpu == critical_gpu;
+    if (mine) intervals[static_cast<std::size_t>(op.kind)].emplace_back(op.start_s, op.end_s);
+  }
+  std::array<double, NUM_OP_KINDS> out{};
+  for (std::size_t k = 0; k < NUM_OP_KINDS; ++k) out[k] = union_length(intervals[k]);
+  return out;
+}
+
+}  // namespace
+
+std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
+  check_fits_machine(r);
+  std::vector<PolicySpec> partitions = r.partitions;
+  auto is_none = [](const PolicySpec& p) { return p.name == "none"; };
+  partitions.erase(std::remove_if(partitions.begin(), partitions.end(), is_none), partitions.end());
+  partitions.insert(partitions.begin(), parse_policy(PolicyFamily::PARTITION, "none"));
+
+  const MoeModel& m = r.scenario->model;
+  const LayerDims dims{m.hidden, m.expert_ffn, m.top_k, m.experts};
+  std::vector<PreparedPolicy> prepared;
+  std::vector<RealJob> jobs;
+  for (const PolicySpec& partition : partitions) {
+    prepared.push_back(prepare(r, partition));
+    check_plan_matches_layout(prepared.back().built->plan, *prepared.back().layout, m.bytes_per_token_copy());
+  }
+  for (const PreparedPolicy& p : prepared) {
+    // The Plan's SM share for the expert GEMMs (fine-grained overlap reserves SMs for NCCL).
+    double sm_fraction = 1.0;
+    for (const Op& op : p.built->plan.ops())
+      if (op.kind == OpKind::EXPERT_GEMM) sm_fraction = std::min(sm_fraction, op.compute_sm_fraction);
+    jobs.push_back({p.partition.text(), &p.built->plan, p.layout.get(), sm_fraction});
+  }
+  const std::vector<RealMeasurement> measured = run_on_gpus(jobs, dims, r.topology->num_gpus(), r.options);
+
+  std::vector<PolicyReport> reports;
+  for (std::size_t i = 0; i < prepared.size(); ++i) {
+    PolicyReport report;
+    report.partition = prepared[i].partition.text();
+    report.choice = prepared[i].built->partition_choices.front();
+    report.timeline = measured[i].timeline;
+    report.metrics = compute_metrics(prepared[i].built->plan, report.timeline, *r.topology, *r.costs);
+    report.busy_s = busy_per_kind(report.timeline, report.metrics.critical_gpu, r.scenario->expert_parallel);
+    report.error_vs_none = std::max(relative_error(measured[i].output, measured[0].output),
+                                    relative_error(measured[i].input_gradient, measured[0].input_gradient));
+    reports.push_back(std::move(report));
+  }
+  // `none` against the CPU: compared to itself it only proves its output is finite.
+  PolicyReport& none = reports.front();
+  none.error_vs_none = relative_error(measured[0].output, measured[0].output);
+  if (cpu_reference_cost(*prepared[0].layout, dims) <= r.cpu_reference_limit) {
+    none.error_vs_cpu = relative_error(measured[0].output, cpu_reference_output(*prepared[0].layout, dims, DataSeeds{r.options.seed}));
+    none.cpu_checked = true;
+  }
+  const double t_none = none.metrics.layer_time_s;
+  const double serial_floor = std::max(none.metrics.comm_s, none.metrics.compute_s);
+  for (PolicyReport& report : reports) {
+    report.overlap_efficiency = t_none > serial_floor ? (t_none - report.metrics.layer_time_s) / (t_none - serial_floor) : 0.0;
+    report.pass = report.error_vs_none <= POLICY_TOLERANCE && (!report.cpu_checked || report.error_vs_cpu <= CPU_REFERENCE_TOLERANCE);
+  }
+  return reports;
+}
+
+nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::vector<PolicyReport>& reports) {
+  nlohmann::ordered_json out;
+  out["scenario"] = r.scenario->name;
+  out["gpus"] = r.topology->num_gpus();
+  out["placement"] = r.placement.text();
+  out["a2a"] = "direct";
+  out["warmup"] = r.options.warmup;
+  out["repeats"] = r.options.repeats;
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+  for (const PolicyReport& p : reports) {
+    nlohmann::ordered_json j;
+    j["partition"] = p.partition;
+    j["choice"] = p.choice;
+    j["layer_time_s"] = p.metrics.layer_time_s;
+    j["compute_s"] = p.metrics.compute_s;
+    j["comm_s"] = p.metrics.comm_s;
+    j["exposed_comm_s"] = p.metrics.exposed_comm_s;
+    j["overlap_ratio"] = p.metrics.overlap_ratio;
+    j["overlap_efficiency"] = p.overlap_efficiency;
+    nlohmann::ordered_json busy;
+    for (std::size_t k = 0; k < NUM_OP_KINDS; ++k) busy[std::string(to_string(static_cast<OpKind>(k)))] = p.busy_s[k];
+    j["busy_s_by_op_kind"] = busy;
+    j["error_vs_none"] = number(p.error_vs_none);
+    j["error_vs_cpu"] = number(p.error_vs_cpu);
+    j["pass"] = p.pass;
+    j["timeline"] = timeline_to_json(p.timeline);
+    list.push_back(std::move(j));
+  }
+  out["policies"] = std::move(list);
+  return out;
+}
+
+}  // namespace comet

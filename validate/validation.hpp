@@ -1,0 +1,53 @@
+// `comet validate` without the terminal: builds each partition policy's Plan with the
+// simulator's code, runs them all on the local GPUs, checks numerics (every policy against
+// `none`, and `none` against a CPU fp32 reference when small enough) and summarises each run.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "metrics.hpp"
+#include "path_costs.hpp"
+#include "policy_spec.hpp"
+#include "real_executor.hpp"
+#include "scenario.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct ValidationRequest {
+  const Scenario* scenario = nullptr;
+  const Topology* topology = nullptr;
+  const PathCosts* costs = nullptr;
+  const CostModel* cost_model = nullptr;
+  PolicySpec placement;
+  std::vector<PolicySpec> partitions;  ///< `none` is added first when missing: it is the reference
+  RealRunOptions options;
+  double cpu_reference_limit = 4e9;    ///< multiply-adds above which the CPU reference is skipped
+};
+
+struct PolicyReport {
+  std::string partition;
+  std::string choice;                    ///< what the partition policy chose
+  Timeline timeline;
+  Metrics metrics;
+  std::array<double, NUM_OP_KINDS> busy_s{};  ///< per op kind, busy time on the critical GPU (all-to-all: its group)
+  double overlap_efficiency = 0.0;       ///< (T_none - T) / (T_none - max(T_comm, T_compute)) of `none`
+  double error_vs_none = std::numeric_limits<double>::quiet_NaN();
+  double error_vs_cpu = std::numeric_limits<double>::quiet_NaN();  ///< `none` only, when run
+  bool cpu_checked = false;
+  bool pass = false;
+};
+
+/// Throws InputError when the scenario does not fit this machine (GPUs, one EP group, replicas)
+/// and GpuError when the GPUs fail.
+std::vector<PolicyReport> validate_policies(const ValidationRequest& request);
+
+nlohmann::ordered_json validation_json(const ValidationRequest& request, const std::vector<PolicyReport>& reports);
+
+}  // namespace comet
