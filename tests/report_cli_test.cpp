@@ -372,6 +372,22 @@ TEST_F(ReportCliTest, APointThatFailsAtRunTimeStopsTheSweepWithItsMessageAndKeep
 }
 #endif
 
+TEST_F(ReportCliTest, OptionListsMayComeBeforeTheScenarioFileAndJsonGoesToStdout) {
+  const std::string scenario = write("s.yaml", SCENARIO);
+  const Result compare = comet("compare --engine analytical --placements topology,contiguous --partitions none --a2a direct " +
+                               scenario + " --json");
+  ASSERT_EQ(compare.exit_code, 0) << compare.err;
+  const Json compared = Json::parse(compare.out);
+  EXPECT_EQ(compared["command"], "compare");
+  EXPECT_EQ(compared["results"].size(), 2u);
+  EXPECT_EQ(compared["scenario"], "reports-64");
+  const Result sweep = comet("sweep --engine analytical --set workload.seed=1,2 " + scenario + " --set workload.tokens_per_gpu=512 --json");
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  const Json swept = Json::parse(sweep.out);
+  EXPECT_EQ(swept["points_finished"], 2);
+  EXPECT_EQ(swept["keys"], Json::array({"workload.seed", "workload.tokens_per_gpu"}));
+}
+
 struct BadInput {
   const char* label;
   std::string arguments;  // {s} is the scenario path, {d} the test directory

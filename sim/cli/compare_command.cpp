@@ -98,15 +98,18 @@ void CompareCommand::add_to(CLI::App& app) {
   app_->add_option("--placements", placements_,
                    fmt::format("Placements, comma-separated: {} (default: the scenario's list, else all)",
                                policy_choices(PolicyFamily::PLACEMENT)))
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
   app_->add_option("--partitions", partitions_,
                    fmt::format("Partitions, comma-separated: {} (default: the scenario's list, else all)",
                                policy_choices(PolicyFamily::PARTITION)))
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
   app_->add_option("--a2a", a2a_,
                    fmt::format("All-to-all algorithms, comma-separated: {} (default: the scenario's list, else all)",
                                policy_choices(PolicyFamily::A2A)))
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
   app_->add_option("--engine", engine_,
                    fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
   app_->add_option("--layers", layers_, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
