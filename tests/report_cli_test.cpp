@@ -388,6 +388,26 @@ TEST_F(ReportCliTest, OptionListsMayComeBeforeTheScenarioFileAndJsonGoesToStdout
   EXPECT_EQ(swept["keys"], Json::array({"workload.seed", "workload.tokens_per_gpu"}));
 }
 
+TEST_F(ReportCliTest, CompareRunsEveryPolicyOfAFamilyTheScenarioDoesNotList) {
+  const std::string base = "name: s\ntopology: dgx-h100\nmodel: {preset: mixtral-8x7b}\nparallelism: {expert_parallel: 8}\n"
+                           "workload: {tokens_per_gpu: 1024}\n";
+  const Result all = comet("compare --engine analytical --json " + write("all.yaml", base));
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::set<std::string> placements, partitions, a2a;
+  for (const Json& r : Json::parse(all.out)["results"]) {
+    placements.insert(r["placement"].get<std::string>());
+    partitions.insert(r["partition"].get<std::string>());
+    a2a.insert(r["a2a"].get<std::string>());
+  }
+  EXPECT_EQ(placements, (std::set<std::string>{"contiguous", "strided", "topology", "bottleneck", "replicate:2"}));
+  EXPECT_EQ(partitions, (std::set<std::string>{"none", "fixed:4", "dynamic", "fine"}));
+  EXPECT_EQ(a2a, (std::set<std::string>{"direct", "hierarchical"}));
+  const Result listed = comet("compare --engine analytical --json " +
+                              write("listed.yaml", base + "policies: {partition: [none, fine]}\n"));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(Json::parse(listed.out)["results"].size(), 5u * 2u * 2u) << "the listed family as listed, the others all";
+}
+
 struct BadInput {
   const char* label;
   std::string arguments;  // {s} is the scenario path, {d} the test directory
