@@ -394,7 +394,8 @@ TEST_F(ReportCliTest, CompareRunsEveryPolicyOfAFamilyTheScenarioDoesNotList) {
   const Result all = comet("compare --engine analytical --json " + write("all.yaml", base));
   ASSERT_EQ(all.exit_code, 0) << all.err;
   std::set<std::string> placements, partitions, a2a;
-  for (const Json& r : Json::parse(all.out)["results"]) {
+  const Json results = Json::parse(all.out);  // kept: a range-for over a temporary's member would dangle
+  for (const Json& r : results["results"]) {
     placements.insert(r["placement"].get<std::string>());
     partitions.insert(r["partition"].get<std::string>());
     a2a.insert(r["a2a"].get<std::string>());
