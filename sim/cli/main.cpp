@@ -11,11 +11,13 @@
 
 #include "bench_command.hpp"
 #include "check_command.hpp"
+#include "compare_command.hpp"
 #include "cost_model_command.hpp"
 #include "init_command.hpp"
 #include "placement_command.hpp"
 #include "plan_command.hpp"
 #include "simulate_command.hpp"
+#include "sweep_command.hpp"
 #include "workload_command.hpp"
 #ifdef COMET_HAVE_CUDA
 #include "validate_command.hpp"
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<comet::PlacementCommand>());
   commands.push_back(std::make_unique<comet::PlanCommand>());
   commands.push_back(std::make_unique<comet::SimulateCommand>());
+  commands.push_back(std::make_unique<comet::CompareCommand>());
+  commands.push_back(std::make_unique<comet::SweepCommand>());
   commands.push_back(std::make_unique<comet::CostModelCommand>());
   commands.push_back(std::make_unique<comet::BenchCommand>());
 #ifdef COMET_HAVE_CUDA

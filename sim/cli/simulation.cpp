@@ -5,14 +5,15 @@
 namespace comet {
 
 SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies) {
-  const BuiltPlan built = build_plan({s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
-                                      policies.partition, policies.a2a, s.layers, s.steps});
+  BuiltPlan built = build_plan({s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
+                                policies.partition, policies.a2a, s.layers, s.steps});
   SimulationResult result;
   result.policies = policies;
   result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
   result.timeline = make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
   result.metrics = compute_metrics(built.plan, result.timeline, *s.topology, *s.costs);
   result.rows = phase_rows(result.timeline, result.metrics.critical_gpu, s.scenario->expert_parallel);
+  result.plan = std::make_shared<const Plan>(std::move(built.plan));
   return result;
 }
 

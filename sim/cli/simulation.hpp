@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 
 #include "cost_model.hpp"
@@ -32,6 +33,7 @@ struct SimulationResult {
   Timeline timeline;
   Metrics metrics;
   std::vector<PhaseRow> rows;
+  std::shared_ptr<const Plan> plan;  ///< what ran: reports route its all-to-alls (link tracks)
 };
 
 SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies);
