@@ -41,9 +41,10 @@ std::vector<double> run_simgrid_child(const std::string& engine, const std::vect
   if (outcome.signal != 0)
     throw std::runtime_error(outcome.signal == SIGALRM
                                  ? fmt::format("the {} engine ran past its {:.0f} s limit and was stopped", engine, timeout_s)
-                                 : fmt::format("the {} engine's simulation died ({}); SimGrid's ns-3 model aborts at some "
-                                               "message sizes: use it on small cross-checks only",
-                                               engine, strsignal(outcome.signal)));
+                                 : fmt::format("the {} engine's simulation died ({}){}", engine, strsignal(outcome.signal),
+                                               engine == "packet" ? "; SimGrid's ns-3 model aborts at some message sizes: "
+                                                                    "use it on small cross-checks only"
+                                                                  : "; SimGrid printed the reason above"));
   if (outcome.failed) throw std::runtime_error(fmt::format("the {} engine failed: {}", engine, outcome.output));
   if (outcome.output.size() % sizeof(double) != 0)
     throw std::runtime_error(fmt::format("the {} engine's simulation sent a truncated result", engine));
