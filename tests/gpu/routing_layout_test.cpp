@@ -6,31 +6,13 @@
 #include <random>
 #include <vector>
 
+#include "gpu_test_support.hpp"
 #include "routing_layout.hpp"
 
 namespace {
 
-bool have_gpu() {
-  int count = 0;
-  return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
-}
-
-template <typename T>
-T* to_device(const std::vector<T>& host) {
-  T* device = nullptr;
-  EXPECT_EQ(cudaMalloc(&device, sizeof(T) * std::max<std::size_t>(host.size(), 1)), cudaSuccess);
-  if (!host.empty()) {
-    EXPECT_EQ(cudaMemcpy(device, host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  return device;
-}
-
-template <typename T>
-std::vector<T> to_host(const T* device, std::size_t count) {
-  std::vector<T> host(count);
-  EXPECT_EQ(cudaMemcpy(host.data(), device, sizeof(T) * count, cudaMemcpyDeviceToHost), cudaSuccess);
-  return host;
-}
+using comet::testing::to_device;
+using comet::testing::to_host;
 
 void check_layout(std::int64_t tokens, int top_k, int experts, int ranks, bool with_invalid_ids) {
   std::mt19937 random(42);
@@ -69,13 +51,13 @@ void check_layout(std::int64_t tokens, int top_k, int experts, int ranks, bool w
 }
 
 TEST(RoutingLayoutGpu, CountsMatchTheCpu) {
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  COMET_REQUIRE_GPUS(1);
   check_layout(16384, 8, 256, 8, false);   // DeepSeek-V3-like
   check_layout(4096, 2, 8, 2, false);      // Mixtral-like over 2 GPUs
 }
 
 TEST(RoutingLayoutGpu, ZeroTokensAndInvalidIds) {
-  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  COMET_REQUIRE_GPUS(1);
   check_layout(0, 8, 64, 4, false);
   check_layout(1000, 4, 64, 4, true);  // out-of-range ids are not counted
 }
