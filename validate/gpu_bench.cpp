@@ -127,7 +127,12 @@ std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const s
       recv_off.push_back(recv_off.back() + recv_bytes.back());
       if (p != r) t.ragged_remote_bytes += static_cast<double>(send_bytes.back());
     }
-    const std::int64_t uniform = send_off.back() / ranks / 256 * 256;  // same total bytes, equal pieces
+    // Same total bytes in equal pieces. Every rank must compute the same piece from the global
+    // total: NCCL pairs a send with a receive of the same size, and a mismatch hangs both.
+    std::int64_t all_ranks_total = 0;
+    for (int s = 0; s < ranks; ++s)
+      for (int p = 0; p < ranks; ++p) all_ranks_total += ragged_piece(mean, s, p, ranks);
+    const std::int64_t uniform = all_ranks_total / ranks / ranks / 256 * 256;
     t.uniform_remote_bytes = static_cast<double>(uniform) * (ranks - 1);
     DeviceBuffer<std::uint8_t> send("send", std::max(send_off.back(), uniform * ranks));
     DeviceBuffer<std::uint8_t> recv("recv", std::max(recv_off.back(), uniform * ranks));
