@@ -9,12 +9,12 @@
 #include "expert_ffn.hpp"
 #include "gpu_error.hpp"
 #include "permute.hpp"
+#include "stream_schedule.hpp"
 
 namespace comet {
 namespace {
 
 bool is_forward(const Op& op) { return op.tags.direction == Direction::FORWARD; }
-int direction_index(const Op& op) { return is_forward(op) ? 0 : 1; }
 
 std::vector<std::int64_t> bytes_of(const std::vector<std::int64_t>& rows, std::int64_t row_bytes) {
   std::vector<std::int64_t> out(rows.size());
@@ -28,16 +28,13 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
                        LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols,
                        FaultInjection fault)
     : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
-      stand_in_cols_(stand_in_cols), fault_(fault) {
+      stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)) {
   const std::size_t n = plan.ops().size();
   start_.assign(n, nullptr);
   end_.assign(n, nullptr);
-  ran_.assign(n, 0);
-  stream_used_.assign(n, COMPUTE);
-  for (const Op& op : plan.ops()) {
-    if (!runs_here(op)) continue;
-    check_cuda(cudaEventCreate(&start_[op.id]), "create event");
-    check_cuda(cudaEventCreate(&end_[op.id]), "create event");
+  for (const ScheduledOp& s : schedule_) {
+    check_cuda(cudaEventCreate(&start_[s.op]), "create event");
+    check_cuda(cudaEventCreate(&end_[s.op]), "create event");
   }
   check_cuda(cudaEventCreate(&base_), "create event");
   check_cuda(cudaEventCreate(&done_), "create event");
@@ -51,62 +48,22 @@ RankRunner::~RankRunner() {
   cudaEventDestroy(done_);
 }
 
-bool RankRunner::runs_here(const Op& op) const {
-  return op.kind == OpKind::ALL_TO_ALL ? op.group == 0 : op.gpu == res_.rank;
-}
-
-RankRunner::Stream RankRunner::stream_of(const Op& op) const {
-  switch (op.kind) {
-    case OpKind::ALL_TO_ALL:
-      return op.tags.phase == A2aPhase::DISPATCH || op.tags.phase == A2aPhase::COMBINE_GRAD ? DISPATCH : COMBINE;
-    case OpKind::PERMUTE: return is_forward(op) ? DISPATCH : COMBINE;
-    case OpKind::UNPERMUTE: return is_forward(op) ? COMBINE : DISPATCH;
-    default: return COMPUTE;
-  }
-}
-
-cudaStream_t RankRunner::stream(Stream s) const {
-  return s == COMPUTE ? res_.compute : s == DISPATCH ? res_.dispatch : res_.combine;
-}
-
-void RankRunner::wait_for(const Op& op, Stream s) {
-  auto wait = [&](std::int32_t dep) {
-    if (dep >= 0 && ran_[dep] && stream_used_[dep] != s)
-      check_cuda(cudaStreamWaitEvent(stream(s), end_[dep], 0), "wait for a dependency");
-  };
-  for (std::int32_t dep : plan_.deps(op.id)) wait(dep);
-  // Double buffering: chunk c reuses the staging slot of chunk c - 2.
-  const int c = op.tags.chunk, d = direction_index(op);
-  if (c < 2) return;
-  const bool writes_receive = (op.kind == OpKind::PERMUTE && is_forward(op)) || (op.kind == OpKind::UNPERMUTE && !is_forward(op));
-  if (writes_receive) wait(gemm_of_[d][c - 2]);  // the GEMM of chunk c-2 read the receive buffer
-  if (op.kind == OpKind::EXPERT_GEMM) wait(receive_end_of_[d][c - 2]);  // chunk c-2 consumed the combine buffers
+cudaStream_t RankRunner::stream(StreamRole s) const {
+  return s == StreamRole::COMPUTE ? res_.compute : s == StreamRole::DISPATCH ? res_.dispatch : res_.combine;
 }
 
 cudaEvent_t RankRunner::enqueue() {
-  std::fill(ran_.begin(), ran_.end(), 0);
-  int max_chunk = 0;
-  for (const Op& op : plan_.ops()) max_chunk = std::max(max_chunk, op.tags.chunk + 1);
-  gemm_of_.assign(2, std::vector<std::int32_t>(max_chunk, -1));
-  receive_end_of_ = gemm_of_;
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
   check_cublas(cublasSetSmCountTarget(res_.cublas, sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0),
                "set the GEMMs' SM count");
-  for (const Op& op : plan_.ops()) {
-    if (!runs_here(op)) continue;
-    const Stream s = stream_of(op);
-    wait_for(op, s);
-    check_cuda(cudaEventRecord(start_[op.id], stream(s)), "record op start");
-    launch(op);
-    check_cuda(cudaEventRecord(end_[op.id], stream(s)), "record op end");
-    ran_[op.id] = 1;
-    stream_used_[op.id] = s;
-    const int d = direction_index(op), c = op.tags.chunk;
-    if (op.kind == OpKind::EXPERT_GEMM) gemm_of_[d][c] = op.id;
-    const bool receive_end = (op.kind == OpKind::UNPERMUTE && is_forward(op)) || (op.kind == OpKind::PERMUTE && !is_forward(op));
-    if (receive_end) receive_end_of_[d][c] = op.id;
+  for (const ScheduledOp& s : schedule_) {
+    const Op& op = plan_.ops()[s.op];
+    for (std::int32_t dep : s.waits) check_cuda(cudaStreamWaitEvent(stream(s.stream), end_[dep], 0), "wait for a dependency");
+    check_cuda(cudaEventRecord(start_[op.id], stream(s.stream)), "record op start");
+    launch(op, s.stream);
+    check_cuda(cudaEventRecord(end_[op.id], stream(s.stream)), "record op end");
   }
   for (cudaStream_t s : {res_.dispatch, res_.combine}) {
     cudaEvent_t tail = nullptr;
@@ -121,8 +78,8 @@ cudaEvent_t RankRunner::enqueue() {
 
 std::vector<std::pair<double, double>> RankRunner::op_times() const {
   std::vector<std::pair<double, double>> times(plan_.ops().size(), {-1.0, -1.0});
-  for (std::size_t i = 0; i < times.size(); ++i) {
-    if (!ran_[i]) continue;
+  for (const ScheduledOp& s : schedule_) {
+    const std::size_t i = static_cast<std::size_t>(s.op);
     float start_ms = 0.0f, end_ms = 0.0f;
     check_cuda(cudaEventElapsedTime(&start_ms, base_, start_[i]), "read op start");
     check_cuda(cudaEventElapsedTime(&end_ms, base_, end_[i]), "read op end");
@@ -139,11 +96,11 @@ void RankRunner::copy_self(const bf16* from, std::int64_t from_row, bf16* to, st
              "copy this rank's own rows");
 }
 
-void RankRunner::launch(const Op& op) {
+void RankRunner::launch(const Op& op, StreamRole role) {
   const int c = op.tags.chunk, r = res_.rank, h = dims_.hidden;
-  const cudaStream_t s = stream(stream_of(op));
+  const cudaStream_t s = stream(role);
   switch (op.kind) {
-    case OpKind::ALL_TO_ALL: return all_to_all_op(op, c);
+    case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
     case OpKind::EXPERT_GEMM: return gemm_op(op, c);
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
@@ -201,7 +158,7 @@ void RankRunner::gemm_op(const Op& op, int c) {
   copy_self(slot.combine_send.get(), recv_at[r], slot.combine_recv.get(), send_at[r], l.recv_count[r], s);
 }
 
-void RankRunner::all_to_all_op(const Op& op, int c) {
+void RankRunner::all_to_all_op(int c, StreamRole role) {
   if (fault_.silent_rank == res_.rank) return;
   const int r = res_.rank;
   const ChunkLayout& l = layout_.chunk(c, r);
@@ -209,7 +166,7 @@ void RankRunner::all_to_all_op(const Op& op, int c) {
   const std::int64_t rb = dims_.row_bytes();
   const auto send_at = bytes_of(ChunkLayout::offsets(l.send_count), rb), recv_at = bytes_of(ChunkLayout::offsets(l.recv_count), rb);
   const auto send_bytes = bytes_of(l.send_count, rb), recv_bytes = bytes_of(l.recv_count, rb);
-  const bool outbound = stream_of(op) == DISPATCH;  // dispatch and combine-grad go to the experts
+  const bool outbound = role == StreamRole::DISPATCH;  // dispatch and combine-grad go to the experts
   if (outbound)
     check_nccl(kernels::all_to_all_v(slot.send.get(), send_at.data(), send_bytes.data(), slot.recv.get(), recv_at.data(),
                                      recv_bytes.data(), res_.num_ranks, r, false, res_.dispatch_comm, res_.dispatch),
