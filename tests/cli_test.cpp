@@ -309,6 +309,15 @@ TEST_F(CliTest, HelpAndVersionExitZero) {
   EXPECT_NE(version.output.find("comet "), std::string::npos);
 }
 
+// A scenario file after a comma-separated list is the positional argument, not a list item.
+TEST_F(CliTest, PlacementListBeforeTheScenarioFile) {
+  const std::string file = std::string(COMET_SOURCE_DIR) + "/scenarios/dgx-h100.yaml";
+  const Result r = run_comet("placement --placements strided,topology " + file);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("# comet placement " + file), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("topology"), std::string::npos);
+}
+
 #ifdef COMET_HAVE_CUDA
 // `comet validate`'s bad input exits 2 before touching a GPU (these run on any machine).
 TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
