@@ -3,7 +3,12 @@
 # SimGrid and no package registry): configure with SimGrid off, build, run the GPU tests and the
 # rest of the suite, the kernel benchmarks and a fixed set of validation runs. Logs and JSON go
 # to OUT (summary.txt, logs.tgz with every log and measured JSON).
-#   scripts/gpu_check.sh OUT_DIR [quick]     # quick: tests and the tiny validation only
+#   scripts/gpu_check.sh OUT_DIR [quick|full|overlap]
+#     quick    tests and the tiny validation only
+#     full     (default) + validations of DeepSeek-V3 and Mixtral shapes over NVLink and shared
+#              memory, and comet_gpu_bench
+#     overlap  tests, comet_gpu_bench's all-to-all, and the shared-memory validations with NCCL
+#              limited to 4, 8 and 16 CTAs (how much SM partitioning buys the pipelines)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [quick]}
@@ -40,8 +45,18 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
     done
     step gpu-bench timeout -k 5 150 "$BUILD/comet_gpu_bench"
   fi
+  if [[ $MODE == overlap ]]; then
+    step gpu-bench timeout -k 5 120 "$BUILD/comet_gpu_bench" --sections a2a
+    for ctas in 4 8 16; do
+      for model in deepseek mixtral; do
+        step "validate-$model-shm-ctas$ctas" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
+          "scenarios/validate-$model-2gpu.yaml" --measure-only --comm-ctas "$ctas" -o "$LOGS/validate-$model-shm-ctas$ctas.json"
+      done
+    done
+  fi
 } | tee "$OUT/summary.txt"
-for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink validate-deepseek-shm; do
+for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink \
+  validate-deepseek-shm validate-{deepseek,mixtral}-shm-ctas{4,8,16}; do
   [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
 done
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
