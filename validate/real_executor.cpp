@@ -4,111 +4,17 @@
 #include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <condition_variable>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "gpu_error.hpp"
 #include "rank_resources.hpp"
+#include "run_control.hpp"
 
 namespace comet {
 namespace {
-
-// A barrier that gives up when another rank failed, so no thread waits forever.
-class CancellableBarrier {
- public:
-  explicit CancellableBarrier(int parties) : parties_(parties) {}
-  void arrive_and_wait(const std::atomic<bool>& failed) {
-    std::unique_lock lock(mutex_);
-    const long generation = generation_;
-    if (++waiting_ == parties_) {
-      waiting_ = 0;
-      ++generation_;
-      cv_.notify_all();
-      return;
-    }
-    while (generation == generation_) {
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
-      if (failed) throw GpuError("stopped: another rank failed");
-    }
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  int parties_, waiting_ = 0;
-  long generation_ = 0;
-};
-
-struct Shared {
-  std::atomic<bool> failed{false};
-  std::mutex mutex;
-  std::string first_error;
-  std::vector<RankResources*> resources;
-
-  /// Records the first root cause (not the "another rank failed" echoes) and stops every rank.
-  void fail(const std::string& message, bool echo) {
-    std::lock_guard lock(mutex);
-    if (first_error.empty() || (first_is_echo && !echo)) {
-      first_error = message;
-      first_is_echo = echo;
-    }
-    failed = true;
-  }
-  bool first_is_echo = false;
-  std::vector<std::string> activity;  ///< per rank: what it is doing now (for the watchdog's message)
-  std::atomic<std::int64_t> last_progress_ns{now_ns()};
-
-  static std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  }
-  /// A rank finished a step (or starts one): the watchdog's clock restarts.
-  void progress(int rank, std::string what) {
-    last_progress_ns = now_ns();
-    std::lock_guard lock(mutex);
-    activity[rank] = std::move(what);
-  }
-
-  /// Aborts every rank's communicators, so no NCCL kernel keeps waiting for a peer (and the
-  /// device work queued behind it can drain before buffers are freed).
-  void abort_all() {
-    std::lock_guard lock(mutex);
-    for (RankResources* r : resources)
-      if (r) r->abort_communicators();
-  }
-};
-
-// Waits for `event` while watching for other ranks' failures, NCCL errors and the deadline.
-void wait_with_watchdog(cudaEvent_t event, RankResources& res, Shared& shared, double watchdog_s, const std::string& what) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(watchdog_s);
-  while (true) {
-    const cudaError_t state = cudaEventQuery(event);
-    if (state == cudaSuccess) return;
-    if (state != cudaErrorNotReady) check_cuda(state, what);
-    if (shared.failed) {
-      shared.abort_all();
-      throw GpuError("stopped: another rank failed");
-    }
-    if (const ncclResult_t error = res.async_error(); error != ncclSuccess) {
-      shared.abort_all();
-      check_nccl(error, what);
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      shared.abort_all();
-      throw GpuError(fmt::format("watchdog: rank {} (GPU {}) made no progress in {} for {:.0f} s; a peer stopped answering. "
-                                 "The NCCL communicators were aborted",
-                                 res.rank, res.device, what, watchdog_s));
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -125,7 +31,7 @@ struct RankResult {
 std::int64_t stand_in_columns(const LayerDims& dims) { return dims.hidden; }
 
 void run_rank(int rank, const std::vector<RealJob>& jobs, const LayerDims& dims, int ranks, const RealRunOptions& options,
-              const ncclUniqueId& id_a, const ncclUniqueId& id_b, Shared& shared, CancellableBarrier& barrier,
+              const ncclUniqueId& id_a, const ncclUniqueId& id_b, RunControl& shared, CancellableBarrier& barrier,
               RankResult& result) {
   RankResources res(rank, rank, ranks, id_a, id_b, options.comm);
   {
@@ -205,50 +111,6 @@ Timeline merge_ranks(const RealJob& job, const std::vector<RankResult>& ranks, s
   return timeline;
 }
 
-// Joins the rank threads, watching them: when no rank has made progress for `watchdog_s`
-// (a rank blocked in a CUDA or NCCL call never reaches its own deadline check, e.g. NCCL
-// connecting to a peer that never answers), it records the error and aborts every
-// communicator. That should let every rank finish; if one still does not within STOP_GRACE_S
-// (a kernel that ignores the abort, a driver call that never returns), the process cannot be
-// cleaned up from here: report and leave with the GPU-failure exit code, the last resort that
-// guarantees no hang.
-constexpr double STOP_GRACE_S = 10.0;
-
-void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, const std::shared_ptr<Shared>& owner,
-                  double watchdog_s) {
-  Shared& shared = *owner;
-  std::optional<std::chrono::steady_clock::time_point> failed_at;
-  while (finished < static_cast<int>(threads.size())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    const double idle_s = static_cast<double>(Shared::now_ns() - shared.last_progress_ns) * 1e-9;
-    if (!shared.failed && idle_s > watchdog_s) {
-      std::string where;
-      {
-        std::lock_guard lock(shared.mutex);
-        for (std::size_t r = 0; r < shared.activity.size(); ++r)
-          where += fmt::format("{}rank {}: {}", r ? "; " : "", r, shared.activity[r]);
-      }
-      shared.fail(fmt::format("watchdog: no rank made progress for {:.0f} s ({}); a peer stopped answering. The NCCL "
-                              "communicators were aborted",
-                              watchdog_s, where),
-                  false);
-      // From another thread: an abort may itself block on a stuck rank, and this one must keep
-      // its clock for the last resort below.
-      std::thread([owner] { owner->abort_all(); }).detach();  // owns `shared`: it may outlive this call
-    }
-    if (!shared.failed) continue;
-    if (!failed_at) failed_at = std::chrono::steady_clock::now();
-    if (std::chrono::steady_clock::now() - *failed_at > std::chrono::duration<double>(STOP_GRACE_S)) {
-      std::unique_lock lock(shared.mutex, std::try_to_lock);  // a blocked abort may hold it
-      std::fprintf(stderr, "comet: GPU error: %s\ncomet: ranks still blocked %.0f s after the communicators were aborted; exiting\n",
-                   lock.owns_lock() ? shared.first_error.c_str() : "watchdog: a rank stopped answering", STOP_GRACE_S);
-      std::fflush(stderr);
-      std::_Exit(EXIT_GPU_FAILURE);
-    }
-  }
-  for (std::thread& t : threads) t.join();
-}
-
 }  // namespace
 
 int visible_gpu_count() {
@@ -265,8 +127,8 @@ std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const
   ncclUniqueId id_a{}, id_b{};
   check_nccl(ncclGetUniqueId(&id_a), "create NCCL id");
   check_nccl(ncclGetUniqueId(&id_b), "create NCCL id");
-  const auto owner = std::make_shared<Shared>();
-  Shared& shared = *owner;
+  const auto owner = std::make_shared<RunControl>();
+  RunControl& shared = *owner;
   shared.resources.assign(ranks, nullptr);
   shared.activity.assign(ranks, "starting");
   CancellableBarrier barrier(ranks);
