@@ -6,32 +6,13 @@
 #include <map>
 #include <set>
 
-#include "plan_builder.hpp"
 #include "stream_schedule.hpp"
-#include "test_support.hpp"
+#include "node_plans.hpp"
 
 namespace comet {
 namespace {
 
-const std::string SCENARIO = R"(name: node-4
-topology:
-  name: node-4
-  kind: node
-  node: {gpus: 4, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0}
-model: {hidden: 64, expert_ffn: 96, experts: 16, top_k: 4, layers: 2, moe_layers: 2, heads: 4, kv_heads: 4, head_dim: 16}
-parallelism: {expert_parallel: 4}
-workload: {tokens_per_gpu: 96, steps: 1, seed: 5, routing: {kind: zipf, alpha: 1.2}}
-)";
-
-Plan plan_for(const std::string& partition) {
-  const Scenario scenario = parse_scenario(load_yaml_text(SCENARIO, "node-4.yaml"), ".");
-  const Topology topology = build_topology(scenario.topology);
-  const PathCosts costs(topology);
-  const CostModel model = CostModel::defaults_for("h100-sxm");
-  return build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                     parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct")})
-      .plan;
-}
+Plan plan_for(const std::string& partition) { return testing::NodePlans().plan("contiguous", partition).plan; }
 
 // happens_before[a] holds every op that must finish before op a starts on this rank.
 std::map<std::int32_t, std::set<std::int32_t>> happens_before(const std::vector<ScheduledOp>& schedule) {

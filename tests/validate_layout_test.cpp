@@ -10,44 +10,18 @@
 #include "hash_uniform.hpp"
 #include "numerics.hpp"
 #include "plan_builder.hpp"
-#include "test_support.hpp"
+#include "node_plans.hpp"
 #include "token_layout.hpp"
 
 namespace comet {
 namespace {
 
-// 4 GPUs of one node, 16 experts top-4, Zipf routing: ragged counts, some pairs small.
-const std::string SCENARIO = R"(name: node-4
-topology:
-  name: node-4
-  kind: node
-  node: {gpus: 4, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0}
-model: {hidden: 64, expert_ffn: 96, experts: 16, top_k: 4, layers: 2, moe_layers: 2, heads: 4, kv_heads: 4, head_dim: 16}
-parallelism: {expert_parallel: 4}
-workload:
-  tokens_per_gpu: 96
-  steps: 1
-  seed: 5
-  routing: {kind: zipf, alpha: 1.2}
-)";
-
-struct Built {
-  Scenario scenario = parse_scenario(load_yaml_text(SCENARIO, "node-4.yaml"), ".");
-  Topology topology = build_topology(scenario.topology);
-  PathCosts costs{topology};
-  CostModel cost_model = CostModel::defaults_for("h100-sxm");
-  BuiltPlan plan(const std::string& placement, const std::string& partition) const {
-    PlanRequest r{&scenario, &topology, &costs, &cost_model, parse_policy(PolicyFamily::PLACEMENT, placement),
-                  parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct")};
-    r.keep_chunks = true;
-    return build_plan(r);
-  }
-};
+using testing::NodePlans;
 
 class LayoutTest : public ::testing::TestWithParam<std::pair<const char*, const char*>> {};
 
 TEST_P(LayoutTest, MovesThePlansTrafficAndEveryCopyOnce) {
-  const Built b;
+  const NodePlans b;
   const auto [placement, partition] = GetParam();
   const BuiltPlan built = b.plan(placement, partition);
   const ChunkPlan& chunks = built.chunks.at(0);
@@ -105,7 +79,7 @@ TEST_P(LayoutTest, MovesThePlansTrafficAndEveryCopyOnce) {
 // permute -> all-to-all -> expert-major -> identity experts -> source-major -> all-to-all ->
 // weighted unpermute must give every token back its own id (weights sum to 1).
 TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
-  const Built b;
+  const NodePlans b;
   const auto [placement, partition] = GetParam();
   const BuiltPlan built = b.plan(placement, partition);
   const int k = b.scenario.model.top_k;
@@ -169,7 +143,7 @@ INSTANTIATE_TEST_SUITE_P(Policies, LayoutTest,
                                            std::pair{"contiguous", "fine"}, std::pair{"strided", "fine"}));
 
 TEST(TokenLayout, RejectsReplicatedExperts) {
-  const Built b;
+  const NodePlans b;
   const BuiltPlan built = b.plan("replicate:2", "none");
   EXPECT_THROW(TokenLayout(built.chunks.at(0).parts, built.placement, b.scenario.model.top_k, 1), std::invalid_argument);
 }
