@@ -335,6 +335,13 @@ TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
   EXPECT_EQ(policy.exit_code, 2) << policy.output;
   for (const Result* r : {&big, &no_mode, &fault, &policy}) EXPECT_FALSE(r->crashed);
 }
+#else
+// Without CUDA there is no comet-validate: `comet validate` says so instead of failing obscurely.
+TEST_F(CliTest, ValidateWithoutCudaSaysSo) {
+  const Result r = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("no validation mode"), std::string::npos) << r.output;
+}
 #endif
 
 }  // namespace

@@ -17,9 +17,7 @@
 #include "simulate_command.hpp"
 #include "sweep_command.hpp"
 #include "workload_command.hpp"
-#ifdef COMET_HAVE_CUDA
 #include "validate_forward_command.hpp"
-#endif
 #include "command_runner.hpp"
 
 int main(int argc, char** argv) {
@@ -34,9 +32,7 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<comet::SweepCommand>());
   commands.push_back(std::make_unique<comet::CostModelCommand>());
   commands.push_back(std::make_unique<comet::BenchCommand>());
-#ifdef COMET_HAVE_CUDA
   commands.push_back(std::make_unique<comet::ValidateForwardCommand>());
-#endif
   return comet::run_commands(commands, argc, argv,
                              "comet: simulate and validate communication policies for Mixture-of-Experts layers on GPU "
                              "clusters");

@@ -23,7 +23,8 @@ int ValidateForwardCommand::run() const {
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   const std::filesystem::path target = self.parent_path() / "comet-validate";
   if (error || !std::filesystem::exists(target)) {
-    fmt::print(stderr, "comet: error: {} not found: validation needs the CUDA build's comet-validate next to comet\n",
+    fmt::print(stderr, "comet: error: {} not found: this build has no validation mode (it needs a CUDA compiler, NCCL "
+                       "and cuBLAS when configuring; configure prints whether they were found)\n",
                target.string());
     return 3;
   }
