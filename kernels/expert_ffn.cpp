@@ -1,5 +1,7 @@
 #include "expert_ffn.hpp"
 
+#include <vector>
+
 #include "swiglu.hpp"
 
 namespace comet::kernels {
@@ -44,6 +46,70 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
     if (m == 0) continue;
     status = gemm_bf16(handle, false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
   }
+  return status;
+}
+
+// Workspace layout: for the up and then the down projection, three tables of G pointers
+// (cuBLAS's A = the weights, B = the rows, C = the outputs), G = experts with rows.
+std::size_t expert_ffn_grouped_workspace_bytes(int num_experts) {
+  return static_cast<std::size_t>(num_experts) * 6 * sizeof(void*);
+}
+
+namespace {
+
+std::vector<int> rows_of(const std::int64_t* offsets, int num_experts) {
+  std::vector<int> rows;
+  for (int e = 0; e < num_experts; ++e)
+    if (offsets[e + 1] > offsets[e]) rows.push_back(static_cast<int>(offsets[e + 1] - offsets[e]));
+  return rows;
+}
+
+// Problem g: the row-major C_g[rows_g, n] = A_g[rows_g, k] B_g[k, n], as cuBLAS's C^T = B^T A^T.
+cublasStatus_t grouped_gemm(cublasHandle_t handle, const std::vector<int>& rows, int n, int k, const void* const* tables) {
+  const int groups = static_cast<int>(rows.size());
+  if (groups == 0) return CUBLAS_STATUS_SUCCESS;
+  const std::vector<cublasOperation_t> op(groups, CUBLAS_OP_N);
+  const std::vector<int> m_array(groups, n), k_array(groups, k), lda(groups, n), ldb(groups, k), ldc(groups, n), size(groups, 1);
+  const std::vector<float> alpha(groups, 1.0f), beta(groups, 0.0f);
+  return cublasGemmGroupedBatchedEx(handle, op.data(), op.data(), m_array.data(), rows.data(), k_array.data(), alpha.data(),
+                                    tables, CUDA_R_16BF, lda.data(), tables + groups, CUDA_R_16BF, ldb.data(), beta.data(),
+                                    const_cast<void* const*>(tables + 2 * groups), CUDA_R_16BF, ldc.data(), groups, size.data(),
+                                    CUBLAS_COMPUTE_32F);
+}
+
+}  // namespace
+
+cudaError_t expert_ffn_grouped_prepare(ExpertFfnShape shape, const std::int64_t* offsets, int num_experts,
+                                       const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
+                                       const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
+                                       __nv_bfloat16* y, void* workspace) {
+  const std::int64_t h = shape.hidden, f = shape.ffn;
+  std::vector<const void*> up_a, up_b, up_c, down_a, down_b, down_c;
+  for (int e = 0; e < num_experts; ++e) {
+    const std::int64_t first = offsets[e];
+    if (offsets[e + 1] == first) continue;
+    up_a.push_back(w13[e]), up_b.push_back(x + first * h), up_c.push_back(h13 + first * 2 * f);
+    down_a.push_back(w2[e]), down_b.push_back(act + first * f), down_c.push_back(y + first * h);
+  }
+  std::vector<const void*> tables;
+  for (const auto* part : {&up_a, &up_b, &up_c, &down_a, &down_b, &down_c}) tables.insert(tables.end(), part->begin(), part->end());
+  if (tables.empty()) return cudaSuccess;
+  return cudaMemcpy(workspace, tables.data(), tables.size() * sizeof(void*), cudaMemcpyHostToDevice);
+}
+
+cublasStatus_t expert_ffn_forward_grouped(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                          int num_experts, __nv_bfloat16* h13, __nv_bfloat16* act, const void* workspace,
+                                          cudaStream_t stream) {
+  const std::int64_t f = shape.ffn;
+  const std::vector<int> rows = rows_of(offsets, num_experts);
+  const auto* up = static_cast<const void* const*>(workspace);
+  const void* const* down = up + 3 * rows.size();
+  cublasStatus_t status = cublasSetStream(handle, stream);
+  if (status == CUBLAS_STATUS_SUCCESS) status = grouped_gemm(handle, rows, static_cast<int>(2 * f), shape.hidden, up);
+  const std::int64_t total = offsets[num_experts] - offsets[0];
+  if (status == CUBLAS_STATUS_SUCCESS)
+    status = launch_status(swiglu_forward(h13 + offsets[0] * 2 * f, total, shape.ffn, act + offsets[0] * f, stream));
+  if (status == CUBLAS_STATUS_SUCCESS) status = grouped_gemm(handle, rows, shape.hidden, static_cast<int>(f), down);
   return status;
 }
 

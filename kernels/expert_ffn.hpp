@@ -25,6 +25,20 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
                                   __nv_bfloat16* y, cudaStream_t stream);
 
+/// The same forward with one cublasGemmGroupedBatchedEx call per projection (all experts in one
+/// launch) instead of one GEMM per expert: what small per-expert row counts need. Its device
+/// pointer tables are written once, at setup, for one set of buffers:
+std::size_t expert_ffn_grouped_workspace_bytes(int num_experts);
+/// Writes the tables for these buffers into `workspace` (synchronous; pointers as in expert_ffn_forward).
+cudaError_t expert_ffn_grouped_prepare(ExpertFfnShape shape, const std::int64_t* offsets, int num_experts,
+                                       const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
+                                       const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
+                                       __nv_bfloat16* y, void* workspace);
+/// Runs the prepared forward on `stream` (`h13` and `act` as prepared, for the activation).
+cublasStatus_t expert_ffn_forward_grouped(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                          int num_experts, __nv_bfloat16* h13, __nv_bfloat16* act,
+                                          const void* workspace, cudaStream_t stream);
+
 /// Buffers of the backward pass (device; d_act [rows, F] and d_h13 [rows, 2F] are scratch).
 struct ExpertFfnGrads {
   __nv_bfloat16* d_act = nullptr;

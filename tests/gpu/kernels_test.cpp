@@ -175,5 +175,50 @@ TEST(ExpertFfn, ForwardAndBackwardMatchCpu) {
   cublasDestroy(handle);
 }
 
+// The grouped forward (one cuBLAS grouped call per projection) against the per-expert one, which
+// the test above checks against the CPU: ragged rows, an empty expert, a one-row expert.
+TEST(ExpertFfn, GroupedForwardMatchesPerExpert) {
+  COMET_REQUIRE_GPUS(1);
+  const int h = 64, f = 48, experts = 5;
+  const std::vector<std::int64_t> offsets{0, 7, 7, 40, 41, 70};
+  const std::int64_t rows = offsets.back();
+  std::vector<bf16*> w13, w2;
+  for (int e = 0; e < experts; ++e) {
+    std::vector<float> a = sample_values(h * 2 * f, 30 + e), b = sample_values(f * h, 40 + e);
+    for (float& v : a) v /= 8;
+    for (float& v : b) v /= 8;
+    w13.push_back(to_device(to_bf16(a))), w2.push_back(to_device(to_bf16(b)));
+  }
+  std::vector<const bf16*> c13(w13.begin(), w13.end()), c2(w2.begin(), w2.end());
+  bf16* x = to_device(to_bf16(sample_values(rows * h, 4)));
+  bf16* h13 = to_device(std::vector<bf16>(rows * 2 * f));
+  bf16* act = to_device(std::vector<bf16>(rows * f));
+  bf16* y = to_device(std::vector<bf16>(rows * h));
+  bf16* y_grouped = to_device(std::vector<bf16>(rows * h, __float2bfloat16(std::nanf(""))));
+  void* workspace = nullptr;
+  ASSERT_EQ(cudaMalloc(&workspace, kernels::expert_ffn_grouped_workspace_bytes(experts)), cudaSuccess);
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  const kernels::ExpertFfnShape shape{h, f};
+  ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, x, c13.data(), c2.data(), h13, act, y, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  const std::vector<float> reference = to_float(to_host(y, rows * h));
+  ASSERT_EQ(kernels::expert_ffn_grouped_prepare(shape, offsets.data(), experts, x, c13.data(), c2.data(), h13, act, y_grouped,
+                                                workspace),
+            cudaSuccess);
+  ASSERT_EQ(kernels::expert_ffn_forward_grouped(handle, shape, offsets.data(), experts, h13, act, workspace, nullptr),
+            CUBLAS_STATUS_SUCCESS);
+  const std::vector<float> grouped = to_float(to_host(y_grouped, rows * h));
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    ASSERT_TRUE(std::isfinite(grouped[i])) << "row " << i / h << " not written";
+    diff += (grouped[i] - reference[i]) * (grouped[i] - reference[i]);
+    norm += reference[i] * reference[i];
+  }
+  ASSERT_GT(norm, 0.0);
+  EXPECT_LT(std::sqrt(diff / norm), 1e-2);
+  cublasDestroy(handle);
+}
+
 }  // namespace
 }  // namespace comet
