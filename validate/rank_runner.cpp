@@ -1,6 +1,7 @@
 #include "rank_runner.hpp"
 
 #include <fmt/format.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -35,6 +36,10 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
   for (const ScheduledOp& s : schedule_) {
     check_cuda(cudaEventCreate(&start_[s.op]), "create event");
     check_cuda(cudaEventCreate(&end_[s.op]), "create event");
+    const Op& op = plan.ops()[s.op];
+    // What Nsight Systems shows for the op's launches: e.g. "op 12 forward chunk 1 dispatch all_to_all".
+    range_names_.push_back(fmt::format("op {} {} chunk {} {} {}", op.id, to_string(op.tags.direction), op.tags.chunk,
+                                       to_string(op.tags.phase), to_string(op.kind)));
   }
   check_cuda(cudaEventCreate(&base_), "create event");
   check_cuda(cudaEventCreate(&done_), "create event");
@@ -58,12 +63,15 @@ cudaEvent_t RankRunner::enqueue() {
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
   check_cublas(cublasSetSmCountTarget(res_.cublas, sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0),
                "set the GEMMs' SM count");
-  for (const ScheduledOp& s : schedule_) {
+  for (std::size_t i = 0; i < schedule_.size(); ++i) {
+    const ScheduledOp& s = schedule_[i];
     const Op& op = plan_.ops()[s.op];
+    nvtxRangePushA(range_names_[i].c_str());
     for (std::int32_t dep : s.waits) check_cuda(cudaStreamWaitEvent(stream(s.stream), end_[dep], 0), "wait for a dependency");
     check_cuda(cudaEventRecord(start_[op.id], stream(s.stream)), "record op start");
     launch(op, s.stream);
     check_cuda(cudaEventRecord(end_[op.id], stream(s.stream)), "record op end");
+    nvtxRangePop();
   }
   for (cudaStream_t s : {res_.dispatch, res_.combine}) {
     cudaEvent_t tail = nullptr;

@@ -53,6 +53,7 @@ class RankRunner {
   std::int64_t stand_in_cols_;
   FaultInjection fault_;
   std::vector<ScheduledOp> schedule_;
+  std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;
 };
