@@ -75,4 +75,25 @@ TEST(ValidateCli, WatchdogAbortsWhenAPeerStopsAnswering) {
   EXPECT_LT(run.seconds, 60.0);
 }
 
+// Experts too large for any GPU here (H = F = 65536: 25 GB of weights per expert, gradients as
+// much again): the run stops with exit 3 and names the buffer that did not fit and its size.
+TEST(ValidateCli, OutOfMemoryNamesTheBuffer) {
+  COMET_REQUIRE_GPUS(2);
+  const std::string file = (std::filesystem::temp_directory_path() / ("comet_oom_" + std::to_string(::getpid()) + ".yaml")).string();
+  std::ofstream(file) << R"(name: too-big
+topology:
+  name: node-2
+  kind: node
+  node: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0}
+model: {hidden: 65536, expert_ffn: 65536, experts: 8, top_k: 2, layers: 1, moe_layers: 1, heads: 4, kv_heads: 4, head_dim: 64}
+parallelism: {expert_parallel: 2}
+workload: {tokens_per_gpu: 64, steps: 1, seed: 1, routing: {kind: uniform}}
+)";
+  const CommandRun run = run_comet("validate " + file + " --measure-only --partitions none --warmup 0 --repeats 1");
+  std::filesystem::remove(file);
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("out of GPU memory: buffer '"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("GiB"), std::string::npos) << run.output;
+}
+
 }  // namespace
