@@ -56,6 +56,8 @@ Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& top
   m.comm_s = union_length(comm);
   m.exposed_comm_s = std::max(0.0, m.makespan_s - m.compute_s);
   m.overlap_ratio = m.comm_s > 0.0 ? std::clamp(1.0 - m.exposed_comm_s / m.comm_s, 0.0, 1.0) : 1.0;
+  // Exposed == communication up to rounding reads as 0, not 3e-16 (reports would plot the noise).
+  if (m.overlap_ratio < 1e-9) m.overlap_ratio = 0.0;
   double total_busy = 0.0;
   for (auto& intervals : per_gpu) total_busy += union_length(std::move(intervals));
   m.idle_fraction = m.makespan_s > 0.0 ? 1.0 - total_busy / (t.num_gpus * m.makespan_s) : 0.0;
