@@ -110,11 +110,7 @@ void CompareCommand::add_to(CLI::App& app) {
                                policy_choices(PolicyFamily::A2A)))
       ->delimiter(',')
       ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
-  app_->add_option("--engine", engine_,
-                   fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
-  app_->add_option("--layers", layers_, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--steps", steps_, "Training steps to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--calibration", calibration_, "Cost-model YAML file (default: built-in H100/H200 figures)");
+  engine_.add_to(*app_);
   app_->add_option("-o,--output", output_, "Directory for results.json, results.csv, report.md, report.html and "
                                            "trace-*.json (created if missing)");
   app_->add_option("--trace-gpus", trace_gpus_, "GPUs per trace: the critical GPU, those finishing last, and the "
@@ -169,15 +165,13 @@ int CompareCommand::run() const {
   const Scenario scenario = load_scenario_argument(file_);
   const std::vector<PolicyTriple> combinations =
       policy_combinations(scenario, file_, {placements_, partitions_, a2a_});
-  const std::string engine = engine_.empty() ? available_engines().front() : engine_;
-  make_executor(engine);  // fails early on an unknown or unavailable engine
-  const CostModel cost_model =
-      calibration_.empty() ? CostModel::defaults_for(scenario.topology.node.gpu_model) : load_cost_model(calibration_);
+  const std::string engine = engine_.engine_name();
+  const CostModel cost_model = engine_.cost_model(scenario);
   std::optional<std::filesystem::path> out;
   if (!output_.empty()) out = prepare_output_directory(output_);
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, layers_, steps_};
+  const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, engine_.layers, engine_.steps};
   const TraceOptions trace_options{trace_gpus_, trace_links_};
   const auto start = std::chrono::steady_clock::now();
 
@@ -196,8 +190,8 @@ int CompareCommand::run() const {
                   file_.empty() ? "built-in default" : file_, scenario.topology.name, topology.num_gpus(),
                   scenario.model.preset, scenario.expert_parallel, scenario.workload.tokens_per_gpu,
                   to_string(scenario.workload.routing.kind)),
-      fmt::format("engine {}, layers {}, steps {}, cost model {}", engine, layers_, steps_,
-                  calibration_.empty() ? cost_model.gpu_model + " defaults" : calibration_),
+      fmt::format("engine {}, layers {}, steps {}, cost model {}", engine, engine_.layers, engine_.steps,
+                  engine_.cost_model_label(cost_model)),
       fmt::format("{} combinations; times per layer; baseline contiguous / none / direct: {:.3f} ms", runs.size(),
                   baseline.metrics.layer_time_s * 1e3)};
   for (std::size_t rank = 0; rank < order.size(); ++rank) {
@@ -209,7 +203,7 @@ int CompareCommand::run() const {
 
   const std::vector<Result> rows = result_rows(report);
   const nlohmann::ordered_json document{{"command", "compare"}, {"scenario", scenario.name}, {"engine", engine},
-                                        {"layers", layers_}, {"steps", steps_}, {"gpus", topology.num_gpus()},
+                                        {"layers", engine_.layers}, {"steps", engine_.steps}, {"gpus", topology.num_gpus()},
                                         {"baseline", report.baseline.result}, {"results", rows}};
   if (out) {
     write_file_atomically(*out / "results.json", document.dump(2) + "\n");

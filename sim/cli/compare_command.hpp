@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "engine_options.hpp"
 
 namespace comet {
 
@@ -16,10 +17,9 @@ class CompareCommand : public Command {
   int run() const override;
 
  private:
-  std::string file_, engine_, calibration_, output_;
+  std::string file_, output_;
   std::vector<std::string> placements_, partitions_, a2a_;
-  int layers_ = 1;
-  int steps_ = 1;
+  EngineOptions engine_;
   int trace_gpus_ = 8;
   int trace_links_ = 8;
   bool json_ = false;

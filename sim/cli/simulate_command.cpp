@@ -19,12 +19,8 @@ void SimulateCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("simulate", "Simulate one MoE layer's forward and backward on the cluster under one "
                                         "policy triple; report layer time, overlap, traffic and speedup");
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
-  app_->add_option("--engine", engine_,
-                   fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
+  engine_.add_to(*app_);
   policies_.add_to(*app_);
-  app_->add_option("--layers", layers_, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--steps", steps_, "Training steps to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--calibration", calibration_, "Cost-model YAML file (default: built-in H100/H200 figures)");
   app_->add_option("--timeline", timeline_, "Also write the Timeline (every op's start and end) as JSON to this file");
   app_->add_flag("--json", json_, "Print one JSON object instead of the table");
 }
@@ -34,23 +30,16 @@ int SimulateCommand::run() const {
   const Scenario scenario = load_scenario_argument(file_);
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const CostModel cost_model =
-      calibration_.empty() ? CostModel::defaults_for(scenario.topology.node.gpu_model) : load_cost_model(calibration_);
-  const std::string engine = engine_.empty() ? available_engines().front() : engine_;
-  make_executor(engine);  // fails early on an unknown or unavailable engine
-  const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, layers_, steps_};
+  const CostModel cost_model = engine_.cost_model(scenario);
+  const std::string engine = engine_.engine_name();
+  const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, engine_.layers, engine_.steps};
   const PolicyTriple policies = policies_.resolve(scenario);
   const auto start = std::chrono::steady_clock::now();
   if (progress) fmt::print(stderr, "comet: simulating {} / {} / {} on {} ...\n", policies.placement.text(),
                            policies.partition.text(), policies.a2a.text(), engine);
   const SimulationResult result = simulate(setup, policies);
-  const PolicyTriple baseline = baseline_policies();
-  double baseline_time = result.metrics.layer_time_s;
-  if (policies.placement.text() != baseline.placement.text() || policies.partition.text() != baseline.partition.text() ||
-      policies.a2a.text() != baseline.a2a.text()) {
-    if (progress) fmt::print(stderr, "comet: simulating the baseline contiguous / none / direct ...\n");
-    baseline_time = simulate(setup, baseline).metrics.layer_time_s;
-  }
+  if (progress) fmt::print(stderr, "comet: the baseline contiguous / none / direct ...\n");
+  const double baseline_time = baseline_layer_time_s(setup, policies, result);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!timeline_.empty()) write_file_atomically(timeline_, timeline_to_json(result.timeline).dump() + "\n");
   if (json_) {
@@ -63,8 +52,8 @@ int SimulateCommand::run() const {
              scenario.topology.name, topology.num_gpus(), scenario.model.preset, scenario.expert_parallel,
              scenario.workload.tokens_per_gpu, to_string(scenario.workload.routing.kind));
   fmt::print("# engine {}  placement {}  partition {} ({})  a2a {}  layers {}  steps {}  cost model {}\n", engine,
-             policies.placement.text(), policies.partition.text(), result.partition_choice, policies.a2a.text(), layers_,
-             steps_, calibration_.empty() ? cost_model.gpu_model + " defaults" : calibration_);
+             policies.placement.text(), policies.partition.text(), result.partition_choice, policies.a2a.text(),
+             engine_.layers, engine_.steps, engine_.cost_model_label(cost_model));
   fmt::print("# rows: critical GPU {} (its compute, its group's all-to-all)\n", m.critical_gpu);
   fmt::print("{:>4} {:>5} {:<9} {:>10} {:>10} {:>10} {:>10}\n", "step", "layer", "direction", "time", "compute", "comm",
              "exposed");

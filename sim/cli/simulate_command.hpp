@@ -4,6 +4,7 @@
 #pragma once
 
 #include "command.hpp"
+#include "engine_options.hpp"
 #include "scenario_argument.hpp"
 
 #include <string>
@@ -16,10 +17,9 @@ class SimulateCommand : public Command {
   int run() const override;
 
  private:
-  std::string file_, engine_, calibration_, timeline_;
+  std::string file_, timeline_;
+  EngineOptions engine_;
   PolicyOptions policies_;
-  int layers_ = 1;
-  int steps_ = 1;
   bool json_ = false;
 };
 

@@ -57,4 +57,12 @@ nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationRes
   return j;
 }
 
+double baseline_layer_time_s(const SimulationSetup& setup, const PolicyTriple& policies, const SimulationResult& result) {
+  const PolicyTriple baseline = baseline_policies();
+  const bool is_baseline = policies.placement.text() == baseline.placement.text() &&
+                           policies.partition.text() == baseline.partition.text() &&
+                           policies.a2a.text() == baseline.a2a.text();
+  return is_baseline ? result.metrics.layer_time_s : simulate(setup, baseline).metrics.layer_time_s;
+}
+
 }  // namespace comet

@@ -38,6 +38,10 @@ struct SimulationResult {
 
 SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies);
 
+/// The baseline's layer time: `result`'s own when `policies` is the baseline (contiguous / none /
+/// direct), else simulated on the same setup.
+double baseline_layer_time_s(const SimulationSetup& setup, const PolicyTriple& policies, const SimulationResult& result);
+
 /// The `comet simulate --json` object (deterministic: no wall times).
 nlohmann::ordered_json result_json(const SimulationSetup& setup, const SimulationResult& result,
                                    double baseline_layer_time_s);

@@ -32,8 +32,8 @@ struct Point {
 };
 
 struct SweepRun {
-  std::string engine, calibration;
-  int layers = 1, steps = 1;
+  EngineOptions options;
+  std::string engine;  // resolved
 };
 
 // In the child: the point's `comet simulate --json` object, with the baseline simulated too.
@@ -43,16 +43,10 @@ std::string simulate_point(const Point& point, const SweepRun& run) {
     const Scenario& scenario = point.scenario;
     const Topology topology = build_topology(scenario.topology);
     const PathCosts costs(topology);
-    const CostModel cost_model = run.calibration.empty() ? CostModel::defaults_for(scenario.topology.node.gpu_model)
-                                                         : load_cost_model(run.calibration);
-    const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, run.engine, run.layers, run.steps};
+    const CostModel cost_model = run.options.cost_model(scenario);
+    const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, run.engine, run.options.layers, run.options.steps};
     const SimulationResult result = simulate(setup, point.policies);
-    const PolicyTriple baseline = baseline_policies();
-    const bool is_baseline = point.policies.placement.text() == baseline.placement.text() &&
-                             point.policies.partition.text() == baseline.partition.text() &&
-                             point.policies.a2a.text() == baseline.a2a.text();
-    const double baseline_time = is_baseline ? result.metrics.layer_time_s : simulate(setup, baseline).metrics.layer_time_s;
-    return result_json(setup, result, baseline_time).dump();
+    return result_json(setup, result, baseline_layer_time_s(setup, point.policies, result)).dump();
   } catch (const InputError& error) {
     return nlohmann::json{{"input_error", error.what()}}.dump();
   }
@@ -74,8 +68,8 @@ nlohmann::ordered_json results_document(const SweepReport& report, const SweepRu
   return {{"command", "sweep"},
           {"scenario", report.scenario},
           {"engine", run.engine},
-          {"layers", run.layers},
-          {"steps", run.steps},
+          {"layers", run.options.layers},
+          {"steps", run.options.steps},
           {"keys", report.keys},
           {"values", std::move(values)},
           {"points_total", report.total_points},
@@ -103,12 +97,8 @@ void SweepCommand::add_to(CLI::App& app) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app_->add_option("-j,--jobs", jobs_, "Points simulated at once, each in its own process")
       ->capture_default_str()->check(CLI::Range(1, 256));
-  app_->add_option("--engine", engine_,
-                   fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
+  engine_.add_to(*app_);
   policies_.add_to(*app_);
-  app_->add_option("--layers", layers_, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--steps", steps_, "Training steps to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--calibration", calibration_, "Cost-model YAML file (default: built-in H100/H200 figures)");
   app_->add_option("-o,--output", output_, "Directory for results.json, results.csv and report.html (created if missing; "
                                            "rewritten after every finished point)");
   app_->add_flag("--json", json_, "Print results.json to stdout instead of the table");
@@ -139,8 +129,8 @@ SweepReport empty_report(const std::vector<Point>& points, const std::vector<Swe
   const PolicyTriple& policies = points.front().policies;
   report.parameters = {
       fmt::format("scenario {} ({})", report.scenario, file.empty() ? "built-in default" : file),
-      fmt::format("engine {}, layers {}, steps {}, jobs {}, cost model {}", run.engine, run.layers, run.steps, jobs,
-                  run.calibration.empty() ? "built-in defaults" : run.calibration),
+      fmt::format("engine {}, layers {}, steps {}, jobs {}, cost model {}", run.engine, run.options.layers, run.options.steps, jobs,
+                  run.options.calibration.empty() ? "built-in defaults" : run.options.calibration),
       fmt::format("policies {} / {} / {} (unless --set changes them); speedup against contiguous / none / direct",
                   policies.placement.text(), policies.partition.text(), policies.a2a.text())};
   for (const SweepAxis& axis : axes)
@@ -180,9 +170,8 @@ PointOutcome point_outcome(int i, const Point& point, const ChildOutcome& outcom
 int SweepCommand::run() const {
   const std::vector<SweepAxis> axes = parse_sweep_axes(sets_);
   const std::vector<Point> points = load_points(file_, axes, policies_);
-  const SweepRun run{engine_.empty() ? available_engines().front() : engine_, calibration_, layers_, steps_};
-  make_executor(run.engine);
-  if (!calibration_.empty()) load_cost_model(calibration_);
+  const SweepRun run{engine_, engine_.engine_name()};
+  if (!engine_.calibration.empty()) load_cost_model(engine_.calibration);  // fails before any point runs
   std::optional<std::filesystem::path> out;
   if (!output_.empty()) out = prepare_output_directory(output_);
   SweepReport report = empty_report(points, axes, run, file_, jobs_);

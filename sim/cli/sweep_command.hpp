@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "engine_options.hpp"
 #include "scenario_argument.hpp"
 
 namespace comet {
@@ -18,12 +19,11 @@ class SweepCommand : public Command {
   int run() const override;
 
  private:
-  std::string file_, engine_, calibration_, output_;
+  std::string file_, output_;
   std::vector<std::string> sets_;
+  EngineOptions engine_;
   PolicyOptions policies_;
   int jobs_ = 1;
-  int layers_ = 1;
-  int steps_ = 1;
   bool json_ = false;
 };
 
