@@ -11,29 +11,14 @@
 #include <iterator>
 #include <string>
 
+#include "run_comet.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  bool crashed = false;
-  std::string output;  // stdout and stderr together
-  std::string stdout_only;
-};
-
-Result run_comet(const std::string& arguments, bool merge_stderr = true) {
-  const std::string command = std::string(COMET_BINARY) + " " + arguments + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  Result result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe)) result.output += buffer.data();
-  const int status = ::pclose(pipe);
-  result.crashed = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) >= 128);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using Result = comet::testing::CometRun;
+using comet::testing::run_comet;
 
 class CliTest : public ::testing::Test {
  protected:

@@ -3,38 +3,21 @@
 // timed; and a rank that stops answering is caught by the watchdog (exit 3, no hang).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "gpu_test_support.hpp"
+#include "run_comet.hpp"
 
 namespace {
 
-struct CommandRun {
-  int exit_code = -1;
-  std::string output;
-  double seconds = 0;
-};
+using CommandRun = comet::testing::CometRun;
 
-CommandRun run_comet(const std::string& arguments) {
-  const auto start = std::chrono::steady_clock::now();
-  CommandRun run;
-  // `timeout`: a hang fails this test in two minutes instead of holding the machine.
-  FILE* pipe = ::popen(("timeout -k 5 60 " + std::string(COMET_BINARY) + " " + arguments + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe)) run.output += buffer.data();
-  const int status = ::pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return run;
-}
+// Under `timeout`: a hang fails these tests in a minute instead of holding the machine.
+CommandRun run_comet(const std::string& arguments) { return comet::testing::run_comet(arguments, true, 60); }
 
 const std::string TINY = std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml";
 
