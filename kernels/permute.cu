@@ -1,11 +1,11 @@
 #include "permute.hpp"
 
+#include "grid.cuh"
+
 namespace comet::kernels {
 namespace {
 
-constexpr int THREADS = 256;
-
-int blocks_for(std::int64_t rows) { return static_cast<int>(rows < 65535 ? rows : 65535); }
+using grid::THREADS;
 
 __global__ void gather_rows_kernel(const __nv_bfloat16* __restrict__ in, const std::int32_t* __restrict__ rows,
                                    const float* __restrict__ scale, std::int64_t num_rows, int hidden,
@@ -45,14 +45,12 @@ __global__ void combine_rows_kernel(const __nv_bfloat16* __restrict__ in, const 
 }
 
 __global__ void convert_kernel(const float* __restrict__ in, std::int64_t count, __nv_bfloat16* __restrict__ out) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid::first_element(); i < count; i += grid::element_stride())
     out[i] = __float2bfloat16(in[i]);
 }
 
 __global__ void fill_kernel(float* data, std::int64_t count, float value) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  for (std::int64_t i = grid::first_element(); i < count; i += grid::element_stride())
     data[i] = value;
 }
 
@@ -61,26 +59,26 @@ __global__ void fill_kernel(float* data, std::int64_t count, float value) {
 cudaError_t gather_rows(const __nv_bfloat16* in, const std::int32_t* rows, const float* scale, std::int64_t num_rows,
                         int hidden, __nv_bfloat16* out, cudaStream_t stream) {
   if (num_rows <= 0) return cudaSuccess;
-  gather_rows_kernel<<<blocks_for(num_rows), THREADS, 0, stream>>>(in, rows, scale, num_rows, hidden, out);
+  gather_rows_kernel<<<grid::blocks_for_rows(num_rows), THREADS, 0, stream>>>(in, rows, scale, num_rows, hidden, out);
   return cudaGetLastError();
 }
 
 cudaError_t combine_rows(const __nv_bfloat16* in, const std::int32_t* positions, const float* weights,
                          std::int64_t num_tokens, int top_k, int hidden, float* out, cudaStream_t stream) {
   if (num_tokens <= 0) return cudaSuccess;
-  combine_rows_kernel<<<blocks_for(num_tokens), THREADS, 0, stream>>>(in, positions, weights, num_tokens, top_k, hidden, out);
+  combine_rows_kernel<<<grid::blocks_for_rows(num_tokens), THREADS, 0, stream>>>(in, positions, weights, num_tokens, top_k, hidden, out);
   return cudaGetLastError();
 }
 
 cudaError_t convert_to_bf16(const float* in, std::int64_t count, __nv_bfloat16* out, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  convert_kernel<<<blocks_for((count + THREADS - 1) / THREADS), THREADS, 0, stream>>>(in, count, out);
+  convert_kernel<<<grid::blocks_for_elements(count), THREADS, 0, stream>>>(in, count, out);
   return cudaGetLastError();
 }
 
 cudaError_t fill(float* data, std::int64_t count, float value, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  fill_kernel<<<blocks_for((count + THREADS - 1) / THREADS), THREADS, 0, stream>>>(data, count, value);
+  fill_kernel<<<grid::blocks_for_elements(count), THREADS, 0, stream>>>(data, count, value);
   return cudaGetLastError();
 }
 
