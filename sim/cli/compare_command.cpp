@@ -95,21 +95,15 @@ void CompareCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("compare", "Run every combination of placement, partition and all-to-all policies, rank "
                                        "them by layer time; with -o, write results.json/csv, report.md/html and traces");
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
-  app_->add_option("--placements", placements_,
-                   fmt::format("Placements, comma-separated: {} (default: the scenario's list, else all)",
-                               policy_choices(PolicyFamily::PLACEMENT)))
-      ->delimiter(',')
-      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
-  app_->add_option("--partitions", partitions_,
-                   fmt::format("Partitions, comma-separated: {} (default: the scenario's list, else all)",
-                               policy_choices(PolicyFamily::PARTITION)))
-      ->delimiter(',')
-      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
-  app_->add_option("--a2a", a2a_,
-                   fmt::format("All-to-all algorithms, comma-separated: {} (default: the scenario's list, else all)",
-                               policy_choices(PolicyFamily::A2A)))
-      ->delimiter(',')
-      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
+  add_list_option(*app_, "--placements", placements_,
+                  fmt::format("Placements, comma-separated: {} (default: the scenario's list, else all)",
+                              policy_choices(PolicyFamily::PLACEMENT)));
+  add_list_option(*app_, "--partitions", partitions_,
+                  fmt::format("Partitions, comma-separated: {} (default: the scenario's list, else all)",
+                              policy_choices(PolicyFamily::PARTITION)));
+  add_list_option(*app_, "--a2a", a2a_,
+                  fmt::format("All-to-all algorithms, comma-separated: {} (default: the scenario's list, else all)",
+                              policy_choices(PolicyFamily::A2A)));
   engine_.add_to(*app_);
   app_->add_option("-o,--output", output_, "Directory for results.json, results.csv, report.md, report.html and "
                                            "trace-*.json (created if missing)");

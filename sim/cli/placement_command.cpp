@@ -19,10 +19,9 @@ void PlacementCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("placement", "Compare expert placements: traffic per tier and the most loaded "
                                          "link, against contiguous");
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
-  app_->add_option("--placements", placements_, "Placements to compare (default: contiguous, strided, topology, "
-                                                 "bottleneck, replicate:2), comma-separated")
-      ->delimiter(',')
-      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
+  add_list_option(*app_, "--placements", placements_,
+                  "Placements to compare, comma-separated (default: contiguous, strided, topology, bottleneck, "
+                  "replicate:2)");
   app_->add_option("--a2a", a2a_, "direct | hierarchical (default: the scenario's first)");
   app_->add_flag("--json", json_, "Print a JSON array");
 }

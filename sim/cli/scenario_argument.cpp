@@ -38,4 +38,9 @@ PolicyTriple PolicyOptions::resolve(const Scenario& scenario) const {
           policy_option(scenario, PolicyFamily::A2A, "--a2a", a2a)};
 }
 
+CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                             const std::string& description) {
+  return app.add_option(name, values, description)->delimiter(',')->allow_extra_args(false);
+}
+
 }  // namespace comet

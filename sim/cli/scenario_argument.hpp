@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy_spec.hpp"
 #include "scenario.hpp"
@@ -18,6 +19,11 @@ Scenario load_scenario_argument(const std::string& file);
 /// the scenario's first policy of that family.
 PolicySpec policy_option(const Scenario& scenario, PolicyFamily family, const std::string& option,
                          const std::string& text);
+
+/// A comma-separated list option. A scenario file after the list stays the positional argument
+/// (CLI11 would otherwise take it as one more list item).
+CLI::Option* add_list_option(CLI::App& app, const std::string& name, std::vector<std::string>& values,
+                             const std::string& description);
 
 /// The --placement, --partition and --a2a options that choose one policy triple.
 struct PolicyOptions {

@@ -66,9 +66,8 @@ void ValidateCommand::add_to(CLI::App& app) {
   app_->add_flag("--measure-only", measure_only_, "Measure only (no simulated prediction alongside)");
   app_->add_option("-o,--output", output_, "Write the measured Timelines and summaries as JSON to this file");
   app_->add_option("--placement", placement_, "Placement policy (default: the scenario's first)");
-  app_->add_option("--partitions", partitions_, "Partition policies, comma-separated (default: the scenario's; none always runs first)")
-      ->delimiter(',')
-      ->allow_extra_args(false);  // a scenario file after the list is the positional, not a policy
+  add_list_option(*app_, "--partitions", partitions_,
+                  "Partition policies, comma-separated (default: the scenario's; none always runs first)");
   app_->add_option("--warmup", warmup_, "Untimed runs per policy")->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_option("--repeats", repeats_, "Timed runs per policy (medians are reported)")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--comm-ctas", comm_ctas_, "NCCL maxCTAs of the communicators (SMs communication may take; 0 = NCCL's choice)")
