@@ -60,7 +60,7 @@ TEST_P(LayoutTest, MovesThePlansTrafficAndEveryCopyOnce) {
     std::vector<int> seen(tokens.experts.size(), 0);
     for (int c = 0; c < layout.num_chunks(); ++c) {
       const ChunkLayout& l = layout.chunk(c, src);
-      const auto at = ChunkLayout::offsets(l.send_count);
+      const auto& at = l.send_offsets;
       for (std::size_t i = 0; i < l.combine_positions.size(); ++i) {
         const std::int32_t row = l.combine_positions[i];
         if (row < 0) continue;
@@ -98,7 +98,7 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
         std::vector<int> expert_of_row(l.rows_sent(), -1);
         for (std::size_t i = 0; i < l.combine_positions.size(); ++i)
           if (l.combine_positions[i] >= 0) expert_of_row[l.combine_positions[i]] = layout.tokens(src).experts[i];
-        const auto at = ChunkLayout::offsets(l.send_count);
+        const auto& at = l.send_offsets;
         for (std::int64_t i = at[dst]; i < at[dst + 1]; ++i) {
           recv[dst].push_back(id(src, l.send_rows[i]));
           recv_expert[dst].push_back(expert_of_row[i]);
@@ -124,7 +124,7 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
       std::vector<double> returned;
       for (int dst = 0; dst < ranks; ++dst) {
         const ChunkLayout& d = layout.chunk(c, dst);
-        const auto at = ChunkLayout::offsets(d.recv_count);
+        const auto& at = d.recv_offsets;
         returned.insert(returned.end(), back[dst].begin() + at[src], back[dst].begin() + at[src + 1]);
       }
       ASSERT_EQ(static_cast<std::int64_t>(returned.size()), l.rows_sent());

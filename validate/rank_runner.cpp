@@ -43,6 +43,12 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
   }
   check_cuda(cudaEventCreate(&base_), "create event");
   check_cuda(cudaEventCreate(&done_), "create event");
+  const std::int64_t rb = dims.row_bytes();
+  for (int c = 0; c < layout.num_chunks(); ++c) {
+    const ChunkLayout& l = layout.chunk(c, resources.rank);
+    pieces_.push_back({bytes_of(l.send_offsets, rb), bytes_of(l.send_count, rb), bytes_of(l.recv_offsets, rb),
+                       bytes_of(l.recv_count, rb)});
+  }
 }
 
 RankRunner::~RankRunner() {
@@ -117,7 +123,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   const ChunkLayout& l = layout_.chunk(c, r);
   const ChunkBuffers& cb = buf_.chunks[c];
   const StagingSlot& slot = buf_.staging[c % 2];
-  const auto send_at = ChunkLayout::offsets(l.send_count), recv_at = ChunkLayout::offsets(l.recv_count);
+  const auto& send_at = l.send_offsets;
+  const auto& recv_at = l.recv_offsets;
   const bool sending = (op.kind == OpKind::PERMUTE) == is_forward(op);
   if (sending) {
     // Forward permute: token rows into send order. Backward unpermute: output gradients times
@@ -162,18 +169,14 @@ void RankRunner::gemm_op(const Op& op, int c) {
                  "expert FFN backward");
   }
   check_cuda(kernels::gather_rows(y, cb.source_rows.get(), nullptr, rows, h, slot.combine_send.get(), s), "source-major reorder");
-  const auto send_at = ChunkLayout::offsets(l.send_count), recv_at = ChunkLayout::offsets(l.recv_count);
-  copy_self(slot.combine_send.get(), recv_at[r], slot.combine_recv.get(), send_at[r], l.recv_count[r], s);
+  copy_self(slot.combine_send.get(), l.recv_offsets[r], slot.combine_recv.get(), l.send_offsets[r], l.recv_count[r], s);
 }
 
 void RankRunner::all_to_all_op(int c, StreamRole role) {
   if (fault_.silent_rank == res_.rank) return;
   const int r = res_.rank;
-  const ChunkLayout& l = layout_.chunk(c, r);
   const StagingSlot& slot = buf_.staging[c % 2];
-  const std::int64_t rb = dims_.row_bytes();
-  const auto send_at = bytes_of(ChunkLayout::offsets(l.send_count), rb), recv_at = bytes_of(ChunkLayout::offsets(l.recv_count), rb);
-  const auto send_bytes = bytes_of(l.send_count, rb), recv_bytes = bytes_of(l.recv_count, rb);
+  const auto& [send_at, send_bytes, recv_at, recv_bytes] = pieces_[c];
   const bool outbound = role == StreamRole::DISPATCH;  // dispatch and combine-grad go to the experts
   if (outbound)
     check_nccl(kernels::all_to_all_v(slot.send.get(), send_at.data(), send_bytes.data(), slot.recv.get(), recv_at.data(),

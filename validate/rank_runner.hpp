@@ -53,6 +53,11 @@ class RankRunner {
   std::int64_t stand_in_cols_;
   FaultInjection fault_;
   std::vector<ScheduledOp> schedule_;
+  // Per chunk, this rank's all-to-all pieces in bytes (computed once, not on the launch path).
+  struct PieceBytes {
+    std::vector<std::int64_t> send_at, send_bytes, recv_at, recv_bytes;
+  };
+  std::vector<PieceBytes> pieces_;
   std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;

@@ -127,6 +127,8 @@ TokenLayout::TokenLayout(const std::vector<RoutingMatrix>& parts, const ExpertPl
         layout.source_rows[rows[i].second] = static_cast<std::int32_t>(i);
       }
       layout.slot_offsets = ChunkLayout::offsets(per_slot);
+      layout.recv_offsets = ChunkLayout::offsets(layout.recv_count);
+      chunks_[c][dst].send_offsets = ChunkLayout::offsets(chunks_[c][dst].send_count);
     }
 }
 

@@ -34,9 +34,11 @@ struct ChunkLayout {
   std::vector<std::int32_t> send_rows;          ///< token of each send row
   std::vector<float> send_weights;              ///< gate weight of each send row
   std::vector<std::int64_t> send_count;         ///< rows to each rank
+  std::vector<std::int64_t> send_offsets;       ///< [ranks + 1] first send row of each rank's piece
   std::vector<std::int32_t> combine_positions;  ///< [tokens * top_k] send row of each copy, -1 if not in this chunk
   // Receiving (expert GEMMs, combine).
   std::vector<std::int64_t> recv_count;         ///< rows from each rank
+  std::vector<std::int64_t> recv_offsets;       ///< [ranks + 1] first receive row of each rank's piece
   std::vector<std::int32_t> expert_rows;        ///< receive row of each expert-major row
   std::vector<std::int32_t> source_rows;        ///< expert-major row of each receive row
   std::vector<std::int64_t> slot_offsets;       ///< [local slots + 1] expert-major row ranges
