@@ -44,16 +44,6 @@ __global__ void combine_rows_kernel(const __nv_bfloat16* __restrict__ in, const 
   }
 }
 
-__global__ void convert_kernel(const float* __restrict__ in, std::int64_t count, __nv_bfloat16* __restrict__ out) {
-  for (std::int64_t i = grid::first_element(); i < count; i += grid::element_stride())
-    out[i] = __float2bfloat16(in[i]);
-}
-
-__global__ void fill_kernel(float* data, std::int64_t count, float value) {
-  for (std::int64_t i = grid::first_element(); i < count; i += grid::element_stride())
-    data[i] = value;
-}
-
 }  // namespace
 
 cudaError_t gather_rows(const __nv_bfloat16* in, const std::int32_t* rows, const float* scale, std::int64_t num_rows,
@@ -67,18 +57,6 @@ cudaError_t combine_rows(const __nv_bfloat16* in, const std::int32_t* positions,
                          std::int64_t num_tokens, int top_k, int hidden, float* out, cudaStream_t stream) {
   if (num_tokens <= 0) return cudaSuccess;
   combine_rows_kernel<<<grid::blocks_for_rows(num_tokens), THREADS, 0, stream>>>(in, positions, weights, num_tokens, top_k, hidden, out);
-  return cudaGetLastError();
-}
-
-cudaError_t convert_to_bf16(const float* in, std::int64_t count, __nv_bfloat16* out, cudaStream_t stream) {
-  if (count <= 0) return cudaSuccess;
-  convert_kernel<<<grid::blocks_for_elements(count), THREADS, 0, stream>>>(in, count, out);
-  return cudaGetLastError();
-}
-
-cudaError_t fill(float* data, std::int64_t count, float value, cudaStream_t stream) {
-  if (count <= 0) return cudaSuccess;
-  fill_kernel<<<grid::blocks_for_elements(count), THREADS, 0, stream>>>(data, count, value);
   return cudaGetLastError();
 }
 

@@ -27,10 +27,4 @@ cudaError_t gather_rows(const __nv_bfloat16* in, const std::int32_t* rows, const
 cudaError_t combine_rows(const __nv_bfloat16* in, const std::int32_t* positions, const float* weights,
                          std::int64_t num_tokens, int top_k, int hidden, float* out, cudaStream_t stream);
 
-/// out[i] = bf16(in[i]) for i < count.
-cudaError_t convert_to_bf16(const float* in, std::int64_t count, __nv_bfloat16* out, cudaStream_t stream);
-
-/// Fills `count` floats with `value` (NaN poisons outputs before a run).
-cudaError_t fill(float* data, std::int64_t count, float value, cudaStream_t stream);
-
 }  // namespace comet::kernels
