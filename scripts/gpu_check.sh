@@ -25,6 +25,18 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   local start=$SECONDS
   if "$@" >"$LOGS/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)"; else echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"; fi
 }
+# validate_step MODEL nvlink|shm [OPTIONS...]: comet validate on scenarios/validate-MODEL-2gpu.yaml.
+# shm = host shared memory instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so
+# communication matters. The log and JSON are named after the arguments.
+validate_step() {
+  local model=$1 transport=$2
+  shift 2
+  local name="validate-$model-$transport$(printf -- '%s' "$@" | tr -d ' -')"
+  local env=()
+  [[ $transport == shm ]] && env=(NCCL_P2P_DISABLE=1)
+  step "$name" timeout -k 5 150 env "${env[@]}" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
+    --measure-only -o "$LOGS/$name.json" "$@"
+}
 {
   date -u
   step gpus nvidia-smi
@@ -35,28 +47,21 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   step gpu-tests timeout -k 5 200 ctest --test-dir "$BUILD" -L gpu --output-on-failure
   step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
   if [[ $MODE == full ]]; then
-
     for model in deepseek mixtral; do
-      step "validate-$model-nvlink" timeout -k 5 150 "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
-        --measure-only -o "$LOGS/validate-$model-nvlink.json"
-      # Host shared memory instead of NVLink: a slower transport, so communication matters.
-      step "validate-$model-shm" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
-        "scenarios/validate-$model-2gpu.yaml" --measure-only -o "$LOGS/validate-$model-shm.json"
+      validate_step "$model" nvlink
+      validate_step "$model" shm
     done
     step gpu-bench timeout -k 5 150 "$BUILD/comet_gpu_bench"
   fi
   if [[ $MODE == overlap ]]; then
     step gpu-bench timeout -k 5 120 "$BUILD/comet_gpu_bench" --sections a2a
     for ctas in 4 8 16; do
-      for model in deepseek mixtral; do
-        step "validate-$model-shm-ctas$ctas" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
-          "scenarios/validate-$model-2gpu.yaml" --measure-only --comm-ctas "$ctas" -o "$LOGS/validate-$model-shm-ctas$ctas.json"
-      done
+      for model in deepseek mixtral; do validate_step "$model" shm --comm-ctas "$ctas"; done
     done
   fi
 } | tee "$OUT/summary.txt"
 for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink \
-  validate-deepseek-shm validate-{deepseek,mixtral}-shm-ctas{4,8,16}; do
+  validate-deepseek-shm validate-{deepseek,mixtral}-shmcommctas{4,8,16}; do
   [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
 done
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
