@@ -11,6 +11,7 @@ PACKAGES=(
   libboost-graph-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev
   libsimgrid-dev
   libgtest-dev libgmock-dev
+  libopenmpi-dev openmpi-bin   # validation's one-process-per-GPU launch (mpirun)
   chromium fonts-dejavu-core libpng-dev   # the HTML report test renders in headless Chromium
 )
 

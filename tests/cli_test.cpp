@@ -19,6 +19,8 @@ namespace fs = std::filesystem;
 
 using Result = comet::testing::CometRun;
 using comet::testing::run_comet;
+using comet::testing::mpirun;
+using comet::testing::run_command;
 
 class CliTest : public ::testing::Test {
  protected:
@@ -320,6 +322,29 @@ TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
   EXPECT_EQ(policy.exit_code, 2) << policy.output;
   for (const Result* r : {&big, &no_mode, &fault, &policy}) EXPECT_FALSE(r->crashed);
 }
+
+#ifdef COMET_HAVE_MPI
+std::string validate_binary() {
+  const std::string comet = COMET_BINARY;
+  return comet.substr(0, comet.rfind('/') + 1) + "comet-validate";
+}
+
+// Under mpirun each process is one GPU's rank: the process count must match the scenario's GPUs
+// (exit 2 on every rank, before any GPU work), and only rank 0 writes to stdout.
+TEST_F(CliTest, ValidateUnderMpirunChecksTheProcessCountAndPrintsOnce) {
+  const std::string tiny = std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml";
+  const Result three = run_command(mpirun(3) + validate_binary() + " " + tiny + " --measure-only");
+  EXPECT_EQ(three.exit_code, 2) << three.output;
+  EXPECT_NE(three.output.find("one MPI process per GPU: mpirun -np 2 (this job has 3 processes)"), std::string::npos)
+      << three.output;
+  EXPECT_FALSE(three.crashed);
+  const Result help = run_command(mpirun(2) + validate_binary() + " --help", false);
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  std::size_t usages = 0;
+  for (std::size_t at = help.output.find("Usage:"); at != std::string::npos; at = help.output.find("Usage:", at + 1)) ++usages;
+  EXPECT_EQ(usages, 1u) << help.output;
+}
+#endif
 #else
 // Without CUDA there is no comet-validate: `comet validate` says so instead of failing obscurely.
 TEST_F(CliTest, ValidateWithoutCudaSaysSo) {

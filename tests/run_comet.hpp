@@ -18,11 +18,9 @@ struct CometRun {
   double seconds = 0.0;
 };
 
-/// `comet ARGUMENTS`; stderr joins the output when `merge_stderr`, else it is discarded. With
-/// `timeout_s` > 0 it runs under timeout(1), so a hang fails the test instead of holding it.
-inline CometRun run_comet(const std::string& arguments, bool merge_stderr = true, int timeout_s = 0) {
-  const std::string prefix = timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) + " " : "";
-  const std::string command = prefix + COMET_BINARY + " " + arguments + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+/// Runs a shell command line; stderr joins the output when `merge_stderr`, else it is discarded.
+inline CometRun run_command(const std::string& command_line, bool merge_stderr = true) {
+  const std::string command = command_line + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   const auto start = std::chrono::steady_clock::now();
   CometRun run;
   FILE* pipe = ::popen(command.c_str(), "r");
@@ -34,6 +32,19 @@ inline CometRun run_comet(const std::string& arguments, bool merge_stderr = true
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return run;
+}
+
+/// `comet ARGUMENTS`; stderr joins the output when `merge_stderr`, else it is discarded. With
+/// `timeout_s` > 0 it runs under timeout(1), so a hang fails the test instead of holding it.
+inline CometRun run_comet(const std::string& arguments, bool merge_stderr = true, int timeout_s = 0) {
+  const std::string prefix = timeout_s > 0 ? "timeout -k 5 " + std::to_string(timeout_s) + " " : "";
+  return run_command(prefix + COMET_BINARY + " " + arguments, merge_stderr);
+}
+
+/// The Open MPI launcher line for `processes` processes on this machine, as CI's root user too.
+inline std::string mpirun(int processes) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout -k 5 120 mpirun --oversubscribe -np " +
+         std::to_string(processes) + " ";
 }
 
 }  // namespace comet::testing

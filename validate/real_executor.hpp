@@ -1,5 +1,6 @@
-// The real executor: runs Plans on the GPUs of this machine, one host thread per GPU (as
-// nccl-tests does without MPI), with real kernels on random data, and measures every op.
+// The real executor: runs Plans on GPUs with real kernels on random data and measures every op.
+// Launched like nccl-tests: one process with a host thread per GPU of this machine, or, under
+// mpirun, one process per GPU (mpi_executor.hpp; multi-node goes through MPI).
 // Each policy's plan runs `warmup` times untimed, then `repeats` times; an op's start and end
 // are the medians over repeats (all-to-alls: earliest start and latest end over the ranks).
 // A watchdog aborts the NCCL communicators when a rank makes no progress for `watchdog_s`.
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "layer_buffers.hpp"
+#include "mpi_world.hpp"
 #include "plan.hpp"
 #include "rank_runner.hpp"
 #include "timeline.hpp"
@@ -24,6 +26,7 @@ struct RealRunOptions {
   CommSettings comm;
   std::uint64_t seed = 1;
   FaultInjection fault;
+  const MpiWorld* mpi = nullptr;  ///< set: this process is one MPI rank (one GPU) of the run
 };
 
 /// One policy's work: the plan and its token layout (built by the same code as the simulator's).
@@ -43,8 +46,9 @@ struct RealMeasurement {
 /// GPUs visible to this process (0 without a driver or GPU).
 int visible_gpu_count();
 
-/// Runs every job on GPUs 0 .. ranks-1. Throws GpuError (out of memory, CUDA/NCCL errors,
-/// watchdog) after stopping every rank.
+/// Runs every job on GPUs 0 .. ranks-1 (under MPI: this process's rank on its GPU; only rank 0
+/// gets the measurements, the others an empty vector). Throws GpuError (out of memory,
+/// CUDA/NCCL errors, watchdog) after stopping every rank.
 std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const LayerDims& dims, int ranks,
                                          const RealRunOptions& options);
 

@@ -41,6 +41,8 @@ void wait_with_watchdog(cudaEvent_t event, RankResources& res, RunControl& share
 // guarantees no hang.
 constexpr double STOP_GRACE_S = 10.0;
 
+namespace {
+
 void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, const std::shared_ptr<RunControl>& owner,
                   double watchdog_s) {
   RunControl& shared = *owner;
@@ -74,6 +76,28 @@ void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& fin
     }
   }
   for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
+
+void run_rank_threads(const std::vector<int>& ranks_here, const std::function<void(int)>& rank_body,
+                      const std::shared_ptr<RunControl>& owner, double watchdog_s) {
+  RunControl& shared = *owner;
+  std::vector<std::thread> threads;
+  std::atomic<int> finished{0};
+  for (int r : ranks_here)
+    threads.emplace_back([&, r] {
+      try {
+        rank_body(r);
+      } catch (const std::exception& error) {
+        const std::string message = error.what();
+        shared.fail(fmt::format("rank {}: {}", r, message), message.rfind("stopped:", 0) == 0);
+      }
+      ++finished;
+    });
+  wait_or_exit(threads, finished, owner, watchdog_s);
+  // Prefer the root cause over the "another rank failed" echoes.
+  if (shared.failed) throw GpuError(shared.first_error);
 }
 
 }  // namespace comet

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,11 +21,20 @@
 
 namespace comet {
 
-// A barrier that gives up when another rank failed, so no thread waits forever.
-class CancellableBarrier {
+/// Where the ranks of one run meet before each repeat: threads of this process, or MPI processes.
+class RankBarrier {
+ public:
+  virtual ~RankBarrier() = default;
+  /// Returns when every rank arrived; throws GpuError("stopped: ...") once `failed` is set.
+  virtual void arrive_and_wait(const std::atomic<bool>& failed) = 0;
+};
+
+// A barrier of this process's rank threads that gives up when another rank failed, so no
+// thread waits forever.
+class CancellableBarrier : public RankBarrier {
  public:
   explicit CancellableBarrier(int parties) : parties_(parties) {}
-  void arrive_and_wait(const std::atomic<bool>& failed) {
+  void arrive_and_wait(const std::atomic<bool>& failed) override {
     std::unique_lock lock(mutex_);
     const long generation = generation_;
     if (++waiting_ == parties_) {
@@ -47,6 +57,10 @@ class CancellableBarrier {
 };
 
 struct RunControl {
+  /// `ranks` of the run; `activity` starts as `first_activity` for each (MPI: only this
+  /// process's rank is known here, the others run elsewhere).
+  explicit RunControl(int ranks, const std::string& first_activity = "starting")
+      : resources(ranks, nullptr), activity(ranks, first_activity) {}
   std::atomic<bool> failed{false};
   std::mutex mutex;
   std::string first_error;
@@ -88,8 +102,10 @@ struct RunControl {
 /// throws GpuError (after aborting every communicator) on any of them.
 void wait_with_watchdog(cudaEvent_t event, RankResources& res, RunControl& shared, double watchdog_s, const std::string& what);
 
-/// Joins the rank threads; see run_control.cpp for the watchdog and the last resort.
-void wait_or_exit(std::vector<std::thread>& threads, const std::atomic<int>& finished, const std::shared_ptr<RunControl>& owner,
-                  double watchdog_s);
+/// Runs `rank_body(r)` for every r in `ranks_here`, each on its own thread, and joins them under
+/// the watchdog (see run_control.cpp for the last resort). Throws GpuError with the first root
+/// cause when a rank failed.
+void run_rank_threads(const std::vector<int>& ranks_here, const std::function<void(int)>& rank_body,
+                      const std::shared_ptr<RunControl>& owner, double watchdog_s);
 
 }  // namespace comet

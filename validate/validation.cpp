@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "input_error.hpp"
+#include "mpi_executor.hpp"
 #include "numerics.hpp"
 #include "plan_builder.hpp"
 #include "token_layout.hpp"
@@ -24,9 +25,18 @@ void check_fits_machine(const ValidationRequest& r) {
   const Scenario& s = *r.scenario;
   const int gpus = r.topology->num_gpus();
   const int present = visible_gpu_count();
-  if (gpus > present)
+  if (const MpiWorld* mpi = r.options.mpi) {
+    if (mpi->size != gpus)
+      throw InputError({s.origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                       fmt::format("one MPI process per GPU: mpirun -np {} (this job has {} processes)", gpus, mpi->size));
+    if (present == 0 || mpi_device(*mpi, present) >= present)
+      throw InputError({s.origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                       fmt::format("a GPU for local rank {} on every host (this one has {})", mpi->local_rank, present));
+  } else if (gpus > present) {
     throw InputError({s.origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
-                     fmt::format("at most the {} GPU(s) this machine has (validation runs on one node)", present));
+                     fmt::format("at most the {} GPU(s) this machine has (validation runs on one node; more through mpirun)",
+                                 present));
+  }
   if (s.expert_parallel != gpus)
     throw InputError({s.origin, 0, 0}, "parallelism.expert_parallel", std::to_string(s.expert_parallel),
                      fmt::format("the scenario's {} GPUs: validation runs one expert-parallel group", gpus));
@@ -97,6 +107,7 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     jobs.push_back({p.partition.text(), &p.built->plan, p.layout.get(), sm_fraction});
   }
   const std::vector<RealMeasurement> measured = run_on_gpus(jobs, dims, r.topology->num_gpus(), r.options);
+  if (measured.empty()) return {};  // an MPI rank other than 0: rank 0 reports
 
   std::vector<PolicyReport> reports;
   for (std::size_t i = 0; i < prepared.size(); ++i) {

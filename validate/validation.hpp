@@ -45,7 +45,7 @@ struct PolicyReport {
 };
 
 /// Throws InputError when the scenario does not fit this machine (GPUs, one EP group, replicas)
-/// and GpuError when the GPUs fail.
+/// and GpuError when the GPUs fail. Under MPI only rank 0 gets the reports (the others: none).
 std::vector<PolicyReport> validate_policies(const ValidationRequest& request);
 
 nlohmann::ordered_json validation_json(const ValidationRequest& request, const std::vector<PolicyReport>& reports);

@@ -97,6 +97,7 @@ int ValidateCommand::run() const {
   request.options.comm.max_ctas = comm_ctas_;
   request.options.seed = scenario.workload.seed;
   request.options.fault = parse_fault(fault_);
+  request.options.mpi = mpi_;
   std::vector<PolicyReport> reports;
   try {
     reports = validate_policies(request);
@@ -104,6 +105,7 @@ int ValidateCommand::run() const {
     fmt::print(stderr, "comet: GPU error: {}\n", error.what());
     return EXIT_GPU_FAILURE;
   }
+  if (mpi_ && !mpi_->root()) return 0;  // rank 0 prints, writes and decides the verdict
   print_table(request, reports);
   if (!output_.empty()) write_file_atomically(output_, validation_json(request, reports).dump(1) + "\n");
   for (const PolicyReport& p : reports)

@@ -2,17 +2,21 @@
 // kernels (the same Plans the simulator runs), times every op, checks numerics, and writes the
 // measured Timelines. Exit codes: 0 all correct, 1 a policy's numerics failed, 2 bad input
 // (including more GPUs than present), 3 a GPU, CUDA or NCCL failure (watchdog included).
+// Under mpirun (one process per GPU) rank 0 prints and writes; the others only run.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "command.hpp"
+#include "mpi_world.hpp"
 
 namespace comet {
 
 class ValidateCommand : public Command {
  public:
+  /// `mpi`: this process is one rank of an MPI launch (null: one process, a thread per GPU).
+  explicit ValidateCommand(const MpiWorld* mpi = nullptr) : mpi_(mpi) {}
   void add_to(CLI::App& app) override;
   int run() const override;
 
@@ -22,6 +26,7 @@ class ValidateCommand : public Command {
   bool measure_only_ = false;
   int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0;
   double watchdog_s_ = 120.0;
+  const MpiWorld* mpi_;
 };
 
 }  // namespace comet

@@ -1,18 +1,37 @@
 // `comet-validate`: the GPU half of the command line (see validate_forward_command.hpp), run as
-// `comet validate ...` or directly with the same options.
+// `comet validate ...`, directly with the same options, or under mpirun with one process per
+// GPU (`mpirun -np 2 comet-validate SCENARIO --measure-only`).
+#include <fmt/format.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "command_runner.hpp"
+#include "input_error.hpp"
+#include "mpi_world.hpp"
 #include "validate_command.hpp"
 
 int main(int argc, char** argv) {
+  std::optional<comet::MpiWorld> mpi;
+  if (comet::launched_by_mpi()) {
+    try {
+      mpi = comet::start_mpi(&argc, &argv);
+    } catch (const comet::InputError& error) {
+      fmt::print(stderr, "comet: error: {}\n", error.what());
+      return comet::EXIT_BAD_INPUT;
+    }
+    comet::silence_non_root_output(*mpi);
+  }
   std::vector<std::unique_ptr<comet::Command>> commands;
-  commands.push_back(std::make_unique<comet::ValidateCommand>());
+  commands.push_back(std::make_unique<comet::ValidateCommand>(mpi ? &*mpi : nullptr));
   // The one subcommand is implied: `comet-validate ARGS` parses as `validate ARGS`.
   std::vector<char*> words{argv[0], const_cast<char*>("validate")};
   for (int i = 1; i < argc; ++i) words.push_back(argv[i]);
-  return comet::run_commands(commands, static_cast<int>(words.size()), words.data(),
-                             "comet validate: run MoE policies on this machine's GPUs with real kernels");
+  const int code = comet::run_commands(commands, static_cast<int>(words.size()), words.data(),
+                                       "comet validate: run MoE policies on this machine's GPUs with real kernels "
+                                       "(one process, a thread per GPU; or under mpirun, one process per GPU)");
+  if (mpi) comet::finish_mpi();
+  return code;
 }

@@ -79,4 +79,32 @@ workload: {tokens_per_gpu: 64, steps: 1, seed: 1, routing: {kind: uniform}}
   EXPECT_NE(run.output.find("GiB"), std::string::npos) << run.output;
 }
 
+#ifdef COMET_HAVE_MPI
+// One MPI process per GPU runs the same Plans as the threaded launch: every policy still matches
+// `none`, and `none`'s output, gathered from both processes in rank order, is the threaded
+// launch's to the last bit (same seeds, same kernels): a mix-up in the gather would not be.
+TEST(ValidateCli, MpiLaunchMatchesTheThreadedLaunch) {
+  COMET_REQUIRE_GPUS(2);
+  const std::string base = (std::filesystem::temp_directory_path() / ("comet_mpi_" + std::to_string(::getpid()))).string();
+  const std::string comet = COMET_BINARY;
+  const std::string validate = comet.substr(0, comet.rfind('/') + 1) + "comet-validate";
+  const std::string args = " " + TINY + " --measure-only --warmup 1 --repeats 3 -o ";
+  const CommandRun threads = comet::testing::run_command("timeout -k 5 60 " + validate + args + base + "-threads.json");
+  ASSERT_EQ(threads.exit_code, 0) << threads.output;
+  const CommandRun mpi = comet::testing::run_command(comet::testing::mpirun(2) + validate + args + base + "-mpi.json");
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.output;
+  const nlohmann::json a = nlohmann::json::parse(std::ifstream(base + "-threads.json"));
+  const nlohmann::json b = nlohmann::json::parse(std::ifstream(base + "-mpi.json"));
+  ASSERT_EQ(a["policies"].size(), b["policies"].size());
+  for (const auto& policy : b["policies"]) {
+    SCOPED_TRACE(policy["partition"].get<std::string>());
+    EXPECT_TRUE(policy["pass"].get<bool>());
+    EXPECT_GT(policy["layer_time_s"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(a["policies"][0]["error_vs_cpu"], b["policies"][0]["error_vs_cpu"]);
+  std::filesystem::remove(base + "-threads.json");
+  std::filesystem::remove(base + "-mpi.json");
+}
+#endif
+
 }  // namespace

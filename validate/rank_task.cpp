@@ -1,0 +1,121 @@
+#include "rank_task.hpp"
+
+#include <fmt/format.h>
+#include <nvtx3/nvToolsExt.h>
+
+#include <algorithm>
+#include <exception>
+#include <optional>
+
+#include "gpu_error.hpp"
+#include "rank_resources.hpp"
+
+namespace comet {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::int64_t stand_in_columns(const LayerDims& dims) { return dims.hidden; }
+
+Timeline merge_job(const RealJob& job, const std::vector<RankResult>& ranks, std::size_t job_index) {
+  Timeline timeline = timeline_for(*job.plan, "real");
+  const std::size_t repeats = ranks[0].times[job_index].size();
+  for (const Op& op : job.plan->ops()) {
+    std::vector<double> starts, ends;
+    for (std::size_t rep = 0; rep < repeats; ++rep) {
+      double start = 1e300, end = -1e300;
+      for (const RankResult& r : ranks) {
+        const auto [s, e] = r.times[job_index][rep][op.id];
+        if (s < 0) continue;
+        start = std::min(start, s);
+        end = std::max(end, e);
+      }
+      if (end < 0) continue;
+      starts.push_back(start);
+      ends.push_back(end);
+    }
+    if (starts.empty()) continue;
+    timeline.ops[op.id].start_s = median(starts);
+    timeline.ops[op.id].end_s = std::max(timeline.ops[op.id].start_s, median(ends));
+  }
+  return timeline;
+}
+
+}  // namespace
+
+void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs, const LayerDims& dims,
+              const RealRunOptions& options, const ncclUniqueId& dispatch_id, const ncclUniqueId& combine_id,
+              RunControl& shared, RankBarrier& barrier, RankResult& result) {
+  RankResources res(device, rank, ranks, dispatch_id, combine_id, options.comm);
+  {
+    std::lock_guard lock(shared.mutex);
+    shared.resources[rank] = &res;
+  }
+  // Declared outside the try: on failure they must outlive the abort of the communicators
+  // (freeing device memory waits for the device, and a stuck NCCL kernel would never finish).
+  std::optional<LayerBuffers> buffers_slot;
+  std::optional<RankRunner> runner_slot;
+  try {
+    for (const RealJob& job : jobs) {
+      runner_slot.reset();
+      shared.progress(rank, "allocating buffers for policy " + job.name);
+      LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
+      RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
+                                               stand_in_columns(dims), options.fault);
+      std::vector<std::vector<std::pair<double, double>>> times;
+      for (int i = 0; i < options.warmup + options.repeats; ++i) {
+        shared.progress(rank, fmt::format("waiting for the other ranks before policy {} run {}", job.name, i));
+        buffers.reset_and_poison(res.compute);
+        check_cuda(cudaStreamSynchronize(res.compute), "prepare buffers");
+        barrier.arrive_and_wait(shared.failed);  // ranks start each repeat together
+        const std::string range = fmt::format("{} run {}", job.name, i);
+        nvtxRangePushA(range.c_str());
+        shared.progress(rank, fmt::format("enqueueing policy {} run {}", job.name, i));
+        const cudaEvent_t done = runner.enqueue();
+        shared.progress(rank, fmt::format("running policy {} run {}", job.name, i));
+        wait_with_watchdog(done, res, shared, options.watchdog_s, fmt::format("policy {} run {}", job.name, i));
+        nvtxRangePop();
+        if (i >= options.warmup) times.push_back(runner.op_times());
+      }
+      shared.progress(rank, "finished policy " + job.name);
+      result.times.push_back(std::move(times));
+      result.output.push_back(buffers.out.download());
+      result.input_gradient.push_back(buffers.dx.download());
+    }
+    barrier.arrive_and_wait(shared.failed);
+  } catch (const std::exception& error) {
+    const std::string message = error.what();
+    shared.fail(fmt::format("rank {}: {}", rank, message), message.rfind("stopped:", 0) == 0);
+    // Stop every rank: abort all communicators so no NCCL kernel keeps waiting for this one.
+    shared.abort_all();
+    {
+      std::lock_guard lock(shared.mutex);
+      shared.resources[rank] = nullptr;
+    }
+    runner_slot.reset();
+    buffers_slot.reset();
+    throw;
+  }
+  std::lock_guard lock(shared.mutex);
+  shared.resources[rank] = nullptr;
+}
+
+std::vector<RealMeasurement> merge_ranks(const std::vector<RealJob>& jobs, const std::vector<RankResult>& ranks) {
+  std::vector<RealMeasurement> out;
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    RealMeasurement m;
+    m.timeline = merge_job(jobs[j], ranks, j);
+    for (const RankResult& r : ranks) {
+      m.output.insert(m.output.end(), r.output[j].begin(), r.output[j].end());
+      m.input_gradient.insert(m.input_gradient.end(), r.input_gradient[j].begin(), r.input_gradient[j].end());
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace comet
