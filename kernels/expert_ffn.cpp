@@ -113,33 +113,51 @@ cublasStatus_t expert_ffn_forward_grouped(cublasHandle_t handle, ExpertFfnShape 
   return status;
 }
 
-cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                   int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
-                                   const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
-                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& g, cudaStream_t stream) {
+cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                        int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
+                                        const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
+                                        const ExpertFfnGrads& g, cudaStream_t stream) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
-  // d_act = dy w2^T and d_w2 += act^T dy (weight gradients accumulate over chunks).
+  // d_act = dy w2^T; d_h13 = swiglu'(h13) d_act; dx = d_h13 w13^T.
   for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
     const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
-    if (m == 0) continue;
-    status = gemm_bf16(handle, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
-    if (status == CUBLAS_STATUS_SUCCESS)
-      status = gemm_bf16(handle, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
+    if (m > 0) status = gemm_bf16(handle, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
   }
   const std::int64_t rows = offsets[num_experts] - offsets[0];
   if (status == CUBLAS_STATUS_SUCCESS)
     status = launch_status(swiglu_backward(h13 + offsets[0] * 2 * f, g.d_act + offsets[0] * f, rows, shape.ffn,
                                            g.d_h13 + offsets[0] * 2 * f, stream));
-  // dx = d_h13 w13^T and d_w13 += x^T d_h13.
+  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
+    if (m > 0) status = gemm_bf16(handle, false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
+  }
+  return status;
+}
+
+cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                           int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+                                           const __nv_bfloat16* act, const ExpertFfnGrads& g, cudaStream_t stream) {
+  const std::int64_t h = shape.hidden, f = shape.ffn;
+  cublasStatus_t status = cublasSetStream(handle, stream);
+  // d_w2 += act^T dy and d_w13 += x^T d_h13 (weight gradients accumulate over chunks).
   for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
     const std::int64_t first = offsets[e], m = offsets[e + 1] - offsets[e];
     if (m == 0) continue;
-    status = gemm_bf16(handle, false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
+    status = gemm_bf16(handle, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
     if (status == CUBLAS_STATUS_SUCCESS)
       status = gemm_bf16(handle, true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
   }
   return status;
+}
+
+cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                   int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+                                   const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
+                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& g, cudaStream_t stream) {
+  const cublasStatus_t status = expert_ffn_backward_data(handle, shape, offsets, num_experts, dy, h13, w13, w2, g, stream);
+  if (status != CUBLAS_STATUS_SUCCESS) return status;
+  return expert_ffn_backward_weights(handle, shape, offsets, num_experts, dy, x, act, g, stream);
 }
 
 }  // namespace comet::kernels

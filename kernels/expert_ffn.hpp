@@ -48,7 +48,21 @@ struct ExpertFfnGrads {
   __nv_bfloat16* const* d_w2 = nullptr;        ///< per expert [F, H] weight gradient
 };
 
-/// Backward (dgrad and wgrad) from dy [rows, H] and the forward's x, h13 and act.
+/// Backward, data gradient: d_act, d_h13 (kept for the weight gradient) and dx, from dy [rows, H]
+/// and the forward's h13.
+cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                        int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
+                                        const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
+                                        const ExpertFfnGrads& grads, cudaStream_t stream);
+
+/// Backward, weight gradient (accumulated: d_w += ...), from dy, the forward's x and act, and the
+/// d_h13 of expert_ffn_backward_data. Nothing in the layer waits for it, so it can run while the
+/// input gradients travel.
+cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
+                                           int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+                                           const __nv_bfloat16* act, const ExpertFfnGrads& grads, cudaStream_t stream);
+
+/// Both halves: data gradient, then weight gradient.
 cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
                                    int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
                                    const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,

@@ -126,7 +126,8 @@ TEST(Plan, EveryPolicyComputesEveryCopyOnceForwardAndTwiceTheFlopsBackward) {
       EXPECT_DOUBLE_EQ(forward_gemm_tokens(built.plan), copies) << partition << " " << a2a;
       double forward = 0, backward = 0;
       for (const Op& op : built.plan.ops())
-        if (op.kind == OpKind::EXPERT_GEMM) (op.tags.direction == Direction::FORWARD ? forward : backward) += op.flops;
+        if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
+          (op.tags.direction == Direction::FORWARD ? forward : backward) += op.flops;
       EXPECT_DOUBLE_EQ(backward, 2 * forward) << partition;
       const auto phases = bytes_by_phase(built.plan);
       EXPECT_DOUBLE_EQ(phases.at(A2aPhase::DISPATCH), phases.at(A2aPhase::COMBINE)) << partition << " " << a2a;
@@ -173,13 +174,50 @@ TEST(Plan, NoneHasNoOverlapEdgesAndFixedHasKChunksPerPhase) {
     if (op.kind == OpKind::ALL_TO_ALL) chunks[{op.tags.phase, op.group}].insert(op.tags.chunk);
   ASSERT_EQ(chunks.size(), 4u * 2u);  // 4 phases x 2 groups
   for (const auto& [key, ids] : chunks) EXPECT_EQ(ids, (std::set<int>{0, 1, 2, 3, 4}));
-  // Chunk c's GEMM on a GPU waits for chunk c-1's GEMM there: the compute stream's order.
+  // Chunk c's GEMM on a GPU waits for chunk c-1's last GEMM there (forward: the GEMM; backward:
+  // the weight gradient): the compute stream's order.
   int ordered = 0;
   for (const Op& op : fixed.ops())
     if (op.kind == OpKind::EXPERT_GEMM && op.tags.chunk > 0)
-      for (std::int32_t dep : fixed.deps(op.id))
-        ordered += fixed.ops()[dep].kind == OpKind::EXPERT_GEMM && fixed.ops()[dep].tags.chunk == op.tags.chunk - 1;
+      for (std::int32_t dep : fixed.deps(op.id)) {
+        const Op& before = fixed.ops()[dep];
+        const OpKind previous = op.tags.direction == Direction::FORWARD ? OpKind::EXPERT_GEMM : OpKind::EXPERT_WGRAD;
+        ordered += before.kind == previous && before.tags.chunk == op.tags.chunk - 1 && before.gpu == op.gpu;
+      }
   EXPECT_EQ(ordered, 64 * 4 * 2);  // 64 GPUs x 4 later chunks x forward and backward
+}
+
+// The backward splits each chunk's expert GEMMs: the dispatch-grad all-to-all waits for the data
+// gradient only, the weight gradient follows the data gradient on the same GPU, and the layer's
+// backward ends (its gate op) after the last weight gradient.
+TEST(Plan, WeightGradientOverlapsTheDispatchGradAllToAll) {
+  const Fixture f;
+  const Plan plan = f.plan("contiguous", "fixed:3", "direct").plan;
+  int wgrads = 0, dispatch_grads = 0;
+  for (const Op& op : plan.ops()) {
+    if (op.kind == OpKind::EXPERT_WGRAD) {
+      ++wgrads;
+      EXPECT_EQ(op.tags.direction, Direction::BACKWARD);
+      ASSERT_EQ(plan.deps(op.id).size(), 1u);
+      const Op& data = plan.ops()[plan.deps(op.id)[0]];
+      EXPECT_EQ(data.kind, OpKind::EXPERT_GEMM);
+      EXPECT_EQ(data.gpu, op.gpu);
+      EXPECT_EQ(data.tags.chunk, op.tags.chunk);
+      EXPECT_DOUBLE_EQ(data.flops, op.flops);
+    }
+    if (op.kind == OpKind::ALL_TO_ALL && op.tags.phase == A2aPhase::DISPATCH_GRAD && op.tags.stage == 0) {
+      ++dispatch_grads;
+      for (std::int32_t dep : plan.deps(op.id)) EXPECT_NE(plan.ops()[dep].kind, OpKind::EXPERT_WGRAD);
+    }
+    if (op.kind == OpKind::GATE && op.tags.direction == Direction::BACKWARD) {
+      bool after_last_wgrad = false;
+      for (std::int32_t dep : plan.deps(op.id))
+        after_last_wgrad |= plan.ops()[dep].kind == OpKind::EXPERT_WGRAD && plan.ops()[dep].tags.chunk == 2;
+      EXPECT_TRUE(after_last_wgrad) << "op " << op.id;
+    }
+  }
+  EXPECT_EQ(wgrads, 64 * 3);  // every GPU, every chunk
+  EXPECT_EQ(dispatch_grads, 2 * 3);  // two groups, three chunks
 }
 
 TEST(Plan, SameSeedSameHashOtherSeedOtherHash) {

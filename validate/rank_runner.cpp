@@ -116,6 +116,7 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   switch (op.kind) {
     case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
     case OpKind::EXPERT_GEMM: return gemm_op(op, c);
+    case OpKind::EXPERT_WGRAD: return weight_gradient_op(c);
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
     default: break;
@@ -162,14 +163,28 @@ void RankRunner::gemm_op(const Op& op, int c) {
   } else {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy_scratch.get(), s),
                "expert-major reorder");
-    const kernels::ExpertFfnGrads grads{buf_.d_act.get(), buf_.d_h13.get(), y, buf_.d_w13_ptr.data(), buf_.d_w2_ptr.data()};
-    check_cublas(kernels::expert_ffn_backward(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
-                                              cb.x_expert.get(), cb.h13.get(), cb.act.get(), buf_.w13_ptr.data(),
-                                              buf_.w2_ptr.data(), grads, s),
-                 "expert FFN backward");
+    check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
+                                                   cb.h13.get(), buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s),
+                 "expert FFN backward (data gradient)");
   }
   check_cuda(kernels::gather_rows(y, cb.source_rows.get(), nullptr, rows, h, slot.combine_send.get(), s), "source-major reorder");
   copy_self(slot.combine_send.get(), l.recv_offsets[r], slot.combine_recv.get(), l.send_offsets[r], l.recv_count[r], s);
+}
+
+kernels::ExpertFfnGrads RankRunner::grads() const {
+  return {buf_.d_act.get(), buf_.d_h13.get(), buf_.y_scratch.get(), buf_.d_w13_ptr.data(), buf_.d_w2_ptr.data()};
+}
+
+// Runs right after the same chunk's data gradient on the compute stream (the Plan orders them),
+// so the expert-major dy and d_h13 scratch still hold this chunk's rows.
+void RankRunner::weight_gradient_op(int c) {
+  const ChunkLayout& l = layout_.chunk(c, res_.rank);
+  const ChunkBuffers& cb = buf_.chunks[c];
+  const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  const int slots = static_cast<int>(l.slot_offsets.size()) - 1;
+  check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
+                                                    cb.x_expert.get(), cb.act.get(), grads(), res_.compute),
+               "expert FFN backward (weight gradient)");
 }
 
 void RankRunner::all_to_all_op(int c, StreamRole role) {

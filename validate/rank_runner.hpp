@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "expert_ffn.hpp"
 #include "layer_buffers.hpp"
 #include "plan.hpp"
 #include "rank_resources.hpp"
@@ -40,6 +41,8 @@ class RankRunner {
   cudaStream_t stream(StreamRole s) const;
   void launch(const Op& op, StreamRole role);
   void gemm_op(const Op& op, int chunk);
+  void weight_gradient_op(int chunk);
+  kernels::ExpertFfnGrads grads() const;
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
   void copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows, cudaStream_t s);

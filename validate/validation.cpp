@@ -103,7 +103,7 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     // The Plan's SM share for the expert GEMMs (fine-grained overlap reserves SMs for NCCL).
     double sm_fraction = 1.0;
     for (const Op& op : p.built->plan.ops())
-      if (op.kind == OpKind::EXPERT_GEMM) sm_fraction = std::min(sm_fraction, op.compute_sm_fraction);
+      if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) sm_fraction = std::min(sm_fraction, op.compute_sm_fraction);
     jobs.push_back({p.partition.text(), &p.built->plan, p.layout.get(), sm_fraction});
   }
   const std::vector<RealMeasurement> measured = run_on_gpus(jobs, dims, r.topology->num_gpus(), r.options);

@@ -23,7 +23,8 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
       // available here, so use a large-M efficiency (attention blocks run on whole sequences).
       return op.flops / (model.peak_flops * model.gemm_efficiency(4096)) + model.launch_overhead_s;
     }
-    case OpKind::EXPERT_GEMM: {
+    case OpKind::EXPERT_GEMM:
+    case OpKind::EXPERT_WGRAD: {
       double seconds = 0.0, forward_flops = 0.0;
       for (const ExpertWork& w : plan.work(op)) {
         const double m = static_cast<double>(w.tokens);

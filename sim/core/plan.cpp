@@ -44,6 +44,7 @@ std::string_view to_string(OpKind kind) {
     case OpKind::ALL_TO_ALL: return "all_to_all";
     case OpKind::EXPERT_GEMM: return "expert_gemm";
     case OpKind::UNPERMUTE: return "unpermute";
+    case OpKind::EXPERT_WGRAD: return "expert_wgrad";
   }
   return "?";
 }

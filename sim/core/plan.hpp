@@ -15,8 +15,11 @@
 
 namespace comet {
 
-enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE };
-inline constexpr std::size_t NUM_OP_KINDS = 6;
+/// EXPERT_GEMM is the experts' forward, or in the backward their data gradient (what the
+/// dispatch-grad all-to-all waits for); EXPERT_WGRAD is the backward's weight gradient, which
+/// nothing downstream in the layer needs, so it overlaps the dispatch-grad all-to-all.
+enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE, EXPERT_WGRAD };
+inline constexpr std::size_t NUM_OP_KINDS = 7;
 enum class Direction : std::uint8_t { FORWARD, BACKWARD };
 /// Which all-to-all: forward dispatch / combine, backward combine-grad / dispatch-grad.
 enum class A2aPhase : std::uint8_t { NONE, DISPATCH, COMBINE, COMBINE_GRAD, DISPATCH_GRAD };
@@ -63,7 +66,7 @@ struct Op {
   double compute_sm_fraction = 1.0;  ///< share of SMs the op may use (fine-grained overlap reserves some)
   std::int32_t matrix = -1;          ///< ALL_TO_ALL: index into Plan::matrices()
   bool reversed = false;             ///< ALL_TO_ALL: traffic flows dst -> src of the matrix
-  std::int32_t first_work = 0;       ///< EXPERT_GEMM: range in Plan::expert_work()
+  std::int32_t first_work = 0;       ///< EXPERT_GEMM, EXPERT_WGRAD: range in Plan::expert_work()
   std::int32_t num_work = 0;
 };
 

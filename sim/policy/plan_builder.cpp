@@ -51,8 +51,7 @@ class PlanEmitter {
   // stage, or `inputs` when there is no traffic at all (an expert-parallel group of one GPU).
   Ids all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
                  std::int32_t previous);
-  std::int32_t gemm(int gpu, OpTags tags, const TokenExchange& chunk, double flops_factor, double sm_fraction,
-                    const Ids& deps);
+  std::int32_t gemm(OpKind kind, int gpu, OpTags tags, const TokenExchange& chunk, double sm_fraction, const Ids& deps);
   // One all-to-all phase of chunk tags.chunk in every group: `inputs[g]` is GPU g's op feeding
   // it, `previous[group]` the group's last op of this phase (stream order; updated). Returns
   // per GPU what its next op waits for: its group's last stage, or its own input when the
@@ -96,8 +95,11 @@ Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32
   return frontier;
 }
 
-std::int32_t PlanEmitter::gemm(int gpu, OpTags tags, const TokenExchange& chunk, double flops_factor,
-                               double sm_fraction, const Ids& deps) {
+// EXPERT_GEMM: the forward, or the backward's data gradient; EXPERT_WGRAD: the backward's weight
+// gradient. Each is the flops of the forward (three H x F SwiGLU matrices, 2 flops per
+// multiply-add).
+std::int32_t PlanEmitter::gemm(OpKind kind, int gpu, OpTags tags, const TokenExchange& chunk, double sm_fraction,
+                               const Ids& deps) {
   std::vector<ExpertWork> work;
   double tokens = 0.0;
   const int position = gpu % ep_;
@@ -109,12 +111,11 @@ std::int32_t PlanEmitter::gemm(int gpu, OpTags tags, const TokenExchange& chunk,
     tokens += static_cast<double>(m);
   }
   Op op;
-  op.kind = OpKind::EXPERT_GEMM;
+  op.kind = kind;
   op.gpu = gpu;
   op.group = gpu / ep_;
   op.tags = tags;
-  // SwiGLU: three H x F matrices, 2 flops per multiply-add; backward (dgrad + wgrad) twice that.
-  op.flops = flops_factor * tokens * 2.0 * 3.0 * model_.hidden * model_.expert_ffn;
+  op.flops = tokens * 2.0 * 3.0 * model_.hidden * model_.expert_ffn;
   op.compute_sm_fraction = sm_fraction;
   op.first_work = plan_.add_work(work);
   op.num_work = static_cast<std::int32_t>(work.size());
@@ -185,7 +186,7 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream({gate[g]}, permute[g]));
     const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
-      gemm_ops[g] = gemm(g, tags, chunk, 1.0, chunks.compute_sm_fraction, in_stream(dispatched[g], gemm_ops[g]));
+      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, chunk, chunks.compute_sm_fraction, in_stream(dispatched[g], gemm_ops[g]));
     const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
@@ -198,7 +199,7 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
-  Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), permute(gpus_, -1);
+  Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), wgrad_ops(gpus_, -1), permute(gpus_, -1);
   std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
   for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
@@ -208,8 +209,12 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], after(g, unpermute[g]));
     // Output gradients travel like the dispatch, input gradients like the combine.
     const std::vector<Ids> to_experts = exchange(tags, A2aPhase::COMBINE_GRAD, false, unpermute, combine_prev, matrices);
-    for (int g = 0; g < gpus_; ++g)
-      gemm_ops[g] = gemm(g, tags, chunk, 2.0, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
+    // The data gradient first, then the weight gradient: the input gradients can leave while the
+    // weight gradient runs (on the compute stream, before the next chunk's data gradient).
+    for (int g = 0; g < gpus_; ++g) {
+      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, chunk, chunks.compute_sm_fraction, in_stream(to_experts[g], wgrad_ops[g]));
+      wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, chunk, chunks.compute_sm_fraction, {gemm_ops[g]});
+    }
     const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream(to_sources[g], permute[g]));
@@ -218,7 +223,7 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   for (int g = 0; g < gpus_; ++g) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
     const std::int32_t gate = compute(OpKind::GATE, g, tags, 2.0 * tokens * 2.0 * model_.hidden * model_.experts,
-                                      tokens * model_.hidden * model_.dtype_bytes, {permute[g]});
+                                      tokens * model_.hidden * model_.dtype_bytes, in_stream({permute[g]}, wgrad_ops[g]));
     last_[g] = compute(OpKind::NON_MOE, g, tags, 2.0 * tokens * non_moe, 0.0, {gate});
   }
 }
