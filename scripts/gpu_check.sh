@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # The whole GPU check in one command, for the GPU machine (CUDA, NCCL and the libraries, but no
-# SimGrid and no package registry): configure with SimGrid off, build, run the GPU tests and the
-# rest of the suite, the kernel benchmarks and a fixed set of validation runs. Logs and JSON go
-# to OUT (summary.txt, logs.tgz with every log and measured JSON).
-#   scripts/gpu_check.sh OUT_DIR [quick|full|overlap]
-#     quick    tests and the tiny validation only
-#     full     (default) + validations of DeepSeek-V3 and Mixtral shapes over NVLink and shared
-#              memory, and comet_gpu_bench
-#     overlap  tests, comet_gpu_bench's all-to-all, and the shared-memory validations with NCCL
-#              limited to 4, 8 and 16 CTAs (how much SM partitioning buys the pipelines)
+# SimGrid and no package registry): configure with SimGrid off, build, run the GPU tests, the
+# kernel benchmarks and a fixed set of validation runs. Logs and JSON go to OUT (summary.txt,
+# logs.tgz with every log and measured JSON).
+#   scripts/gpu_check.sh OUT_DIR [PARTS]
+#     PARTS, comma-separated (default build,tests,bench,validations):
+#     build        configure and build into $COMET_GPU_BUILD_DIR (default build-gpu/, kept between calls)
+#     tests        the GPU tests (ctest -L gpu), the tiny validation, threaded and under mpirun
+#     bench        comet_gpu_bench: expert FFN (per-expert and grouped) vs dense GEMM, all-to-all-v vs all-to-all
+#     validations  DeepSeek-V3, Mixtral and Mixtral at 16K tokens/GPU over NVLink and shared memory
+#     ctas         the shared-memory validations with NCCL limited to 4, 8 and 16 CTAs
+#     quick        = build,tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [quick]}
-MODE=${2:-full}
+OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [PARTS]}
+PARTS=",${2:-build,tests,bench,validations},"
+[[ $PARTS == ",quick," ]] && PARTS=",build,tests,"
+has() { [[ $PARTS == *",$1,"* ]]; }
 mkdir -p "$OUT/logs"
 export NCCL_NVLS_ENABLE=0  # never NVLink multicast on shared machines
-BUILD=${COMET_GPU_BUILD_DIR:-/tmp/comet-gpu-build}
+BUILD=${COMET_GPU_BUILD_DIR:-$PWD/build-gpu}
 jobs=$(nproc)
 LOGS="$OUT/logs"
 
@@ -40,28 +44,36 @@ validate_step() {
 {
   date -u
   step gpus nvidia-smi
-  # No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
-  # std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
-  step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
-  step build cmake --build "$BUILD" -j "$jobs"
-  step gpu-tests timeout -k 5 200 ctest --test-dir "$BUILD" -L gpu --output-on-failure
-  step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
-  if [[ $MODE == full ]]; then
-    for model in deepseek mixtral; do
+  if has build; then
+    # No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
+    # std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
+    step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
+    step build cmake --build "$BUILD" -j "$jobs"
+  fi
+  if has tests; then
+    step gpu-tests timeout -k 5 300 ctest --test-dir "$BUILD" -L gpu --output-on-failure
+    step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
+    step validate-tiny-mpi timeout -k 5 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$BUILD/comet-validate" \
+      tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny-mpi.json"
+  fi
+  has bench && step gpu-bench timeout -k 5 240 "$BUILD/comet_gpu_bench"
+  if has validations; then
+    for model in deepseek mixtral mixtral16k; do
       validate_step "$model" nvlink
       validate_step "$model" shm
     done
-    step gpu-bench timeout -k 5 150 "$BUILD/comet_gpu_bench"
+    step validate-mixtral16k-shm-mpi timeout -k 5 150 env NCCL_P2P_DISABLE=1 mpirun --allow-run-as-root -x NCCL_P2P_DISABLE \
+      -x NCCL_NVLS_ENABLE -np 2 "$BUILD/comet-validate" scenarios/validate-mixtral16k-2gpu.yaml --measure-only \
+      -o "$LOGS/validate-mixtral16k-shm-mpi.json"
   fi
-  if [[ $MODE == overlap ]]; then
-    step gpu-bench timeout -k 5 120 "$BUILD/comet_gpu_bench" --sections a2a
+  if has ctas; then
     for ctas in 4 8 16; do
-      for model in deepseek mixtral; do validate_step "$model" shm --comm-ctas "$ctas"; done
+      for model in deepseek mixtral16k; do validate_step "$model" shm --comm-ctas "$ctas"; done
     done
   fi
 } | tee "$OUT/summary.txt"
-for log in gpu-tests validate-tiny gpu-bench validate-mixtral-nvlink validate-mixtral-shm validate-deepseek-nvlink \
-  validate-deepseek-shm validate-{deepseek,mixtral}-shmcommctas{4,8,16}; do
+for log in gpu-tests validate-tiny validate-tiny-mpi gpu-bench validate-{deepseek,mixtral,mixtral16k}-{nvlink,shm} \
+  validate-mixtral16k-shm-mpi validate-{deepseek,mixtral16k}-shmcommctas{4,8,16}; do
   [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
 done
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
