@@ -10,6 +10,8 @@
 
 #include <cstdint>
 
+#include "expert_lanes.hpp"
+
 namespace comet::kernels {
 
 struct ExpertFfnShape {
@@ -17,27 +19,17 @@ struct ExpertFfnShape {
   int ffn = 0;     ///< F
 };
 
+/// Every function below runs one GEMM per expert and projection on `handle`, or, given `lanes`,
+/// spreads the experts over them (forked from `stream` and joined back: the work still starts
+/// and ends in `stream`'s order).
+///
 /// Forward: h13 = x w13, act = swiglu(h13), y = act w2, per expert, on `stream`.
 ///   offsets [num_experts + 1] host row offsets; x [rows, H]; h13 [rows, 2F] and act [rows, F]
 ///   are kept for the backward; y [rows, H]. Pointers are device memory.
 cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
                                   int num_experts, const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
-                                  __nv_bfloat16* y, cudaStream_t stream);
-
-/// The same forward with one cublasGemmGroupedBatchedEx call per projection (all experts in one
-/// launch) instead of one GEMM per expert: what small per-expert row counts need. Its device
-/// pointer tables are written once, at setup, for one set of buffers:
-std::size_t expert_ffn_grouped_workspace_bytes(int num_experts);
-/// Writes the tables for these buffers into `workspace` (synchronous; pointers as in expert_ffn_forward).
-cudaError_t expert_ffn_grouped_prepare(ExpertFfnShape shape, const std::int64_t* offsets, int num_experts,
-                                       const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
-                                       const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
-                                       __nv_bfloat16* y, void* workspace);
-/// Runs the prepared forward on `stream` (`h13` and `act` as prepared, for the activation).
-cublasStatus_t expert_ffn_forward_grouped(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                          int num_experts, __nv_bfloat16* h13, __nv_bfloat16* act,
-                                          const void* workspace, cudaStream_t stream);
+                                  __nv_bfloat16* y, cudaStream_t stream, ExpertLanes* lanes = nullptr);
 
 /// Buffers of the backward pass (device; d_act [rows, F] and d_h13 [rows, 2F] are scratch).
 struct ExpertFfnGrads {
@@ -53,20 +45,22 @@ struct ExpertFfnGrads {
 cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
                                         int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
                                         const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
-                                        const ExpertFfnGrads& grads, cudaStream_t stream);
+                                        const ExpertFfnGrads& grads, cudaStream_t stream, ExpertLanes* lanes = nullptr);
 
 /// Backward, weight gradient (accumulated: d_w += ...), from dy, the forward's x and act, and the
 /// d_h13 of expert_ffn_backward_data. Nothing in the layer waits for it, so it can run while the
 /// input gradients travel.
 cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
                                            int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
-                                           const __nv_bfloat16* act, const ExpertFfnGrads& grads, cudaStream_t stream);
+                                           const __nv_bfloat16* act, const ExpertFfnGrads& grads, cudaStream_t stream,
+                                           ExpertLanes* lanes = nullptr);
 
 /// Both halves: data gradient, then weight gradient.
 cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
                                    int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
                                    const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
-                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& grads, cudaStream_t stream);
+                                   const __nv_bfloat16* const* w2, const ExpertFfnGrads& grads, cudaStream_t stream,
+                                   ExpertLanes* lanes = nullptr);
 
 /// One row-major bf16 GEMM, C[m, n] = op(A) op(B) (+ C when accumulate), fp32 accumulation.
 /// A is [m, k] (or [k, m] when transpose_a), B is [k, n] (or [n, k] when transpose_b).

@@ -54,18 +54,21 @@ void fill(DeviceBuffer<bf16>& b, std::uint64_t seed) {
   check_cuda(kernels::random_fill_bf16(b.get(), b.size(), seed, 0.05f, nullptr), "fill " + b.name());
 }
 
+constexpr int LANES = 4;
+
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep) {
   fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
   fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
-  fmt::print("# grouped = the same experts through cublasGemmGroupedBatchedEx (one call per projection)\n");
+  fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp)\n", LANES);
   fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7}\n", "model", "tokens", "experts",
-             "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "grouped", "ratio");
+             "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "lanes", "ratio");
   fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7}\n", "#", "", "", "", "", "",
              "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "ms", "%");
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreate(&stream), "stream");
+  kernels::ExpertLanes lanes(LANES, 0);
   for (const std::string& name : models) {
     const MoeModel m = *find_model_preset(name);
     const int local = std::max(1, m.experts / ep);
@@ -86,15 +89,9 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
         check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
                                                  act.get(), y.get(), stream), "expert FFN");
       }, stream, 5);
-      DeviceBuffer<std::uint8_t> workspace("grouped GEMM pointer tables",
-                                           static_cast<std::int64_t>(kernels::expert_ffn_grouped_workspace_bytes(local)));
-      check_cuda(kernels::expert_ffn_grouped_prepare(shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
-                                                     act.get(), y.get(), workspace.get()),
-                 "prepare grouped GEMMs");
-      const double grouped = time_s([&] {
-        check_cublas(kernels::expert_ffn_forward_grouped(handle, shape, offsets.data(), local, h13.get(), act.get(),
-                                                         workspace.get(), stream),
-                     "grouped expert FFN");
+      const double spread = time_s([&] {
+        check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
+                                                 act.get(), y.get(), stream, &lanes), "expert FFN on lanes");
       }, stream, 5);
       check_cublas(cublasSetStream(handle, stream), "stream");
       const double dense = time_s([&] {
@@ -102,7 +99,7 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
       }, stream, 5);
       fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>10.3f} {:>7.1f}\n", name,
                  tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense * 1e3, flops / dense * 1e-12,
-                 100.0 * dense / ffn, grouped * 1e3, 100.0 * dense / grouped);
+                 100.0 * dense / ffn, spread * 1e3, 100.0 * dense / spread);
     }
   }
   cublasDestroy(handle);

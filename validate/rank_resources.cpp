@@ -7,7 +7,8 @@
 namespace comet {
 
 RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclUniqueId& dispatch_id,
-                             const ncclUniqueId& combine_id, const CommSettings& settings)
+                             const ncclUniqueId& combine_id, const CommSettings& settings,
+                             const ComputeSettings& compute_settings)
     : device(device_), rank(rank_), num_ranks(num_ranks_) {
   check_cuda(cudaSetDevice(device), fmt::format("select GPU {}", device));
   check_cuda(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device), "query SM count");
@@ -19,6 +20,13 @@ RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclU
   check_cuda(cudaStreamCreateWithPriority(&dispatch, cudaStreamNonBlocking, highest), "create dispatch stream");
   check_cuda(cudaStreamCreateWithPriority(&combine, cudaStreamNonBlocking, highest), "create combine stream");
   check_cublas(cublasCreate(&cublas), "create cuBLAS handle");
+  if (compute_settings.expert_lanes > 1) {
+    try {
+      lanes = std::make_unique<kernels::ExpertLanes>(compute_settings.expert_lanes, lowest);
+    } catch (const std::runtime_error& error) {
+      throw GpuError(error.what());
+    }
+  }
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   if (settings.max_ctas > 0) {
     config.maxCTAs = settings.max_ctas;
@@ -53,6 +61,7 @@ RankResources::~RankResources() {
     if (dispatch_comm) ncclCommDestroy(dispatch_comm);
     if (combine_comm) ncclCommDestroy(combine_comm);
   }
+  lanes.reset();
   if (cublas) cublasDestroy(cublas);
   for (cudaStream_t s : {compute, dispatch, combine})
     if (s) cudaStreamDestroy(s);

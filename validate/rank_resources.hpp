@@ -8,10 +8,20 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <memory>
+
+#include "expert_lanes.hpp"
+
 namespace comet {
 
 struct CommSettings {
   int max_ctas = 0;  ///< NCCL maxCTAs (and minCTAs, when it is lower): SMs communication may take; 0 = NCCL's choice
+};
+
+/// How the experts' GEMMs run: on the compute stream alone (1) or spread over this many lanes
+/// (kernels/expert_lanes.hpp), forked from the compute stream.
+struct ComputeSettings {
+  int expert_lanes = 4;
 };
 
 class RankResources {
@@ -19,7 +29,7 @@ class RankResources {
   /// Selects `device`, creates streams (communication streams at high priority), a cuBLAS
   /// handle, and joins both communicators (collective: every rank must call it).
   RankResources(int device, int rank, int num_ranks, const ncclUniqueId& dispatch_id, const ncclUniqueId& combine_id,
-                const CommSettings& settings);
+                const CommSettings& settings, const ComputeSettings& compute_settings);
   ~RankResources();
   RankResources(const RankResources&) = delete;
   RankResources& operator=(const RankResources&) = delete;
@@ -33,6 +43,7 @@ class RankResources {
   cudaStream_t compute = nullptr, dispatch = nullptr, combine = nullptr;
   ncclComm_t dispatch_comm = nullptr, combine_comm = nullptr;
   cublasHandle_t cublas = nullptr;
+  std::unique_ptr<kernels::ExpertLanes> lanes;  ///< null: expert GEMMs on `compute` alone
 
  private:
   bool aborted_ = false;

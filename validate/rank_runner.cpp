@@ -67,8 +67,9 @@ cudaEvent_t RankRunner::enqueue() {
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
-  check_cublas(cublasSetSmCountTarget(res_.cublas, sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0),
-               "set the GEMMs' SM count");
+  const int gemm_sms = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
+  check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms), "set the GEMMs' SM count");
+  if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms), "set the GEMMs' SM count");
   for (std::size_t i = 0; i < schedule_.size(); ++i) {
     const ScheduledOp& s = schedule_[i];
     const Op& op = plan_.ops()[s.op];
@@ -158,13 +159,15 @@ void RankRunner::gemm_op(const Op& op, int c) {
   if (is_forward(op)) {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, cb.x_expert.get(), s), "expert-major reorder");
     check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, l.slot_offsets.data(), slots, cb.x_expert.get(),
-                                             buf_.w13_ptr.data(), buf_.w2_ptr.data(), cb.h13.get(), cb.act.get(), y, s),
+                                             buf_.w13_ptr.data(), buf_.w2_ptr.data(), cb.h13.get(), cb.act.get(), y, s,
+                                             res_.lanes.get()),
                  "expert FFN forward");
   } else {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy_scratch.get(), s),
                "expert-major reorder");
     check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
-                                                   cb.h13.get(), buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s),
+                                                   cb.h13.get(), buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s,
+                                                   res_.lanes.get()),
                  "expert FFN backward (data gradient)");
   }
   check_cuda(kernels::gather_rows(y, cb.source_rows.get(), nullptr, rows, h, slot.combine_send.get(), s), "source-major reorder");
@@ -183,7 +186,8 @@ void RankRunner::weight_gradient_op(int c) {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
   const int slots = static_cast<int>(l.slot_offsets.size()) - 1;
   check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
-                                                    cb.x_expert.get(), cb.act.get(), grads(), res_.compute),
+                                                    cb.x_expert.get(), cb.act.get(), grads(), res_.compute,
+                                                    res_.lanes.get()),
                "expert FFN backward (weight gradient)");
 }
 

@@ -50,7 +50,7 @@ Timeline merge_job(const RealJob& job, const std::vector<RankResult>& ranks, std
 void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs, const LayerDims& dims,
               const RealRunOptions& options, const ncclUniqueId& dispatch_id, const ncclUniqueId& combine_id,
               RunControl& shared, RankBarrier& barrier, RankResult& result) {
-  RankResources res(device, rank, ranks, dispatch_id, combine_id, options.comm);
+  RankResources res(device, rank, ranks, dispatch_id, combine_id, options.comm, options.compute);
   {
     std::lock_guard lock(shared.mutex);
     shared.resources[rank] = &res;

@@ -24,6 +24,7 @@ struct RealRunOptions {
   int repeats = 5;
   double watchdog_s = 120.0;
   CommSettings comm;
+  ComputeSettings compute;
   std::uint64_t seed = 1;
   FaultInjection fault;
   const MpiWorld* mpi = nullptr;  ///< set: this process is one MPI rank (one GPU) of the run

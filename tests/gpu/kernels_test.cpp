@@ -175,9 +175,10 @@ TEST(ExpertFfn, ForwardAndBackwardMatchCpu) {
   cublasDestroy(handle);
 }
 
-// The grouped forward (one cuBLAS grouped call per projection) against the per-expert one, which
-// the test above checks against the CPU: ragged rows, an empty expert, a one-row expert.
-TEST(ExpertFfn, GroupedForwardMatchesPerExpert) {
+// Experts spread over parallel lanes (streams + handles) compute what one stream computes, for
+// the forward, the data gradient and the accumulated weight gradients: ragged rows, an empty
+// expert, a one-row expert, more experts than lanes. Outputs start as NaN: unwritten rows fail.
+TEST(ExpertFfn, LanesMatchOneStream) {
   COMET_REQUIRE_GPUS(1);
   const int h = 64, f = 48, experts = 5;
   const std::vector<std::int64_t> offsets{0, 7, 7, 40, 41, 70};
@@ -191,32 +192,53 @@ TEST(ExpertFfn, GroupedForwardMatchesPerExpert) {
   }
   std::vector<const bf16*> c13(w13.begin(), w13.end()), c2(w2.begin(), w2.end());
   bf16* x = to_device(to_bf16(sample_values(rows * h, 4)));
-  bf16* h13 = to_device(std::vector<bf16>(rows * 2 * f));
-  bf16* act = to_device(std::vector<bf16>(rows * f));
-  bf16* y = to_device(std::vector<bf16>(rows * h));
-  bf16* y_grouped = to_device(std::vector<bf16>(rows * h, __float2bfloat16(std::nanf(""))));
-  void* workspace = nullptr;
-  ASSERT_EQ(cudaMalloc(&workspace, kernels::expert_ffn_grouped_workspace_bytes(experts)), cudaSuccess);
+  bf16* dy = to_device(to_bf16(sample_values(rows * h, 5)));
+  const bf16 nan = __float2bfloat16(std::nanf(""));
+  struct Outputs {
+    bf16 *h13, *act, *y, *d_act, *d_h13, *dx;
+    std::vector<bf16*> dw13, dw2;
+  };
+  auto outputs = [&] {
+    Outputs o{to_device(std::vector<bf16>(rows * 2 * f, nan)), to_device(std::vector<bf16>(rows * f, nan)),
+              to_device(std::vector<bf16>(rows * h, nan)),     to_device(std::vector<bf16>(rows * f, nan)),
+              to_device(std::vector<bf16>(rows * 2 * f, nan)), to_device(std::vector<bf16>(rows * h, nan)), {}, {}};
+    for (int e = 0; e < experts; ++e)
+      o.dw13.push_back(to_device(std::vector<bf16>(h * 2 * f))), o.dw2.push_back(to_device(std::vector<bf16>(f * h)));
+    return o;
+  };
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   const kernels::ExpertFfnShape shape{h, f};
-  ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, x, c13.data(), c2.data(), h13, act, y, nullptr),
-            CUBLAS_STATUS_SUCCESS);
-  const std::vector<float> reference = to_float(to_host(y, rows * h));
-  ASSERT_EQ(kernels::expert_ffn_grouped_prepare(shape, offsets.data(), experts, x, c13.data(), c2.data(), h13, act, y_grouped,
-                                                workspace),
-            cudaSuccess);
-  ASSERT_EQ(kernels::expert_ffn_forward_grouped(handle, shape, offsets.data(), experts, h13, act, workspace, nullptr),
-            CUBLAS_STATUS_SUCCESS);
-  const std::vector<float> grouped = to_float(to_host(y_grouped, rows * h));
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < reference.size(); ++i) {
-    ASSERT_TRUE(std::isfinite(grouped[i])) << "row " << i / h << " not written";
-    diff += (grouped[i] - reference[i]) * (grouped[i] - reference[i]);
-    norm += reference[i] * reference[i];
+  kernels::ExpertLanes lanes(3, 0);
+  auto run = [&](Outputs& o, kernels::ExpertLanes* with) {
+    ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, x, c13.data(), c2.data(), o.h13, o.act, o.y,
+                                          nullptr, with),
+              CUBLAS_STATUS_SUCCESS);
+    const kernels::ExpertFfnGrads grads{o.d_act, o.d_h13, o.dx, o.dw13.data(), o.dw2.data()};
+    ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, offsets.data(), experts, dy, x, o.h13, o.act, c13.data(), c2.data(),
+                                           grads, nullptr, with),
+              CUBLAS_STATUS_SUCCESS);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  };
+  Outputs one = outputs(), spread = outputs();
+  run(one, nullptr);
+  run(spread, &lanes);
+  auto same = [](const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+    double diff = 0, norm = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(b[i])) << what << " element " << i << " not written";
+      diff += (a[i] - b[i]) * (a[i] - b[i]);
+      norm += a[i] * a[i];
+    }
+    ASSERT_GT(norm, 0.0) << what;
+    EXPECT_LT(std::sqrt(diff / norm), 1e-3) << what;
+  };
+  same(to_float(to_host(one.y, rows * h)), to_float(to_host(spread.y, rows * h)), "y");
+  same(to_float(to_host(one.dx, rows * h)), to_float(to_host(spread.dx, rows * h)), "dx");
+  for (int e : {0, 2, 3, 4}) {
+    same(to_float(to_host(one.dw13[e], h * 2 * f)), to_float(to_host(spread.dw13[e], h * 2 * f)), "dw13");
+    same(to_float(to_host(one.dw2[e], f * h)), to_float(to_host(spread.dw2[e], f * h)), "dw2");
   }
-  ASSERT_GT(norm, 0.0);
-  EXPECT_LT(std::sqrt(diff / norm), 1e-2);
   cublasDestroy(handle);
 }
 

@@ -1,0 +1,41 @@
+// Parallel lanes for the experts' small GEMMs. One GEMM of a few hundred rows fills only part of
+// an H100/H200 (M = 256 rows in 128-row tiles: 2 x N/256 thread blocks for 132 SMs), so a loop of
+// per-expert GEMMs on one stream leaves most SMs idle. With lanes, expert e runs on lane
+// e % lanes: its own stream and cuBLAS handle (a handle's workspace must not be shared by
+// concurrent streams), forked from the caller's stream and joined back into it.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <vector>
+
+namespace comet::kernels {
+
+class ExpertLanes {
+ public:
+  /// `lanes` streams (at the priority of the streams they fork from: pass it) and handles.
+  /// Throws std::runtime_error when CUDA or cuBLAS refuse to create them.
+  ExpertLanes(int lanes, int priority);
+  ~ExpertLanes();
+  ExpertLanes(const ExpertLanes&) = delete;
+  ExpertLanes& operator=(const ExpertLanes&) = delete;
+
+  int size() const { return static_cast<int>(streams_.size()); }
+  /// The handle of expert e's lane (bound to that lane's stream).
+  cublasHandle_t handle(int expert) const { return handles_[static_cast<std::size_t>(expert) % handles_.size()]; }
+  /// Every lane waits for the work enqueued on `from` so far.
+  cudaError_t fork(cudaStream_t from);
+  /// `into` waits for the work enqueued on every lane so far.
+  cudaError_t join(cudaStream_t into);
+  /// cublasSetSmCountTarget on every lane (0 = all SMs): the share of SMs GEMMs may use.
+  cublasStatus_t set_sm_count_target(int sms);
+
+ private:
+  std::vector<cudaStream_t> streams_;
+  std::vector<cublasHandle_t> handles_;
+  std::vector<cudaEvent_t> done_;
+  cudaEvent_t forked_ = nullptr;
+};
+
+}  // namespace comet::kernels
