@@ -1,5 +1,6 @@
 // Engines against closed forms: one transfer over one path, two flows sharing it, a uniform
-// all-to-all on a non-blocking fat-tree against its NIC bound, an oversubscribed tree; overlap
+// all-to-all on a non-blocking fat-tree against its NIC bound (also at 128 GPUs, where the flow
+// engine coalesces), an oversubscribed tree; overlap
 // bounds and determinism. Every test runs on each engine this build has (analytical; phase and
 // flow with SimGrid).
 #include <gtest/gtest.h>
@@ -87,6 +88,27 @@ TEST(Engines, UniformAllToAllOnANonBlockingFatTreeIsBoundByTheNics) {
   // Each NIC carries its GPU's 12 remote-node transfers at 50 GB/s (PCIe 64 GB/s and NVLink do
   // not limit); plus the longest path latency: 2 x pcie + 2 x nic + 4 x switch hops.
   const double bound = 12 * 100e6 / 50e9 + (2 * 0.5 + 2 * 1.0 + 4 * 0.5) * 1e-6;
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.makespan_s(), bound, 0.02 * bound) << engine;
+  }
+}
+
+TEST(Engines, UniformAllToAllOn128GpusIsBoundByTheNicsThroughCoalescing) {
+  // 16 DGX-like nodes, 4 per leaf, 32 spines: 16K transfers, so the flow engine pools each
+  // leaf's NICs per rail (flow_coalescing.hpp). Every GPU sends 10 MB to every other GPU: each
+  // NIC carries 15 remote nodes x 8 GPUs x 10 MB at 50 GB/s; the pooled source links and the
+  // leaf uplinks (96 transfers' worth each, when spread evenly) do not limit.
+  const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(8) +
+                                                 "fat_tree: {down: [32, 4], up: [1, 32]}\n");
+  const CostModel model = ideal_links();
+  std::vector<Transfer> transfers;
+  for (int s = 0; s < 128; ++s)
+    for (int d = 0; d < 128; ++d)
+      if (s != d) transfers.push_back({s, d, 10e6});
+  TransferPlan p(128);
+  p.all_to_all(transfers);
+  const double bound = 120 * 10e6 / 50e9;
   for (const std::string& engine : engines_under_test()) {
     const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
     EXPECT_NEAR(timeline.makespan_s(), bound, 0.02 * bound) << engine;

@@ -1,22 +1,23 @@
 // The `flow` engine: SimGrid's CM02 max-min flow model (cross-traffic off, completion precision
 // 1e-6: the settings measured fastest and correct in shared/notes/simgrid-at-scale.md).
 //
-// Each all-to-all op becomes SimGrid flows (Comms) between GPU hosts over routes that are the
-// Topology's Boost.Graph paths (ECMP included), so flows of different sizes finish at different
-// times and the op ends with its last flow. Flows are coalesced to keep their number near
-// linear: transfers inside a node stay one flow per GPU pair; transfers between nodes become one
-// flow per (source node, destination node, destination rail), leaving from the source node's
-// GPU on that rail (as PXN would send it) to the destination node's GPU on that rail. The
-// destination side, where skewed routing concentrates load, is exact; the source side assumes
-// rail-aligned sending. Computations: see simgrid_scheduler.hpp.
+// Each all-to-all op becomes SimGrid flows (Comms) over routes that are the Topology's
+// Boost.Graph paths (ECMP included), so flows of different sizes finish at different times and
+// the op ends with its last flow. Large ops are coalesced (flow_coalescing.hpp): per GPU pair
+// inside nodes, per (source group of up to 4 nodes under one leaf, destination node,
+// destination rail) between nodes, the group's NICs on that rail pooled into one link.
+// Computations: see simgrid_scheduler.hpp.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <limits>
 #include <map>
 #include <boost/graph/adjacency_list.hpp>
 #include <simgrid/s4u.hpp>
 #include <unordered_map>
 
+#include "flow_coalescing.hpp"
 #include "input_error.hpp"
 #include "op_costs.hpp"
 #include "simgrid_child.hpp"
@@ -31,16 +32,6 @@ namespace {
 constexpr int FLOW_MAX_GPUS = 2048;
 constexpr double FLOW_TIMEOUT_S = 3600.0;
 
-struct Flow {
-  std::int32_t src = 0, dst = 0;  // GPU endpoints
-  double bytes = 0.0;
-};
-
-struct CoalescedOp {
-  std::vector<Flow> flows;
-  std::vector<std::int32_t> gpus;  // endpoints of the original transfers
-};
-
 class FlowEngine : public Executor {
  public:
   explicit FlowEngine(bool packet) : packet_(packet) {}
@@ -51,46 +42,18 @@ class FlowEngine : public Executor {
   bool packet_;
 };
 
-struct NodeRails {
-  int gpus_per_node, nics_per_node;
-  int node(int gpu) const { return gpu / gpus_per_node; }
-  int rail(int gpu) const { return nics_per_node == 0 ? 0 : (gpu % gpus_per_node) * nics_per_node / gpus_per_node; }
-  int gateway(int node, int rail) const {
-    return nics_per_node == 0 ? node * gpus_per_node
-                              : node * gpus_per_node + (rail * gpus_per_node + nics_per_node - 1) / nics_per_node;
-  }
-};
-
-// Per GPU pair when the group is small enough (exact, and ECMP spreads the pairs); coalesced
-// per (source node, destination node, destination rail) beyond, where per-pair flows would be
-// too many for SimGrid (65K per all-to-all at EP 256).
-constexpr int MAX_PAIR_FLOWS = 4096;
-
-CoalescedOp coalesce(const TransferMatrix& matrix, bool reversed, const NodeRails& shape) {
-  const bool per_pair = matrix.transfers.size() <= MAX_PAIR_FLOWS;
-  std::map<std::pair<std::int32_t, std::int32_t>, double> bytes;
-  CoalescedOp op;
-  for (const Transfer& t : matrix.transfers) {
-    const int src = reversed ? t.dst : t.src, dst = reversed ? t.src : t.dst;
-    op.gpus.push_back(src);
-    op.gpus.push_back(dst);
-    if (per_pair || shape.node(src) == shape.node(dst)) {
-      bytes[{src, dst}] += t.bytes;
-    } else {
-      const int rail = shape.rail(dst);
-      bytes[{shape.gateway(shape.node(src), rail), shape.gateway(shape.node(dst), rail)}] += t.bytes;
-    }
-  }
-  for (const auto& [pair, b] : bytes) op.flows.push_back({pair.first, pair.second, b});
-  std::sort(op.gpus.begin(), op.gpus.end());
-  op.gpus.erase(std::unique(op.gpus.begin(), op.gpus.end()), op.gpus.end());
-  return op;
+// Knobs for reproducing the coalescing error figures in docs/engines.md, not for users:
+// COMET_FLOW_GROUP_NODES (nodes per source group), COMET_FLOW_PAIR_LIMIT (largest op run per pair).
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value ? std::atoi(value) : fallback;
 }
 
 struct FlowInputs {
   std::vector<double> duration_s;
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
+  const FlowCoalescer* coalescer = nullptr;
 };
 
 // The packet engine's platform: ns-3 takes only one-hop routes and routes packets itself, so
@@ -98,17 +61,18 @@ struct FlowInputs {
 // link a one-hop route. ns-3's global routing picks shortest paths (not our ECMP choices).
 // The flow engine's platform: GPU hosts in a full zone, one SimGrid link per directed topology
 // link, and for every communicating pair a route that is exactly its Boost.Graph path.
-std::vector<sg4::Host*> build_flow_platform(const Topology& topology, const CostModel& model, const FlowInputs& in) {
+std::vector<sg4::Host*> build_flow_platform(const FlowInputs& in) {
   sg4::NetZone* zone = sg4::create_full_zone("cluster");
-  std::vector<sg4::Host*> host(topology.num_gpus(), nullptr);
-  std::vector<sg4::Link*> link(topology.num_directed_links(), nullptr);
+  std::vector<sg4::Host*> host(in.coalescer->num_endpoints(), nullptr);
+  std::vector<sg4::Link*> link(in.coalescer->num_links(), nullptr);
   for (const auto& [pair, route] : in.routes) {
-    for (std::int32_t gpu : {pair.first, pair.second})
-      if (!host[gpu]) host[gpu] = zone->create_host(fmt::format("gpu{}", gpu), 1.0);
+    for (std::int32_t end : {pair.first, pair.second})
+      if (!host[end]) host[end] = zone->create_host(fmt::format("e{}", end), 1.0);
     for (int id : route)
-      if (!link[id])
-        link[id] = zone->create_link(fmt::format("l{}", id), model.effective_Bps(topology.link(id)))
-                       ->set_latency(topology.link(id).latency_s);
+      if (!link[id]) {
+        const FlowLink spec = in.coalescer->link(id);
+        link[id] = zone->create_link(fmt::format("l{}", id), spec.Bps)->set_latency(spec.latency_s);
+      }
   }
   for (const auto& [pair, route] : in.routes) {
     std::vector<sg4::LinkInRoute> links;
@@ -145,7 +109,7 @@ std::vector<sg4::Host*> build_packet_platform(const Topology& topology, const Co
 
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
                                    const FlowInputs& in, bool packet) {
-  std::vector<sg4::Host*> host = packet ? build_packet_platform(topology, model) : build_flow_platform(topology, model, in);
+  std::vector<sg4::Host*> host = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
   std::unordered_map<const sg4::Activity*, std::int32_t> running;
   std::vector<int> flows_left(plan.ops().size(), 0);
   std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback
@@ -184,14 +148,18 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
                      fmt::format("the {} engine is for clusters of at most {} GPUs (this one has {}); use phase or "
                                  "analytical",
                                  name(), max_gpus, topology.num_gpus()));
-  const NodeRails shape{topology.num_gpus() / topology.num_nodes(),
-                        topology.num_vertices_of(VertexKind::NIC) / topology.num_nodes()};
+  // The packet platform has GPU hosts only (and at most 64 GPUs): always one flow per pair.
+  const FlowCoalescer coalescer(topology, model, env_int("COMET_FLOW_GROUP_NODES", FlowCoalescer::GROUP_NODES),
+                                packet_ ? std::numeric_limits<int>::max()
+                                        : env_int("COMET_FLOW_PAIR_LIMIT", FlowCoalescer::MAX_PAIR_FLOWS));
   Timeline timeline = timeline_for(plan, name());
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
   FlowInputs in;
+  in.coalescer = &coalescer;
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
   std::map<std::pair<std::int32_t, bool>, CoalescedOp> cache;
+  std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> link_routes;
   for (const Op& op : plan.ops()) {
     if (op.kind != OpKind::ALL_TO_ALL) {
       in.duration_s[op.id] = compute_time_s(plan, op, model);
@@ -199,10 +167,16 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
     }
     auto found = cache.find({op.matrix, op.reversed});
     if (found == cache.end())
-      found = cache.emplace(std::pair{op.matrix, op.reversed}, coalesce(plan.matrices()[op.matrix], op.reversed, shape)).first;
+      found = cache.emplace(std::pair{op.matrix, op.reversed}, coalescer.coalesce(plan.matrices()[op.matrix], op.reversed)).first;
     in.coalesced[op.id] = &found->second;
     for (const Flow& flow : found->second.flows) {
       auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});
+      if (inserted) route->second = coalescer.route(flow.src, flow.dst);
+    }
+    // Bytes per topology link from the flows between GPUs (a group's virtual first hop stands
+    // for its members' NIC links).
+    for (const Flow& flow : found->second.node_flows) {
+      auto [route, inserted] = link_routes.try_emplace({flow.src, flow.dst});
       if (inserted) route->second = topology.route(flow.src, flow.dst);
       for (int id : route->second) timeline.link_bytes[id] += flow.bytes;
     }

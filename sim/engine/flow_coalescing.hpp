@@ -1,0 +1,93 @@
+// How the flow engine turns an all-to-all's transfers into few enough SimGrid flows.
+//
+// SimGrid re-solves the max-min system at every flow completion, and a ragged all-to-all ends
+// each flow at its own date, so the cost grows about as flows x flows (docs/engines.md, "The
+// flow engine's speed"). Two granularities:
+//  1. Per GPU pair, when the op has at most MAX_PAIR_FLOWS transfers (exact, ECMP per pair).
+//  2. Beyond, transfers inside a node stay per GPU pair; transfers between nodes are merged per
+//     (source group, destination node, destination rail). A source group is up to GROUP_NODES
+//     consecutive nodes whose NICs on that rail hang off the same leaf. The group's flow leaves
+//     from a virtual source host over one virtual link whose bandwidth is the sum of the
+//     members' first hops on that rail (GPU -> NIC -> leaf: the smaller effective bandwidth of
+//     the two, these links carry nothing else), then follows the Boost.Graph path from that
+//     leaf to the destination node's GPU on that rail.
+//     Exact: the destination side (NIC and its links, where skewed routing concentrates load)
+//     and every link from the source leaf on (leaf uplinks of an oversubscribed tree, spines).
+//     Assumed: sending is rail-aligned (PXN-like: a node's bytes for rail r leave through its
+//     NIC on rail r) and the members' NICs on one rail act as one pooled link.
+//     ECMP: a group flow takes the path of one GPU of the group under that leaf, picked by the
+//     destination node and the group, so that the flows spread over the leaf's uplinks. (With
+//     the rail GPU as the source of every flow, source rank + destination GPU is always even on
+//     a d-mod-k fat-tree with 8 rails: the flows used half of the uplinks.)
+// Nodes whose GPUs reach their NIC through a shared PCIe switch (first hops also carry traffic
+// inside the node) form groups of one node that keep their real first-hop links.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "cost_model.hpp"
+#include "plan.hpp"
+#include "topology.hpp"
+
+namespace comet {
+
+struct Flow {
+  std::int32_t src = 0, dst = 0;  // endpoints: GPU ids, or virtual group sources (>= num_gpus)
+  double bytes = 0.0;
+};
+
+struct CoalescedOp {
+  std::vector<Flow> flows;        // what SimGrid simulates
+  std::vector<Flow> node_flows;   // the same bytes between GPUs (rail gateways): link_bytes
+  std::vector<std::int32_t> gpus; // endpoints of the original transfers
+};
+
+/// A link of the flow platform: a topology link (id < num_directed_links) or a virtual one.
+struct FlowLink {
+  double Bps = 0.0;
+  double latency_s = 0.0;
+};
+
+class FlowCoalescer {
+ public:
+  static constexpr int MAX_PAIR_FLOWS = 4096;
+  static constexpr int GROUP_NODES = 4;
+
+  FlowCoalescer(const Topology& topology, const CostModel& model, int group_nodes = GROUP_NODES,
+                int max_pair_flows = MAX_PAIR_FLOWS);
+
+  CoalescedOp coalesce(const TransferMatrix& matrix, bool reversed) const;
+
+  /// Endpoints: GPUs 0..num_gpus-1, then one virtual source per group.
+  int num_endpoints() const { return num_gpus_ + static_cast<int>(groups_.size()); }
+  /// Links: topology ids 0..num_directed_links-1, then the groups' pooled first hops.
+  int num_links() const { return num_real_links_ + static_cast<int>(pooled_.size()); }
+  FlowLink link(int id) const;
+  /// Links from an endpoint to a GPU, in order.
+  std::vector<int> route(int src, int dst) const;
+
+ private:
+  struct Group {
+    std::vector<std::int32_t> gpus;  // the members' GPUs under the group's leaf (ECMP choices)
+    std::vector<int> first_hop;      // a pooled link, or a one-node group's real links
+    int index = 0;
+    int nodes = 0;
+  };
+  int node(int gpu) const { return gpu / gpus_per_node_; }
+  int rail(int gpu) const;
+  int gateway(int node, int rail) const;
+  std::vector<int> first_hop(int gpu, bool& exclusive) const;
+
+  const Topology& topology_;
+  const CostModel& model_;
+  int max_pair_flows_;
+  int num_gpus_, num_real_links_, gpus_per_node_, nics_per_node_, rails_;
+  std::vector<Group> groups_;
+  std::vector<FlowLink> pooled_;
+  std::vector<int> group_of_;  // per (node, rail): index into groups_, -1 without network
+};
+
+}  // namespace comet
