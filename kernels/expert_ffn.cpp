@@ -24,8 +24,9 @@ cublasStatus_t launch_status(cudaError_t error) {
   return error == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
-// gemm(handle, first_row, rows, expert) for every expert with rows: on `handle` (bound to
-// `stream`), or spread over `lanes` forked from and joined back into `stream`.
+// gemm(route, first_row, rows, expert) for every expert with rows, where route(GEMM arguments)
+// runs one GEMM of that expert on `handle` (bound to `stream`), or on the expert's lane (forked
+// from and joined back into `stream`).
 template <typename Gemm>
 cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_t stream, const std::int64_t* offsets,
                           int num_experts, Gemm gemm) {
@@ -33,7 +34,11 @@ cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
     const std::int64_t first = offsets[e], rows = offsets[e + 1] - offsets[e];
-    if (rows > 0) status = gemm(lanes ? lanes->handle(e) : handle, first, rows, e);
+    auto route = [&](bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const __nv_bfloat16* a,
+                     const __nv_bfloat16* b, __nv_bfloat16* c, bool accumulate) {
+      return lanes ? lanes->gemm(e, ta, tb, m, n, k, a, b, c, accumulate) : gemm_bf16(handle, ta, tb, m, n, k, a, b, c, accumulate);
+    };
+    if (rows > 0) status = gemm(route, first, rows, e);
   }
   if (lanes && lanes->join(stream) != cudaSuccess && status == CUBLAS_STATUS_SUCCESS) status = CUBLAS_STATUS_EXECUTION_FAILED;
   return status;
@@ -48,15 +53,15 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](cublasHandle_t on, std::int64_t first, std::int64_t m, int e) {
-      return gemm_bf16(on, false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
+    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+      return gemm(false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
     });
   const std::int64_t rows = offsets[num_experts] - offsets[0];
   if (status == CUBLAS_STATUS_SUCCESS)
     status = launch_status(swiglu_forward(h13 + offsets[0] * 2 * f, rows, shape.ffn, act + offsets[0] * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](cublasHandle_t on, std::int64_t first, std::int64_t m, int e) {
-      return gemm_bf16(on, false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
+    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+      return gemm(false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
     });
   return status;
 }
@@ -69,16 +74,16 @@ cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape sh
   cublasStatus_t status = cublasSetStream(handle, stream);
   // d_act = dy w2^T; d_h13 = swiglu'(h13) d_act; dx = d_h13 w13^T.
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](cublasHandle_t on, std::int64_t first, std::int64_t m, int e) {
-      return gemm_bf16(on, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
+    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+      return gemm(false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
     });
   const std::int64_t rows = offsets[num_experts] - offsets[0];
   if (status == CUBLAS_STATUS_SUCCESS)
     status = launch_status(swiglu_backward(h13 + offsets[0] * 2 * f, g.d_act + offsets[0] * f, rows, shape.ffn,
                                            g.d_h13 + offsets[0] * 2 * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](cublasHandle_t on, std::int64_t first, std::int64_t m, int e) {
-      return gemm_bf16(on, false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
+    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+      return gemm(false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
     });
   return status;
 }
@@ -91,9 +96,9 @@ cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape
   cublasStatus_t status = cublasSetStream(handle, stream);
   // d_w2 += act^T dy and d_w13 += x^T d_h13 (weight gradients accumulate over chunks).
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](cublasHandle_t on, std::int64_t first, std::int64_t m, int e) {
-      cublasStatus_t s = gemm_bf16(on, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
-      if (s == CUBLAS_STATUS_SUCCESS) s = gemm_bf16(on, true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
+    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+      cublasStatus_t s = gemm(true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
+      if (s == CUBLAS_STATUS_SUCCESS) s = gemm(true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
       return s;
     });
   return status;

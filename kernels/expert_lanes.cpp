@@ -1,5 +1,7 @@
 #include "expert_lanes.hpp"
 
+#include "expert_ffn.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -12,7 +14,7 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
-ExpertLanes::ExpertLanes(int lanes, int priority) {
+ExpertLanes::ExpertLanes(int lanes, int priority, bool tuned) {
   require(lanes >= 1, "at least one lane");
   require(cudaEventCreateWithFlags(&forked_, cudaEventDisableTiming) == cudaSuccess, "create event");
   for (int i = 0; i < lanes; ++i) {
@@ -26,10 +28,12 @@ ExpertLanes::ExpertLanes(int lanes, int priority) {
     cudaEvent_t done = nullptr;
     require(cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess, "create event");
     done_.push_back(done);
+    if (tuned) tuners_.push_back(std::make_unique<GemmTuner>());
   }
 }
 
 ExpertLanes::~ExpertLanes() {
+  tuners_.clear();
   for (cublasHandle_t h : handles_) cublasDestroy(h);
   for (cudaStream_t s : streams_) cudaStreamDestroy(s);
   for (cudaEvent_t e : done_) cudaEventDestroy(e);
@@ -51,9 +55,19 @@ cudaError_t ExpertLanes::join(cudaStream_t into) {
   return error;
 }
 
+cublasStatus_t ExpertLanes::gemm(int expert, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
+                                 std::int64_t k, const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c,
+                                 bool accumulate) {
+  const std::size_t lane = static_cast<std::size_t>(expert) % streams_.size();
+  if (!tuners_.empty())
+    return tuners_[lane]->gemm(transpose_a, transpose_b, m, n, k, a, b, c, accumulate, streams_[lane]);
+  return gemm_bf16(handles_[lane], transpose_a, transpose_b, m, n, k, a, b, c, accumulate);
+}
+
 cublasStatus_t ExpertLanes::set_sm_count_target(int sms) {
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   for (std::size_t i = 0; i < handles_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = cublasSetSmCountTarget(handles_[i], sms);
+  for (std::size_t i = 0; i < tuners_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = tuners_[i]->set_sm_count_target(sms);
   return status;
 }
 

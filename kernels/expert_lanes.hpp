@@ -2,28 +2,34 @@
 // an H100/H200 (M = 256 rows in 128-row tiles: 2 x N/256 thread blocks for 132 SMs), so a loop of
 // per-expert GEMMs on one stream leaves most SMs idle. With lanes, expert e runs on lane
 // e % lanes: its own stream and cuBLAS handle (a handle's workspace must not be shared by
-// concurrent streams), forked from the caller's stream and joined back into it.
+// concurrent streams), forked from the caller's stream and joined back into it. Optionally each
+// lane runs its GEMMs through its own GemmTuner (cuBLASLt with the fastest measured algorithm).
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
+#include <memory>
 #include <vector>
+
+#include "gemm_tuner.hpp"
 
 namespace comet::kernels {
 
 class ExpertLanes {
  public:
-  /// `lanes` streams (at the priority of the streams they fork from: pass it) and handles.
-  /// Throws std::runtime_error when CUDA or cuBLAS refuse to create them.
-  ExpertLanes(int lanes, int priority);
+  /// `lanes` streams (at the priority of the streams they fork from: pass it) and handles;
+  /// `tuned`: a GemmTuner per lane. Throws std::runtime_error when CUDA or cuBLAS refuse.
+  ExpertLanes(int lanes, int priority, bool tuned = false);
   ~ExpertLanes();
   ExpertLanes(const ExpertLanes&) = delete;
   ExpertLanes& operator=(const ExpertLanes&) = delete;
 
   int size() const { return static_cast<int>(streams_.size()); }
-  /// The handle of expert e's lane (bound to that lane's stream).
-  cublasHandle_t handle(int expert) const { return handles_[static_cast<std::size_t>(expert) % handles_.size()]; }
+  /// One GEMM of expert `expert` on its lane (gemm_bf16's contract, expert_ffn.hpp).
+  cublasStatus_t gemm(int expert, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                      const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c, bool accumulate);
   /// Every lane waits for the work enqueued on `from` so far.
   cudaError_t fork(cudaStream_t from);
   /// `into` waits for the work enqueued on every lane so far.
@@ -34,6 +40,7 @@ class ExpertLanes {
  private:
   std::vector<cudaStream_t> streams_;
   std::vector<cublasHandle_t> handles_;
+  std::vector<std::unique_ptr<GemmTuner>> tuners_;  ///< empty: cublasGemmEx's own choice
   std::vector<cudaEvent_t> done_;
   cudaEvent_t forked_ = nullptr;
 };

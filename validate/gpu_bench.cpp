@@ -59,16 +59,18 @@ constexpr int LANES = 4;
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep) {
   fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
   fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
-  fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp)\n", LANES);
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7}\n", "model", "tokens", "experts",
-             "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "lanes", "ratio");
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>10} {:>7}\n", "#", "", "", "", "", "",
-             "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "ms", "%");
+  fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp); tuned = on one\n"
+             "# lane through cuBLASLt with the fastest measured algorithm (kernels/gemm_tuner.hpp); tuned{} = both\n", LANES, LANES);
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}\n", "model", "tokens",
+             "experts", "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "lanes", "tuned",
+             fmt::format("tuned{}", LANES));
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}\n", "#", "", "", "", "", "",
+             "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%");
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreate(&stream), "stream");
-  kernels::ExpertLanes lanes(LANES, 0);
+  kernels::ExpertLanes lanes(LANES, 0), tuned(1, 0, true), tuned_lanes(LANES, 0, true);
   for (const std::string& name : models) {
     const MoeModel m = *find_model_preset(name);
     const int local = std::max(1, m.experts / ep);
@@ -89,17 +91,21 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
         check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
                                                  act.get(), y.get(), stream), "expert FFN");
       }, stream, 5);
-      const double spread = time_s([&] {
-        check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
-                                                 act.get(), y.get(), stream, &lanes), "expert FFN on lanes");
-      }, stream, 5);
+      auto on = [&](kernels::ExpertLanes& with) {
+        return time_s([&] {
+          check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(),
+                                                   h13.get(), act.get(), y.get(), stream, &with),
+                       "expert FFN on lanes");
+        }, stream, 5);
+      };
+      const double spread = on(lanes), tuned_one = on(tuned), tuned_spread = on(tuned_lanes);
       check_cublas(cublasSetStream(handle, stream), "stream");
       const double dense = time_s([&] {
         check_cublas(kernels::gemm_bf16(handle, false, false, used, 3 * f, h, x.get(), dense_b.get(), dense_c.get(), false), "dense");
       }, stream, 5);
-      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>10.3f} {:>7.1f}\n", name,
-                 tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense * 1e3, flops / dense * 1e-12,
-                 100.0 * dense / ffn, spread * 1e3, 100.0 * dense / spread);
+      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>7.1f} {:>7.1f} {:>7.1f}\n",
+                 name, tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense * 1e3, flops / dense * 1e-12,
+                 100.0 * dense / ffn, 100.0 * dense / spread, 100.0 * dense / tuned_one, 100.0 * dense / tuned_spread);
     }
   }
   cublasDestroy(handle);

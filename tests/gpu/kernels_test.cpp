@@ -175,7 +175,8 @@ TEST(ExpertFfn, ForwardAndBackwardMatchCpu) {
   cublasDestroy(handle);
 }
 
-// Experts spread over parallel lanes (streams + handles) compute what one stream computes, for
+// Experts spread over parallel lanes (streams + handles; then lanes through tuned cuBLASLt GEMMs)
+// compute what one stream computes, for
 // the forward, the data gradient and the accumulated weight gradients: ragged rows, an empty
 // expert, a one-row expert, more experts than lanes. Outputs start as NaN: unwritten rows fail.
 TEST(ExpertFfn, LanesMatchOneStream) {
@@ -209,7 +210,7 @@ TEST(ExpertFfn, LanesMatchOneStream) {
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   const kernels::ExpertFfnShape shape{h, f};
-  kernels::ExpertLanes lanes(3, 0);
+  kernels::ExpertLanes lanes(3, 0), tuned(2, 0, true);
   auto run = [&](Outputs& o, kernels::ExpertLanes* with) {
     ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, x, c13.data(), c2.data(), o.h13, o.act, o.y,
                                           nullptr, with),
@@ -220,9 +221,10 @@ TEST(ExpertFfn, LanesMatchOneStream) {
               CUBLAS_STATUS_SUCCESS);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   };
-  Outputs one = outputs(), spread = outputs();
+  Outputs one = outputs(), spread = outputs(), tuned_spread = outputs();
   run(one, nullptr);
   run(spread, &lanes);
+  run(tuned_spread, &tuned);
   auto same = [](const std::vector<float>& a, const std::vector<float>& b, const char* what) {
     double diff = 0, norm = 0;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -233,11 +235,13 @@ TEST(ExpertFfn, LanesMatchOneStream) {
     ASSERT_GT(norm, 0.0) << what;
     EXPECT_LT(std::sqrt(diff / norm), 1e-3) << what;
   };
-  same(to_float(to_host(one.y, rows * h)), to_float(to_host(spread.y, rows * h)), "y");
-  same(to_float(to_host(one.dx, rows * h)), to_float(to_host(spread.dx, rows * h)), "dx");
-  for (int e : {0, 2, 3, 4}) {
-    same(to_float(to_host(one.dw13[e], h * 2 * f)), to_float(to_host(spread.dw13[e], h * 2 * f)), "dw13");
-    same(to_float(to_host(one.dw2[e], f * h)), to_float(to_host(spread.dw2[e], f * h)), "dw2");
+  for (const Outputs* other : {&spread, &tuned_spread}) {
+    same(to_float(to_host(one.y, rows * h)), to_float(to_host(other->y, rows * h)), "y");
+    same(to_float(to_host(one.dx, rows * h)), to_float(to_host(other->dx, rows * h)), "dx");
+    for (int e : {0, 2, 3, 4}) {
+      same(to_float(to_host(one.dw13[e], h * 2 * f)), to_float(to_host(other->dw13[e], h * 2 * f)), "dw13");
+      same(to_float(to_host(one.dw2[e], f * h)), to_float(to_host(other->dw2[e], f * h)), "dw2");
+    }
   }
   cublasDestroy(handle);
 }
