@@ -56,16 +56,23 @@ void fill(DeviceBuffer<bf16>& b, std::uint64_t seed) {
 
 constexpr int LANES = 4;
 
-void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep) {
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds) {
   fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
   fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
   fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp); tuned = on one\n"
              "# lane through cuBLASLt with the fastest measured algorithm (kernels/gemm_tuner.hpp); tuned{} = both\n", LANES, LANES);
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}\n", "model", "tokens",
-             "experts", "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "lanes", "tuned",
-             fmt::format("tuned{}", LANES));
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7} {:>7} {:>7}\n", "#", "", "", "", "", "",
-             "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%");
+  fmt::print("# {} interleaved rounds: times are medians over rounds; range = lowest-highest per-expert ratio of one round\n",
+             rounds);
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>7} {:>7}\n", "model",
+             "tokens", "experts", "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "range",
+             "lanes", "tuned", fmt::format("tuned{}", LANES));
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>7} {:>7}\n", "#", "", "",
+             "", "", "", "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%", "%");
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
@@ -87,25 +94,35 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
       for (int e = 0; e < local; ++e) p13.push_back(w13.get() + e * h * 2 * f), p2.push_back(w2.get() + e * f * h);
       const kernels::ExpertFfnShape shape{static_cast<int>(h), static_cast<int>(f)};
       const double flops = 2.0 * static_cast<double>(used) * h * 3.0 * f;
-      const double ffn = time_s([&] {
-        check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(), h13.get(),
-                                                 act.get(), y.get(), stream), "expert FFN");
-      }, stream, 5);
-      auto on = [&](kernels::ExpertLanes& with) {
-        return time_s([&] {
+      auto forward_on = [&](kernels::ExpertLanes* with) {
+        return [&, with] {
           check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(),
-                                                   h13.get(), act.get(), y.get(), stream, &with),
-                       "expert FFN on lanes");
-        }, stream, 5);
+                                                   h13.get(), act.get(), y.get(), stream, with),
+                       "expert FFN");
+        };
       };
-      const double spread = on(lanes), tuned_one = on(tuned), tuned_spread = on(tuned_lanes);
-      check_cublas(cublasSetStream(handle, stream), "stream");
-      const double dense = time_s([&] {
+      const std::function<void()> dense = [&] {
+        check_cublas(cublasSetStream(handle, stream), "stream");
         check_cublas(kernels::gemm_bf16(handle, false, false, used, 3 * f, h, x.get(), dense_b.get(), dense_c.get(), false), "dense");
-      }, stream, 5);
-      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>7.1f} {:>7.1f} {:>7.1f}\n",
-                 name, tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense * 1e3, flops / dense * 1e-12,
-                 100.0 * dense / ffn, 100.0 * dense / spread, 100.0 * dense / tuned_one, 100.0 * dense / tuned_spread);
+      };
+      // Every round times every variant once, interleaved, so a change of the machine's state
+      // shows in all of them; medians over rounds, and the spread of the per-expert ratio.
+      const std::vector<std::function<void()>> variants{forward_on(nullptr), forward_on(&lanes), forward_on(&tuned),
+                                                        forward_on(&tuned_lanes), dense};
+      std::vector<std::vector<double>> times(variants.size());
+      std::vector<double> ratios;
+      for (int r = 0; r < rounds; ++r) {
+        for (std::size_t v = 0; v < variants.size(); ++v) times[v].push_back(time_s(variants[v], stream, 5));
+        ratios.push_back(times.back().back() / times[0].back());
+      }
+      std::vector<double> t;
+      for (auto& samples : times) t.push_back(median_of(samples));
+      const double ffn = t[0], dense_s = t[4];
+      const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
+      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f} {:>7.1f} {:>7.1f}\n",
+                 name, tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense_s * 1e3, flops / dense_s * 1e-12,
+                 100.0 * dense_s / ffn, fmt::format("{:.1f}-{:.1f}", 100.0 * *low, 100.0 * *high), 100.0 * dense_s / t[1],
+                 100.0 * dense_s / t[2], 100.0 * dense_s / t[3]);
     }
   }
   cublasDestroy(handle);
@@ -207,12 +224,14 @@ int main(int argc, char** argv) {
   CLI::App app{"comet_gpu_bench: validation kernels against dense cuBLAS and plain NCCL all-to-all"};
   std::vector<std::string> sections{"ffn", "a2a"}, models{"mixtral-8x7b", "deepseek-v3"};
   std::vector<std::int64_t> tokens{4096, 16384}, sizes{1 << 24, 1 << 26, 1 << 28};
-  int ep = 2;
+  int ep = 2, rounds = 3;
   app.add_option("--sections", sections, "ffn, a2a")->check(CLI::IsMember({"ffn", "a2a"}));
   app.add_option("--models", models, "Model presets for the FFN shapes");
   app.add_option("--tokens", tokens, "Tokens per GPU (rows = tokens x top_k)");
   app.add_option("--ep", ep, "Expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
   app.add_option("--bytes", sizes, "All-to-all bytes per rank");
+  app.add_option("--rounds", rounds, "FFN section: interleaved rounds over the variants (medians reported)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, even under a pipe
   for (const std::string& m : models)
@@ -227,7 +246,7 @@ int main(int argc, char** argv) {
   }
   try {
     fmt::print("# comet_gpu_bench on {} GPU(s)\n", gpus);
-    if (std::find(sections.begin(), sections.end(), "ffn") != sections.end()) comet::ffn_section(models, tokens, ep);
+    if (std::find(sections.begin(), sections.end(), "ffn") != sections.end()) comet::ffn_section(models, tokens, ep, rounds);
     if (std::find(sections.begin(), sections.end(), "a2a") != sections.end()) {
       if (gpus < 2)
         fmt::print("\n# All-to-all: skipped (needs 2 GPUs)\n");
