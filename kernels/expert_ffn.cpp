@@ -18,6 +18,15 @@ cublasStatus_t gemm_bf16(cublasHandle_t handle, bool transpose_a, bool transpose
                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+ExpertRows ExpertRows::from_offsets(const std::vector<std::int64_t>& offsets) {
+  ExpertRows rows;
+  for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
+    rows.first.push_back(offsets[e]);
+    rows.count.push_back(offsets[e + 1] - offsets[e]);
+  }
+  return rows;
+}
+
 namespace {
 
 cublasStatus_t launch_status(cudaError_t error) {
@@ -28,12 +37,12 @@ cublasStatus_t launch_status(cudaError_t error) {
 // runs one GEMM of that expert on `handle` (bound to `stream`), or on the expert's lane (forked
 // from and joined back into `stream`).
 template <typename Gemm>
-cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_t stream, const std::int64_t* offsets,
-                          int num_experts, Gemm gemm) {
+cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_t stream, const ExpertRows& expert_rows,
+                          Gemm gemm) {
   if (lanes && lanes->fork(stream) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
-  for (int e = 0; e < num_experts && status == CUBLAS_STATUS_SUCCESS; ++e) {
-    const std::int64_t first = offsets[e], rows = offsets[e + 1] - offsets[e];
+  for (int e = 0; e < expert_rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e) {
+    const std::int64_t first = expert_rows.first[e], rows = expert_rows.count[e];
     auto route = [&](bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const __nv_bfloat16* a,
                      const __nv_bfloat16* b, __nv_bfloat16* c, bool accumulate) {
       return lanes ? lanes->gemm(e, ta, tb, m, n, k, a, b, c, accumulate) : gemm_bf16(handle, ta, tb, m, n, k, a, b, c, accumulate);
@@ -46,57 +55,54 @@ cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_
 
 }  // namespace
 
-cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                  int num_experts, const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
+cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* x, const __nv_bfloat16* const* w13,
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
                                   __nv_bfloat16* y, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
     });
-  const std::int64_t rows = offsets[num_experts] - offsets[0];
+  for (int e = 0; e < rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e)
+    if (rows.count[e] > 0)
+      status = launch_status(swiglu_forward(h13 + rows.first[e] * 2 * f, rows.count[e], shape.ffn, act + rows.first[e] * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = launch_status(swiglu_forward(h13 + offsets[0] * 2 * f, rows, shape.ffn, act + offsets[0] * f, stream));
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
     });
   return status;
 }
 
-cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                        int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
+cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
                                         const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
                                         const ExpertFfnGrads& g, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
   // d_act = dy w2^T; d_h13 = swiglu'(h13) d_act; dx = d_h13 w13^T.
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
     });
-  const std::int64_t rows = offsets[num_experts] - offsets[0];
+  for (int e = 0; e < rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e)
+    if (rows.count[e] > 0)
+      status = launch_status(swiglu_backward(h13 + rows.first[e] * 2 * f, g.d_act + rows.first[e] * f, rows.count[e],
+                                             shape.ffn, g.d_h13 + rows.first[e] * 2 * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = launch_status(swiglu_backward(h13 + offsets[0] * 2 * f, g.d_act + offsets[0] * f, rows, shape.ffn,
-                                           g.d_h13 + offsets[0] * 2 * f, stream));
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
     });
   return status;
 }
 
-cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                           int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* x,
                                            const __nv_bfloat16* act, const ExpertFfnGrads& g, cudaStream_t stream,
                                            ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
   // d_w2 += act^T dy and d_w13 += x^T d_h13 (weight gradients accumulate over chunks).
   if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, offsets, num_experts, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
+    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       cublasStatus_t s = gemm(true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
       if (s == CUBLAS_STATUS_SUCCESS) s = gemm(true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
       return s;
@@ -104,14 +110,13 @@ cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape
   return status;
 }
 
-cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const std::int64_t* offsets,
-                                   int num_experts, const __nv_bfloat16* dy, const __nv_bfloat16* x,
+cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* x,
                                    const __nv_bfloat16* h13, const __nv_bfloat16* act, const __nv_bfloat16* const* w13,
                                    const __nv_bfloat16* const* w2, const ExpertFfnGrads& g, cudaStream_t stream,
                                    ExpertLanes* lanes) {
-  const cublasStatus_t status = expert_ffn_backward_data(handle, shape, offsets, num_experts, dy, h13, w13, w2, g, stream, lanes);
+  const cublasStatus_t status = expert_ffn_backward_data(handle, shape, rows, dy, h13, w13, w2, g, stream, lanes);
   if (status != CUBLAS_STATUS_SUCCESS) return status;
-  return expert_ffn_backward_weights(handle, shape, offsets, num_experts, dy, x, act, g, stream, lanes);
+  return expert_ffn_backward_weights(handle, shape, rows, dy, x, act, g, stream, lanes);
 }
 
 }  // namespace comet::kernels

@@ -9,10 +9,10 @@ using grid::THREADS;
 
 __global__ void gather_rows_kernel(const __nv_bfloat16* __restrict__ in, const std::int32_t* __restrict__ rows,
                                    const float* __restrict__ scale, std::int64_t num_rows, int hidden,
-                                   __nv_bfloat16* __restrict__ out) {
+                                   __nv_bfloat16* __restrict__ out, const std::int32_t* __restrict__ out_rows) {
   for (std::int64_t i = blockIdx.x; i < num_rows; i += gridDim.x) {
     const __nv_bfloat16* src = in + static_cast<std::int64_t>(rows[i]) * hidden;
-    __nv_bfloat16* dst = out + i * hidden;
+    __nv_bfloat16* dst = out + (out_rows == nullptr ? i : static_cast<std::int64_t>(out_rows[i])) * hidden;
     if (scale == nullptr && hidden % 8 == 0) {
       // 16-byte vectors: a row copy is bandwidth-bound.
       const uint4* s = reinterpret_cast<const uint4*>(src);
@@ -47,9 +47,9 @@ __global__ void combine_rows_kernel(const __nv_bfloat16* __restrict__ in, const 
 }  // namespace
 
 cudaError_t gather_rows(const __nv_bfloat16* in, const std::int32_t* rows, const float* scale, std::int64_t num_rows,
-                        int hidden, __nv_bfloat16* out, cudaStream_t stream) {
+                        int hidden, __nv_bfloat16* out, cudaStream_t stream, const std::int32_t* out_rows) {
   if (num_rows <= 0) return cudaSuccess;
-  gather_rows_kernel<<<grid::blocks_for_rows(num_rows), THREADS, 0, stream>>>(in, rows, scale, num_rows, hidden, out);
+  gather_rows_kernel<<<grid::blocks_for_rows(num_rows), THREADS, 0, stream>>>(in, rows, scale, num_rows, hidden, out, out_rows);
   return cudaGetLastError();
 }
 

@@ -174,25 +174,27 @@ TEST(Plan, NoneHasNoOverlapEdgesAndFixedHasKChunksPerPhase) {
     if (op.kind == OpKind::ALL_TO_ALL) chunks[{op.tags.phase, op.group}].insert(op.tags.chunk);
   ASSERT_EQ(chunks.size(), 4u * 2u);  // 4 phases x 2 groups
   for (const auto& [key, ids] : chunks) EXPECT_EQ(ids, (std::set<int>{0, 1, 2, 3, 4}));
-  // Chunk c's GEMM on a GPU waits for chunk c-1's last GEMM there (forward: the GEMM; backward:
-  // the weight gradient): the compute stream's order.
+  // Chunk c's GEMM on a GPU waits for chunk c-1's GEMM there: the compute stream's order.
   int ordered = 0;
   for (const Op& op : fixed.ops())
     if (op.kind == OpKind::EXPERT_GEMM && op.tags.chunk > 0)
       for (std::int32_t dep : fixed.deps(op.id)) {
         const Op& before = fixed.ops()[dep];
-        const OpKind previous = op.tags.direction == Direction::FORWARD ? OpKind::EXPERT_GEMM : OpKind::EXPERT_WGRAD;
-        ordered += before.kind == previous && before.tags.chunk == op.tags.chunk - 1 && before.gpu == op.gpu;
+        ordered += before.kind == OpKind::EXPERT_GEMM && before.tags.chunk == op.tags.chunk - 1 && before.gpu == op.gpu;
       }
   EXPECT_EQ(ordered, 64 * 4 * 2);  // 64 GPUs x 4 later chunks x forward and backward
 }
 
-// The backward splits each chunk's expert GEMMs: the dispatch-grad all-to-all waits for the data
-// gradient only, the weight gradient follows the data gradient on the same GPU, and the layer's
-// backward ends (its gate op) after the last weight gradient.
-TEST(Plan, WeightGradientOverlapsTheDispatchGradAllToAll) {
+// The backward's weight gradient: one op per GPU over every chunk's tokens (its expert work sums
+// the chunks' data-gradient work), after the last data gradient; no dispatch-grad all-to-all
+// waits for it; the layer's backward ends (its gate op) after it.
+TEST(Plan, OneWeightGradientPerGpuOverlapsTheLastDispatchGrad) {
   const Fixture f;
   const Plan plan = f.plan("contiguous", "fixed:3", "direct").plan;
+  std::map<std::int32_t, std::map<std::int32_t, std::int64_t>> data_tokens;  // gpu -> expert -> backward GEMM tokens
+  for (const Op& op : plan.ops())
+    if (op.kind == OpKind::EXPERT_GEMM && op.tags.direction == Direction::BACKWARD)
+      for (const ExpertWork& w : plan.work(op)) data_tokens[op.gpu][w.expert] += w.tokens;
   int wgrads = 0, dispatch_grads = 0;
   for (const Op& op : plan.ops()) {
     if (op.kind == OpKind::EXPERT_WGRAD) {
@@ -202,21 +204,22 @@ TEST(Plan, WeightGradientOverlapsTheDispatchGradAllToAll) {
       const Op& data = plan.ops()[plan.deps(op.id)[0]];
       EXPECT_EQ(data.kind, OpKind::EXPERT_GEMM);
       EXPECT_EQ(data.gpu, op.gpu);
-      EXPECT_EQ(data.tags.chunk, op.tags.chunk);
-      EXPECT_DOUBLE_EQ(data.flops, op.flops);
+      EXPECT_EQ(data.tags.chunk, 2);  // the last chunk's data gradient
+      std::map<std::int32_t, std::int64_t> tokens;
+      for (const ExpertWork& w : plan.work(op)) tokens[w.expert] += w.tokens;
+      EXPECT_EQ(tokens, data_tokens[op.gpu]) << "GPU " << op.gpu;
     }
     if (op.kind == OpKind::ALL_TO_ALL && op.tags.phase == A2aPhase::DISPATCH_GRAD && op.tags.stage == 0) {
       ++dispatch_grads;
       for (std::int32_t dep : plan.deps(op.id)) EXPECT_NE(plan.ops()[dep].kind, OpKind::EXPERT_WGRAD);
     }
     if (op.kind == OpKind::GATE && op.tags.direction == Direction::BACKWARD) {
-      bool after_last_wgrad = false;
-      for (std::int32_t dep : plan.deps(op.id))
-        after_last_wgrad |= plan.ops()[dep].kind == OpKind::EXPERT_WGRAD && plan.ops()[dep].tags.chunk == 2;
-      EXPECT_TRUE(after_last_wgrad) << "op " << op.id;
+      bool after_wgrad = false;
+      for (std::int32_t dep : plan.deps(op.id)) after_wgrad |= plan.ops()[dep].kind == OpKind::EXPERT_WGRAD;
+      EXPECT_TRUE(after_wgrad) << "op " << op.id;
     }
   }
-  EXPECT_EQ(wgrads, 64 * 3);  // every GPU, every chunk
+  EXPECT_EQ(wgrads, 64);             // every GPU once
   EXPECT_EQ(dispatch_grads, 2 * 3);  // two groups, three chunks
 }
 

@@ -76,8 +76,10 @@ TEST_P(LayoutTest, MovesThePlansTrafficAndEveryCopyOnce) {
 }
 
 // Emulates the executor's data movement on the host with each row holding its token's id:
-// permute -> all-to-all -> expert-major -> identity experts -> source-major -> all-to-all ->
-// weighted unpermute must give every token back its own id (weights sum to 1).
+// permute -> all-to-all -> expert-major rows placed in the layer-wide buffer -> identity experts
+// -> source-major -> all-to-all -> weighted unpermute must give every token back its own id
+// (weights sum to 1). The layer-wide buffer must get every row exactly once over the chunks, and
+// each slot's range (what one weight-gradient GEMM reads) only rows of that slot's expert.
 TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
   const NodePlans b;
   const auto [placement, partition] = GetParam();
@@ -86,8 +88,14 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
   const TokenLayout layout(built.chunks.at(0).parts, built.placement, k, 9);
   const int ranks = layout.num_ranks();
   auto id = [](int rank, std::int64_t token) { return 1000.0 * rank + static_cast<double>(token) + 1.0; };
-  std::vector<std::vector<double>> out(ranks);
-  for (int r = 0; r < ranks; ++r) out[r].assign(layout.tokens(r).tokens, 0.0);
+  std::vector<std::vector<double>> out(ranks), layer(ranks);
+  std::vector<std::vector<int>> layer_writes(ranks), layer_expert(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    out[r].assign(layout.tokens(r).tokens, 0.0);
+    layer[r].assign(static_cast<std::size_t>(layout.layer_slot_offsets(r).back()), 0.0);
+    layer_writes[r].assign(layer[r].size(), 0);
+    layer_expert[r].assign(layer[r].size(), -1);
+  }
   for (int c = 0; c < layout.num_chunks(); ++c) {
     // Dispatch: receive buffers by source.
     std::vector<std::vector<double>> recv(ranks);
@@ -115,8 +123,16 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
       for (std::size_t s = 0; s + 1 < l.slot_offsets.size(); ++s)
         for (std::int64_t i = l.slot_offsets[s]; i < l.slot_offsets[s + 1]; ++i)
           ASSERT_EQ(recv_expert[dst][l.expert_rows[i]], layout.slot_experts(dst)[s]);
+      for (std::size_t i = 0; i < expert_major.size(); ++i) {
+        layer[dst][l.layer_rows[i]] = expert_major[i];
+        ++layer_writes[dst][l.layer_rows[i]];
+        layer_expert[dst][l.layer_rows[i]] = recv_expert[dst][l.expert_rows[i]];
+      }
       back[dst].resize(recv[dst].size());
-      for (std::size_t i = 0; i < back[dst].size(); ++i) back[dst][i] = expert_major[l.source_rows[i]];
+      for (std::size_t i = 0; i < back[dst].size(); ++i) {
+        back[dst][i] = layer[dst][l.source_layer_rows[i]];
+        ASSERT_EQ(back[dst][i], expert_major[l.source_rows[i]]);
+      }
     }
     // Combine: rank src gets its pieces back from every dst, in its send order.
     for (int src = 0; src < ranks; ++src) {
@@ -135,6 +151,12 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
   }
   for (int r = 0; r < ranks; ++r)
     for (std::int64_t t = 0; t < layout.tokens(r).tokens; ++t) EXPECT_NEAR(out[r][t], id(r, t), 1e-3 * id(r, t));
+  for (int r = 0; r < ranks; ++r) {
+    for (int writes : layer_writes[r]) ASSERT_EQ(writes, 1);
+    const std::vector<std::int64_t>& slots = layout.layer_slot_offsets(r);
+    for (std::size_t s = 0; s + 1 < slots.size(); ++s)
+      for (std::int64_t i = slots[s]; i < slots[s + 1]; ++i) ASSERT_EQ(layer_expert[r][i], layout.slot_experts(r)[s]);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, LayoutTest,

@@ -91,12 +91,13 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
       std::vector<const bf16*> p13, p2;
       std::vector<std::int64_t> offsets;
       for (int e = 0; e <= local; ++e) offsets.push_back(e * per_expert);
+      const kernels::ExpertRows rows_of_experts = kernels::ExpertRows::from_offsets(offsets);
       for (int e = 0; e < local; ++e) p13.push_back(w13.get() + e * h * 2 * f), p2.push_back(w2.get() + e * f * h);
       const kernels::ExpertFfnShape shape{static_cast<int>(h), static_cast<int>(f)};
       const double flops = 2.0 * static_cast<double>(used) * h * 3.0 * f;
       auto forward_on = [&](kernels::ExpertLanes* with) {
         return [&, with] {
-          check_cublas(kernels::expert_ffn_forward(handle, shape, offsets.data(), local, x.get(), p13.data(), p2.data(),
+          check_cublas(kernels::expert_ffn_forward(handle, shape, rows_of_experts, x.get(), p13.data(), p2.data(),
                                                    h13.get(), act.get(), y.get(), stream, with),
                        "expert FFN");
         };

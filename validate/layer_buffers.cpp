@@ -59,10 +59,8 @@ LayerBuffers::LayerBuffers(const TokenLayout& layout, int rank, const LayerDims&
     b.send_weights = DeviceBuffer<float>(fmt::format("chunk {} send weights", c), l.send_weights);
     b.combine_positions = DeviceBuffer<std::int32_t>(fmt::format("chunk {} combine positions", c), l.combine_positions);
     b.expert_rows = DeviceBuffer<std::int32_t>(fmt::format("chunk {} expert rows", c), l.expert_rows);
-    b.source_rows = DeviceBuffer<std::int32_t>(fmt::format("chunk {} source rows", c), l.source_rows);
-    b.x_expert = DeviceBuffer<bf16>(fmt::format("chunk {} expert inputs", c), l.rows_received() * h);
-    b.h13 = DeviceBuffer<bf16>(fmt::format("chunk {} gate+up activations", c), l.rows_received() * 2 * f);
-    b.act = DeviceBuffer<bf16>(fmt::format("chunk {} SwiGLU outputs", c), l.rows_received() * f);
+    b.layer_rows = DeviceBuffer<std::int32_t>(fmt::format("chunk {} layer rows", c), l.layer_rows);
+    b.source_layer_rows = DeviceBuffer<std::int32_t>(fmt::format("chunk {} source layer rows", c), l.source_layer_rows);
     chunks.push_back(std::move(b));
   }
   for (int s = 0; s < 2; ++s) {
@@ -71,10 +69,14 @@ LayerBuffers::LayerBuffers(const TokenLayout& layout, int rank, const LayerDims&
     staging[s].combine_send = DeviceBuffer<bf16>(fmt::format("combine send buffer {}", s), max_received * h);
     staging[s].combine_recv = DeviceBuffer<bf16>(fmt::format("combine receive buffer {}", s), max_sent * h);
   }
-  y_scratch = DeviceBuffer<bf16>("expert outputs", max_received * h);
-  dy_scratch = DeviceBuffer<bf16>("expert output gradients", max_received * h);
-  d_act = DeviceBuffer<bf16>("SwiGLU output gradients", max_received * f);
-  d_h13 = DeviceBuffer<bf16>("gate+up gradients", max_received * 2 * f);
+  const std::int64_t rows = layout.layer_slot_offsets(rank).back();
+  x_experts = DeviceBuffer<bf16>("expert inputs (all chunks)", rows * h);
+  h13 = DeviceBuffer<bf16>("gate+up activations (all chunks)", rows * 2 * f);
+  act = DeviceBuffer<bf16>("SwiGLU outputs (all chunks)", rows * f);
+  y = DeviceBuffer<bf16>("expert outputs and input gradients (all chunks)", rows * h);
+  dy = DeviceBuffer<bf16>("expert output gradients (all chunks)", rows * h);
+  d_act = DeviceBuffer<bf16>("SwiGLU output gradients (all chunks)", rows * f);
+  d_h13 = DeviceBuffer<bf16>("gate+up gradients (all chunks)", rows * 2 * f);
   check_cuda(cudaDeviceSynchronize(), "initialise buffers");
 }
 
@@ -85,10 +87,7 @@ void LayerBuffers::reset_and_poison(cudaStream_t stream) const {
   };
   for (const StagingSlot& s : staging)
     for (const auto* b : {&s.send, &s.recv, &s.combine_send, &s.combine_recv}) poison(*b);
-  for (const ChunkBuffers& c : chunks)
-    for (const auto* b : {&c.x_expert, &c.h13, &c.act}) poison(*b);
-  poison(y_scratch);
-  poison(dy_scratch);
+  for (const auto* b : {&x_experts, &h13, &act, &y, &dy, &d_act, &d_h13}) poison(*b);
   auto zero = [&](void* data, std::int64_t bytes, const std::string& what) {
     if (bytes > 0) check_cuda(cudaMemsetAsync(data, 0, static_cast<std::size_t>(bytes), stream), "zero " + what);
   };

@@ -1,6 +1,8 @@
 // Device memory of one rank for one policy's Plan: model weights (per local expert slot),
-// tokens, outputs, the row maps of every chunk, the activations kept for the backward, and the
-// communication staging buffers, double-buffered (chunk c uses slot c % 2).
+// tokens, outputs, the row maps of every chunk, the experts' activations and gradients in
+// layer-wide expert-major buffers (token_layout.hpp's layer order: every chunk's rows of an
+// expert in one range, so the weight gradient is one GEMM per expert), and the communication
+// staging buffers, double-buffered (chunk c uses slot c % 2).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -18,9 +20,8 @@ namespace comet {
 using bf16 = __nv_bfloat16;
 
 struct ChunkBuffers {
-  DeviceBuffer<std::int32_t> send_rows, combine_positions, expert_rows, source_rows;
+  DeviceBuffer<std::int32_t> send_rows, combine_positions, expert_rows, layer_rows, source_layer_rows;
   DeviceBuffer<float> send_weights;
-  DeviceBuffer<bf16> x_expert, h13, act;  // kept for the backward
 };
 
 struct StagingSlot {
@@ -41,7 +42,10 @@ class LayerBuffers {
   DeviceBuffer<bf16> w13, w2, d_w13, d_w2, gate_w, stand_in_w;
   DeviceBuffer<bf16> x, d_out, logits, stand_in_out;
   DeviceBuffer<float> gate_weights, out, dx;
-  DeviceBuffer<bf16> y_scratch, dy_scratch, d_act, d_h13;
+  // Layer-wide expert-major rows (all chunks): inputs, gate+up and SwiGLU outputs (kept for the
+  // backward), expert outputs (forward) and input gradients (backward), output gradients and the
+  // SwiGLU gradients (kept for the weight gradient).
+  DeviceBuffer<bf16> x_experts, h13, act, y, dy, d_act, d_h13;
   std::vector<ChunkBuffers> chunks;
   std::array<StagingSlot, 2> staging;
 };

@@ -48,7 +48,11 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
     const ChunkLayout& l = layout.chunk(c, resources.rank);
     pieces_.push_back({bytes_of(l.send_offsets, rb), bytes_of(l.send_count, rb), bytes_of(l.recv_offsets, rb),
                        bytes_of(l.recv_count, rb)});
+    kernels::ExpertRows rows = kernels::ExpertRows::from_offsets(l.slot_offsets);
+    rows.first = l.slot_first;  // the same counts, placed in the layer-wide buffers
+    chunk_rows_.push_back(std::move(rows));
   }
+  layer_rows_ = kernels::ExpertRows::from_offsets(layout.layer_slot_offsets(resources.rank));
 }
 
 RankRunner::~RankRunner() {
@@ -117,7 +121,7 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   switch (op.kind) {
     case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
     case OpKind::EXPERT_GEMM: return gemm_op(op, c);
-    case OpKind::EXPERT_WGRAD: return weight_gradient_op(c);
+    case OpKind::EXPERT_WGRAD: return weight_gradient_op();
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
     default: break;
@@ -146,6 +150,9 @@ void RankRunner::launch(const Op& op, StreamRole role) {
              "unpermute");
 }
 
+// One chunk's expert GEMMs: its received rows into the layer-wide expert-major buffers, the
+// forward (or the backward's data gradient) on the chunk's rows there, and the results back in
+// receive order for the combine (or dispatch-grad) all-to-all.
 void RankRunner::gemm_op(const Op& op, int c) {
   const int r = res_.rank, h = dims_.hidden;
   const ChunkLayout& l = layout_.chunk(c, r);
@@ -154,40 +161,37 @@ void RankRunner::gemm_op(const Op& op, int c) {
   const cudaStream_t s = res_.compute;
   const std::int64_t rows = l.rows_received();
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
-  const int slots = static_cast<int>(l.slot_offsets.size()) - 1;
-  bf16* y = buf_.y_scratch.get();
   if (is_forward(op)) {
-    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, cb.x_expert.get(), s), "expert-major reorder");
-    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, l.slot_offsets.data(), slots, cb.x_expert.get(),
-                                             buf_.w13_ptr.data(), buf_.w2_ptr.data(), cb.h13.get(), cb.act.get(), y, s,
+    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.x_experts.get(), s,
+                                    cb.layer_rows.get()),
+               "expert-major reorder");
+    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, chunk_rows_[c], buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                             buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), s,
                                              res_.lanes.get()),
                  "expert FFN forward");
   } else {
-    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy_scratch.get(), s),
+    check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy.get(), s,
+                                    cb.layer_rows.get()),
                "expert-major reorder");
-    check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
-                                                   cb.h13.get(), buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s,
-                                                   res_.lanes.get()),
+    check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, chunk_rows_[c], buf_.dy.get(), buf_.h13.get(),
+                                                   buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s, res_.lanes.get()),
                  "expert FFN backward (data gradient)");
   }
-  check_cuda(kernels::gather_rows(y, cb.source_rows.get(), nullptr, rows, h, slot.combine_send.get(), s), "source-major reorder");
+  check_cuda(kernels::gather_rows(buf_.y.get(), cb.source_layer_rows.get(), nullptr, rows, h, slot.combine_send.get(), s),
+             "source-major reorder");
   copy_self(slot.combine_send.get(), l.recv_offsets[r], slot.combine_recv.get(), l.send_offsets[r], l.recv_count[r], s);
 }
 
 kernels::ExpertFfnGrads RankRunner::grads() const {
-  return {buf_.d_act.get(), buf_.d_h13.get(), buf_.y_scratch.get(), buf_.d_w13_ptr.data(), buf_.d_w2_ptr.data()};
+  return {buf_.d_act.get(), buf_.d_h13.get(), buf_.y.get(), buf_.d_w13_ptr.data(), buf_.d_w2_ptr.data()};
 }
 
-// Runs right after the same chunk's data gradient on the compute stream (the Plan orders them),
-// so the expert-major dy and d_h13 scratch still hold this chunk's rows.
-void RankRunner::weight_gradient_op(int c) {
-  const ChunkLayout& l = layout_.chunk(c, res_.rank);
-  const ChunkBuffers& cb = buf_.chunks[c];
+// Once per layer, after the last chunk's data gradient: every chunk's rows of an expert are one
+// range of the layer-wide buffers, so each weight gradient is one GEMM over all its rows.
+void RankRunner::weight_gradient_op() {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
-  const int slots = static_cast<int>(l.slot_offsets.size()) - 1;
-  check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, l.slot_offsets.data(), slots, buf_.dy_scratch.get(),
-                                                    cb.x_expert.get(), cb.act.get(), grads(), res_.compute,
-                                                    res_.lanes.get()),
+  check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, layer_rows_, buf_.dy.get(), buf_.x_experts.get(),
+                                                    buf_.act.get(), grads(), res_.compute, res_.lanes.get()),
                "expert FFN backward (weight gradient)");
 }
 

@@ -41,7 +41,7 @@ class RankRunner {
   cudaStream_t stream(StreamRole s) const;
   void launch(const Op& op, StreamRole role);
   void gemm_op(const Op& op, int chunk);
-  void weight_gradient_op(int chunk);
+  void weight_gradient_op();
   kernels::ExpertFfnGrads grads() const;
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
@@ -61,6 +61,8 @@ class RankRunner {
     std::vector<std::int64_t> send_at, send_bytes, recv_at, recv_bytes;
   };
   std::vector<PieceBytes> pieces_;
+  std::vector<kernels::ExpertRows> chunk_rows_;  // per chunk: its experts' rows in the layer-wide buffers
+  kernels::ExpertRows layer_rows_;               // every chunk's rows of each expert (the weight gradient)
   std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;

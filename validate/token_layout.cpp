@@ -130,6 +130,31 @@ TokenLayout::TokenLayout(const std::vector<RoutingMatrix>& parts, const ExpertPl
       layout.recv_offsets = ChunkLayout::offsets(layout.recv_count);
       chunks_[c][dst].send_offsets = ChunkLayout::offsets(chunks_[c][dst].send_count);
     }
+  lay_out_layer_rows();
+}
+
+void TokenLayout::lay_out_layer_rows() {
+  layer_slot_offsets_.resize(num_ranks_);
+  for (int rank = 0; rank < num_ranks_; ++rank) {
+    const std::size_t slots = chunks_[0][rank].slot_offsets.size() - 1;
+    std::vector<std::int64_t> total(slots, 0);
+    for (const auto& chunk : chunks_)
+      for (std::size_t s = 0; s < slots; ++s) total[s] += chunk[rank].slot_offsets[s + 1] - chunk[rank].slot_offsets[s];
+    layer_slot_offsets_[rank] = ChunkLayout::offsets(total);
+    std::vector<std::int64_t> next(layer_slot_offsets_[rank].begin(), layer_slot_offsets_[rank].end() - 1);
+    for (auto& chunk : chunks_) {
+      ChunkLayout& l = chunk[rank];
+      l.slot_first = next;
+      l.layer_rows.resize(l.expert_rows.size());
+      for (std::size_t s = 0; s < slots; ++s) {
+        for (std::int64_t i = l.slot_offsets[s]; i < l.slot_offsets[s + 1]; ++i)
+          l.layer_rows[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(next[s] + (i - l.slot_offsets[s]));
+        next[s] += l.slot_offsets[s + 1] - l.slot_offsets[s];
+      }
+      l.source_layer_rows.resize(l.source_rows.size());
+      for (std::size_t r = 0; r < l.source_rows.size(); ++r) l.source_layer_rows[r] = l.layer_rows[static_cast<std::size_t>(l.source_rows[r])];
+    }
+  }
 }
 
 }  // namespace comet

@@ -10,7 +10,9 @@
 //
 // Send order (what permute writes): by destination rank, then local expert slot, then token.
 // Receive order: by source rank, each source's piece in its send order. Expert-major order
-// (what the GEMMs read): by local slot, then source, then token.
+// (what the GEMMs read): by local slot, then source, then token. Layer order (the layer-wide
+// expert-major buffers the activations live in): by local slot, then chunk, then expert-major
+// order, so every slot's rows of all chunks are one range (one weight-gradient GEMM per expert).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,9 @@ struct ChunkLayout {
   std::vector<std::int32_t> expert_rows;        ///< receive row of each expert-major row
   std::vector<std::int32_t> source_rows;        ///< expert-major row of each receive row
   std::vector<std::int64_t> slot_offsets;       ///< [local slots + 1] expert-major row ranges
+  std::vector<std::int64_t> slot_first;         ///< [local slots] layer row of this chunk's first row of each slot
+  std::vector<std::int32_t> layer_rows;         ///< layer row of each expert-major row
+  std::vector<std::int32_t> source_layer_rows;  ///< layer row of each receive row
 
   std::int64_t rows_sent() const { return static_cast<std::int64_t>(send_rows.size()); }
   std::int64_t rows_received() const { return static_cast<std::int64_t>(expert_rows.size()); }
@@ -62,6 +67,8 @@ class TokenLayout {
   int top_k() const { return top_k_; }
   const RankTokens& tokens(int rank) const { return tokens_[rank]; }
   const ChunkLayout& chunk(int chunk, int rank) const { return chunks_[chunk][rank]; }
+  /// [local slots + 1] ranges of each slot's rows (all chunks) in `rank`'s layer order.
+  const std::vector<std::int64_t>& layer_slot_offsets(int rank) const { return layer_slot_offsets_[rank]; }
   /// Experts of each local slot of `rank` (the weights it holds).
   const std::vector<int>& slot_experts(int rank) const { return placement_.experts_on(rank); }
 
@@ -70,6 +77,9 @@ class TokenLayout {
   ExpertPlacement placement_;
   std::vector<RankTokens> tokens_;
   std::vector<std::vector<ChunkLayout>> chunks_;  // [chunk][rank]
+  std::vector<std::vector<std::int64_t>> layer_slot_offsets_;  // [rank]
+
+  void lay_out_layer_rows();
 };
 
 }  // namespace comet

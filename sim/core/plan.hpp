@@ -15,9 +15,10 @@
 
 namespace comet {
 
-/// EXPERT_GEMM is the experts' forward, or in the backward their data gradient (what the
-/// dispatch-grad all-to-all waits for); EXPERT_WGRAD is the backward's weight gradient, which
-/// nothing downstream in the layer needs, so it overlaps the dispatch-grad all-to-all.
+/// EXPERT_GEMM is the experts' forward, or in the backward their data gradient, per chunk (what
+/// the dispatch-grad all-to-all waits for); EXPERT_WGRAD is the backward's weight gradient, once
+/// per layer over every chunk's tokens, after the last data gradient: nothing downstream in the
+/// layer needs it, so it overlaps the last dispatch-grad all-to-all.
 enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE, EXPERT_WGRAD };
 inline constexpr std::size_t NUM_OP_KINDS = 7;
 enum class Direction : std::uint8_t { FORWARD, BACKWARD };

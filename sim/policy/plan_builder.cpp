@@ -51,7 +51,10 @@ class PlanEmitter {
   // stage, or `inputs` when there is no traffic at all (an expert-parallel group of one GPU).
   Ids all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
                  std::int32_t previous);
-  std::int32_t gemm(OpKind kind, int gpu, OpTags tags, const TokenExchange& chunk, double sm_fraction, const Ids& deps);
+  std::int32_t gemm(OpKind kind, int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens, double sm_fraction,
+                    const Ids& deps);
+  // Tokens of each local expert slot of `gpu` in `chunk`.
+  std::vector<std::int64_t> slot_tokens(int gpu, const TokenExchange& chunk) const;
   // One all-to-all phase of chunk tags.chunk in every group: `inputs[g]` is GPU g's op feeding
   // it, `previous[group]` the group's last op of this phase (stream order; updated). Returns
   // per GPU what its next op waits for: its group's last stage, or its own input when the
@@ -95,20 +98,24 @@ Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32
   return frontier;
 }
 
-// EXPERT_GEMM: the forward, or the backward's data gradient; EXPERT_WGRAD: the backward's weight
-// gradient. Each is the flops of the forward (three H x F SwiGLU matrices, 2 flops per
-// multiply-add).
-std::int32_t PlanEmitter::gemm(OpKind kind, int gpu, OpTags tags, const TokenExchange& chunk, double sm_fraction,
-                               const Ids& deps) {
+std::vector<std::int64_t> PlanEmitter::slot_tokens(int gpu, const TokenExchange& chunk) const {
+  std::vector<std::int64_t> tokens(placement_.experts_on(gpu % ep_).size());
+  for (std::size_t s = 0; s < tokens.size(); ++s) tokens[s] = chunk.slot(gpu, static_cast<int>(s));
+  return tokens;
+}
+
+// EXPERT_GEMM: the forward, or the backward's data gradient, of one chunk; EXPERT_WGRAD: the
+// backward's weight gradient. Each is the flops of the forward over its tokens (three H x F
+// SwiGLU matrices, 2 flops per multiply-add).
+std::int32_t PlanEmitter::gemm(OpKind kind, int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens,
+                               double sm_fraction, const Ids& deps) {
   std::vector<ExpertWork> work;
   double tokens = 0.0;
-  const int position = gpu % ep_;
-  const std::vector<int>& experts = placement_.experts_on(position);
+  const std::vector<int>& experts = placement_.experts_on(gpu % ep_);
   for (std::size_t s = 0; s < experts.size(); ++s) {
-    const std::int64_t m = chunk.slot(gpu, static_cast<int>(s));
-    if (m == 0) continue;
-    work.push_back({experts[s], m});
-    tokens += static_cast<double>(m);
+    if (slot_tokens[s] == 0) continue;
+    work.push_back({experts[s], slot_tokens[s]});
+    tokens += static_cast<double>(slot_tokens[s]);
   }
   Op op;
   op.kind = kind;
@@ -186,7 +193,8 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream({gate[g]}, permute[g]));
     const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
-      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, chunk, chunks.compute_sm_fraction, in_stream(dispatched[g], gemm_ops[g]));
+      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction,
+                         in_stream(dispatched[g], gemm_ops[g]));
     const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
@@ -201,6 +209,8 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
   Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), wgrad_ops(gpus_, -1), permute(gpus_, -1);
   std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
+  std::vector<std::vector<std::int64_t>> layer_tokens(gpus_);
+  for (int g = 0; g < gpus_; ++g) layer_tokens[g].assign(placement_.experts_on(g % ep_).size(), 0);
   for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
     const std::vector<double> bytes = bytes_moved(chunk);
@@ -209,16 +219,21 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], after(g, unpermute[g]));
     // Output gradients travel like the dispatch, input gradients like the combine.
     const std::vector<Ids> to_experts = exchange(tags, A2aPhase::COMBINE_GRAD, false, unpermute, combine_prev, matrices);
-    // The data gradient first, then the weight gradient: the input gradients can leave while the
-    // weight gradient runs (on the compute stream, before the next chunk's data gradient).
+    // Per chunk only the data gradient: what the input gradients' all-to-all waits for.
     for (int g = 0; g < gpus_; ++g) {
-      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, chunk, chunks.compute_sm_fraction, in_stream(to_experts[g], wgrad_ops[g]));
-      wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, chunk, chunks.compute_sm_fraction, {gemm_ops[g]});
+      const std::vector<std::int64_t> tokens = slot_tokens(g, chunk);
+      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, tokens, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
+      for (std::size_t s = 0; s < tokens.size(); ++s) layer_tokens[g][s] += tokens[s];
     }
     const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream(to_sources[g], permute[g]));
   }
+  // The weight gradient once, over every chunk's tokens (tagged with the last chunk): after the
+  // last data gradient on the compute stream, while the last input gradients travel. Per chunk
+  // it would re-read and re-write every expert's weight gradient K times, at 1/K the rows.
+  for (int g = 0; g < gpus_; ++g)
+    wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, layer_tokens[g], chunks.compute_sm_fraction, {gemm_ops[g]});
   tags.chunk = 0;
   for (int g = 0; g < gpus_; ++g) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;

@@ -152,10 +152,10 @@ TEST(ExpertFfn, ForwardAndBackwardMatchCpu) {
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   const kernels::ExpertFfnShape shape{h, f};
-  ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, d_x, c_w13.data(), c_w2.data(), d_h13, d_act, d_y, nullptr),
+  ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, kernels::ExpertRows::from_offsets(offsets), d_x, c_w13.data(), c_w2.data(), d_h13, d_act, d_y, nullptr),
             CUBLAS_STATUS_SUCCESS);
   const kernels::ExpertFfnGrads grads{d_dact, d_dh13, d_dx, d_dw13.data(), d_dw2.data()};
-  ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, offsets.data(), experts, d_dy, d_x, d_h13, d_act, c_w13.data(),
+  ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, kernels::ExpertRows::from_offsets(offsets), d_dy, d_x, d_h13, d_act, c_w13.data(),
                                          c_w2.data(), grads, nullptr),
             CUBLAS_STATUS_SUCCESS);
   auto expect_close = [](const std::vector<float>& got, const std::vector<float>& want, const char* what) {
@@ -212,11 +212,11 @@ TEST(ExpertFfn, LanesMatchOneStream) {
   const kernels::ExpertFfnShape shape{h, f};
   kernels::ExpertLanes lanes(3, 0), tuned(2, 0, true);
   auto run = [&](Outputs& o, kernels::ExpertLanes* with) {
-    ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, offsets.data(), experts, x, c13.data(), c2.data(), o.h13, o.act, o.y,
+    ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, kernels::ExpertRows::from_offsets(offsets), x, c13.data(), c2.data(), o.h13, o.act, o.y,
                                           nullptr, with),
               CUBLAS_STATUS_SUCCESS);
     const kernels::ExpertFfnGrads grads{o.d_act, o.d_h13, o.dx, o.dw13.data(), o.dw2.data()};
-    ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, offsets.data(), experts, dy, x, o.h13, o.act, c13.data(), c2.data(),
+    ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, kernels::ExpertRows::from_offsets(offsets), dy, x, o.h13, o.act, c13.data(), c2.data(),
                                            grads, nullptr, with),
               CUBLAS_STATUS_SUCCESS);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
