@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,9 +53,13 @@ class DeviceBuffer {
   T* get() const { return data_; }
   std::int64_t size() const { return count_; }
   const std::string& name() const { return name_; }
-  std::vector<T> download() const {
-    std::vector<T> out(static_cast<std::size_t>(count_));
-    if (count_ > 0) check_cuda(cudaMemcpy(out.data(), data_, out.size() * sizeof(T), cudaMemcpyDeviceToHost), "download " + name_);
+  std::vector<T> download() const { return download(0, count_); }
+  /// Elements [first, first + count) (clamped to the buffer).
+  std::vector<T> download(std::int64_t first, std::int64_t count) const {
+    count = std::max<std::int64_t>(0, std::min(count, count_ - first));
+    std::vector<T> out(static_cast<std::size_t>(count));
+    if (count > 0)
+      check_cuda(cudaMemcpy(out.data(), data_ + first, out.size() * sizeof(T), cudaMemcpyDeviceToHost), "download " + name_);
     return out;
   }
 

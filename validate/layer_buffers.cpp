@@ -80,6 +80,14 @@ LayerBuffers::LayerBuffers(const TokenLayout& layout, int rank, const LayerDims&
   check_cuda(cudaDeviceSynchronize(), "initialise buffers");
 }
 
+std::vector<float> LayerBuffers::first_expert_weight_gradients() const {
+  std::vector<float> out;
+  if (w13_ptr.empty()) return out;
+  for (const DeviceBuffer<bf16>* b : {&d_w13, &d_w2})
+    for (bf16 v : b->download(0, b->size() / static_cast<std::int64_t>(w13_ptr.size()))) out.push_back(__bfloat162float(v));
+  return out;
+}
+
 void LayerBuffers::reset_and_poison(cudaStream_t stream) const {
   auto poison = [&](const DeviceBuffer<bf16>& b) {
     if (b.size() == 0) return;

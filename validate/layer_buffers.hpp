@@ -35,6 +35,9 @@ class LayerBuffers {
 
   /// Zeroes the accumulated outputs and poisons (NaN) every buffer an op must write before another reads.
   void reset_and_poison(cudaStream_t stream) const;
+  /// The weight gradients of the first local expert (dw13 then dw2), in fp32: what the numerics
+  /// compare between policies (all experts' would be gigabytes at DeepSeek-V3 sizes).
+  std::vector<float> first_expert_weight_gradients() const;
 
   std::int64_t tokens;
   std::vector<const bf16*> w13_ptr, w2_ptr;

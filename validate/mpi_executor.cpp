@@ -134,9 +134,11 @@ std::vector<RealMeasurement> run_on_gpus_mpi(const std::vector<RealJob>& jobs, c
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     std::vector<std::vector<float>> outputs = gather_floats(mine.output[j], world);
     std::vector<std::vector<float>> gradients = gather_floats(mine.input_gradient[j], world);
+    std::vector<std::vector<float>> weights = gather_floats(mine.weight_gradient[j], world);
     for (std::size_t r = 0; r < all.size(); ++r) {
       all[r].output.push_back(std::move(outputs[r]));
       all[r].input_gradient.push_back(std::move(gradients[r]));
+      all[r].weight_gradient.push_back(std::move(weights[r]));
     }
   }
   if (!world.root()) return {};

@@ -85,6 +85,7 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
       result.times.push_back(std::move(times));
       result.output.push_back(buffers.out.download());
       result.input_gradient.push_back(buffers.dx.download());
+      result.weight_gradient.push_back(buffers.first_expert_weight_gradients());
     }
     barrier.arrive_and_wait(shared.failed);
   } catch (const std::exception& error) {
@@ -112,6 +113,7 @@ std::vector<RealMeasurement> merge_ranks(const std::vector<RealJob>& jobs, const
     for (const RankResult& r : ranks) {
       m.output.insert(m.output.end(), r.output[j].begin(), r.output[j].end());
       m.input_gradient.insert(m.input_gradient.end(), r.input_gradient[j].begin(), r.input_gradient[j].end());
+      m.weight_gradient.insert(m.weight_gradient.end(), r.weight_gradient[j].begin(), r.weight_gradient[j].end());
     }
     out.push_back(std::move(m));
   }

@@ -18,6 +18,7 @@ struct RankResult {
   /// of other ranks.
   std::vector<std::vector<std::vector<std::pair<double, double>>>> times;
   std::vector<std::vector<float>> output, input_gradient;  ///< [job] -> [tokens, H]
+  std::vector<std::vector<float>> weight_gradient;         ///< [job] -> the first local expert's dw13, dw2
 };
 
 /// Runs every job on `device` as rank `rank` of `ranks`. Ranks start each repeat together

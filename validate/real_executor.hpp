@@ -42,6 +42,7 @@ struct RealMeasurement {
   Timeline timeline;
   std::vector<float> output;          ///< every rank's layer output, rank after rank [tokens, H]
   std::vector<float> input_gradient;  ///< the same for the input gradient
+  std::vector<float> weight_gradient; ///< every rank's first local expert's weight gradients, rank after rank
 };
 
 /// GPUs visible to this process (0 without a driver or GPU).

@@ -117,8 +117,9 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     report.timeline = measured[i].timeline;
     report.metrics = compute_metrics(prepared[i].built->plan, report.timeline, *r.topology, *r.costs);
     report.busy_s = busy_per_kind(report.timeline, report.metrics.critical_gpu, r.scenario->expert_parallel);
-    report.error_vs_none = std::max(relative_error(measured[i].output, measured[0].output),
-                                    relative_error(measured[i].input_gradient, measured[0].input_gradient));
+    report.error_vs_none = std::max({relative_error(measured[i].output, measured[0].output),
+                                     relative_error(measured[i].input_gradient, measured[0].input_gradient),
+                                     relative_error(measured[i].weight_gradient, measured[0].weight_gradient)});
     reports.push_back(std::move(report));
   }
   // `none` against the CPU: compared to itself it only proves its output is finite.

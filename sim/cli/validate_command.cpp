@@ -55,8 +55,9 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
                p.cpu_checked ? error_text(p.error_vs_cpu) : "-", p.pass ? "ok" : "FAILED");
   }
   for (const PolicyReport& p : reports) fmt::print("# {}: {}\n", p.partition, p.choice);
-  fmt::print("# eff = (T_none - T) / (T_none - max(T_comm, T_compute) of none); err: relative L2 error of the layer output\n"
-             "# and input gradient against none (tolerance {}), and of none's output against a CPU fp32 reference ({})\n",
+  fmt::print("# eff = (T_none - T) / (T_none - max(T_comm, T_compute) of none); err: relative L2 error of the layer output,\n"
+             "# input gradient and first expert's weight gradients against none (tolerance {}), and of none's output against a\n"
+             "# CPU fp32 reference ({})\n",
              POLICY_TOLERANCE, CPU_REFERENCE_TOLERANCE);
 }
 

@@ -49,6 +49,28 @@ TEST(ValidateCli, EveryPolicyMatchesNoneAndNoneMatchesCpu) {
   std::filesystem::remove(out);
 }
 
+// One GPU (no all-to-all traffic): the chunked pipelines still move every row through the
+// layer-wide expert buffers, so every policy's output, input gradient and weight gradients must
+// match `none`, and `none` the CPU reference.
+TEST(ValidateCli, OneGpuPipelinesMatchNoneAndCpu) {
+  COMET_REQUIRE_GPUS(1);
+  const std::string out = (std::filesystem::temp_directory_path() / ("comet_validate1_" + std::to_string(::getpid()) + ".json")).string();
+  const CommandRun run = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny-1gpu.yaml "
+                                   "--measure-only --warmup 1 --repeats 2 -o " + out);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(std::ifstream(out));
+  std::filesystem::remove(out);
+  ASSERT_EQ(json["policies"].size(), 4u);
+  for (const auto& policy : json["policies"]) {
+    SCOPED_TRACE(policy["partition"].get<std::string>());
+    EXPECT_TRUE(policy["pass"].get<bool>());
+    ASSERT_TRUE(policy["error_vs_none"].is_number());
+    EXPECT_LT(policy["error_vs_none"].get<double>(), 2e-2);
+  }
+  ASSERT_TRUE(json["policies"][0]["error_vs_cpu"].is_number());
+  EXPECT_LT(json["policies"][0]["error_vs_cpu"].get<double>(), 2e-2);
+}
+
 TEST(ValidateCli, WatchdogAbortsWhenAPeerStopsAnswering) {
   COMET_REQUIRE_GPUS(2);
   const CommandRun run = run_comet("validate " + TINY + " --measure-only --partitions none --warmup 0 --repeats 1 --watchdog 5 "
