@@ -132,7 +132,10 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
   const double t_none = none.metrics.layer_time_s;
   const double serial_floor = std::max(none.metrics.comm_s, none.metrics.compute_s);
   for (PolicyReport& report : reports) {
-    report.overlap_efficiency = t_none > serial_floor ? (t_none - report.metrics.layer_time_s) / (t_none - serial_floor) : 0.0;
+    // Undefined without communication to hide (one GPU): NaN, printed as "-" and null in JSON.
+    report.overlap_efficiency = none.metrics.comm_s > 0.0 && t_none > serial_floor
+                                    ? (t_none - report.metrics.layer_time_s) / (t_none - serial_floor)
+                                    : std::numeric_limits<double>::quiet_NaN();
     report.pass = report.error_vs_none <= POLICY_TOLERANCE && (!report.cpu_checked || report.error_vs_cpu <= CPU_REFERENCE_TOLERANCE);
   }
   return reports;
@@ -160,7 +163,7 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
     j["comm_s"] = p.metrics.comm_s;
     j["exposed_comm_s"] = p.metrics.exposed_comm_s;
     j["overlap_ratio"] = p.metrics.overlap_ratio;
-    j["overlap_efficiency"] = p.overlap_efficiency;
+    j["overlap_efficiency"] = number(p.overlap_efficiency);
     nlohmann::ordered_json busy;
     for (std::size_t k = 0; k < NUM_OP_KINDS; ++k) busy[std::string(to_string(static_cast<OpKind>(k)))] = p.busy_s[k];
     j["busy_s_by_op_kind"] = busy;

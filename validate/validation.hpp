@@ -37,7 +37,7 @@ struct PolicyReport {
   Timeline timeline;
   Metrics metrics;
   std::array<double, NUM_OP_KINDS> busy_s{};  ///< per op kind, busy time on the critical GPU (all-to-all: its group)
-  double overlap_efficiency = 0.0;       ///< (T_none - T) / (T_none - max(T_comm, T_compute)) of `none`
+  double overlap_efficiency = 0.0;       ///< (T_none - T) / (T_none - max(T_comm, T_compute)) of `none`; NaN without communication
   double error_vs_none = std::numeric_limits<double>::quiet_NaN();
   double error_vs_cpu = std::numeric_limits<double>::quiet_NaN();  ///< `none` only, when run
   bool cpu_checked = false;
