@@ -1,6 +1,5 @@
 #include "expert_ffn.hpp"
 
-
 #include "swiglu.hpp"
 
 namespace comet::kernels {
@@ -100,7 +99,7 @@ cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape
                                            ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
   cublasStatus_t status = cublasSetStream(handle, stream);
-  // d_w2 += act^T dy and d_w13 += x^T d_h13 (weight gradients accumulate over chunks).
+  // d_w2 += act^T dy and d_w13 += x^T d_h13 (accumulated: the caller zeroes them per step).
   if (status == CUBLAS_STATUS_SUCCESS)
     status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       cublasStatus_t s = gemm(true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);

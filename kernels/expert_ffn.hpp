@@ -41,7 +41,8 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
                                   __nv_bfloat16* y, cudaStream_t stream, ExpertLanes* lanes = nullptr);
 
-/// Buffers of the backward pass (device; d_act [rows, F] and d_h13 [rows, 2F] are scratch).
+/// Buffers of the backward pass (device): d_act [rows, F] (scratch of the data gradient) and d_h13
+/// [rows, 2F] (written by the data gradient, read by the weight gradient).
 struct ExpertFfnGrads {
   __nv_bfloat16* d_act = nullptr;
   __nv_bfloat16* d_h13 = nullptr;

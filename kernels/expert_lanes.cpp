@@ -14,30 +14,37 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
-ExpertLanes::ExpertLanes(int lanes, int priority, bool tuned) {
-  require(lanes >= 1, "at least one lane");
-  require(cudaEventCreateWithFlags(&forked_, cudaEventDisableTiming) == cudaSuccess, "create event");
-  for (int i = 0; i < lanes; ++i) {
-    cudaStream_t stream = nullptr;
-    require(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, priority) == cudaSuccess, "create stream");
-    streams_.push_back(stream);
-    cublasHandle_t handle = nullptr;
-    require(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS, "create cuBLAS handle");
-    handles_.push_back(handle);
-    require(cublasSetStream(handle, stream) == CUBLAS_STATUS_SUCCESS, "bind cuBLAS handle");
-    cudaEvent_t done = nullptr;
-    require(cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess, "create event");
-    done_.push_back(done);
-    if (tuned) tuners_.push_back(std::make_unique<GemmTuner>());
+ExpertLanes::ExpertLanes(int lanes, int priority) {
+  try {
+    require(lanes >= 1, "at least one lane");
+    require(cudaEventCreateWithFlags(&forked_, cudaEventDisableTiming) == cudaSuccess, "create event");
+    for (int i = 0; i < lanes; ++i) {
+      cudaStream_t stream = nullptr;
+      require(cudaStreamCreateWithPriority(&stream, cudaStreamNonBlocking, priority) == cudaSuccess, "create stream");
+      streams_.push_back(stream);
+      cublasHandle_t handle = nullptr;
+      require(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS, "create cuBLAS handle");
+      handles_.push_back(handle);
+      require(cublasSetStream(handle, stream) == CUBLAS_STATUS_SUCCESS, "bind cuBLAS handle");
+      cudaEvent_t done = nullptr;
+      require(cudaEventCreateWithFlags(&done, cudaEventDisableTiming) == cudaSuccess, "create event");
+      done_.push_back(done);
+    }
+  } catch (...) {
+    release();  // the destructor does not run for a constructor that throws
+    throw;
   }
 }
 
-ExpertLanes::~ExpertLanes() {
-  tuners_.clear();
+void ExpertLanes::release() {
   for (cublasHandle_t h : handles_) cublasDestroy(h);
   for (cudaStream_t s : streams_) cudaStreamDestroy(s);
   for (cudaEvent_t e : done_) cudaEventDestroy(e);
   if (forked_) cudaEventDestroy(forked_);
+  handles_.clear();
+  streams_.clear();
+  done_.clear();
+  forked_ = nullptr;
 }
 
 cudaError_t ExpertLanes::fork(cudaStream_t from) {
@@ -59,15 +66,12 @@ cublasStatus_t ExpertLanes::gemm(int expert, bool transpose_a, bool transpose_b,
                                  std::int64_t k, const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c,
                                  bool accumulate) {
   const std::size_t lane = static_cast<std::size_t>(expert) % streams_.size();
-  if (!tuners_.empty())
-    return tuners_[lane]->gemm(transpose_a, transpose_b, m, n, k, a, b, c, accumulate, streams_[lane]);
   return gemm_bf16(handles_[lane], transpose_a, transpose_b, m, n, k, a, b, c, accumulate);
 }
 
 cublasStatus_t ExpertLanes::set_sm_count_target(int sms) {
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   for (std::size_t i = 0; i < handles_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = cublasSetSmCountTarget(handles_[i], sms);
-  for (std::size_t i = 0; i < tuners_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = tuners_[i]->set_sm_count_target(sms);
   return status;
 }
 

@@ -2,27 +2,25 @@
 // an H100/H200 (M = 256 rows in 128-row tiles: 2 x N/256 thread blocks for 132 SMs), so a loop of
 // per-expert GEMMs on one stream leaves most SMs idle. With lanes, expert e runs on lane
 // e % lanes: its own stream and cuBLAS handle (a handle's workspace must not be shared by
-// concurrent streams), forked from the caller's stream and joined back into it. Optionally each
-// lane runs its GEMMs through its own GemmTuner (cuBLASLt with the fastest measured algorithm).
+// concurrent streams), forked from the caller's stream and joined back into it.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <cstdint>
-#include <memory>
-#include <vector>
+#include <cuda_bf16.h>
 
-#include "gemm_tuner.hpp"
+#include <cstdint>
+#include <vector>
 
 namespace comet::kernels {
 
 class ExpertLanes {
  public:
-  /// `lanes` streams (at the priority of the streams they fork from: pass it) and handles;
-  /// `tuned`: a GemmTuner per lane. Throws std::runtime_error when CUDA or cuBLAS refuse.
-  ExpertLanes(int lanes, int priority, bool tuned = false);
-  ~ExpertLanes();
+  /// `lanes` streams (at the priority of the streams they fork from: pass it) and handles.
+  /// Throws std::runtime_error (after releasing what it made) when CUDA or cuBLAS refuse.
+  ExpertLanes(int lanes, int priority);
+  ~ExpertLanes() { release(); }
   ExpertLanes(const ExpertLanes&) = delete;
   ExpertLanes& operator=(const ExpertLanes&) = delete;
 
@@ -40,9 +38,10 @@ class ExpertLanes {
  private:
   std::vector<cudaStream_t> streams_;
   std::vector<cublasHandle_t> handles_;
-  std::vector<std::unique_ptr<GemmTuner>> tuners_;  ///< empty: cublasGemmEx's own choice
   std::vector<cudaEvent_t> done_;
   cudaEvent_t forked_ = nullptr;
+
+  void release();
 };
 
 }  // namespace comet::kernels

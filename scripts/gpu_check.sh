@@ -7,11 +7,10 @@
 #     PARTS, comma-separated (default build,tests,bench,validations):
 #     build        configure and build into $COMET_GPU_BUILD_DIR (default build-gpu/, kept between calls)
 #     tests        the GPU tests (ctest -L gpu), the tiny validation, threaded and under mpirun
-#     bench        comet_gpu_bench: expert FFN (per-expert and grouped) vs dense GEMM, all-to-all-v vs all-to-all
+#     bench        comet_gpu_bench: expert FFN (one stream and lanes) vs dense GEMM, all-to-all-v vs all-to-all
 #     validations  DeepSeek-V3, Mixtral and Mixtral at 16K tokens/GPU over NVLink and shared memory
 #     ctas         the shared-memory validations with NCCL limited to 4, 8 and 16 CTAs
 #     lanes        the shared-memory validations with the expert GEMMs on 1 and 8 lanes (default 4)
-#     tuned        validations with --tune-gemms (cuBLASLt, fastest measured algorithm per shape)
 #     quick        = build,tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -73,10 +72,6 @@ validate_step() {
       for model in deepseek mixtral16k; do validate_step "$model" shm --expert-lanes "$lanes"; done
     done
   fi
-  if has tuned; then
-    validate_step deepseek nvlink --tune-gemms
-    for model in deepseek mixtral16k; do validate_step "$model" shm --tune-gemms; done
-  fi
   if has ctas; then
     for ctas in 4 8 16; do
       for model in deepseek mixtral16k; do validate_step "$model" shm --comm-ctas "$ctas"; done
@@ -84,8 +79,7 @@ validate_step() {
   fi
 } | tee "$OUT/summary.txt"
 for log in gpu-tests validate-tiny validate-tiny-mpi gpu-bench validate-{deepseek,mixtral,mixtral16k}-{nvlink,shm} \
-  validate-mixtral16k-shm-mpi validate-{deepseek,mixtral16k}-shm{commctas4,commctas8,commctas16,expertlanes1,expertlanes8,tunegemms} \
-  validate-deepseek-nvlinktunegemms; do
+  validate-mixtral16k-shm-mpi validate-{deepseek,mixtral16k}-shm{commctas4,commctas8,commctas16,expertlanes1,expertlanes8}; do
   [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
 done
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"

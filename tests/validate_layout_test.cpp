@@ -123,6 +123,10 @@ TEST_P(LayoutTest, RoundTripReturnsEveryTokensOwnRows) {
       for (std::size_t s = 0; s + 1 < l.slot_offsets.size(); ++s)
         for (std::int64_t i = l.slot_offsets[s]; i < l.slot_offsets[s + 1]; ++i)
           ASSERT_EQ(recv_expert[dst][l.expert_rows[i]], layout.slot_experts(dst)[s]);
+      // The GEMMs' ranges (slot_first, counts from slot_offsets) are where the rows land.
+      for (std::size_t s = 0; s + 1 < l.slot_offsets.size(); ++s)
+        for (std::int64_t i = l.slot_offsets[s]; i < l.slot_offsets[s + 1]; ++i)
+          ASSERT_EQ(l.layer_rows[i], l.slot_first[s] + (i - l.slot_offsets[s]));
       for (std::size_t i = 0; i < expert_major.size(); ++i) {
         layer[dst][l.layer_rows[i]] = expert_major[i];
         ++layer_writes[dst][l.layer_rows[i]];
@@ -168,6 +172,15 @@ TEST(TokenLayout, RejectsReplicatedExperts) {
   const NodePlans b;
   const BuiltPlan built = b.plan("replicate:2", "none");
   EXPECT_THROW(TokenLayout(built.chunks.at(0).parts, built.placement, b.scenario.model.top_k, 1), std::invalid_argument);
+}
+
+// A policy's verdict takes the worst of its output, input-gradient and weight-gradient errors: a
+// NaN in any of them must fail it, wherever it stands.
+TEST(Numerics, WorstErrorIsNanWhenAnyErrorIsNan) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_DOUBLE_EQ(worst_error({1e-4, 3e-3, 2e-5}), 3e-3);
+  for (auto errors : {std::initializer_list<double>{nan, 1e-4, 1e-4}, {1e-4, nan, 1e-4}, {1e-4, 1e-4, nan}})
+    EXPECT_TRUE(std::isnan(worst_error(errors)));
 }
 
 TEST(Numerics, RelativeErrorIsNanForNonFiniteOrZeroReference) {

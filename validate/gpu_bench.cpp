@@ -58,26 +58,26 @@ constexpr int LANES = 4;
 
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds) {
   fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
   fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
-  fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp); tuned = on one\n"
-             "# lane through cuBLASLt with the fastest measured algorithm (kernels/gemm_tuner.hpp); tuned{} = both\n", LANES, LANES);
-  fmt::print("# {} interleaved rounds: times are medians over rounds; range = lowest-highest per-expert ratio of one round\n",
+  fmt::print("# lanes = the same GEMMs with the experts spread over {} parallel streams (kernels/expert_lanes.hpp)\n", LANES);
+  fmt::print("# {} interleaved rounds: times are medians over rounds; ratio = dense time / FFN time; range = its lowest and\n"
+             "# highest value in one round\n",
              rounds);
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>7} {:>7}\n", "model",
-             "tokens", "experts", "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "range",
-             "lanes", "tuned", fmt::format("tuned{}", LANES));
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>7} {:>7}\n", "#", "", "",
-             "", "", "", "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%", "%");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7}\n", "model", "tokens", "experts",
+             "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "range", "lanes");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7}\n", "#", "", "", "", "", "",
+             "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%");
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreate(&stream), "stream");
-  kernels::ExpertLanes lanes(LANES, 0), tuned(1, 0, true), tuned_lanes(LANES, 0, true);
+  kernels::ExpertLanes lanes(LANES, 0);
   for (const std::string& name : models) {
     const MoeModel m = *find_model_preset(name);
     const int local = std::max(1, m.experts / ep);
@@ -107,9 +107,8 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
         check_cublas(kernels::gemm_bf16(handle, false, false, used, 3 * f, h, x.get(), dense_b.get(), dense_c.get(), false), "dense");
       };
       // Every round times every variant once, interleaved, so a change of the machine's state
-      // shows in all of them; medians over rounds, and the spread of the per-expert ratio.
-      const std::vector<std::function<void()>> variants{forward_on(nullptr), forward_on(&lanes), forward_on(&tuned),
-                                                        forward_on(&tuned_lanes), dense};
+      // shows in all of them; medians over rounds, and the spread of the one-stream ratio.
+      const std::vector<std::function<void()>> variants{forward_on(nullptr), forward_on(&lanes), dense};
       std::vector<std::vector<double>> times(variants.size());
       std::vector<double> ratios;
       for (int r = 0; r < rounds; ++r) {
@@ -118,12 +117,11 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
       }
       std::vector<double> t;
       for (auto& samples : times) t.push_back(median_of(samples));
-      const double ffn = t[0], dense_s = t[4];
+      const double ffn = t[0], dense_s = t[2];
       const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
-      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f} {:>7.1f} {:>7.1f}\n",
-                 name, tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense_s * 1e3, flops / dense_s * 1e-12,
-                 100.0 * dense_s / ffn, fmt::format("{:.1f}-{:.1f}", 100.0 * *low, 100.0 * *high), 100.0 * dense_s / t[1],
-                 100.0 * dense_s / t[2], 100.0 * dense_s / t[3]);
+      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f}\n", name, tokens,
+                 local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense_s * 1e3, flops / dense_s * 1e-12,
+                 100.0 * dense_s / ffn, fmt::format("{:.1f}-{:.1f}", 100.0 * *low, 100.0 * *high), 100.0 * dense_s / t[1]);
     }
   }
   cublasDestroy(handle);

@@ -65,20 +65,23 @@ void gather_times(const RankResult& mine, std::vector<RankResult>& all, const Mp
   }
 }
 
-// One float vector per rank to rank 0 (sizes may differ: tokens per rank).
+// One float vector per rank to rank 0 (sizes may differ: tokens per rank). Point to point, one
+// message per rank: a rank's vector fits an int count, the sum over many ranks may not.
 std::vector<std::vector<float>> gather_floats(const std::vector<float>& mine, const MpiWorld& world) {
+  constexpr int TAG = 17;
   const int count = static_cast<int>(mine.size());
-  std::vector<int> counts(world.size), offsets(world.size, 0);
+  std::vector<int> counts(world.size);
   MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-  std::vector<float> every;
-  if (world.root()) {
-    for (int r = 1; r < world.size; ++r) offsets[r] = offsets[r - 1] + counts[r - 1];
-    every.resize(static_cast<std::size_t>(offsets.back()) + counts.back());
+  if (!world.root()) {
+    MPI_Send(mine.data(), count, MPI_FLOAT, 0, TAG, MPI_COMM_WORLD);
+    return {};
   }
-  MPI_Gatherv(mine.data(), count, MPI_FLOAT, every.data(), counts.data(), offsets.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
-  std::vector<std::vector<float>> out(world.root() ? world.size : 0);
-  for (std::size_t r = 0; r < out.size(); ++r)
-    out[r].assign(every.begin() + offsets[r], every.begin() + offsets[r] + counts[r]);
+  std::vector<std::vector<float>> out(world.size);
+  out[0] = mine;
+  for (int r = 1; r < world.size; ++r) {
+    out[r].resize(static_cast<std::size_t>(counts[r]));
+    MPI_Recv(out[r].data(), counts[r], MPI_FLOAT, r, TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
   return out;
 }
 
@@ -112,12 +115,12 @@ void abort_mpi(int code) {
 std::vector<RealMeasurement> run_on_gpus_mpi(const std::vector<RealJob>& jobs, const LayerDims& dims, const MpiWorld& world,
                                              const RealRunOptions& options) {
   ncclUniqueId dispatch_id{}, combine_id{};
-  broadcast_ids(dispatch_id, combine_id, world);
   const auto shared = std::make_shared<RunControl>(world.size, "(another process)");
   shared->activity[world.rank] = "starting";
   MpiBarrier barrier;
   RankResult mine;
   try {
+    broadcast_ids(dispatch_id, combine_id, world);
     const int device = mpi_device(world, visible_gpu_count());
     run_rank_threads(
         {world.rank},

@@ -1,5 +1,6 @@
 #include "numerics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -27,6 +28,15 @@ std::vector<float> random_bf16(std::uint64_t seed, std::size_t count, float scal
 }
 
 }  // namespace
+
+double worst_error(std::initializer_list<double> errors) {
+  double worst = 0.0;
+  for (double e : errors) {
+    if (std::isnan(e)) return e;
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
 
 double relative_error(const std::vector<float>& out, const std::vector<float>& ref) {
   const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ namespace comet {
 
 /// ||out - ref|| / ||ref||; NaN when either holds a non-finite value, sizes differ or ref is zero.
 double relative_error(const std::vector<float>& out, const std::vector<float>& ref);
+
+/// The largest of several errors, NaN when any is NaN (std::max would keep a finite first value:
+/// a NaN gradient would then pass).
+double worst_error(std::initializer_list<double> errors);
 
 /// The layer output of every rank (rank after rank), computed on the CPU in fp32 from the same
 /// bf16 inputs and weights the GPUs used.

@@ -20,9 +20,9 @@ RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclU
   check_cuda(cudaStreamCreateWithPriority(&dispatch, cudaStreamNonBlocking, highest), "create dispatch stream");
   check_cuda(cudaStreamCreateWithPriority(&combine, cudaStreamNonBlocking, highest), "create combine stream");
   check_cublas(cublasCreate(&cublas), "create cuBLAS handle");
-  if (compute_settings.expert_lanes > 1 || compute_settings.tuned_gemms) {
+  if (compute_settings.expert_lanes > 1) {
     try {
-      lanes = std::make_unique<kernels::ExpertLanes>(compute_settings.expert_lanes, lowest, compute_settings.tuned_gemms);
+      lanes = std::make_unique<kernels::ExpertLanes>(compute_settings.expert_lanes, lowest);
     } catch (const std::runtime_error& error) {
       throw GpuError(error.what());
     }

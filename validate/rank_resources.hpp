@@ -22,7 +22,6 @@ struct CommSettings {
 /// (kernels/expert_lanes.hpp), forked from the compute stream.
 struct ComputeSettings {
   int expert_lanes = 4;
-  bool tuned_gemms = false;  ///< the experts' GEMMs through cuBLASLt with the fastest measured algorithm
 };
 
 class RankResources {

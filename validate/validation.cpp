@@ -117,9 +117,9 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     report.timeline = measured[i].timeline;
     report.metrics = compute_metrics(prepared[i].built->plan, report.timeline, *r.topology, *r.costs);
     report.busy_s = busy_per_kind(report.timeline, report.metrics.critical_gpu, r.scenario->expert_parallel);
-    report.error_vs_none = std::max({relative_error(measured[i].output, measured[0].output),
-                                     relative_error(measured[i].input_gradient, measured[0].input_gradient),
-                                     relative_error(measured[i].weight_gradient, measured[0].weight_gradient)});
+    report.error_vs_none = worst_error({relative_error(measured[i].output, measured[0].output),
+                                        relative_error(measured[i].input_gradient, measured[0].input_gradient),
+                                        relative_error(measured[i].weight_gradient, measured[0].weight_gradient)});
     reports.push_back(std::move(report));
   }
   // `none` against the CPU: compared to itself it only proves its output is finite.
@@ -150,7 +150,6 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
   out["warmup"] = r.options.warmup;
   out["repeats"] = r.options.repeats;
   out["expert_lanes"] = r.options.compute.expert_lanes;
-  out["tuned_gemms"] = r.options.compute.tuned_gemms;
   out["nccl_max_ctas"] = r.options.comm.max_ctas;  // 0: NCCL's choice
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };

@@ -23,7 +23,7 @@ class ValidateCommand : public Command {
  private:
   std::string file_, placement_, output_, fault_;
   std::vector<std::string> partitions_;
-  bool measure_only_ = false, tune_gemms_ = false;
+  bool measure_only_ = false;
   int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4;
   double watchdog_s_ = 120.0;
   const MpiWorld* mpi_;

@@ -32,6 +32,11 @@ int main(int argc, char** argv) {
   const int code = comet::run_commands(commands, static_cast<int>(words.size()), words.data(),
                                        "comet validate: run MoE policies on this machine's GPUs with real kernels "
                                        "(one process, a thread per GPU; or under mpirun, one process per GPU)");
-  if (mpi) comet::finish_mpi();
+  if (mpi) {
+    // A rank that failed alone (an input or GPU error only its host meets) must not wait in
+    // MPI_Finalize for ranks blocked in a collective with it: end the whole job with its code.
+    if (code != 0 && code != 1) comet::abort_mpi(code);
+    comet::finish_mpi();
+  }
   return code;
 }
