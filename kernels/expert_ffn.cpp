@@ -1,5 +1,7 @@
 #include "expert_ffn.hpp"
 
+#include <utility>
+
 #include "swiglu.hpp"
 
 namespace comet::kernels {
@@ -30,6 +32,20 @@ namespace {
 
 cublasStatus_t launch_status(cudaError_t error) {
   return error == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
+}
+
+// The experts' row ranges merged where one ends where the next begins: the row-wise SwiGLU then
+// takes one launch per run (one for a chunk's own buffer) instead of one per expert.
+std::vector<std::pair<std::int64_t, std::int64_t>> adjacent_runs(const ExpertRows& rows) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> runs;  // (first row, rows)
+  for (int e = 0; e < rows.experts(); ++e) {
+    if (rows.count[e] == 0) continue;
+    if (!runs.empty() && runs.back().first + runs.back().second == rows.first[e])
+      runs.back().second += rows.count[e];
+    else
+      runs.emplace_back(rows.first[e], rows.count[e]);
+  }
+  return runs;
 }
 
 // gemm(route, first_row, rows, expert) for every expert with rows, where route(GEMM arguments)
@@ -63,9 +79,9 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
     status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
     });
-  for (int e = 0; e < rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e)
-    if (rows.count[e] > 0)
-      status = launch_status(swiglu_forward(h13 + rows.first[e] * 2 * f, rows.count[e], shape.ffn, act + rows.first[e] * f, stream));
+  for (const auto& [first, count] : adjacent_runs(rows))
+    if (status == CUBLAS_STATUS_SUCCESS)
+      status = launch_status(swiglu_forward(h13 + first * 2 * f, count, shape.ffn, act + first * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
     status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
@@ -83,10 +99,10 @@ cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape sh
     status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
     });
-  for (int e = 0; e < rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e)
-    if (rows.count[e] > 0)
-      status = launch_status(swiglu_backward(h13 + rows.first[e] * 2 * f, g.d_act + rows.first[e] * f, rows.count[e],
-                                             shape.ffn, g.d_h13 + rows.first[e] * 2 * f, stream));
+  for (const auto& [first, count] : adjacent_runs(rows))
+    if (status == CUBLAS_STATUS_SUCCESS)
+      status = launch_status(swiglu_backward(h13 + first * 2 * f, g.d_act + first * f, count, shape.ffn,
+                                             g.d_h13 + first * 2 * f, stream));
   if (status == CUBLAS_STATUS_SUCCESS)
     status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
       return gemm(false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);

@@ -20,6 +20,7 @@
 #include "device_buffer.hpp"
 #include "expert_ffn.hpp"
 #include "gpu_error.hpp"
+#include "median.hpp"
 #include "moe_model.hpp"
 #include "random_fill.hpp"
 
@@ -46,8 +47,7 @@ double time_s(const std::function<void()>& work, cudaStream_t stream, int iters)
   }
   cudaEventDestroy(start);
   cudaEventDestroy(end);
-  std::sort(samples.begin(), samples.end());
-  return samples[2];
+  return median(samples);
 }
 
 void fill(DeviceBuffer<bf16>& b, std::uint64_t seed) {
@@ -55,12 +55,6 @@ void fill(DeviceBuffer<bf16>& b, std::uint64_t seed) {
 }
 
 constexpr int LANES = 4;
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds) {
   fmt::print("# Expert FFN: forward of the local experts (h13 = x w13, SwiGLU, y = act w2; per-expert cuBLAS GEMMs, bf16, fp32 accumulate)\n");
@@ -116,7 +110,7 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
         ratios.push_back(times.back().back() / times[0].back());
       }
       std::vector<double> t;
-      for (auto& samples : times) t.push_back(median_of(samples));
+      for (auto& samples : times) t.push_back(median(samples));
       const double ffn = t[0], dense_s = t[2];
       const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
       fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f}\n", name, tokens,

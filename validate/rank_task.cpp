@@ -8,16 +8,11 @@
 #include <optional>
 
 #include "gpu_error.hpp"
+#include "median.hpp"
 #include "rank_resources.hpp"
 
 namespace comet {
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 std::int64_t stand_in_columns(const LayerDims& dims) { return dims.hidden; }
 

@@ -20,12 +20,7 @@ std::string stacked_bar_chart(const StackedBars& chart) {
   svg.text(0, 16, chart.title, "start", 14, R"(font-weight="bold")");
   svg.legend(LABEL_WIDTH, 38, chart.series, PLOT_WIDTH);
   const double axis_y = TOP + plot_height;
-  for (double tick : ticks) {
-    const double x = LABEL_WIDTH + tick * scale;
-    svg.line(x, TOP - 4, x, axis_y, "#dddddd");
-    svg.text(x, axis_y + 16, tick_label(tick), "middle", 11);
-  }
-  svg.text(LABEL_WIDTH + PLOT_WIDTH / 2, axis_y + 34, chart.unit, "middle", 12);
+  svg.x_axis(ticks, LABEL_WIDTH, scale, TOP - 4, axis_y, PLOT_WIDTH, chart.unit);
   for (std::size_t row = 0; row < chart.labels.size(); ++row) {
     const double y = TOP + static_cast<double>(row) * (BAR + GAP);
     svg.text(LABEL_WIDTH - 8, y + BAR - 5, chart.labels[row], "end", 12);

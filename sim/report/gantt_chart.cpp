@@ -28,12 +28,7 @@ std::string gantt_chart(const GanttChart& chart) {
   svg.text(0, 16, chart.title, "start", 14, R"(font-weight="bold")");
   svg.legend(LABEL_WIDTH, 38, chart.categories, PLOT_WIDTH);
   const double axis_y = top + plot_height;
-  for (double tick : ticks) {
-    const double x = LABEL_WIDTH + tick * scale;
-    svg.line(x, top - 2, x, axis_y, "#e4e4e4");
-    svg.text(x, axis_y + 16, tick_label(tick), "middle", 11);
-  }
-  svg.text(LABEL_WIDTH + PLOT_WIDTH / 2, axis_y + 34, "time (ms)", "middle", 12);
+  svg.x_axis(ticks, LABEL_WIDTH, scale, top - 2, axis_y, PLOT_WIDTH, "time (ms)");
   for (std::size_t r = 0; r < chart.rows.size(); ++r) {
     const GanttRow& row = chart.rows[r];
     const double y = top + static_cast<double>(r) * (ROW + GAP);

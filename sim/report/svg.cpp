@@ -126,6 +126,16 @@ double Svg::legend(double x, double y, const std::vector<std::pair<std::string, 
   return y + 18;
 }
 
+void Svg::x_axis(const std::vector<double>& ticks, double left, double scale, double grid_top, double axis_y,
+                 double plot_width, std::string_view unit) {
+  for (double tick : ticks) {
+    const double x = left + tick * scale;
+    line(x, grid_top, x, axis_y, "#e0e0e0");
+    text(x, axis_y + 16, tick_label(tick), "middle", 11);
+  }
+  text(left + plot_width / 2, axis_y + 34, unit, "middle", 12);
+}
+
 std::string Svg::str() const {
   return fmt::format(
       R"(<svg width="{0:.0f}" height="{1:.0f}" viewBox="0 0 {0:.0f} {1:.0f}" role="img" aria-label="{2}" )"

@@ -36,6 +36,10 @@ class Svg {
   /// A legend row of coloured squares and names from (x, y); returns the y below it.
   double legend(double x, double y, const std::vector<std::pair<std::string, std::string>>& names_and_colors,
                 double max_width);
+  /// A horizontal value axis under a plot: a light grid line from `grid_top` down to `axis_y` and
+  /// a label at each tick, the unit centred below. x = left + tick * scale.
+  void x_axis(const std::vector<double>& ticks, double left, double scale, double grid_top, double axis_y,
+              double plot_width, std::string_view unit);
   /// Rows legend() needs for these names within `max_width`.
   static int legend_rows(const std::vector<std::pair<std::string, std::string>>& names_and_colors, double max_width);
 
