@@ -1,7 +1,5 @@
 #include "expert_ffn.hpp"
 
-#include <utility>
-
 #include "swiglu.hpp"
 
 namespace comet::kernels {
@@ -34,35 +32,26 @@ cublasStatus_t launch_status(cudaError_t error) {
   return error == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
-// The experts' row ranges merged where one ends where the next begins: the row-wise SwiGLU then
-// takes one launch per run (one for a chunk's own buffer) instead of one per expert.
-std::vector<std::pair<std::int64_t, std::int64_t>> adjacent_runs(const ExpertRows& rows) {
-  std::vector<std::pair<std::int64_t, std::int64_t>> runs;  // (first row, rows)
-  for (int e = 0; e < rows.experts(); ++e) {
-    if (rows.count[e] == 0) continue;
-    if (!runs.empty() && runs.back().first + runs.back().second == rows.first[e])
-      runs.back().second += rows.count[e];
-    else
-      runs.emplace_back(rows.first[e], rows.count[e]);
-  }
-  return runs;
-}
+// Where one expert's kernels go: its lane (stream + the handle bound to it) or the caller's.
+struct ExpertTarget {
+  cublasHandle_t handle;
+  cudaStream_t stream;
+};
 
-// gemm(route, first_row, rows, expert) for every expert with rows, where route(GEMM arguments)
-// runs one GEMM of that expert on `handle` (bound to `stream`), or on the expert's lane (forked
-// from and joined back into `stream`).
-template <typename Gemm>
+// chain(target, first_row, rows, expert) for every expert with rows. With lanes, each expert's
+// whole chain (GEMM, activation, GEMM) runs on its lane, and the lanes are forked from and joined
+// back into `stream` once per call: no lane waits for another between the two projections (a
+// join there cost a sync of all lanes per projection and chunk). `handle` must be bound to
+// `stream`.
+template <typename Chain>
 cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_t stream, const ExpertRows& expert_rows,
-                          Gemm gemm) {
+                          Chain chain) {
   if (lanes && lanes->fork(stream) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   for (int e = 0; e < expert_rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e) {
-    const std::int64_t first = expert_rows.first[e], rows = expert_rows.count[e];
-    auto route = [&](bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const __nv_bfloat16* a,
-                     const __nv_bfloat16* b, __nv_bfloat16* c, bool accumulate) {
-      return lanes ? lanes->gemm(e, ta, tb, m, n, k, a, b, c, accumulate) : gemm_bf16(handle, ta, tb, m, n, k, a, b, c, accumulate);
-    };
-    if (rows > 0) status = gemm(route, first, rows, e);
+    if (expert_rows.count[e] == 0) continue;
+    const ExpertTarget target = lanes ? ExpertTarget{lanes->handle_of(e), lanes->stream_of(e)} : ExpertTarget{handle, stream};
+    status = chain(target, expert_rows.first[e], expert_rows.count[e], e);
   }
   if (lanes && lanes->join(stream) != cudaSuccess && status == CUBLAS_STATUS_SUCCESS) status = CUBLAS_STATUS_EXECUTION_FAILED;
   return status;
@@ -74,55 +63,44 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
                                   __nv_bfloat16* y, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  cublasStatus_t status = cublasSetStream(handle, stream);
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
-      return gemm(false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
-    });
-  for (const auto& [first, count] : adjacent_runs(rows))
-    if (status == CUBLAS_STATUS_SUCCESS)
-      status = launch_status(swiglu_forward(h13 + first * 2 * f, count, shape.ffn, act + first * f, stream));
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
-      return gemm(false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
-    });
-  return status;
+  const cublasStatus_t status = cublasSetStream(handle, stream);
+  if (status != CUBLAS_STATUS_SUCCESS) return status;
+  return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
+    cublasStatus_t s = gemm_bf16(t.handle, false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
+    if (s == CUBLAS_STATUS_SUCCESS) s = launch_status(swiglu_forward(h13 + first * 2 * f, m, shape.ffn, act + first * f, t.stream));
+    if (s == CUBLAS_STATUS_SUCCESS) s = gemm_bf16(t.handle, false, false, m, h, f, act + first * f, w2[e], y + first * h, false);
+    return s;
+  });
 }
 
 cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* h13,
                                         const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
                                         const ExpertFfnGrads& g, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  cublasStatus_t status = cublasSetStream(handle, stream);
+  const cublasStatus_t status = cublasSetStream(handle, stream);
+  if (status != CUBLAS_STATUS_SUCCESS) return status;
   // d_act = dy w2^T; d_h13 = swiglu'(h13) d_act; dx = d_h13 w13^T.
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
-      return gemm(false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
-    });
-  for (const auto& [first, count] : adjacent_runs(rows))
-    if (status == CUBLAS_STATUS_SUCCESS)
-      status = launch_status(swiglu_backward(h13 + first * 2 * f, g.d_act + first * f, count, shape.ffn,
-                                             g.d_h13 + first * 2 * f, stream));
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
-      return gemm(false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
-    });
-  return status;
+  return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
+    cublasStatus_t s = gemm_bf16(t.handle, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
+    if (s == CUBLAS_STATUS_SUCCESS)
+      s = launch_status(swiglu_backward(h13 + first * 2 * f, g.d_act + first * f, m, shape.ffn, g.d_h13 + first * 2 * f, t.stream));
+    if (s == CUBLAS_STATUS_SUCCESS) s = gemm_bf16(t.handle, false, true, m, h, 2 * f, g.d_h13 + first * 2 * f, w13[e], g.dx + first * h, false);
+    return s;
+  });
 }
 
 cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* x,
                                            const __nv_bfloat16* act, const ExpertFfnGrads& g, cudaStream_t stream,
                                            ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  cublasStatus_t status = cublasSetStream(handle, stream);
+  const cublasStatus_t status = cublasSetStream(handle, stream);
+  if (status != CUBLAS_STATUS_SUCCESS) return status;
   // d_w2 += act^T dy and d_w13 += x^T d_h13 (accumulated: the caller zeroes them per step).
-  if (status == CUBLAS_STATUS_SUCCESS)
-    status = per_expert(handle, lanes, stream, rows, [&](auto& gemm, std::int64_t first, std::int64_t m, int e) {
-      cublasStatus_t s = gemm(true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
-      if (s == CUBLAS_STATUS_SUCCESS) s = gemm(true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
-      return s;
-    });
-  return status;
+  return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
+    cublasStatus_t s = gemm_bf16(t.handle, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
+    if (s == CUBLAS_STATUS_SUCCESS) s = gemm_bf16(t.handle, true, false, h, 2 * f, m, x + first * h, g.d_h13 + first * 2 * f, g.d_w13[e], true);
+    return s;
+  });
 }
 
 cublasStatus_t expert_ffn_backward(cublasHandle_t handle, ExpertFfnShape shape, const ExpertRows& rows, const __nv_bfloat16* dy, const __nv_bfloat16* x,

@@ -1,7 +1,5 @@
 #include "expert_lanes.hpp"
 
-#include "expert_ffn.hpp"
-
 #include <stdexcept>
 #include <string>
 
@@ -60,13 +58,6 @@ cudaError_t ExpertLanes::join(cudaStream_t into) {
     if (error == cudaSuccess) error = cudaStreamWaitEvent(into, done_[i], 0);
   }
   return error;
-}
-
-cublasStatus_t ExpertLanes::gemm(int expert, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n,
-                                 std::int64_t k, const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c,
-                                 bool accumulate) {
-  const std::size_t lane = static_cast<std::size_t>(expert) % streams_.size();
-  return gemm_bf16(handles_[lane], transpose_a, transpose_b, m, n, k, a, b, c, accumulate);
 }
 
 cublasStatus_t ExpertLanes::set_sm_count_target(int sms) {

@@ -8,8 +8,6 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
-#include <cuda_bf16.h>
-
 #include <cstdint>
 #include <vector>
 
@@ -25,9 +23,9 @@ class ExpertLanes {
   ExpertLanes& operator=(const ExpertLanes&) = delete;
 
   int size() const { return static_cast<int>(streams_.size()); }
-  /// One GEMM of expert `expert` on its lane (gemm_bf16's contract, expert_ffn.hpp).
-  cublasStatus_t gemm(int expert, bool transpose_a, bool transpose_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                      const __nv_bfloat16* a, const __nv_bfloat16* b, __nv_bfloat16* c, bool accumulate);
+  /// Expert `expert`'s lane: its stream, and the cuBLAS handle bound to that stream.
+  cudaStream_t stream_of(int expert) const { return streams_[lane_of(expert)]; }
+  cublasHandle_t handle_of(int expert) const { return handles_[lane_of(expert)]; }
   /// Every lane waits for the work enqueued on `from` so far.
   cudaError_t fork(cudaStream_t from);
   /// `into` waits for the work enqueued on every lane so far.
@@ -42,6 +40,7 @@ class ExpertLanes {
   cudaEvent_t forked_ = nullptr;
 
   void release();
+  std::size_t lane_of(int expert) const { return static_cast<std::size_t>(expert) % streams_.size(); }
 };
 
 }  // namespace comet::kernels

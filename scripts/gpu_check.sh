@@ -11,6 +11,8 @@
 #     validations  DeepSeek-V3, Mixtral and Mixtral at 16K tokens/GPU over NVLink and shared memory
 #     ctas         the shared-memory validations with NCCL limited to 4, 8 and 16 CTAs
 #     lanes        the shared-memory validations with the expert GEMMs on 1 and 8 lanes (default 4)
+#     overlap      the overlap case (Mixtral, 16K tokens/GPU, shared memory) for equal and tapered
+#                  chunks, with 4 and 1 expert lanes, and the same layer on one GPU (chunking's own cost)
 #     quick        = build,tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -72,15 +74,22 @@ validate_step() {
       for model in deepseek mixtral16k; do validate_step "$model" shm --expert-lanes "$lanes"; done
     done
   fi
+  if has overlap; then
+    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,tapered:6,fixed:8,tapered:8
+    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --expert-lanes 1
+    step validate-mixtral16k-1gpu "$BUILD/comet" validate scenarios/validate-mixtral16k-1gpu.yaml --measure-only \
+      -o "$LOGS/validate-mixtral16k-1gpu.json"
+  fi
   if has ctas; then
     for ctas in 4 8 16; do
       for model in deepseek mixtral16k; do validate_step "$model" shm --comm-ctas "$ctas"; done
     done
   fi
 } | tee "$OUT/summary.txt"
-for log in gpu-tests validate-tiny validate-tiny-mpi gpu-bench validate-{deepseek,mixtral,mixtral16k}-{nvlink,shm} \
-  validate-mixtral16k-shm-mpi validate-{deepseek,mixtral16k}-shm{commctas4,commctas8,commctas16,expertlanes1,expertlanes8}; do
-  [[ -f "$LOGS/$log.log" ]] && { echo "--- $log"; tail -n 30 "$LOGS/$log.log"; } >>"$OUT/summary.txt"
+# Every step's log but the build's, in the order they ran.
+for log in $(ls -tr "$LOGS"/*.log); do
+  case $(basename "$log") in configure.log | build.log | gpus.log) continue ;; esac
+  { echo "--- $(basename "$log" .log)"; tail -n 30 "$log"; } >>"$OUT/summary.txt"
 done
 tar -czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGS"
 tail -n 80 "$OUT/summary.txt"

@@ -22,6 +22,8 @@ struct CommSettings {
 /// (kernels/expert_lanes.hpp), forked from the compute stream.
 struct ComputeSettings {
   int expert_lanes = 4;
+  /// Expert ops captured as CUDA graphs on their first run and replayed (validate/op_graphs.hpp).
+  bool op_graphs = true;
 };
 
 class RankResources {
@@ -44,6 +46,7 @@ class RankResources {
   ncclComm_t dispatch_comm = nullptr, combine_comm = nullptr;
   cublasHandle_t cublas = nullptr;
   std::unique_ptr<kernels::ExpertLanes> lanes;  ///< null: expert GEMMs on `compute` alone
+  bool op_graphs = true;                         ///< ComputeSettings::op_graphs
 
  private:
   bool aborted_ = false;

@@ -29,7 +29,8 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
                        LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols,
                        FaultInjection fault)
     : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
-      stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)) {
+      stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)),
+      graphs_(resources.op_graphs) {
   const std::size_t n = plan.ops().size();
   start_.assign(n, nullptr);
   end_.assign(n, nullptr);
@@ -120,8 +121,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   const cudaStream_t s = stream(role);
   switch (op.kind) {
     case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
-    case OpKind::EXPERT_GEMM: return gemm_op(op, c);
-    case OpKind::EXPERT_WGRAD: return weight_gradient_op();
+    case OpKind::EXPERT_GEMM: return graphs_.launch(op.id, s, [&](cudaStream_t into) { gemm_op(op, c, into); });
+    case OpKind::EXPERT_WGRAD: return graphs_.launch(op.id, s, [&](cudaStream_t into) { weight_gradient_op(into); });
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
     default: break;
@@ -153,12 +154,11 @@ void RankRunner::launch(const Op& op, StreamRole role) {
 // One chunk's expert GEMMs: its received rows into the layer-wide expert-major buffers, the
 // forward (or the backward's data gradient) on the chunk's rows there, and the results back in
 // receive order for the combine (or dispatch-grad) all-to-all.
-void RankRunner::gemm_op(const Op& op, int c) {
+void RankRunner::gemm_op(const Op& op, int c, cudaStream_t s) {
   const int r = res_.rank, h = dims_.hidden;
   const ChunkLayout& l = layout_.chunk(c, r);
   const ChunkBuffers& cb = buf_.chunks[c];
   const StagingSlot& slot = buf_.staging[c % 2];
-  const cudaStream_t s = res_.compute;
   const std::int64_t rows = l.rows_received();
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
   if (is_forward(op)) {
@@ -188,10 +188,10 @@ kernels::ExpertFfnGrads RankRunner::grads() const {
 
 // Once per layer, after the last chunk's data gradient: every chunk's rows of an expert are one
 // range of the layer-wide buffers, so each weight gradient is one GEMM over all its rows.
-void RankRunner::weight_gradient_op() {
+void RankRunner::weight_gradient_op(cudaStream_t s) {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
   check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, layer_rows_, buf_.dy.get(), buf_.x_experts.get(),
-                                                    buf_.act.get(), grads(), res_.compute, res_.lanes.get()),
+                                                    buf_.act.get(), grads(), s, res_.lanes.get()),
                "expert FFN backward (weight gradient)");
 }
 

@@ -11,6 +11,7 @@
 
 #include "expert_ffn.hpp"
 #include "layer_buffers.hpp"
+#include "op_graphs.hpp"
 #include "plan.hpp"
 #include "rank_resources.hpp"
 #include "stream_schedule.hpp"
@@ -40,8 +41,8 @@ class RankRunner {
  private:
   cudaStream_t stream(StreamRole s) const;
   void launch(const Op& op, StreamRole role);
-  void gemm_op(const Op& op, int chunk);
-  void weight_gradient_op();
+  void gemm_op(const Op& op, int chunk, cudaStream_t s);
+  void weight_gradient_op(cudaStream_t s);
   kernels::ExpertFfnGrads grads() const;
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
@@ -66,6 +67,7 @@ class RankRunner {
   std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;
+  OpGraphs graphs_;  // the expert ops, captured on their first run
 };
 
 }  // namespace comet

@@ -25,6 +25,7 @@ class ValidateCommand : public Command {
   std::vector<std::string> partitions_;
   bool measure_only_ = false;
   int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4;
+  bool no_op_graphs_ = false;
   double watchdog_s_ = 120.0;
   const MpiWorld* mpi_;
 };

@@ -25,7 +25,7 @@ struct PolicySpec {
 /// accepted names when the text is unknown or its parameter is missing, not a whole number, or < 1.
 PolicySpec parse_policy(PolicyFamily family, std::string_view text);
 
-/// The accepted forms of a family, for help texts and errors: "none, fixed:K, dynamic, fine".
+/// The accepted forms of a family, for help texts and errors: "none, fixed:K, tapered:K, dynamic, fine".
 std::string policy_choices(PolicyFamily family);
 
 /// The baseline every speedup is measured against.

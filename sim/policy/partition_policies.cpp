@@ -18,6 +18,16 @@ std::vector<double> small_first_fractions(int k) {
   return f;
 }
 
+// First and last chunk half the size of the others (K >= 3): in a dispatch -> experts -> combine
+// pipeline the first chunk's dispatch and the last chunk's combine have nothing to overlap, so
+// they are what stays exposed; halving them halves that.
+std::vector<double> tapered_fractions(int k) {
+  if (k < 3) return equal_fractions(k);
+  std::vector<double> f(k, 1.0 / (k - 1));
+  f.front() = f.back() = 0.5 / (k - 1);
+  return f;
+}
+
 std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts, const ExpertPlacement& placement) {
   std::vector<TokenExchange> chunks;
   chunks.reserve(parts.size());
@@ -177,11 +187,12 @@ ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& i
     plan.description = "1 chunk";
     return plan;
   }
-  if (partition.name == "fixed") {
+  if (partition.name == "fixed" || partition.name == "tapered") {
+    const bool tapered = partition.name == "tapered" && partition.parameter >= 3;
     ChunkPlan plan;
-    plan.parts = split_routing(*in.routing, equal_fractions(partition.parameter));
+    plan.parts = split_routing(*in.routing, tapered ? tapered_fractions(partition.parameter) : equal_fractions(partition.parameter));
     plan.chunks = exchanges_of(plan.parts, *in.placement);
-    plan.description = fmt::format("{} equal chunks", partition.parameter);
+    plan.description = fmt::format("{} {}chunks", partition.parameter, tapered ? "tapered " : "equal ");
     return plan;
   }
   if (partition.name == "dynamic") return dynamic_chunks(in);

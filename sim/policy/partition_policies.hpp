@@ -2,6 +2,8 @@
 // all-to-all of one chunk overlaps the expert GEMMs of another.
 //   none     one chunk: dispatch -> compute -> combine in series.
 //   fixed:K  every (source, expert) count split into K near-equal parts (Tutel-style degree K).
+//   tapered:K  K chunks, the first and last half the size of the others (K >= 3; else fixed:K):
+//            the pipeline's exposed ends (first dispatch, last combine) are half as long.
 //   dynamic  per step, the chunk count (1..16) and shape (equal, or a small first chunk) that
 //            minimise the pipeline makespan predicted by the cost model from this step's loads
 //            and the path bandwidths.
