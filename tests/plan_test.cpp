@@ -120,7 +120,7 @@ TEST(Partition, SplitsAddUpExactly) {
 TEST(Plan, EveryPolicyComputesEveryCopyOnceForwardAndTwiceTheFlopsBackward) {
   const Fixture f;
   const double copies = static_cast<double>(Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0).total());
-  for (const char* partition : {"none", "fixed:3", "dynamic", "fine"}) {
+  for (const char* partition : {"none", "fixed:3", "tapered:4", "dynamic", "fine"}) {
     for (const char* a2a : {"direct", "hierarchical"}) {
       const BuiltPlan built = f.plan("topology", partition, a2a);
       EXPECT_DOUBLE_EQ(forward_gemm_tokens(built.plan), copies) << partition << " " << a2a;
@@ -268,6 +268,27 @@ TEST(Partition, FineComputesTheLocalNodeFirst) {
     if (op.kind == OpKind::EXPERT_GEMM) {
       EXPECT_LT(op.compute_sm_fraction, 1.0);
     }
+}
+
+// tapered:K: the first and last chunk carry half the copies of each middle one (within the
+// per-cell rounding), together every copy once; below K = 3 it is the equal split.
+TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
+  const Fixture f;
+  const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
+  const BuiltPlan built = f.plan("contiguous", "fixed:1", "direct");
+  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model};
+  const ChunkPlan tapered = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:4"), in);
+  ASSERT_EQ(tapered.parts.size(), 4u);
+  std::vector<double> copies;
+  for (const RoutingMatrix& part : tapered.parts) copies.push_back(static_cast<double>(part.total()));
+  const double total = static_cast<double>(routing.total()), cells = 64.0 * 64.0;
+  EXPECT_DOUBLE_EQ(copies[0] + copies[1] + copies[2] + copies[3], total);
+  for (int c : {0, 3}) EXPECT_NEAR(copies[c], total / 6, cells) << c;
+  for (int c : {1, 2}) EXPECT_NEAR(copies[c], total / 3, cells) << c;
+  EXPECT_LT(copies[0], 0.6 * copies[1]);
+  const ChunkPlan two = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:2"), in);
+  const ChunkPlan equal = partition_tokens(parse_policy(PolicyFamily::PARTITION, "fixed:2"), in);
+  for (int c = 0; c < 2; ++c) EXPECT_EQ(two.parts[c].total(), equal.parts[c].total()) << c;
 }
 
 TEST(Partition, DynamicPicksTheCheapestPredictedPipeline) {

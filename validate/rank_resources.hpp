@@ -24,6 +24,9 @@ struct ComputeSettings {
   int expert_lanes = 4;
   /// Expert ops captured as CUDA graphs on their first run and replayed (validate/op_graphs.hpp).
   bool op_graphs = true;
+  /// > 0: SMs the expert GEMMs of pipelined policies (more than one chunk) may use, leaving the
+  /// others to the NCCL kernels running beside them; 0: the Plan's share.
+  int pipeline_gemm_sms = 0;
 };
 
 class RankResources {
@@ -47,6 +50,7 @@ class RankResources {
   cublasHandle_t cublas = nullptr;
   std::unique_ptr<kernels::ExpertLanes> lanes;  ///< null: expert GEMMs on `compute` alone
   bool op_graphs = true;                         ///< ComputeSettings::op_graphs
+  int pipeline_gemm_sms = 0;                     ///< ComputeSettings::pipeline_gemm_sms
 
  private:
   bool aborted_ = false;

@@ -72,7 +72,8 @@ cudaEvent_t RankRunner::enqueue() {
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
-  const int gemm_sms = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
+  int gemm_sms = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
+  if (res_.pipeline_gemm_sms > 0 && layout_.num_chunks() > 1) gemm_sms = std::min(res_.pipeline_gemm_sms, res_.sm_count);
   check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms), "set the GEMMs' SM count");
   if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms), "set the GEMMs' SM count");
   for (std::size_t i = 0; i < schedule_.size(); ++i) {

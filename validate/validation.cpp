@@ -151,6 +151,7 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
   out["repeats"] = r.options.repeats;
   out["expert_lanes"] = r.options.compute.expert_lanes;
   out["op_graphs"] = r.options.compute.op_graphs;
+  out["pipeline_gemm_sms"] = r.options.compute.pipeline_gemm_sms;
   out["nccl_max_ctas"] = r.options.comm.max_ctas;  // 0: NCCL's choice
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };

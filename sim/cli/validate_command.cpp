@@ -37,9 +37,10 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
              r.scenario->model.expert_ffn, r.scenario->model.experts, r.scenario->model.top_k,
              r.scenario->workload.tokens_per_gpu);
   fmt::print("# placement {}, a2a direct (NCCL send/recv), {} warm-up + {} timed runs (median; all-to-alls: worst rank), "
-             "expert GEMMs on {} lane(s){}, NCCL maxCTAs {}\n",
+             "expert GEMMs on {} lane(s){}{}, NCCL maxCTAs {}\n",
              r.placement.text(), r.options.warmup, r.options.repeats, r.options.compute.expert_lanes,
              r.options.compute.op_graphs ? " replayed from CUDA graphs" : "",
+             r.options.compute.pipeline_gemm_sms > 0 ? fmt::format(" ({} SMs when pipelined)", r.options.compute.pipeline_gemm_sms) : "",
              r.options.comm.max_ctas > 0 ? std::to_string(r.options.comm.max_ctas) : "default");
   fmt::print("# forward + backward of one MoE layer; op times are busy time on the critical GPU\n");
   fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "partition", "layer", "expert",
@@ -81,6 +82,10 @@ void ValidateCommand::add_to(CLI::App& app) {
                    "Parallel streams the experts' GEMMs are spread over (1 = the compute stream alone); small "
                    "per-expert GEMMs fill only part of the GPU")
       ->capture_default_str()->check(CLI::Range(1, 32));
+  app_->add_option("--pipeline-gemm-sms", pipeline_gemm_sms_,
+                   "SMs the expert GEMMs of pipelined policies (more than one chunk) may use, the rest left to the NCCL "
+                   "kernels beside them (cublasSetSmCountTarget; 0 = the Plan's share)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_flag("--no-op-graphs", no_op_graphs_,
                  "Enqueue the expert ops' kernels on every run instead of replaying CUDA graphs captured on the first "
                  "(for comparison: the host's launch cost then shows in the times)");
@@ -109,6 +114,7 @@ int ValidateCommand::run() const {
   request.options.comm.max_ctas = comm_ctas_;
   request.options.compute.expert_lanes = expert_lanes_;
   request.options.compute.op_graphs = !no_op_graphs_;
+  request.options.compute.pipeline_gemm_sms = pipeline_gemm_sms_;
   request.options.seed = scenario.workload.seed;
   request.options.fault = parse_fault(fault_);
   request.options.mpi = mpi_;

@@ -24,7 +24,7 @@ class ValidateCommand : public Command {
   std::string file_, placement_, output_, fault_;
   std::vector<std::string> partitions_;
   bool measure_only_ = false;
-  int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4;
+  int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4, pipeline_gemm_sms_ = 0;
   bool no_op_graphs_ = false;
   double watchdog_s_ = 120.0;
   const MpiWorld* mpi_;

@@ -117,15 +117,22 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
   double best = std::numeric_limits<double>::infinity();
   std::vector<double> best_fractions{1.0};
   std::string best_name = "1 chunk";
+  struct Shape {
+    const char* name;
+    std::vector<double> (*fractions)(int k);
+    int min_k;  // below it the shape is the equal split
+  };
+  const Shape shapes[] = {{"equal ", equal_fractions, 1}, {"(small first) ", small_first_fractions, 2},
+                          {"tapered ", tapered_fractions, 3}};
   for (int k : {1, 2, 3, 4, 6, 8, 12, 16}) {
-    for (bool small_first : {false, true}) {
-      if (small_first && k == 1) continue;
-      const std::vector<double> fractions = small_first ? small_first_fractions(k) : equal_fractions(k);
+    for (const Shape& shape : shapes) {
+      if (k < shape.min_k) continue;
+      const std::vector<double> fractions = shape.fractions(k);
       const double predicted = predict_pipeline_s(whole, fractions, in);
       if (predicted < best * (1.0 - 1e-9)) {
         best = predicted;
         best_fractions = fractions;
-        best_name = fmt::format("{} {}chunks", k, small_first ? "(small first) " : "equal ");
+        best_name = fmt::format("{} {}chunks", k, shape.name);
       }
     }
   }

@@ -4,7 +4,7 @@
 //   fixed:K  every (source, expert) count split into K near-equal parts (Tutel-style degree K).
 //   tapered:K  K chunks, the first and last half the size of the others (K >= 3; else fixed:K):
 //            the pipeline's exposed ends (first dispatch, last combine) are half as long.
-//   dynamic  per step, the chunk count (1..16) and shape (equal, or a small first chunk) that
+//   dynamic  per step, the chunk count (1..16) and shape (equal, a small first chunk, or tapered) that
 //            minimise the pipeline makespan predicted by the cost model from this step's loads
 //            and the path bandwidths.
 //   fine     COMET-style: chunks by source distance, chunk c holding the copies from sources c
