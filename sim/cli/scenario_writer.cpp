@@ -130,7 +130,7 @@ workload:
 # Policies to evaluate (comet compare runs their cross product).
 policies:
   placement: [contiguous, topology]        # contiguous | strided | topology | bottleneck | replicate:R
-  partition: [none, "fixed:4", dynamic]    # none | fixed:K | dynamic | fine
+  partition: [none, "fixed:4", dynamic]    # none | fixed:K | tapered:K | dynamic | fine
   a2a: [direct, hierarchical]              # direct | hierarchical
 )",
                      fmt::arg("type", r.cluster_type), fmt::arg("gpus", r.gpus), fmt::arg("experts", r.experts),

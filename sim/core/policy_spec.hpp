@@ -1,6 +1,6 @@
 // Names of the three policy families as written in scenarios and on the command line:
 // placement (contiguous | strided | topology | bottleneck | replicate:R),
-// partition (none | fixed:K | dynamic | fine), all-to-all (direct | hierarchical).
+// partition (none | fixed:K | tapered:K | dynamic | fine), all-to-all (direct | hierarchical).
 #pragma once
 
 #include <string>
