@@ -291,6 +291,43 @@ TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
   for (int c = 0; c < 2; ++c) EXPECT_EQ(two.parts[c].total(), equal.parts[c].total()) << c;
 }
 
+// Copies to the source's own experts need no all-to-all: they fill the pipeline's first and last
+// chunk, whose dispatch and combine nothing can overlap. Two GPUs, experts 0-1 on GPU 0 and 2-3
+// on GPU 1; GPU 0 sends 60 copies to its own experts and 40 to GPU 1's.
+TEST(Partition, LocalCopiesFillTheFirstAndLastChunk) {
+  const ExpertPlacement placement("contiguous", 2, {{0}, {0}, {1}, {1}});
+  RoutingMatrix routing(2, 4);
+  const std::int32_t row0[] = {30, 30, 20, 20}, row1[] = {25, 25, 25, 25};
+  for (int e = 0; e < 4; ++e) routing.at(0, e) = row0[e], routing.at(1, e) = row1[e];
+  // tapered:4 chunk sizes 100 x [1/6, 1/3, 1/3, 1/6]: the ends (17 copies) take local copies only.
+  const std::vector<RoutingMatrix> parts = split_routing_local_ends(routing, placement, {1.0 / 6, 1.0 / 3, 1.0 / 3, 1.0 / 6});
+  ASSERT_EQ(parts.size(), 4u);
+  for (int src = 0; src < 2; ++src)
+    for (int e = 0; e < 4; ++e) {
+      std::int64_t sum = 0;
+      for (const RoutingMatrix& part : parts) sum += part.at(src, e);
+      EXPECT_EQ(sum, routing.at(src, e)) << src << " " << e;
+    }
+  for (int src = 0; src < 2; ++src) {
+    const int remote_first = src == 0 ? 2 : 0;
+    std::vector<std::int64_t> size(4, 0), remote(4, 0);
+    for (int c = 0; c < 4; ++c)
+      for (int e = 0; e < 4; ++e) {
+        size[c] += parts[c].at(src, e);
+        if (e >= remote_first && e < remote_first + 2) remote[c] += parts[c].at(src, e);
+      }
+    EXPECT_EQ(remote[0], 0) << "first chunk of GPU " << src << " must stay local";
+    EXPECT_EQ(remote[3], 0) << "last chunk of GPU " << src << " must stay local";
+    // Each cell rounds on its own: a chunk may be off by one copy per cell (4).
+    for (int c : {0, 3}) EXPECT_NEAR(size[c], 100.0 / 6, 4.0) << src << " chunk " << c;
+    for (int c : {1, 2}) EXPECT_NEAR(size[c], 100.0 / 3, 4.0) << src << " chunk " << c;
+  }
+  // fixed:2 on GPU 0: each half takes half of the local copies (30) and half of the remote (20).
+  const std::vector<RoutingMatrix> halves = split_routing_local_ends(routing, placement, {0.5, 0.5});
+  EXPECT_EQ(halves[0].at(0, 0) + halves[0].at(0, 1), 30);
+  EXPECT_EQ(halves[0].at(0, 2) + halves[0].at(0, 3), 20);
+}
+
 TEST(Partition, DynamicPicksTheCheapestPredictedPipeline) {
   const Fixture f;
   const BuiltPlan built = f.plan("contiguous", "dynamic", "direct");

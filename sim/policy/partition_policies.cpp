@@ -137,7 +137,7 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
     }
   }
   ChunkPlan plan;
-  plan.parts = split_routing(*in.routing, best_fractions);
+  plan.parts = split_routing_local_ends(*in.routing, *in.placement, best_fractions);
   plan.chunks = exchanges_of(plan.parts, *in.placement);
   plan.description = fmt::format("{} (predicted {:.3f} ms)", best_name, best * 1e3);
   plan.predicted_makespan_s = best;
@@ -146,20 +146,89 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
 
 }  // namespace
 
+namespace {
+
+// Splits `count` copies by cumulative `fractions` (summing to `sum`), adding part c to out[c]:
+// rounding the running total keeps every part within one copy of its share and the sum exact.
+void split_count(std::int64_t count, const std::vector<double>& fractions, double sum, std::vector<std::int64_t>& out) {
+  std::int64_t given = 0;
+  double cumulative = 0.0;
+  for (std::size_t c = 0; c < fractions.size(); ++c) {
+    cumulative += fractions[c];
+    const std::int64_t upto = c + 1 == fractions.size() ? count : std::llround(static_cast<double>(count) * cumulative / sum);
+    out[c] = upto - given;
+    given = upto;
+  }
+}
+
+// Per chunk, the copies of a source that stay on its own GPU: half of them in the first and half
+// in the last chunk, as far as those chunks' sizes allow; what is left over fills the chunks
+// with room left, in proportion to it. Sizes in copies, `sizes` summing to at least `local`.
+std::vector<double> local_allotment(double local, const std::vector<double>& sizes) {
+  std::vector<double> share(sizes.size(), 0.0);
+  const std::size_t last = sizes.size() - 1;
+  share[0] = std::min(local / 2.0, sizes[0]);
+  share[last] = last == 0 ? std::min(local, sizes[0]) : std::min(local / 2.0, sizes[last]);
+  const double left = local - share[0] - (last == 0 ? 0.0 : share[last]);
+  double room = 0.0;
+  for (std::size_t c = 0; c < sizes.size(); ++c) room += sizes[c] - share[c];
+  if (left > 0.0 && room > 0.0)
+    for (std::size_t c = 0; c < sizes.size(); ++c) share[c] += left * (sizes[c] - share[c]) / room;
+  return share;
+}
+
+}  // namespace
+
 std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions) {
   std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
-  std::vector<double> cumulative(fractions.size());
   double sum = 0.0;
-  for (std::size_t c = 0; c < fractions.size(); ++c) cumulative[c] = (sum += fractions[c]);
+  for (double f : fractions) sum += f;
+  std::vector<std::int64_t> split(fractions.size());
   for (int src = 0; src < routing.num_gpus(); ++src) {
     const std::int32_t* row = routing.row(src);
     for (int e = 0; e < routing.num_experts(); ++e) {
-      std::int64_t given = 0;
-      for (std::size_t c = 0; c < fractions.size(); ++c) {
-        const std::int64_t upto = c + 1 == fractions.size() ? row[e] : std::llround(row[e] * cumulative[c] / sum);
-        parts[c].at(src, e) = static_cast<std::int32_t>(upto - given);
-        given = upto;
-      }
+      split_count(row[e], fractions, sum, split);
+      for (std::size_t c = 0; c < fractions.size(); ++c) parts[c].at(src, e) = static_cast<std::int32_t>(split[c]);
+    }
+  }
+  return parts;
+}
+
+std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing, const ExpertPlacement& placement,
+                                                    const std::vector<double>& fractions) {
+  const int ep = placement.expert_parallel();
+  std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
+  double sum = 0.0;
+  for (double f : fractions) sum += f;
+  auto stays = [&](int src, int e) {  // one copy of the expert, on the source's own GPU
+    const std::vector<int>& where = placement.replicas(e);
+    return where.size() == 1 && where[0] == src % ep;
+  };
+  std::vector<std::int64_t> split(fractions.size());
+  for (int src = 0; src < routing.num_gpus(); ++src) {
+    const std::int32_t* row = routing.row(src);
+    double total = 0.0, local = 0.0;
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      total += row[e];
+      if (stays(src, e)) local += row[e];
+    }
+    std::vector<double> sizes(fractions.size());
+    for (std::size_t c = 0; c < fractions.size(); ++c) sizes[c] = total * fractions[c] / sum;
+    const std::vector<double> local_share = local_allotment(local, sizes);
+    std::vector<double> remote_share(fractions.size());
+    for (std::size_t c = 0; c < fractions.size(); ++c) remote_share[c] = std::max(0.0, sizes[c] - local_share[c]);
+    double local_sum = 0.0, remote_sum = 0.0;
+    for (std::size_t c = 0; c < fractions.size(); ++c) local_sum += local_share[c], remote_sum += remote_share[c];
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      const bool local_cell = stays(src, e);
+      const std::vector<double>& share = local_cell ? local_share : remote_share;
+      const double share_sum = local_cell ? local_sum : remote_sum;
+      // A kind of copy this source has none of keeps the plain fractions (its cells are all 0).
+      if (share_sum > 0.0)
+        split_count(row[e], share, share_sum, split);
+      else
+        split_count(row[e], fractions, sum, split);
+      for (std::size_t c = 0; c < fractions.size(); ++c) parts[c].at(src, e) = static_cast<std::int32_t>(split[c]);
     }
   }
   return parts;
@@ -197,7 +266,8 @@ ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& i
   if (partition.name == "fixed" || partition.name == "tapered") {
     const bool tapered = partition.name == "tapered" && partition.parameter >= 3;
     ChunkPlan plan;
-    plan.parts = split_routing(*in.routing, tapered ? tapered_fractions(partition.parameter) : equal_fractions(partition.parameter));
+    plan.parts = split_routing_local_ends(*in.routing, *in.placement,
+                                          tapered ? tapered_fractions(partition.parameter) : equal_fractions(partition.parameter));
     plan.chunks = exchanges_of(plan.parts, *in.placement);
     plan.description = fmt::format("{} {}chunks", partition.parameter, tapered ? "tapered " : "equal ");
     return plan;

@@ -1,7 +1,8 @@
 // Partition policies: how each GPU's routed tokens are cut into pipeline chunks, so that the
 // all-to-all of one chunk overlaps the expert GEMMs of another.
 //   none     one chunk: dispatch -> compute -> combine in series.
-//   fixed:K  every (source, expert) count split into K near-equal parts (Tutel-style degree K).
+//   fixed:K  each GPU's copies split into K near-equal chunks (Tutel-style degree K); copies to the
+//            GPU's own experts go to the first and last chunk first (split_routing_local_ends).
 //   tapered:K  K chunks, the first and last half the size of the others (K >= 3; else fixed:K):
 //            the pipeline's exposed ends (first dispatch, last combine) are half as long.
 //   dynamic  per step, the chunk count (1..16) and shape (equal, a small first chunk, or tapered) that
@@ -55,6 +56,14 @@ ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& i
 /// Splits every (source, expert) count by `fractions` (summing to 1) with cumulative rounding,
 /// so the parts add up exactly to the original counts.
 std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions);
+
+/// Like split_routing, per source GPU: each chunk gets `fractions` of the source's copies, but the
+/// copies that stay on the source's GPU (an expert whose only copy is there: no all-to-all) fill
+/// the first and the last chunk first, half each. Those two chunks' dispatch and combine are the
+/// pipeline's ends, which nothing else can overlap; a local copy there costs no communication.
+/// Every cell's parts still add up exactly to its count.
+std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing, const ExpertPlacement& placement,
+                                                    const std::vector<double>& fractions);
 
 /// The predicted dispatch -> GEMM -> combine pipeline makespan of chunks with `fractions` of
 /// the exchange, on the critical GPU (see partition_policies.cpp for the model).
