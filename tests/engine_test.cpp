@@ -9,6 +9,7 @@
 
 #include "executor.hpp"
 #include "metrics.hpp"
+#include "op_costs.hpp"
 #include "plan_builder.hpp"
 #include "test_support.hpp"
 
@@ -156,6 +157,31 @@ struct Layer {
         .plan;
   }
 };
+
+// Interference lasts as long as the overlap: a computation of T_c beside an all-to-all of
+// T_alone (starting together) slows the all-to-all by about comm_slowdown_with_compute x T_c
+// (analytical: s T_c; SimGrid engines, which stretch its bytes when it starts: s / (1 - s) T_c),
+// not by s / (1 - s) of its whole duration.
+TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  CostModel model = ideal_links();
+  model.comm_slowdown_with_compute = 0.1;
+  TransferPlan p(2);
+  Op gemm;
+  gemm.kind = OpKind::NON_MOE;
+  gemm.gpu = 0;
+  gemm.flops = 2e11;
+  p.plan.add(gemm, {});
+  const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {1, 0, 1e9}});
+  const double compute_s = compute_time_s(p.plan, p.plan.ops()[0], model), alone = 4e-6 + 1e9 / 100e9;
+  ASSERT_LT(compute_s, 0.5 * alone) << "the computation must end well before the transfer";
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    const double took = timeline.ops[a2a].end_s - timeline.ops[a2a].start_s;
+    EXPECT_GT(took, alone + 0.5 * 0.1 * compute_s) << engine << ": the overlap must still cost something";
+    EXPECT_LT(took, alone + 2.0 * 0.1 * compute_s) << engine << ": only the overlap may cost";
+  }
+}
 
 TEST(Engines, PipeliningOverlapsButNeverBeatsTheBusiestResource) {
   const Layer layer;

@@ -125,7 +125,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
     case OpKind::EXPERT_GEMM: return graphs_.launch(op.id, s, [&](cudaStream_t into) { gemm_op(op, c, into); });
     case OpKind::EXPERT_WGRAD: return graphs_.launch(op.id, s, [&](cudaStream_t into) { weight_gradient_op(into); });
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
-    case OpKind::NON_MOE: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
+    case OpKind::NON_MOE:
+    case OpKind::SHARED_EXPERT: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
     default: break;
   }
   const ChunkLayout& l = layout_.chunk(c, r);

@@ -52,7 +52,7 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
     const std::string eff = std::isfinite(p.overlap_efficiency) ? fmt::format("{:.2f}", p.overlap_efficiency) : "-";
     fmt::print("{:<10} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.1f} {:>8} {:>9} {:>9} {:<7}\n", p.partition,
                p.metrics.layer_time_s * 1e3, ms(OpKind::EXPERT_GEMM) + ms(OpKind::EXPERT_WGRAD), ms(OpKind::ALL_TO_ALL),
-               ms(OpKind::PERMUTE) + ms(OpKind::UNPERMUTE), ms(OpKind::GATE) + ms(OpKind::NON_MOE),
+               ms(OpKind::PERMUTE) + ms(OpKind::UNPERMUTE), ms(OpKind::GATE) + ms(OpKind::NON_MOE) + ms(OpKind::SHARED_EXPERT),
                p.metrics.overlap_ratio * 100.0, eff, error_text(p.error_vs_none),
                p.cpu_checked ? error_text(p.error_vs_cpu) : "-", p.pass ? "ok" : "FAILED");
   }

@@ -17,7 +17,8 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
       const double compute = tokens > 0 ? op.flops / (model.peak_flops * model.gemm_efficiency(tokens)) : 0.0;
       return std::max(compute, op.bytes / model.hbm_Bps) + model.launch_overhead_s;
     }
-    case OpKind::NON_MOE: {
+    case OpKind::NON_MOE:
+    case OpKind::SHARED_EXPERT: {
       if (op.flops <= 0.0) return model.launch_overhead_s;
       // M of the block's GEMMs: the GPU's tokens, recovered from the gate that follows is not
       // available here, so use a large-M efficiency (attention blocks run on whole sequences).

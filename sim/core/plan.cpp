@@ -45,6 +45,7 @@ std::string_view to_string(OpKind kind) {
     case OpKind::EXPERT_GEMM: return "expert_gemm";
     case OpKind::UNPERMUTE: return "unpermute";
     case OpKind::EXPERT_WGRAD: return "expert_wgrad";
+    case OpKind::SHARED_EXPERT: return "shared_expert";
   }
   return "?";
 }

@@ -18,9 +18,12 @@ namespace comet {
 /// EXPERT_GEMM is the experts' forward, or in the backward their data gradient, per chunk (what
 /// the dispatch-grad all-to-all waits for); EXPERT_WGRAD is the backward's weight gradient, once
 /// per layer over every chunk's tokens, after the last data gradient: nothing downstream in the
-/// layer needs it, so it overlaps the last dispatch-grad all-to-all.
-enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE, EXPERT_WGRAD };
-inline constexpr std::size_t NUM_OP_KINDS = 7;
+/// layer needs it, so it overlaps the last dispatch-grad all-to-all. SHARED_EXPERT is the
+/// always-active experts (DeepSeek-V3's shared expert): they need only the attention block's
+/// output, so they run while the routed tokens' dispatch (and in the backward the combine-grad)
+/// travels; NON_MOE is the attention block (projections and attention).
+enum class OpKind : std::uint8_t { NON_MOE, GATE, PERMUTE, ALL_TO_ALL, EXPERT_GEMM, UNPERMUTE, EXPERT_WGRAD, SHARED_EXPERT };
+inline constexpr std::size_t NUM_OP_KINDS = 8;
 enum class Direction : std::uint8_t { FORWARD, BACKWARD };
 /// Which all-to-all: forward dispatch / combine, backward combine-grad / dispatch-grad.
 enum class A2aPhase : std::uint8_t { NONE, DISPATCH, COMBINE, COMBINE_GRAD, DISPATCH_GRAD };

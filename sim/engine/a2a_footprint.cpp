@@ -30,4 +30,11 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
   return cache_.emplace(key, std::move(footprint)).first->second;
 }
 
+double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model) {
+  double seconds = 0.0;
+  for (const LinkLoad& load : footprint.loads)
+    seconds = std::max(seconds, load.bytes / model.effective_Bps(topology.link(load.link)));
+  return seconds;
+}
+
 }  // namespace comet

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "cost_model.hpp"
 #include "plan.hpp"
 #include "topology.hpp"
 
@@ -24,6 +25,10 @@ struct A2aFootprint {
   double latency_s = 0.0;           ///< longest path latency among the transfers
   std::vector<std::int32_t> gpus;   ///< sources and destinations, sorted, unique
 };
+
+/// Seconds the footprint needs alone: its most loaded link's bytes over that link's effective
+/// bandwidth (a lower bound, no contention with other ops).
+double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model);
 
 class A2aFootprints {
  public:

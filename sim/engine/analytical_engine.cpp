@@ -88,6 +88,8 @@ class Schedule {
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
+    // A computation ending may end the interference on a running all-to-all: revise its rate.
+    if (plan_.ops()[id].kind != OpKind::ALL_TO_ALL && !active_.empty()) reschedule();
     for (std::int32_t next : successors_.of(id))
       if (--pending_[next] == 0) push(now_, EventType::READY, next);
   }

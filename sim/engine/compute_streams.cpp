@@ -22,6 +22,18 @@ void ComputeStreams::communication_ends(const std::vector<std::int32_t>& gpus) {
   for (std::int32_t gpu : gpus) --communications_[gpu];
 }
 
+double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, double now) const {
+  double left = 0.0;
+  for (std::int32_t gpu : gpus) left = std::max(left, free_at_[gpu] - now);
+  return left;
+}
+
+double interference_stretch(const CostModel& model, double compute_left_s, double alone_s) {
+  if (compute_left_s <= 0.0 || alone_s <= 0.0) return 1.0;
+  const double overlapped = std::min(1.0, compute_left_s / alone_s);
+  return 1.0 + overlapped * (1.0 / (1.0 - model.comm_slowdown_with_compute) - 1.0);
+}
+
 bool ComputeStreams::gemms_running(const std::vector<std::int32_t>& gpus, double now) const {
   return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t gpu) { return free_at_[gpu] > now; });
 }

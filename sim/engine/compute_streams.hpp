@@ -24,11 +24,19 @@ class ComputeStreams {
   void communication_ends(const std::vector<std::int32_t>& gpus);
   /// Whether a computation runs or is queued after `now` on any of these GPUs.
   bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
+  /// Seconds of computation still to run after `now` on the busiest of these GPUs.
+  double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
 
  private:
   const CostModel& model_;
   std::vector<double> free_at_;
   std::vector<int> communications_;
 };
+
+/// How much more data an all-to-all moves, in effect, when it starts with `compute_left_s` of
+/// computation still to run on its GPUs: it loses comm_slowdown_with_compute of its bandwidth
+/// while they run, i.e. for that share of its uncontended duration `alone_s`, not for all of it
+/// (a 1 ms GEMM beside a 40 ms all-to-all costs it about 0.1 ms, not 4).
+double interference_stretch(const CostModel& model, double compute_left_s, double alone_s);
 
 }  // namespace comet

@@ -17,6 +17,8 @@
 #include <simgrid/s4u.hpp>
 #include <unordered_map>
 
+#include "a2a_footprint.hpp"
+#include "compute_streams.hpp"
 #include "flow_coalescing.hpp"
 #include "input_error.hpp"
 #include "op_costs.hpp"
@@ -52,6 +54,7 @@ int env_int(const char* name, int fallback) {
 struct FlowInputs {
   std::vector<double> duration_s;
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
+  std::vector<double> alone_s;                        // per op (all-to-all): seconds alone (interference_stretch)
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
   const FlowCoalescer* coalescer = nullptr;
 };
@@ -117,7 +120,7 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
   auto start_flows = [&](std::int32_t id) {
     const CoalescedOp& op = *in.coalesced[id];
     scheduler_ref->communication_begins(op.gpus);
-    const double stretch = scheduler_ref->gemms_running(op.gpus) ? 1.0 / (1.0 - model.comm_slowdown_with_compute) : 1.0;
+    const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(op.gpus), in.alone_s[id]);
     for (const Flow& flow : op.flows) {
       const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes * stretch)));
       sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
@@ -158,6 +161,8 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   in.coalescer = &coalescer;
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
+  in.alone_s.assign(plan.ops().size(), 0.0);
+  A2aFootprints footprints(plan, topology);
   std::map<std::pair<std::int32_t, bool>, CoalescedOp> cache;
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> link_routes;
   for (const Op& op : plan.ops()) {
@@ -169,6 +174,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
     if (found == cache.end())
       found = cache.emplace(std::pair{op.matrix, op.reversed}, coalescer.coalesce(plan.matrices()[op.matrix], op.reversed)).first;
     in.coalesced[op.id] = &found->second;
+    in.alone_s[op.id] = alone_s(footprints.of(op), topology, model);
     for (const Flow& flow : found->second.flows) {
       auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});
       if (inserted) route->second = coalescer.route(flow.src, flow.dst);

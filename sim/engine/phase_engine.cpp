@@ -45,6 +45,7 @@ struct PhaseInputs {
   std::vector<bool> included;                   // ops of this part
   std::vector<double> duration_s;               // compute ops
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
+  std::vector<double> alone_s;                  // all-to-all ops: seconds alone (interference_stretch)
   std::vector<int> used_links;                  // directed links any all-to-all loads
   std::vector<double> latencies;                // distinct path latencies
 };
@@ -80,11 +81,11 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   };
   OpScheduler scheduler(plan, model, in.duration_s, start_hop);
   scheduler_ref = &scheduler;
-  // The transfer: one parallel task over the link hosts. GEMMs running on its GPUs when it
-  // starts take comm_slowdown_with_compute of its bandwidth (its amounts grow).
+  // The transfer: one parallel task over the link hosts. GEMMs still to run on its GPUs when it
+  // starts take comm_slowdown_with_compute of its bandwidth while they run (its amounts grow).
   auto start_transfer = [&](std::int32_t id) {
     const A2aFootprint& f = *in.footprint[id];
-    const double stretch = scheduler_ref->gemms_running(f.gpus) ? 1.0 / (1.0 - model.comm_slowdown_with_compute) : 1.0;
+    const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(f.gpus), in.alone_s[id]);
     std::vector<sg4::Host*> hosts;
     std::vector<double> amounts;
     for (const LinkLoad& load : f.loads) {
@@ -158,6 +159,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
     in.duration_s = duration_s;
     in.included.assign(plan.ops().size(), false);
     in.footprint.assign(plan.ops().size(), nullptr);
+    in.alone_s.assign(plan.ops().size(), 0.0);
     std::vector<bool> used(topology.num_directed_links(), false);
     for (const Op& op : plan.ops()) {
       if (part_of_group[op.group] != part) continue;
@@ -165,6 +167,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       if (op.kind != OpKind::ALL_TO_ALL) continue;
       const A2aFootprint& f = footprints.of(op);
       in.footprint[op.id] = &f;
+      in.alone_s[op.id] = alone_s(f, topology, model);
       for (const LinkLoad& load : f.loads) used[load.link] = true;
       in.latencies.push_back(f.latency_s);
     }

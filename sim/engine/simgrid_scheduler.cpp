@@ -46,8 +46,8 @@ void OpScheduler::all_to_all_done(std::int32_t op, const std::vector<std::int32_
   finish(op);
 }
 
-bool OpScheduler::gemms_running(const std::vector<std::int32_t>& gpus) const {
-  return streams_.gemms_running(gpus, simgrid::s4u::Engine::get_clock());
+double OpScheduler::compute_left_s(const std::vector<std::int32_t>& gpus) const {
+  return streams_.compute_left_s(gpus, simgrid::s4u::Engine::get_clock());
 }
 
 }  // namespace comet

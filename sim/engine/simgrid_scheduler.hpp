@@ -32,8 +32,8 @@ class OpScheduler {
   /// Marks the GPUs of a running all-to-all (for the SM-share slowdown of computations).
   void communication_begins(const std::vector<std::int32_t>& gpus);
   void all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus);
-  /// Whether a computation is running or queued on any of these GPUs now.
-  bool gemms_running(const std::vector<std::int32_t>& gpus) const;
+  /// Seconds of computation still to run now on the busiest of these GPUs.
+  double compute_left_s(const std::vector<std::int32_t>& gpus) const;
   /// start_s and end_s of every op, interleaved, for the parent process.
   const std::vector<double>& times() const { return times_; }
 

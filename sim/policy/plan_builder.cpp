@@ -23,7 +23,7 @@ class PlanEmitter {
   PlanEmitter(const PlanRequest& request, Plan& plan, const ExpertPlacement& placement)
       : r_(request), plan_(plan), placement_(placement), model_(request.scenario->model),
         gpus_(request.topology->num_gpus()), ep_(request.scenario->expert_parallel),
-        bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_, -1) {}
+        bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_) {}
 
   void forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
   void backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
@@ -42,10 +42,13 @@ class PlanEmitter {
     return plan_.add(op, deps);
   }
   Ids after(int gpu, std::int32_t also = -1) const {
-    Ids deps;
-    if (last_[gpu] >= 0) deps.push_back(last_[gpu]);
+    Ids deps = last_[gpu];
     if (also >= 0) deps.push_back(also);
     return deps;
+  }
+  // The shared experts of `gpu` (flops per token), if the model has any: -1 otherwise.
+  std::int32_t shared_experts(int gpu, OpTags tags, double tokens, double flops_per_token, const Ids& deps) {
+    return flops_per_token > 0.0 ? compute(OpKind::SHARED_EXPERT, gpu, tags, tokens * flops_per_token, 0.0, deps) : -1;
   }
   // The stages of one all-to-all in one group; returns what a consumer must wait for: the last
   // stage, or `inputs` when there is no traffic at all (an expert-parallel group of one GPU).
@@ -71,7 +74,7 @@ class PlanEmitter {
   const MoeModel& model_;
   int gpus_, ep_;
   double bytes_per_copy_;
-  std::vector<std::int32_t> last_;
+  std::vector<Ids> last_;  // per GPU, what its next layer or direction starts after
 };
 
 Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
@@ -173,13 +176,14 @@ Ids PlanEmitter::in_stream(Ids deps, std::int32_t previous) {
 
 void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
                           const Matrices& matrices) {
-  const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const double attention = attention_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const double shared = shared_expert_flops_per_token(model_);
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::FORWARD, A2aPhase::NONE, 0, 0};
-  Ids gate(gpus_);
+  Ids gate(gpus_), shared_ops(gpus_, -1);
   for (int g = 0; g < gpus_; ++g) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
-    const std::int32_t block = compute(OpKind::NON_MOE, g, tags, tokens * non_moe, 0.0, after(g));
+    const std::int32_t block = compute(OpKind::NON_MOE, g, tags, tokens * attention, 0.0, after(g));
     gate[g] = compute(OpKind::GATE, g, tags, tokens * 2.0 * model_.hidden * model_.experts,
                       tokens * model_.hidden * model_.dtype_bytes, {block});
   }
@@ -191,6 +195,11 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
     tags.chunk = c;
     for (int g = 0; g < gpus_; ++g)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream({gate[g]}, permute[g]));
+    // The shared experts after the first permute (ops ready at once start in id order): they
+    // run while the first chunk's dispatch travels.
+    if (c == 0)
+      for (int g = 0; g < gpus_; ++g)
+        shared_ops[g] = shared_experts(g, tags, static_cast<double>(copies_sent[g]) / model_.top_k, shared, {gate[g]});
     const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
       gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction,
@@ -199,14 +208,19 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
     for (int g = 0; g < gpus_; ++g)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
   }
-  last_ = unpermute;
+  for (int g = 0; g < gpus_; ++g) {
+    last_[g] = {unpermute[g]};
+    if (shared_ops[g] >= 0) last_[g].push_back(shared_ops[g]);
+  }
 }
 
 void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks,
                            const Matrices& matrices) {
-  const double non_moe = non_moe_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const double attention = attention_flops_per_token(model_, r_.scenario->workload.sequence_length);
+  const double shared = shared_expert_flops_per_token(model_);
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
+  Ids shared_ops(gpus_, -1);
   Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), wgrad_ops(gpus_, -1), permute(gpus_, -1);
   std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
   std::vector<std::vector<std::int64_t>> layer_tokens(gpus_);
@@ -217,6 +231,11 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
     tags.chunk = c;
     for (int g = 0; g < gpus_; ++g)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], after(g, unpermute[g]));
+    // The shared experts' backward (twice the forward's flops) needs only the output gradient:
+    // after the first unpermute, it runs while the first chunk's combine-grad travels.
+    if (c == 0)
+      for (int g = 0; g < gpus_; ++g)
+        shared_ops[g] = shared_experts(g, tags, 2.0 * static_cast<double>(copies_sent[g]) / model_.top_k, shared, after(g));
     // Output gradients travel like the dispatch, input gradients like the combine.
     const std::vector<Ids> to_experts = exchange(tags, A2aPhase::COMBINE_GRAD, false, unpermute, combine_prev, matrices);
     // Per chunk only the data gradient: what the input gradients' all-to-all waits for.
@@ -237,20 +256,25 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   tags.chunk = 0;
   for (int g = 0; g < gpus_; ++g) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
+    Ids gate_deps = in_stream({permute[g]}, wgrad_ops[g]);
+    if (shared_ops[g] >= 0) gate_deps.push_back(shared_ops[g]);
     const std::int32_t gate = compute(OpKind::GATE, g, tags, 2.0 * tokens * 2.0 * model_.hidden * model_.experts,
-                                      tokens * model_.hidden * model_.dtype_bytes, in_stream({permute[g]}, wgrad_ops[g]));
-    last_[g] = compute(OpKind::NON_MOE, g, tags, 2.0 * tokens * non_moe, 0.0, {gate});
+                                      tokens * model_.hidden * model_.dtype_bytes, gate_deps);
+    last_[g] = {compute(OpKind::NON_MOE, g, tags, 2.0 * tokens * attention, 0.0, {gate})};
   }
 }
 
 }  // namespace
 
-double non_moe_flops_per_token(const MoeModel& m, int sequence_length) {
+double attention_flops_per_token(const MoeModel& m, int sequence_length) {
   const double h = m.hidden, q = static_cast<double>(m.heads) * m.head_dim, kv = static_cast<double>(m.kv_heads) * m.head_dim;
   const double projections = 2.0 * h * q + 2.0 * 2.0 * h * kv + 2.0 * q * h;
   const double attention = 2.0 * 2.0 * q * sequence_length / 2.0;  // QK^T and AV, causal: half the keys
-  const double shared = m.shared_experts * 2.0 * 3.0 * h * m.shared_expert_ffn;
-  return projections + attention + shared;
+  return projections + attention;
+}
+
+double shared_expert_flops_per_token(const MoeModel& m) {
+  return m.shared_experts * 2.0 * 3.0 * static_cast<double>(m.hidden) * m.shared_expert_ffn;
 }
 
 BuiltPlan build_plan(const PlanRequest& r) {

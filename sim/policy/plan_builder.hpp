@@ -43,8 +43,10 @@ struct BuiltPlan {
 /// Throws InputError for policies the scenario cannot satisfy (named as on the command line).
 BuiltPlan build_plan(const PlanRequest& request);
 
-/// FLOPs of the non-MoE part of one MoE layer for one token, forward: attention projections,
-/// attention over `sequence_length` (causal), and the shared experts.
-double non_moe_flops_per_token(const MoeModel& model, int sequence_length);
+/// FLOPs of the attention block of one MoE layer for one token, forward: attention projections
+/// and attention over `sequence_length` (causal).
+double attention_flops_per_token(const MoeModel& model, int sequence_length);
+/// FLOPs of the shared (always-active) experts for one token, forward.
+double shared_expert_flops_per_token(const MoeModel& model);
 
 }  // namespace comet
