@@ -28,8 +28,10 @@ struct Event {
 struct ActiveTransfer {
   std::int32_t op;
   const A2aFootprint* footprint;
-  double remaining = 1.0;  // fraction of the op's bytes still to move
-  double rate = 0.0;       // fraction per second
+  double remaining = 1.0;      // fraction of the op's bytes still to move
+  double link_rate = 0.0;      // fraction per second its most contended link allows
+  double rate = 0.0;           // fraction per second, after interference
+  std::uint64_t version = 0;   // its latest TRANSFER_CHECK event; older ones are stale
 };
 
 class Schedule {
@@ -57,7 +59,7 @@ class Schedule {
         case EventType::COMPUTE_END: finish(event.op); break;
         case EventType::TRANSFER_BEGIN: begin_transfer(event.op); break;
         case EventType::TRANSFER_CHECK:
-          if (event.version == version_) end_transfer(event.op);
+          if (const ActiveTransfer* t = find_active(event.op); t && t->version == event.version) end_transfer(event.op);
           break;
       }
     }
@@ -82,14 +84,18 @@ class Schedule {
       push(now_ + footprints_.of(op).latency_s, EventType::TRANSFER_BEGIN, id);
       return;
     }
+    const bool was_idle = !streams_.gemms_running({op.gpu}, now_);
     std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
     push(entry.end_s, EventType::COMPUTE_END, id);
+    if (was_idle) retime_on(op.gpu);  // interference begins for the all-to-alls running there
   }
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
-    // A computation ending may end the interference on a running all-to-all: revise its rate.
-    if (plan_.ops()[id].kind != OpKind::ALL_TO_ALL && !active_.empty()) reschedule();
+    // The last queued computation of a GPU ending ends the interference on the all-to-alls
+    // running there.
+    const Op& op = plan_.ops()[id];
+    if (op.kind != OpKind::ALL_TO_ALL && !streams_.gemms_running({op.gpu}, now_)) retime_on(op.gpu);
     for (std::int32_t next : successors_.of(id))
       if (--pending_[next] == 0) push(now_, EventType::READY, next);
   }
@@ -117,15 +123,31 @@ class Schedule {
   // Proportional sharing: on link l an op gets bandwidth x its bytes / all active bytes, so its
   // fraction-per-second rate is min over its links of bandwidth / active bytes on the link.
   void reschedule() {
-    ++version_;
     for (ActiveTransfer& t : active_) {
-      double rate = std::numeric_limits<double>::infinity();
+      t.link_rate = std::numeric_limits<double>::infinity();
       for (const LinkLoad& load : t.footprint->loads)
-        rate = std::min(rate, effective_Bps_[load.link] / std::max(active_load_[load.link], load.bytes));
-      if (streams_.gemms_running(t.footprint->gpus, now_)) rate *= 1.0 - model_.comm_slowdown_with_compute;
-      t.rate = rate;
-      push(now_ + t.remaining / rate, EventType::TRANSFER_CHECK, t.op);
+        t.link_rate = std::min(t.link_rate, effective_Bps_[load.link] / std::max(active_load_[load.link], load.bytes));
+      retime(t);
     }
+  }
+
+  // Its rate with the interference of computations on its GPUs now, and its new end event.
+  void retime(ActiveTransfer& t) {
+    t.rate = t.link_rate;
+    if (streams_.gemms_running(t.footprint->gpus, now_)) t.rate *= 1.0 - model_.comm_slowdown_with_compute;
+    t.version = ++version_;
+    push(now_ + t.remaining / t.rate, EventType::TRANSFER_CHECK, t.op);
+  }
+
+  // A computation began or ended on an otherwise idle `gpu`: the all-to-alls there change rate.
+  void retime_on(std::int32_t gpu) {
+    for (ActiveTransfer& t : active_)
+      if (std::binary_search(t.footprint->gpus.begin(), t.footprint->gpus.end(), gpu)) retime(t);
+  }
+
+  const ActiveTransfer* find_active(std::int32_t op) const {
+    const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == op; });
+    return it == active_.end() ? nullptr : &*it;
   }
 
   const Plan& plan_;
