@@ -159,9 +159,9 @@ struct Layer {
 };
 
 // Interference lasts as long as the overlap: a computation of T_c beside an all-to-all of
-// T_alone (starting together) slows the all-to-all by about comm_slowdown_with_compute x T_c
-// (analytical: s T_c; SimGrid engines, which stretch its bytes when it starts: s / (1 - s) T_c),
-// not by s / (1 - s) of its whole duration.
+// T_alone (starting together) slows the all-to-all by comm_slowdown_with_compute x T_c (the
+// analytical engine revises the rate when the computation ends; the SimGrid engines stretch its
+// bytes when it starts), not by s / (1 - s) of its whole duration.
 TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
   const Topology t = testing::topology_from_yaml(TWO_GPUS);
   CostModel model = ideal_links();
@@ -178,8 +178,8 @@ TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
   for (const std::string& engine : engines_under_test()) {
     const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
     const double took = timeline.ops[a2a].end_s - timeline.ops[a2a].start_s;
-    EXPECT_GT(took, alone + 0.5 * 0.1 * compute_s) << engine << ": the overlap must still cost something";
-    EXPECT_LT(took, alone + 2.0 * 0.1 * compute_s) << engine << ": only the overlap may cost";
+    EXPECT_GT(took, alone + 0.8 * 0.1 * compute_s) << engine << ": the overlap must still cost something";
+    EXPECT_LT(took, alone + 1.25 * 0.1 * compute_s) << engine << ": only the overlap may cost";
   }
 }
 

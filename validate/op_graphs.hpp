@@ -21,9 +21,12 @@ class OpGraphs {
   OpGraphs(const OpGraphs&) = delete;
   OpGraphs& operator=(const OpGraphs&) = delete;
 
-  /// Runs what `enqueue(stream)` enqueues, in `into`'s order: the first time for `key` it is
-  /// captured (on a private stream; streams it forks to join the capture) and instantiated, then
-  /// the graph is launched on `into`. Throws GpuError when CUDA refuses.
+  /// Captures what `enqueue(stream)` enqueues into a graph for `key` (on a private stream; streams
+  /// it forks join the capture) and instantiates it, unless `key` has one already. Call it before
+  /// recording the op's start event: capturing takes host time, not GPU time.
+  void prepare(int key, const std::function<void(cudaStream_t)>& enqueue);
+  /// Runs what `enqueue(stream)` enqueues, in `into`'s order: `key`'s graph (prepared now if it
+  /// was not), or, disabled, the enqueue itself. Throws GpuError when CUDA refuses.
   void launch(int key, cudaStream_t into, const std::function<void(cudaStream_t)>& enqueue);
 
  private:

@@ -72,15 +72,15 @@ cudaEvent_t RankRunner::enqueue() {
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
-  int gemm_sms = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
-  if (res_.pipeline_gemm_sms > 0 && layout_.num_chunks() > 1) gemm_sms = std::min(res_.pipeline_gemm_sms, res_.sm_count);
-  check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms), "set the GEMMs' SM count");
-  if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms), "set the GEMMs' SM count");
+  gemm_sms_ = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
+  if (res_.pipeline_gemm_sms > 0 && layout_.num_chunks() > 1) gemm_sms_ = std::min(res_.pipeline_gemm_sms, res_.sm_count);
+  if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms_), "set the GEMMs' SM count");
   for (std::size_t i = 0; i < schedule_.size(); ++i) {
     const ScheduledOp& s = schedule_[i];
     const Op& op = plan_.ops()[s.op];
     nvtxRangePushA(range_names_[i].c_str());
     for (std::int32_t dep : s.waits) check_cuda(cudaStreamWaitEvent(stream(s.stream), end_[dep], 0), "wait for a dependency");
+    if (const auto work = expert_work(op)) graphs_.prepare(op.id, work);  // host time, before the op's timing starts
     check_cuda(cudaEventRecord(start_[op.id], stream(s.stream)), "record op start");
     launch(op, s.stream);
     check_cuda(cudaEventRecord(end_[op.id], stream(s.stream)), "record op end");
@@ -122,8 +122,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   const cudaStream_t s = stream(role);
   switch (op.kind) {
     case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
-    case OpKind::EXPERT_GEMM: return graphs_.launch(op.id, s, [&](cudaStream_t into) { gemm_op(op, c, into); });
-    case OpKind::EXPERT_WGRAD: return graphs_.launch(op.id, s, [&](cudaStream_t into) { weight_gradient_op(into); });
+    case OpKind::EXPERT_GEMM:
+    case OpKind::EXPERT_WGRAD: return graphs_.launch(op.id, s, expert_work(op));
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE:
     case OpKind::SHARED_EXPERT: return stand_in_gemms(op, stand_in_cols_, buf_.stand_in_w.get(), buf_.stand_in_out.get());
@@ -153,6 +153,12 @@ void RankRunner::launch(const Op& op, StreamRole role) {
              "unpermute");
 }
 
+std::function<void(cudaStream_t)> RankRunner::expert_work(const Op& op) {
+  if (op.kind == OpKind::EXPERT_GEMM) return [this, &op](cudaStream_t into) { gemm_op(op, op.tags.chunk, into); };
+  if (op.kind == OpKind::EXPERT_WGRAD) return [this](cudaStream_t into) { weight_gradient_op(into); };
+  return {};
+}
+
 // One chunk's expert GEMMs: its received rows into the layer-wide expert-major buffers, the
 // forward (or the backward's data gradient) on the chunk's rows there, and the results back in
 // receive order for the combine (or dispatch-grad) all-to-all.
@@ -163,6 +169,8 @@ void RankRunner::gemm_op(const Op& op, int c, cudaStream_t s) {
   const StagingSlot& slot = buf_.staging[c % 2];
   const std::int64_t rows = l.rows_received();
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  // Only the expert GEMMs get the pipeline's SM share; the stand-ins set all SMs back.
+  check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms_), "set the GEMMs' SM count");
   if (is_forward(op)) {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.x_experts.get(), s,
                                     cb.layer_rows.get()),
@@ -192,6 +200,7 @@ kernels::ExpertFfnGrads RankRunner::grads() const {
 // range of the layer-wide buffers, so each weight gradient is one GEMM over all its rows.
 void RankRunner::weight_gradient_op(cudaStream_t s) {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms_), "set the GEMMs' SM count");
   check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, layer_rows_, buf_.dy.get(), buf_.x_experts.get(),
                                                     buf_.act.get(), grads(), s, res_.lanes.get()),
                "expert FFN backward (weight gradient)");
@@ -219,6 +228,7 @@ void RankRunner::stand_in_gemms(const Op& op, std::int64_t cols, const bf16* wei
   const double unit = 2.0 * static_cast<double>(buf_.tokens) * dims_.hidden * static_cast<double>(cols);
   if (unit <= 0.0) return;
   check_cublas(cublasSetStream(res_.cublas, res_.compute), "set stream");
+  check_cublas(cublasSetSmCountTarget(res_.cublas, 0), "give the stand-ins every SM");
   const int calls = std::max(1, static_cast<int>(std::lround(op.flops / unit)));
   for (int i = 0; i < calls; ++i)
     check_cublas(kernels::gemm_bf16(res_.cublas, false, false, buf_.tokens, cols, dims_.hidden, buf_.x.get(), weights, out, false),

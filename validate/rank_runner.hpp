@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,8 @@ class RankRunner {
  private:
   cudaStream_t stream(StreamRole s) const;
   void launch(const Op& op, StreamRole role);
+  /// The work of an expert op (captured as a graph), or an empty function for other ops.
+  std::function<void(cudaStream_t)> expert_work(const Op& op);
   void gemm_op(const Op& op, int chunk, cudaStream_t s);
   void weight_gradient_op(cudaStream_t s);
   kernels::ExpertFfnGrads grads() const;
@@ -54,6 +57,7 @@ class RankRunner {
   RankResources& res_;
   LayerBuffers& buf_;
   double sm_fraction_;
+  int gemm_sms_ = 0;  // cublasSetSmCountTarget of the expert GEMMs this run (0 = all SMs)
   std::int64_t stand_in_cols_;
   FaultInjection fault_;
   std::vector<ScheduledOp> schedule_;

@@ -30,8 +30,10 @@ double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, dou
 
 double interference_stretch(const CostModel& model, double compute_left_s, double alone_s) {
   if (compute_left_s <= 0.0 || alone_s <= 0.0) return 1.0;
-  const double overlapped = std::min(1.0, compute_left_s / alone_s);
-  return 1.0 + overlapped * (1.0 / (1.0 - model.comm_slowdown_with_compute) - 1.0);
+  // During the computation it moves at (1 - s) of its rate: s x compute_left_s of progress lost,
+  // up to the whole transfer slowed (compute lasting alone / (1 - s) or longer).
+  const double s = model.comm_slowdown_with_compute;
+  return 1.0 + s * std::min(compute_left_s, alone_s / (1.0 - s)) / alone_s;
 }
 
 bool ComputeStreams::gemms_running(const std::vector<std::int32_t>& gpus, double now) const {

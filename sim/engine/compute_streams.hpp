@@ -34,9 +34,11 @@ class ComputeStreams {
 };
 
 /// How much more data an all-to-all moves, in effect, when it starts with `compute_left_s` of
-/// computation still to run on its GPUs: it loses comm_slowdown_with_compute of its bandwidth
-/// while they run, i.e. for that share of its uncontended duration `alone_s`, not for all of it
-/// (a 1 ms GEMM beside a 40 ms all-to-all costs it about 0.1 ms, not 4).
+/// computation still to run on its GPUs: it loses comm_slowdown_with_compute (s) of its bandwidth
+/// while they run, so it needs about s x compute_left_s longer than its duration `alone_s`, not
+/// s / (1 - s) of all of it (a 1 ms GEMM beside a 40 ms all-to-all costs it about 0.1 ms, not 4).
+/// `alone_s` is its uncontended duration, a lower bound: on links shared with other transfers
+/// the stretch, applied to bytes that then move at the shared rate, costs somewhat more.
 double interference_stretch(const CostModel& model, double compute_left_s, double alone_s);
 
 }  // namespace comet

@@ -136,6 +136,9 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
       }
     }
   }
+  // The chosen fractions' chunks put local copies at the ends like fixed:K's; the prediction
+  // above spreads every chunk's all-to-all evenly, so with few GPUs per group (much local
+  // traffic) it is pessimistic about the ends.
   ChunkPlan plan;
   plan.parts = split_routing_local_ends(*in.routing, *in.placement, best_fractions);
   plan.chunks = exchanges_of(plan.parts, *in.placement);
@@ -148,17 +151,28 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
 
 namespace {
 
-// Splits `count` copies by cumulative `fractions` (summing to `sum`), adding part c to out[c]:
-// rounding the running total keeps every part within one copy of its share and the sum exact.
-void split_count(std::int64_t count, const std::vector<double>& fractions, double sum, std::vector<std::int64_t>& out) {
+// Splits `count` copies by cumulative `fractions` (summing to `sum`) into out[c]: the running
+// total is rounded down after adding `offset` in [0, 1), so every part is within one copy of its
+// share, the parts add up exactly, and, with offsets spread evenly over cells, no chunk gets the
+// rounding's extra copies more often than another (rounding halves up would favour the first).
+void split_count(std::int64_t count, const std::vector<double>& fractions, double sum, double offset,
+                 std::vector<std::int64_t>& out) {
   std::int64_t given = 0;
   double cumulative = 0.0;
   for (std::size_t c = 0; c < fractions.size(); ++c) {
     cumulative += fractions[c];
-    const std::int64_t upto = c + 1 == fractions.size() ? count : std::llround(static_cast<double>(count) * cumulative / sum);
-    out[c] = upto - given;
-    given = upto;
+    const std::int64_t upto =
+        c + 1 == fractions.size() ? count
+                                  : std::min(count, static_cast<std::int64_t>(std::floor(static_cast<double>(count) * cumulative / sum + offset)));
+    out[c] = std::max<std::int64_t>(0, upto - given);
+    given += out[c];
   }
+}
+
+// A deterministic offset in [0, 1) per (source, expert) cell, evenly spread (the R2 sequence).
+double rounding_offset(int src, int expert) {
+  const double x = 0.7548776662466927 * src + 0.5698402909980532 * expert;
+  return x - std::floor(x);
 }
 
 // Per chunk, the copies of a source that stay on its own GPU: half of them in the first and half
@@ -187,7 +201,7 @@ std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std
   for (int src = 0; src < routing.num_gpus(); ++src) {
     const std::int32_t* row = routing.row(src);
     for (int e = 0; e < routing.num_experts(); ++e) {
-      split_count(row[e], fractions, sum, split);
+      split_count(row[e], fractions, sum, rounding_offset(src, e), split);
       for (std::size_t c = 0; c < fractions.size(); ++c) parts[c].at(src, e) = static_cast<std::int32_t>(split[c]);
     }
   }
@@ -225,9 +239,9 @@ std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing
       const double share_sum = local_cell ? local_sum : remote_sum;
       // A kind of copy this source has none of keeps the plain fractions (its cells are all 0).
       if (share_sum > 0.0)
-        split_count(row[e], share, share_sum, split);
+        split_count(row[e], share, share_sum, rounding_offset(src, e), split);
       else
-        split_count(row[e], fractions, sum, split);
+        split_count(row[e], fractions, sum, rounding_offset(src, e), split);
       for (std::size_t c = 0; c < fractions.size(); ++c) parts[c].at(src, e) = static_cast<std::int32_t>(split[c]);
     }
   }

@@ -17,7 +17,7 @@ const std::vector<std::pair<std::string, std::string>> TIERS{
 
 const std::vector<std::pair<std::string, std::string>> ACTIVITY_COLORS{
     {"non_moe", "#bab0ac"},   {"gate", "#9c755f"},      {"permute", "#76b7b2"},     {"expert_gemm", "#4e79a7"},
-    {"expert_wgrad", "#a0cbe8"}, {"unpermute", "#59a14f"}, {"dispatch", "#f28e2b"},  {"combine", "#e15759"},     {"combine_grad", "#b07aa1"},
+    {"expert_wgrad", "#a0cbe8"}, {"shared_expert", "#8cd17d"}, {"unpermute", "#59a14f"}, {"dispatch", "#f28e2b"},  {"combine", "#e15759"},     {"combine_grad", "#b07aa1"},
     {"dispatch_grad", "#ff9da7"}};
 
 std::vector<Result> results_of(const std::vector<ComparedPolicy>& policies) {
