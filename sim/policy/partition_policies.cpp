@@ -132,13 +132,10 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
       if (predicted < best * (1.0 - 1e-9)) {
         best = predicted;
         best_fractions = fractions;
-        best_name = fmt::format("{} {}chunks", k, shape.name);
+        best_name = k == 1 ? "1 chunk" : fmt::format("{} {}chunks", k, shape.name);
       }
     }
   }
-  // The chosen fractions' chunks put local copies at the ends like fixed:K's; the prediction
-  // above spreads every chunk's all-to-all evenly, so with few GPUs per group (much local
-  // traffic) it is pessimistic about the ends.
   ChunkPlan plan;
   plan.parts = split_routing_local_ends(*in.routing, *in.placement, best_fractions);
   plan.chunks = exchanges_of(plan.parts, *in.placement);
@@ -208,34 +205,60 @@ std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std
   return parts;
 }
 
+namespace {
+
+bool stays_on_source(const ExpertPlacement& placement, int src, int expert) {  // its one copy is on src
+  const std::vector<int>& where = placement.replicas(expert);
+  return where.size() == 1 && where[0] == src % placement.expert_parallel();
+}
+
+// One source GPU's copies per chunk: of its own experts (local) and of the others (remote).
+struct ChunkShares {
+  std::vector<double> local, remote;
+};
+
+ChunkShares chunk_shares(double total, double local, const std::vector<double>& fractions, double sum) {
+  std::vector<double> sizes(fractions.size());
+  for (std::size_t c = 0; c < fractions.size(); ++c) sizes[c] = total * fractions[c] / sum;
+  ChunkShares shares{local_allotment(local, sizes), std::vector<double>(fractions.size())};
+  for (std::size_t c = 0; c < fractions.size(); ++c) shares.remote[c] = std::max(0.0, sizes[c] - shares.local[c]);
+  return shares;
+}
+
+// Per source GPU: all its copies, and those of its own experts.
+std::vector<std::pair<double, double>> source_copies(const RoutingMatrix& routing, const ExpertPlacement& placement) {
+  std::vector<std::pair<double, double>> copies(routing.num_gpus(), {0.0, 0.0});
+  for (int src = 0; src < routing.num_gpus(); ++src) {
+    const std::int32_t* row = routing.row(src);
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      copies[src].first += row[e];
+      if (stays_on_source(placement, src, e)) copies[src].second += row[e];
+    }
+  }
+  return copies;
+}
+
+double sum_of(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum;
+}
+
+}  // namespace
+
 std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing, const ExpertPlacement& placement,
                                                     const std::vector<double>& fractions) {
-  const int ep = placement.expert_parallel();
   std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
-  double sum = 0.0;
-  for (double f : fractions) sum += f;
-  auto stays = [&](int src, int e) {  // one copy of the expert, on the source's own GPU
-    const std::vector<int>& where = placement.replicas(e);
-    return where.size() == 1 && where[0] == src % ep;
-  };
+  const double sum = sum_of(fractions);
+  const std::vector<std::pair<double, double>> copies = source_copies(routing, placement);
   std::vector<std::int64_t> split(fractions.size());
   for (int src = 0; src < routing.num_gpus(); ++src) {
     const std::int32_t* row = routing.row(src);
-    double total = 0.0, local = 0.0;
+    const ChunkShares shares = chunk_shares(copies[src].first, copies[src].second, fractions, sum);
+    const double local_sum = sum_of(shares.local), remote_sum = sum_of(shares.remote);
     for (int e = 0; e < routing.num_experts(); ++e) {
-      total += row[e];
-      if (stays(src, e)) local += row[e];
-    }
-    std::vector<double> sizes(fractions.size());
-    for (std::size_t c = 0; c < fractions.size(); ++c) sizes[c] = total * fractions[c] / sum;
-    const std::vector<double> local_share = local_allotment(local, sizes);
-    std::vector<double> remote_share(fractions.size());
-    for (std::size_t c = 0; c < fractions.size(); ++c) remote_share[c] = std::max(0.0, sizes[c] - local_share[c]);
-    double local_sum = 0.0, remote_sum = 0.0;
-    for (std::size_t c = 0; c < fractions.size(); ++c) local_sum += local_share[c], remote_sum += remote_share[c];
-    for (int e = 0; e < routing.num_experts(); ++e) {
-      const bool local_cell = stays(src, e);
-      const std::vector<double>& share = local_cell ? local_share : remote_share;
+      const bool local_cell = stays_on_source(placement, src, e);
+      const std::vector<double>& share = local_cell ? shares.local : shares.remote;
       const double share_sum = local_cell ? local_sum : remote_sum;
       // A kind of copy this source has none of keeps the plain fractions (its cells are all 0).
       if (share_sum > 0.0)
@@ -250,18 +273,27 @@ std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing
 
 // A three-stage pipeline (dispatch stream, GEMM stream, combine stream) over the chunks:
 //   D_c = D_{c-1} + d_c,  G_c = max(D_c, G_{c-1}) + g_c,  C_c = max(G_c, C_{c-1}) + m_c,
-// where d_c and m_c are the chunk's share of the all-to-all estimate plus latency, and g_c the
-// critical GPU's expert GEMMs at the chunk's (smaller, less efficient) M.
+// where d_c and m_c are the chunk's share of the remote copies (split_routing_local_ends puts
+// the local ones at the ends) times the all-to-all estimate, plus latency, and g_c the critical
+// GPU's expert GEMMs at the chunk's (smaller, less efficient) M.
 double predict_pipeline_s(const TokenExchange& whole, const std::vector<double>& fractions, const PartitionInputs& in) {
   const double a2a = a2a_estimate_s(whole, in);
+  const double sum = sum_of(fractions);
+  std::vector<double> remote(fractions.size(), 0.0);
+  for (const auto& [total, local] : source_copies(*in.routing, *in.placement)) {
+    const ChunkShares shares = chunk_shares(total, local, fractions, sum);
+    for (std::size_t c = 0; c < fractions.size(); ++c) remote[c] += shares.remote[c];
+  }
+  const double remote_sum = sum_of(remote);
   // The critical GPU: most copies received.
   const std::vector<std::int64_t> received = whole.received_per_gpu();
   const int critical = static_cast<int>(std::max_element(received.begin(), received.end()) - received.begin());
   double dispatch_done = 0.0, gemm_done = 0.0, combine_done = 0.0;
-  for (double f : fractions) {
+  for (std::size_t c = 0; c < fractions.size(); ++c) {
+    const double f = fractions[c] / sum;
     double gemm = 0.0;
     for (int s = 0; s < whole.max_slots(); ++s) gemm += expert_ffn_s(std::floor(whole.slot(critical, s) * f), in, 1.0);
-    const double transfer = a2a * f + in.cost_model->launch_overhead_s;
+    const double transfer = a2a * (remote_sum > 0.0 ? remote[c] / remote_sum : f) + in.cost_model->launch_overhead_s;
     dispatch_done += transfer;
     gemm_done = std::max(dispatch_done, gemm_done) + gemm;
     combine_done = std::max(gemm_done, combine_done) + transfer;
