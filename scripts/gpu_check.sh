@@ -32,7 +32,7 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   local start=$SECONDS
   if "$@" >"$LOGS/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)"; else echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"; fi
 }
-# validate_step MODEL nvlink|shm|shmce [OPTIONS...]: comet validate on scenarios/validate-MODEL-2gpu.yaml.
+# validate_step MODEL nvlink|shm [OPTIONS...]: comet validate on scenarios/validate-MODEL-2gpu.yaml.
 # shm = host shared memory instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so
 # communication matters. The log and JSON are named after the arguments.
 validate_step() {
@@ -41,9 +41,6 @@ validate_step() {
   local name="validate-$model-$transport$(printf -- '%s' "$@" | tr -d ' -')"
   local env=()
   [[ $transport == shm ]] && env=(NCCL_P2P_DISABLE=1)
-  # The same host-memory transport, its copies done by the copy engines instead of SMs (as a NIC's
-  # DMA would for a real network): NCCL's kernels then take fewer SM cycles from the GEMMs.
-  [[ $transport == shmce ]] && env=(NCCL_P2P_DISABLE=1 NCCL_SHM_USE_CUDA_MEMCPY=1 NCCL_SHM_MEMCPY_MODE=3)
   step "$name" timeout -k 5 150 env "${env[@]}" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
     --measure-only -o "$LOGS/$name.json" "$@"
 }
@@ -81,7 +78,6 @@ validate_step() {
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,fixed:8,tapered:8
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
-    validate_step mixtral16k shmce --partitions none,fixed:4,tapered:4
     validate_step deepseek shm --partitions none,fixed:2,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
   fi
   if has ctas; then
