@@ -7,6 +7,7 @@
 #include <set>
 
 #include "a2a_algorithms.hpp"
+#include "executor.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
 #include "test_support.hpp"
@@ -248,6 +249,59 @@ TEST(Plan, ZeroTokensAndSingleGpuGroupsWork) {
   const Plan plan = local.plan("contiguous", "fine", "direct").plan;
   for (const Op& op : plan.ops()) ASSERT_NE(op.kind, OpKind::ALL_TO_ALL);
   EXPECT_GT(forward_gemm_tokens(plan), 0.0);
+}
+
+// The shared experts (qwen2-57b-a14b has one of FFN 20480): one op per GPU, layer and direction,
+// with the forward's flops (the backward twice), after the gate and the first permute in the
+// forward and after the first unpermute in the backward, and waited for before the layer ends;
+// the analytical engine then runs the forward's beside the first dispatch. A model without them
+// gets none.
+TEST(Plan, SharedExpertsRunBesideTheFirstDispatchAndCombineGrad) {
+  std::string text = SCENARIO;
+  text.replace(text.find("qwen2-moe"), 9, "qwen2-57b-a14b");
+  const Fixture f(text);
+  const BuiltPlan built = f.plan("contiguous", "fixed:4", "direct", 2);
+  const Plan& plan = built.plan;
+  const MoeModel& m = f.scenario.model;
+  ASSERT_GT(m.shared_experts, 0);
+  const std::vector<std::int64_t> sent = built.routing[0].per_source();
+  const Successors next = successors_of(plan);
+  int shared_ops = 0;
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::SHARED_EXPERT) continue;
+    ++shared_ops;
+    const bool forward = op.tags.direction == Direction::FORWARD;
+    const double tokens = static_cast<double>(sent[op.gpu]) / m.top_k;
+    EXPECT_DOUBLE_EQ(op.flops, (forward ? 1.0 : 2.0) * tokens * shared_expert_flops_per_token(m));
+    // The first chunk's permute (forward) or unpermute (backward) of this GPU and layer comes first.
+    const OpKind first = forward ? OpKind::PERMUTE : OpKind::UNPERMUTE;
+    bool preceded = false;
+    for (const Op& other : plan.ops())
+      preceded = preceded || (other.id < op.id && other.kind == first && other.gpu == op.gpu && other.tags.chunk == 0 &&
+                              other.tags.layer == op.tags.layer && other.tags.direction == op.tags.direction);
+    EXPECT_TRUE(preceded) << "op " << op.id;
+    if (forward) {
+      ASSERT_EQ(plan.deps(op.id).size(), 1u);
+      EXPECT_EQ(plan.ops()[plan.deps(op.id)[0]].kind, OpKind::GATE);
+    }
+    EXPECT_FALSE(next.of(op.id).empty()) << "the layer's end waits for op " << op.id;
+  }
+  EXPECT_EQ(shared_ops, 2 * 2 * f.topology.num_gpus());  // 2 layers, forward and backward
+  // Simulated: GPU 0's first forward shared expert runs while its first dispatch travels.
+  const Timeline timeline = make_executor("analytical")->run(plan, f.topology, f.cost_model);
+  const Op* shared = nullptr;
+  const Op* dispatch = nullptr;
+  for (const Op& op : plan.ops()) {
+    if (!shared && op.kind == OpKind::SHARED_EXPERT && op.gpu == 0) shared = &op;
+    if (!dispatch && op.kind == OpKind::ALL_TO_ALL && op.tags.phase == A2aPhase::DISPATCH && op.group == 0) dispatch = &op;
+  }
+  ASSERT_TRUE(shared && dispatch);
+  const TimelineOp& s = timeline.ops[shared->id];
+  const TimelineOp& d = timeline.ops[dispatch->id];
+  EXPECT_LT(std::max(s.start_s, d.start_s), std::min(s.end_s, d.end_s)) << "they overlap";
+  // Without shared experts, no such op.
+  const BuiltPlan without = Fixture().plan("contiguous", "fixed:4", "direct");
+  for (const Op& op : without.plan.ops()) EXPECT_NE(op.kind, OpKind::SHARED_EXPERT);
 }
 
 TEST(Partition, FineComputesTheLocalNodeFirst) {
