@@ -13,6 +13,8 @@
 #     lanes        the shared-memory validations with the expert GEMMs on 1 and 8 lanes (default 4)
 #     overlap      the overlap case (Mixtral, 16K tokens/GPU, shared memory) for equal and tapered
 #                  chunks, with and without SMs set aside for NCCL (--comm-ctas, --pipeline-gemm-sms)
+#     clocks       the overlap case's none alone, then none + fixed:4, each with 60 repeats while
+#                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
 #     quick        = build,tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +81,17 @@ validate_step() {
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
     validate_step deepseek shm --partitions none,fixed:2,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
+  fi
+  if has clocks; then
+    for partitions in none none,fixed:4; do
+      nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
+        -lms 20 >"$LOGS/clocks-$partitions.csv" &
+      sampler=$!
+      step "clocks-$partitions" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
+        scenarios/validate-mixtral16k-2gpu.yaml --measure-only --partitions "$partitions" --repeats 60 --warmup 3
+      kill "$sampler"
+      scripts/clock_samples.py "$LOGS/clocks-$partitions.csv" >>"$LOGS/clocks-$partitions.log"
+    done
   fi
   if has ctas; then
     for ctas in 4 8 16; do
