@@ -9,6 +9,83 @@
 namespace comet {
 namespace {
 
+// Splits `count` copies by cumulative `fractions` (summing to `sum`) into out[c]: the running
+// total is rounded down after adding `offset` in [0, 1), so every part is within one copy of its
+// share, the parts add up exactly, and, with offsets spread evenly over cells, no chunk gets the
+// rounding's extra copies more often than another (rounding halves up would favour the first).
+void split_count(std::int64_t count, const std::vector<double>& fractions, double sum, double offset,
+                 std::vector<std::int64_t>& out) {
+  std::int64_t given = 0;
+  double cumulative = 0.0;
+  for (std::size_t c = 0; c < fractions.size(); ++c) {
+    cumulative += fractions[c];
+    const std::int64_t upto =
+        c + 1 == fractions.size() ? count
+                                  : std::min(count, static_cast<std::int64_t>(std::floor(static_cast<double>(count) * cumulative / sum + offset)));
+    out[c] = std::max<std::int64_t>(0, upto - given);
+    given += out[c];
+  }
+}
+
+// A deterministic offset in [0, 1) per (source, expert) cell, evenly spread (the R2 sequence).
+double rounding_offset(int src, int expert) {
+  const double x = 0.7548776662466927 * src + 0.5698402909980532 * expert;
+  return x - std::floor(x);
+}
+
+// Per chunk, the copies of a source that stay on its own GPU: half of them in the first and half
+// in the last chunk, as far as those chunks' sizes allow; what is left over fills the chunks
+// with room left, in proportion to it. Sizes in copies, `sizes` summing to at least `local`.
+std::vector<double> local_allotment(double local, const std::vector<double>& sizes) {
+  std::vector<double> share(sizes.size(), 0.0);
+  const std::size_t last = sizes.size() - 1;
+  share[0] = std::min(local / 2.0, sizes[0]);
+  share[last] = last == 0 ? std::min(local, sizes[0]) : std::min(local / 2.0, sizes[last]);
+  const double left = local - share[0] - (last == 0 ? 0.0 : share[last]);
+  double room = 0.0;
+  for (std::size_t c = 0; c < sizes.size(); ++c) room += sizes[c] - share[c];
+  if (left > 0.0 && room > 0.0)
+    for (std::size_t c = 0; c < sizes.size(); ++c) share[c] += left * (sizes[c] - share[c]) / room;
+  return share;
+}
+
+bool stays_on_source(const ExpertPlacement& placement, int src, int expert) {  // its one copy is on src
+  const std::vector<int>& where = placement.replicas(expert);
+  return where.size() == 1 && where[0] == src % placement.expert_parallel();
+}
+
+// One source GPU's copies per chunk: of its own experts (local) and of the others (remote).
+struct ChunkShares {
+  std::vector<double> local, remote;
+};
+
+ChunkShares chunk_shares(double total, double local, const std::vector<double>& fractions, double sum) {
+  std::vector<double> sizes(fractions.size());
+  for (std::size_t c = 0; c < fractions.size(); ++c) sizes[c] = total * fractions[c] / sum;
+  ChunkShares shares{local_allotment(local, sizes), std::vector<double>(fractions.size())};
+  for (std::size_t c = 0; c < fractions.size(); ++c) shares.remote[c] = std::max(0.0, sizes[c] - shares.local[c]);
+  return shares;
+}
+
+// Per source GPU: all its copies, and those of its own experts.
+std::vector<std::pair<double, double>> source_copies(const RoutingMatrix& routing, const ExpertPlacement& placement) {
+  std::vector<std::pair<double, double>> copies(routing.num_gpus(), {0.0, 0.0});
+  for (int src = 0; src < routing.num_gpus(); ++src) {
+    const std::int32_t* row = routing.row(src);
+    for (int e = 0; e < routing.num_experts(); ++e) {
+      copies[src].first += row[e];
+      if (stays_on_source(placement, src, e)) copies[src].second += row[e];
+    }
+  }
+  return copies;
+}
+
+double sum_of(const std::vector<double>& values) {
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  return sum;
+}
+
 std::vector<double> equal_fractions(int k) { return std::vector<double>(k, 1.0 / k); }
 
 // A first chunk half the size of the others: compute can start sooner.
@@ -146,50 +223,6 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
 
 }  // namespace
 
-namespace {
-
-// Splits `count` copies by cumulative `fractions` (summing to `sum`) into out[c]: the running
-// total is rounded down after adding `offset` in [0, 1), so every part is within one copy of its
-// share, the parts add up exactly, and, with offsets spread evenly over cells, no chunk gets the
-// rounding's extra copies more often than another (rounding halves up would favour the first).
-void split_count(std::int64_t count, const std::vector<double>& fractions, double sum, double offset,
-                 std::vector<std::int64_t>& out) {
-  std::int64_t given = 0;
-  double cumulative = 0.0;
-  for (std::size_t c = 0; c < fractions.size(); ++c) {
-    cumulative += fractions[c];
-    const std::int64_t upto =
-        c + 1 == fractions.size() ? count
-                                  : std::min(count, static_cast<std::int64_t>(std::floor(static_cast<double>(count) * cumulative / sum + offset)));
-    out[c] = std::max<std::int64_t>(0, upto - given);
-    given += out[c];
-  }
-}
-
-// A deterministic offset in [0, 1) per (source, expert) cell, evenly spread (the R2 sequence).
-double rounding_offset(int src, int expert) {
-  const double x = 0.7548776662466927 * src + 0.5698402909980532 * expert;
-  return x - std::floor(x);
-}
-
-// Per chunk, the copies of a source that stay on its own GPU: half of them in the first and half
-// in the last chunk, as far as those chunks' sizes allow; what is left over fills the chunks
-// with room left, in proportion to it. Sizes in copies, `sizes` summing to at least `local`.
-std::vector<double> local_allotment(double local, const std::vector<double>& sizes) {
-  std::vector<double> share(sizes.size(), 0.0);
-  const std::size_t last = sizes.size() - 1;
-  share[0] = std::min(local / 2.0, sizes[0]);
-  share[last] = last == 0 ? std::min(local, sizes[0]) : std::min(local / 2.0, sizes[last]);
-  const double left = local - share[0] - (last == 0 ? 0.0 : share[last]);
-  double room = 0.0;
-  for (std::size_t c = 0; c < sizes.size(); ++c) room += sizes[c] - share[c];
-  if (left > 0.0 && room > 0.0)
-    for (std::size_t c = 0; c < sizes.size(); ++c) share[c] += left * (sizes[c] - share[c]) / room;
-  return share;
-}
-
-}  // namespace
-
 std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions) {
   std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
   double sum = 0.0;
@@ -204,47 +237,6 @@ std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std
   }
   return parts;
 }
-
-namespace {
-
-bool stays_on_source(const ExpertPlacement& placement, int src, int expert) {  // its one copy is on src
-  const std::vector<int>& where = placement.replicas(expert);
-  return where.size() == 1 && where[0] == src % placement.expert_parallel();
-}
-
-// One source GPU's copies per chunk: of its own experts (local) and of the others (remote).
-struct ChunkShares {
-  std::vector<double> local, remote;
-};
-
-ChunkShares chunk_shares(double total, double local, const std::vector<double>& fractions, double sum) {
-  std::vector<double> sizes(fractions.size());
-  for (std::size_t c = 0; c < fractions.size(); ++c) sizes[c] = total * fractions[c] / sum;
-  ChunkShares shares{local_allotment(local, sizes), std::vector<double>(fractions.size())};
-  for (std::size_t c = 0; c < fractions.size(); ++c) shares.remote[c] = std::max(0.0, sizes[c] - shares.local[c]);
-  return shares;
-}
-
-// Per source GPU: all its copies, and those of its own experts.
-std::vector<std::pair<double, double>> source_copies(const RoutingMatrix& routing, const ExpertPlacement& placement) {
-  std::vector<std::pair<double, double>> copies(routing.num_gpus(), {0.0, 0.0});
-  for (int src = 0; src < routing.num_gpus(); ++src) {
-    const std::int32_t* row = routing.row(src);
-    for (int e = 0; e < routing.num_experts(); ++e) {
-      copies[src].first += row[e];
-      if (stays_on_source(placement, src, e)) copies[src].second += row[e];
-    }
-  }
-  return copies;
-}
-
-double sum_of(const std::vector<double>& values) {
-  double sum = 0.0;
-  for (double v : values) sum += v;
-  return sum;
-}
-
-}  // namespace
 
 std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing, const ExpertPlacement& placement,
                                                     const std::vector<double>& fractions) {
