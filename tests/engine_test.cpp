@@ -11,6 +11,7 @@
 #include "metrics.hpp"
 #include "op_costs.hpp"
 #include "plan_builder.hpp"
+#include "scenario_plans.hpp"
 #include "test_support.hpp"
 
 namespace comet {
@@ -146,15 +147,10 @@ workload:
   routing: {kind: uniform}
 )";
 
-struct Layer {
-  Scenario scenario = parse_scenario(load_yaml_text(LAYER, "layer.yaml"), ".");
-  Topology topology = build_topology(scenario.topology);
-  PathCosts costs{topology};
-  CostModel model = CostModel::defaults_for("h100-sxm");
+struct Layer : testing::ScenarioPlans {
+  Layer() : ScenarioPlans(LAYER, "layer.yaml") {}
   Plan plan(const std::string& partition, const std::string& a2a = "direct") const {
-    return build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                       parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, a2a), 1, 1})
-        .plan;
+    return ScenarioPlans::plan("contiguous", partition, a2a).plan;
   }
 };
 
@@ -187,8 +183,8 @@ TEST(Engines, PipeliningOverlapsButNeverBeatsTheBusiestResource) {
   const Layer layer;
   const Plan none = layer.plan("none"), fixed = layer.plan("fixed:4");
   for (const std::string& engine : engines_under_test()) {
-    const Timeline serial = make_executor(engine)->run(none, layer.topology, layer.model);
-    const Timeline piped = make_executor(engine)->run(fixed, layer.topology, layer.model);
+    const Timeline serial = make_executor(engine)->run(none, layer.topology, layer.cost_model);
+    const Timeline piped = make_executor(engine)->run(fixed, layer.topology, layer.cost_model);
     const Metrics m = compute_metrics(fixed, piped, layer.topology, layer.costs);
     const Metrics s = compute_metrics(none, serial, layer.topology, layer.costs);
     EXPECT_GT(s.comm_s, 0.3 * s.compute_s) << engine << ": the case must have communication to hide";
@@ -204,7 +200,7 @@ TEST(Engines, AgreeWithinTenPercentOnAUniformAllToAll) {
     const Plan plan = layer.plan("none", a2a);
     std::vector<double> times;
     for (const std::string& engine : engines_under_test())
-      times.push_back(make_executor(engine)->run(plan, layer.topology, layer.model).makespan_s());
+      times.push_back(make_executor(engine)->run(plan, layer.topology, layer.cost_model).makespan_s());
     const auto [low, high] = std::minmax_element(times.begin(), times.end());
     EXPECT_LE(*high / *low, 1.10) << a2a;
   }
@@ -214,8 +210,8 @@ TEST(Engines, SameInputsSameTimeline) {
   const Layer layer;
   const Plan plan = layer.plan("fixed:2");
   for (const std::string& engine : engines_under_test()) {
-    const Timeline a = make_executor(engine)->run(plan, layer.topology, layer.model);
-    const Timeline b = make_executor(engine)->run(plan, layer.topology, layer.model);
+    const Timeline a = make_executor(engine)->run(plan, layer.topology, layer.cost_model);
+    const Timeline b = make_executor(engine)->run(plan, layer.topology, layer.cost_model);
     EXPECT_EQ(timeline_to_json(a).dump(), timeline_to_json(b).dump()) << engine;
   }
 }
@@ -246,7 +242,7 @@ TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {
   const Layer layer;
   const Plan plan = layer.plan("fine", "hierarchical");
   for (const std::string& engine : engines_under_test()) {
-    const Timeline timeline = make_executor(engine)->run(plan, layer.topology, layer.model);
+    const Timeline timeline = make_executor(engine)->run(plan, layer.topology, layer.cost_model);
     ASSERT_EQ(timeline.ops.size(), plan.ops().size());
     for (const Op& op : plan.ops()) {
       EXPECT_LE(timeline.ops[op.id].start_s, timeline.ops[op.id].end_s) << engine;

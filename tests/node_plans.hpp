@@ -4,8 +4,7 @@
 
 #include <string>
 
-#include "plan_builder.hpp"
-#include "test_support.hpp"
+#include "scenario_plans.hpp"
 
 namespace comet::testing {
 
@@ -19,18 +18,11 @@ parallelism: {expert_parallel: 4}
 workload: {tokens_per_gpu: 96, steps: 1, seed: 5, routing: {kind: zipf, alpha: 1.2}}
 )";
 
-struct NodePlans {
-  Scenario scenario = parse_scenario(load_yaml_text(NODE4_SCENARIO, "node-4.yaml"), ".");
-  Topology topology = build_topology(scenario.topology);
-  PathCosts costs{topology};
-  CostModel cost_model = CostModel::defaults_for("h100-sxm");
-
+struct NodePlans : ScenarioPlans {
+  NodePlans() : ScenarioPlans(NODE4_SCENARIO, "node-4.yaml") {}
   /// The plan of one policy pair (direct all-to-all), with its chunks kept.
   BuiltPlan plan(const std::string& placement, const std::string& partition) const {
-    PlanRequest r{&scenario, &topology, &costs, &cost_model, parse_policy(PolicyFamily::PLACEMENT, placement),
-                  parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct")};
-    r.keep_chunks = true;
-    return build_plan(r);
+    return ScenarioPlans::plan(placement, partition, "direct", 1, 1, true);
   }
 };
 

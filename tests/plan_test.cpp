@@ -10,7 +10,7 @@
 #include "executor.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
-#include "test_support.hpp"
+#include "scenario_plans.hpp"
 #include "token_exchange.hpp"
 #include "workload.hpp"
 
@@ -33,22 +33,8 @@ workload:
   routing: {kind: zipf, alpha: 0.8}
 )";
 
-struct Fixture {
-  Scenario scenario;
-  Topology topology;
-  PathCosts costs;
-  CostModel cost_model;
-  explicit Fixture(const std::string& text = SCENARIO)
-      : scenario(parse_scenario(load_yaml_text(text, "small.yaml"), ".")),
-        topology(build_topology(scenario.topology)),
-        costs(topology),
-        cost_model(CostModel::defaults_for("h100-sxm")) {}
-  BuiltPlan plan(const std::string& placement, const std::string& partition, const std::string& a2a, int layers = 1,
-                 int steps = 1) const {
-    return build_plan({&scenario, &topology, &costs, &cost_model, parse_policy(PolicyFamily::PLACEMENT, placement),
-                       parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, a2a), layers,
-                       steps});
-  }
+struct Fixture : testing::ScenarioPlans {
+  explicit Fixture(const std::string& text = SCENARIO) : ScenarioPlans(text, "small.yaml") {}
 };
 
 double forward_gemm_tokens(const Plan& plan) {

@@ -8,9 +8,8 @@ namespace comet {
 
 RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclUniqueId& dispatch_id,
                              const ncclUniqueId& combine_id, const CommSettings& settings,
-                             const ComputeSettings& compute_settings)
-    : device(device_), rank(rank_), num_ranks(num_ranks_), op_graphs(compute_settings.op_graphs),
-      pipeline_gemm_sms(compute_settings.pipeline_gemm_sms) {
+                             const ComputeSettings& compute_settings_)
+    : device(device_), rank(rank_), num_ranks(num_ranks_), compute_settings(compute_settings_) {
   check_cuda(cudaSetDevice(device), fmt::format("select GPU {}", device));
   check_cuda(cudaDeviceGetAttribute(&sm_count, cudaDevAttrMultiProcessorCount, device), "query SM count");
   int lowest = 0, highest = 0;

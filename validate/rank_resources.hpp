@@ -49,8 +49,7 @@ class RankResources {
   ncclComm_t dispatch_comm = nullptr, combine_comm = nullptr;
   cublasHandle_t cublas = nullptr;
   std::unique_ptr<kernels::ExpertLanes> lanes;  ///< null: expert GEMMs on `compute` alone
-  bool op_graphs = true;                         ///< ComputeSettings::op_graphs
-  int pipeline_gemm_sms = 0;                     ///< ComputeSettings::pipeline_gemm_sms
+  ComputeSettings compute_settings;              ///< as given (the runners read graphs and SM shares here)
 
  private:
   bool aborted_ = false;

@@ -30,7 +30,7 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
                        FaultInjection fault)
     : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
       stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)),
-      graphs_(resources.op_graphs) {
+      graphs_(resources.compute_settings.op_graphs) {
   const std::size_t n = plan.ops().size();
   start_.assign(n, nullptr);
   end_.assign(n, nullptr);
@@ -73,7 +73,8 @@ cudaEvent_t RankRunner::enqueue() {
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
   gemm_sms_ = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
-  if (res_.pipeline_gemm_sms > 0 && layout_.num_chunks() > 1) gemm_sms_ = std::min(res_.pipeline_gemm_sms, res_.sm_count);
+  const int pipeline_sms = res_.compute_settings.pipeline_gemm_sms;
+  if (pipeline_sms > 0 && layout_.num_chunks() > 1) gemm_sms_ = std::min(pipeline_sms, res_.sm_count);
   if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms_), "set the GEMMs' SM count");
   for (std::size_t i = 0; i < schedule_.size(); ++i) {
     const ScheduledOp& s = schedule_[i];

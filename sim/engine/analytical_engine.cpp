@@ -84,7 +84,7 @@ class Schedule {
       push(now_ + footprints_.of(op).latency_s, EventType::TRANSFER_BEGIN, id);
       return;
     }
-    const bool was_idle = !streams_.gemms_running({op.gpu}, now_);
+    const bool was_idle = !streams_.busy(op.gpu, now_);
     std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
     push(entry.end_s, EventType::COMPUTE_END, id);
     if (was_idle) retime_on(op.gpu);  // interference begins for the all-to-alls running there
@@ -95,7 +95,7 @@ class Schedule {
     // The last queued computation of a GPU ending ends the interference on the all-to-alls
     // running there.
     const Op& op = plan_.ops()[id];
-    if (op.kind != OpKind::ALL_TO_ALL && !streams_.gemms_running({op.gpu}, now_)) retime_on(op.gpu);
+    if (op.kind != OpKind::ALL_TO_ALL && !streams_.busy(op.gpu, now_)) retime_on(op.gpu);
     for (std::int32_t next : successors_.of(id))
       if (--pending_[next] == 0) push(now_, EventType::READY, next);
   }

@@ -37,7 +37,7 @@ double interference_stretch(const CostModel& model, double compute_left_s, doubl
 }
 
 bool ComputeStreams::gemms_running(const std::vector<std::int32_t>& gpus, double now) const {
-  return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t gpu) { return free_at_[gpu] > now; });
+  return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t gpu) { return busy(gpu, now); });
 }
 
 }  // namespace comet

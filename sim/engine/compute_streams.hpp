@@ -24,6 +24,8 @@ class ComputeStreams {
   void communication_ends(const std::vector<std::int32_t>& gpus);
   /// Whether a computation runs or is queued after `now` on any of these GPUs.
   bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
+  /// The same for one GPU.
+  bool busy(std::int32_t gpu, double now) const { return free_at_[gpu] > now; }
   /// Seconds of computation still to run after `now` on the busiest of these GPUs.
   double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
 

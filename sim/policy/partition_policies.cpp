@@ -225,8 +225,7 @@ ChunkPlan dynamic_chunks(const PartitionInputs& in) {
 
 std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions) {
   std::vector<RoutingMatrix> parts(fractions.size(), RoutingMatrix(routing.num_gpus(), routing.num_experts()));
-  double sum = 0.0;
-  for (double f : fractions) sum += f;
+  const double sum = sum_of(fractions);
   std::vector<std::int64_t> split(fractions.size());
   for (int src = 0; src < routing.num_gpus(); ++src) {
     const std::int32_t* row = routing.row(src);
