@@ -41,13 +41,14 @@ struct ExpertTarget {
 // chain(target, first_row, rows, expert) for every expert with rows. With lanes, each expert's
 // whole chain (GEMM, activation, GEMM) runs on its lane, and the lanes are forked from and joined
 // back into `stream` once per call: no lane waits for another between the two projections (a
-// join there cost a sync of all lanes per projection and chunk). `handle` must be bound to
-// `stream`.
+// join there cost a sync of all lanes per projection and chunk). `handle`, which runs the chains
+// without lanes, is bound to `stream` here.
 template <typename Chain>
 cublasStatus_t per_expert(cublasHandle_t handle, ExpertLanes* lanes, cudaStream_t stream, const ExpertRows& expert_rows,
                           Chain chain) {
+  cublasStatus_t status = cublasSetStream(handle, stream);
+  if (status != CUBLAS_STATUS_SUCCESS) return status;
   if (lanes && lanes->fork(stream) != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-  cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
   for (int e = 0; e < expert_rows.experts() && status == CUBLAS_STATUS_SUCCESS; ++e) {
     if (expert_rows.count[e] == 0) continue;
     const ExpertTarget target = lanes ? ExpertTarget{lanes->handle_of(e), lanes->stream_of(e)} : ExpertTarget{handle, stream};
@@ -63,8 +64,6 @@ cublasStatus_t expert_ffn_forward(cublasHandle_t handle, ExpertFfnShape shape, c
                                   const __nv_bfloat16* const* w2, __nv_bfloat16* h13, __nv_bfloat16* act,
                                   __nv_bfloat16* y, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  const cublasStatus_t status = cublasSetStream(handle, stream);
-  if (status != CUBLAS_STATUS_SUCCESS) return status;
   return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
     cublasStatus_t s = gemm_bf16(t.handle, false, false, m, 2 * f, h, x + first * h, w13[e], h13 + first * 2 * f, false);
     if (s == CUBLAS_STATUS_SUCCESS) s = launch_status(swiglu_forward(h13 + first * 2 * f, m, shape.ffn, act + first * f, t.stream));
@@ -77,8 +76,6 @@ cublasStatus_t expert_ffn_backward_data(cublasHandle_t handle, ExpertFfnShape sh
                                         const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
                                         const ExpertFfnGrads& g, cudaStream_t stream, ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  const cublasStatus_t status = cublasSetStream(handle, stream);
-  if (status != CUBLAS_STATUS_SUCCESS) return status;
   // d_act = dy w2^T; d_h13 = swiglu'(h13) d_act; dx = d_h13 w13^T.
   return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
     cublasStatus_t s = gemm_bf16(t.handle, false, true, m, f, h, dy + first * h, w2[e], g.d_act + first * f, false);
@@ -93,8 +90,6 @@ cublasStatus_t expert_ffn_backward_weights(cublasHandle_t handle, ExpertFfnShape
                                            const __nv_bfloat16* act, const ExpertFfnGrads& g, cudaStream_t stream,
                                            ExpertLanes* lanes) {
   const std::int64_t h = shape.hidden, f = shape.ffn;
-  const cublasStatus_t status = cublasSetStream(handle, stream);
-  if (status != CUBLAS_STATUS_SUCCESS) return status;
   // d_w2 += act^T dy and d_w13 += x^T d_h13 (accumulated: the caller zeroes them per step).
   return per_expert(handle, lanes, stream, rows, [&](ExpertTarget t, std::int64_t first, std::int64_t m, int e) {
     cublasStatus_t s = gemm_bf16(t.handle, true, false, f, h, m, act + first * f, dy + first * h, g.d_w2[e], true);
