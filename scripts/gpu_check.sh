@@ -13,6 +13,10 @@
 #     lanes        the shared-memory validations with the expert GEMMs on 1 and 8 lanes (default 4)
 #     overlap      the overlap case (Mixtral, 16K tokens/GPU, shared memory) for equal and tapered
 #                  chunks, with and without SMs set aside for NCCL (--comm-ctas, --pipeline-gemm-sms)
+#     sockets      every validation scenario over sockets (NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1, loopback):
+#                  the slowest transport the issue names, where communication outweighs compute
+#     interference comet_gpu_bench --sections interference over NVLink, shared memory, and shared memory with
+#                  NCCL on 2 CTAs, while nvidia-smi samples GPU 0 (SM clock and power per measured loop)
 #     clocks       the overlap case's none alone, then none + fixed:4, each with 60 repeats while
 #                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
 #     quick        = build,tests
@@ -36,13 +40,17 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
 }
 # validate_step MODEL nvlink|shm [OPTIONS...]: comet validate on scenarios/validate-MODEL-2gpu.yaml.
 # shm = host shared memory instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so
-# communication matters. The log and JSON are named after the arguments.
+# communication matters; sock = NCCL's socket transport over loopback (shared memory off too), slower
+# still. The log and JSON are named after the arguments.
 validate_step() {
   local model=$1 transport=$2
   shift 2
   local name="validate-$model-$transport$(printf -- '%s' "$@" | tr -d ' -')"
   local env=()
-  [[ $transport == shm ]] && env=(NCCL_P2P_DISABLE=1)
+  case $transport in
+    shm) env=(NCCL_P2P_DISABLE=1) ;;
+    sock) env=(NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_SOCKET_IFNAME=lo) ;;
+  esac
   step "$name" timeout -k 5 150 env "${env[@]}" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
     --measure-only -o "$LOGS/$name.json" "$@"
 }
@@ -81,6 +89,24 @@ validate_step() {
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
     validate_step deepseek shm --partitions none,fixed:2,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
+  fi
+  if has sockets; then
+    for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done
+    validate_step mixtral16k sock --partitions none,fixed:4,tapered:4,fixed:8
+  fi
+  if has interference; then
+    for variant in nvlink shm shm-ctas2; do
+      env=()
+      [[ $variant == shm* ]] && env=(NCCL_P2P_DISABLE=1)
+      options=()
+      [[ $variant == *ctas2 ]] && options=(--comm-ctas 2)
+      nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
+        -lms 20 >"$LOGS/interference-$variant.csv" &
+      sampler=$!
+      step "interference-$variant" timeout -k 5 200 env "${env[@]}" "$BUILD/comet_gpu_bench" --sections interference "${options[@]}"
+      kill "$sampler"
+      scripts/clock_samples.py "$LOGS/interference-$variant.csv" "$LOGS/interference-$variant.log" >>"$LOGS/interference-$variant.log"
+    done
   fi
   if has clocks; then
     for partitions in none none,fixed:4; do

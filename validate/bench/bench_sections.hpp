@@ -1,0 +1,30 @@
+// The sections of comet_gpu_bench, one file each; every one prints an nccl-tests style table (a
+// `#` preamble, fixed-width columns, a units row) on stdout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace comet::bench {
+
+/// Expert FFN (ragged per-expert GEMMs on lanes, from a CUDA graph) against one dense GEMM of the
+/// same flops, for each model preset and tokens per GPU (ffn_bench.cpp).
+void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds);
+
+/// NCCL all-to-all-v with ragged pieces against a plain all-to-all of the same total bytes, for
+/// each size in bytes per rank, one thread per GPU (a2a_bench.cpp).
+void a2a_section(const std::vector<std::int64_t>& sizes, int ranks, int max_ctas);
+
+struct InterferenceOptions {
+  std::int64_t m = 8192, n = 14336, k = 4096;  ///< the GEMM, M x N x K, bf16 in and out
+  std::int64_t bytes_per_peer = 64 << 20;      ///< all-to-all piece, bytes
+  int max_ctas = 0;                            ///< NCCL maxCTAs (0 = NCCL's choice)
+  double loop_s = 0.5;                         ///< length of the measured loop run alone, seconds
+};
+
+/// A GEMM loop beside a communication loop on the same GPU: how much each slows the other, the
+/// cost model's comm_sm_share and comm_slowdown_with_compute (interference_bench.cpp).
+void interference_section(const InterferenceOptions& options, int ranks);
+
+}  // namespace comet::bench

@@ -1,0 +1,79 @@
+// comet_gpu_bench: the validation kernels against the plain library calls they must keep up
+// with, and the interference the cost model needs, printed nccl-tests style (a `#` preamble,
+// fixed-width columns, a units row). One file per section:
+//   ffn           ffn_bench.cpp           expert FFN vs one dense cuBLAS GEMM of the same flops
+//   a2a           a2a_bench.cpp           NCCL all-to-all-v (ragged) vs plain all-to-all, one thread per GPU
+//   interference  interference_bench.cpp  a GEMM loop beside an all-to-all or copy-engine loop: how much each slows
+// Times: CUDA events around back-to-back runs after warm-up.
+#include <CLI/CLI.hpp>
+#include <cuda_runtime.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench_sections.hpp"
+#include "moe_model.hpp"
+
+namespace {
+
+bool wants(const std::vector<std::string>& sections, const std::string& name) {
+  return std::find(sections.begin(), sections.end(), name) != sections.end();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"comet_gpu_bench: validation kernels against dense cuBLAS and plain NCCL all-to-all, and GEMM/communication interference"};
+  std::vector<std::string> sections{"ffn", "a2a"}, models{"mixtral-8x7b", "deepseek-v3"};
+  std::vector<std::int64_t> tokens{4096, 16384}, sizes{1 << 24, 1 << 26, 1 << 28};
+  int ep = 2, rounds = 3, max_ctas = 0;
+  comet::bench::InterferenceOptions interference;
+  app.add_option("--sections", sections, "ffn, a2a, interference (default: ffn a2a)")
+      ->check(CLI::IsMember({"ffn", "a2a", "interference"}));
+  app.add_option("--models", models, "FFN section: model presets for the expert shapes");
+  app.add_option("--tokens", tokens, "FFN section: tokens per GPU (rows = tokens x top_k)");
+  app.add_option("--ep", ep, "FFN section: expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
+  app.add_option("--rounds", rounds, "FFN section: interleaved rounds over the variants (medians reported)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
+  app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
+      ->check(CLI::NonNegativeNumber);
+  std::vector<std::int64_t> gemm{interference.m, interference.n, interference.k};
+  app.add_option("--gemm-mnk", gemm, "Interference section: the GEMM's M N K")->expected(3)->check(CLI::PositiveNumber);
+  app.add_option("--bytes-per-peer", interference.bytes_per_peer, "Interference section: all-to-all bytes per peer")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--loop-seconds", interference.loop_s, "Interference section: length of each measured loop alone, seconds")
+      ->check(CLI::Range(0.01, 60.0));
+  CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, even under a pipe
+  for (const std::string& m : models)
+    if (!comet::find_model_preset(m)) {
+      fmt::print(stderr, "comet_gpu_bench: error: unknown model preset '{}'\n", m);
+      return 2;
+    }
+  int gpus = 0;
+  if (cudaGetDeviceCount(&gpus) != cudaSuccess || gpus == 0) {
+    fmt::print(stderr, "comet_gpu_bench: no CUDA GPU here\n");
+    return 2;
+  }
+  interference.m = gemm[0], interference.n = gemm[1], interference.k = gemm[2];
+  interference.max_ctas = max_ctas;
+  try {
+    fmt::print("# comet_gpu_bench on {} GPU(s)\n", gpus);
+    if (wants(sections, "ffn")) comet::bench::ffn_section(models, tokens, ep, rounds);
+    if (wants(sections, "a2a")) {
+      if (gpus < 2)
+        fmt::print("\n# All-to-all: skipped (needs 2 GPUs)\n");
+      else
+        comet::bench::a2a_section(sizes, gpus, max_ctas);
+    }
+    if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
+    return 3;
+  }
+  return 0;
+}
