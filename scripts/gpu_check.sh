@@ -15,8 +15,9 @@
 #                  chunks, with and without SMs set aside for NCCL (--comm-ctas, --pipeline-gemm-sms)
 #     sockets      every validation scenario over sockets (NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1, loopback):
 #                  the slowest transport the issue names, where communication outweighs compute
-#     interference comet_gpu_bench --sections interference over NVLink, shared memory, and shared memory with
-#                  NCCL on 2 CTAs, while nvidia-smi samples GPU 0 (SM clock and power per measured loop)
+#     interference comet_gpu_bench --sections interference over NVLink and shared memory, with NCCL's and
+#                  cuBLAS's defaults and with SMs split between them (--comm-ctas, --gemm-sms), while
+#                  nvidia-smi samples GPU 0 (SM clock and power per measured loop)
 #     clocks       the overlap case's none alone, then none + fixed:4, each with 60 repeats while
 #                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
 #     quick        = build,tests
@@ -95,17 +96,19 @@ validate_step() {
     validate_step mixtral16k sock --partitions none,fixed:4,tapered:4,fixed:8
   fi
   if has interference; then
-    for variant in nvlink shm shm-ctas2; do
+    # NAME:TRANSPORT:OPTIONS (options with '_' for spaces)
+    for variant in nvlink:nvlink: nvlink-sms116-ctas16:nvlink:--gemm-sms_116_--comm-ctas_16 shm:shm: shm-ctas2:shm:--comm-ctas_2 \
+      shm-sms124-ctas8:shm:--gemm-sms_124_--comm-ctas_8; do
+      IFS=: read -r name transport options <<<"$variant"
       env=()
-      [[ $variant == shm* ]] && env=(NCCL_P2P_DISABLE=1)
-      options=()
-      [[ $variant == *ctas2 ]] && options=(--comm-ctas 2)
+      [[ $transport == shm ]] && env=(NCCL_P2P_DISABLE=1)
+      read -ra options <<<"${options//_/ }"
       nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
-        -lms 20 >"$LOGS/interference-$variant.csv" &
+        -lms 20 >"$LOGS/interference-$name.csv" &
       sampler=$!
-      step "interference-$variant" timeout -k 5 200 env "${env[@]}" "$BUILD/comet_gpu_bench" --sections interference "${options[@]}"
+      step "interference-$name" timeout -k 5 200 env "${env[@]}" "$BUILD/comet_gpu_bench" --sections interference "${options[@]}"
       kill "$sampler"
-      scripts/clock_samples.py "$LOGS/interference-$variant.csv" "$LOGS/interference-$variant.log" >>"$LOGS/interference-$variant.log"
+      scripts/clock_samples.py "$LOGS/interference-$name.csv" "$LOGS/interference-$name.log" >>"$LOGS/interference-$name.log"
     done
   fi
   if has clocks; then

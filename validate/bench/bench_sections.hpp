@@ -20,6 +20,7 @@ struct InterferenceOptions {
   std::int64_t m = 8192, n = 14336, k = 4096;  ///< the GEMM, M x N x K, bf16 in and out
   std::int64_t bytes_per_peer = 64 << 20;      ///< all-to-all piece, bytes
   int max_ctas = 0;                            ///< NCCL maxCTAs (0 = NCCL's choice)
+  int gemm_sms = 0;                            ///< cublasSetSmCountTarget of the GEMM (0 = all SMs)
   double loop_s = 0.5;                         ///< length of the measured loop run alone, seconds
 };
 

@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
   app.add_option("--gemm-mnk", gemm, "Interference section: the GEMM's M N K")->expected(3)->check(CLI::PositiveNumber);
   app.add_option("--bytes-per-peer", interference.bytes_per_peer, "Interference section: all-to-all bytes per peer")
       ->check(CLI::PositiveNumber);
+  app.add_option("--gemm-sms", interference.gemm_sms,
+                 "Interference section: SMs the GEMM is sized for, the rest left to the transfer (cublasSetSmCountTarget; 0 = all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--loop-seconds", interference.loop_s, "Interference section: length of each measured loop alone, seconds")
       ->check(CLI::Range(0.01, 60.0));
   CLI11_PARSE(app, argc, argv);

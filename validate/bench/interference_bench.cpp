@@ -20,7 +20,9 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <latch>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "all_to_all_v.hpp"
@@ -34,7 +36,7 @@ namespace {
 
 // How much longer (alone) the covering loop is than the measured one: the covered side must not
 // outlast it even when slowed. Communication beside full-GPU GEMMs can slow several-fold.
-constexpr double GEMM_COVER = 1.5, COMM_COVER = 4.0;
+constexpr double GEMM_COVER = 1.5, COMM_COVER = 6.0;
 
 struct Stretch {
   double alone_s = 0, beside_s = 0;
@@ -58,10 +60,14 @@ class InterferenceRank {
         send_("a2a send", o.bytes_per_peer * ranks), recv_("a2a recv", o.bytes_per_peer * ranks),
         agree_("loop count", 1) {
     comm_ = join_communicator(rank, ranks, id, o.max_ctas);
-    check_cuda(cudaStreamCreateWithFlags(&gemm_stream_, cudaStreamNonBlocking), "stream");
-    check_cuda(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking), "stream");
+    // As comet validate sets them up (validate/rank_resources.cpp): communication at high priority.
+    int lowest = 0, highest = 0;
+    check_cuda(cudaDeviceGetStreamPriorityRange(&lowest, &highest), "stream priorities");
+    check_cuda(cudaStreamCreateWithPriority(&gemm_stream_, cudaStreamNonBlocking, lowest), "stream");
+    check_cuda(cudaStreamCreateWithPriority(&comm_stream_, cudaStreamNonBlocking, highest), "stream");
     check_cublas(cublasCreate(&handle_), "cuBLAS");
     check_cublas(cublasSetStream(handle_, gemm_stream_), "cuBLAS stream");
+    if (o.gemm_sms > 0) check_cublas(cublasSetSmCountTarget(handle_, o.gemm_sms), "cuBLAS SM count target");
     const auto staged = static_cast<std::size_t>(remote_bytes());
     check_cuda(cudaMallocHost(&host_, std::max<std::size_t>(staged, 1)), "pinned host buffer of " + std::to_string(staged) + " B");
     for (auto* buffer : {&a_, &b_}) fill(*buffer, 11 + rank);
@@ -97,17 +103,17 @@ class InterferenceRank {
     const double gemm_once = time_s(gemm, gemm_stream_, 3), comm_once = time_s(comm, comm_stream_, 3);
     TransferFigures f;
     const int g = agreed_count(o_.loop_s / gemm_once);
-    f.gemm.alone_s = timed_loops(transfer + " gemm-alone", gemm, g, comm, 0).first;
-    const auto [gemm_beside, comm_cover] = timed_loops(transfer + " gemm-beside", gemm, g, comm,
-                                                       agreed_count(GEMM_COVER * g * gemm_once / comm_once));
-    f.gemm.beside_s = gemm_beside;
-    f.gemm.covered = comm_cover >= gemm_beside;
+    f.gemm.alone_s = timed_loops(transfer + " gemm-alone", gemm, g, comm, 0).gemm_s;
+    const LoopTimes gemm_beside = timed_loops(transfer + " gemm-beside", gemm, g, comm,
+                                              agreed_count(GEMM_COVER * g * gemm_once / comm_once));
+    f.gemm.beside_s = gemm_beside.gemm_s;
+    f.gemm.covered = gemm_beside.comm_end_after_gemm_end_s >= 0.0;
     const int c = agreed_count(o_.loop_s / comm_once);
-    f.comm.alone_s = timed_loops(transfer + " comm-alone", gemm, 0, comm, c).second;
-    const auto [gemm_cover, comm_beside] = timed_loops(transfer + " comm-beside", gemm,
-                                                       agreed_count(COMM_COVER * c * comm_once / gemm_once), comm, c);
-    f.comm.beside_s = comm_beside;
-    f.comm.covered = gemm_cover >= comm_beside;
+    f.comm.alone_s = timed_loops(transfer + " comm-alone", gemm, 0, comm, c).comm_s;
+    const LoopTimes comm_beside = timed_loops(transfer + " comm-beside", gemm,
+                                              agreed_count(COMM_COVER * c * comm_once / gemm_once), comm, c);
+    f.comm.beside_s = comm_beside.comm_s;
+    f.comm.covered = comm_beside.comm_end_after_gemm_end_s <= 0.0;
     return f;
   }
 
@@ -129,29 +135,53 @@ class InterferenceRank {
     return agreed;
   }
 
-  // `gemms` GEMMs on the GEMM stream and `transfers` on the communication stream, launched
-  // interleaved so both start together; seconds each stream's loop took (0 for an empty one).
-  std::pair<double, double> timed_loops(const std::string& window, const std::function<void()>& gemm, int gemms,
-                                        const std::function<void()>& comm, int transfers) {
-    std::array<cudaEvent_t, 4> events{};
+  struct LoopTimes {
+    double gemm_s = 0, comm_s = 0;
+    double comm_end_after_gemm_end_s = 0;  ///< > 0: the transfers outlasted the GEMMs
+  };
+
+  // `gemms` GEMMs on the GEMM stream and `transfers` on the communication stream, each launched
+  // from its own host thread (a thread blocked on one stream's full launch queue would otherwise
+  // leave gaps in the other's loop), both released together.
+  LoopTimes timed_loops(const std::string& window, const std::function<void()>& gemm, int gemms,
+                        const std::function<void()>& comm, int transfers) {
+    std::array<cudaEvent_t, 4> events{};  // GEMM start, GEMM end, transfer start, transfer end
     for (auto& e : events) check_cuda(cudaEventCreate(&e), "event");
     check_cuda(cudaDeviceSynchronize(), "idle before the loops");
     const double wall_start = wall_clock_s();
+    std::latch go(2);
+    int device = 0;
+    check_cuda(cudaGetDevice(&device), "current GPU");
+    std::string comm_error;
+    std::thread comm_thread([&] {
+      try {
+        check_cuda(cudaSetDevice(device), "select GPU");
+        go.arrive_and_wait();
+        check_cuda(cudaEventRecord(events[2], comm_stream_), "record");
+        for (int i = 0; i < transfers; ++i) comm();
+        check_cuda(cudaEventRecord(events[3], comm_stream_), "record");
+      } catch (const std::exception& error) {
+        comm_error = error.what();
+      }
+    });
+    go.arrive_and_wait();
     check_cuda(cudaEventRecord(events[0], gemm_stream_), "record");
-    check_cuda(cudaEventRecord(events[2], comm_stream_), "record");
-    for (int i = 0; i < std::max(gemms, transfers); ++i) {
-      if (i < transfers) comm();
-      if (i < gemms) gemm();
-    }
+    for (int i = 0; i < gemms; ++i) gemm();
     check_cuda(cudaEventRecord(events[1], gemm_stream_), "record");
-    check_cuda(cudaEventRecord(events[3], comm_stream_), "record");
+    comm_thread.join();
+    if (!comm_error.empty()) throw GpuError(comm_error);
     check_cuda(cudaDeviceSynchronize(), "finish the loops");
     if (rank_ == 0) fmt::print("# window {} {:.3f} {:.3f}\n", window, wall_start, wall_clock_s());
-    float gemm_ms = 0, comm_ms = 0;
-    check_cuda(cudaEventElapsedTime(&gemm_ms, events[0], events[1]), "elapsed");
-    check_cuda(cudaEventElapsedTime(&comm_ms, events[2], events[3]), "elapsed");
+    LoopTimes t;
+    float ms = 0;
+    check_cuda(cudaEventElapsedTime(&ms, events[0], events[1]), "elapsed");
+    t.gemm_s = gemms > 0 ? ms * 1e-3 : 0.0;
+    check_cuda(cudaEventElapsedTime(&ms, events[2], events[3]), "elapsed");
+    t.comm_s = transfers > 0 ? ms * 1e-3 : 0.0;
+    check_cuda(cudaEventElapsedTime(&ms, events[1], events[3]), "elapsed");
+    t.comm_end_after_gemm_end_s = ms * 1e-3;
     for (auto& e : events) cudaEventDestroy(e);
-    return {gemms > 0 ? gemm_ms * 1e-3 : 0.0, transfers > 0 ? comm_ms * 1e-3 : 0.0};
+    return t;
   }
 
   const InterferenceOptions& o_;
@@ -180,7 +210,9 @@ void interference_section(const InterferenceOptions& o, int ranks) {
              ranks, o.m, o.n, o.k);
   fmt::print("# transfer looped on another; nccl = NCCL all-to-all of {} B per peer (NCCL maxCTAs {}), copy-engine =\n",
              o.bytes_per_peer, o.max_ctas > 0 ? std::to_string(o.max_ctas) : "default");
-  fmt::print("# cudaMemcpyAsync of the same remote bytes to pinned host memory and back (no SMs); each measured loop\n");
+  fmt::print("# cudaMemcpyAsync of the same remote bytes to pinned host memory and back (no SMs); GEMMs sized for {} SMs,\n",
+             o.gemm_sms > 0 ? std::to_string(o.gemm_sms) : "all");
+  fmt::print("# transfers on a high-priority stream (as comet validate runs them); each measured loop\n");
   fmt::print("# runs ~{} s alone and is covered from start to end by the other loop when beside it ('>' = it was not:\n", o.loop_s);
   fmt::print("# a lower bound); x = beside / alone, worst GPU; sm_share = 1 - 1/gemm_x (cost model comm_sm_share),\n");
   fmt::print("# slowdown = 1 - 1/comm_x (comm_slowdown_with_compute)\n");
