@@ -1,6 +1,5 @@
 #include "expert_lanes.hpp"
 
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -61,10 +60,9 @@ cudaError_t ExpertLanes::join(cudaStream_t into) {
   return error;
 }
 
-cublasStatus_t ExpertLanes::share_sms(int sms, int experts) {
-  const int per_lane = sms > 0 ? std::max(1, sms / busy_lanes(experts)) : 0;
+cublasStatus_t ExpertLanes::set_sm_count_target(int sms) {
   cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
-  for (std::size_t i = 0; i < handles_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = cublasSetSmCountTarget(handles_[i], per_lane);
+  for (std::size_t i = 0; i < handles_.size() && status == CUBLAS_STATUS_SUCCESS; ++i) status = cublasSetSmCountTarget(handles_[i], sms);
   return status;
 }
 

@@ -30,13 +30,8 @@ class ExpertLanes {
   cudaError_t fork(cudaStream_t from);
   /// `into` waits for the work enqueued on every lane so far.
   cudaError_t join(cudaStream_t into);
-  /// Lets the GEMMs of all lanes together use `sms` SMs (0 = all): the lanes that `experts`
-  /// experts keep busy at once split them, each lane's handle sized for its part
-  /// (cublasSetSmCountTarget). A target per kernel alone reserves nothing when several lanes'
-  /// GEMMs run side by side and fill the GPU between them.
-  cublasStatus_t share_sms(int sms, int experts);
-  /// Lanes `experts` experts keep busy at once.
-  int busy_lanes(int experts) const { return experts < size() ? (experts > 0 ? experts : 1) : size(); }
+  /// cublasSetSmCountTarget on every lane (0 = all SMs): the share of SMs GEMMs may use.
+  cublasStatus_t set_sm_count_target(int sms);
 
  private:
   std::vector<cudaStream_t> streams_;

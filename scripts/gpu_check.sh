@@ -12,7 +12,7 @@
 #     ctas         the shared-memory validations with NCCL limited to 4, 8 and 16 CTAs
 #     lanes        the shared-memory validations with the expert GEMMs on 1 and 8 lanes (default 4)
 #     overlap      the overlap case (Mixtral, 16K tokens/GPU, shared memory) for equal and tapered
-#                  chunks and fine, with and without SMs set aside for NCCL (--pipeline-gemm-sms, --comm-ctas)
+#                  chunks, with and without SMs set aside for NCCL (--comm-ctas, --pipeline-gemm-sms)
 #     sockets      every validation scenario over sockets (NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1, loopback):
 #                  the slowest transport the issue names, where communication outweighs compute
 #     interference comet_gpu_bench --sections interference over NVLink and shared memory, with NCCL's and
@@ -86,11 +86,10 @@ validate_step() {
     done
   fi
   if has overlap; then
-    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,fixed:8,fine
-    for split in "124 8" "116 16" "108 24"; do
-      read -r sms ctas <<<"$split"
-      validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,fine --pipeline-gemm-sms "$sms" --comm-ctas "$ctas"
-    done
+    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,fixed:8,tapered:8
+    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
+    validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
+    validate_step deepseek shm --partitions none,fixed:2,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
   fi
   if has sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

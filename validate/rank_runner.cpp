@@ -75,8 +75,7 @@ cudaEvent_t RankRunner::enqueue() {
   gemm_sms_ = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
   const int pipeline_sms = res_.compute_settings.pipeline_gemm_sms;
   if (pipeline_sms > 0 && layout_.num_chunks() > 1) gemm_sms_ = std::min(pipeline_sms, res_.sm_count);
-  if (res_.lanes)
-    check_cublas(res_.lanes->share_sms(gemm_sms_, static_cast<int>(buf_.w13_ptr.size())), "split the GEMMs' SMs over the lanes");
+  if (res_.lanes) check_cublas(res_.lanes->set_sm_count_target(gemm_sms_), "set the GEMMs' SM count");
   for (std::size_t i = 0; i < schedule_.size(); ++i) {
     const ScheduledOp& s = schedule_[i];
     const Op& op = plan_.ops()[s.op];
