@@ -30,7 +30,9 @@ class ExpertLanes {
   cudaError_t fork(cudaStream_t from);
   /// `into` waits for the work enqueued on every lane so far.
   cudaError_t join(cudaStream_t into);
-  /// cublasSetSmCountTarget on every lane (0 = all SMs): the share of SMs GEMMs may use.
+  /// cublasSetSmCountTarget on every lane (0 = all SMs): each GEMM is sized for `sms` SMs. The
+  /// lanes are not split: several lanes' GEMMs at once may still fill the GPU (giving each lane
+  /// sms / lanes made every pipelined policy slower on an H200: BENCHMARKS.md).
   cublasStatus_t set_sm_count_target(int sms);
 
  private:

@@ -83,8 +83,9 @@ void ValidateCommand::add_to(CLI::App& app) {
                    "per-expert GEMMs fill only part of the GPU")
       ->capture_default_str()->check(CLI::Range(1, 32));
   app_->add_option("--pipeline-gemm-sms", pipeline_gemm_sms_,
-                   "SMs the expert GEMMs of pipelined policies (more than one chunk) may use, the rest left to the NCCL "
-                   "kernels beside them (cublasSetSmCountTarget; 0 = the Plan's share)")
+                   "SMs each expert GEMM of pipelined policies (more than one chunk) is sized for, to leave the rest to the "
+                   "NCCL kernels beside it (cublasSetSmCountTarget; GEMMs of several lanes running at once may still fill "
+                   "the GPU; 0 = the Plan's share)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_flag("--no-op-graphs", no_op_graphs_,
                  "Enqueue the expert ops' kernels on every run instead of replaying CUDA graphs captured on the first "
