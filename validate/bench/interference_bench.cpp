@@ -94,12 +94,11 @@ class InterferenceRank {
     const std::function<void()> gemm = [&] {
       check_cublas(kernels::gemm_bf16(handle_, false, false, o_.m, o_.n, o_.k, a_.get(), b_.get(), c_.get(), false), "GEMM");
     };
-    const std::function<void()> comm = transfer == "nccl" ? std::function<void()>([&] {
-      check_nccl(kernels::all_to_all(send_.get(), recv_.get(), o_.bytes_per_peer, ranks_, comm_, comm_stream_), "all-to-all");
-    })
-                                                          : std::function<void()>([&] {
-                                                              copy_through_host();
-                                                            });
+    std::function<void()> comm = [&] { copy_through_host(); };
+    if (transfer == "nccl")
+      comm = [&] {
+        check_nccl(kernels::all_to_all(send_.get(), recv_.get(), o_.bytes_per_peer, ranks_, comm_, comm_stream_), "all-to-all");
+      };
     const double gemm_once = time_s(gemm, gemm_stream_, 3), comm_once = time_s(comm, comm_stream_, 3);
     TransferFigures f;
     const int g = agreed_count(o_.loop_s / gemm_once);
