@@ -2,6 +2,15 @@
 
 namespace comet::kernels {
 
+ncclConfig_t communicator_config(int max_ctas) {
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  if (max_ctas > 0) {
+    config.maxCTAs = max_ctas;
+    config.minCTAs = max_ctas < 2 ? max_ctas : 2;
+  }
+  return config;
+}
+
 ncclResult_t all_to_all_v(const void* send, const std::int64_t* send_offsets, const std::int64_t* send_bytes, void* recv,
                           const std::int64_t* recv_offsets, const std::int64_t* recv_bytes, int num_ranks, int rank,
                           bool copy_self, ncclComm_t comm, cudaStream_t stream) {

@@ -18,6 +18,10 @@ ncclResult_t all_to_all_v(const void* send, const std::int64_t* send_offsets, co
                           const std::int64_t* recv_offsets, const std::int64_t* recv_bytes, int num_ranks, int rank,
                           bool copy_self, ncclComm_t comm, cudaStream_t stream);
 
+/// The config of a communicator whose kernels take at most `max_ctas` SMs (ncclConfig_t maxCTAs,
+/// minCTAs no higher; 0 = NCCL's choice): the knob of `comet validate --comm-ctas`.
+ncclConfig_t communicator_config(int max_ctas);
+
 /// The reference of the benchmarks: every rank sends `bytes_per_peer` to every other rank,
 /// as nccl-tests' alltoall does (piece p at offset p * bytes_per_peer).
 ncclResult_t all_to_all(const void* send, void* recv, std::int64_t bytes_per_peer, int num_ranks, ncclComm_t comm,

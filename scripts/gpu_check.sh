@@ -39,21 +39,48 @@ step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records
   local start=$SECONDS
   if "$@" >"$LOGS/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)"; else echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"; fi
 }
-# validate_step MODEL nvlink|shm [OPTIONS...]: comet validate on scenarios/validate-MODEL-2gpu.yaml.
-# shm = host shared memory instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so
-# communication matters; sock = NCCL's socket transport over loopback (shared memory off too), slower
-# still. The log and JSON are named after the arguments.
+# transport_env nvlink|shm|sock: the NCCL environment of a transport. shm = host shared memory
+# instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so communication matters; sock =
+# NCCL's socket transport over loopback (shared memory off too), slower still.
+transport_env() {
+  case $1 in
+    shm) echo NCCL_P2P_DISABLE=1 ;;
+    sock) echo NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_SOCKET_IFNAME=lo ;;
+  esac
+}
+# validate_step MODEL nvlink|shm|sock [OPTIONS...]: comet validate on
+# scenarios/validate-MODEL-2gpu.yaml. The log and JSON are named after the arguments.
 validate_step() {
   local model=$1 transport=$2
   shift 2
   local name="validate-$model-$transport$(printf -- '%s' "$@" | tr -d ' -')"
-  local env=()
-  case $transport in
-    shm) env=(NCCL_P2P_DISABLE=1) ;;
-    sock) env=(NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_SOCKET_IFNAME=lo) ;;
-  esac
+  local env
+  read -ra env <<<"$(transport_env "$transport")"
   step "$name" timeout -k 5 150 env "${env[@]}" "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
     --measure-only -o "$LOGS/$name.json" "$@"
+}
+# sampled_step NAME WINDOWS COMMAND...: step NAME while nvidia-smi samples GPU 0's SM clock and
+# power every 20 ms; then scripts/clock_samples.py appends the clocks to NAME's log (per `# window`
+# line of that log when WINDOWS is "windows", else over the busy samples).
+sampled_step() {
+  local name=$1 windows=$2
+  shift 2
+  nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
+    -lms 20 >"$LOGS/$name.csv" &
+  local sampler=$!
+  step "$name" "$@"
+  kill "$sampler"
+  local log=()
+  [[ $windows == windows ]] && log=("$LOGS/$name.log")
+  scripts/clock_samples.py "$LOGS/$name.csv" "${log[@]}" >>"$LOGS/$name.log"
+}
+# interference_step NAME nvlink|shm [OPTIONS...]: comet_gpu_bench's interference section, sampled.
+interference_step() {
+  local name=$1 env
+  read -ra env <<<"$(transport_env "$2")"
+  shift 2
+  sampled_step "interference-$name" windows timeout -k 5 200 env "${env[@]}" "$BUILD/comet_gpu_bench" \
+    --sections interference "$@"
 }
 {
   date -u
@@ -96,30 +123,16 @@ validate_step() {
     validate_step mixtral16k sock --partitions none,fixed:4,tapered:4,fixed:8
   fi
   if has interference; then
-    # NAME:TRANSPORT:OPTIONS (options with '_' for spaces)
-    for variant in nvlink:nvlink: nvlink-sms116-ctas16:nvlink:--gemm-sms_116_--comm-ctas_16 shm:shm: shm-ctas2:shm:--comm-ctas_2 \
-      shm-sms124-ctas8:shm:--gemm-sms_124_--comm-ctas_8; do
-      IFS=: read -r name transport options <<<"$variant"
-      env=()
-      [[ $transport == shm ]] && env=(NCCL_P2P_DISABLE=1)
-      read -ra options <<<"${options//_/ }"
-      nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
-        -lms 20 >"$LOGS/interference-$name.csv" &
-      sampler=$!
-      step "interference-$name" timeout -k 5 200 env "${env[@]}" "$BUILD/comet_gpu_bench" --sections interference "${options[@]}"
-      kill "$sampler"
-      scripts/clock_samples.py "$LOGS/interference-$name.csv" "$LOGS/interference-$name.log" >>"$LOGS/interference-$name.log"
-    done
+    interference_step nvlink nvlink
+    interference_step nvlink-sms116-ctas16 nvlink --gemm-sms 116 --comm-ctas 16
+    interference_step shm shm
+    interference_step shm-ctas2 shm --comm-ctas 2
+    interference_step shm-sms124-ctas8 shm --gemm-sms 124 --comm-ctas 8
   fi
   if has clocks; then
     for partitions in none none,fixed:4; do
-      nvidia-smi --query-gpu=timestamp,index,clocks.sm,power.draw,clocks_event_reasons.sw_power_cap --format=csv,noheader \
-        -lms 20 >"$LOGS/clocks-$partitions.csv" &
-      sampler=$!
-      step "clocks-$partitions" timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
+      sampled_step "clocks-$partitions" busy timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
         scenarios/validate-mixtral16k-2gpu.yaml --measure-only --partitions "$partitions" --repeats 60 --warmup 3
-      kill "$sampler"
-      scripts/clock_samples.py "$LOGS/clocks-$partitions.csv" >>"$LOGS/clocks-$partitions.log"
     done
   fi
   if has ctas; then

@@ -48,6 +48,15 @@ struct TransferPlan {
   }
 };
 
+// Every GPU sends `bytes` to every other GPU.
+std::vector<Transfer> uniform_transfers(int gpus, double bytes) {
+  std::vector<Transfer> transfers;
+  for (int s = 0; s < gpus; ++s)
+    for (int d = 0; d < gpus; ++d)
+      if (s != d) transfers.push_back({s, d, bytes});
+  return transfers;
+}
+
 const std::string TWO_GPUS = "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n"
                              "latency: {nvlink: 2us}\n";
 
@@ -81,12 +90,8 @@ TEST(Engines, UniformAllToAllOnANonBlockingFatTreeIsBoundByTheNics) {
   const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(4) +
                                                  "fat_tree: {k: 4, tiers: 3}\n");
   const CostModel model = ideal_links();
-  std::vector<Transfer> transfers;
-  for (int s = 0; s < 16; ++s)
-    for (int d = 0; d < 16; ++d)
-      if (s != d) transfers.push_back({s, d, 100e6});
   TransferPlan p(16);
-  p.all_to_all(transfers);
+  p.all_to_all(uniform_transfers(16, 100e6));
   // Each NIC carries its GPU's 12 remote-node transfers at 50 GB/s (PCIe 64 GB/s and NVLink do
   // not limit); plus the longest path latency: 2 x pcie + 2 x nic + 4 x switch hops.
   const double bound = 12 * 100e6 / 50e9 + (2 * 0.5 + 2 * 1.0 + 4 * 0.5) * 1e-6;
@@ -104,12 +109,8 @@ TEST(Engines, UniformAllToAllOn128GpusIsBoundByTheNicsThroughCoalescing) {
   const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(8) +
                                                  "fat_tree: {down: [32, 4], up: [1, 32]}\n");
   const CostModel model = ideal_links();
-  std::vector<Transfer> transfers;
-  for (int s = 0; s < 128; ++s)
-    for (int d = 0; d < 128; ++d)
-      if (s != d) transfers.push_back({s, d, 10e6});
   TransferPlan p(128);
-  p.all_to_all(transfers);
+  p.all_to_all(uniform_transfers(128, 10e6));
   const double bound = 120 * 10e6 / 50e9;
   for (const std::string& engine : engines_under_test()) {
     const Timeline timeline = make_executor(engine)->run(p.plan, t, model);

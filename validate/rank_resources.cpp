@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "all_to_all_v.hpp"
 #include "gpu_error.hpp"
 
 namespace comet {
@@ -27,11 +28,7 @@ RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclU
       throw GpuError(error.what());
     }
   }
-  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-  if (settings.max_ctas > 0) {
-    config.maxCTAs = settings.max_ctas;
-    config.minCTAs = settings.max_ctas < 2 ? settings.max_ctas : 2;
-  }
+  ncclConfig_t config = kernels::communicator_config(settings.max_ctas);
   check_nccl(ncclGroupStart(), "group NCCL init");
   check_nccl(ncclCommInitRankConfig(&dispatch_comm, num_ranks, dispatch_id, rank, &config), "join dispatch communicator");
   check_nccl(ncclCommInitRankConfig(&combine_comm, num_ranks, combine_id, rank, &config), "join combine communicator");

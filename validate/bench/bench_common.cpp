@@ -3,6 +3,7 @@
 #include <exception>
 #include <thread>
 
+#include "all_to_all_v.hpp"
 #include "gpu_error.hpp"
 #include "median.hpp"
 #include "random_fill.hpp"
@@ -51,11 +52,7 @@ void run_per_gpu(int ranks, const std::function<void(int rank)>& per_rank) {
 }
 
 ncclComm_t join_communicator(int rank, int ranks, const ncclUniqueId& id, int max_ctas) {
-  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-  if (max_ctas > 0) {
-    config.maxCTAs = max_ctas;
-    config.minCTAs = max_ctas < 2 ? max_ctas : 2;
-  }
+  ncclConfig_t config = kernels::communicator_config(max_ctas);
   ncclComm_t comm = nullptr;
   check_nccl(ncclCommInitRankConfig(&comm, ranks, id, rank, &config), "NCCL init");
   return comm;
