@@ -282,8 +282,17 @@ TEST_F(CliTest, CostModelRoundTripsThroughItsFile) {
   std::ifstream in(path);
   const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(checked.output, written);
+  // GOOD_SCENARIO runs H100s: an H200 calibration is refused, naming both GPUs; its own GPU's runs.
   const std::string scenario = write("s.yaml", GOOD_SCENARIO);
-  EXPECT_EQ(run_comet("simulate --engine analytical --calibration " + path + " " + scenario).exit_code, 0);
+  const Result other_gpu = run_comet("simulate --engine analytical --calibration " + path + " " + scenario);
+  EXPECT_EQ(other_gpu.exit_code, 2) << other_gpu.output;
+  EXPECT_NE(other_gpu.output.find("'gpu': value 'h200'"), std::string::npos) << other_gpu.output;
+  EXPECT_NE(other_gpu.output.find("h100-sxm"), std::string::npos) << other_gpu.output;
+  const std::string h100 = (dir_ / "h100.yaml").string();
+  ASSERT_EQ(run_comet("cost-model --gpu h100-sxm -o " + h100).exit_code, 0);
+  const Result same_gpu = run_comet("simulate --engine analytical --calibration " + h100 + " " + scenario);
+  EXPECT_EQ(same_gpu.exit_code, 0) << same_gpu.output;
+  EXPECT_NE(same_gpu.output.find("cost model h100-sxm from " + h100 + " (no measurement provenance)"), std::string::npos) << same_gpu.output;
 }
 
 TEST_F(CliTest, HelpAndVersionExitZero) {
@@ -312,9 +321,12 @@ TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
   const Result big = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/scenarios/fat-tree-1024.yaml --measure-only");
   EXPECT_EQ(big.exit_code, 2) << big.output;
   EXPECT_NE(big.output.find("GPU(s) this machine has"), std::string::npos) << big.output;
-  const Result no_mode = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml");
+  // A calibration of another GPU than the scenario's (validate-tiny runs H100s).
+  const std::string h200 = (dir_ / "h200.yaml").string();
+  ASSERT_EQ(run_comet("cost-model --gpu h200 -o " + h200).exit_code, 0);
+  const Result no_mode = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --calibration " + h200);
   EXPECT_EQ(no_mode.exit_code, 2) << no_mode.output;
-  EXPECT_NE(no_mode.output.find("--measure-only"), std::string::npos) << no_mode.output;
+  EXPECT_NE(no_mode.output.find("the scenario's GPU 'h100-sxm'"), std::string::npos) << no_mode.output;
   const Result fault = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only --inject-fault sometimes");
   EXPECT_EQ(fault.exit_code, 2) << fault.output;
   EXPECT_NE(fault.output.find("silent-rank:R"), std::string::npos) << fault.output;

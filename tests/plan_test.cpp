@@ -1,5 +1,6 @@
 // All-to-all algorithms, partition policies and the Plan: conservation, DAG structure,
 // determinism.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "a2a_algorithms.hpp"
+#include "analytical_engine.hpp"
 #include "executor.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
@@ -316,7 +318,7 @@ TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
   const Fixture f;
   const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
   const BuiltPlan built = f.plan("contiguous", "fixed:1", "direct");
-  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model};
+  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, {}};
   const ChunkPlan tapered = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:4"), in);
   ASSERT_EQ(tapered.parts.size(), 4u);
   std::vector<double> copies;
@@ -368,14 +370,19 @@ TEST(Partition, LocalCopiesFillTheFirstAndLastChunk) {
   EXPECT_EQ(halves[0].at(0, 2) + halves[0].at(0, 3), 20);
 }
 
-TEST(Partition, DynamicPicksTheCheapestPredictedPipeline) {
+// dynamic prices every candidate with the analytical engine: its printed prediction is the layer
+// time the engine reports for its own one-layer Plan, and no fixed:K Plan runs faster there.
+TEST(Partition, DynamicPredictsWithTheAnalyticalEngine) {
   const Fixture f;
-  const BuiltPlan built = f.plan("contiguous", "dynamic", "direct");
-  const TokenExchange whole = exchange_tokens(built.routing[0], built.placement);
-  const PartitionInputs in{&built.routing[0], &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model};
-  const ChunkPlan chosen = partition_tokens(parse_policy(PolicyFamily::PARTITION, "dynamic"), in);
-  for (int k : {1, 2, 4, 8, 16})
-    EXPECT_LE(chosen.predicted_makespan_s, predict_pipeline_s(whole, std::vector<double>(k, 1.0 / k), in) * (1 + 1e-12)) << k;
+  const BuiltPlan chosen = f.plan("contiguous", "dynamic", "direct", 1, 1, true);
+  const double engine_s = AnalyticalEngine().run(chosen.plan, f.topology, f.cost_model).makespan_s();
+  EXPECT_EQ(chosen.chunks.front().predicted_makespan_s, engine_s);
+  const std::string& choice = chosen.partition_choices.front();
+  EXPECT_NE(choice.find(fmt::format("predicted layer {:.3f} ms", engine_s * 1e3)), std::string::npos) << choice;
+  for (int k : {1, 2, 3, 4, 8, 16}) {
+    const BuiltPlan fixed = f.plan("contiguous", fmt::format("fixed:{}", k), "direct");
+    EXPECT_LE(engine_s, AnalyticalEngine().run(fixed.plan, f.topology, f.cost_model).makespan_s() * (1 + 1e-12)) << k;
+  }
 }
 
 }  // namespace

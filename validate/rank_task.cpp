@@ -40,6 +40,22 @@ Timeline merge_job(const RealJob& job, const std::vector<RankResult>& ranks, std
   return timeline;
 }
 
+// Per repeat, the layer time: the earliest op start to the latest op end over every rank.
+std::vector<double> layer_time_samples(const std::vector<RankResult>& ranks, std::size_t job_index) {
+  std::vector<double> samples;
+  for (std::size_t rep = 0; rep < ranks[0].times[job_index].size(); ++rep) {
+    double start = 1e300, end = -1e300;
+    for (const RankResult& r : ranks)
+      for (const auto& [s, e] : r.times[job_index][rep]) {
+        if (s < 0) continue;
+        start = std::min(start, s);
+        end = std::max(end, e);
+      }
+    if (end >= start) samples.push_back(end - start);
+  }
+  return samples;
+}
+
 }  // namespace
 
 void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs, const LayerDims& dims,
@@ -105,6 +121,7 @@ std::vector<RealMeasurement> merge_ranks(const std::vector<RealJob>& jobs, const
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     RealMeasurement m;
     m.timeline = merge_job(jobs[j], ranks, j);
+    m.layer_time_samples_s = layer_time_samples(ranks, j);
     for (const RankResult& r : ranks) {
       m.output.insert(m.output.end(), r.output[j].begin(), r.output[j].end());
       m.input_gradient.insert(m.input_gradient.end(), r.input_gradient[j].begin(), r.input_gradient[j].end());

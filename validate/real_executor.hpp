@@ -40,6 +40,7 @@ struct RealJob {
 
 struct RealMeasurement {
   Timeline timeline;
+  std::vector<double> layer_time_samples_s;  ///< per timed repeat: first op start to last op end over ranks
   std::vector<float> output;          ///< every rank's layer output, rank after rank [tokens, H]
   std::vector<float> input_gradient;  ///< the same for the input gradient
   std::vector<float> weight_gradient; ///< every rank's first local expert's weight gradients, rank after rank

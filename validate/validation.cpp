@@ -6,6 +6,8 @@
 #include <cmath>
 #include <memory>
 
+#include "analytical_engine.hpp"
+#include "calibration_file.hpp"
 #include "input_error.hpp"
 #include "mpi_executor.hpp"
 #include "numerics.hpp"
@@ -114,7 +116,13 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     PolicyReport report;
     report.partition = prepared[i].partition.text();
     report.choice = prepared[i].built->partition_choices.front();
+    report.plan_hash = prepared[i].built->plan.stable_hash();
     report.timeline = measured[i].timeline;
+    report.layer_time_samples_s = measured[i].layer_time_samples_s;
+    if (r.predict_with) {
+      const Plan& plan = prepared[i].built->plan;
+      report.prediction = compare_timelines(plan, AnalyticalEngine().run(plan, *r.topology, *r.predict_with), report.timeline);
+    }
     report.metrics = compute_metrics(prepared[i].built->plan, report.timeline, *r.topology, *r.costs);
     report.busy_s = busy_per_kind(report.timeline, report.metrics.critical_gpu, r.scenario->expert_parallel);
     report.error_vs_none = worst_error({relative_error(measured[i].output, measured[0].output),
@@ -143,7 +151,17 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
 
 nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::vector<PolicyReport>& reports) {
   nlohmann::ordered_json out;
+  out["format"] = MEASURED_FORMAT;
   out["scenario"] = r.scenario->name;
+  out["scenario_origin"] = r.scenario->origin;
+  out["scenario_yaml"] = r.scenario_text;
+  out["layers"] = 1;
+  out["steps"] = 1;
+  out["seed"] = r.options.seed;
+  out["planning_cost_model"] = cost_model_yaml(*r.cost_model);
+  nlohmann::ordered_json provenance = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : r.provenance) provenance[key] = value;
+  out["provenance"] = provenance;
   out["gpus"] = r.topology->num_gpus();
   out["placement"] = r.placement.text();
   out["a2a"] = "direct";
@@ -159,6 +177,8 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
     nlohmann::ordered_json j;
     j["partition"] = p.partition;
     j["choice"] = p.choice;
+    j["plan_hash"] = fmt::format("{:016x}", p.plan_hash);
+    j["layer_time_samples_s"] = p.layer_time_samples_s;
     j["layer_time_s"] = p.metrics.layer_time_s;
     j["compute_s"] = p.metrics.compute_s;
     j["comm_s"] = p.metrics.comm_s;
@@ -171,6 +191,7 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
     j["error_vs_none"] = number(p.error_vs_none);
     j["error_vs_cpu"] = number(p.error_vs_cpu);
     j["pass"] = p.pass;
+    if (p.prediction) j["prediction"] = prediction_json(*p.prediction);
     j["timeline"] = timeline_to_json(p.timeline);
     list.push_back(std::move(j));
   }

@@ -7,13 +7,16 @@
 
 #include <array>
 #include <limits>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cost_model.hpp"
 #include "metrics.hpp"
 #include "path_costs.hpp"
 #include "policy_spec.hpp"
+#include "prediction.hpp"
 #include "real_executor.hpp"
 #include "scenario.hpp"
 #include "topology.hpp"
@@ -24,7 +27,12 @@ struct ValidationRequest {
   const Scenario* scenario = nullptr;
   const Topology* topology = nullptr;
   const PathCosts* costs = nullptr;
-  const CostModel* cost_model = nullptr;
+  const CostModel* cost_model = nullptr;   ///< what the Plans are built with (dynamic prices its chunks with it)
+  /// When set, each measured Plan is also run on the analytical engine with this cost model and
+  /// compared op class by op class (PolicyReport::prediction).
+  const CostModel* predict_with = nullptr;
+  std::string scenario_text;               ///< the scenario's YAML, recorded in the measured JSON
+  std::vector<std::pair<std::string, std::string>> provenance;  ///< recorded in the measured JSON
   PolicySpec placement;
   std::vector<PolicySpec> partitions;  ///< `none` is added first when missing: it is the reference
   RealRunOptions options;
@@ -34,7 +42,10 @@ struct ValidationRequest {
 struct PolicyReport {
   std::string partition;
   std::string choice;                    ///< what the partition policy chose
+  std::uint64_t plan_hash = 0;           ///< Plan::stable_hash of the Plan that ran
   Timeline timeline;
+  std::vector<double> layer_time_samples_s;  ///< per timed repeat
+  std::optional<PredictionComparison> prediction;  ///< analytical engine against the measurement
   Metrics metrics;
   std::array<double, NUM_OP_KINDS> busy_s{};  ///< per op kind, busy time on the critical GPU (all-to-all: its group)
   double overlap_efficiency = 0.0;       ///< (T_none - T) / (T_none - max(T_comm, T_compute)) of `none`; NaN without communication
@@ -48,6 +59,9 @@ struct PolicyReport {
 /// and GpuError when the GPUs fail. Under MPI only rank 0 gets the reports (the others: none).
 std::vector<PolicyReport> validate_policies(const ValidationRequest& request);
 
+/// The measured JSON (`-o`; docs/file-formats.md, "Measured timelines"): what ran, where, every
+/// policy's Timeline and samples, and what `comet validate --measured` needs to rebuild the Plans
+/// (scenario text, planning cost model, plan fingerprints).
 nlohmann::ordered_json validation_json(const ValidationRequest& request, const std::vector<PolicyReport>& reports);
 
 }  // namespace comet

@@ -1,3 +1,4 @@
+#include "calibration_file.hpp"
 #include "bench_command.hpp"
 
 #include <fmt/format.h>
@@ -129,7 +130,7 @@ nlohmann::json measure_plan(const PlanBenchCase& c) {
   const Scenario scenario = default_scenario();
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const CostModel cost_model = cost_model_for(scenario.topology.node.gpu_model, {});
   const double setup_s = seconds_since(start);
   const auto plan_start = std::chrono::steady_clock::now();
   const BuiltPlan built = build_plan({&scenario, &topology, &costs, &cost_model,
@@ -154,7 +155,7 @@ nlohmann::json measure_engine(const std::string& engine, const std::string& kind
   const Scenario scenario = parse_scenario(load_yaml_text(text, "bench"), ".");
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const CostModel model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const CostModel model = cost_model_for(scenario.topology.node.gpu_model, {});
   const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
                                       parse_policy(PolicyFamily::PARTITION, "fixed:4"),
                                       parse_policy(PolicyFamily::A2A, "direct"), 1, 1});

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "atomic_file.hpp"
-#include "cost_model.hpp"
+#include "calibration_file.hpp"
 
 namespace comet {
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "calibration_file.hpp"
 #include "executor.hpp"
 
 namespace comet {
@@ -12,7 +13,7 @@ void EngineOptions::add_to(CLI::App& app) {
                  fmt::format("Engine: {} (default: {})", fmt::join(available_engines(), " | "), available_engines().front()));
   app.add_option("--layers", layers, "MoE layers to simulate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "Training steps to simulate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--calibration", calibration, "Cost-model YAML file (default: built-in H100/H200 figures)");
+  app.add_option("--calibration", calibration, "Calibration YAML (comet calibrate) of the scenario's GPU (default: the shipped calibrations/<gpu>.yaml, else datasheet figures)");
 }
 
 std::string EngineOptions::engine_name() const {
@@ -22,11 +23,9 @@ std::string EngineOptions::engine_name() const {
 }
 
 CostModel EngineOptions::cost_model(const Scenario& scenario) const {
-  return calibration.empty() ? CostModel::defaults_for(scenario.topology.node.gpu_model) : load_cost_model(calibration);
+  return cost_model_for(scenario.topology.node.gpu_model, calibration);
 }
 
-std::string EngineOptions::cost_model_label(const CostModel& model) const {
-  return calibration.empty() ? model.gpu_model + " defaults" : calibration;
-}
+std::string EngineOptions::cost_model_label(const CostModel& model) const { return model.description(); }
 
 }  // namespace comet

@@ -32,7 +32,13 @@ int main(int argc, char** argv) {
   commands.push_back(std::make_unique<comet::SweepCommand>());
   commands.push_back(std::make_unique<comet::CostModelCommand>());
   commands.push_back(std::make_unique<comet::BenchCommand>());
-  commands.push_back(std::make_unique<comet::ValidateForwardCommand>());
+  commands.push_back(std::make_unique<comet::GpuForwardCommand>(
+      "validate", "Run the scenario's partition policies on this machine's GPUs with real CUDA and NCCL kernels, time "
+                  "every op, check numerics and compare with the analytical engine's prediction; or, with --measured "
+                  "FILE, predict a recorded measurement on any machine (comet validate --help)"));
+  commands.push_back(std::make_unique<comet::GpuForwardCommand>(
+      "calibrate", "Measure the cost model on this machine's GPUs with the real kernels and fit it into a calibration "
+                   "YAML (comet calibrate --help)"));
   return comet::run_commands(commands, argc, argv,
                              "comet: simulate and validate communication policies for Mixture-of-Experts layers on GPU "
                              "clusters");

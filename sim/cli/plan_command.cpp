@@ -1,3 +1,4 @@
+#include "calibration_file.hpp"
 #include "plan_command.hpp"
 
 #include <fmt/format.h>
@@ -28,7 +29,7 @@ int PlanCommand::run() const {
   const auto start = std::chrono::steady_clock::now();
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const CostModel cost_model = cost_model_for(scenario.topology.node.gpu_model, {});
   const PolicyTriple policies = policies_.resolve(scenario);
   PlanRequest request{&scenario, &topology, &costs, &cost_model, policies.placement, policies.partition, policies.a2a,
                       layers_, steps_};

@@ -1,3 +1,4 @@
+#include "calibration_file.hpp"
 #include "sweep_command.hpp"
 
 #include <fmt/format.h>

@@ -3,11 +3,17 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "atomic_file.hpp"
+#include "builtin_files.hpp"
+#include "calibration_file.hpp"
 #include "gpu_error.hpp"
 #include "input_error.hpp"
 #include "numerics.hpp"
+#include "prediction_table.hpp"
+#include "provenance.hpp"
 #include "scenario_argument.hpp"
 #include "topology_builders.hpp"
 #include "validation.hpp"
@@ -29,6 +35,19 @@ FaultInjection parse_fault(const std::string& text) {
   throw InputError({"<command line>", 0, 0}, "--inject-fault", text, "silent-rank:R (rank R skips its all-to-alls)");
 }
 
+// The scenario's YAML as given (a file, or a built-in name), recorded in the measured JSON so
+// that `--measured` can rebuild the same Plans anywhere.
+std::string scenario_text(const std::string& file) {
+  if (file.empty() || !std::filesystem::exists(file)) {
+    if (const auto builtin = find_builtin_scenario(file.empty() ? DEFAULT_SCENARIO : file)) return std::string(builtin->text);
+    return "";
+  }
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::string error_text(double error) { return std::isfinite(error) ? fmt::format("{:.2e}", error) : "NaN"; }
 
 void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& reports) {
@@ -42,6 +61,7 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
              r.options.compute.op_graphs ? " replayed from CUDA graphs" : "",
              r.options.compute.pipeline_gemm_sms > 0 ? fmt::format(" ({} SMs when pipelined)", r.options.compute.pipeline_gemm_sms) : "",
              r.options.comm.max_ctas > 0 ? std::to_string(r.options.comm.max_ctas) : "default");
+  fmt::print("# cost model (Plans, dynamic): {}\n", r.cost_model->description());
   fmt::print("# forward + backward of one MoE layer; op times are busy time on the critical GPU\n");
   fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "partition", "layer", "expert",
              "a2a", "permute", "other", "overlap", "eff", "err_none", "err_cpu", "verdict");
@@ -69,7 +89,10 @@ void ValidateCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("validate", "Run the scenario's partition policies on this machine's GPUs with real CUDA "
                                         "and NCCL kernels; time every op and check numerics");
   app_->add_option("scenario", file_, "Scenario file (its GPUs must be present; one expert-parallel group)")->required();
-  app_->add_flag("--measure-only", measure_only_, "Measure only (no simulated prediction alongside)");
+  app_->add_flag("--measure-only", measure_only_, "Measure only (no prediction by the analytical engine alongside)");
+  app_->add_option("--calibration", calibration_,
+                   "Calibration YAML of the scenario's GPU (comet calibrate): builds the Plans (dynamic) and predicts "
+                   "(default: the shipped calibrations/<gpu>.yaml, else datasheet figures)");
   app_->add_option("-o,--output", output_, "Write the measured Timelines and summaries as JSON to this file");
   app_->add_option("--placement", placement_, "Placement policy (default: the scenario's first)");
   add_list_option(*app_, "--partitions", partitions_,
@@ -96,14 +119,13 @@ void ValidateCommand::add_to(CLI::App& app) {
 }
 
 int ValidateCommand::run() const {
-  if (!measure_only_)
-    throw InputError({"<command line>", 0, 0}, "--measure-only", "(missing)",
-                     "--measure-only: predicted-vs-measured comparison is not built yet");
   const Scenario scenario = load_scenario_argument(file_);
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const CostModel cost_model = CostModel::defaults_for(scenario.topology.node.gpu_model);
-  ValidationRequest request{&scenario, &topology, &costs, &cost_model, {}, {}, {}};
+  const CostModel cost_model = cost_model_for(scenario.topology.node.gpu_model, calibration_);
+  ValidationRequest request{&scenario, &topology, &costs, &cost_model, nullptr, scenario_text(file_), {}, {}, {}, {}};
+  if (!measure_only_) request.predict_with = &cost_model;
+  request.provenance = measurement_provenance(command_);
   request.placement = policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement_);
   if (partitions_.empty())
     request.partitions = scenario.partitions;
@@ -128,6 +150,12 @@ int ValidateCommand::run() const {
   }
   if (mpi_ && !mpi_->root()) return 0;  // rank 0 prints, writes and decides the verdict
   print_table(request, reports);
+  if (!measure_only_) {
+    std::vector<PolicyPrediction> rows;
+    for (const PolicyReport& p : reports) rows.push_back({p.partition, *p.prediction});
+    fmt::print("\n");
+    print_prediction_table("analytical", cost_model, rows);
+  }
   if (!output_.empty()) write_file_atomically(output_, validation_json(request, reports).dump(1) + "\n");
   for (const PolicyReport& p : reports)
     if (!p.pass) return 1;

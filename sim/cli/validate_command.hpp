@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "command.hpp"
@@ -16,18 +17,20 @@ namespace comet {
 class ValidateCommand : public Command {
  public:
   /// `mpi`: this process is one rank of an MPI launch (null: one process, a thread per GPU).
-  explicit ValidateCommand(const MpiWorld* mpi = nullptr) : mpi_(mpi) {}
+  /// `command`: this process's command line, recorded as provenance.
+  explicit ValidateCommand(const MpiWorld* mpi = nullptr, std::string command = "") : mpi_(mpi), command_(std::move(command)) {}
   void add_to(CLI::App& app) override;
   int run() const override;
 
  private:
-  std::string file_, placement_, output_, fault_;
+  std::string file_, placement_, output_, fault_, calibration_;
   std::vector<std::string> partitions_;
   bool measure_only_ = false;
   int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4, pipeline_gemm_sms_ = 0;
   bool no_op_graphs_ = false;
   double watchdog_s_ = 120.0;
   const MpiWorld* mpi_;
+  std::string command_;
 };
 
 }  // namespace comet

@@ -7,18 +7,24 @@
 #include <cstring>
 #include <filesystem>
 
+#include "measured_prediction.hpp"
+
 namespace comet {
 
-void ValidateForwardCommand::add_to(CLI::App& app) {
-  app_ = app.add_subcommand("validate", "Run the scenario's partition policies on this machine's GPUs with real CUDA "
-                                        "and NCCL kernels; time every op and check numerics (comet validate --help)");
+void GpuForwardCommand::add_to(CLI::App& app) {
+  app_ = app.add_subcommand(name_, description_);
   // Everything after `validate`, --help included, belongs to comet-validate.
   app_->set_help_flag();
   app_->allow_extras();
   app_->prefix_command();
 }
 
-int ValidateForwardCommand::run() const {
+int GpuForwardCommand::run() const {
+  if (name_ == "validate") {
+    const std::vector<std::string> args = app_->remaining();
+    for (const std::string& a : args)
+      if (a == "--measured" || a.rfind("--measured=", 0) == 0) return run_measured_prediction(args);
+  }
   std::error_code error;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   const std::filesystem::path target = self.parent_path() / "comet-validate";
@@ -29,6 +35,7 @@ int ValidateForwardCommand::run() const {
     return 3;
   }
   std::vector<std::string> words{target.string()};
+  if (name_ != "validate") words.push_back(name_);
   for (const std::string& extra : app_->remaining()) words.push_back(extra);
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());

@@ -11,6 +11,8 @@
 #include "command_runner.hpp"
 #include "input_error.hpp"
 #include "mpi_world.hpp"
+#include "calibrate_command.hpp"
+#include "provenance.hpp"
 #include "validate_command.hpp"
 
 int main(int argc, char** argv) {
@@ -25,9 +27,12 @@ int main(int argc, char** argv) {
     comet::silence_non_root_output(*mpi);
   }
   std::vector<std::unique_ptr<comet::Command>> commands;
-  commands.push_back(std::make_unique<comet::ValidateCommand>(mpi ? &*mpi : nullptr));
-  // The one subcommand is implied: `comet-validate ARGS` parses as `validate ARGS`.
-  std::vector<char*> words{argv[0], const_cast<char*>("validate")};
+  const std::string command = comet::command_line(argc, argv);
+  commands.push_back(std::make_unique<comet::ValidateCommand>(mpi ? &*mpi : nullptr, command));
+  commands.push_back(std::make_unique<comet::CalibrateCommand>(command));
+  // `comet-validate calibrate ARGS` calibrates; otherwise `validate` is implied.
+  std::vector<char*> words{argv[0]};
+  if (argc < 2 || std::string(argv[1]) != "calibrate") words.push_back(const_cast<char*>("validate"));
   for (int i = 1; i < argc; ++i) words.push_back(argv[i]);
   const int code = comet::run_commands(commands, static_cast<int>(words.size()), words.data(),
                                        "comet validate: run MoE policies on this machine's GPUs with real kernels "

@@ -6,9 +6,22 @@
 
 #include <fmt/format.h>
 
-#include "yaml_input.hpp"
-
 namespace comet {
+
+std::string_view to_string(ExpertPass pass) {
+  switch (pass) {
+    case ExpertPass::FORWARD: return "forward";
+    case ExpertPass::DATA_GRADIENT: return "data_gradient";
+    case ExpertPass::WEIGHT_GRADIENT: return "weight_gradient";
+  }
+  return "?";
+}
+
+std::string CostModelSource::value(const std::string& key) const {
+  for (const auto& [k, v] : provenance)
+    if (k == key) return v;
+  return "";
+}
 
 CostModel CostModel::defaults_for(const std::string& gpu_model) {
   CostModel model;
@@ -19,6 +32,17 @@ CostModel CostModel::defaults_for(const std::string& gpu_model) {
     return model;
   }
   throw std::invalid_argument("no cost-model defaults for GPU '" + gpu_model + "'");
+}
+
+double interpolate_log_log(const MeasuredCurve& curve, double x) {
+  if (curve.empty()) return 0.0;
+  if (x <= curve.front().first) return curve.front().second;
+  if (x >= curve.back().first) return curve.back().second * x / curve.back().first;
+  const auto upper = std::lower_bound(curve.begin(), curve.end(), x,
+                                      [](const std::pair<double, double>& p, double v) { return p.first < v; });
+  const auto lower = upper - 1;
+  const double t = std::log(x / lower->first) / std::log(upper->first / lower->first);
+  return lower->second * std::pow(upper->second / lower->second, t);
 }
 
 double CostModel::gemm_efficiency(double m) const {
@@ -36,62 +60,46 @@ double CostModel::gemm_efficiency(double m) const {
 
 double CostModel::gemm_time_s(double m, double n, double k, double compute_sm_fraction) const {
   if (m <= 0.0) return 0.0;
-  const double flops = 2.0 * m * n * k;
-  return flops / (peak_flops * gemm_efficiency(m) * std::clamp(compute_sm_fraction, 0.01, 1.0)) + launch_overhead_s;
+  const double share = std::clamp(compute_sm_fraction, 0.01, 1.0);
+  const double compute = 2.0 * m * n * k / (peak_flops * gemm_efficiency(m) * share);
+  const double bytes = 2.0 * (m * k + k * n + m * n);  // bf16 A and B read once, C written
+  return std::max(compute, bytes / hbm_Bps) + launch_overhead_s;
 }
 
 double CostModel::memory_time_s(double bytes) const {
   return bytes <= 0.0 ? 0.0 : bytes / hbm_Bps + launch_overhead_s;
 }
 
-}  // namespace comet
-
-namespace comet {
-
-CostModel load_cost_model(const std::filesystem::path& path) {
-  const YamlValue root = load_yaml_file(path);
-  const YamlMap map = root.as_map({"gpu", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
-                                   "gemm_efficiency", "link_efficiency", "comm_sm_share",
-                                   "comm_slowdown_with_compute"});
-  CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
-  if (auto v = map.optional("peak_flops")) model.peak_flops = v->as_number(1e9, 1e18);
-  if (auto v = map.optional("hbm_bandwidth")) model.hbm_Bps = v->as_quantity(Dimension::BYTES_PER_SECOND);
-  if (auto v = map.optional("sm_count")) model.sm_count = static_cast<int>(v->as_int(1, 1024));
-  if (auto v = map.optional("launch_overhead")) model.launch_overhead_s = v->as_quantity(Dimension::SECONDS, true);
-  if (auto v = map.optional("gemm_efficiency")) {
-    model.gemm_efficiency_by_m.clear();
-    for (const YamlValue& point : v->as_list()) {
-      const std::vector<YamlValue> pair = point.as_list();
-      if (pair.size() != 2) point.fail("expected [M, efficiency]");
-      const double m = pair[0].as_number(1, 1e9);
-      if (!model.gemm_efficiency_by_m.empty() && m <= model.gemm_efficiency_by_m.back().first)
-        pair[0].fail("expected M values in increasing order");
-      model.gemm_efficiency_by_m.emplace_back(m, pair[1].as_number(1e-4, 1.0));
-    }
-    if (model.gemm_efficiency_by_m.empty()) v->fail("expected at least one [M, efficiency] point");
-  }
-  if (auto v = map.optional("link_efficiency")) {
-    const YamlMap classes = v->as_map({"nvlink", "pcie", "nic", "leaf", "spine", "core"});
-    for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
-      if (auto e = classes.optional(to_string(static_cast<LinkClass>(c)))) model.link_efficiency[c] = e->as_number(0.01, 1.0);
-  }
-  if (auto v = map.optional("comm_sm_share")) model.comm_sm_share = v->as_number(0.0, 0.9);
-  if (auto v = map.optional("comm_slowdown_with_compute")) model.comm_slowdown_with_compute = v->as_number(0.0, 0.9);
-  return model;
+const ExpertCostTable* CostModel::expert_table(int hidden, int ffn) const {
+  for (const ExpertCostTable& t : expert_tables)
+    if (t.hidden == hidden && t.ffn == ffn) return &t;
+  return nullptr;
 }
 
-std::string cost_model_yaml(const CostModel& m) {
-  std::string text = "# comet cost model (calibration file); see docs/file-formats.md\n";
-  text += fmt::format("gpu: {}\npeak_flops: {:.6g}          # dense bf16 flop/s\nhbm_bandwidth: {:.6g}GB/s\n", m.gpu_model,
-                      m.peak_flops, m.hbm_Bps / 1e9);
-  text += fmt::format("sm_count: {}\nlaunch_overhead: {:.6g}us\ngemm_efficiency:            # [M, fraction of peak]\n",
-                      m.sm_count, m.launch_overhead_s * 1e6);
-  for (const auto& [rows, efficiency] : m.gemm_efficiency_by_m) text += fmt::format("  - [{:.6g}, {:.6g}]\n", rows, efficiency);
-  text += "link_efficiency:            # fraction of link bandwidth an all-to-all reaches\n";
-  for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
-    text += fmt::format("  {}: {:.6g}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
-  text += fmt::format("comm_sm_share: {:.6g}\ncomm_slowdown_with_compute: {:.6g}\n", m.comm_sm_share,
-                      m.comm_slowdown_with_compute);
+double CostModel::expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const {
+  if (m <= 0.0) return 0.0;
+  const double h = hidden, f = ffn;
+  // Bytes the pass cannot avoid: the three H x F bf16 weight matrices read once (the weight
+  // gradient reads and writes its accumulated gradients instead), plus its activations.
+  const double weights = 3.0 * h * f * 2.0;
+  const double floor_bytes = pass == ExpertPass::WEIGHT_GRADIENT ? 2.0 * weights + m * (2.0 * h + 3.0 * f) * 2.0
+                                                                 : weights + m * (2.0 * h + 3.0 * f) * 2.0;
+  const double floor = floor_bytes / hbm_Bps;
+  if (const ExpertCostTable* table = expert_table(hidden, ffn);
+      table && !table->seconds_by_m[static_cast<std::size_t>(pass)].empty())
+    return std::max(floor, interpolate_log_log(table->seconds_by_m[static_cast<std::size_t>(pass)], m));
+  // Datasheet: forward = gate+up (M x 2F x H) and down (M x H x F); the data gradient and the
+  // weight gradient each the same flops again.
+  return std::max(floor, gemm_time_s(m, 2 * f, h) + gemm_time_s(m, h, f));
+}
+
+std::string CostModel::description() const {
+  if (source.file.empty() && source.provenance.empty()) return gpu_model + " datasheet defaults";
+  if (source.value("date").empty()) return gpu_model + " from " + source.file + " (no measurement provenance)";
+  std::string text = gpu_model + ", calibrated";
+  if (const std::string date = source.value("date"); !date.empty()) text += " " + date;
+  if (const std::string name = source.value("gpu_name"); !name.empty()) text += " on " + name;
+  if (!source.file.empty()) text += " (" + source.file + ")";
   return text;
 }
 

@@ -1,19 +1,69 @@
-// Cost of operations on a GPU: GEMM time from flops, peak and an efficiency table over M,
-// memory-bound ops from HBM bandwidth, a launch overhead per kernel, and the SM share that
-// communication kernels take from GEMMs. Defaults are public datasheet figures for H100 SXM and
-// H200 with efficiencies from ../shared/notes/gpu-node-reference.md; the calibration issue fills
-// the same parameters from measurements.
+// Cost of operations on a GPU, one model for every engine and every policy (DESIGN.md, "Cost
+// model"). Two layers of figures:
+//   - datasheet defaults for H100 SXM and H200 (peak flop/s, HBM bandwidth, a GEMM efficiency
+//     curve over M, link efficiencies, interference shares), used for whatever was not measured;
+//   - measured figures from `comet calibrate` (calibration YAML, calibration_file.hpp): per op
+//     kind and direction a linear cost (overhead + amount / rate) for memory-bound kernels and
+//     the router / attention / shared-expert GEMMs, and per expert shape (H, F) measured tables of
+//     seconds per expert over M for the forward, the data gradient and the weight gradient.
+// Every measured figure replaces the datasheet formula for the ops it covers and nothing else.
 #pragma once
 
 #include <array>
-#include <filesystem>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "plan.hpp"
 #include "topology.hpp"
 
 namespace comet {
+
+/// Seconds = overhead_s + amount / rate: a kernel class priced by one quantity (bytes or flops).
+struct LinearCost {
+  double overhead_s = 0.0;  ///< fixed seconds per op (launches, graph replay, tails)
+  double rate = 0.0;        ///< amount per second (bytes/s or flop/s), > 0
+  double time_s(double amount) const { return overhead_s + amount / rate; }
+};
+
+/// The three expert passes of a SwiGLU FFN, each its own GEMM shapes.
+enum class ExpertPass : std::uint8_t { FORWARD, DATA_GRADIENT, WEIGHT_GRADIENT };
+inline constexpr std::size_t NUM_EXPERT_PASSES = 3;
+std::string_view to_string(ExpertPass pass);
+
+/// A measured table: (x, seconds) points with x strictly increasing.
+using MeasuredCurve = std::vector<std::pair<double, double>>;
+
+/// Seconds per expert over M (its rows) for one expert shape, the op's experts running as the
+/// real executor runs them (spread over parallel lanes, captured in a CUDA graph): an op's
+/// experts cost the sum of their entries. Measured at M values the calibration chose.
+struct ExpertCostTable {
+  int hidden = 0;  ///< H
+  int ffn = 0;     ///< F
+  std::array<MeasuredCurve, NUM_EXPERT_PASSES> seconds_by_m;
+};
+
+/// Where the figures came from, written into calibration files and echoed by every command.
+struct CostModelSource {
+  std::string file;                                        ///< empty: built-in
+  std::vector<std::pair<std::string, std::string>> provenance;  ///< gpu_name, driver, date, command, ...
+  std::string value(const std::string& key) const;         ///< "" when absent
+};
+
+/// Fit quality of one measured table: relative residuals |fit - measured| / measured.
+struct FitQuality {
+  std::string table;
+  int points = 0;
+  double median_residual = 0.0;
+  double max_residual = 0.0;
+};
+
+/// Index of an op kind and direction in CostModel::kernel_costs.
+constexpr std::size_t kernel_cost_index(OpKind kind, Direction direction) {
+  return static_cast<std::size_t>(kind) * 2 + static_cast<std::size_t>(direction);
+}
 
 struct CostModel {
   std::string gpu_model = "h100-sxm";
@@ -21,7 +71,8 @@ struct CostModel {
   double hbm_Bps = 3.35e12;          ///< HBM bandwidth, bytes/s
   int sm_count = 132;
   double launch_overhead_s = 5e-6;   ///< per kernel launch
-  /// GEMM efficiency (fraction of peak) by M (rows), interpolated in log2(M).
+  /// GEMM efficiency (fraction of peak) by M (rows), interpolated in log2(M): the datasheet
+  /// fallback for shapes no measured table covers.
   std::vector<std::pair<double, double>> gemm_efficiency_by_m{
       {1, 0.005}, {64, 0.15}, {256, 0.45}, {1024, 0.70}, {4096, 0.78}, {16384, 0.78}};
   /// Fraction of a link's bandwidth an all-to-all reaches, per link class (nvlink, pcie, nic,
@@ -34,25 +85,41 @@ struct CostModel {
   /// communication kernels fewer SMs and memory bandwidth).
   double comm_slowdown_with_compute = 0.10;
 
+  /// Measured per op kind and direction (kernel_cost_index): PERMUTE and UNPERMUTE by op.bytes,
+  /// GATE, NON_MOE and SHARED_EXPERT by op.flops. Unset: the datasheet formula.
+  std::array<std::optional<LinearCost>, NUM_OP_KINDS * 2> kernel_costs{};
+  /// Measured expert tables, one per (H, F).
+  std::vector<ExpertCostTable> expert_tables;
+  CostModelSource source;
+  std::vector<FitQuality> fit_quality;  ///< as printed by the calibration that wrote it
+
   /// Defaults for "h100-sxm" or "h200"; throws std::invalid_argument for others.
   static CostModel defaults_for(const std::string& gpu_model);
 
   double gemm_efficiency(double m) const;
-  /// Seconds for an M x N x K GEMM (2MNK flops) on `compute_sm_fraction` of the SMs;
-  /// 0 when M is 0 (no launch for an expert with no tokens).
+  /// Seconds for an M x N x K GEMM (2MNK flops) on `compute_sm_fraction` of the SMs: the larger
+  /// of its flops at the efficiency of M and the bf16 bytes it must move (A, B read once, C
+  /// written) over HBM bandwidth, plus a launch; 0 when M is 0 (no launch for an empty expert).
   double gemm_time_s(double m, double n, double k, double compute_sm_fraction = 1.0) const;
   /// Seconds for a memory-bound kernel moving `bytes` (read + write counted by the caller).
   double memory_time_s(double bytes) const;
+  /// Seconds of one expert of shape (H, F) with `m` rows in `pass`: the measured table of that
+  /// shape when there is one (log-log interpolation; below its first M the first entry, above its
+  /// last proportional to M), never below the bytes the pass must move (its weights read once per
+  /// op, so once per chunk) over HBM bandwidth; without a table the GEMMs' datasheet time.
+  double expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const;
+  const ExpertCostTable* expert_table(int hidden, int ffn) const;
   /// Effective all-to-all bandwidth of a link.
   double effective_Bps(const TopologyLink& link) const {
     return link.bandwidth_Bps * link_efficiency[static_cast<std::size_t>(link.link_class)];
   }
+  /// One line for command preambles: "h200, calibrated DATE on GPU (FILE)", "h100-sxm datasheet
+  /// defaults", or "h200 from FILE (no measurement provenance)" for a file without a date.
+  std::string description() const;
 };
 
-/// Reads a calibration file (YAML; schema in docs/file-formats.md). Unknown keys, bad values
-/// and a missing file throw InputError.
-CostModel load_cost_model(const std::filesystem::path& path);
-/// The YAML text of a cost model, readable by load_cost_model.
-std::string cost_model_yaml(const CostModel& model);
+/// Interpolates a measured curve in log-log (both axes positive); clamps below the first point
+/// and scales proportionally above the last.
+double interpolate_log_log(const MeasuredCurve& curve, double x);
 
 }  // namespace comet

@@ -4,38 +4,33 @@
 
 namespace comet {
 
+ExpertPass expert_pass(const Op& op) {
+  if (op.kind == OpKind::EXPERT_WGRAD) return ExpertPass::WEIGHT_GRADIENT;
+  return op.tags.direction == Direction::FORWARD ? ExpertPass::FORWARD : ExpertPass::DATA_GRADIENT;
+}
+
 double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
-  const double h = plan.header().hidden, f = plan.header().expert_ffn;
-  switch (op.kind) {
-    case OpKind::ALL_TO_ALL:
-      return 0.0;
-    case OpKind::PERMUTE:
-    case OpKind::UNPERMUTE:
-      return model.memory_time_s(op.bytes);
-    case OpKind::GATE: {
-      const double tokens = op.bytes / (h * 2.0);
-      const double compute = tokens > 0 ? op.flops / (model.peak_flops * model.gemm_efficiency(tokens)) : 0.0;
-      return std::max(compute, op.bytes / model.hbm_Bps) + model.launch_overhead_s;
-    }
-    case OpKind::NON_MOE:
-    case OpKind::SHARED_EXPERT: {
-      if (op.flops <= 0.0) return model.launch_overhead_s;
-      // M of the block's GEMMs: the GPU's tokens, recovered from the gate that follows is not
-      // available here, so use a large-M efficiency (attention blocks run on whole sequences).
-      return op.flops / (model.peak_flops * model.gemm_efficiency(4096)) + model.launch_overhead_s;
-    }
-    case OpKind::EXPERT_GEMM:
-    case OpKind::EXPERT_WGRAD: {
-      double seconds = 0.0, forward_flops = 0.0;
-      for (const ExpertWork& w : plan.work(op)) {
-        const double m = static_cast<double>(w.tokens);
-        seconds += model.gemm_time_s(m, 2 * f, h, op.compute_sm_fraction) + model.gemm_time_s(m, h, f, op.compute_sm_fraction);
-        forward_flops += 2.0 * m * 3.0 * h * f;
-      }
-      return forward_flops > 0.0 ? seconds * (op.flops / forward_flops) : 0.0;
-    }
+  if (op.kind == OpKind::ALL_TO_ALL) return 0.0;
+  if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) {
+    const ExpertPass pass = expert_pass(op);
+    double seconds = 0.0;
+    for (const ExpertWork& w : plan.work(op))
+      seconds += model.expert_time_s(pass, static_cast<double>(w.tokens), plan.header().hidden, plan.header().expert_ffn);
+    return seconds / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
   }
-  return 0.0;
+  const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
+  const double amount = by_bytes ? op.bytes : op.flops;
+  if (amount <= 0.0) return by_bytes ? 0.0 : model.launch_overhead_s;
+  if (const auto& measured = model.kernel_costs[kernel_cost_index(op.kind, op.tags.direction)]) return measured->time_s(amount);
+  if (by_bytes) return model.memory_time_s(op.bytes);
+  if (op.kind == OpKind::GATE) {
+    const double tokens = op.bytes / (plan.header().hidden * 2.0);
+    const double compute = tokens > 0 ? op.flops / (model.peak_flops * model.gemm_efficiency(tokens)) : 0.0;
+    return std::max(compute, op.bytes / model.hbm_Bps) + model.launch_overhead_s;
+  }
+  // NON_MOE, SHARED_EXPERT: the GPU's tokens are not in the op; attention blocks and shared
+  // experts run on whole sequences, so a large-M efficiency.
+  return op.flops / (model.peak_flops * model.gemm_efficiency(4096)) + model.launch_overhead_s;
 }
 
 }  // namespace comet

@@ -1,4 +1,5 @@
-// Durations of compute and memory ops from the cost model, the same for every simulated engine.
+// Durations of compute and memory ops from the cost model, the same for every simulated engine
+// (and for `dynamic`, which prices its candidates by running an engine).
 #pragma once
 
 #include "cost_model.hpp"
@@ -7,11 +8,17 @@
 namespace comet {
 
 /// Seconds op `op` takes alone on its GPU (all-to-all ops: 0; engines time those).
-///   expert_gemm: per local expert, gate+up (M x 2F x H) and down (M x H x F) GEMMs at the
-///                expert's M, on the op's SM share; backward: dgrad + wgrad = 2x (op.flops says).
-///   non_moe:     its flops at the efficiency of a GEMM with M = the GPU's tokens.
-///   gate:        the larger of its flops and its memory traffic.
-///   permute, unpermute: memory traffic at HBM bandwidth.
+///   expert_gemm, expert_wgrad: the sum over the op's experts of CostModel::expert_time_s at the
+///                expert's M (forward; backward: data gradient; wgrad: weight gradient), on the
+///                op's SM share.
+///   permute, unpermute: the measured kernel cost of the kind and direction by op.bytes, else
+///                op.bytes at HBM bandwidth plus a launch.
+///   gate, non_moe, shared_expert: the measured kernel cost by op.flops, else the datasheet:
+///                non_moe and shared experts at the efficiency of M = 4096, the gate the larger of
+///                its flops at its tokens' efficiency and its memory traffic.
 double compute_time_s(const Plan& plan, const Op& op, const CostModel& model);
+
+/// Which expert pass an EXPERT_GEMM or EXPERT_WGRAD op runs.
+ExpertPass expert_pass(const Op& op);
 
 }  // namespace comet

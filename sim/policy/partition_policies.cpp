@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace comet {
 namespace {
@@ -112,44 +113,6 @@ std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts,
   return chunks;
 }
 
-// Seconds the whole exchange's all-to-all needs on its most loaded GPU: per GPU, copies sent and
-// received within the node over the fabric and to other nodes at the path's fair-share
-// bandwidth, the two running in parallel; plus the longest path latency.
-double a2a_estimate_s(const TokenExchange& x, const PartitionInputs& in) {
-  const double bytes_per_copy = in.model->bytes_per_token_copy();
-  const int n = x.num_gpus(), ep = x.expert_parallel();
-  std::vector<double> intra_send(n, 0.0), inter_send(n, 0.0), intra_recv(n, 0.0), inter_recv(n, 0.0);
-  double latency = 0.0;
-  for (int src = 0; src < n; ++src) {
-    const int base = x.group_base(src);
-    for (int p = 0; p < ep; ++p) {
-      const int dst = base + p;
-      const std::int64_t copies = x.pair(src, p);
-      if (copies == 0 || dst == src) continue;
-      const PathInfo& path = (*in.costs)(src, dst);
-      const double seconds = static_cast<double>(copies) * bytes_per_copy / path.fair_share_Bps;
-      latency = std::max(latency, path.latency_s);
-      if (path.tier == Tier::INTRA_NODE) {
-        intra_send[src] += seconds;
-        intra_recv[dst] += seconds;
-      } else {
-        inter_send[src] += seconds;
-        inter_recv[dst] += seconds;
-      }
-    }
-  }
-  double worst = 0.0;
-  for (int g = 0; g < n; ++g)
-    worst = std::max({worst, intra_send[g], inter_send[g], intra_recv[g], inter_recv[g]});
-  return worst + latency;
-}
-
-// GEMM seconds of a SwiGLU expert FFN for m tokens: gate+up (m x 2F x H) and down (m x H x F).
-double expert_ffn_s(double m, const PartitionInputs& in, double sm_fraction) {
-  const double h = in.model->hidden, f = in.model->expert_ffn;
-  return in.cost_model->gemm_time_s(m, 2 * f, h, sm_fraction) + in.cost_model->gemm_time_s(m, h, f, sm_fraction);
-}
-
 ChunkPlan fine_chunks(const PartitionInputs& in) {
   const RoutingMatrix& routing = *in.routing;
   const ExpertPlacement& placement = *in.placement;
@@ -190,35 +153,22 @@ ChunkPlan fine_chunks(const PartitionInputs& in) {
 }
 
 ChunkPlan dynamic_chunks(const PartitionInputs& in) {
-  const TokenExchange whole = exchange_tokens(*in.routing, *in.placement);
-  double best = std::numeric_limits<double>::infinity();
-  std::vector<double> best_fractions{1.0};
-  std::string best_name = "1 chunk";
-  struct Shape {
-    const char* name;
-    std::vector<double> (*fractions)(int k);
-    int min_k;  // below it the shape is the equal split
-  };
-  const Shape shapes[] = {{"equal ", equal_fractions, 1}, {"(small first) ", small_first_fractions, 2},
-                          {"tapered ", tapered_fractions, 3}};
-  for (int k : {1, 2, 3, 4, 6, 8, 12, 16}) {
-    for (const Shape& shape : shapes) {
-      if (k < shape.min_k) continue;
-      const std::vector<double> fractions = shape.fractions(k);
-      const double predicted = predict_pipeline_s(whole, fractions, in);
-      if (predicted < best * (1.0 - 1e-9)) {
-        best = predicted;
-        best_fractions = fractions;
-        best_name = k == 1 ? "1 chunk" : fmt::format("{} {}chunks", k, shape.name);
-      }
+  if (!in.layer_time_s) throw std::invalid_argument("dynamic needs a layer-time pricer (PartitionInputs::layer_time_s)");
+  ChunkPlan best;
+  best.predicted_makespan_s = std::numeric_limits<double>::infinity();
+  for (const ChunkCandidate& candidate : dynamic_candidates()) {
+    ChunkPlan plan;
+    plan.parts = split_routing_local_ends(*in.routing, *in.placement, candidate.fractions);
+    plan.chunks = exchanges_of(plan.parts, *in.placement);
+    const double predicted = in.layer_time_s(plan);
+    if (predicted < best.predicted_makespan_s * (1.0 - 1e-9)) {
+      plan.predicted_makespan_s = predicted;
+      plan.description = candidate.name;
+      best = std::move(plan);
     }
   }
-  ChunkPlan plan;
-  plan.parts = split_routing_local_ends(*in.routing, *in.placement, best_fractions);
-  plan.chunks = exchanges_of(plan.parts, *in.placement);
-  plan.description = fmt::format("{} (predicted {:.3f} ms)", best_name, best * 1e3);
-  plan.predicted_makespan_s = best;
-  return plan;
+  best.description += fmt::format(" (predicted layer {:.3f} ms)", best.predicted_makespan_s * 1e3);
+  return best;
 }
 
 }  // namespace
@@ -262,34 +212,19 @@ std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing
   return parts;
 }
 
-// A three-stage pipeline (dispatch stream, GEMM stream, combine stream) over the chunks:
-//   D_c = D_{c-1} + d_c,  G_c = max(D_c, G_{c-1}) + g_c,  C_c = max(G_c, C_{c-1}) + m_c,
-// where d_c and m_c are the chunk's share of the remote copies (split_routing_local_ends puts
-// the local ones at the ends) times the all-to-all estimate, plus latency, and g_c the critical
-// GPU's expert GEMMs at the chunk's (smaller, less efficient) M.
-double predict_pipeline_s(const TokenExchange& whole, const std::vector<double>& fractions, const PartitionInputs& in) {
-  const double a2a = a2a_estimate_s(whole, in);
-  const double sum = sum_of(fractions);
-  std::vector<double> remote(fractions.size(), 0.0);
-  for (const auto& [total, local] : source_copies(*in.routing, *in.placement)) {
-    const ChunkShares shares = chunk_shares(total, local, fractions, sum);
-    for (std::size_t c = 0; c < fractions.size(); ++c) remote[c] += shares.remote[c];
-  }
-  const double remote_sum = sum_of(remote);
-  // The critical GPU: most copies received.
-  const std::vector<std::int64_t> received = whole.received_per_gpu();
-  const int critical = static_cast<int>(std::max_element(received.begin(), received.end()) - received.begin());
-  double dispatch_done = 0.0, gemm_done = 0.0, combine_done = 0.0;
-  for (std::size_t c = 0; c < fractions.size(); ++c) {
-    const double f = fractions[c] / sum;
-    double gemm = 0.0;
-    for (int s = 0; s < whole.max_slots(); ++s) gemm += expert_ffn_s(std::floor(whole.slot(critical, s) * f), in, 1.0);
-    const double transfer = a2a * (remote_sum > 0.0 ? remote[c] / remote_sum : f) + in.cost_model->launch_overhead_s;
-    dispatch_done += transfer;
-    gemm_done = std::max(dispatch_done, gemm_done) + gemm;
-    combine_done = std::max(gemm_done, combine_done) + transfer;
-  }
-  return combine_done;
+std::vector<ChunkCandidate> dynamic_candidates() {
+  struct Shape {
+    const char* name;
+    std::vector<double> (*fractions)(int k);
+    int min_k;  // below it the shape is the equal split
+  };
+  const Shape shapes[] = {{"equal ", equal_fractions, 1}, {"(small first) ", small_first_fractions, 2},
+                          {"tapered ", tapered_fractions, 3}};
+  std::vector<ChunkCandidate> candidates;
+  for (int k : DYNAMIC_CHUNK_COUNTS)
+    for (const Shape& shape : shapes)
+      if (k >= shape.min_k) candidates.push_back({k == 1 ? "1 chunk" : fmt::format("{} {}chunks", k, shape.name), shape.fractions(k)});
+  return candidates;
 }
 
 ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& in) {

@@ -5,14 +5,16 @@
 //            GPU's own experts go to the first and last chunk first (split_routing_local_ends).
 //   tapered:K  K chunks, the first and last half the size of the others (K >= 3; else fixed:K):
 //            the pipeline's exposed ends (first dispatch, last combine) are half as long.
-//   dynamic  per step, the chunk count (1..16) and shape (equal, a small first chunk, or tapered) that
-//            minimise the pipeline makespan predicted by the cost model from this step's loads
-//            and the path bandwidths.
+//   dynamic  per step, the chunk count (1..16) and shape (equal, a small first chunk, or tapered) whose
+//            layer (forward + backward of this step's routing) the analytical engine runs fastest
+//            with the scenario's cost model: the same cost and network model every engine uses,
+//            priced through PartitionInputs::layer_time_s (the plan builder supplies it).
 //   fine     COMET-style: chunks by source distance, chunk c holding the copies from sources c
 //            nodes (or GPUs, inside one node) away, so a GPU's own node's tokens are computed
 //            first; GEMMs run on the SMs left after FINE_COMM_SMS go to communication.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,7 @@ struct ChunkPlan {
   std::vector<RoutingMatrix> parts;
   double compute_sm_fraction = 1.0;   ///< share of SMs the expert GEMMs may use
   std::string description;            ///< e.g. "4 equal chunks" (dynamic: what it chose and why)
-  double predicted_makespan_s = 0.0;  ///< dynamic: the predicted dispatch->combine time
+  double predicted_makespan_s = 0.0;  ///< dynamic: the analytical engine's layer time of its choice
 };
 
 struct PartitionInputs {
@@ -49,7 +51,19 @@ struct PartitionInputs {
   const PathCosts* costs = nullptr;
   const CostModel* cost_model = nullptr;
   const MoeModel* model = nullptr;
+  /// Seconds one layer (forward + backward) takes with these chunks: what `dynamic` minimises.
+  std::function<double(const ChunkPlan&)> layer_time_s;
 };
+
+/// Chunk counts `dynamic` tries.
+inline constexpr int DYNAMIC_CHUNK_COUNTS[] = {1, 2, 3, 4, 6, 8, 12, 16};
+
+/// One chunking `dynamic` tries: its name ("4 tapered chunks") and chunk fractions (sum 1).
+struct ChunkCandidate {
+  std::string name;
+  std::vector<double> fractions;
+};
+std::vector<ChunkCandidate> dynamic_candidates();
 
 ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& inputs);
 
@@ -64,9 +78,5 @@ std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std
 /// Every cell's parts still add up exactly to its count.
 std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing, const ExpertPlacement& placement,
                                                     const std::vector<double>& fractions);
-
-/// The predicted dispatch -> GEMM -> combine pipeline makespan of chunks with `fractions` of
-/// the exchange, on the critical GPU (see partition_policies.cpp for the model).
-double predict_pipeline_s(const TokenExchange& whole, const std::vector<double>& fractions, const PartitionInputs& in);
 
 }  // namespace comet

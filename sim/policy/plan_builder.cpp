@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "a2a_algorithms.hpp"
+#include "analytical_engine.hpp"
 #include "input_error.hpp"
 #include "partition_policies.hpp"
 #include "placement_policies.hpp"
@@ -264,6 +265,21 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   }
 }
 
+// Seconds the analytical engine takes for one layer (forward + backward) of `routing` cut into
+// `chunks`: the Plan is emitted by the same code as the real one, so `dynamic`'s prediction is
+// the layer time the engine then reports for a one-layer, one-step Plan of its choice.
+double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                           const ChunkPlan& chunks) {
+  const Scenario& s = *r.scenario;
+  Plan plan(PlanHeader{r.topology->num_gpus(), s.expert_parallel, 1, 1, s.model.hidden, s.model.expert_ffn,
+                       r.placement.text(), r.partition.text(), r.a2a.text()});
+  PlanEmitter emitter(r, plan, placement);
+  const Matrices matrices = emitter.add_matrices(chunks);
+  emitter.forward(0, 0, routing, chunks, matrices);
+  emitter.backward(0, 0, routing, chunks, matrices);
+  return AnalyticalEngine().run(plan, *r.topology, *r.cost_model).makespan_s();
+}
+
 }  // namespace
 
 double attention_flops_per_token(const MoeModel& m, int sequence_length) {
@@ -304,7 +320,10 @@ BuiltPlan build_plan(const PlanRequest& r) {
   BuiltPlan built{Plan(std::move(header)), *placement, {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
-    const PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model};
+    PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}};
+    partition_inputs.layer_time_s = [&](const ChunkPlan& chunks) {
+      return single_layer_time_s(r, built.placement, routing[step], chunks);
+    };
     const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
     built.partition_choices.push_back(chunks.description);
     // Every layer of a step shares the step's routing, hence its transfer matrices.

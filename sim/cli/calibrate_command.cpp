@@ -1,0 +1,96 @@
+#include "calibrate_command.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "atomic_file.hpp"
+#include "calibration_file.hpp"
+#include "calibration_runs.hpp"
+#include "gpu_error.hpp"
+#include "input_error.hpp"
+#include "moe_model.hpp"
+#include "provenance.hpp"
+#include "scenario_argument.hpp"
+#include "yaml_input.hpp"
+
+namespace comet {
+namespace {
+
+// A one-node scenario of `gpus` GPUs of `gpu` running `model` with every expert in one group.
+Scenario preset_scenario(const std::string& model, int gpus, const std::string& gpu) {
+  const std::string text = fmt::format(
+      "name: calibrate-{0}\n"
+      "topology: {{name: node-{1}, kind: node, node: {{gpus: {1}, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0, gpu: {2}}}}}\n"
+      "model: {{preset: {0}}}\n"
+      "parallelism: {{expert_parallel: {1}}}\n"
+      "workload: {{tokens_per_gpu: 4096, steps: 1, seed: 1, routing: {{kind: uniform}}}}\n"
+      "policies: {{placement: [contiguous], partition: [none], a2a: [direct]}}\n",
+      model, gpus, gpu);
+  return parse_scenario(load_yaml_text(text, fmt::format("<calibrate --models {}>", model)), ".");
+}
+
+}  // namespace
+
+void CalibrateCommand::add_to(CLI::App& app) {
+  app_ = app.add_subcommand("calibrate", "Measure the cost model on this machine's GPUs with the real kernels and write a "
+                                         "calibration YAML (comet calibrate --help)");
+  app_->add_option("scenarios", files_, "Scenarios whose model shapes to measure (default: --models on --gpus GPUs)");
+  app_->add_option("--models", models_, "Model presets measured when no scenario is given")->capture_default_str();
+  app_->add_option("--gpu", gpu_, "GPU model the default set is written for")->check(CLI::IsMember({"h100-sxm", "h200"}))
+      ->capture_default_str();
+  app_->add_option("--gpus", gpus_, "GPUs of the default set's node (one expert-parallel group)")->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app_->add_option("-o,--output", output_, "Calibration YAML to write (atomically)")->capture_default_str();
+  app_->add_option("--tokens", tokens_, "Token loads per GPU measured (uniform routing)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app_->add_option("--chunks", chunks_, "Chunk counts each load is cut into (the expert GEMMs' M ranges over them)")
+      ->capture_default_str()->check(CLI::Range(1, 64));
+  app_->add_option("--warmup", warmup_, "Untimed runs per Plan")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app_->add_option("--repeats", repeats_, "Timed runs per Plan (medians)")->capture_default_str()->check(CLI::PositiveNumber);
+  app_->add_option("--expert-lanes", expert_lanes_, "Parallel streams of the experts' GEMMs (as comet validate)")
+      ->capture_default_str()->check(CLI::Range(1, 32));
+  app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the run is aborted")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+int CalibrateCommand::run() const {
+  CalibrationRequest request;
+  if (files_.empty())
+    for (const std::string& model : models_) {
+      if (!find_model_preset(model)) throw InputError({"<command line>", 0, 0}, "--models", model, "a model preset");
+      request.scenarios.push_back(preset_scenario(model, gpus_, gpu_));
+    }
+  for (const std::string& file : files_) request.scenarios.push_back(load_scenario_argument(file));
+  const std::string gpu_model = request.scenarios.front().topology.node.gpu_model;
+  for (const Scenario& s : request.scenarios)
+    if (s.topology.node.gpu_model != gpu_model)
+      throw InputError({s.origin, 0, 0}, "topology.node.gpu", s.topology.node.gpu_model,
+                       fmt::format("the same GPU as the first scenario ({}): one calibration is of one GPU", gpu_model));
+  request.tokens_per_gpu = tokens_;
+  request.chunk_counts = chunks_;
+  request.options.warmup = warmup_;
+  request.options.repeats = repeats_;
+  request.options.watchdog_s = watchdog_s_;
+  request.options.compute.expert_lanes = expert_lanes_;
+  request.base = CostModel::defaults_for(gpu_model);
+  request.progress = [](const std::string& line) { fmt::print(stderr, "comet calibrate: {}\n", line); };
+  CalibrationFit fit;
+  try {
+    fit = run_calibration(request);
+  } catch (const GpuError& error) {
+    fmt::print(stderr, "comet: GPU error: {}\n", error.what());
+    return EXIT_GPU_FAILURE;
+  }
+  fit.model.source.provenance = measurement_provenance(command_);
+  fmt::print("# comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, {} warm-up + {} timed runs per Plan\n",
+             request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","), warmup_, repeats_);
+  for (const auto& [key, value] : fit.model.source.provenance) fmt::print("# {}: {}\n", key, value);
+  fmt::print("{:<44} {:>7} {:>10} {:>10}\n{:<44} {:>7} {:>10} {:>10}\n", "table", "points", "median", "max", "#", "", "%", "%");
+  for (const FitQuality& q : fit.quality)
+    fmt::print("{:<44} {:>7} {:>10.2f} {:>10.2f}\n", q.table, q.points, q.median_residual * 100.0, q.max_residual * 100.0);
+  write_file_atomically(output_, cost_model_yaml(fit.model));
+  fmt::print("# wrote {}\n", output_);
+  return 0;
+}
+
+}  // namespace comet

@@ -1,0 +1,187 @@
+#include "calibration_fit.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "median.hpp"
+#include "op_costs.hpp"
+
+namespace comet {
+namespace {
+
+using Points = std::vector<std::pair<double, double>>;
+
+double duration_s(const Timeline& t, const Op& op) { return t.ops[op.id].end_s - t.ops[op.id].start_s; }
+
+// One expert op's measurement: its mean rows per expert with work, its time per such expert.
+struct ExpertSample {
+  const Plan* plan;
+  const Op* op;
+  double mean_m, seconds_per_expert, seconds;
+};
+
+// Groups samples by M (sorted; a new group when M is more than 15% above the group's first: calibration loads step by 2x) into
+// table knots at the group's median M and median time per expert; `group_of[i]` is sample i's
+// knot (samples are sorted in place).
+MeasuredCurve merge_by_m(std::vector<ExpertSample>& samples, std::vector<std::size_t>& group_of) {
+  std::sort(samples.begin(), samples.end(), [](const ExpertSample& a, const ExpertSample& b) { return a.mean_m < b.mean_m; });
+  MeasuredCurve curve;
+  group_of.assign(samples.size(), 0);
+  std::vector<double> group_m, group_s;
+  auto flush = [&] {
+    if (group_m.empty()) return;
+    curve.emplace_back(median(group_m), median(group_s));
+    group_m.clear();
+    group_s.clear();
+  };
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (!group_m.empty() && samples[i].mean_m > group_m.front() * 1.15) flush();
+    group_m.push_back(samples[i].mean_m);
+    group_s.push_back(samples[i].seconds_per_expert);
+    group_of[i] = curve.size();
+  }
+  flush();
+  return curve;
+}
+
+// An op's experts have different M even under uniform routing (sampled counts), and a table is
+// not linear in M, so the mean-M knots are only a start: each knot is then scaled by the median
+// ratio of measured to predicted time of its ops, where the prediction sums the table over the
+// op's own experts, until the knots stop moving.
+void refine_table(CostModel& model, ExpertCostTable& table, ExpertPass pass, const std::vector<ExpertSample>& samples,
+                  const std::vector<std::size_t>& group_of) {
+  MeasuredCurve& curve = table.seconds_by_m[static_cast<std::size_t>(pass)];
+  for (int iteration = 0; iteration < 50; ++iteration) {
+    std::vector<std::vector<double>> ratios(curve.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      double predicted = 0.0;
+      for (const ExpertWork& w : samples[i].plan->work(*samples[i].op))
+        predicted += model.expert_time_s(pass, static_cast<double>(w.tokens), table.hidden, table.ffn);
+      if (predicted > 0.0) ratios[group_of[i]].push_back(samples[i].seconds / predicted);
+    }
+    double largest_step = 0.0;
+    for (std::size_t g = 0; g < curve.size(); ++g) {
+      if (ratios[g].empty()) continue;
+      const double r = median(ratios[g]);
+      curve[g].second *= r;
+      largest_step = std::max(largest_step, std::abs(r - 1.0));
+    }
+    if (largest_step < 1e-6) break;
+  }
+}
+
+struct TableKey {
+  int hidden, ffn;
+  auto operator<=>(const TableKey&) const = default;
+};
+
+void add_quality(std::vector<FitQuality>& out, const std::string& table, const std::vector<double>& residuals) {
+  if (residuals.empty()) return;
+  out.push_back({table, static_cast<int>(residuals.size()), median(residuals),
+                 *std::max_element(residuals.begin(), residuals.end())});
+}
+
+}  // namespace
+
+LinearCost fit_linear_cost(const Points& points) {
+  if (points.empty()) throw std::invalid_argument("no points to fit");
+  // Weighted least squares of s = a + b x with weights w = 1 / s^2 (relative residuals).
+  double sw = 0, sx = 0, ss = 0, sxx = 0, sxs = 0;
+  for (const auto& [x, s] : points) {
+    const double w = 1.0 / (s * s);
+    sw += w, sx += w * x, ss += w * s, sxx += w * x * x, sxs += w * x * s;
+  }
+  const double det = sw * sxx - sx * sx;
+  double a = 0.0, b = 0.0;
+  if (det > 1e-12 * sw * sxx) {
+    b = (sw * sxs - sx * ss) / det;
+    a = (ss - b * sx) / sw;
+  }
+  if (!(det > 1e-12 * sw * sxx) || a < 0.0 || b <= 0.0) {  // one amount only, or a negative overhead: through the origin
+    a = 0.0;
+    b = sxs / sxx;
+  }
+  if (!(b > 0.0)) throw std::invalid_argument("measured times do not grow with the amount");
+  return {a, 1.0 / b};
+}
+
+CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostModel& base, double gpu_link_Bps) {
+  if (runs.empty()) throw std::invalid_argument("no measured runs to fit");
+  std::map<std::size_t, Points> kernel_points;
+  std::map<std::pair<TableKey, std::size_t>, std::vector<ExpertSample>> expert_samples;
+  Points a2a_points;  // (bytes of the busiest GPU, seconds)
+  for (const MeasuredRun& run : runs) {
+    const Plan& plan = *run.plan;
+    const TableKey key{plan.header().hidden, plan.header().expert_ffn};
+    for (const Op& op : plan.ops()) {
+      const double d = duration_s(*run.timeline, op);
+      if (!(d > 0.0)) continue;
+      switch (op.kind) {
+        case OpKind::EXPERT_GEMM:
+        case OpKind::EXPERT_WGRAD: {
+          double rows = 0.0;
+          for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
+          if (op.num_work > 0)
+            expert_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back({&plan, &op, rows / op.num_work, d / op.num_work, d});
+          break;
+        }
+        case OpKind::ALL_TO_ALL: {
+          std::map<int, double> sent, received;
+          for (const Transfer& t : plan.matrices()[op.matrix].transfers)
+            if (t.src != t.dst) sent[t.src] += t.bytes, received[t.dst] += t.bytes;
+          double busiest = 0.0;
+          for (const auto* side : {&sent, &received})
+            for (const auto& [gpu, bytes] : *side) busiest = std::max(busiest, bytes);
+          if (busiest > 0.0) a2a_points.emplace_back(busiest, d);
+          break;
+        }
+        default: {
+          const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
+          const double amount = by_bytes ? op.bytes : op.flops;
+          if (amount > 0.0) kernel_points[kernel_cost_index(op.kind, op.tags.direction)].emplace_back(amount, d);
+        }
+      }
+    }
+  }
+  CalibrationFit fit{base, {}};
+  CostModel& model = fit.model;
+  for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
+  for (auto& [key_pass, samples] : expert_samples) {
+    const auto& [key, pass] = key_pass;
+    if (!model.expert_table(key.hidden, key.ffn)) model.expert_tables.push_back(ExpertCostTable{key.hidden, key.ffn, {}});
+    ExpertCostTable& table = *const_cast<ExpertCostTable*>(model.expert_table(key.hidden, key.ffn));
+    std::vector<std::size_t> group_of;
+    table.seconds_by_m[pass] = merge_by_m(samples, group_of);
+    refine_table(model, table, static_cast<ExpertPass>(pass), samples, group_of);
+  }
+  if (!a2a_points.empty() && gpu_link_Bps > 0.0) {
+    const LinearCost transfer = fit_linear_cost(a2a_points);
+    model.link_efficiency[static_cast<std::size_t>(LinkClass::NVLINK)] = std::clamp(transfer.rate / gpu_link_Bps, 0.01, 1.0);
+  }
+  // Residuals of every fitted op under the fitted model, per table.
+  std::map<std::string, std::vector<double>> residuals;
+  for (const MeasuredRun& run : runs) {
+    const Plan& plan = *run.plan;
+    for (const Op& op : plan.ops()) {
+      const double d = duration_s(*run.timeline, op);
+      if (!(d > 0.0) || op.kind == OpKind::ALL_TO_ALL) continue;
+      std::string table;
+      if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
+        table = fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), plan.header().hidden, plan.header().expert_ffn);
+      else if (model.kernel_costs[kernel_cost_index(op.kind, op.tags.direction)])
+        table = fmt::format("{} {}", to_string(op.kind), to_string(op.tags.direction));
+      else
+        continue;
+      residuals[table].push_back(std::abs(compute_time_s(plan, op, model) - d) / d);
+    }
+  }
+  for (const auto& [table, r] : residuals) add_quality(fit.quality, table, r);
+  model.fit_quality = fit.quality;
+  return fit;
+}
+
+}  // namespace comet

@@ -1,0 +1,211 @@
+// The calibration loop's host half: the cost model's measured figures, calibration files, the
+// fit (recovering known parameters from synthetic measurements) and predicted-vs-measured.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "calibration_file.hpp"
+#include "calibration_fit.hpp"
+#include "op_costs.hpp"
+#include "prediction.hpp"
+#include "scenario_plans.hpp"
+
+namespace comet {
+namespace {
+
+// One GPU, every expert local: the shapes `comet calibrate` measures, at small dims.
+std::string one_gpu_scenario(int tokens) {
+  return "name: one-gpu\n"
+         "topology: {name: node-1, kind: node, node: {gpus: 1, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0, gpu: h200}}\n"
+         "model: {hidden: 1024, expert_ffn: 2048, experts: 16, top_k: 2, layers: 2, moe_layers: 2, heads: 8, kv_heads: 8, head_dim: 128}\n"
+         "parallelism: {expert_parallel: 1}\n"
+         "workload: {tokens_per_gpu: " + std::to_string(tokens) + ", steps: 1, seed: 5, routing: {kind: uniform}}\n"
+         "policies: {placement: [contiguous], partition: [none], a2a: [direct]}\n";
+}
+
+// A model with every measured figure set to known values.
+CostModel known_model() {
+  CostModel m = CostModel::defaults_for("h200");
+  m.kernel_costs[kernel_cost_index(OpKind::PERMUTE, Direction::FORWARD)] = LinearCost{6e-6, 1.8e12};
+  m.kernel_costs[kernel_cost_index(OpKind::PERMUTE, Direction::BACKWARD)] = LinearCost{9e-6, 1.1e12};
+  m.kernel_costs[kernel_cost_index(OpKind::UNPERMUTE, Direction::FORWARD)] = LinearCost{8e-6, 1.2e12};
+  m.kernel_costs[kernel_cost_index(OpKind::UNPERMUTE, Direction::BACKWARD)] = LinearCost{5e-6, 1.7e12};
+  m.kernel_costs[kernel_cost_index(OpKind::GATE, Direction::FORWARD)] = LinearCost{12e-6, 2.0e14};
+  m.kernel_costs[kernel_cost_index(OpKind::GATE, Direction::BACKWARD)] = LinearCost{15e-6, 2.5e14};
+  m.kernel_costs[kernel_cost_index(OpKind::NON_MOE, Direction::FORWARD)] = LinearCost{20e-6, 6.1e14};
+  m.kernel_costs[kernel_cost_index(OpKind::NON_MOE, Direction::BACKWARD)] = LinearCost{30e-6, 6.4e14};
+  ExpertCostTable table{1024, 2048, {}};
+  table.seconds_by_m[0] = {{8, 2.2e-5}, {64, 3.1e-5}, {512, 1.3e-4}, {4096, 8.9e-4}};
+  table.seconds_by_m[1] = {{8, 4.0e-5}, {64, 5.5e-5}, {512, 2.5e-4}, {4096, 1.8e-3}};
+  table.seconds_by_m[2] = {{8, 6.0e-5}, {64, 7.0e-5}, {512, 2.9e-4}, {4096, 1.9e-3}};
+  m.expert_tables.push_back(table);
+  return m;
+}
+
+struct SyntheticRuns {
+  std::vector<std::unique_ptr<testing::ScenarioPlans>> scenarios;
+  std::vector<BuiltPlan> plans;
+  std::vector<Timeline> timelines;
+  std::vector<MeasuredRun> runs() const {
+    std::vector<MeasuredRun> out;
+    for (std::size_t i = 0; i < plans.size(); ++i) out.push_back({&plans[i].plan, &timelines[i]});
+    return out;
+  }
+};
+
+// Calibration Plans as `comet calibrate` builds them, each op "measured" as the known model's
+// time times (1 + noise), noise uniform in [-noise, noise].
+SyntheticRuns synthetic_runs(const CostModel& known, double noise) {
+  SyntheticRuns s;
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> jitter(-noise, noise);
+  s.plans.reserve(12);
+  for (int tokens : {512, 2048, 8192}) {
+    s.scenarios.push_back(std::make_unique<testing::ScenarioPlans>(one_gpu_scenario(tokens), "one-gpu.yaml"));
+    for (const char* partition : {"none", "fixed:2", "fixed:4", "fixed:8"}) {
+      s.plans.push_back(s.scenarios.back()->plan("contiguous", partition));
+      Timeline t = timeline_for(s.plans.back().plan, "synthetic");
+      for (const Op& op : s.plans.back().plan.ops()) {
+        t.ops[op.id].start_s = 0.0;
+        t.ops[op.id].end_s = compute_time_s(s.plans.back().plan, op, known) * (1.0 + jitter(rng));
+      }
+      s.timelines.push_back(std::move(t));
+    }
+  }
+  return s;
+}
+
+TEST(CostModel, LogLogInterpolationHasClosedForms) {
+  const MeasuredCurve curve{{16, 1e-5}, {64, 4e-5}, {256, 1e-4}};
+  EXPECT_DOUBLE_EQ(interpolate_log_log(curve, 8), 1e-5);                // below: the first entry
+  EXPECT_NEAR(interpolate_log_log(curve, 32), std::sqrt(1e-5 * 4e-5), 1e-18);  // geometric midpoint
+  EXPECT_DOUBLE_EQ(interpolate_log_log(curve, 64), 4e-5);
+  EXPECT_DOUBLE_EQ(interpolate_log_log(curve, 1024), 4e-4);             // above: proportional to M
+}
+
+TEST(CostModel, ExpertTimeNeverBeatsReadingTheWeights) {
+  CostModel m = known_model();
+  // A table entry faster than HBM allows (3 x 1024 x 2048 bf16 weights = 12.6 MB: 2.6 us at 4.8 TB/s).
+  m.expert_tables[0].seconds_by_m[0] = {{8, 1e-7}, {4096, 1e-3}};
+  const double floor = (3.0 * 1024 * 2048 * 2 + 8 * (2.0 * 1024 + 3.0 * 2048) * 2) / m.hbm_Bps;
+  EXPECT_DOUBLE_EQ(m.expert_time_s(ExpertPass::FORWARD, 8, 1024, 2048), floor);
+  // Without a table: the GEMMs' datasheet time, which grows with N and K, not with M alone.
+  EXPECT_GT(m.expert_time_s(ExpertPass::FORWARD, 256, 4096, 14336), 5.0 * m.expert_time_s(ExpertPass::FORWARD, 256, 1024, 2048));
+  EXPECT_EQ(m.expert_time_s(ExpertPass::FORWARD, 0, 1024, 2048), 0.0);
+}
+
+TEST(CalibrationFit, LinearCostIsExactOnExactPoints) {
+  std::vector<std::pair<double, double>> points;
+  for (double x : {1e6, 1e7, 1e8, 1e9}) points.emplace_back(x, 3e-6 + x / 2.5e12);
+  const LinearCost c = fit_linear_cost(points);
+  EXPECT_NEAR(c.overhead_s, 3e-6, 1e-12);
+  EXPECT_NEAR(c.rate / 2.5e12, 1.0, 1e-9);
+  // One amount only: through the origin.
+  const LinearCost single = fit_linear_cost({{1e8, 1e-4}, {1e8, 1e-4}});
+  EXPECT_EQ(single.overhead_s, 0.0);
+  EXPECT_NEAR(single.rate, 1e12, 1.0);
+}
+
+TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
+  const CostModel known = known_model();
+  const SyntheticRuns s = synthetic_runs(known, 0.002);
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  for (OpKind kind : {OpKind::PERMUTE, OpKind::UNPERMUTE, OpKind::GATE, OpKind::NON_MOE})
+    for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
+      const auto& want = known.kernel_costs[kernel_cost_index(kind, d)];
+      const auto& got = fit.model.kernel_costs[kernel_cost_index(kind, d)];
+      ASSERT_TRUE(got.has_value()) << to_string(kind) << " " << to_string(d);
+      EXPECT_NEAR(got->rate / want->rate, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
+      EXPECT_NEAR(got->overhead_s / want->overhead_s, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
+    }
+  const ExpertCostTable* table = fit.model.expert_table(1024, 2048);
+  ASSERT_NE(table, nullptr);
+  for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p) {
+    // Forward and data gradient: M = 512 x 2 / 16 / K for K in 1, 2, 4, 8 and the three loads;
+    // the weight gradient once per layer: three loads.
+    EXPECT_GE(table->seconds_by_m[p].size(), p == 2 ? 3u : 8u) << p;
+    for (const auto& [m, seconds] : table->seconds_by_m[p])
+      EXPECT_NEAR(seconds / known.expert_time_s(static_cast<ExpertPass>(p), m, 1024, 2048), 1.0, 0.01) << p << " M " << m;
+  }
+  ASSERT_FALSE(fit.quality.empty());
+  for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
+}
+
+TEST(CalibrationFile, RoundTripsEveryFigure) {
+  CostModel m = known_model();
+  m.source.provenance = {{"gpu_name", "NVIDIA H200"}, {"date", "2026-12-02T10:00:00Z"}, {"nccl_env", "NCCL_NVLS_ENABLE=0"}};
+  m.fit_quality = {{"expert forward H1024 F2048", 9, 0.004, 0.02}};
+  m.link_efficiency[0] = 0.6123456789;
+  const std::string text = cost_model_yaml(m);
+  const CostModel back = load_cost_model_text(text, "round-trip.yaml");
+  EXPECT_EQ(cost_model_yaml(back), text);
+  for (std::size_t i = 0; i < m.kernel_costs.size(); ++i) {
+    ASSERT_EQ(back.kernel_costs[i].has_value(), m.kernel_costs[i].has_value()) << i;
+    if (m.kernel_costs[i]) {
+      EXPECT_EQ(back.kernel_costs[i]->rate, m.kernel_costs[i]->rate) << i;
+      EXPECT_EQ(back.kernel_costs[i]->overhead_s, m.kernel_costs[i]->overhead_s) << i;
+    }
+  }
+  ASSERT_EQ(back.expert_tables.size(), 1u);
+  EXPECT_EQ(back.expert_tables[0].seconds_by_m, m.expert_tables[0].seconds_by_m);
+  EXPECT_EQ(back.link_efficiency, m.link_efficiency);
+  EXPECT_EQ(back.hbm_Bps, m.hbm_Bps);
+  EXPECT_EQ(back.source.provenance, m.source.provenance);
+  EXPECT_EQ(back.description(), "h200, calibrated 2026-12-02T10:00:00Z on NVIDIA H200 (round-trip.yaml)");
+}
+
+// Each bad file names the file, the line, the key path and the value.
+TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
+  const std::string head = "gpu: h200\n";
+  struct Case {
+    std::string body, expected;
+  } cases[] = {
+      {"hbm_bandwith: 4TB/s\n", "bad.yaml:2:1: 'hbm_bandwith'"},
+      {"hbm_bandwidth: -4TB/s\n", "bad.yaml:2:16: 'hbm_bandwidth': value '-4TB/s'"},
+      {"expert_tables:\n  - {hidden: 64, ffn: 128, forward: [[64, 1e-5], [32, 2e-5]]}\n",
+       "bad.yaml:3:51: 'expert_tables[0].forward[1][0]': value '32': M values in increasing order"},
+      {"kernels:\n  permute_sideways: {overhead: 1us, rate: 1TB/s}\n", "bad.yaml:3:3: 'kernels.permute_sideways'"},
+      {"kernels:\n  permute_forward: {overhead: 1us, rate: -1TB/s}\n", "'kernels.permute_forward.rate': value '-1TB/s'"},
+      {"provenance: {gpu_name: x, colour: red}\n", "'provenance.colour'"},
+  };
+  for (const Case& c : cases) {
+    try {
+      load_cost_model_text(head + c.body, "bad.yaml");
+      ADD_FAILURE() << "accepted: " << c.body;
+    } catch (const InputError& error) {
+      EXPECT_NE(std::string(error.what()).find(c.expected), std::string::npos) << error.what();
+    }
+  }
+}
+
+TEST(Prediction, JoinsOnOpIdsPerClass) {
+  const testing::ScenarioPlans s(one_gpu_scenario(512), "one-gpu.yaml");
+  const BuiltPlan built = s.plan("contiguous", "fixed:2");
+  Timeline measured = timeline_for(built.plan, "real"), predicted = timeline_for(built.plan, "analytical");
+  double start = 0.0;
+  for (const Op& op : built.plan.ops()) {  // measured: every op 1 ms in series; predicted: 10% longer each
+    measured.ops[op.id].start_s = start, measured.ops[op.id].end_s = start + 1e-3;
+    predicted.ops[op.id].start_s = start * 1.1, predicted.ops[op.id].end_s = (start + 1e-3) * 1.1;
+    start += 1e-3;
+  }
+  const PredictionComparison c = compare_timelines(built.plan, predicted, measured);
+  EXPECT_NEAR(c.layer.error(), 0.1, 1e-12);
+  int ops = 0;
+  for (std::size_t k = 0; k < NUM_OP_CLASSES; ++k) {
+    ops += c.ops_in_class[k];
+    if (c.ops_in_class[k]) {
+      EXPECT_NEAR(c.by_class[k].error(), 0.1, 1e-12) << k;
+    }
+    EXPECT_NEAR(c.by_class[k].measured_s, c.ops_in_class[k] * 1e-3, 1e-12) << k;
+  }
+  EXPECT_EQ(ops, static_cast<int>(built.plan.ops().size()));
+  EXPECT_EQ(c.ops_in_class[static_cast<std::size_t>(OpClass::ALL_TO_ALL)], 0);  // one GPU: no all-to-all
+  const ErrorSummary summary = summarize_errors({0.02, -0.05, std::nan(""), 0.01});
+  EXPECT_EQ(summary.count, 3);
+  EXPECT_DOUBLE_EQ(summary.median_abs, 0.02);
+  EXPECT_DOUBLE_EQ(summary.max_abs, 0.05);
+}
+
+}  // namespace
+}  // namespace comet

@@ -1,0 +1,75 @@
+#include "calibration_runs.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "input_error.hpp"
+#include "path_costs.hpp"
+#include "plan_builder.hpp"
+#include "token_layout.hpp"
+#include "topology_builders.hpp"
+
+namespace comet {
+namespace {
+
+// One scenario at one token load: its Plans (one per chunk count), their layouts, measured.
+struct LoadRuns {
+  explicit LoadRuns(Scenario s) : scenario(std::move(s)), topology(build_topology(scenario.topology)), costs(topology) {}
+  Scenario scenario;
+  Topology topology;
+  PathCosts costs;
+  std::vector<std::unique_ptr<BuiltPlan>> plans;
+  std::vector<std::unique_ptr<TokenLayout>> layouts;
+  std::vector<RealMeasurement> measured;
+};
+
+Scenario calibration_scenario(Scenario s, std::int64_t tokens) {
+  s.workload.tokens_per_gpu = tokens;
+  s.workload.steps = 1;
+  s.workload.routing = RoutingSpec{};  // uniform: every expert of an op near the mean M
+  s.name += fmt::format("-calibration-{}", tokens);
+  return s;
+}
+
+}  // namespace
+
+CalibrationFit run_calibration(const CalibrationRequest& r) {
+  std::vector<std::unique_ptr<LoadRuns>> loads;
+  for (const Scenario& base : r.scenarios) {
+    for (std::int64_t tokens : r.tokens_per_gpu) {
+      auto runs = std::make_unique<LoadRuns>(calibration_scenario(base, tokens));
+      LoadRuns& l = *runs;
+      if (l.scenario.expert_parallel != l.topology.num_gpus())
+        throw InputError({base.origin, 0, 0}, "parallelism.expert_parallel", std::to_string(l.scenario.expert_parallel),
+                         "the scenario's GPUs: calibration runs one expert-parallel group");
+      const MoeModel& m = l.scenario.model;
+      std::vector<RealJob> jobs;
+      for (int k : r.chunk_counts) {
+        PlanRequest request{&l.scenario, &l.topology, &l.costs, &r.base, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                            parse_policy(PolicyFamily::PARTITION, k == 1 ? "none" : fmt::format("fixed:{}", k)),
+                            parse_policy(PolicyFamily::A2A, "direct")};
+        request.keep_chunks = true;
+        l.plans.push_back(std::make_unique<BuiltPlan>(build_plan(request)));
+        l.layouts.push_back(std::make_unique<TokenLayout>(l.plans.back()->chunks.front().parts, l.plans.back()->placement, m.top_k,
+                                                          r.options.seed));
+        jobs.push_back({fmt::format("{} chunk(s)", k), &l.plans.back()->plan, l.layouts.back().get(), 1.0});
+      }
+      if (r.progress)
+        r.progress(fmt::format("measuring {} ({} H{} F{}, {} experts) at {} tokens/GPU: {} Plans", base.name, m.preset, m.hidden,
+                               m.expert_ffn, m.experts, tokens, jobs.size()));
+      l.measured = run_on_gpus(jobs, LayerDims{m.hidden, m.expert_ffn, m.top_k, m.experts}, l.topology.num_gpus(), r.options);
+      loads.push_back(std::move(runs));
+    }
+  }
+  std::vector<MeasuredRun> measured;
+  double gpu_link_Bps = 0.0;
+  for (const auto& l : loads) {
+    for (std::size_t i = 0; i < l->plans.size() && i < l->measured.size(); ++i)
+      measured.push_back({&l->plans[i]->plan, &l->measured[i].timeline});
+    if (l->topology.num_gpus() > 1) gpu_link_Bps = l->scenario.topology.node.gpu_link_Bps;
+  }
+  return fit_cost_model(measured, r.base, gpu_link_Bps);
+}
+
+}  // namespace comet
