@@ -3,8 +3,10 @@
 #   scripts/accuracy_matrix.sh OUT_DIR [PARTS]
 #     PARTS, comma-separated (default build,calibrate,matrix):
 #     build      configure with SimGrid off and build into $COMET_GPU_BUILD_DIR (default build-gpu/)
-#     tests      the GPU tests (ctest -L gpu) and the tiny measured JSON (OUT/tiny-measured.json)
-#     calibrate  comet calibrate (default set, 1 GPU) -> OUT/h200.yaml, in its own process
+#     tests      the GPU tests (ctest -L gpu)
+#     tiny       comet validate on tests/data/validate-tiny-1gpu.yaml -> OUT/tiny-measured.json (a CI fixture)
+#     calibrate  comet calibrate (default set, 1 GPU) -> OUT/h200.yaml and its measurements
+#                OUT/calibration-runs.json (refit anywhere: comet calibrate --fit-runs), in its own process
 #     matrix     comet validate on 4 models x 2 token loads x 2 routings (uniform, zipf 1.0), partitions
 #                none, fixed:2, fixed:4, tapered:4, dynamic, predicted with OUT/h200.yaml (or $CALIBRATION);
 #                then scripts/accuracy_table.py writes OUT/matrix.txt and OUT/matrix.json
@@ -30,11 +32,13 @@ if has build; then
 fi
 if has tests; then
   step gpu-tests timeout -k 5 400 ctest --test-dir "$BUILD" -L gpu --output-on-failure -j1
+fi
+if has tiny; then
   step tiny-measured timeout -k 5 120 "$BUILD/comet" validate tests/data/validate-tiny-1gpu.yaml -o "$OUT/tiny-measured.json"
 fi
 CALIBRATION=${CALIBRATION:-$OUT/h200.yaml}
 if has calibrate; then
-  step calibrate timeout -k 5 400 "$BUILD/comet" calibrate --gpus 1 -o "$CALIBRATION"
+  step calibrate timeout -k 5 400 "$BUILD/comet" calibrate --gpus 1 -o "$CALIBRATION" --runs "$OUT/calibration-runs.json"
   cat "$LOGS/calibrate.log"
 fi
 # matrix_scenario MODEL TOKENS ROUTING: a one-GPU H200 scenario, every expert local (no all-to-all).

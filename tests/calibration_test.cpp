@@ -35,11 +35,12 @@ CostModel known_model() {
   m.kernel_costs[kernel_cost_index(OpKind::GATE, Direction::BACKWARD)] = LinearCost{15e-6, 2.5e14};
   m.kernel_costs[kernel_cost_index(OpKind::NON_MOE, Direction::FORWARD)] = LinearCost{20e-6, 6.1e14};
   m.kernel_costs[kernel_cost_index(OpKind::NON_MOE, Direction::BACKWARD)] = LinearCost{30e-6, 6.4e14};
-  ExpertCostTable table{1024, 2048, {}};
+  ShapeCosts table{1024, 2048, {}, {}};
   table.seconds_by_m[0] = {{8, 2.2e-5}, {64, 3.1e-5}, {512, 1.3e-4}, {4096, 8.9e-4}};
   table.seconds_by_m[1] = {{8, 4.0e-5}, {64, 5.5e-5}, {512, 2.5e-4}, {4096, 1.8e-3}};
   table.seconds_by_m[2] = {{8, 6.0e-5}, {64, 7.0e-5}, {512, 2.9e-4}, {4096, 1.9e-3}};
-  m.expert_tables.push_back(table);
+  table.kernels = m.kernel_costs;  // the fit sets both: the shape's own and the one over every shape
+  m.shapes.push_back(table);
   return m;
 }
 
@@ -66,9 +67,10 @@ SyntheticRuns synthetic_runs(const CostModel& known, double noise) {
     for (const char* partition : {"none", "fixed:2", "fixed:4", "fixed:8"}) {
       s.plans.push_back(s.scenarios.back()->plan("contiguous", partition));
       Timeline t = timeline_for(s.plans.back().plan, "synthetic");
+      double now = 0.0;  // one op after the other: each ran alone, as the fit requires of kernel samples
       for (const Op& op : s.plans.back().plan.ops()) {
-        t.ops[op.id].start_s = 0.0;
-        t.ops[op.id].end_s = compute_time_s(s.plans.back().plan, op, known) * (1.0 + jitter(rng));
+        t.ops[op.id].start_s = now;
+        now = t.ops[op.id].end_s = now + compute_time_s(s.plans.back().plan, op, known) * (1.0 + jitter(rng));
       }
       s.timelines.push_back(std::move(t));
     }
@@ -87,7 +89,7 @@ TEST(CostModel, LogLogInterpolationHasClosedForms) {
 TEST(CostModel, ExpertTimeNeverBeatsReadingTheWeights) {
   CostModel m = known_model();
   // A table entry faster than HBM allows (3 x 1024 x 2048 bf16 weights = 12.6 MB: 2.6 us at 4.8 TB/s).
-  m.expert_tables[0].seconds_by_m[0] = {{8, 1e-7}, {4096, 1e-3}};
+  m.shapes[0].seconds_by_m[0] = {{8, 1e-7}, {4096, 1e-3}};
   const double floor = (3.0 * 1024 * 2048 * 2 + 8 * (2.0 * 1024 + 3.0 * 2048) * 2) / m.hbm_Bps;
   EXPECT_DOUBLE_EQ(m.expert_time_s(ExpertPass::FORWARD, 8, 1024, 2048), floor);
   // Without a table: the GEMMs' datasheet time, which grows with N and K, not with M alone.
@@ -114,12 +116,13 @@ TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
   for (OpKind kind : {OpKind::PERMUTE, OpKind::UNPERMUTE, OpKind::GATE, OpKind::NON_MOE})
     for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
       const auto& want = known.kernel_costs[kernel_cost_index(kind, d)];
-      const auto& got = fit.model.kernel_costs[kernel_cost_index(kind, d)];
-      ASSERT_TRUE(got.has_value()) << to_string(kind) << " " << to_string(d);
-      EXPECT_NEAR(got->rate / want->rate, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
-      EXPECT_NEAR(got->overhead_s / want->overhead_s, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
+      for (const auto* got : {&fit.model.kernel_costs[kernel_cost_index(kind, d)], &fit.model.shape(1024, 2048)->kernels[kernel_cost_index(kind, d)]}) {
+        ASSERT_TRUE(got->has_value()) << to_string(kind) << " " << to_string(d);
+        EXPECT_NEAR((*got)->rate / want->rate, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
+        EXPECT_NEAR((*got)->overhead_s / want->overhead_s, 1.0, 0.01) << to_string(kind) << " " << to_string(d);
+      }
     }
-  const ExpertCostTable* table = fit.model.expert_table(1024, 2048);
+  const ShapeCosts* table = fit.model.shape(1024, 2048);
   ASSERT_NE(table, nullptr);
   for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p) {
     // Forward and data gradient: M = 512 x 2 / 16 / K for K in 1, 2, 4, 8 and the three loads;
@@ -147,8 +150,9 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
       EXPECT_EQ(back.kernel_costs[i]->overhead_s, m.kernel_costs[i]->overhead_s) << i;
     }
   }
-  ASSERT_EQ(back.expert_tables.size(), 1u);
-  EXPECT_EQ(back.expert_tables[0].seconds_by_m, m.expert_tables[0].seconds_by_m);
+  ASSERT_EQ(back.shapes.size(), 1u);
+  EXPECT_EQ(back.shapes[0].seconds_by_m, m.shapes[0].seconds_by_m);
+  EXPECT_EQ(back.shapes[0].kernels, m.shapes[0].kernels);
   EXPECT_EQ(back.link_efficiency, m.link_efficiency);
   EXPECT_EQ(back.hbm_Bps, m.hbm_Bps);
   EXPECT_EQ(back.source.provenance, m.source.provenance);
@@ -163,8 +167,9 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
   } cases[] = {
       {"hbm_bandwith: 4TB/s\n", "bad.yaml:2:1: 'hbm_bandwith'"},
       {"hbm_bandwidth: -4TB/s\n", "bad.yaml:2:16: 'hbm_bandwidth': value '-4TB/s'"},
-      {"expert_tables:\n  - {hidden: 64, ffn: 128, forward: [[64, 1e-5], [32, 2e-5]]}\n",
-       "bad.yaml:3:51: 'expert_tables[0].forward[1][0]': value '32': M values in increasing order"},
+      {"shapes:\n  - {hidden: 64, ffn: 128, forward: [[64, 1e-5], [32, 2e-5]]}\n",
+       "bad.yaml:3:51: 'shapes[0].forward[1][0]': value '32': M values in increasing order"},
+      {"shapes:\n  - {hidden: 64, ffn: 128, kernels: {gate_forward: {overhead: 1us}}}\n", "'shapes[0].kernels.gate_forward.rate': missing required key"},
       {"kernels:\n  permute_sideways: {overhead: 1us, rate: 1TB/s}\n", "bad.yaml:3:3: 'kernels.permute_sideways'"},
       {"kernels:\n  permute_forward: {overhead: 1us, rate: -1TB/s}\n", "'kernels.permute_forward.rate': value '-1TB/s'"},
       {"provenance: {gpu_name: x, colour: red}\n", "'provenance.colour'"},

@@ -6,7 +6,6 @@
 
 #include "input_error.hpp"
 #include "path_costs.hpp"
-#include "plan_builder.hpp"
 #include "token_layout.hpp"
 #include "topology_builders.hpp"
 
@@ -24,19 +23,13 @@ struct LoadRuns {
   std::vector<RealMeasurement> measured;
 };
 
-Scenario calibration_scenario(Scenario s, std::int64_t tokens) {
-  s.workload.tokens_per_gpu = tokens;
-  s.workload.steps = 1;
-  s.workload.routing = RoutingSpec{};  // uniform: every expert of an op near the mean M
-  s.name += fmt::format("-calibration-{}", tokens);
-  return s;
-}
-
 }  // namespace
 
-CalibrationFit run_calibration(const CalibrationRequest& r) {
+CalibrationResult run_calibration(const CalibrationRequest& r) {
   std::vector<std::unique_ptr<LoadRuns>> loads;
-  for (const Scenario& base : r.scenarios) {
+  std::vector<RecordedRun> recorded;
+  for (std::size_t b = 0; b < r.scenarios.size(); ++b) {
+    const Scenario& base = r.scenarios[b];
     for (std::int64_t tokens : r.tokens_per_gpu) {
       auto runs = std::make_unique<LoadRuns>(calibration_scenario(base, tokens));
       LoadRuns& l = *runs;
@@ -46,11 +39,7 @@ CalibrationFit run_calibration(const CalibrationRequest& r) {
       const MoeModel& m = l.scenario.model;
       std::vector<RealJob> jobs;
       for (int k : r.chunk_counts) {
-        PlanRequest request{&l.scenario, &l.topology, &l.costs, &r.base, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                            parse_policy(PolicyFamily::PARTITION, k == 1 ? "none" : fmt::format("fixed:{}", k)),
-                            parse_policy(PolicyFamily::A2A, "direct")};
-        request.keep_chunks = true;
-        l.plans.push_back(std::make_unique<BuiltPlan>(build_plan(request)));
+        l.plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, r.base, k)));
         l.layouts.push_back(std::make_unique<TokenLayout>(l.plans.back()->chunks.front().parts, l.plans.back()->placement, m.top_k,
                                                           r.options.seed));
         jobs.push_back({fmt::format("{} chunk(s)", k), &l.plans.back()->plan, l.layouts.back().get(), 1.0});
@@ -59,6 +48,9 @@ CalibrationFit run_calibration(const CalibrationRequest& r) {
         r.progress(fmt::format("measuring {} ({} H{} F{}, {} experts) at {} tokens/GPU: {} Plans", base.name, m.preset, m.hidden,
                                m.expert_ffn, m.experts, tokens, jobs.size()));
       l.measured = run_on_gpus(jobs, LayerDims{m.hidden, m.expert_ffn, m.top_k, m.experts}, l.topology.num_gpus(), r.options);
+      for (std::size_t i = 0; i < l.measured.size(); ++i)
+        recorded.push_back({b < r.scenario_texts.size() ? r.scenario_texts[b] : "", base.origin, tokens, r.chunk_counts[i],
+                            l.plans[i]->plan.stable_hash(), l.measured[i].timeline});
       loads.push_back(std::move(runs));
     }
   }
@@ -69,7 +61,7 @@ CalibrationFit run_calibration(const CalibrationRequest& r) {
       measured.push_back({&l->plans[i]->plan, &l->measured[i].timeline});
     if (l->topology.num_gpus() > 1) gpu_link_Bps = l->scenario.topology.node.gpu_link_Bps;
   }
-  return fit_cost_model(measured, r.base, gpu_link_Bps);
+  return {fit_cost_model(measured, r.base, gpu_link_Bps), std::move(recorded)};
 }
 
 }  // namespace comet

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "calibration_fit.hpp"
+#include "calibration_record.hpp"
 #include "real_executor.hpp"
 #include "scenario.hpp"
 
@@ -17,6 +18,7 @@ namespace comet {
 
 struct CalibrationRequest {
   std::vector<Scenario> scenarios;           ///< shapes to measure (each must fit this machine)
+  std::vector<std::string> scenario_texts;   ///< their YAML, recorded with each measured Plan
   std::vector<std::int64_t> tokens_per_gpu{1024, 4096, 16384};
   std::vector<int> chunk_counts{1, 2, 4, 8};
   RealRunOptions options;                    ///< warm-up, repeats, lanes, graphs, watchdog
@@ -24,7 +26,12 @@ struct CalibrationRequest {
   std::function<void(const std::string&)> progress;  ///< one line per measured Plan (stderr)
 };
 
+struct CalibrationResult {
+  CalibrationFit fit;
+  std::vector<RecordedRun> runs;  ///< what was measured (calibration_runs_json)
+};
+
 /// Throws InputError when a scenario does not fit the machine, GpuError when the GPUs fail.
-CalibrationFit run_calibration(const CalibrationRequest& request);
+CalibrationResult run_calibration(const CalibrationRequest& request);
 
 }  // namespace comet

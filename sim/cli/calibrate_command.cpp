@@ -4,7 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "atomic_file.hpp"
-#include "calibration_file.hpp"
+#include "calibration_report.hpp"
 #include "calibration_runs.hpp"
 #include "gpu_error.hpp"
 #include "input_error.hpp"
@@ -16,9 +16,9 @@
 namespace comet {
 namespace {
 
-// A one-node scenario of `gpus` GPUs of `gpu` running `model` with every expert in one group.
-Scenario preset_scenario(const std::string& model, int gpus, const std::string& gpu) {
-  const std::string text = fmt::format(
+// A one-node scenario of `gpus` GPUs of `gpu` running `model` with every expert in one group, as YAML.
+std::string preset_scenario_text(const std::string& model, int gpus, const std::string& gpu) {
+  return fmt::format(
       "name: calibrate-{0}\n"
       "topology: {{name: node-{1}, kind: node, node: {{gpus: {1}, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0, gpu: {2}}}}}\n"
       "model: {{preset: {0}}}\n"
@@ -26,7 +26,6 @@ Scenario preset_scenario(const std::string& model, int gpus, const std::string& 
       "workload: {{tokens_per_gpu: 4096, steps: 1, seed: 1, routing: {{kind: uniform}}}}\n"
       "policies: {{placement: [contiguous], partition: [none], a2a: [direct]}}\n",
       model, gpus, gpu);
-  return parse_scenario(load_yaml_text(text, fmt::format("<calibrate --models {}>", model)), ".");
 }
 
 }  // namespace
@@ -49,6 +48,9 @@ void CalibrateCommand::add_to(CLI::App& app) {
   app_->add_option("--repeats", repeats_, "Timed runs per Plan (medians)")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--expert-lanes", expert_lanes_, "Parallel streams of the experts' GEMMs (as comet validate)")
       ->capture_default_str()->check(CLI::Range(1, 32));
+  app_->add_option("--runs", runs_,
+                   "Also write every measured calibration Plan here (JSON); `comet calibrate --fit-runs FILE -o OUT` fits "
+                   "it again on any machine, without a GPU");
   app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the run is aborted")->capture_default_str()
       ->check(CLI::PositiveNumber);
 }
@@ -58,9 +60,13 @@ int CalibrateCommand::run() const {
   if (files_.empty())
     for (const std::string& model : models_) {
       if (!find_model_preset(model)) throw InputError({"<command line>", 0, 0}, "--models", model, "a model preset");
-      request.scenarios.push_back(preset_scenario(model, gpus_, gpu_));
+      request.scenario_texts.push_back(preset_scenario_text(model, gpus_, gpu_));
+      request.scenarios.push_back(parse_scenario(load_yaml_text(request.scenario_texts.back(), "calibrate-" + model), "."));
     }
-  for (const std::string& file : files_) request.scenarios.push_back(load_scenario_argument(file));
+  for (const std::string& file : files_) {
+    request.scenarios.push_back(load_scenario_argument(file));
+    request.scenario_texts.push_back(scenario_argument_text(file));
+  }
   const std::string gpu_model = request.scenarios.front().topology.node.gpu_model;
   for (const Scenario& s : request.scenarios)
     if (s.topology.node.gpu_model != gpu_model)
@@ -74,22 +80,20 @@ int CalibrateCommand::run() const {
   request.options.compute.expert_lanes = expert_lanes_;
   request.base = CostModel::defaults_for(gpu_model);
   request.progress = [](const std::string& line) { fmt::print(stderr, "comet calibrate: {}\n", line); };
-  CalibrationFit fit;
+  CalibrationResult result;
   try {
-    fit = run_calibration(request);
+    result = run_calibration(request);
   } catch (const GpuError& error) {
     fmt::print(stderr, "comet: GPU error: {}\n", error.what());
     return EXIT_GPU_FAILURE;
   }
-  fit.model.source.provenance = measurement_provenance(command_);
-  fmt::print("# comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, {} warm-up + {} timed runs per Plan\n",
-             request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","), warmup_, repeats_);
-  for (const auto& [key, value] : fit.model.source.provenance) fmt::print("# {}: {}\n", key, value);
-  fmt::print("{:<44} {:>7} {:>10} {:>10}\n{:<44} {:>7} {:>10} {:>10}\n", "table", "points", "median", "max", "#", "", "%", "%");
-  for (const FitQuality& q : fit.quality)
-    fmt::print("{:<44} {:>7} {:>10.2f} {:>10.2f}\n", q.table, q.points, q.median_residual * 100.0, q.max_residual * 100.0);
-  write_file_atomically(output_, cost_model_yaml(fit.model));
-  fmt::print("# wrote {}\n", output_);
+  result.fit.model.source.provenance = measurement_provenance(command_);
+  if (!runs_.empty()) write_file_atomically(runs_, calibration_runs_json(result.runs, result.fit.model.source.provenance).dump(1) + "\n");
+  report_calibration(result.fit,
+                     fmt::format("comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, {} warm-up + {} timed runs per Plan{}",
+                                 request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","), warmup_, repeats_,
+                                 runs_.empty() ? "" : ", measurements in " + runs_),
+                     output_);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "command.hpp"
@@ -20,7 +21,7 @@ class CalibrateCommand : public Command {
 
  private:
   std::vector<std::string> files_, models_{"mixtral-8x7b", "deepseek-v3", "qwen2-moe", "phi-3.5-moe"};
-  std::string output_ = "calibration.yaml", gpu_ = "h200";
+  std::string output_ = "calibration.yaml", gpu_ = "h200", runs_;
   std::vector<std::int64_t> tokens_{1024, 4096, 16384};
   std::vector<int> chunks_{1, 2, 4, 8};
   int gpus_ = 1, warmup_ = 2, repeats_ = 5, expert_lanes_ = 4;

@@ -2,12 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "builtin_files.hpp"
 #include "input_error.hpp"
 
 namespace comet {
 
 Scenario load_scenario_argument(const std::string& file) {
   return file.empty() ? default_scenario() : load_scenario_file(file);
+}
+
+std::string scenario_argument_text(const std::string& file) {
+  if (file.empty() || !std::filesystem::exists(file)) {
+    if (const auto builtin = find_builtin_scenario(file.empty() ? DEFAULT_SCENARIO : file)) return std::string(builtin->text);
+  }
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 PolicySpec policy_option(const Scenario& scenario, PolicyFamily family, const std::string& option,

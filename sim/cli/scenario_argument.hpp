@@ -14,6 +14,9 @@ namespace comet {
 
 /// The scenario file, or the built-in default when `file` is empty.
 Scenario load_scenario_argument(const std::string& file);
+/// The YAML text of the same argument (the file's, or the built-in scenario's): what measured
+/// files record so the Plans can be rebuilt elsewhere.
+std::string scenario_argument_text(const std::string& file);
 
 /// Parses a policy given on the command line; errors name the option. An empty `text` picks
 /// the scenario's first policy of that family.

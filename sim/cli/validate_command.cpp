@@ -3,11 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "atomic_file.hpp"
-#include "builtin_files.hpp"
 #include "calibration_file.hpp"
 #include "gpu_error.hpp"
 #include "input_error.hpp"
@@ -33,19 +30,6 @@ FaultInjection parse_fault(const std::string& text) {
   } catch (const std::exception&) {
   }
   throw InputError({"<command line>", 0, 0}, "--inject-fault", text, "silent-rank:R (rank R skips its all-to-alls)");
-}
-
-// The scenario's YAML as given (a file, or a built-in name), recorded in the measured JSON so
-// that `--measured` can rebuild the same Plans anywhere.
-std::string scenario_text(const std::string& file) {
-  if (file.empty() || !std::filesystem::exists(file)) {
-    if (const auto builtin = find_builtin_scenario(file.empty() ? DEFAULT_SCENARIO : file)) return std::string(builtin->text);
-    return "";
-  }
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::string error_text(double error) { return std::isfinite(error) ? fmt::format("{:.2e}", error) : "NaN"; }
@@ -123,7 +107,7 @@ int ValidateCommand::run() const {
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
   const CostModel cost_model = cost_model_for(scenario.topology.node.gpu_model, calibration_);
-  ValidationRequest request{&scenario, &topology, &costs, &cost_model, nullptr, scenario_text(file_), {}, {}, {}, {}};
+  ValidationRequest request{&scenario, &topology, &costs, &cost_model, nullptr, scenario_argument_text(file_), {}, {}, {}, {}};
   if (!measure_only_) request.predict_with = &cost_model;
   request.provenance = measurement_provenance(command_);
   request.placement = policy_option(scenario, PolicyFamily::PLACEMENT, "--placement", placement_);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "calibration_refit.hpp"
 #include "measured_prediction.hpp"
 
 namespace comet {
@@ -20,11 +21,16 @@ void GpuForwardCommand::add_to(CLI::App& app) {
 }
 
 int GpuForwardCommand::run() const {
-  if (name_ == "validate") {
-    const std::vector<std::string> args = app_->remaining();
+  // The halves that need no GPU run here: a recorded measurement predicted, a recorded
+  // calibration fitted again.
+  const std::vector<std::string> args = app_->remaining();
+  auto has = [&](const std::string& option) {
     for (const std::string& a : args)
-      if (a == "--measured" || a.rfind("--measured=", 0) == 0) return run_measured_prediction(args);
-  }
+      if (a == option || a.rfind(option + "=", 0) == 0) return true;
+    return false;
+  };
+  if (name_ == "validate" && has("--measured")) return run_measured_prediction(args);
+  if (name_ == "calibrate" && has("--fit-runs")) return run_calibration_refit(args);
   std::error_code error;
   const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
   const std::filesystem::path target = self.parent_path() / "comet-validate";

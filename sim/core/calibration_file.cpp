@@ -30,7 +30,7 @@ MeasuredCurve read_curve(const YamlValue& value, double min_x) {
   return curve;
 }
 
-void read_kernels(const YamlValue& value, CostModel& model) {
+void read_kernels(const YamlValue& value, KernelCosts& kernels) {
   std::vector<std::string> names;
   for (OpKind kind : KERNEL_KINDS)
     for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) names.push_back(kernel_key(kind, d));
@@ -48,7 +48,7 @@ void read_kernels(const YamlValue& value, CostModel& model) {
         c.overhead_s = cost.required("overhead").as_quantity(Dimension::SECONDS, true);
         c.rate = priced_by_bytes(kind) ? cost.required("rate").as_quantity(Dimension::BYTES_PER_SECOND)
                                        : cost.required("rate").as_number(1e6, 1e18);
-        model.kernel_costs[kernel_cost_index(kind, d)] = c;
+        kernels[kernel_cost_index(kind, d)] = c;
       }
     if (!known) {
       const YamlValue item(entry.first, value.file(), value.path() + "." + key);
@@ -57,20 +57,21 @@ void read_kernels(const YamlValue& value, CostModel& model) {
   }
 }
 
-ExpertCostTable read_expert_table(const YamlValue& value) {
-  const YamlMap map = value.as_map({"hidden", "ffn", "forward", "data_gradient", "weight_gradient"});
-  ExpertCostTable table;
+ShapeCosts read_shape(const YamlValue& value) {
+  const YamlMap map = value.as_map({"hidden", "ffn", "kernels", "forward", "data_gradient", "weight_gradient"});
+  ShapeCosts table;
   table.hidden = static_cast<int>(map.required("hidden").as_int(1, 1 << 20));
   table.ffn = static_cast<int>(map.required("ffn").as_int(1, 1 << 20));
   for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
     if (auto v = map.optional(to_string(static_cast<ExpertPass>(p)))) table.seconds_by_m[p] = read_curve(*v, 1.0);
+  if (auto v = map.optional("kernels")) read_kernels(*v, table.kernels);
   return table;
 }
 
 CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   const YamlMap map = root.as_map({"gpu", "provenance", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
                                    "gemm_efficiency", "link_efficiency", "comm_sm_share", "comm_slowdown_with_compute",
-                                   "kernels", "expert_tables", "fit_quality"});
+                                   "kernels", "shapes", "fit_quality"});
   CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
   model.source.file = file;
   if (auto v = map.optional("provenance")) {
@@ -102,12 +103,12 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   }
   if (auto v = map.optional("comm_sm_share")) model.comm_sm_share = v->as_number(0.0, 0.9);
   if (auto v = map.optional("comm_slowdown_with_compute")) model.comm_slowdown_with_compute = v->as_number(0.0, 0.9);
-  if (auto v = map.optional("kernels")) read_kernels(*v, model);
-  if (auto v = map.optional("expert_tables"))
+  if (auto v = map.optional("kernels")) read_kernels(*v, model.kernel_costs);
+  if (auto v = map.optional("shapes"))
     for (const YamlValue& item : v->as_list()) {
-      ExpertCostTable table = read_expert_table(item);
-      if (model.expert_table(table.hidden, table.ffn)) item.fail("one table per (hidden, ffn)");
-      model.expert_tables.push_back(std::move(table));
+      ShapeCosts shape = read_shape(item);
+      if (model.shape(shape.hidden, shape.ffn)) item.fail("one entry per (hidden, ffn)");
+      model.shapes.push_back(std::move(shape));
     }
   if (auto v = map.optional("fit_quality"))
     for (const YamlValue& item : v->as_list()) {
@@ -116,6 +117,19 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
                                    q.required("median").as_number(0.0, 1e6), q.required("max").as_number(0.0, 1e6)});
     }
   return model;
+}
+
+// The `kernels` map, each entry on its line with `indent`; "" when none is set.
+std::string kernels_yaml(const KernelCosts& kernels, const std::string& indent) {
+  std::string text;
+  for (OpKind kind : KERNEL_KINDS)
+    for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
+      const auto& cost = kernels[kernel_cost_index(kind, d)];
+      if (!cost) continue;
+      const std::string rate = priced_by_bytes(kind) ? fmt::format("{}B/s", cost->rate) : fmt::format("{}", cost->rate);
+      text += fmt::format("{}  {}: {{overhead: {}s, rate: {}}}\n", indent, kernel_key(kind, d), cost->overhead_s, rate);
+    }
+  return text;
 }
 
 std::string curve_yaml(const MeasuredCurve& curve) {
@@ -151,19 +165,12 @@ std::string cost_model_yaml(const CostModel& m) {
   for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
     text += fmt::format("  {}: {}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
   text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\n", m.comm_sm_share, m.comm_slowdown_with_compute);
-  bool any_kernel = false;
-  for (OpKind kind : KERNEL_KINDS)
-    for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
-      const auto& cost = m.kernel_costs[kernel_cost_index(kind, d)];
-      if (!cost) continue;
-      if (!any_kernel) text += "kernels:                    # seconds = overhead + amount / rate (bytes/s or flop/s)\n";
-      any_kernel = true;
-      const std::string rate = priced_by_bytes(kind) ? fmt::format("{}B/s", cost->rate) : fmt::format("{}", cost->rate);
-      text += fmt::format("  {}: {{overhead: {}s, rate: {}}}\n", kernel_key(kind, d), cost->overhead_s, rate);
-    }
-  if (!m.expert_tables.empty()) text += "expert_tables:              # seconds per expert over M, [M, seconds]\n";
-  for (const ExpertCostTable& t : m.expert_tables) {
+  if (const std::string k = kernels_yaml(m.kernel_costs, ""); !k.empty())
+    text += "kernels:                    # every shape; seconds = overhead + amount / rate (B/s or flop/s)\n" + k;
+  if (!m.shapes.empty()) text += "shapes:                     # per model shape (H, F): kernels, seconds per expert [M, s]\n";
+  for (const ShapeCosts& t : m.shapes) {
     text += fmt::format("  - hidden: {}\n    ffn: {}\n", t.hidden, t.ffn);
+    if (const std::string k = kernels_yaml(t.kernels, "    "); !k.empty()) text += "    kernels:\n" + k;
     for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
       if (!t.seconds_by_m[p].empty())
         text += fmt::format("    {}: {}\n", to_string(static_cast<ExpertPass>(p)), curve_yaml(t.seconds_by_m[p]));

@@ -52,7 +52,7 @@ MeasuredCurve merge_by_m(std::vector<ExpertSample>& samples, std::vector<std::si
 // not linear in M, so the mean-M knots are only a start: each knot is then scaled by the median
 // ratio of measured to predicted time of its ops, where the prediction sums the table over the
 // op's own experts, until the knots stop moving.
-void refine_table(CostModel& model, ExpertCostTable& table, ExpertPass pass, const std::vector<ExpertSample>& samples,
+void refine_table(CostModel& model, ShapeCosts& table, ExpertPass pass, const std::vector<ExpertSample>& samples,
                   const std::vector<std::size_t>& group_of) {
   MeasuredCurve& curve = table.seconds_by_m[static_cast<std::size_t>(pass)];
   for (int iteration = 0; iteration < 50; ++iteration) {
@@ -109,14 +109,46 @@ LinearCost fit_linear_cost(const Points& points) {
   return {a, 1.0 / b};
 }
 
+namespace {
+
+// Per op of a measured run: whether it ran alone on its GPU (no other computation or memory
+// kernel overlapping it). Kernel costs are fitted from those only: beside a GEMM on another
+// stream a memory kernel waits for SMs and shares bandwidth, which is interference, not its cost.
+std::vector<bool> ran_alone(const Plan& plan, const Timeline& t) {
+  std::map<int, std::vector<std::int32_t>> per_gpu;
+  for (const Op& op : plan.ops())
+    if (op.kind != OpKind::ALL_TO_ALL) per_gpu[op.gpu].push_back(op.id);
+  std::vector<bool> alone(plan.ops().size(), true);
+  for (auto& [gpu, ids] : per_gpu) {
+    std::sort(ids.begin(), ids.end(), [&](std::int32_t a, std::int32_t b) { return t.ops[a].start_s < t.ops[b].start_s; });
+    double reach = -1e300;  // the latest end among the ops started so far
+    std::int32_t reach_op = -1;
+    for (std::int32_t id : ids) {
+      if (t.ops[id].start_s < reach) alone[id] = alone[reach_op] = false;
+      if (t.ops[id].end_s > reach) reach = t.ops[id].end_s, reach_op = id;
+    }
+  }
+  return alone;
+}
+
+std::string table_name(const Op& op, const PlanHeader& h) {
+  if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
+    return fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
+  return fmt::format("{} {} H{} F{}", to_string(op.kind), to_string(op.tags.direction), h.hidden, h.expert_ffn);
+}
+
+}  // namespace
+
 CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostModel& base, double gpu_link_Bps) {
   if (runs.empty()) throw std::invalid_argument("no measured runs to fit");
-  std::map<std::size_t, Points> kernel_points;
+  std::map<std::pair<TableKey, std::size_t>, Points> shape_kernel_points;
+  std::map<std::size_t, Points> kernel_points;  // every shape together
   std::map<std::pair<TableKey, std::size_t>, std::vector<ExpertSample>> expert_samples;
   Points a2a_points;  // (bytes of the busiest GPU, seconds)
   for (const MeasuredRun& run : runs) {
     const Plan& plan = *run.plan;
     const TableKey key{plan.header().hidden, plan.header().expert_ffn};
+    const std::vector<bool> alone = ran_alone(plan, *run.timeline);
     for (const Op& op : plan.ops()) {
       const double d = duration_s(*run.timeline, op);
       if (!(d > 0.0)) continue;
@@ -142,41 +174,43 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
         default: {
           const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
           const double amount = by_bytes ? op.bytes : op.flops;
-          if (amount > 0.0) kernel_points[kernel_cost_index(op.kind, op.tags.direction)].emplace_back(amount, d);
+          if (amount <= 0.0 || !alone[op.id]) break;
+          const std::size_t index = kernel_cost_index(op.kind, op.tags.direction);
+          shape_kernel_points[{key, index}].emplace_back(amount, d);
+          kernel_points[index].emplace_back(amount, d);
         }
       }
     }
   }
   CalibrationFit fit{base, {}};
   CostModel& model = fit.model;
+  auto shape_of = [&](const TableKey& key) -> ShapeCosts& {
+    if (!model.shape(key.hidden, key.ffn)) model.shapes.push_back(ShapeCosts{key.hidden, key.ffn, {}, {}});
+    return *const_cast<ShapeCosts*>(model.shape(key.hidden, key.ffn));
+  };
   for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
+  for (const auto& [key_index, points] : shape_kernel_points) shape_of(key_index.first).kernels[key_index.second] = fit_linear_cost(points);
   for (auto& [key_pass, samples] : expert_samples) {
-    const auto& [key, pass] = key_pass;
-    if (!model.expert_table(key.hidden, key.ffn)) model.expert_tables.push_back(ExpertCostTable{key.hidden, key.ffn, {}});
-    ExpertCostTable& table = *const_cast<ExpertCostTable*>(model.expert_table(key.hidden, key.ffn));
+    ShapeCosts& shape = shape_of(key_pass.first);
     std::vector<std::size_t> group_of;
-    table.seconds_by_m[pass] = merge_by_m(samples, group_of);
-    refine_table(model, table, static_cast<ExpertPass>(pass), samples, group_of);
+    shape.seconds_by_m[key_pass.second] = merge_by_m(samples, group_of);
+    refine_table(model, shape, static_cast<ExpertPass>(key_pass.second), samples, group_of);
   }
   if (!a2a_points.empty() && gpu_link_Bps > 0.0) {
     const LinearCost transfer = fit_linear_cost(a2a_points);
     model.link_efficiency[static_cast<std::size_t>(LinkClass::NVLINK)] = std::clamp(transfer.rate / gpu_link_Bps, 0.01, 1.0);
   }
-  // Residuals of every fitted op under the fitted model, per table.
+  // Residuals under the fitted model of every op a table was fitted from.
   std::map<std::string, std::vector<double>> residuals;
   for (const MeasuredRun& run : runs) {
     const Plan& plan = *run.plan;
+    const std::vector<bool> alone = ran_alone(plan, *run.timeline);
     for (const Op& op : plan.ops()) {
       const double d = duration_s(*run.timeline, op);
-      if (!(d > 0.0) || op.kind == OpKind::ALL_TO_ALL) continue;
-      std::string table;
-      if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
-        table = fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), plan.header().hidden, plan.header().expert_ffn);
-      else if (model.kernel_costs[kernel_cost_index(op.kind, op.tags.direction)])
-        table = fmt::format("{} {}", to_string(op.kind), to_string(op.tags.direction));
-      else
-        continue;
-      residuals[table].push_back(std::abs(compute_time_s(plan, op, model) - d) / d);
+      const bool expert = op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD;
+      if (!(d > 0.0) || op.kind == OpKind::ALL_TO_ALL || (!expert && !alone[op.id])) continue;
+      if (!expert && !model.kernel_cost(op.kind, op.tags.direction, plan.header().hidden, plan.header().expert_ffn)) continue;
+      residuals[table_name(op, plan.header())].push_back(std::abs(compute_time_s(plan, op, model) - d) / d);
     }
   }
   for (const auto& [table, r] : residuals) add_quality(fit.quality, table, r);

@@ -70,10 +70,16 @@ double CostModel::memory_time_s(double bytes) const {
   return bytes <= 0.0 ? 0.0 : bytes / hbm_Bps + launch_overhead_s;
 }
 
-const ExpertCostTable* CostModel::expert_table(int hidden, int ffn) const {
-  for (const ExpertCostTable& t : expert_tables)
-    if (t.hidden == hidden && t.ffn == ffn) return &t;
+const ShapeCosts* CostModel::shape(int hidden, int ffn) const {
+  for (const ShapeCosts& s : shapes)
+    if (s.hidden == hidden && s.ffn == ffn) return &s;
   return nullptr;
+}
+
+const std::optional<LinearCost>& CostModel::kernel_cost(OpKind kind, Direction direction, int hidden, int ffn) const {
+  const std::size_t i = kernel_cost_index(kind, direction);
+  if (const ShapeCosts* s = shape(hidden, ffn); s && s->kernels[i]) return s->kernels[i];
+  return kernel_costs[i];
 }
 
 double CostModel::expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const {
@@ -85,8 +91,7 @@ double CostModel::expert_time_s(ExpertPass pass, double m, int hidden, int ffn) 
   const double floor_bytes = pass == ExpertPass::WEIGHT_GRADIENT ? 2.0 * weights + m * (2.0 * h + 3.0 * f) * 2.0
                                                                  : weights + m * (2.0 * h + 3.0 * f) * 2.0;
   const double floor = floor_bytes / hbm_Bps;
-  if (const ExpertCostTable* table = expert_table(hidden, ffn);
-      table && !table->seconds_by_m[static_cast<std::size_t>(pass)].empty())
+  if (const ShapeCosts* table = shape(hidden, ffn); table && !table->seconds_by_m[static_cast<std::size_t>(pass)].empty())
     return std::max(floor, interpolate_log_log(table->seconds_by_m[static_cast<std::size_t>(pass)], m));
   // Datasheet: forward = gate+up (M x 2F x H) and down (M x H x F); the data gradient and the
   // weight gradient each the same flops again.

@@ -26,6 +26,7 @@ struct LinearCost {
   double overhead_s = 0.0;  ///< fixed seconds per op (launches, graph replay, tails)
   double rate = 0.0;        ///< amount per second (bytes/s or flop/s), > 0
   double time_s(double amount) const { return overhead_s + amount / rate; }
+  bool operator==(const LinearCost&) const = default;
 };
 
 /// The three expert passes of a SwiGLU FFN, each its own GEMM shapes.
@@ -36,12 +37,22 @@ std::string_view to_string(ExpertPass pass);
 /// A measured table: (x, seconds) points with x strictly increasing.
 using MeasuredCurve = std::vector<std::pair<double, double>>;
 
-/// Seconds per expert over M (its rows) for one expert shape, the op's experts running as the
-/// real executor runs them (spread over parallel lanes, captured in a CUDA graph): an op's
-/// experts cost the sum of their entries. Measured at M values the calibration chose.
-struct ExpertCostTable {
+/// Index of an op kind and direction in a kernel-cost array.
+constexpr std::size_t kernel_cost_index(OpKind kind, Direction direction) {
+  return static_cast<std::size_t>(kind) * 2 + static_cast<std::size_t>(direction);
+}
+/// Measured linear costs per op kind and direction (kernel_cost_index): PERMUTE and UNPERMUTE by
+/// op.bytes, GATE, NON_MOE and SHARED_EXPERT by op.flops.
+using KernelCosts = std::array<std::optional<LinearCost>, NUM_OP_KINDS * 2>;
+
+/// What was measured for one model shape (H, F): its kernels' linear costs (a router GEMM's time
+/// depends on the shape, not on flops alone) and its expert tables: seconds per expert over M
+/// (its rows), the op's experts running as the real executor runs them (spread over parallel
+/// lanes, captured in a CUDA graph), so an op's experts cost the sum of their entries.
+struct ShapeCosts {
   int hidden = 0;  ///< H
   int ffn = 0;     ///< F
+  KernelCosts kernels{};
   std::array<MeasuredCurve, NUM_EXPERT_PASSES> seconds_by_m;
 };
 
@@ -59,11 +70,6 @@ struct FitQuality {
   double median_residual = 0.0;
   double max_residual = 0.0;
 };
-
-/// Index of an op kind and direction in CostModel::kernel_costs.
-constexpr std::size_t kernel_cost_index(OpKind kind, Direction direction) {
-  return static_cast<std::size_t>(kind) * 2 + static_cast<std::size_t>(direction);
-}
 
 struct CostModel {
   std::string gpu_model = "h100-sxm";
@@ -85,11 +91,11 @@ struct CostModel {
   /// communication kernels fewer SMs and memory bandwidth).
   double comm_slowdown_with_compute = 0.10;
 
-  /// Measured per op kind and direction (kernel_cost_index): PERMUTE and UNPERMUTE by op.bytes,
-  /// GATE, NON_MOE and SHARED_EXPERT by op.flops. Unset: the datasheet formula.
-  std::array<std::optional<LinearCost>, NUM_OP_KINDS * 2> kernel_costs{};
-  /// Measured expert tables, one per (H, F).
-  std::vector<ExpertCostTable> expert_tables;
+  /// Measured kernel costs over every shape the calibration ran: for shapes it did not run.
+  /// Unset: the datasheet formula.
+  KernelCosts kernel_costs{};
+  /// Measured per model shape, one entry per (H, F).
+  std::vector<ShapeCosts> shapes;
   CostModelSource source;
   std::vector<FitQuality> fit_quality;  ///< as printed by the calibration that wrote it
 
@@ -108,7 +114,10 @@ struct CostModel {
   /// last proportional to M), never below the bytes the pass must move (its weights read once per
   /// op, so once per chunk) over HBM bandwidth; without a table the GEMMs' datasheet time.
   double expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const;
-  const ExpertCostTable* expert_table(int hidden, int ffn) const;
+  const ShapeCosts* shape(int hidden, int ffn) const;
+  /// The measured cost of a kind and direction for shape (H, F): the shape's own, else the one
+  /// over every shape, else none (the datasheet formula applies).
+  const std::optional<LinearCost>& kernel_cost(OpKind kind, Direction direction, int hidden, int ffn) const;
   /// Effective all-to-all bandwidth of a link.
   double effective_Bps(const TopologyLink& link) const {
     return link.bandwidth_Bps * link_efficiency[static_cast<std::size_t>(link.link_class)];

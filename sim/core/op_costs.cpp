@@ -21,7 +21,8 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
   const double amount = by_bytes ? op.bytes : op.flops;
   if (amount <= 0.0) return by_bytes ? 0.0 : model.launch_overhead_s;
-  if (const auto& measured = model.kernel_costs[kernel_cost_index(op.kind, op.tags.direction)]) return measured->time_s(amount);
+  if (const auto& measured = model.kernel_cost(op.kind, op.tags.direction, plan.header().hidden, plan.header().expert_ffn))
+    return measured->time_s(amount);
   if (by_bytes) return model.memory_time_s(op.bytes);
   if (op.kind == OpKind::GATE) {
     const double tokens = op.bytes / (plan.header().hidden * 2.0);

@@ -1,0 +1,28 @@
+#include "calibration_refit.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "calibration_record.hpp"
+#include "calibration_report.hpp"
+#include "input_error.hpp"
+
+namespace comet {
+
+int run_calibration_refit(const std::vector<std::string>& args) {
+  CLI::App app{"comet calibrate --fit-runs: fit a cost model from recorded calibration runs, without a GPU"};
+  std::string runs, output = "calibration.yaml";
+  app.add_option("--fit-runs", runs, "Calibration runs recorded by comet calibrate --runs")->required();
+  app.add_option("-o,--output", output, "Calibration YAML to write (atomically)")->capture_default_str();
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);
+    throw InputError({"<command line>", 0, 0}, "calibrate --fit-runs", error.what(), "comet calibrate --fit-runs FILE [-o FILE]");
+  }
+  report_calibration(fit_recorded_runs(runs), fmt::format("comet calibrate --fit-runs {}", runs), output);
+  return 0;
+}
+
+}  // namespace comet
