@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "gpu_error.hpp"
+#include "gpu_heater.hpp"
 #include "median.hpp"
 #include "rank_resources.hpp"
 
@@ -78,6 +79,8 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
       RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
                                                stand_in_columns(dims), options.fault);
       std::vector<std::vector<std::pair<double, double>>> times;
+      shared.progress(rank, "heating the GPU before policy " + job.name);
+      heat_gpu(res.cublas, res.compute, options.heat_s);
       for (int i = 0; i < options.warmup + options.repeats; ++i) {
         shared.progress(rank, fmt::format("waiting for the other ranks before policy {} run {}", job.name, i));
         buffers.reset_and_poison(res.compute);

@@ -22,6 +22,7 @@ namespace comet {
 struct RealRunOptions {
   int warmup = 2;
   int repeats = 5;
+  double heat_s = 1.0;  ///< seconds of dense GEMMs before each job's warm-up (gpu_heater.hpp)
   double watchdog_s = 120.0;
   CommSettings comm;
   ComputeSettings compute;

@@ -18,17 +18,6 @@ bool ends_chunk(const Op& op) {
 
 }  // namespace
 
-StreamRole stream_of(const Op& op) {
-  switch (op.kind) {
-    case OpKind::ALL_TO_ALL:
-      return op.tags.phase == A2aPhase::DISPATCH || op.tags.phase == A2aPhase::COMBINE_GRAD ? StreamRole::DISPATCH
-                                                                                               : StreamRole::COMBINE;
-    case OpKind::PERMUTE: return is_forward(op) ? StreamRole::DISPATCH : StreamRole::COMBINE;
-    case OpKind::UNPERMUTE: return is_forward(op) ? StreamRole::COMBINE : StreamRole::DISPATCH;
-    default: return StreamRole::COMPUTE;
-  }
-}
-
 bool runs_on(const Op& op, int rank) { return op.kind == OpKind::ALL_TO_ALL ? op.group == 0 : op.gpu == rank; }
 
 std::vector<ScheduledOp> schedule_rank(const Plan& plan, int rank) {

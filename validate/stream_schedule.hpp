@@ -1,9 +1,6 @@
-// Which stream each of a rank's ops runs on and which events it waits for: the host-side
-// decisions of the real executor's pipeline, kept apart from CUDA so they are tested anywhere.
-//   compute stream   expert GEMMs, router, non-MoE stand-ins
-//   dispatch stream  forward permute + dispatch all-to-all; backward unpermute + combine-grad
-//   combine stream   forward combine + unpermute; backward dispatch-grad + permute
-// An op waits for its dependencies that this rank ran on another stream (same-stream order is
+// Which events each of a rank's ops waits for, on the stream the Plan gives it (stream_of in
+// plan.hpp): the host-side decisions of the real executor's pipeline, kept apart from CUDA so
+// they are tested anywhere. An op waits for its dependencies that this rank ran on another stream (same-stream order is
 // implicit), and, because staging buffers are double-buffered (chunk c uses slot c % 2), for the
 // ops of chunk c - 2 that last read the slot it is about to write.
 #pragma once
@@ -15,9 +12,6 @@
 
 namespace comet {
 
-enum class StreamRole : std::uint8_t { COMPUTE, DISPATCH, COMBINE };
-
-StreamRole stream_of(const Op& op);
 /// Whether `rank` runs `op`: its own compute ops, and every all-to-all of its group (group 0:
 /// the real executor runs one expert-parallel group).
 bool runs_on(const Op& op, int rank);

@@ -130,9 +130,12 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
                                         relative_error(measured[i].weight_gradient, measured[0].weight_gradient)});
     reports.push_back(std::move(report));
   }
-  // `none` against the CPU: compared to itself it only proves its output is finite.
+  // `none` against the CPU: compared to itself it only proves that its output, input gradient
+  // and weight gradients are all finite (a NaN anywhere fails it, and every policy with it).
   PolicyReport& none = reports.front();
-  none.error_vs_none = relative_error(measured[0].output, measured[0].output);
+  none.error_vs_none = worst_error({relative_error(measured[0].output, measured[0].output),
+                                    relative_error(measured[0].input_gradient, measured[0].input_gradient),
+                                    relative_error(measured[0].weight_gradient, measured[0].weight_gradient)});
   if (cpu_reference_cost(*prepared[0].layout, dims) <= r.cpu_reference_limit) {
     none.error_vs_cpu = relative_error(measured[0].output, cpu_reference_output(*prepared[0].layout, dims, DataSeeds{r.options.seed}));
     none.cpu_checked = true;

@@ -51,6 +51,8 @@ void CalibrateCommand::add_to(CLI::App& app) {
   app_->add_option("--runs", runs_,
                    "Also write every measured calibration Plan here (JSON); `comet calibrate --fit-runs FILE -o OUT` fits "
                    "it again on any machine, without a GPU");
+  app_->add_option("--heat-seconds", heat_s_, "Seconds of dense GEMMs before each Plan's warm-up, so timing starts at the clock the GPU holds under sustained load (its power cap), not an idle boost clock")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the run is aborted")->capture_default_str()
       ->check(CLI::PositiveNumber);
 }
@@ -77,6 +79,7 @@ int CalibrateCommand::run() const {
   request.options.warmup = warmup_;
   request.options.repeats = repeats_;
   request.options.watchdog_s = watchdog_s_;
+  request.options.heat_s = heat_s_;
   request.options.compute.expert_lanes = expert_lanes_;
   request.base = CostModel::defaults_for(gpu_model);
   request.progress = [](const std::string& line) { fmt::print(stderr, "comet calibrate: {}\n", line); };

@@ -25,7 +25,7 @@ class CalibrateCommand : public Command {
   std::vector<std::int64_t> tokens_{1024, 4096, 16384};
   std::vector<int> chunks_{1, 2, 4, 8};
   int gpus_ = 1, warmup_ = 2, repeats_ = 5, expert_lanes_ = 4;
-  double watchdog_s_ = 120.0;
+  double watchdog_s_ = 120.0, heat_s_ = 1.0;
   std::string command_;
 };
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "atomic_file.hpp"
 #include "calibration_file.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
@@ -56,6 +57,8 @@ int run_measured_prediction(const std::vector<std::string>& args) {
   app.add_option("--measured", measured, "Measured JSON written by comet validate -o")->required();
   app.add_option("--calibration", calibration, "Calibration YAML the prediction uses (default: the shipped one of the GPU)");
   app.add_option("--engine", engine, "Engine that predicts")->capture_default_str();
+  std::string output;
+  app.add_option("-o,--output", output, "Write the predictions as JSON (the measured file's policies, each with its prediction)");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -74,6 +77,7 @@ int run_measured_prediction(const std::vector<std::string>& args) {
   const std::unique_ptr<Executor> executor = make_executor(engine);
   const std::string placement = file.text(file.json, "placement");
   std::vector<PolicyPrediction> rows;
+  nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
   const nlohmann::json& policies = file.at(file.json, "policies", "", nlohmann::json::value_t::array);
   for (std::size_t i = 0; i < policies.size(); ++i) {
     const std::string where = fmt::format("policies[{}].", i);
@@ -94,11 +98,26 @@ int run_measured_prediction(const std::vector<std::string>& args) {
       throw InputError({measured, 0, 0}, where + "timeline.ops", std::to_string(timeline.ops.size()),
                        fmt::format("{} ops, one per op of the Plan", built.plan.ops().size()));
     rows.push_back({partition, compare_timelines(built.plan, executor->run(built.plan, topology, model), timeline)});
+    nlohmann::ordered_json p;
+    p["partition"] = partition;
+    p["choice"] = built.partition_choices.front();
+    p["layer_time_samples_s"] = policies[i].value("layer_time_samples_s", nlohmann::json::array());
+    p["prediction"] = prediction_json(rows.back().comparison);
+    predictions.push_back(std::move(p));
   }
   fmt::print("# comet validate --measured {}: scenario {}, {} GPU(s), measured on {} ({})\n", measured, scenario.name,
              topology.num_gpus(), file.json.value("provenance", nlohmann::json::object()).value("gpu_name", "?"),
              file.json.value("provenance", nlohmann::json::object()).value("date", "?"));
   print_prediction_table(engine, model, rows);
+  if (!output.empty()) {
+    nlohmann::ordered_json out;
+    out["scenario"] = scenario.name;
+    out["measured"] = measured;
+    out["engine"] = engine;
+    out["cost_model"] = model.description();
+    out["policies"] = std::move(predictions);
+    write_file_atomically(output, out.dump(1) + "\n");
+  }
   return 0;
 }
 

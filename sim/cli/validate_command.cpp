@@ -39,9 +39,9 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
              r.scenario->name, r.scenario->origin, r.topology->num_gpus(), r.scenario->model.preset, r.scenario->model.hidden,
              r.scenario->model.expert_ffn, r.scenario->model.experts, r.scenario->model.top_k,
              r.scenario->workload.tokens_per_gpu);
-  fmt::print("# placement {}, a2a direct (NCCL send/recv), {} warm-up + {} timed runs (median; all-to-alls: worst rank), "
+  fmt::print("# placement {}, a2a direct (NCCL send/recv), {:g} s of GEMMs then {} warm-up + {} timed runs (median; all-to-alls: worst rank), "
              "expert GEMMs on {} lane(s){}{}, NCCL maxCTAs {}\n",
-             r.placement.text(), r.options.warmup, r.options.repeats, r.options.compute.expert_lanes,
+             r.placement.text(), r.options.heat_s, r.options.warmup, r.options.repeats, r.options.compute.expert_lanes,
              r.options.compute.op_graphs ? " replayed from CUDA graphs" : "",
              r.options.compute.pipeline_gemm_sms > 0 ? fmt::format(" ({} SMs when pipelined)", r.options.compute.pipeline_gemm_sms) : "",
              r.options.comm.max_ctas > 0 ? std::to_string(r.options.comm.max_ctas) : "default");
@@ -97,6 +97,8 @@ void ValidateCommand::add_to(CLI::App& app) {
   app_->add_flag("--no-op-graphs", no_op_graphs_,
                  "Enqueue the expert ops' kernels on every run instead of replaying CUDA graphs captured on the first "
                  "(for comparison: the host's launch cost then shows in the times)");
+  app_->add_option("--heat-seconds", heat_s_, "Seconds of dense GEMMs before each Plan's warm-up, so timing starts at the clock the GPU holds under sustained load (its power cap), not an idle boost clock")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the NCCL communicators are aborted")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--inject-fault", fault_, "Testing aid: silent-rank:R makes rank R skip its all-to-alls");
@@ -118,6 +120,7 @@ int ValidateCommand::run() const {
   request.options.warmup = warmup_;
   request.options.repeats = repeats_;
   request.options.watchdog_s = watchdog_s_;
+  request.options.heat_s = heat_s_;
   request.options.comm.max_ctas = comm_ctas_;
   request.options.compute.expert_lanes = expert_lanes_;
   request.options.compute.op_graphs = !no_op_graphs_;

@@ -28,7 +28,7 @@ class ValidateCommand : public Command {
   bool measure_only_ = false;
   int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4, pipeline_gemm_sms_ = 0;
   bool no_op_graphs_ = false;
-  double watchdog_s_ = 120.0;
+  double watchdog_s_ = 120.0, heat_s_ = 1.0;
   const MpiWorld* mpi_;
   std::string command_;
 };

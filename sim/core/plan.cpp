@@ -6,6 +6,18 @@
 #include <stdexcept>
 
 namespace comet {
+
+StreamRole stream_of(const Op& op) {
+  const bool forward = op.tags.direction == Direction::FORWARD;
+  switch (op.kind) {
+    case OpKind::ALL_TO_ALL:
+      return op.tags.phase == A2aPhase::DISPATCH || op.tags.phase == A2aPhase::COMBINE_GRAD ? StreamRole::DISPATCH
+                                                                                               : StreamRole::COMBINE;
+    case OpKind::PERMUTE: return forward ? StreamRole::DISPATCH : StreamRole::COMBINE;
+    case OpKind::UNPERMUTE: return forward ? StreamRole::COMBINE : StreamRole::DISPATCH;
+    default: return StreamRole::COMPUTE;
+  }
+}
 namespace {
 
 class Fnv1a {

@@ -28,6 +28,14 @@ enum class Direction : std::uint8_t { FORWARD, BACKWARD };
 /// Which all-to-all: forward dispatch / combine, backward combine-grad / dispatch-grad.
 enum class A2aPhase : std::uint8_t { NONE, DISPATCH, COMBINE, COMBINE_GRAD, DISPATCH_GRAD };
 
+/// The stream an op runs on, in the real executor and in every simulated engine:
+///   compute   expert GEMMs, router, non-MoE and shared experts
+///   dispatch  forward permute + dispatch all-to-all; backward unpermute + combine-grad
+///   combine   forward combine + unpermute; backward dispatch-grad + permute
+/// so a chunk's permute or unpermute runs beside another chunk's GEMMs.
+enum class StreamRole : std::uint8_t { COMPUTE, DISPATCH, COMBINE };
+inline constexpr std::size_t NUM_STREAM_ROLES = 3;
+
 std::string_view to_string(OpKind kind);
 std::string_view to_string(Direction direction);
 std::string_view to_string(A2aPhase phase);
@@ -83,6 +91,8 @@ struct PlanHeader {
   int expert_ffn = 0;
   std::string placement, partition, a2a;
 };
+
+StreamRole stream_of(const Op& op);
 
 class Plan {
  public:

@@ -5,12 +5,13 @@
 namespace comet {
 
 ComputeStreams::ComputeStreams(int num_gpus, const CostModel& model)
-    : model_(model), free_at_(num_gpus, 0.0), communications_(num_gpus, 0) {}
+    : model_(model), free_at_(num_gpus, {0.0, 0.0, 0.0}), communications_(num_gpus, 0) {}
 
 std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration_s, double now) {
   if (communications_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration_s /= 1.0 - model_.comm_sm_share;
-  const double begin = std::max(now, free_at_[op.gpu]);
-  free_at_[op.gpu] = begin + duration_s;
+  double& free_at = free_at_[op.gpu][static_cast<std::size_t>(stream_of(op))];
+  const double begin = std::max(now, free_at);
+  free_at = begin + duration_s;
   return {begin, begin + duration_s};
 }
 
@@ -24,7 +25,7 @@ void ComputeStreams::communication_ends(const std::vector<std::int32_t>& gpus) {
 
 double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, double now) const {
   double left = 0.0;
-  for (std::int32_t gpu : gpus) left = std::max(left, free_at_[gpu] - now);
+  for (std::int32_t gpu : gpus) left = std::max(left, free_at_[gpu][0] - now);
   return left;
 }
 

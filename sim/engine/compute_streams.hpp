@@ -1,10 +1,13 @@
-// Computations on GPUs, the same in every simulated engine: one compute stream per GPU, ops in
-// the order they become ready, each for the cost model's duration. Interference: a computation
+// Computations on GPUs, the same in every simulated engine: per GPU the streams the real
+// executor uses (stream_of: GEMMs on the compute stream, a chunk's permute and unpermute on the
+// dispatch or combine stream, beside another chunk's GEMMs), ops of one stream in the order they
+// become ready, each for the cost model's duration. Interference: a computation
 // that starts while an all-to-all involving its GPU runs is slowed by 1 / (1 - comm_sm_share),
 // unless it already runs on reserved SMs (fine-grained overlap); engines ask gemms_running() to
 // slow an all-to-all that starts while computations run on its GPUs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -22,16 +25,16 @@ class ComputeStreams {
   std::pair<double, double> schedule(const Op& op, double duration_s, double now);
   void communication_begins(const std::vector<std::int32_t>& gpus);
   void communication_ends(const std::vector<std::int32_t>& gpus);
-  /// Whether a computation runs or is queued after `now` on any of these GPUs.
+  /// Whether a computation runs or is queued after `now` on the compute stream of any of these GPUs.
   bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
   /// The same for one GPU.
-  bool busy(std::int32_t gpu, double now) const { return free_at_[gpu] > now; }
-  /// Seconds of computation still to run after `now` on the busiest of these GPUs.
+  bool busy(std::int32_t gpu, double now) const { return free_at_[gpu][0] > now; }
+  /// Seconds of computation still to run after `now` on the busiest compute stream of these GPUs.
   double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
 
  private:
   const CostModel& model_;
-  std::vector<double> free_at_;
+  std::vector<std::array<double, NUM_STREAM_ROLES>> free_at_;  ///< per GPU and stream role
   std::vector<int> communications_;
 };
 
