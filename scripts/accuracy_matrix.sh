@@ -4,7 +4,8 @@
 #     PARTS, comma-separated (default build,calibrate,matrix):
 #     build      configure with SimGrid off and build into $COMET_GPU_BUILD_DIR (default build-gpu/)
 #     tests      the GPU tests (ctest -L gpu)
-#     tiny       comet validate on tests/data/validate-tiny-1gpu.yaml -> OUT/tiny-measured.json (a CI fixture)
+#     tiny       on tests/data/validate-tiny-1gpu.yaml: comet validate -> OUT/tiny-measured.json and comet calibrate
+#                --runs -> OUT/tiny-calibration-runs.json (CI fixtures for --measured and --fit-runs)
 #     calibrate  comet calibrate (default set, 1 GPU) -> OUT/h200.yaml and its measurements
 #                OUT/calibration-runs.json (refit anywhere: comet calibrate --fit-runs), in its own process
 #     matrix     comet validate on 4 models x 2 token loads x 2 routings (uniform, zipf 1.0), partitions
@@ -35,6 +36,8 @@ if has tests; then
 fi
 if has tiny; then
   step tiny-measured timeout -k 5 120 "$BUILD/comet" validate tests/data/validate-tiny-1gpu.yaml -o "$OUT/tiny-measured.json"
+  step tiny-calibration timeout -k 5 120 "$BUILD/comet" calibrate tests/data/validate-tiny-1gpu.yaml --tokens 256,1024 --chunks 1,2 \
+    --runs "$OUT/tiny-calibration-runs.json" -o "$LOGS/tiny-calibration.yaml"
 fi
 CALIBRATION=${CALIBRATION:-$OUT/h200.yaml}
 if has calibrate; then
