@@ -33,6 +33,9 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
     for (std::int64_t tokens : r.tokens_per_gpu) {
       auto runs = std::make_unique<LoadRuns>(calibration_scenario(base, tokens));
       LoadRuns& l = *runs;
+      if (l.topology.num_gpus() > visible_gpu_count())
+        throw InputError({base.origin, 0, 0}, "topology", fmt::format("{} GPUs", l.topology.num_gpus()),
+                         fmt::format("at most the {} GPU(s) this machine has", visible_gpu_count()));
       if (l.scenario.expert_parallel != l.topology.num_gpus())
         throw InputError({base.origin, 0, 0}, "parallelism.expert_parallel", std::to_string(l.scenario.expert_parallel),
                          "the scenario's GPUs: calibration runs one expert-parallel group");

@@ -34,16 +34,16 @@ void CalibrateCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("calibrate", "Measure the cost model on this machine's GPUs with the real kernels and write a "
                                          "calibration YAML (comet calibrate --help)");
   app_->add_option("scenarios", files_, "Scenarios whose model shapes to measure (default: --models on --gpus GPUs)");
-  app_->add_option("--models", models_, "Model presets measured when no scenario is given")->capture_default_str();
+  app_->add_option("--models", models_, "Model presets measured when no scenario is given")->capture_default_str()->delimiter(',')->allow_extra_args(false);
   app_->add_option("--gpu", gpu_, "GPU model the default set is written for")->check(CLI::IsMember({"h100-sxm", "h200"}))
       ->capture_default_str();
   app_->add_option("--gpus", gpus_, "GPUs of the default set's node (one expert-parallel group)")->capture_default_str()
       ->check(CLI::Range(1, 64));
   app_->add_option("-o,--output", output_, "Calibration YAML to write (atomically)")->capture_default_str();
-  app_->add_option("--tokens", tokens_, "Token loads per GPU measured (uniform routing)")->capture_default_str()
+  app_->add_option("--tokens", tokens_, "Token loads per GPU measured (uniform routing)")->capture_default_str()->delimiter(',')->allow_extra_args(false)
       ->check(CLI::PositiveNumber);
   app_->add_option("--chunks", chunks_, "Chunk counts each load is cut into (the expert GEMMs' M ranges over them)")
-      ->capture_default_str()->check(CLI::Range(1, 64));
+      ->capture_default_str()->delimiter(',')->allow_extra_args(false)->check(CLI::Range(1, 64));
   app_->add_option("--warmup", warmup_, "Untimed runs per Plan")->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_option("--repeats", repeats_, "Timed runs per Plan (medians)")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--expert-lanes", expert_lanes_, "Parallel streams of the experts' GEMMs (as comet validate)")
