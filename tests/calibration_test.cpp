@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "analytical_engine.hpp"
 #include "calibration_file.hpp"
 #include "calibration_fit.hpp"
 #include "op_costs.hpp"
@@ -135,6 +136,29 @@ TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
   for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
 }
 
+// A memory kernel measured beside a GEMM (another stream) waits for SMs: its time says nothing of
+// its own cost, so the kernel fit leaves it out.
+TEST(CalibrationFit, IgnoresKernelsThatRanBesideAnotherOp) {
+  const CostModel known = known_model();
+  SyntheticRuns s = synthetic_runs(known, 0.0);
+  int slowed = 0;
+  for (std::size_t i = 0; i < s.plans.size(); ++i)
+    for (const Op& op : s.plans[i].plan.ops()) {
+      if (op.kind != OpKind::PERMUTE || op.id == 0) continue;
+      TimelineOp& t = s.timelines[i].ops[op.id];  // start with the op before it, three times as long
+      const double d = t.end_s - t.start_s;
+      t.start_s = s.timelines[i].ops[op.id - 1].start_s;
+      t.end_s = t.start_s + 3.0 * d;
+      ++slowed;
+      break;  // one per Plan: the others still ran alone
+    }
+  ASSERT_GT(slowed, 0);
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  const std::size_t i = kernel_cost_index(OpKind::PERMUTE, Direction::FORWARD);
+  ASSERT_TRUE(fit.model.kernel_costs[i].has_value());
+  EXPECT_NEAR(fit.model.kernel_costs[i]->rate / known.kernel_costs[i]->rate, 1.0, 1e-6);
+}
+
 TEST(CalibrationFile, RoundTripsEveryFigure) {
   CostModel m = known_model();
   m.source.provenance = {{"gpu_name", "NVIDIA H200"}, {"date", "2026-12-02T10:00:00Z"}, {"nccl_env", "NCCL_NVLS_ENABLE=0"}};
@@ -182,6 +206,26 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
       EXPECT_NE(std::string(error.what()).find(c.expected), std::string::npos) << error.what();
     }
   }
+}
+
+// The engines run a GPU's ops on the streams the real executor uses: ops of one stream never
+// overlap, and a chunk's permute or unpermute runs beside another chunk's GEMMs.
+TEST(Engines, MemoryOpsRunBesideGemmsOnTheirOwnStreams) {
+  const testing::ScenarioPlans s(one_gpu_scenario(2048), "one-gpu.yaml");
+  const BuiltPlan built = s.plan("contiguous", "fixed:4");
+  const Timeline t = AnalyticalEngine().run(built.plan, s.topology, known_model());
+  bool beside = false;
+  for (const Op& a : built.plan.ops())
+    for (const Op& b : built.plan.ops()) {
+      if (a.id >= b.id) continue;
+      const bool overlap = t.ops[a.id].start_s < t.ops[b.id].end_s - 1e-15 && t.ops[b.id].start_s < t.ops[a.id].end_s - 1e-15;
+      if (stream_of(a) == stream_of(b)) {
+        EXPECT_FALSE(overlap) << a.id << " and " << b.id << " share a stream";
+      } else if (overlap && (a.kind == OpKind::EXPERT_GEMM || b.kind == OpKind::EXPERT_GEMM)) {
+        beside = true;
+      }
+    }
+  EXPECT_TRUE(beside) << "no permute or unpermute ran beside a GEMM";
 }
 
 TEST(Prediction, JoinsOnOpIdsPerClass) {

@@ -295,6 +295,71 @@ TEST_F(CliTest, CostModelRoundTripsThroughItsFile) {
   EXPECT_NE(same_gpu.output.find("cost model h100-sxm from " + h100 + " (no measurement provenance)"), std::string::npos) << same_gpu.output;
 }
 
+// A measured JSON recorded on one H200 (comet validate tests/data/validate-tiny-1gpu.yaml -o ...)
+// predicted here: the same table every time; a file whose Plans are not the ones rebuilt here
+// (another seed), or that is not a measured file, exits 2 naming what differs.
+TEST_F(CliTest, ValidateMeasuredPredictsARecordedMeasurement) {
+  const std::string measured = std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny-1gpu-measured.json";
+  const std::string json = (dir_ / "predicted.json").string();
+  const Result first = run_comet("validate --measured " + measured + " --engine analytical -o " + json, false);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(run_comet("validate --measured " + measured + " --engine analytical", false).output, first.output);
+  for (const char* row : {"\nnone ", "\nfixed:4 ", "\ndynamic ", "\nfine ", "# layer time |error| over 4 policies"})
+    EXPECT_NE(first.output.find(row), std::string::npos) << row << "\n" << first.output;
+  const auto predicted = nlohmann::json::parse(std::ifstream(json));
+  ASSERT_EQ(predicted["policies"].size(), 4u);
+  for (const auto& p : predicted["policies"]) {
+    const double pred = p["prediction"]["layer"]["predicted_s"], meas = p["prediction"]["layer"]["measured_s"];
+    EXPECT_GT(pred, 0.0);
+    EXPECT_GT(meas, 0.0);
+    EXPECT_NEAR(p["prediction"]["layer"]["error"].get<double>(), (pred - meas) / meas, 1e-12);
+  }
+  std::ifstream in(measured);
+  auto doc = nlohmann::json::parse(in);
+  std::string scenario = doc["scenario_yaml"];
+  scenario.replace(scenario.find("seed: 3"), 7, "seed: 4");
+  doc["scenario_yaml"] = scenario;
+  const std::string other = write("other-plan.json", doc.dump());
+  const Result mismatch = run_comet("validate --measured " + other);
+  EXPECT_EQ(mismatch.exit_code, 2) << mismatch.output;
+  EXPECT_NE(mismatch.output.find("policies[0].plan_hash"), std::string::npos) << mismatch.output;
+  const Result not_measured = run_comet("validate --measured " + write("x.json", "{\"format\": \"something-else\"}"));
+  EXPECT_EQ(not_measured.exit_code, 2) << not_measured.output;
+  EXPECT_NE(not_measured.output.find("comet-measured/1"), std::string::npos) << not_measured.output;
+}
+
+// Calibration runs recorded on one H200 fitted again here: the same file twice, every table's fit
+// quality printed, a calibration every command accepts.
+TEST_F(CliTest, CalibrateFitRunsRefitsARecordedCalibration) {
+  const std::string runs = std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny-1gpu-calibration-runs.json";
+  const std::string a = (dir_ / "a.yaml").string(), b = (dir_ / "b.yaml").string();
+  const Result fit = run_comet("calibrate --fit-runs " + runs + " -o " + a, false);
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+  ASSERT_EQ(run_comet("calibrate --fit-runs " + runs + " -o " + b).exit_code, 0);
+  std::ifstream fa(a), fb(b);
+  const std::string text_a((std::istreambuf_iterator<char>(fa)), {}), text_b((std::istreambuf_iterator<char>(fb)), {});
+  EXPECT_EQ(text_a, text_b);
+  for (const char* table : {"expert forward H256 F512", "expert data_gradient H256 F512", "expert weight_gradient H256 F512"})
+    EXPECT_NE(fit.output.find(table), std::string::npos) << table << "\n" << fit.output;
+  EXPECT_NE(text_a.find("gpu_name: \"NVIDIA H200\""), std::string::npos) << text_a;
+  EXPECT_EQ(run_comet("cost-model --check " + a).exit_code, 0);
+  const Result bad = run_comet("calibrate --fit-runs " + write("bad-runs.json", "{\"format\": \"comet-calibration-runs/1\", \"runs\": []}"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+// A bad calibration file exits 2 from every command that reads it, naming file, line, key and value.
+TEST_F(CliTest, BadCalibrationFilesExitTwo) {
+  const std::string scenario = write("s.yaml", GOOD_SCENARIO);
+  const std::string negative = write("neg.yaml", "gpu: h100-sxm\nhbm_bandwidth: -3TB/s\n");
+  const Result r = run_comet("simulate --engine analytical --calibration " + negative + " " + scenario);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("neg.yaml:2:16: 'hbm_bandwidth': value '-3TB/s'"), std::string::npos) << r.output;
+  const std::string unknown = write("unknown.yaml", "gpu: h100-sxm\nkernels:\n  permute_fast: {overhead: 1us, rate: 1TB/s}\n");
+  const Result u = run_comet("cost-model --check " + unknown);
+  EXPECT_EQ(u.exit_code, 2) << u.output;
+  EXPECT_NE(u.output.find("unknown.yaml:3:3: 'kernels.permute_fast'"), std::string::npos) << u.output;
+}
+
 TEST_F(CliTest, HelpAndVersionExitZero) {
   const Result help = run_comet("--help");
   EXPECT_EQ(help.exit_code, 0);

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "calibration_file.hpp"
 #include "input_error.hpp"
 #include "path_costs.hpp"
 #include "topology_builders.hpp"
@@ -103,8 +104,9 @@ CalibrationFit fit_recorded_runs(const std::string& path) {
   }
   CalibrationFit fit = fit_cost_model(measured, CostModel::defaults_for(gpu_model), gpu_link_Bps);
   if (doc.contains("provenance") && doc["provenance"].is_object())
-    for (const auto& [key, value] : doc["provenance"].items())
-      if (value.is_string()) fit.model.source.provenance.emplace_back(key, value.get<std::string>());
+    for (std::string_view key : PROVENANCE_KEYS)
+      if (const auto it = doc["provenance"].find(std::string(key)); it != doc["provenance"].end() && it->is_string())
+        fit.model.source.provenance.emplace_back(std::string(key), it->get<std::string>());
   return fit;
 }
 
