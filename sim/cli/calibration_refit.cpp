@@ -5,6 +5,7 @@
 
 #include "calibration_record.hpp"
 #include "calibration_report.hpp"
+#include "command_runner.hpp"
 #include "input_error.hpp"
 
 namespace comet {
@@ -14,13 +15,7 @@ int run_calibration_refit(const std::vector<std::string>& args) {
   std::string runs, output = "calibration.yaml";
   app.add_option("--fit-runs", runs, "Calibration runs recorded by comet calibrate --runs")->required();
   app.add_option("-o,--output", output, "Calibration YAML to write (atomically)")->capture_default_str();
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& error) {
-    if (error.get_exit_code() == 0) return app.exit(error);
-    throw InputError({"<command line>", 0, 0}, "calibrate --fit-runs", error.what(), "comet calibrate --fit-runs FILE [-o FILE]");
-  }
+  if (!parse_forwarded(app, args, "calibrate --fit-runs", "comet calibrate --fit-runs FILE [-o FILE]")) return 0;
   report_calibration(fit_recorded_runs(runs), fmt::format("comet calibrate --fit-runs {}", runs), output);
   return 0;
 }

@@ -54,4 +54,16 @@ int run_commands(const std::vector<std::unique_ptr<Command>>& commands, int argc
   return 0;
 }
 
+bool parse_forwarded(CLI::App& app, const std::vector<std::string>& args, const std::string& option, const std::string& usage) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() != 0) throw InputError({"<command line>", 0, 0}, option, error.what(), usage);
+    app.exit(error);
+    return false;
+  }
+  return true;
+}
+
 }  // namespace comet

@@ -9,6 +9,7 @@
 
 #include "atomic_file.hpp"
 #include "calibration_file.hpp"
+#include "command_runner.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
 #include "plan_builder.hpp"
@@ -59,13 +60,8 @@ int run_measured_prediction(const std::vector<std::string>& args) {
   app.add_option("--engine", engine, "Engine that predicts")->capture_default_str();
   std::string output;
   app.add_option("-o,--output", output, "Write the predictions as JSON (the measured file's policies, each with its prediction)");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& error) {
-    if (error.get_exit_code() == 0) return app.exit(error);
-    throw InputError({"<command line>", 0, 0}, "validate --measured", error.what(), "comet validate --measured FILE [--calibration FILE] [--engine E]");
-  }
+  if (!parse_forwarded(app, args, "validate --measured", "comet validate --measured FILE [--calibration FILE] [--engine E] [-o FILE]"))
+    return 0;
   const MeasuredFile file = read_measured(measured);
   const std::filesystem::path base_dir = std::filesystem::path(measured).parent_path();
   const Scenario scenario =
