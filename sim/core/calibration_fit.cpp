@@ -22,6 +22,7 @@ struct ExpertSample {
   const Plan* plan;
   const Op* op;
   double mean_m, seconds_per_expert, seconds;
+  bool alone;  ///< no other op of its GPU ran beside it
 };
 
 // Groups samples by M (sorted; a new group when M is more than 15% above the group's first: calibration loads step by 2x) into
@@ -51,13 +52,18 @@ MeasuredCurve merge_by_m(std::vector<ExpertSample>& samples, std::vector<std::si
 // An op's experts have different M even under uniform routing (sampled counts), and a table is
 // not linear in M, so the mean-M knots are only a start: each knot is then scaled by the median
 // ratio of measured to predicted time of its ops, where the prediction sums the table over the
-// op's own experts, until the knots stop moving.
+// op's own experts, until the knots stop moving. A knot with ops that ran alone on their GPU is
+// decided by those alone: an op beside another chunk's kernels also measures their interference
+// (the engines run those beside it).
 void refine_table(CostModel& model, ShapeCosts& table, ExpertPass pass, const std::vector<ExpertSample>& samples,
                   const std::vector<std::size_t>& group_of) {
   MeasuredCurve& curve = table.seconds_by_m[static_cast<std::size_t>(pass)];
   for (int iteration = 0; iteration < 50; ++iteration) {
     std::vector<std::vector<double>> ratios(curve.size());
+    std::vector<bool> has_alone(curve.size(), false);
+    for (std::size_t i = 0; i < samples.size(); ++i) has_alone[group_of[i]] = has_alone[group_of[i]] || samples[i].alone;
     for (std::size_t i = 0; i < samples.size(); ++i) {
+      if (has_alone[group_of[i]] && !samples[i].alone) continue;
       double predicted = 0.0;
       for (const ExpertWork& w : samples[i].plan->work(*samples[i].op))
         predicted += model.expert_time_s(pass, static_cast<double>(w.tokens), table.hidden, table.ffn);
@@ -158,7 +164,8 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
           double rows = 0.0;
           for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
           if (op.num_work > 0)
-            expert_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back({&plan, &op, rows / op.num_work, d / op.num_work, d});
+            expert_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back(
+                {&plan, &op, rows / op.num_work, d / op.num_work, d, alone[op.id]});
           break;
         }
         case OpKind::ALL_TO_ALL: {

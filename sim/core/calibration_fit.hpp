@@ -8,7 +8,8 @@
 //                  each op gives one point (mean rows per expert with work, its time / those
 //                  experts); points within 15% in M are merged into one knot (median time), then
 //                  every knot is scaled until the table, summed over each op's own experts (their
-//                  M differ even under uniform routing), reproduces its ops' measured times.
+//                  M differ even under uniform routing), reproduces its ops' measured times; the
+//                  ops that ran alone on their GPU decide a knot that has any.
 //   all-to-all     when measured (2+ GPUs): NVLink efficiency = bytes of the busiest GPU over
 //                  (time - fitted latency) x the GPU link's bandwidth.
 #pragma once
