@@ -51,18 +51,6 @@ nlohmann::ordered_json calibration_runs_json(const std::vector<RecordedRun>& run
   return out;
 }
 
-namespace {
-
-// One recorded scenario at one load, rebuilt: it owns what its Plans point to.
-struct RebuiltLoad {
-  explicit RebuiltLoad(Scenario s) : scenario(std::move(s)), topology(build_topology(scenario.topology)), costs(topology) {}
-  Scenario scenario;
-  Topology topology;
-  PathCosts costs;
-};
-
-}  // namespace
-
 CalibrationFit fit_recorded_runs(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw InputError({path, 0, 0}, "", "", "a readable calibration-runs JSON (comet calibrate --runs)");
@@ -71,7 +59,7 @@ CalibrationFit fit_recorded_runs(const std::string& path) {
       !doc["runs"].is_array() || doc["runs"].empty())
     throw InputError({path, 0, 0}, "format", doc.is_object() ? doc.value("format", "(missing)") : "(not a JSON object)",
                      CALIBRATION_RUNS_FORMAT + " with a non-empty `runs` list");
-  std::vector<std::unique_ptr<RebuiltLoad>> loads;
+  std::vector<std::unique_ptr<CalibrationLoad>> loads;
   std::vector<std::unique_ptr<BuiltPlan>> plans;
   std::vector<Timeline> timelines;
   const nlohmann::json& runs = doc["runs"];
@@ -82,8 +70,8 @@ CalibrationFit fit_recorded_runs(const std::string& path) {
     const std::string where = fmt::format("runs[{}]", i);
     try {
       const Scenario base = parse_scenario(load_yaml_text(r.at("scenario_yaml").get<std::string>(), r.at("origin").get<std::string>()), ".");
-      loads.push_back(std::make_unique<RebuiltLoad>(calibration_scenario(base, r.at("tokens_per_gpu").get<std::int64_t>())));
-      const RebuiltLoad& l = *loads.back();
+      loads.push_back(std::make_unique<CalibrationLoad>(calibration_scenario(base, r.at("tokens_per_gpu").get<std::int64_t>())));
+      const CalibrationLoad& l = *loads.back();
       gpu_model = l.scenario.topology.node.gpu_model;
       const CostModel planning = CostModel::defaults_for(gpu_model);  // none and fixed:K do not depend on it
       plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, planning, r.at("chunks").get<int>())));

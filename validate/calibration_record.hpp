@@ -16,6 +16,7 @@
 #include "plan_builder.hpp"
 #include "scenario.hpp"
 #include "timeline.hpp"
+#include "topology_builders.hpp"
 
 namespace comet {
 
@@ -23,6 +24,14 @@ inline const std::string CALIBRATION_RUNS_FORMAT = "comet-calibration-runs/1";
 
 /// `base` at `tokens` per GPU, one step, uniform routing: the calibration Plans' scenario.
 Scenario calibration_scenario(Scenario base, std::int64_t tokens);
+
+/// A calibration scenario with what its Plans point to (they must outlive the Plans).
+struct CalibrationLoad {
+  explicit CalibrationLoad(Scenario s) : scenario(std::move(s)), topology(build_topology(scenario.topology)), costs(topology) {}
+  Scenario scenario;
+  Topology topology;
+  PathCosts costs;
+};
 /// The calibration Plan of `scenario` cut into `chunks` equal chunks (none for 1).
 BuiltPlan calibration_plan(const Scenario& scenario, const Topology& topology, const PathCosts& costs, const CostModel& model,
                            int chunks);

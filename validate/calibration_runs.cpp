@@ -13,11 +13,8 @@ namespace comet {
 namespace {
 
 // One scenario at one token load: its Plans (one per chunk count), their layouts, measured.
-struct LoadRuns {
-  explicit LoadRuns(Scenario s) : scenario(std::move(s)), topology(build_topology(scenario.topology)), costs(topology) {}
-  Scenario scenario;
-  Topology topology;
-  PathCosts costs;
+struct LoadRuns : CalibrationLoad {
+  using CalibrationLoad::CalibrationLoad;
   std::vector<std::unique_ptr<BuiltPlan>> plans;
   std::vector<std::unique_ptr<TokenLayout>> layouts;
   std::vector<RealMeasurement> measured;

@@ -192,8 +192,9 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   CalibrationFit fit{base, {}};
   CostModel& model = fit.model;
   auto shape_of = [&](const TableKey& key) -> ShapeCosts& {
-    if (!model.shape(key.hidden, key.ffn)) model.shapes.push_back(ShapeCosts{key.hidden, key.ffn, {}, {}});
-    return *const_cast<ShapeCosts*>(model.shape(key.hidden, key.ffn));
+    for (ShapeCosts& s : model.shapes)
+      if (s.hidden == key.hidden && s.ffn == key.ffn) return s;
+    return model.shapes.emplace_back(ShapeCosts{key.hidden, key.ffn, {}, {}});
   };
   for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
   for (const auto& [key_index, points] : shape_kernel_points) shape_of(key_index.first).kernels[key_index.second] = fit_linear_cost(points);
