@@ -70,8 +70,8 @@ int PlanCommand::run() const {
   fmt::print("# comet plan {}\n", file_.empty() ? "<built-in default scenario>" : file_);
   fmt::print("# scenario {}  topology {}  gpus {}  model {}  EP {}\n", scenario.name, scenario.topology.name,
              topology.num_gpus(), scenario.model.preset, scenario.expert_parallel);
-  fmt::print("# placement {}  partition {}  a2a {}  layers {}  steps {}\n", request.placement.text(),
-             request.partition.text(), request.a2a.text(), layers_, steps_);
+  fmt::print("# placement {}  partition {}  a2a {}  layers {}  steps {}  cost model {}\n", request.placement.text(),
+             request.partition.text(), request.a2a.text(), layers_, steps_, cost_model.description());
   fmt::print("{:<14} {:>10}\n{:<14} {:>10}\n", "op kind", "count", "#", "ops");
   for (std::size_t k = 0; k < NUM_OP_KINDS; ++k) fmt::print("{:<14} {:>10}\n", to_string(static_cast<OpKind>(k)), ops_by_kind[k]);
   fmt::print("{:<14} {:>10}\n\n", "total", plan.ops().size());

@@ -131,7 +131,7 @@ SweepReport empty_report(const std::vector<Point>& points, const std::vector<Swe
   report.parameters = {
       fmt::format("scenario {} ({})", report.scenario, file.empty() ? "built-in default" : file),
       fmt::format("engine {}, layers {}, steps {}, jobs {}, cost model {}", run.engine, run.options.layers, run.options.steps, jobs,
-                  run.options.calibration.empty() ? "built-in defaults" : run.options.calibration),
+                  run.options.cost_model(points.front().scenario).description()),
       fmt::format("policies {} / {} / {} (unless --set changes them); speedup against contiguous / none / direct",
                   policies.placement.text(), policies.partition.text(), policies.a2a.text())};
   for (const SweepAxis& axis : axes)
