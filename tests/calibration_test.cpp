@@ -197,6 +197,8 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
       {"kernels:\n  permute_sideways: {overhead: 1us, rate: 1TB/s}\n", "bad.yaml:3:3: 'kernels.permute_sideways'"},
       {"kernels:\n  permute_forward: {overhead: 1us, rate: -1TB/s}\n", "'kernels.permute_forward.rate': value '-1TB/s'"},
       {"provenance: {gpu_name: x, colour: red}\n", "'provenance.colour'"},
+      {"kernels:\n  gate_forward: {overhead: 1us, rate: 1e14}\n  gate_forward: {overhead: 2us, rate: 1e14}\n",
+       "bad.yaml:4:3: 'kernels': value 'gate_forward': each op kind once"},
   };
   for (const Case& c : cases) {
     try {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "builtin_files.hpp"
 #include "yaml_input.hpp"
 
@@ -35,8 +37,12 @@ void read_kernels(const YamlValue& value, KernelCosts& kernels) {
   for (OpKind kind : KERNEL_KINDS)
     for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) names.push_back(kernel_key(kind, d));
   if (!value.is_map()) value.fail("a map of op kinds");  // keys checked below against `names`
+  std::vector<std::string> seen;
   for (const auto& entry : value.node()) {
-    const std::string key = entry.first.as<std::string>();
+    const YamlValue key_value(entry.first, value.file(), value.path());
+    const std::string key = key_value.as_string();
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) key_value.fail("each op kind once");
+    seen.push_back(key);
     bool known = false;
     for (OpKind kind : KERNEL_KINDS)
       for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
