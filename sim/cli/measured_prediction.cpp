@@ -30,9 +30,8 @@ struct MeasuredFile {
     if (!object.is_object() || !object.contains(key))
       throw InputError({path, 0, 0}, where + key, "(missing)", "a measured JSON written by comet validate -o");
     const nlohmann::json& v = object.at(key);
-    const bool number = type == nlohmann::json::value_t::number_float;
-    if (number ? !v.is_number() : v.type() != type)
-      throw InputError({path, 0, 0}, where + key, v.dump().substr(0, 60), fmt::format("a {}", number ? "number" : nlohmann::json(type).type_name()));
+    if (v.type() != type)
+      throw InputError({path, 0, 0}, where + key, v.dump().substr(0, 60), fmt::format("a {}", nlohmann::json(type).type_name()));
     return v;
   }
   std::string text(const nlohmann::json& object, const std::string& key, const std::string& where = "") const {
