@@ -6,6 +6,10 @@
 #     tests      the GPU tests (ctest -L gpu)
 #     tiny       on tests/data/validate-tiny-1gpu.yaml: comet validate -> OUT/tiny-measured.json and comet calibrate
 #                --runs -> OUT/tiny-calibration-runs.json (CI fixtures for --measured and --fit-runs)
+#     mpi        comet calibrate of the tiny scenario under `mpirun -np 1` (one process per GPU), when mpirun exists
+#     leadin     the lead-in experiment: Mixtral's calibration Plans at 4096 and 16384 tokens with 0, 20 and
+#                100 ms of lead-in GEMMs; scripts/op_consistency.py prints how much an op of one size varies
+#                between Plans of different loads (OUT/leadin.txt)
 #     calibrate  comet calibrate (default set, 1 GPU) -> OUT/h200.yaml and its measurements
 #                OUT/calibration-runs.json (refit anywhere: comet calibrate --fit-runs), in its own process
 #     matrix     comet validate on 4 models x 2 token loads x 2 routings (uniform, zipf 1.0), partitions
@@ -38,6 +42,19 @@ if has tiny; then
   step tiny-measured timeout -k 5 120 "$BUILD/comet" validate tests/data/validate-tiny-1gpu.yaml -o "$OUT/tiny-measured.json"
   step tiny-calibration timeout -k 5 120 "$BUILD/comet" calibrate tests/data/validate-tiny-1gpu.yaml --tokens 256,1024 --chunks 1,2 \
     --runs "$OUT/tiny-calibration-runs.json" -o "$LOGS/tiny-calibration.yaml"
+fi
+if has mpi && command -v mpirun >/dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  step mpi-calibrate timeout -k 5 180 mpirun -np 1 "$BUILD/comet-validate" calibrate tests/data/validate-tiny-1gpu.yaml \
+    --tokens 256,1024 --chunks 1,2 -o "$LOGS/mpi-calibration.yaml"
+  tail -4 "$LOGS/mpi-calibrate.log"
+fi
+if has leadin; then
+  for ms in 0 20 100; do
+    step "leadin-$ms" timeout -k 5 200 "$BUILD/comet" calibrate --models mixtral-8x7b --tokens 4096,16384 --chunks 1,2,4,8 \
+      --lead-in-ms "$ms" --runs "$LOGS/leadin-$ms.json" -o "$LOGS/leadin-$ms.yaml"
+  done
+  python3 scripts/op_consistency.py "$LOGS"/leadin-{0,20,100}.json --kinds expert_gemm,expert_wgrad | tee "$OUT/leadin.txt"
 fi
 CALIBRATION=${CALIBRATION:-$OUT/h200.yaml}
 if has calibrate; then

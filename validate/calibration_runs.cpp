@@ -4,7 +4,6 @@
 
 #include <memory>
 
-#include "input_error.hpp"
 #include "path_costs.hpp"
 #include "token_layout.hpp"
 #include "topology_builders.hpp"
@@ -30,12 +29,7 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
     for (std::int64_t tokens : r.tokens_per_gpu) {
       auto runs = std::make_unique<LoadRuns>(calibration_scenario(base, tokens));
       LoadRuns& l = *runs;
-      if (l.topology.num_gpus() > visible_gpu_count())
-        throw InputError({base.origin, 0, 0}, "topology", fmt::format("{} GPUs", l.topology.num_gpus()),
-                         fmt::format("at most the {} GPU(s) this machine has", visible_gpu_count()));
-      if (l.scenario.expert_parallel != l.topology.num_gpus())
-        throw InputError({base.origin, 0, 0}, "parallelism.expert_parallel", std::to_string(l.scenario.expert_parallel),
-                         "the scenario's GPUs: calibration runs one expert-parallel group");
+      check_fits_machine(base.origin, l.topology.num_gpus(), l.scenario.expert_parallel, r.options.mpi);
       const MoeModel& m = l.scenario.model;
       std::vector<RealJob> jobs;
       for (int k : r.chunk_counts) {
@@ -48,12 +42,14 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
         r.progress(fmt::format("measuring {} ({} H{} F{}, {} experts) at {} tokens/GPU: {} Plans", base.name, m.preset, m.hidden,
                                m.expert_ffn, m.experts, tokens, jobs.size()));
       l.measured = run_on_gpus(jobs, LayerDims{m.hidden, m.expert_ffn, m.top_k, m.experts}, l.topology.num_gpus(), r.options);
+      if (r.options.mpi && !r.options.mpi->root()) continue;  // rank 0 records and fits
       for (std::size_t i = 0; i < l.measured.size(); ++i)
         recorded.push_back({b < r.scenario_texts.size() ? r.scenario_texts[b] : "", base.origin, tokens, r.chunk_counts[i],
                             l.plans[i]->plan.stable_hash(), l.measured[i].timeline});
       loads.push_back(std::move(runs));
     }
   }
+  if (r.options.mpi && !r.options.mpi->root()) return {};
   std::vector<MeasuredRun> measured;
   double gpu_link_Bps = 0.0;
   for (const auto& l : loads) {

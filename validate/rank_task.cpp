@@ -9,6 +9,7 @@
 
 #include "gpu_error.hpp"
 #include "gpu_heater.hpp"
+#include "layer_buffers.hpp"
 #include "median.hpp"
 #include "rank_resources.hpp"
 
@@ -59,6 +60,25 @@ std::vector<double> layer_time_samples(const std::vector<RankResult>& ranks, std
 
 }  // namespace
 
+namespace {
+
+// The order jobs run in, pass after pass: forward, then backward, and so on (A B C, C B A), so a
+// drift of the GPU over the process (it warms over minutes) weighs on every job alike instead of
+// on the last ones. Returns, per pass, the job indices and how many timed runs each gets there.
+std::vector<std::pair<std::vector<std::size_t>, int>> run_order(std::size_t jobs, const RealRunOptions& options) {
+  const int passes = std::max(1, std::min(options.passes, options.repeats));
+  std::vector<std::pair<std::vector<std::size_t>, int>> order;
+  for (int p = 0; p < passes; ++p) {
+    std::vector<std::size_t> indices(jobs);
+    for (std::size_t j = 0; j < jobs; ++j) indices[j] = p % 2 == 0 ? j : jobs - 1 - j;
+    const int timed = options.repeats / passes + (p < options.repeats % passes ? 1 : 0);
+    order.emplace_back(std::move(indices), timed);
+  }
+  return order;
+}
+
+}  // namespace
+
 void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs, const LayerDims& dims,
               const RealRunOptions& options, const ncclUniqueId& dispatch_id, const ncclUniqueId& combine_id,
               RunControl& shared, RankBarrier& barrier, RankResult& result) {
@@ -71,36 +91,43 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
   // (freeing device memory waits for the device, and a stuck NCCL kernel would never finish).
   std::optional<LayerBuffers> buffers_slot;
   std::optional<RankRunner> runner_slot;
+  std::optional<GpuHeater> heater_slot;
+  result.times.assign(jobs.size(), {});
+  result.output.assign(jobs.size(), {});
+  result.input_gradient.assign(jobs.size(), {});
+  result.weight_gradient.assign(jobs.size(), {});
   try {
-    for (const RealJob& job : jobs) {
-      runner_slot.reset();
-      shared.progress(rank, "allocating buffers for policy " + job.name);
-      LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
-      RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
-                                               stand_in_columns(dims), options.fault);
-      std::vector<std::vector<std::pair<double, double>>> times;
-      shared.progress(rank, "heating the GPU before policy " + job.name);
-      heat_gpu(res.cublas, res.compute, options.heat_s);
-      for (int i = 0; i < options.warmup + options.repeats; ++i) {
-        shared.progress(rank, fmt::format("waiting for the other ranks before policy {} run {}", job.name, i));
-        buffers.reset_and_poison(res.compute);
-        check_cuda(cudaStreamSynchronize(res.compute), "prepare buffers");
-        barrier.arrive_and_wait(shared.failed);  // ranks start each repeat together
-        const std::string range = fmt::format("{} run {}", job.name, i);
-        nvtxRangePushA(range.c_str());
-        shared.progress(rank, fmt::format("enqueueing policy {} run {}", job.name, i));
-        const cudaEvent_t done = runner.enqueue();
-        shared.progress(rank, fmt::format("running policy {} run {}", job.name, i));
-        wait_with_watchdog(done, res, shared, options.watchdog_s, fmt::format("policy {} run {}", job.name, i));
-        nvtxRangePop();
-        if (i >= options.warmup) times.push_back(runner.op_times());
+    GpuHeater& heater = heater_slot.emplace(res.cublas, res.compute);
+    for (const auto& [indices, timed] : run_order(jobs.size(), options))
+      for (std::size_t j : indices) {
+        const RealJob& job = jobs[j];
+        runner_slot.reset();
+        shared.progress(rank, "allocating buffers for policy " + job.name);
+        LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
+        RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
+                                                 stand_in_columns(dims), options.fault);
+        shared.progress(rank, "heating the GPU before policy " + job.name);
+        heater.heat_for(options.heat_s);
+        for (int i = 0; i < options.warmup + timed; ++i) {
+          shared.progress(rank, fmt::format("waiting for the other ranks before policy {} run {}", job.name, i));
+          buffers.reset_and_poison(res.compute);
+          check_cuda(cudaStreamSynchronize(res.compute), "prepare buffers");
+          barrier.arrive_and_wait(shared.failed);  // ranks start each repeat together
+          const std::string range = fmt::format("{} run {}", job.name, i);
+          nvtxRangePushA(range.c_str());
+          heater.enqueue_lead_in(options.lead_in_s);  // the layer then starts with no idle gap before it
+          shared.progress(rank, fmt::format("enqueueing policy {} run {}", job.name, i));
+          const cudaEvent_t done = runner.enqueue();
+          shared.progress(rank, fmt::format("running policy {} run {}", job.name, i));
+          wait_with_watchdog(done, res, shared, options.watchdog_s, fmt::format("policy {} run {}", job.name, i));
+          nvtxRangePop();
+          if (i >= options.warmup) result.times[j].push_back(runner.op_times());
+        }
+        shared.progress(rank, "finished policy " + job.name);
+        result.output[j] = buffers.out.download();
+        result.input_gradient[j] = buffers.dx.download();
+        result.weight_gradient[j] = buffers.first_expert_weight_gradients();
       }
-      shared.progress(rank, "finished policy " + job.name);
-      result.times.push_back(std::move(times));
-      result.output.push_back(buffers.out.download());
-      result.input_gradient.push_back(buffers.dx.download());
-      result.weight_gradient.push_back(buffers.first_expert_weight_gradients());
-    }
     barrier.arrive_and_wait(shared.failed);
   } catch (const std::exception& error) {
     const std::string message = error.what();
@@ -113,6 +140,7 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
     }
     runner_slot.reset();
     buffers_slot.reset();
+    heater_slot.reset();
     throw;
   }
   std::lock_guard lock(shared.mutex);
@@ -126,9 +154,10 @@ std::vector<RealMeasurement> merge_ranks(const std::vector<RealJob>& jobs, const
     m.timeline = merge_job(jobs[j], ranks, j);
     m.layer_time_samples_s = layer_time_samples(ranks, j);
     for (const RankResult& r : ranks) {
-      m.output.insert(m.output.end(), r.output[j].begin(), r.output[j].end());
-      m.input_gradient.insert(m.input_gradient.end(), r.input_gradient[j].begin(), r.input_gradient[j].end());
-      m.weight_gradient.insert(m.weight_gradient.end(), r.weight_gradient[j].begin(), r.weight_gradient[j].end());
+      LayerTensors& t = m.tensors;
+      t.output.insert(t.output.end(), r.output[j].begin(), r.output[j].end());
+      t.input_gradient.insert(t.input_gradient.end(), r.input_gradient[j].begin(), r.input_gradient[j].end());
+      t.weight_gradient.insert(t.weight_gradient.end(), r.weight_gradient[j].begin(), r.weight_gradient[j].end());
     }
     out.push_back(std::move(m));
   }

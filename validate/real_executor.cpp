@@ -1,9 +1,12 @@
 #include "real_executor.hpp"
 
+#include <fmt/format.h>
+
 #include <memory>
 #include <numeric>
 
 #include "gpu_error.hpp"
+#include "input_error.hpp"
 #include "mpi_executor.hpp"
 #include "rank_task.hpp"
 
@@ -16,6 +19,24 @@ int visible_gpu_count() {
     return 0;
   }
   return count;
+}
+
+void check_fits_machine(const std::string& origin, int gpus, int expert_parallel, const MpiWorld* mpi) {
+  const int present = visible_gpu_count();
+  if (mpi) {
+    if (mpi->size != gpus)
+      throw InputError({origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                       fmt::format("one MPI process per GPU: mpirun -np {} (this job has {} processes)", gpus, mpi->size));
+    if (present == 0 || mpi_device(*mpi, present) >= present)
+      throw InputError({origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                       fmt::format("a GPU for local rank {} on every host (this one has {})", mpi->local_rank, present));
+  } else if (gpus > present) {
+    throw InputError({origin, 0, 0}, "topology", fmt::format("{} GPUs", gpus),
+                     fmt::format("at most the {} GPU(s) this machine has (one node; more through mpirun)", present));
+  }
+  if (expert_parallel != gpus)
+    throw InputError({origin, 0, 0}, "parallelism.expert_parallel", std::to_string(expert_parallel),
+                     fmt::format("the scenario's {} GPUs: one expert-parallel group runs", gpus));
 }
 
 std::vector<RealMeasurement> run_on_gpus(const std::vector<RealJob>& jobs, const LayerDims& dims, int ranks,

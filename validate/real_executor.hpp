@@ -1,8 +1,11 @@
 // The real executor: runs Plans on GPUs with real kernels on random data and measures every op.
 // Launched like nccl-tests: one process with a host thread per GPU of this machine, or, under
 // mpirun, one process per GPU (mpi_executor.hpp; multi-node goes through MPI).
-// Each policy's plan runs `warmup` times untimed, then `repeats` times; an op's start and end
-// are the medians over repeats (all-to-alls: earliest start and latest end over the ranks).
+// The jobs run in `passes` passes, alternately in the given and the reverse order; on each visit a
+// job's plan runs `warmup` times untimed, then its share of the `repeats` timed runs. An op's
+// start and end are the medians over repeats (all-to-alls: earliest start and latest end over the
+// ranks). The GPU is heated before each visit and every run starts right after a lead-in of
+// GEMMs (gpu_heater.hpp), so ops are timed at the sustained clock.
 // A watchdog aborts the NCCL communicators when a rank makes no progress for `watchdog_s`.
 #pragma once
 
@@ -12,6 +15,7 @@
 
 #include "layer_buffers.hpp"
 #include "mpi_world.hpp"
+#include "numerics.hpp"
 #include "plan.hpp"
 #include "rank_runner.hpp"
 #include "timeline.hpp"
@@ -22,7 +26,9 @@ namespace comet {
 struct RealRunOptions {
   int warmup = 2;
   int repeats = 5;
-  double heat_s = 1.0;  ///< seconds of dense GEMMs before each job's warm-up (gpu_heater.hpp)
+  double heat_s = 1.0;     ///< seconds of dense GEMMs before each visit's warm-up (gpu_heater.hpp)
+  double lead_in_s = 0.02; ///< seconds of dense GEMMs enqueued right before every run (gpu_heater.hpp)
+  int passes = 2;          ///< passes over the jobs, alternating order (at most `repeats`)
   double watchdog_s = 120.0;
   CommSettings comm;
   ComputeSettings compute;
@@ -42,13 +48,16 @@ struct RealJob {
 struct RealMeasurement {
   Timeline timeline;
   std::vector<double> layer_time_samples_s;  ///< per timed repeat: first op start to last op end over ranks
-  std::vector<float> output;          ///< every rank's layer output, rank after rank [tokens, H]
-  std::vector<float> input_gradient;  ///< the same for the input gradient
-  std::vector<float> weight_gradient; ///< every rank's first local expert's weight gradients, rank after rank
+  LayerTensors tensors;  ///< every rank's output, input gradient and first expert's weight gradients (numerics.hpp)
 };
 
 /// GPUs visible to this process (0 without a driver or GPU).
 int visible_gpu_count();
+
+/// Throws InputError (naming `origin`, the scenario) unless a run of `gpus` GPUs forming one
+/// expert-parallel group of `expert_parallel` fits here: that many GPUs on this machine, or under
+/// `mpi` one process per GPU, each with a GPU of its host.
+void check_fits_machine(const std::string& origin, int gpus, int expert_parallel, const MpiWorld* mpi);
 
 /// Runs every job on GPUs 0 .. ranks-1 (under MPI: this process's rank on its GPU; only rank 0
 /// gets the measurements, the others an empty vector). Throws GpuError (out of memory,

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <cmath>
 #include <limits>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "cost_model.hpp"
 #include "metrics.hpp"
+#include "numerics.hpp"
 #include "path_costs.hpp"
 #include "policy_spec.hpp"
 #include "prediction.hpp"
@@ -49,8 +51,10 @@ struct PolicyReport {
   Metrics metrics;
   std::array<double, NUM_OP_KINDS> busy_s{};  ///< per op kind, busy time on the critical GPU (all-to-all: its group)
   double overlap_efficiency = 0.0;       ///< (T_none - T) / (T_none - max(T_comm, T_compute)) of `none`; NaN without communication
-  double error_vs_none = std::numeric_limits<double>::quiet_NaN();
-  double error_vs_cpu = std::numeric_limits<double>::quiet_NaN();  ///< `none` only, when run
+  std::string same_plan_as;              ///< a policy listed earlier whose Plan this is (measured once, for both)
+  /// Relative L2 and largest per-row error of output, input gradient and weight gradients.
+  NumericsError error_vs_none{NAN, NAN};
+  NumericsError error_vs_cpu{NAN, NAN};  ///< `none` only, when cpu_checked
   bool cpu_checked = false;
   bool pass = false;
 };

@@ -1,5 +1,7 @@
 #include "calibrate_command.hpp"
 
+#include "real_run_options.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -37,32 +39,27 @@ void CalibrateCommand::add_to(CLI::App& app) {
   app_->add_option("--models", models_, "Model presets measured when no scenario is given")->capture_default_str()->delimiter(',')->allow_extra_args(false);
   app_->add_option("--gpu", gpu_, "GPU model the default set is written for")->check(CLI::IsMember({"h100-sxm", "h200"}))
       ->capture_default_str();
-  app_->add_option("--gpus", gpus_, "GPUs of the default set's node (one expert-parallel group)")->capture_default_str()
+  app_->add_option("--gpus", gpus_, "GPUs of the default set's node (one expert-parallel group; under mpirun, default: one per process)")->capture_default_str()
       ->check(CLI::Range(1, 64));
   app_->add_option("-o,--output", output_, "Calibration YAML to write (atomically)")->capture_default_str();
   app_->add_option("--tokens", tokens_, "Token loads per GPU measured (uniform routing)")->capture_default_str()->delimiter(',')->allow_extra_args(false)
       ->check(CLI::PositiveNumber);
   app_->add_option("--chunks", chunks_, "Chunk counts each load is cut into (the expert GEMMs' M ranges over them)")
       ->capture_default_str()->delimiter(',')->allow_extra_args(false)->check(CLI::Range(1, 64));
-  app_->add_option("--warmup", warmup_, "Untimed runs per Plan")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app_->add_option("--repeats", repeats_, "Timed runs per Plan (medians)")->capture_default_str()->check(CLI::PositiveNumber);
-  app_->add_option("--expert-lanes", expert_lanes_, "Parallel streams of the experts' GEMMs (as comet validate)")
-      ->capture_default_str()->check(CLI::Range(1, 32));
+  add_real_run_options(*app_, options_, "Plan");
   app_->add_option("--runs", runs_,
                    "Also write every measured calibration Plan here (JSON); `comet calibrate --fit-runs FILE -o OUT` fits "
                    "it again on any machine, without a GPU");
-  app_->add_option("--heat-seconds", heat_s_, "Seconds of dense GEMMs before each Plan's warm-up, so timing starts at the clock the GPU holds under sustained load (its power cap), not an idle boost clock")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the run is aborted")->capture_default_str()
-      ->check(CLI::PositiveNumber);
 }
 
 int CalibrateCommand::run() const {
   CalibrationRequest request;
+  // Under mpirun the default set runs on the job's GPUs, one process each.
+  const int gpus = mpi_ && app_->count("--gpus") == 0 ? mpi_->size : gpus_;
   if (files_.empty())
     for (const std::string& model : models_) {
       if (!find_model_preset(model)) throw InputError({"<command line>", 0, 0}, "--models", model, "a model preset");
-      request.scenario_texts.push_back(preset_scenario_text(model, gpus_, gpu_));
+      request.scenario_texts.push_back(preset_scenario_text(model, gpus, gpu_));
       request.scenarios.push_back(parse_scenario(load_yaml_text(request.scenario_texts.back(), "calibrate-" + model), "."));
     }
   for (const std::string& file : files_) {
@@ -76,11 +73,8 @@ int CalibrateCommand::run() const {
                        fmt::format("the same GPU as the first scenario ({}): one calibration is of one GPU", gpu_model));
   request.tokens_per_gpu = tokens_;
   request.chunk_counts = chunks_;
-  request.options.warmup = warmup_;
-  request.options.repeats = repeats_;
-  request.options.watchdog_s = watchdog_s_;
-  request.options.heat_s = heat_s_;
-  request.options.compute.expert_lanes = expert_lanes_;
+  request.options = options_;
+  request.options.mpi = mpi_;
   request.base = CostModel::defaults_for(gpu_model);
   request.progress = [](const std::string& line) { fmt::print(stderr, "comet calibrate: {}\n", line); };
   CalibrationResult result;
@@ -90,11 +84,13 @@ int CalibrateCommand::run() const {
     fmt::print(stderr, "comet: GPU error: {}\n", error.what());
     return EXIT_GPU_FAILURE;
   }
+  if (mpi_ && !mpi_->root()) return 0;  // rank 0 fits, prints and writes
   result.fit.model.source.provenance = measurement_provenance(command_);
   if (!runs_.empty()) write_file_atomically(runs_, calibration_runs_json(result.runs, result.fit.model.source.provenance).dump(1) + "\n");
   report_calibration(result.fit,
-                     fmt::format("comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, {} warm-up + {} timed runs per Plan{}",
-                                 request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","), warmup_, repeats_,
+                     fmt::format("comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, {}{}",
+                                 request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","),
+                                 real_run_description(options_),
                                  runs_.empty() ? "" : ", measurements in " + runs_),
                      output_);
   return 0;

@@ -10,12 +10,16 @@
 #include <vector>
 
 #include "command.hpp"
+#include "mpi_world.hpp"
+#include "real_executor.hpp"
 
 namespace comet {
 
 class CalibrateCommand : public Command {
  public:
-  explicit CalibrateCommand(std::string command = "") : command_(std::move(command)) {}
+  /// `mpi`: this process is one rank of an MPI launch (null: one process, a thread per GPU);
+  /// rank 0 fits, prints and writes. `command`: this process's command line (provenance).
+  explicit CalibrateCommand(const MpiWorld* mpi = nullptr, std::string command = "") : mpi_(mpi), command_(std::move(command)) {}
   void add_to(CLI::App& app) override;
   int run() const override;
 
@@ -24,8 +28,9 @@ class CalibrateCommand : public Command {
   std::string output_ = "calibration.yaml", gpu_ = "h200", runs_;
   std::vector<std::int64_t> tokens_{1024, 4096, 16384};
   std::vector<int> chunks_{1, 2, 4, 8};
-  int gpus_ = 1, warmup_ = 2, repeats_ = 5, expert_lanes_ = 4;
-  double watchdog_s_ = 120.0, heat_s_ = 1.0;
+  int gpus_ = 1;
+  RealRunOptions options_;  ///< warm-up, repeats, passes, heat, lead-in, lanes, watchdog (real_run_options.hpp)
+  const MpiWorld* mpi_;
   std::string command_;
 };
 

@@ -1,5 +1,7 @@
 #include "validate_command.hpp"
 
+#include "real_run_options.hpp"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -39,32 +41,33 @@ void print_table(const ValidationRequest& r, const std::vector<PolicyReport>& re
              r.scenario->name, r.scenario->origin, r.topology->num_gpus(), r.scenario->model.preset, r.scenario->model.hidden,
              r.scenario->model.expert_ffn, r.scenario->model.experts, r.scenario->model.top_k,
              r.scenario->workload.tokens_per_gpu);
-  fmt::print("# placement {}, a2a direct (NCCL send/recv), {:g} s of GEMMs then {} warm-up + {} timed runs (median; all-to-alls: worst rank), "
-             "expert GEMMs on {} lane(s){}{}, NCCL maxCTAs {}\n",
-             r.placement.text(), r.options.heat_s, r.options.warmup, r.options.repeats, r.options.compute.expert_lanes,
-             r.options.compute.op_graphs ? " replayed from CUDA graphs" : "",
+  fmt::print("# placement {}, a2a direct (NCCL send/recv; all-to-alls: worst rank), {}{}, NCCL maxCTAs {}\n",
+             r.placement.text(), real_run_description(r.options),
              r.options.compute.pipeline_gemm_sms > 0 ? fmt::format(" ({} SMs when pipelined)", r.options.compute.pipeline_gemm_sms) : "",
              r.options.comm.max_ctas > 0 ? std::to_string(r.options.comm.max_ctas) : "default");
   fmt::print("# cost model (Plans, dynamic): {}\n", r.cost_model->description());
   fmt::print("# forward + backward of one MoE layer; op times are busy time on the critical GPU\n");
-  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "partition", "layer", "expert",
-             "a2a", "permute", "other", "overlap", "eff", "err_none", "err_cpu", "verdict");
-  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:<7}\n", "#", "ms", "ms", "ms", "ms", "ms",
-             "%", "", "", "", "");
+  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:<7}\n", "partition", "layer",
+             "expert", "a2a", "permute", "other", "overlap", "eff", "err_none", "row_none", "err_cpu", "row_cpu", "verdict");
+  fmt::print("{:<10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:<7}\n", "#", "ms", "ms", "ms", "ms",
+             "ms", "%", "", "", "", "", "", "");
   for (const PolicyReport& p : reports) {
     auto ms = [&](OpKind k) { return p.busy_s[static_cast<std::size_t>(k)] * 1e3; };
     const std::string eff = std::isfinite(p.overlap_efficiency) ? fmt::format("{:.2f}", p.overlap_efficiency) : "-";
-    fmt::print("{:<10} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.1f} {:>8} {:>9} {:>9} {:<7}\n", p.partition,
+    fmt::print("{:<10} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.1f} {:>8} {:>9} {:>9} {:>9} {:>9} {:<7}\n", p.partition,
                p.metrics.layer_time_s * 1e3, ms(OpKind::EXPERT_GEMM) + ms(OpKind::EXPERT_WGRAD), ms(OpKind::ALL_TO_ALL),
                ms(OpKind::PERMUTE) + ms(OpKind::UNPERMUTE), ms(OpKind::GATE) + ms(OpKind::NON_MOE) + ms(OpKind::SHARED_EXPERT),
-               p.metrics.overlap_ratio * 100.0, eff, error_text(p.error_vs_none),
-               p.cpu_checked ? error_text(p.error_vs_cpu) : "-", p.pass ? "ok" : "FAILED");
+               p.metrics.overlap_ratio * 100.0, eff, error_text(p.error_vs_none.relative), error_text(p.error_vs_none.max_row),
+               p.cpu_checked ? error_text(p.error_vs_cpu.relative) : "-", p.cpu_checked ? error_text(p.error_vs_cpu.max_row) : "-",
+               p.pass ? "ok" : "FAILED");
   }
-  for (const PolicyReport& p : reports) fmt::print("# {}: {}\n", p.partition, p.choice);
+  for (const PolicyReport& p : reports)
+    fmt::print("# {}: {}{}\n", p.partition, p.choice,
+               p.same_plan_as.empty() ? "" : fmt::format(" (the Plan of {}: measured once for both)", p.same_plan_as));
   fmt::print("# eff = (T_none - T) / (T_none - max(T_comm, T_compute) of none); err: relative L2 error of the layer output,\n"
-             "# input gradient and first expert's weight gradients against none (tolerance {}), and of none's output against a\n"
-             "# CPU fp32 reference ({})\n",
-             POLICY_TOLERANCE, CPU_REFERENCE_TOLERANCE);
+             "# input gradient and first expert's weight gradients (the worst of the three), row: the worst row's; against\n"
+             "# none (tolerance {}, rows {}), and none's against a CPU fp32 forward and backward (tolerance {}, rows {})\n",
+             POLICY_TOLERANCE, ROW_TOLERANCE, CPU_REFERENCE_TOLERANCE, ROW_TOLERANCE);
 }
 
 }  // namespace
@@ -81,14 +84,9 @@ void ValidateCommand::add_to(CLI::App& app) {
   app_->add_option("--placement", placement_, "Placement policy (default: the scenario's first)");
   add_list_option(*app_, "--partitions", partitions_,
                   "Partition policies, comma-separated (default: the scenario's; none always runs first)");
-  app_->add_option("--warmup", warmup_, "Untimed runs per policy")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app_->add_option("--repeats", repeats_, "Timed runs per policy (medians are reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  add_real_run_options(*app_, options_, "policy");
   app_->add_option("--comm-ctas", comm_ctas_, "NCCL maxCTAs of the communicators (SMs communication may take; 0 = NCCL's choice)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app_->add_option("--expert-lanes", expert_lanes_,
-                   "Parallel streams the experts' GEMMs are spread over (1 = the compute stream alone); small "
-                   "per-expert GEMMs fill only part of the GPU")
-      ->capture_default_str()->check(CLI::Range(1, 32));
   app_->add_option("--pipeline-gemm-sms", pipeline_gemm_sms_,
                    "SMs each expert GEMM of pipelined policies (more than one chunk) is sized for, to leave the rest to the "
                    "NCCL kernels beside it (cublasSetSmCountTarget; GEMMs of several lanes running at once may still fill "
@@ -97,10 +95,6 @@ void ValidateCommand::add_to(CLI::App& app) {
   app_->add_flag("--no-op-graphs", no_op_graphs_,
                  "Enqueue the expert ops' kernels on every run instead of replaying CUDA graphs captured on the first "
                  "(for comparison: the host's launch cost then shows in the times)");
-  app_->add_option("--heat-seconds", heat_s_, "Seconds of dense GEMMs before each Plan's warm-up, so timing starts at the clock the GPU holds under sustained load (its power cap), not an idle boost clock")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
-  app_->add_option("--watchdog", watchdog_s_, "Seconds without progress before the NCCL communicators are aborted")
-      ->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--inject-fault", fault_, "Testing aid: silent-rank:R makes rank R skip its all-to-alls");
 }
 
@@ -117,12 +111,8 @@ int ValidateCommand::run() const {
     request.partitions = scenario.partitions;
   else
     for (const std::string& p : partitions_) request.partitions.push_back(policy_option(scenario, PolicyFamily::PARTITION, "--partitions", p));
-  request.options.warmup = warmup_;
-  request.options.repeats = repeats_;
-  request.options.watchdog_s = watchdog_s_;
-  request.options.heat_s = heat_s_;
+  request.options = options_;
   request.options.comm.max_ctas = comm_ctas_;
-  request.options.compute.expert_lanes = expert_lanes_;
   request.options.compute.op_graphs = !no_op_graphs_;
   request.options.compute.pipeline_gemm_sms = pipeline_gemm_sms_;
   request.options.seed = scenario.workload.seed;

@@ -11,6 +11,7 @@
 
 #include "command.hpp"
 #include "mpi_world.hpp"
+#include "real_executor.hpp"
 
 namespace comet {
 
@@ -26,9 +27,9 @@ class ValidateCommand : public Command {
   std::string file_, placement_, output_, fault_, calibration_;
   std::vector<std::string> partitions_;
   bool measure_only_ = false;
-  int warmup_ = 2, repeats_ = 5, comm_ctas_ = 0, expert_lanes_ = 4, pipeline_gemm_sms_ = 0;
+  int comm_ctas_ = 0, pipeline_gemm_sms_ = 0;
   bool no_op_graphs_ = false;
-  double watchdog_s_ = 120.0, heat_s_ = 1.0;
+  RealRunOptions options_;  ///< warm-up, repeats, passes, heat, lead-in, lanes, watchdog (real_run_options.hpp)
   const MpiWorld* mpi_;
   std::string command_;
 };

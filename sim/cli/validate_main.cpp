@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<comet::Command>> commands;
   const std::string command = comet::command_line(argc, argv);
   commands.push_back(std::make_unique<comet::ValidateCommand>(mpi ? &*mpi : nullptr, command));
-  commands.push_back(std::make_unique<comet::CalibrateCommand>(command));
+  commands.push_back(std::make_unique<comet::CalibrateCommand>(mpi ? &*mpi : nullptr, command));
   // `comet-validate calibrate ARGS` calibrates; otherwise `validate` is implied.
   std::vector<char*> words{argv[0]};
   if (argc < 2 || std::string(argv[1]) != "calibrate") words.push_back(const_cast<char*>("validate"));

@@ -1,5 +1,6 @@
 // GPU test (label "gpu", 2 GPUs): `comet validate` end to end on a tiny scenario: every
-// partition policy's output equals `none`'s, `none` equals the CPU reference, every op is
+// partition policy's output and gradients equal `none`'s (as a whole and row by row), `none`'s
+// equal the CPU reference's forward and backward, every op is
 // timed; and a rank that stops answering is caught by the watchdog (exit 3, no hang).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,8 @@ TEST(ValidateCli, EveryPolicyMatchesNoneAndNoneMatchesCpu) {
       EXPECT_TRUE(policy["pass"].get<bool>());
       ASSERT_TRUE(policy["error_vs_none"].is_number());
       EXPECT_LT(policy["error_vs_none"].get<double>(), 2e-2);
+      ASSERT_TRUE(policy["row_error_vs_none"].is_number());
+      EXPECT_LT(policy["row_error_vs_none"].get<double>(), 5e-2);
       EXPECT_GT(policy["layer_time_s"].get<double>(), 0.0);
       for (const auto& op : policy["timeline"]["ops"]) {
         EXPECT_GE(op["start_s"].get<double>(), 0.0);
@@ -45,6 +48,8 @@ TEST(ValidateCli, EveryPolicyMatchesNoneAndNoneMatchesCpu) {
     EXPECT_EQ(none["partition"], "none");
     ASSERT_TRUE(none["error_vs_cpu"].is_number()) << "the CPU reference must run at this size";
     EXPECT_LT(none["error_vs_cpu"].get<double>(), 2e-2);
+    ASSERT_TRUE(none["row_error_vs_cpu"].is_number());
+    EXPECT_LT(none["row_error_vs_cpu"].get<double>(), 5e-2);
   }
   std::filesystem::remove(out);
 }
@@ -66,9 +71,14 @@ TEST(ValidateCli, OneGpuPipelinesMatchNoneAndCpu) {
     EXPECT_TRUE(policy["pass"].get<bool>());
     ASSERT_TRUE(policy["error_vs_none"].is_number());
     EXPECT_LT(policy["error_vs_none"].get<double>(), 2e-2);
+    ASSERT_TRUE(policy["row_error_vs_none"].is_number());
+    EXPECT_LT(policy["row_error_vs_none"].get<double>(), 5e-2);
   }
+  // none against the CPU's forward and backward: output, input gradient, first expert's weight gradients.
   ASSERT_TRUE(json["policies"][0]["error_vs_cpu"].is_number());
   EXPECT_LT(json["policies"][0]["error_vs_cpu"].get<double>(), 2e-2);
+  ASSERT_TRUE(json["policies"][0]["row_error_vs_cpu"].is_number());
+  EXPECT_LT(json["policies"][0]["row_error_vs_cpu"].get<double>(), 5e-2);
 }
 
 TEST(ValidateCli, WatchdogAbortsWhenAPeerStopsAnswering) {
