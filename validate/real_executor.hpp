@@ -27,7 +27,7 @@ struct RealRunOptions {
   int warmup = 2;
   int repeats = 5;
   double heat_s = 1.0;     ///< seconds of dense GEMMs before each visit's warm-up (gpu_heater.hpp)
-  double lead_in_s = 0.02; ///< seconds of dense GEMMs enqueued right before every run (gpu_heater.hpp)
+  double lead_in_s = 0.1;  ///< seconds of dense GEMMs enqueued right before every run (gpu_heater.hpp)
   int passes = 2;          ///< passes over the jobs, alternating order (at most `repeats`)
   double watchdog_s = 120.0;
   CommSettings comm;
