@@ -7,6 +7,7 @@ A clock that depends on how long the GPU has been busy shows as a spread that gr
 import argparse
 import collections
 import json
+import math
 import statistics
 
 
@@ -25,7 +26,8 @@ def main():
             for op in run["timeline"]["ops"]:
                 if op["kind"] not in kinds:
                     continue
-                key = (run["origin"], op["kind"], op["direction"], round(op["flops"] / 1e6))
+                # Sizes within 1% are one size (chunks of a load differ by a row or two).
+                key = (run["origin"], op["kind"], op["direction"], round(math.log(op["flops"]) / math.log(1.01)))
                 groups[key][(run["tokens_per_gpu"], run["chunks"])].append((op["end_s"] - op["start_s"]) * 1e3)
         print(f"# {path}: per op size, median ms per (tokens/GPU x chunks); spread = max/min - 1")
         for key in sorted(groups):
@@ -35,7 +37,8 @@ def main():
             spread = max(cells.values()) / min(cells.values()) - 1
             spreads.append(spread)
             text = "  ".join(f"{t}x{c}: {ms:.3f}" for (t, c), ms in sorted(cells.items()))
-            print(f"{key[0]:<28} {key[1]:<12} {key[2]:<8} {key[3] / 1e3:>10.1f} GFLOP  spread {spread * 100:5.1f}%  {text}")
+            gflop = 1.01 ** key[3] / 1e9
+            print(f"{key[0]:<28} {key[1]:<12} {key[2]:<8} {gflop:>10.1f} GFLOP  spread {spread * 100:5.1f}%  {text}")
     if spreads:
         print(f"# sizes measured in 2+ Plans: {len(spreads)}, median spread {statistics.median(spreads) * 100:.1f}%, "
               f"max {max(spreads) * 100:.1f}%")

@@ -110,6 +110,33 @@ TEST(CalibrationFit, LinearCostIsExactOnExactPoints) {
   EXPECT_NEAR(single.rate, 1e12, 1.0);
 }
 
+// The chunked Plans' memory kernels moved beside the expert GEMMs of other chunks, each such GEMM
+// `interference` x the kernel's time longer (and everything after it later): what a GPU measures
+// when the two share it (compute_streams.hpp).
+void add_interference(SyntheticRuns& s, double interference) {
+  for (std::size_t i = 0; i < s.plans.size(); ++i) {
+    const Plan& plan = s.plans[i].plan;
+    Timeline& t = s.timelines[i];
+    for (const Op& gemm : plan.ops()) {
+      if (gemm.kind != OpKind::EXPERT_GEMM || gemm.tags.chunk == 0) continue;
+      // The previous chunk's unpermute (forward) or permute (backward) of the same direction.
+      const auto partner = std::find_if(plan.ops().begin(), plan.ops().end(), [&](const Op& op) {
+        return op.tags.chunk == gemm.tags.chunk - 1 && op.tags.direction == gemm.tags.direction &&
+               op.kind == (gemm.tags.direction == Direction::FORWARD ? OpKind::UNPERMUTE : OpKind::PERMUTE);
+      });
+      if (partner == plan.ops().end()) continue;
+      TimelineOp& m = t.ops[partner->id];
+      TimelineOp& g = t.ops[gemm.id];
+      const double kernel = m.end_s - m.start_s, extra = interference * kernel, old_end = g.end_s;
+      for (TimelineOp& later : t.ops)
+        if (later.start_s >= old_end) later.start_s += extra, later.end_s += extra;
+      g.end_s += extra;
+      m.start_s = g.start_s;
+      m.end_s = g.start_s + kernel;
+    }
+  }
+}
+
 TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
   const CostModel known = known_model();
   const SyntheticRuns s = synthetic_runs(known, 0.002);
@@ -134,6 +161,26 @@ TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
   }
   ASSERT_FALSE(fit.quality.empty());
   for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
+}
+
+// Expert GEMMs slowed by memory kernels beside them: the fit finds the interference and keeps it
+// out of the expert tables (the 1-chunk Plans, where nothing runs beside the GEMMs, anchor them).
+TEST(CalibrationFit, SeparatesMemoryKernelInterferenceFromTheExpertTables) {
+  const CostModel known = known_model();
+  // Noise 0.1%: the interference is a small share of a GEMM's time (a kernel is ~5% of it), so
+  // a GEMM's noise weighs ~20x more on it than on the tables.
+  SyntheticRuns s = synthetic_runs(known, 0.001);
+  add_interference(s, 0.8);
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  EXPECT_NEAR(fit.model.memory_kernel_interference, 0.8, 0.008);
+  const ShapeCosts* table = fit.model.shape(1024, 2048);
+  ASSERT_NE(table, nullptr);
+  for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
+    for (const auto& [m, seconds] : table->seconds_by_m[p])
+      EXPECT_NEAR(seconds / known.expert_time_s(static_cast<ExpertPass>(p), m, 1024, 2048), 1.0, 0.01) << p << " M " << m;
+  // Without interference in the measurements there is none in the fit.
+  EXPECT_NEAR(fit_cost_model(synthetic_runs(known, 0.002).runs(), CostModel::defaults_for("h200"), 0.0).model.memory_kernel_interference,
+              0.0, 0.005);
 }
 
 // A memory kernel measured beside a GEMM (another stream) waits for SMs: its time says nothing of

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "compute_streams.hpp"
 #include "executor.hpp"
 #include "metrics.hpp"
 #include "op_costs.hpp"
@@ -177,6 +178,40 @@ TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
     const double took = timeline.ops[a2a].end_s - timeline.ops[a2a].start_s;
     EXPECT_GT(took, alone + 0.8 * 0.1 * compute_s) << engine << ": the overlap must still cost something";
     EXPECT_LT(took, alone + 1.25 * 0.1 * compute_s) << engine << ": only the overlap may cost";
+  }
+}
+
+// A permute beside a GEMM (another stream of the GPU) costs the compute stream
+// memory_kernel_interference x their overlap, whichever of the two was scheduled first.
+TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {
+  CostModel model = CostModel::defaults_for("h200");
+  model.memory_kernel_interference = 0.5;
+  Op gemm, permute;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  permute.kind = OpKind::PERMUTE;
+  gemm.gpu = permute.gpu = 0;
+  ASSERT_NE(stream_of(gemm), stream_of(permute));
+  {  // the permute first: the GEMM scheduled over it is longer by 0.5 x 2 s
+    ComputeStreams streams(1, model);
+    EXPECT_EQ(streams.schedule(permute, 2.0, 0.0), std::make_pair(0.0, 2.0));
+    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 5.0));
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 0.0), std::make_pair(5.0, 6.0));  // past the permute: not charged
+  }
+  {  // the GEMM first: the permute's 2 s beside it push the compute stream's next op by 1 s
+    ComputeStreams streams(1, model);
+    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 4.0));
+    EXPECT_EQ(streams.schedule(permute, 2.0, 1.0), std::make_pair(1.0, 3.0));
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 4.0), std::make_pair(5.0, 6.0));
+  }
+  {  // a permute past the compute stream's work, and no interference at 0
+    ComputeStreams streams(1, model);
+    streams.schedule(gemm, 1.0, 0.0);
+    streams.schedule(permute, 2.0, 1.0);
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 3.0), std::make_pair(3.0, 4.0));
+    model.memory_kernel_interference = 0.0;
+    ComputeStreams free(1, model);
+    free.schedule(permute, 2.0, 0.0);
+    EXPECT_EQ(free.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 4.0));
   }
 }
 

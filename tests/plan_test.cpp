@@ -224,6 +224,18 @@ TEST(Plan, SameSeedSameHashOtherSeedOtherHash) {
   EXPECT_NE(a.plan("topology", "fixed:2", "direct").plan.stable_hash(), a.plan("topology", "fixed:3", "direct").plan.stable_hash());
 }
 
+// Two policies that emit the same work (fixed:1 cuts nothing, like none) share a work hash, not a
+// stable hash (the policy names differ); other work changes both.
+TEST(Plan, WorkHashIgnoresOnlyThePolicyNames) {
+  const Fixture f;
+  const Plan none = f.plan("contiguous", "none", "direct").plan;
+  const Plan one_chunk = f.plan("contiguous", "fixed:1", "direct").plan;
+  EXPECT_NE(none.stable_hash(), one_chunk.stable_hash());
+  EXPECT_EQ(none.work_hash(), one_chunk.work_hash());
+  EXPECT_NE(none.work_hash(), f.plan("contiguous", "fixed:2", "direct").plan.work_hash());
+  EXPECT_NE(none.work_hash(), f.plan("strided", "none", "direct").plan.work_hash());
+}
+
 TEST(Plan, ZeroTokensAndSingleGpuGroupsWork) {
   std::string empty = SCENARIO;
   empty.replace(empty.find("tokens_per_gpu: 512"), 19, "tokens_per_gpu: 0");

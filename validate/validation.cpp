@@ -80,13 +80,13 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     prepared.push_back(prepare(r, partition));
     check_plan_matches_layout(prepared.back().built->plan, *prepared.back().layout, m.bytes_per_token_copy());
   }
-  // A policy whose Plan is another's (dynamic choosing one chunk is none's Plan) is measured once:
+  // A policy whose Plan does another's work (dynamic choosing one chunk: none's) is measured once:
   // timing the same Plan twice would report the GPU's drift between the runs as a difference.
   std::vector<std::size_t> job_of(prepared.size()), first_policy;
   std::vector<std::uint64_t> job_hashes;
   for (std::size_t i = 0; i < prepared.size(); ++i) {
     const PreparedPolicy& p = prepared[i];
-    const std::uint64_t hash = p.built->plan.stable_hash();
+    const std::uint64_t hash = p.built->plan.work_hash();
     const auto same = std::find(job_hashes.begin(), job_hashes.end(), hash);
     job_of[i] = static_cast<std::size_t>(same - job_hashes.begin());
     if (same != job_hashes.end()) continue;

@@ -77,7 +77,7 @@ ShapeCosts read_shape(const YamlValue& value) {
 CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   const YamlMap map = root.as_map({"gpu", "provenance", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
                                    "gemm_efficiency", "link_efficiency", "comm_sm_share", "comm_slowdown_with_compute",
-                                   "kernels", "shapes", "fit_quality"});
+                                   "memory_kernel_interference", "kernels", "shapes", "fit_quality"});
   CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
   model.source.file = file;
   if (auto v = map.optional("provenance")) {
@@ -109,6 +109,7 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   }
   if (auto v = map.optional("comm_sm_share")) model.comm_sm_share = v->as_number(0.0, 0.9);
   if (auto v = map.optional("comm_slowdown_with_compute")) model.comm_slowdown_with_compute = v->as_number(0.0, 0.9);
+  if (auto v = map.optional("memory_kernel_interference")) model.memory_kernel_interference = v->as_number(0.0, 10.0);
   if (auto v = map.optional("kernels")) read_kernels(*v, model.kernel_costs);
   if (auto v = map.optional("shapes"))
     for (const YamlValue& item : v->as_list()) {
@@ -170,7 +171,8 @@ std::string cost_model_yaml(const CostModel& m) {
   text += "link_efficiency:            # fraction of link bandwidth an all-to-all reaches\n";
   for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
     text += fmt::format("  {}: {}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
-  text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\n", m.comm_sm_share, m.comm_slowdown_with_compute);
+  text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\nmemory_kernel_interference: {}\n", m.comm_sm_share,
+                      m.comm_slowdown_with_compute, m.memory_kernel_interference);
   if (const std::string k = kernels_yaml(m.kernel_costs, ""); !k.empty())
     text += "kernels:                    # every shape; seconds = overhead + amount / rate (B/s or flop/s)\n" + k;
   if (!m.shapes.empty()) text += "shapes:                     # per model shape (H, F): kernels, seconds per expert [M, s]\n";

@@ -23,6 +23,8 @@ struct ExpertSample {
   const Op* op;
   double mean_m, seconds_per_expert, seconds;
   bool alone;  ///< no other op of its GPU ran beside it
+  double measured_s = 0.0;  ///< its measured time, interference included
+  double exposure_s = 0.0;  ///< memory-kernel seconds beside it (memory_exposure_s)
 };
 
 // Groups samples by M (sorted; a new group when M is more than 15% above the group's first: calibration loads step by 2x) into
@@ -137,6 +139,46 @@ std::vector<bool> ran_alone(const Plan& plan, const Timeline& t) {
   return alone;
 }
 
+// Per compute-stream op of a measured run: the seconds of memory kernels (permute, unpermute)
+// that ran beside it on its GPU, each kernel counted at its cost under `model` times the share of
+// its measured span that overlapped the op (beside a GEMM a kernel's span stretches, its work
+// does not). The engines charge memory_kernel_interference x this (compute_streams.hpp).
+std::vector<double> memory_exposure_s(const Plan& plan, const Timeline& t, const CostModel& model) {
+  std::map<int, std::vector<std::int32_t>> memory_ops;
+  for (const Op& op : plan.ops())
+    if (op.kind != OpKind::ALL_TO_ALL && stream_of(op) != StreamRole::COMPUTE) memory_ops[op.gpu].push_back(op.id);
+  std::vector<double> exposure(plan.ops().size(), 0.0);
+  for (const Op& op : plan.ops()) {
+    if (op.kind == OpKind::ALL_TO_ALL || stream_of(op) != StreamRole::COMPUTE) continue;
+    const TimelineOp& c = t.ops[op.id];
+    for (std::int32_t id : memory_ops[op.gpu]) {
+      const TimelineOp& m = t.ops[id];
+      const double span = m.end_s - m.start_s, overlap = std::min(m.end_s, c.end_s) - std::max(m.start_s, c.start_s);
+      if (span > 0.0 && overlap > 0.0) exposure[op.id] += compute_time_s(plan, plan.ops()[id], model) * overlap / span;
+    }
+  }
+  return exposure;
+}
+
+// The correction to `model`'s memory_kernel_interference from the compute-stream ops that ran
+// beside memory kernels: the least-squares slope, on relative residuals, of what their measured
+// times still exceed the prediction by (the interference already charged included) over their
+// exposure; 0 when nothing ran beside anything.
+double fit_memory_interference(const std::vector<MeasuredRun>& runs, const std::vector<std::vector<double>>& exposures,
+                               const CostModel& model) {
+  double sxy = 0.0, sxx = 0.0;
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    for (const Op& op : runs[r].plan->ops()) {
+      const double x = exposures[r][op.id], d = duration_s(*runs[r].timeline, op);
+      if (!(x > 0.0) || !(d > 0.0)) continue;
+      const double predicted = compute_time_s(*runs[r].plan, op, model);
+      if (!(predicted > 0.0)) continue;
+      sxy += (x / d) * ((d - predicted - model.memory_kernel_interference * x) / d);
+      sxx += (x / d) * (x / d);
+    }
+  return sxx > 0.0 ? std::clamp(sxy / sxx, 0.0, 10.0) : 0.0;
+}
+
 std::string table_name(const Op& op, const PlanHeader& h) {
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
     return fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
@@ -165,7 +207,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
           for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
           if (op.num_work > 0)
             expert_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back(
-                {&plan, &op, rows / op.num_work, d / op.num_work, d, alone[op.id]});
+                {&plan, &op, rows / op.num_work, d / op.num_work, d, alone[op.id], d, 0.0});
           break;
         }
         case OpKind::ALL_TO_ALL: {
@@ -198,19 +240,42 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   };
   for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
   for (const auto& [key_index, points] : shape_kernel_points) shape_of(key_index.first).kernels[key_index.second] = fit_linear_cost(points);
-  for (auto& [key_pass, samples] : expert_samples) {
-    ShapeCosts& shape = shape_of(key_pass.first);
-    std::vector<std::size_t> group_of;
-    shape.seconds_by_m[key_pass.second] = merge_by_m(samples, group_of);
-    refine_table(model, shape, static_cast<ExpertPass>(key_pass.second), samples, group_of);
+  // The expert tables and memory_kernel_interference together: the tables from the ops' times
+  // less the interference charged to them, the interference from the residuals of those tables;
+  // alternated until they settle (knots with ops that ran alone anchor it).
+  std::vector<std::vector<double>> exposures;
+  for (const MeasuredRun& run : runs) exposures.push_back(memory_exposure_s(*run.plan, *run.timeline, model));
+  std::size_t run_index = 0;
+  std::map<const Plan*, std::size_t> run_of;
+  for (const MeasuredRun& run : runs) run_of[run.plan] = run_index++;
+  for (auto& [key_pass, samples] : expert_samples)
+    for (ExpertSample& s : samples) s.exposure_s = exposures[run_of[s.plan]][s.op->id];
+  model.memory_kernel_interference = 0.0;
+  for (int round = 0; round < 20; ++round) {
+    for (auto& [key_pass, samples] : expert_samples) {
+      for (ExpertSample& s : samples) {
+        s.seconds = std::max(0.5 * s.measured_s, s.measured_s - model.memory_kernel_interference * s.exposure_s);
+        s.seconds_per_expert = s.seconds / s.op->num_work;
+      }
+      ShapeCosts& shape = shape_of(key_pass.first);
+      std::vector<std::size_t> group_of;
+      shape.seconds_by_m[key_pass.second] = merge_by_m(samples, group_of);
+      refine_table(model, shape, static_cast<ExpertPass>(key_pass.second), samples, group_of);
+    }
+    const double before = model.memory_kernel_interference;
+    model.memory_kernel_interference += fit_memory_interference(runs, exposures, model);
+    if (std::abs(model.memory_kernel_interference - before) < 1e-4) break;
   }
   if (!a2a_points.empty() && gpu_link_Bps > 0.0) {
     const LinearCost transfer = fit_linear_cost(a2a_points);
     model.link_efficiency[static_cast<std::size_t>(LinkClass::NVLINK)] = std::clamp(transfer.rate / gpu_link_Bps, 0.01, 1.0);
   }
-  // Residuals under the fitted model of every op a table was fitted from.
+  // Residuals under the fitted model of every op a table was fitted from (with the interference
+  // the engines would charge it).
   std::map<std::string, std::vector<double>> residuals;
+  run_index = 0;
   for (const MeasuredRun& run : runs) {
+    const std::vector<double>& exposure = exposures[run_index++];
     const Plan& plan = *run.plan;
     const std::vector<bool> alone = ran_alone(plan, *run.timeline);
     for (const Op& op : plan.ops()) {
@@ -218,7 +283,8 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
       const bool expert = op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD;
       if (!(d > 0.0) || op.kind == OpKind::ALL_TO_ALL || (!expert && !alone[op.id])) continue;
       if (!expert && !model.kernel_cost(op.kind, op.tags.direction, plan.header().hidden, plan.header().expert_ffn)) continue;
-      residuals[table_name(op, plan.header())].push_back(std::abs(compute_time_s(plan, op, model) - d) / d);
+      const double predicted = compute_time_s(plan, op, model) + model.memory_kernel_interference * exposure[op.id];
+      residuals[table_name(op, plan.header())].push_back(std::abs(predicted - d) / d);
     }
   }
   for (const auto& [table, r] : residuals) add_quality(fit.quality, table, r);

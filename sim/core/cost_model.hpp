@@ -90,6 +90,12 @@ struct CostModel {
   /// Fraction of all-to-all bandwidth lost while GEMMs run on the same GPUs (they leave the
   /// communication kernels fewer SMs and memory bandwidth).
   double comm_slowdown_with_compute = 0.10;
+  /// Seconds a GPU's compute stream loses per second a memory-bound kernel (permute, unpermute)
+  /// runs beside it on another stream: they share SMs and HBM, so a chunk's permute beside
+  /// another chunk's expert GEMMs is not free. 0 = free overlap, 1 = as if serialised; measured
+  /// by calibration (one H200, 2026-12-02: 1.01; GEMMs of a chunked layer up to 19% slower than
+  /// the same GEMMs alone). The datasheet default is that measurement.
+  double memory_kernel_interference = 1.0;
 
   /// Measured kernel costs over every shape the calibration ran: for shapes it did not run.
   /// Unset: the datasheet formula.

@@ -107,7 +107,11 @@ std::int32_t Plan::add_work(std::span<const ExpertWork> work) {
   return first;
 }
 
-std::uint64_t Plan::stable_hash() const {
+std::uint64_t Plan::stable_hash() const { return hash(true); }
+
+std::uint64_t Plan::work_hash() const { return hash(false); }
+
+std::uint64_t Plan::hash(bool with_policy_names) const {
   Fnv1a h;
   h.value(header_.num_gpus);
   h.value(header_.expert_parallel);
@@ -115,9 +119,11 @@ std::uint64_t Plan::stable_hash() const {
   h.value(header_.steps);
   h.value(header_.hidden);
   h.value(header_.expert_ffn);
-  h.text(header_.placement);
-  h.text(header_.partition);
-  h.text(header_.a2a);
+  if (with_policy_names) {
+    h.text(header_.placement);
+    h.text(header_.partition);
+    h.text(header_.a2a);
+  }
   for (const Op& op : ops_) {
     h.value(op.id);
     h.value(static_cast<int>(op.kind));

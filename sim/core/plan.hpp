@@ -115,13 +115,18 @@ class Plan {
   }
   std::size_t num_dependencies() const { return dep_ids_.size(); }
 
-  /// FNV-1a over every op, dependency, matrix and work item: equal plans hash equal on any
-  /// machine; any change to an op changes it.
+  /// FNV-1a over the header (policy names included), every op, dependency, matrix and work
+  /// item: equal plans hash equal on any machine; any change to an op changes it.
   std::uint64_t stable_hash() const;
+  /// The same without the policy names: equal for two policies that produced the same work
+  /// (dynamic choosing one chunk and none), which run and time alike.
+  std::uint64_t work_hash() const;
   /// Approximate bytes held (ops, deps, matrices, work).
   std::size_t memory_bytes() const;
 
  private:
+  std::uint64_t hash(bool with_policy_names) const;
+
   PlanHeader header_;
   std::vector<Op> ops_;
   std::vector<std::int64_t> dep_start_{0};

@@ -4,7 +4,11 @@
 // become ready, each for the cost model's duration. Interference: a computation
 // that starts while an all-to-all involving its GPU runs is slowed by 1 / (1 - comm_sm_share),
 // unless it already runs on reserved SMs (fine-grained overlap); engines ask gemms_running() to
-// slow an all-to-all that starts while computations run on its GPUs.
+// slow an all-to-all that starts while computations run on its GPUs. A memory kernel (permute,
+// unpermute, on a side stream) beside the compute stream's work costs that stream
+// memory_kernel_interference x the seconds they overlap: charged to the compute op when the
+// memory kernel was scheduled first, else to the compute stream's queue (its next op starts
+// later), so the charge does not depend on which of the two became ready first.
 #pragma once
 
 #include <array>
@@ -33,9 +37,15 @@ class ComputeStreams {
   double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
 
  private:
+  /// Seconds of the memory kernels scheduled on `gpu`'s side streams that overlap [begin, end).
+  double memory_overlap_s(std::int32_t gpu, double begin, double end);
+
   const CostModel& model_;
   std::vector<std::array<double, NUM_STREAM_ROLES>> free_at_;  ///< per GPU and stream role
   std::vector<int> communications_;
+  /// Per GPU: intervals of memory kernels on its side streams not yet known to have ended
+  /// before the latest `now` (pruned as time passes: engines schedule in time order).
+  std::vector<std::vector<std::pair<double, double>>> memory_kernels_;
 };
 
 /// How much more data an all-to-all moves, in effect, when it starts with `compute_left_s` of
