@@ -109,7 +109,10 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   }
   if (auto v = map.optional("comm_sm_share")) model.comm_sm_share = v->as_number(0.0, 0.9);
   if (auto v = map.optional("comm_slowdown_with_compute")) model.comm_slowdown_with_compute = v->as_number(0.0, 0.9);
-  if (auto v = map.optional("memory_kernel_interference")) model.memory_kernel_interference = v->as_number(0.0, 10.0);
+  // Written by every comet since it exists; a file without it predates it and was made by
+  // engines that let memory kernels overlap for free (0), which its Plans must be rebuilt with.
+  const auto interference = map.optional("memory_kernel_interference");
+  model.memory_kernel_interference = interference ? interference->as_number(0.0, 10.0) : 0.0;
   if (auto v = map.optional("kernels")) read_kernels(*v, model.kernel_costs);
   if (auto v = map.optional("shapes"))
     for (const YamlValue& item : v->as_list()) {
