@@ -290,3 +290,37 @@ TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {
 
 }  // namespace
 }  // namespace comet
+
+namespace comet {
+namespace {
+
+// The built-in default scenario (1024 GPUs, zipf routing), two layers: the critical path's three
+// figures add up to the makespan, per layer direction too, and its ops follow one another.
+TEST(CriticalPath, FiguresAddUpToTheMakespanOnTheDefaultScenario) {
+  const Scenario scenario = default_scenario();
+  const Topology topology = build_topology(scenario.topology);
+  const PathCosts costs(topology);
+  const CostModel model = CostModel::defaults_for(scenario.topology.node.gpu_model);
+  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                                      parse_policy(PolicyFamily::PARTITION, "fixed:4"), parse_policy(PolicyFamily::A2A, "direct"), 2, 1});
+  const Timeline t = make_executor("analytical")->run(built.plan, topology, model);
+  const Metrics m = compute_metrics(built.plan, t, topology, costs);
+  const CriticalPath& path = m.critical_path;
+  ASSERT_FALSE(path.steps.empty());
+  EXPECT_NEAR(path.compute_s + path.all_to_all_s + path.imbalance_s, m.makespan_s, 1e-9 * m.makespan_s);
+  double rows = 0.0;
+  for (const PhaseRow& row : phase_rows(t, m, scenario.expert_parallel)) {
+    EXPECT_NEAR(row.path_compute_s + row.path_comm_s + row.imbalance_s, row.span_s, 1e-12);
+    rows += row.span_s;
+  }
+  EXPECT_NEAR(rows, m.makespan_s, 1e-9 * m.makespan_s);
+  EXPECT_EQ(phase_rows(t, m, scenario.expert_parallel).size(), 4u);  // two layers, forward and backward
+  for (std::size_t i = 1; i < path.steps.size(); ++i)
+    EXPECT_LE(t.ops[path.steps[i - 1].op].end_s, t.ops[path.steps[i].op].end_s);
+  EXPECT_EQ(t.ops[path.steps.back().op].end_s - t.ops[path.steps.front().op].start_s, m.makespan_s);
+  // Zipf routing at 1024 GPUs: some GPU waits for a more loaded one.
+  EXPECT_GT(path.imbalance_s, 0.0);
+}
+
+}  // namespace
+}  // namespace comet

@@ -45,5 +45,45 @@ TEST(Metrics, ExposedCommunicationAndOverlapByHand) {
   EXPECT_DOUBLE_EQ(m.max_link_utilization, 1e9 / (100e9 * 6e-3));
 }
 
+// Two GPUs, GPU 1 holding the hot expert: its GEMM takes 5 ms where GPU 0's takes 1 ms, and the
+// combine all-to-all waits for both. GPU 0 ends the run, so it is the critical GPU; its 4 ms wait
+// for GPU 1 is imbalance, not communication.
+TEST(Metrics, AHotGpusWaitIsImbalanceNotCommunication) {
+  const Topology topology = testing::topology_from_yaml(
+      "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+  const PathCosts costs(topology);
+  Plan plan(PlanHeader{2, 2, 1, 1, 1, 1, "p", "p", "p"});
+  auto compute = [&](OpKind kind, int gpu, std::vector<std::int32_t> deps) {
+    Op op;
+    op.kind = kind;
+    op.gpu = gpu;
+    return plan.add(op, deps);
+  };
+  const std::int32_t gate0 = compute(OpKind::GATE, 0, {}), gate1 = compute(OpKind::GATE, 1, {});
+  const std::int32_t gemm0 = compute(OpKind::EXPERT_GEMM, 0, {gate0}), gemm1 = compute(OpKind::EXPERT_GEMM, 1, {gate1});
+  Op a2a;
+  a2a.kind = OpKind::ALL_TO_ALL;
+  a2a.tags.phase = A2aPhase::COMBINE;
+  a2a.matrix = plan.add_matrix({{{1, 0, 1e8}}});
+  const std::int32_t combine = plan.add(a2a, std::vector<std::int32_t>{gemm0, gemm1});
+  const std::int32_t unpermute = compute(OpKind::UNPERMUTE, 0, {combine});
+  Timeline t = timeline_for(plan, "hand");
+  auto at = [&](std::int32_t op, double start_ms, double end_ms) { t.ops[op].start_s = start_ms * 1e-3, t.ops[op].end_s = end_ms * 1e-3; };
+  at(gate0, 0, 1), at(gate1, 0, 1), at(gemm0, 1, 2), at(gemm1, 1, 6), at(combine, 6, 7), at(unpermute, 7, 8);
+  const Metrics m = compute_metrics(plan, t, topology, costs);
+  EXPECT_EQ(m.critical_gpu, 0);
+  const CriticalPath& path = m.critical_path;
+  ASSERT_EQ(path.steps.size(), 4u);  // gate1, gemm1, combine, unpermute
+  EXPECT_EQ(path.steps[1].op, gemm1);
+  EXPECT_NEAR(path.compute_s, 3e-3, 1e-15);    // gate, GPU 0's own 1 ms share of the GEMM, unpermute
+  EXPECT_NEAR(path.imbalance_s, 4e-3, 1e-15);  // GPU 1's GEMM beyond GPU 0's
+  EXPECT_NEAR(path.all_to_all_s, 1e-3, 1e-15);
+  EXPECT_NEAR(path.compute_s + path.all_to_all_s + path.imbalance_s, m.makespan_s, 1e-15);
+  EXPECT_NEAR(m.compute_s, 3e-3, 1e-15);  // GPU 0 busy
+  EXPECT_NEAR(m.imbalance_s, 4e-3, 1e-15);
+  EXPECT_NEAR(m.exposed_comm_s, 1e-3, 1e-15);  // was 5 ms when the wait counted as communication
+  EXPECT_NEAR(m.overlap_ratio, 0.0, 1e-12);
+}
+
 }  // namespace
 }  // namespace comet

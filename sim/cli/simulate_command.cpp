@@ -54,17 +54,23 @@ int SimulateCommand::run() const {
   fmt::print("# engine {}  placement {}  partition {} ({})  a2a {}  layers {}  steps {}  cost model {}\n", engine,
              policies.placement.text(), policies.partition.text(), result.partition_choice, policies.a2a.text(),
              engine_.layers, engine_.steps, engine_.cost_model_label(cost_model));
-  fmt::print("# rows: critical GPU {} (its compute, its group's all-to-all)\n", m.critical_gpu);
-  fmt::print("{:>4} {:>5} {:<9} {:>10} {:>10} {:>10} {:>10}\n", "step", "layer", "direction", "time", "compute", "comm",
-             "exposed");
-  fmt::print("{:>4} {:>5} {:<9} {:>10} {:>10} {:>10} {:>10}\n", "#", "", "", "ms", "ms", "ms", "ms");
+  fmt::print("# rows: critical GPU {} (its compute, its group's all-to-all); time = the critical path's, which is\n"
+             "# compute + exposed + imbalance (waiting for a more loaded GPU's computation)\n",
+             m.critical_gpu);
+  fmt::print("{:>4} {:>5} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "step", "layer", "direction", "time", "compute", "comm",
+             "exposed", "imbalance");
+  fmt::print("{:>4} {:>5} {:<9} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "#", "", "", "ms", "ms", "ms", "ms", "ms");
   for (const PhaseRow& row : result.rows)
-    fmt::print("{:>4} {:>5} {:<9} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f}\n", row.step, row.layer,
-               to_string(row.direction), row.span_s * 1e3, row.compute_s * 1e3, row.comm_s * 1e3, row.exposed_s * 1e3);
+    fmt::print("{:>4} {:>5} {:<9} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f} {:>10.3f}\n", row.step, row.layer,
+               to_string(row.direction), row.span_s * 1e3, row.compute_s * 1e3, row.comm_s * 1e3, row.exposed_s * 1e3,
+               row.imbalance_s * 1e3);
   fmt::print("\nlayer time            {:.3f} ms (forward + backward, per layer)\n", m.layer_time_s * 1e3);
   fmt::print("compute / comm        {:.3f} / {:.3f} ms on the critical GPU\n", m.compute_s * 1e3, m.comm_s * 1e3);
   fmt::print("exposed comm          {:.3f} ms, overlap ratio {:.3f}, GPU idle {:.1f}%\n", m.exposed_comm_s * 1e3,
              m.overlap_ratio, 100 * m.idle_fraction);
+  fmt::print("critical path         compute {:.3f} ms, all-to-all {:.3f} ms, imbalance {:.3f} ms ({} ops; --json lists them)\n",
+             m.critical_path.compute_s * 1e3, m.critical_path.all_to_all_s * 1e3, m.critical_path.imbalance_s * 1e3,
+             m.critical_path.steps.size());
   fmt::print("bytes by tier         intra_node {}, leaf {}, spine {}, core {}\n",
              format_quantity(m.bytes_by_tier[0], Dimension::BYTES), format_quantity(m.bytes_by_tier[1], Dimension::BYTES),
              format_quantity(m.bytes_by_tier[2], Dimension::BYTES), format_quantity(m.bytes_by_tier[3], Dimension::BYTES));

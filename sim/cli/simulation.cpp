@@ -12,7 +12,7 @@ SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies
   result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
   result.timeline = make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
   result.metrics = compute_metrics(built.plan, result.timeline, *s.topology, *s.costs);
-  result.rows = phase_rows(result.timeline, result.metrics.critical_gpu, s.scenario->expert_parallel);
+  result.rows = phase_rows(result.timeline, result.metrics, s.scenario->expert_parallel);
   result.plan = std::make_shared<const Plan>(std::move(built.plan));
   return result;
 }
@@ -37,9 +37,11 @@ nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationRes
   j["compute_s"] = m.compute_s;
   j["comm_s"] = m.comm_s;
   j["exposed_comm_s"] = m.exposed_comm_s;
+  j["imbalance_s"] = m.imbalance_s;
   j["overlap_ratio"] = m.overlap_ratio;
   j["idle_fraction"] = m.idle_fraction;
   j["critical_gpu"] = m.critical_gpu;
+  j["critical_path"] = critical_path_json(*r.plan, m.critical_path);
   for (std::size_t t = 0; t < NUM_TIERS; ++t) j["bytes_by_tier"][std::string(to_string(static_cast<Tier>(t)))] = m.bytes_by_tier[t];
   for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
     j["bytes_by_link_class"][std::string(to_string(static_cast<LinkClass>(c)))] = m.bytes_by_link_class[c];
@@ -52,8 +54,28 @@ nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationRes
   for (const PhaseRow& row : r.rows)
     rows.push_back({{"step", row.step}, {"layer", row.layer}, {"direction", std::string(to_string(row.direction))},
                     {"time_s", row.span_s}, {"compute_s", row.compute_s}, {"comm_s", row.comm_s},
-                    {"exposed_comm_s", row.exposed_s}});
+                    {"exposed_comm_s", row.exposed_s}, {"imbalance_s", row.imbalance_s},
+                    {"critical_path", {{"compute_s", row.path_compute_s}, {"all_to_all_s", row.path_comm_s},
+                                       {"imbalance_s", row.imbalance_s}}}});
   j["rows"] = std::move(rows);
+  return j;
+}
+
+nlohmann::ordered_json critical_path_json(const Plan& plan, const CriticalPath& path) {
+  nlohmann::ordered_json j;
+  j["gpu"] = path.gpu;
+  j["compute_s"] = path.compute_s;
+  j["all_to_all_s"] = path.all_to_all_s;
+  j["imbalance_s"] = path.imbalance_s;
+  nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+  for (const PathStep& step : path.steps) {
+    const Op& op = plan.ops()[step.op];
+    ops.push_back({{"op", op.id}, {"kind", std::string(to_string(op.kind))}, {"gpu", op.gpu}, {"group", op.group},
+                   {"layer", op.tags.layer}, {"step", op.tags.step}, {"direction", std::string(to_string(op.tags.direction))},
+                   {"chunk", op.tags.chunk}, {"compute_s", step.compute_s}, {"all_to_all_s", step.all_to_all_s},
+                   {"imbalance_s", step.imbalance_s}});
+  }
+  j["ops"] = std::move(ops);
   return j;
 }
 

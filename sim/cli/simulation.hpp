@@ -43,6 +43,9 @@ SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& poli
 double baseline_layer_time_s(const SimulationSetup& setup, const PolicyTriple& policies, const SimulationResult& result);
 
 /// The `comet simulate --json` object (deterministic: no wall times).
+/// The critical path (critical_path.hpp) as JSON: its GPU, the three figures and its ops.
+nlohmann::ordered_json critical_path_json(const Plan& plan, const CriticalPath& path);
+
 nlohmann::ordered_json result_json(const SimulationSetup& setup, const SimulationResult& result,
                                    double baseline_layer_time_s);
 

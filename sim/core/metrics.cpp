@@ -27,22 +27,12 @@ double union_length(std::vector<std::pair<double, double>> intervals) {
   return total;
 }
 
-namespace {
-
-int critical_gpu_of(const Timeline& t) {
-  std::vector<double> last_end(t.num_gpus, -1.0);
-  for (const TimelineOp& op : t.ops)
-    if (op.gpu >= 0) last_end[op.gpu] = std::max(last_end[op.gpu], op.end_s);
-  return static_cast<int>(std::max_element(last_end.begin(), last_end.end()) - last_end.begin());
-}
-
-}  // namespace
-
 Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& topology, const PathCosts& costs) {
   Metrics m;
   m.makespan_s = t.makespan_s();
   m.layer_time_s = m.makespan_s / std::max(1, plan.header().layers * plan.header().steps);
-  m.critical_gpu = critical_gpu_of(t);
+  m.critical_path = critical_path(plan, t);
+  m.critical_gpu = m.critical_path.gpu;
   const int group = m.critical_gpu / plan.header().expert_parallel;
   std::vector<std::pair<double, double>> compute, comm;
   std::vector<double> busy(t.num_gpus, 0.0);
@@ -54,7 +44,8 @@ Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& top
   }
   m.compute_s = union_length(compute);
   m.comm_s = union_length(comm);
-  m.exposed_comm_s = std::max(0.0, m.makespan_s - m.compute_s);
+  m.imbalance_s = m.critical_path.imbalance_s;
+  m.exposed_comm_s = std::max(0.0, m.makespan_s - m.compute_s - m.imbalance_s);
   m.overlap_ratio = m.comm_s > 0.0 ? std::clamp(1.0 - m.exposed_comm_s / m.comm_s, 0.0, 1.0) : 1.0;
   // Exposed == communication up to rounding reads as 0, not 3e-16 (reports would plot the noise).
   if (m.overlap_ratio < 1e-9) m.overlap_ratio = 0.0;
@@ -81,34 +72,35 @@ Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& top
   return m;
 }
 
-std::vector<PhaseRow> phase_rows(const Timeline& t, int critical_gpu, int expert_parallel) {
-  struct Spans {
-    double first = 1e300, last = -1e300;
-    std::vector<std::pair<double, double>> compute, comm;
+std::vector<PhaseRow> phase_rows(const Timeline& t, const Metrics& m, int expert_parallel) {
+  // Busy compute and communication of the critical GPU and its group per layer direction.
+  std::map<std::tuple<int, int, int>, std::pair<std::vector<std::pair<double, double>>, std::vector<std::pair<double, double>>>> busy;
+  auto key_of = [](const OpTags& tags) {
+    const bool forward = tags.direction == Direction::FORWARD;
+    return std::make_tuple(tags.step, forward ? 0 : 1, forward ? tags.layer : -tags.layer);
   };
-  // (step, 0 forward / 1 backward, layer in execution order): forward ascends, backward descends.
-  std::map<std::tuple<int, int, int>, Spans> spans;
-  const int group = critical_gpu / expert_parallel;
+  const int group = m.critical_gpu / expert_parallel;
   for (const TimelineOp& op : t.ops) {
-    const bool forward = op.tags.direction == Direction::FORWARD;
-    Spans& s = spans[{op.tags.step, forward ? 0 : 1, forward ? op.tags.layer : -op.tags.layer}];
-    if (op.gpu == critical_gpu) s.compute.emplace_back(op.start_s, op.end_s);
-    if (op.kind == OpKind::ALL_TO_ALL && op.group == group) s.comm.emplace_back(op.start_s, op.end_s);
-    if (op.gpu == critical_gpu || (op.kind == OpKind::ALL_TO_ALL && op.group == group)) {
-      s.first = std::min(s.first, op.start_s);
-      s.last = std::max(s.last, op.end_s);
-    }
+    if (op.gpu == m.critical_gpu) busy[key_of(op.tags)].first.emplace_back(op.start_s, op.end_s);
+    if (op.kind == OpKind::ALL_TO_ALL && op.group == group) busy[key_of(op.tags)].second.emplace_back(op.start_s, op.end_s);
   }
   std::vector<PhaseRow> rows;
-  for (auto& [key, s] : spans) {
+  for (const PathRow& p : m.critical_path.rows) {
     PhaseRow row;
-    row.step = std::get<0>(key);
-    row.layer = std::abs(std::get<2>(key));
-    row.direction = std::get<1>(key) == 0 ? Direction::FORWARD : Direction::BACKWARD;
-    row.span_s = s.last > s.first ? s.last - s.first : 0.0;
-    row.compute_s = union_length(s.compute);
-    row.comm_s = union_length(s.comm);
-    row.exposed_s = std::max(0.0, row.span_s - row.compute_s);
+    row.step = p.step;
+    row.layer = p.layer;
+    row.direction = p.direction;
+    row.span_s = p.seconds();
+    row.path_compute_s = p.compute_s;
+    row.path_comm_s = p.all_to_all_s;
+    row.imbalance_s = p.imbalance_s;
+    OpTags tags;
+    tags.step = p.step, tags.layer = p.layer, tags.direction = p.direction;
+    if (const auto it = busy.find(key_of(tags)); it != busy.end()) {
+      row.compute_s = union_length(it->second.first);
+      row.comm_s = union_length(it->second.second);
+    }
+    row.exposed_s = std::max(0.0, row.span_s - row.compute_s - row.imbalance_s);
     rows.push_back(row);
   }
   return rows;

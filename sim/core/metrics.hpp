@@ -1,9 +1,14 @@
 // Metrics of DESIGN.md, computed from a Timeline (and the Plan for traffic), defined once:
 //   layer time      first op start -> last op end over all GPUs, per layer (forward + backward)
-//   critical GPU    the GPU whose last compute op ends last
+//   critical path   the chain of ops that decided the end (critical_path.hpp): its seconds in
+//                   computation, all-to-all and imbalance (waiting for another GPU's
+//                   computation), which add up to the makespan
+//   critical GPU    the GPU whose computation ends the critical path
 //   compute         busy time of the critical GPU's compute ops (union of intervals)
 //   communication   busy time of the all-to-all ops of the critical GPU's group (union)
-//   exposed comm    layer time - compute (the time the critical GPU waits)
+//   imbalance       the critical path's wait for other GPUs' computation
+//   exposed comm    makespan - compute - imbalance (the time the critical GPU waits for the
+//                   network), at least 0
 //   overlap ratio   1 - exposed / communication (clamped to [0, 1]; 1 when there is none)
 //   idle fraction   1 - Σ compute busy / (GPUs x makespan)
 //   bytes per tier  all-to-all bytes by the tier of each transfer's path
@@ -15,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "critical_path.hpp"
 #include "path_costs.hpp"
 #include "plan.hpp"
 #include "timeline.hpp"
@@ -28,6 +34,7 @@ struct Metrics {
   double compute_s = 0.0;
   double comm_s = 0.0;
   double exposed_comm_s = 0.0;
+  double imbalance_s = 0.0;
   double overlap_ratio = 1.0;
   double idle_fraction = 0.0;
   int critical_gpu = 0;
@@ -36,17 +43,21 @@ struct Metrics {
   std::string max_link;
   double max_link_bytes = 0.0;
   double max_link_utilization = 0.0;
+  CriticalPath critical_path;
 };
 
-/// One row of the per-layer-direction table (all values for the critical GPU but the span).
+/// One row of the per-layer-direction table: the critical path's time in the layer direction
+/// (span = its compute + all-to-all + imbalance), and the critical GPU's busy compute and its
+/// group's busy communication there; exposed = span - compute - imbalance, at least 0.
 struct PhaseRow {
   int step = 0, layer = 0;
   Direction direction = Direction::FORWARD;
   double span_s = 0.0, compute_s = 0.0, comm_s = 0.0, exposed_s = 0.0;
+  double path_compute_s = 0.0, path_comm_s = 0.0, imbalance_s = 0.0;
 };
 
 Metrics compute_metrics(const Plan& plan, const Timeline& timeline, const Topology& topology, const PathCosts& costs);
-std::vector<PhaseRow> phase_rows(const Timeline& timeline, int critical_gpu, int expert_parallel);
+std::vector<PhaseRow> phase_rows(const Timeline& timeline, const Metrics& metrics, int expert_parallel);
 
 /// Length of the union of [start, end) intervals.
 double union_length(std::vector<std::pair<double, double>> intervals);

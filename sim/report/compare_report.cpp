@@ -27,14 +27,36 @@ std::vector<Result> results_of(const std::vector<ComparedPolicy>& policies) {
 }
 
 StackedBars time_chart(const CompareReport& report) {
-  StackedBars chart{"Layer time per policy: compute vs exposed communication (critical GPU)", "ms per layer", {},
-                    {{"compute", "#4e79a7"}, {"exposed communication", "#f28e2b"}}, {}};
+  StackedBars chart{"Layer time per policy: compute, exposed communication and imbalance (critical GPU)", "ms per layer", {},
+                    {{"compute", "#4e79a7"}, {"exposed communication", "#f28e2b"}, {"imbalance", "#e15759"}}, {}};
   for (const ComparedPolicy& p : report.ranked) {
+    const double layers = layer_count(p.result);
     chart.labels.push_back(policy_label(p.result));
-    chart.values.push_back({p.result.at("compute_s").get<double>() / layer_count(p.result) * 1e3,
-                            p.result.at("exposed_comm_s").get<double>() / layer_count(p.result) * 1e3});
+    chart.values.push_back({p.result.at("compute_s").get<double>() / layers * 1e3,
+                            p.result.at("exposed_comm_s").get<double>() / layers * 1e3,
+                            p.result.value("imbalance_s", 0.0) / layers * 1e3});
   }
   return chart;
+}
+
+// The best policy's critical path, op by op (the first 60; the JSON has them all).
+Table critical_path_table(const Result& best) {
+  constexpr std::size_t MAX_ROWS = 60;
+  Table table{{{"op", "", true}, {"kind", "", false}, {"GPU", "", true}, {"layer", "", true}, {"direction", "", false},
+               {"chunk", "", true}, {"compute", "ms", true}, {"all-to-all", "ms", true}, {"imbalance", "ms", true}},
+              {}};
+  if (!best.contains("critical_path")) return table;
+  for (const auto& op : best.at("critical_path").at("ops")) {
+    if (table.rows.size() == MAX_ROWS) break;
+    const int gpu = op.at("gpu").get<int>();
+    table.rows.push_back({std::to_string(op.at("op").get<int>()), op.at("kind").get<std::string>(),
+                          gpu < 0 ? fmt::format("group {}", op.at("group").get<int>()) : std::to_string(gpu),
+                          std::to_string(op.at("layer").get<int>()), op.at("direction").get<std::string>(),
+                          std::to_string(op.at("chunk").get<int>()), fmt::format("{:.3f}", op.at("compute_s").get<double>() * 1e3),
+                          fmt::format("{:.3f}", op.at("all_to_all_s").get<double>() * 1e3),
+                          fmt::format("{:.3f}", op.at("imbalance_s").get<double>() * 1e3)});
+  }
+  return table;
 }
 
 // Bytes do not depend on the partition: one bar per placement and all-to-all algorithm, from the
@@ -173,8 +195,16 @@ std::string compare_html(const CompareReport& report) {
   body += "<h2>Ranking</h2>\n<p>Ranked by layer time; compute and exposed communication are the critical GPU's, per "
           "layer; speedup is against contiguous / none / direct.</p>\n";
   body += format_html_table(ranking_table(report.ranked), 0);
-  body += "<h2>Compute vs exposed communication</h2>\n";
+  body += "<h2>Compute, exposed communication and imbalance</h2>\n";
   body += stacked_bar_chart(time_chart(report));
+  if (!report.ranked.empty() && report.ranked.front().result.contains("critical_path")) {
+    const Result& best = report.ranked.front().result;
+    body += fmt::format("<h2>Critical path of {}</h2>\n<p>The ops that decided when the run ended, in time order, and "
+                        "what each contributed: computation (of critical GPU {}, or another GPU's as long as its own "
+                        "took), all-to-all, or imbalance (waiting for a more loaded GPU).</p>\n",
+                        escape_xml(policy_label(best)), best.at("critical_gpu").get<int>());
+    body += format_html_table(critical_path_table(best));
+  }
   body += "<h2>Bytes per tier</h2>\n";
   body += stacked_bar_chart(bytes_chart(report));
   body += "<h2>Critical GPU timeline</h2>\n";

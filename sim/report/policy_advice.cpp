@@ -24,10 +24,18 @@ std::string headline(const Result& best, const Result& baseline) {
                      layer_ms(baseline));
 }
 
+// Imbalance per layer (ms): 0 for results written before it was reported.
+double imbalance_ms(const Result& r) { return r.contains("imbalance_s") ? ms(r, "imbalance_s") : 0.0; }
+
 std::string where_the_gain_comes_from(const Result& best, const Result& baseline) {
   const double exposed_gain = ms(baseline, "exposed_comm_s") - ms(best, "exposed_comm_s");
   const double compute_gain = ms(baseline, "compute_s") - ms(best, "compute_s");
-  if (exposed_gain <= 0 && compute_gain <= 0) return {};
+  const double imbalance_gain = imbalance_ms(baseline) - imbalance_ms(best);
+  if (exposed_gain <= 0 && compute_gain <= 0 && imbalance_gain <= 0) return {};
+  if (imbalance_gain > exposed_gain && imbalance_gain > compute_gain)
+    return fmt::format("Most of the gain is less waiting for the most loaded GPU: imbalance on the critical path falls "
+                       "from {:.3f} to {:.3f} ms, exposed communication changes by {:+.3f} ms.",
+                       imbalance_ms(baseline), imbalance_ms(best), -exposed_gain);
   if (exposed_gain >= compute_gain)
     return fmt::format("Most of the gain is communication taken off the critical path: exposed communication falls "
                        "from {:.3f} to {:.3f} ms (overlap ratio {:.2f} -> {:.2f}), while compute on the critical GPU "
@@ -132,11 +140,24 @@ std::string remaining_bottleneck(const Result& best) {
                        "so fewer cross-node bytes or a less oversubscribed fabric would help more than another "
                        "overlap policy.",
                        best.at("max_link").get<std::string>(), 100 * utilization);
-  const double exposed = ms(best, "exposed_comm_s"), layer = layer_ms(best);
-  if (layer > 0 && exposed > 0.5 * layer)
+  const double exposed = ms(best, "exposed_comm_s"), imbalance = imbalance_ms(best), layer = layer_ms(best);
+  if (layer <= 0) return {};
+  // The largest cause on the critical path, and the policies that attack it.
+  if (imbalance > 0.25 * layer && imbalance >= exposed)
+    return fmt::format("Load imbalance sets much of the layer time: {:.3f} of {:.3f} ms on the critical path wait for a "
+                       "more loaded GPU's computation; a placement that spreads the hot experts (replicate:R, "
+                       "bottleneck) attacks it, overlap policies do not.",
+                       imbalance, layer);
+  if (exposed > 0.5 * layer)
     return fmt::format("Communication is still mostly exposed ({:.3f} of {:.3f} ms): the all-to-all, not compute, "
-                       "sets the layer time.",
-                       exposed, layer);
+                       "sets the layer time; {}.",
+                       exposed, layer,
+                       best.at("partition") == "none" ? "chunking (fixed:K, dynamic) would overlap it"
+                                                      : "fewer bytes across the slowest tier (placement, hierarchical) would shorten it");
+  if (layer - exposed - imbalance > 0.75 * layer)
+    return fmt::format("Computation sets the layer time ({:.3f} of {:.3f} ms on the critical GPU): communication "
+                       "policies have little left to gain.",
+                       layer - exposed - imbalance, layer);
   return {};
 }
 

@@ -29,6 +29,8 @@ const std::vector<ReportMetric>& report_metrics() {
        [](const Result& r) { return r.at("compute_s").get<double>() / layer_count(r) * 1e3; }},
       {"exposed comm", "ms", 3, true,
        [](const Result& r) { return r.at("exposed_comm_s").get<double>() / layer_count(r) * 1e3; }},
+      {"imbalance", "ms", 3, true,
+       [](const Result& r) { return r.value("imbalance_s", 0.0) / layer_count(r) * 1e3; }},
       {"overlap", "ratio", 3, true, [](const Result& r) { return r.at("overlap_ratio").get<double>(); }},
       {"cross-node", "GB", 2, true, [](const Result& r) { return cross_node_bytes(r) / 1e9; }},
       {"max link", "%", 1, true, [](const Result& r) { return r.at("max_link_utilization").get<double>() * 100; }},
