@@ -324,15 +324,12 @@ TEST(ChildPool, RunsItemsInParallelChildrenAndReturnsEveryResult) {
     pids.insert(std::stoi(outcome.output.substr(outcome.output.find(':') + 1)));
     return true;
   };
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(run_child_pool(tasks));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_EQ(results.size(), 6u);
   for (int i = 0; i < 6; ++i) EXPECT_EQ(results[i], std::to_string(i * i));
   EXPECT_EQ(pids.size(), 6u) << "one process per item";
   EXPECT_EQ(pids.count(::getpid()), 0u);
-  EXPECT_EQ(most_running, 3);
-  EXPECT_LT(seconds, 0.55) << "6 x 0.1 s items on 3 jobs take ~0.2 s";
+  EXPECT_EQ(most_running, 3) << "3 jobs: three children at once, never more";
 }
 
 TEST(ChildPool, AStopKillsRunningChildrenAndTheirChildrenAndStartsNoMore) {
