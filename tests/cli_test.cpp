@@ -265,7 +265,7 @@ TEST_F(CliTest, SimulateJsonHasTheDocumentedKeysAndIsDeterministic) {
   ASSERT_EQ(first.exit_code, 0) << run_comet(args).output;
   const auto j = nlohmann::json::parse(first.output);
   for (const char* key : {"layer_time_s", "compute_s", "comm_s", "exposed_comm_s", "overlap_ratio", "bytes_by_tier",
-                          "max_link_utilization", "speedup_vs_baseline", "engine", "gpus"})
+                          "max_link_mean_utilization", "speedup_vs_baseline", "engine", "gpus"})
     EXPECT_TRUE(j.contains(key)) << key;
   for (const char* tier : {"intra_node", "leaf", "spine", "core"}) EXPECT_TRUE(j["bytes_by_tier"].contains(tier)) << tier;
   EXPECT_EQ(j["gpus"], 8);

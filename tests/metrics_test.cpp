@@ -42,7 +42,18 @@ TEST(Metrics, ExposedCommunicationAndOverlapByHand) {
   EXPECT_DOUBLE_EQ(m.idle_fraction, 1.0 - 4e-3 / (2 * 6e-3));  // GPU 1 computes nothing
   EXPECT_DOUBLE_EQ(m.bytes_by_tier[0], 1e9);
   EXPECT_DOUBLE_EQ(m.max_link_bytes, 1e9);
-  EXPECT_DOUBLE_EQ(m.max_link_utilization, 1e9 / (100e9 * 6e-3));
+  // No effective bandwidth or busy time in this Timeline: raw bandwidth, over the run.
+  EXPECT_DOUBLE_EQ(m.max_link_mean_utilization, 1e9 / (100e9 * 6e-3));
+  EXPECT_DOUBLE_EQ(m.max_link_busy_utilization, 1e9 / (100e9 * 6e-3));
+  // An engine's Timeline says what the link could carry (90 GB/s) and for how long it was busy
+  // (the all-to-all's 4 ms): 2e8 B take 2.22 ms at 90 GB/s, 37% of the 6 ms run, 56% of 4 ms.
+  t.link_bytes[0] = 2e8;
+  t.link_effective_Bps.assign(topology.num_directed_links(), 90e9);
+  t.link_busy_s.assign(topology.num_directed_links(), 0.0);
+  t.link_busy_s[0] = 4e-3;
+  const Metrics e = compute_metrics(plan, t, topology, costs);
+  EXPECT_DOUBLE_EQ(e.max_link_mean_utilization, 2e8 / 90e9 / 6e-3);
+  EXPECT_DOUBLE_EQ(e.max_link_busy_utilization, 2e8 / 90e9 / 4e-3);
 }
 
 // Two GPUs, GPU 1 holding the hot expert: its GEMM takes 5 ms where GPU 0's takes 1 ms, and the

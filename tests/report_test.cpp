@@ -223,7 +223,7 @@ Result fake_result(const std::string& placement, const std::string& partition, c
                 {"overlap_ratio", 0.5},
                 {"bytes_by_tier", {{"intra_node", 0.0}, {"leaf", 0.0}, {"spine", cross_gb * 1e9}, {"core", 0.0}}},
                 {"max_link", "nic0 -> leaf0"},
-                {"max_link_utilization", 0.9},
+                {"max_link_mean_utilization", 0.9},
                 {"speedup_vs_baseline", baseline_ms / layer_ms}};
 }
 

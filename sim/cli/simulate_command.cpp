@@ -74,8 +74,10 @@ int SimulateCommand::run() const {
   fmt::print("bytes by tier         intra_node {}, leaf {}, spine {}, core {}\n",
              format_quantity(m.bytes_by_tier[0], Dimension::BYTES), format_quantity(m.bytes_by_tier[1], Dimension::BYTES),
              format_quantity(m.bytes_by_tier[2], Dimension::BYTES), format_quantity(m.bytes_by_tier[3], Dimension::BYTES));
-  fmt::print("most loaded link      {} ({}, utilisation {:.1f}%)\n", m.max_link,
-             format_quantity(m.max_link_bytes, Dimension::BYTES), 100 * m.max_link_utilization);
+  fmt::print("most loaded link      {} ({}, utilisation of its effective bandwidth {:.1f}% over the run, {:.1f}% while busy)\n",
+             m.max_link,
+             format_quantity(m.max_link_bytes, Dimension::BYTES), 100 * m.max_link_mean_utilization,
+             100 * m.max_link_busy_utilization);
   fmt::print("speedup vs baseline   {:.3f}x (contiguous / none / direct: {:.3f} ms)\n",
              m.layer_time_s > 0 ? baseline_time / m.layer_time_s : 1.0, baseline_time * 1e3);
   fmt::print("wall                  {:.2f} s\n", wall);

@@ -47,7 +47,8 @@ nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationRes
     j["bytes_by_link_class"][std::string(to_string(static_cast<LinkClass>(c)))] = m.bytes_by_link_class[c];
   j["max_link"] = m.max_link;
   j["max_link_bytes"] = m.max_link_bytes;
-  j["max_link_utilization"] = m.max_link_utilization;
+  j["max_link_mean_utilization"] = m.max_link_mean_utilization;
+  j["max_link_busy_utilization"] = m.max_link_busy_utilization;
   j["baseline_layer_time_s"] = baseline_layer_time_s;
   j["speedup_vs_baseline"] = m.layer_time_s > 0.0 ? baseline_layer_time_s / m.layer_time_s : 1.0;
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();

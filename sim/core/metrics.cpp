@@ -58,16 +58,21 @@ Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& top
       for (const Transfer& tr : plan.matrices()[op.matrix].transfers)
         m.bytes_by_tier[static_cast<std::size_t>(costs(tr.src, tr.dst).tier)] += tr.bytes;
   if (!t.link_bytes.empty()) {
+    const int links = topology.num_directed_links();
+    const bool effective = t.link_effective_Bps.size() == static_cast<std::size_t>(links);
+    auto capacity = [&](int id) { return effective ? t.link_effective_Bps[id] : topology.link(id).bandwidth_Bps; };
     int worst = 0;
-    for (int id = 0; id < topology.num_directed_links(); ++id) {
+    for (int id = 0; id < links; ++id) {
       m.bytes_by_link_class[static_cast<std::size_t>(topology.link(id).link_class)] += t.link_bytes[id];
-      if (t.link_bytes[id] / topology.link(id).bandwidth_Bps > t.link_bytes[worst] / topology.link(worst).bandwidth_Bps) worst = id;
+      if (t.link_bytes[id] / capacity(id) > t.link_bytes[worst] / capacity(worst)) worst = id;
     }
     const auto [from, to] = topology.link_endpoints(worst);
     m.max_link = fmt::format("{} -> {}", topology.vertex_name(from), topology.vertex_name(to));
     m.max_link_bytes = t.link_bytes[worst];
-    m.max_link_utilization =
-        m.makespan_s > 0.0 ? t.link_bytes[worst] / (topology.link(worst).bandwidth_Bps * m.makespan_s) : 0.0;
+    const double needed_s = t.link_bytes[worst] / capacity(worst);  // at full effective rate
+    m.max_link_mean_utilization = m.makespan_s > 0.0 ? needed_s / m.makespan_s : 0.0;
+    const double busy_s = t.link_busy_s.size() == static_cast<std::size_t>(links) ? t.link_busy_s[worst] : m.makespan_s;
+    m.max_link_busy_utilization = busy_s > 0.0 ? needed_s / busy_s : 0.0;
   }
   return m;
 }

@@ -12,8 +12,12 @@
 //   overlap ratio   1 - exposed / communication (clamped to [0, 1]; 1 when there is none)
 //   idle fraction   1 - Σ compute busy / (GPUs x makespan)
 //   bytes per tier  all-to-all bytes by the tier of each transfer's path
-//   link load       bytes per link class, the most loaded link and its utilisation
-//                   (bytes / (bandwidth x makespan))
+//   link load       bytes per link class; the most loaded link (the most bytes over its
+//                   effective bandwidth: the longest it must carry traffic) and its utilisation
+//                   against the bandwidth the engine let it carry (raw x link efficiency): mean
+//                   over the run (bytes / (effective bandwidth x makespan)) and while busy
+//                   (bytes / (effective bandwidth x the time an all-to-all using it was in
+//                   flight)); against raw bandwidth when the Timeline does not say (measured)
 #pragma once
 
 #include <array>
@@ -42,7 +46,8 @@ struct Metrics {
   std::array<double, NUM_LINK_CLASSES> bytes_by_link_class{};
   std::string max_link;
   double max_link_bytes = 0.0;
-  double max_link_utilization = 0.0;
+  double max_link_mean_utilization = 0.0;  ///< over the run, against effective bandwidth
+  double max_link_busy_utilization = 0.0;  ///< while it carried traffic, against effective bandwidth
   CriticalPath critical_path;
 };
 

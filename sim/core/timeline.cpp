@@ -49,6 +49,8 @@ nlohmann::ordered_json timeline_to_json(const Timeline& t) {
                    {"bytes", op.bytes}});
   j["ops"] = std::move(ops);
   j["link_bytes"] = t.link_bytes;
+  j["link_busy_s"] = t.link_busy_s;
+  j["link_effective_Bps"] = t.link_effective_Bps;
   return j;
 }
 
@@ -83,6 +85,8 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
       t.ops.push_back(entry);
     }
     t.link_bytes = j.value("link_bytes", std::vector<double>{});
+    t.link_busy_s = j.value("link_busy_s", std::vector<double>{});
+    t.link_effective_Bps = j.value("link_effective_Bps", std::vector<double>{});
     return t;
   } catch (const nlohmann::json::exception& error) {
     throw InputError({origin, 0, 0}, "", "", std::string("not a comet timeline: ") + error.what());

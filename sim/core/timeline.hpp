@@ -29,6 +29,10 @@ struct Timeline {
   int num_gpus = 0;
   std::vector<TimelineOp> ops;     ///< indexed by op id
   std::vector<double> link_bytes;  ///< per directed link id; empty when not known (measured runs)
+  /// Per directed link id: seconds during which an all-to-all using it was in flight (the union of
+  /// those ops' spans), and the bandwidth the engine let it carry (B/s: raw x link efficiency).
+  /// Empty when not known (measured runs, files written before they existed).
+  std::vector<double> link_busy_s, link_effective_Bps;
 
   double makespan_s() const;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "metrics.hpp"
+
 namespace comet {
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
@@ -35,6 +37,23 @@ double alone_s(const A2aFootprint& footprint, const Topology& topology, const Co
   for (const LinkLoad& load : footprint.loads)
     seconds = std::max(seconds, load.bytes / model.effective_Bps(topology.link(load.link)));
   return seconds;
+}
+
+void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& footprints, const Topology& topology,
+                       const CostModel& model) {
+  const int links = topology.num_directed_links();
+  std::vector<std::vector<std::pair<double, double>>> spans(links);
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    const TimelineOp& t = timeline.ops[op.id];
+    for (const LinkLoad& load : footprints.of(op).loads) spans[load.link].emplace_back(t.start_s, t.end_s);
+  }
+  timeline.link_busy_s.assign(links, 0.0);
+  timeline.link_effective_Bps.assign(links, 0.0);
+  for (int id = 0; id < links; ++id) {
+    timeline.link_busy_s[id] = union_length(std::move(spans[id]));
+    timeline.link_effective_Bps[id] = model.effective_Bps(topology.link(id));
+  }
 }
 
 }  // namespace comet

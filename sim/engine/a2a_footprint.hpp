@@ -11,6 +11,7 @@
 
 #include "cost_model.hpp"
 #include "plan.hpp"
+#include "timeline.hpp"
 #include "topology.hpp"
 
 namespace comet {
@@ -29,6 +30,14 @@ struct A2aFootprint {
 /// Seconds the footprint needs alone: its most loaded link's bytes over that link's effective
 /// bandwidth (a lower bound, no contention with other ops).
 double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model);
+
+class A2aFootprints;
+
+/// Fills `timeline`'s link_busy_s (per link, the union of the spans of the all-to-alls whose
+/// footprint uses it) and link_effective_Bps (the cost model's effective bandwidth), once its ops
+/// are timed. Every simulated engine calls it, so the figures mean the same in each.
+void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& footprints, const Topology& topology,
+                       const CostModel& model);
 
 class A2aFootprints {
  public:

@@ -170,7 +170,10 @@ class Schedule {
 }  // namespace
 
 Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
-  return Schedule(plan, topology, model).run();
+  Timeline timeline = Schedule(plan, topology, model).run();
+  A2aFootprints footprints(plan, topology);
+  record_link_usage(plan, timeline, footprints, topology, model);
+  return timeline;
 }
 
 }  // namespace comet

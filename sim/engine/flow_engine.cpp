@@ -196,6 +196,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
     timeline.ops[i].start_s = times[2 * i];
     timeline.ops[i].end_s = times[2 * i + 1];
   }
+  record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }
 

@@ -184,6 +184,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       timeline.ops[i].end_s = times[2 * i + 1];
     }
   }
+  record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }
 

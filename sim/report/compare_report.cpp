@@ -127,10 +127,13 @@ std::string bytes_table_markdown(const StackedBars& bytes) {
 }
 
 std::string links_table_markdown(const CompareReport& report) {
-  Table table{{{"policy", "", false}, {"most loaded link", "", false}, {"utilisation", "%", true}}, {}};
+  Table table{{{"policy", "", false}, {"most loaded link", "", false}, {"mean utilisation", "%", true},
+               {"while busy", "%", true}},
+              {}};
   for (const ComparedPolicy& p : report.ranked)
     table.rows.push_back({policy_label(p.result), p.result.at("max_link").get<std::string>(),
-                          fmt::format("{:.1f}", 100 * p.result.at("max_link_utilization").get<double>())});
+                          fmt::format("{:.1f}", 100 * p.result.at("max_link_mean_utilization").get<double>()),
+                          fmt::format("{:.1f}", 100 * p.result.value("max_link_busy_utilization", 0.0))});
   return format_markdown_table(table);
 }
 

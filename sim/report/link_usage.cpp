@@ -7,13 +7,18 @@
 
 namespace comet {
 
+double capacity_Bps(const Timeline& timeline, const Topology& topology, int link) {
+  return timeline.link_effective_Bps.size() > static_cast<std::size_t>(link) ? timeline.link_effective_Bps[link]
+                                                                              : topology.link(link).bandwidth_Bps;
+}
+
 std::vector<double> link_utilization(const Timeline& timeline, const Topology& topology) {
   std::vector<double> utilization;
   const double makespan = timeline.makespan_s();
   if (timeline.link_bytes.empty() || makespan <= 0.0) return utilization;
   utilization.resize(timeline.link_bytes.size());
   for (std::size_t id = 0; id < utilization.size(); ++id)
-    utilization[id] = timeline.link_bytes[id] / (topology.link(static_cast<int>(id)).bandwidth_Bps * makespan);
+    utilization[id] = timeline.link_bytes[id] / (capacity_Bps(timeline, topology, static_cast<int>(id)) * makespan);
   return utilization;
 }
 
@@ -37,7 +42,7 @@ LinkUsage describe_link(const Timeline& timeline, const Topology& topology, int 
   usage.link_class = std::string(to_string(topology.link(link).link_class));
   usage.bytes = timeline.link_bytes.empty() ? 0.0 : timeline.link_bytes[link];
   const double makespan = timeline.makespan_s();
-  usage.utilization = makespan > 0.0 ? usage.bytes / (topology.link(link).bandwidth_Bps * makespan) : 0.0;
+  usage.utilization = makespan > 0.0 ? usage.bytes / (capacity_Bps(timeline, topology, link) * makespan) : 0.0;
   return usage;
 }
 

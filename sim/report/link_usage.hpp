@@ -1,6 +1,7 @@
-// How busy each directed link was in a run: utilisation = bytes carried / (bandwidth x
-// makespan), the definition of the most loaded link in the Metrics. For the heat map of the
-// report and the link tracks of the traces.
+// How busy each directed link was in a run: mean utilisation = bytes carried / (effective
+// bandwidth x makespan), the Metrics' max_link_mean_utilization (raw bandwidth where the Timeline
+// does not record the effective one). For the heat map of the report and the link tracks of the
+// traces.
 #pragma once
 
 #include <string>
@@ -20,6 +21,9 @@ struct LinkUsage {
 };
 
 /// Utilisation of every directed link (empty when the Timeline has no link bytes).
+/// The bandwidth `link` could carry in the run: the engine's effective bandwidth, else raw.
+double capacity_Bps(const Timeline& timeline, const Topology& topology, int link);
+
 std::vector<double> link_utilization(const Timeline& timeline, const Topology& topology);
 
 /// The `count` links with the highest utilisation, busiest first (ties: lower id first);

@@ -54,8 +54,8 @@ std::string traffic(const Result& best, const Result& baseline) {
   return fmt::format("Its placement and all-to-all send {:.0f}% {} bytes across nodes ({:.2f} GB instead of "
                      "{:.2f} GB); the most loaded link runs at {:.0f}% instead of {:.0f}%.",
                      100 * std::abs(now - base) / base, now < base ? "fewer" : "more", now / 1e9, base / 1e9,
-                     100 * best.at("max_link_utilization").get<double>(),
-                     100 * baseline.at("max_link_utilization").get<double>());
+                     100 * best.at("max_link_mean_utilization").get<double>(),
+                     100 * baseline.at("max_link_mean_utilization").get<double>());
 }
 
 // For each family with several options: the spread of the mean layer time over its options.
@@ -134,7 +134,7 @@ std::string near_ties(const std::vector<Result>& ranked) {
 }
 
 std::string remaining_bottleneck(const Result& best) {
-  const double utilization = best.at("max_link_utilization").get<double>();
+  const double utilization = best.at("max_link_mean_utilization").get<double>();
   if (utilization >= 0.8)
     return fmt::format("Even so, link {} is {:.0f}% utilised over the whole layer: the network bounds this layer, "
                        "so fewer cross-node bytes or a less oversubscribed fabric would help more than another "

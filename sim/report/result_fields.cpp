@@ -33,7 +33,7 @@ const std::vector<ReportMetric>& report_metrics() {
        [](const Result& r) { return r.value("imbalance_s", 0.0) / layer_count(r) * 1e3; }},
       {"overlap", "ratio", 3, true, [](const Result& r) { return r.at("overlap_ratio").get<double>(); }},
       {"cross-node", "GB", 2, true, [](const Result& r) { return cross_node_bytes(r) / 1e9; }},
-      {"max link", "%", 1, true, [](const Result& r) { return r.at("max_link_utilization").get<double>() * 100; }},
+      {"max link", "%", 1, true, [](const Result& r) { return r.at("max_link_mean_utilization").get<double>() * 100; }},
       {"speedup", "x", 3, true, [](const Result& r) { return r.at("speedup_vs_baseline").get<double>(); }},
       {"GPU idle", "%", 1, false, [](const Result& r) { return r.at("idle_fraction").get<double>() * 100; }},
   };
