@@ -86,6 +86,23 @@ TEST(Engines, TwoEqualTransfersSharingALinkTakeTwiceAsLong) {
   }
 }
 
+// The analytical engine moves an all-to-all's transfers in step and shares links max-min fair
+// between all-to-alls. A (0->1 0.1 GB, 0->3 2 GB) is bound by GPU 0's uplink at 100/2.1 per second;
+// B (2->1 1 GB) shares GPU 1's downlink with A and gets what A cannot use there: 100 - 0.1 x 47.6
+// GB/s, so it ends after 10.5 ms (proportional sharing gave it 100/1.1 GB/s: 11 ms).
+TEST(Engines, AnalyticalSharesLinksMaxMinFair) {
+  const Topology t = testing::topology_from_yaml(
+      "name: t\nkind: node\nnode: {gpus: 4, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\nlatency: {nvlink: 2us}\n");
+  const CostModel model = ideal_links();
+  TransferPlan p(4);
+  const std::int32_t a = p.all_to_all({{0, 1, 1e8}, {0, 3, 2e9}});
+  const std::int32_t b = p.all_to_all({{2, 1, 1e9}});
+  const Timeline timeline = make_executor("analytical")->run(p.plan, t, model);
+  const double rate_a = 100e9 / 2.1e9, rate_b = (100e9 - rate_a * 1e8) / 1e9;
+  EXPECT_NEAR(timeline.ops[b].end_s, 4e-6 + 1.0 / rate_b, 1e-9);
+  EXPECT_NEAR(timeline.ops[a].end_s, 4e-6 + 1.0 / rate_a, 1e-9);  // bound by its uplink throughout
+}
+
 TEST(Engines, UniformAllToAllOnANonBlockingFatTreeIsBoundByTheNics) {
   // k = 4, 3 tiers: 16 NICs = 4 nodes of 4 GPUs. Every GPU sends 100 MB to every other GPU.
   const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(4) +

@@ -39,7 +39,8 @@ class Schedule {
   Schedule(const Plan& plan, const Topology& topology, const CostModel& model)
       : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology),
         timeline_(timeline_for(plan, "analytical")), successors_(successors_of(plan)), pending_(plan.ops().size()),
-        streams_(topology.num_gpus(), model), active_load_(topology.num_directed_links(), 0.0),
+        streams_(topology.num_gpus(), model), residual_Bps_(topology.num_directed_links(), 0.0),
+        demand_(topology.num_directed_links(), 0.0),
         effective_Bps_(topology.num_directed_links()) {
     timeline_.link_bytes.assign(topology.num_directed_links(), 0.0);
     for (int id = 0; id < topology.num_directed_links(); ++id) effective_Bps_[id] = model.effective_Bps(topology.link(id));
@@ -102,10 +103,7 @@ class Schedule {
 
   void begin_transfer(std::int32_t id) {
     const A2aFootprint& footprint = footprints_.of(plan_.ops()[id]);
-    for (const LinkLoad& load : footprint.loads) {
-      active_load_[load.link] += load.bytes;
-      timeline_.link_bytes[load.link] += load.bytes;
-    }
+    for (const LinkLoad& load : footprint.loads) timeline_.link_bytes[load.link] += load.bytes;
     streams_.communication_begins(footprint.gpus);
     active_.push_back({id, &footprint});
     reschedule();
@@ -113,22 +111,46 @@ class Schedule {
 
   void end_transfer(std::int32_t id) {
     const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == id; });
-    for (const LinkLoad& load : it->footprint->loads) active_load_[load.link] -= load.bytes;
     streams_.communication_ends(it->footprint->gpus);
     active_.erase(it);
     finish(id);
     reschedule();
   }
 
-  // Proportional sharing: on link l an op gets bandwidth x its bytes / all active bytes, so its
-  // fraction-per-second rate is min over its links of bandwidth / active bytes on the link.
+  // Max-min fair sharing by progressive filling: every active all-to-all's rate (fraction of its
+  // bytes per second, all its transfers in step) rises together until a link fills; the ops
+  // crossing it are frozen there, and the others keep rising on what is left. An op bottlenecked
+  // on one link leaves its unused share of the others to the rest (proportional sharing wasted it).
   void reschedule() {
+    std::vector<ActiveTransfer*> rising;
     for (ActiveTransfer& t : active_) {
-      t.link_rate = std::numeric_limits<double>::infinity();
-      for (const LinkLoad& load : t.footprint->loads)
-        t.link_rate = std::min(t.link_rate, effective_Bps_[load.link] / std::max(active_load_[load.link], load.bytes));
-      retime(t);
+      t.link_rate = 0.0;
+      rising.push_back(&t);
+      for (const LinkLoad& load : t.footprint->loads) residual_Bps_[load.link] = effective_Bps_[load.link];
     }
+    while (!rising.empty()) {
+      touched_.clear();
+      for (const ActiveTransfer* t : rising)
+        for (const LinkLoad& load : t->footprint->loads) {
+          if (demand_[load.link] == 0.0) touched_.push_back(load.link);
+          demand_[load.link] += load.bytes;
+        }
+      double step = std::numeric_limits<double>::infinity();
+      for (std::int32_t link : touched_) step = std::min(step, residual_Bps_[link] / demand_[link]);
+      for (ActiveTransfer* t : rising) t->link_rate += step;
+      for (std::int32_t link : touched_) {
+        residual_Bps_[link] = std::max(0.0, residual_Bps_[link] - step * demand_[link]);
+        demand_[link] = 0.0;
+      }
+      const std::size_t before = rising.size();
+      std::erase_if(rising, [&](const ActiveTransfer* t) {
+        return std::any_of(t->footprint->loads.begin(), t->footprint->loads.end(), [&](const LinkLoad& load) {
+          return residual_Bps_[load.link] <= 1e-12 * effective_Bps_[load.link];
+        });
+      });
+      if (rising.size() == before) break;  // nothing filled: rounding; the rates stand
+    }
+    for (ActiveTransfer& t : active_) retime(t);
   }
 
   // Its rate with the interference of computations on its GPUs now, and its new end event.
@@ -158,7 +180,8 @@ class Schedule {
   Successors successors_;
   std::vector<int> pending_;
   ComputeStreams streams_;
-  std::vector<double> active_load_;
+  std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()
+  std::vector<std::int32_t> touched_;
   std::vector<double> effective_Bps_;
   std::vector<ActiveTransfer> active_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
