@@ -64,6 +64,7 @@ class Schedule {
           break;
       }
     }
+    record_link_usage(plan_, timeline_, footprints_, topology_, model_);
     return std::move(timeline_);
   }
 
@@ -193,10 +194,7 @@ class Schedule {
 }  // namespace
 
 Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
-  Timeline timeline = Schedule(plan, topology, model).run();
-  A2aFootprints footprints(plan, topology);
-  record_link_usage(plan, timeline, footprints, topology, model);
-  return timeline;
+  return Schedule(plan, topology, model).run();
 }
 
 }  // namespace comet

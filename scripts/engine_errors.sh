@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Each engine's error on one isolated all-to-all phase against per-pair max-min (issue 14, item 5):
+# the forward dispatch of a `none` layer (Mixtral, 4096 tokens per GPU, one expert-parallel group
+# of all GPUs, so nothing else shares the network), interference off; the reference is the flow
+# engine with one flow per GPU pair (no coalescing), which tests/flow_reference_test.cpp checks
+# against an exact event-driven max-min within 0.01%.
+#   scripts/engine_errors.sh [GPU_COUNTS] [OUT_DIR]      (default: "64 128", a temp dir)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COMET=${COMET:-$PWD/build/comet}
+SIZES=${1:-64 128}
+OUT=${2:-$(mktemp -d)}
+mkdir -p "$OUT"
+cat >"$OUT/no-interference.yaml" <<'YAML'
+gpu: h100-sxm
+comm_sm_share: 0
+comm_slowdown_with_compute: 0
+memory_kernel_interference: 0
+YAML
+dispatch_s() {  # dispatch_s TIMELINE: the forward dispatch all-to-all's duration
+  python3 -c 'import json,sys
+ops=[o for o in json.load(open(sys.argv[1]))["ops"] if o["kind"]=="all_to_all" and o["direction"]=="forward" and o["phase"]=="dispatch"]
+print(max(o["end_s"] for o in ops)-min(o["start_s"] for o in ops))' "$1"
+}
+printf '%-6s %-9s %-12s %12s %9s %9s %9s\n' gpus topology routing "flow/pair ms" phase analytic "flow coal"
+printf '%-6s %-9s %-12s %12s %9s %9s %9s\n' '#' '' '' ms '%' '%' '%'
+for gpus in $SIZES; do
+  for type in tree fat-tree rail; do
+    for routing in uniform zipf hot-experts; do
+      s="$OUT/$type-$gpus-$routing.yaml"
+      "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "$gpus" --model mixtral-8x7b -o "$s" >/dev/null 2>&1
+      sed -i "s/^    kind: uniform .*/    kind: $routing/" "$s"
+      run() { "$COMET" simulate "$s" --partition none --calibration "$OUT/no-interference.yaml" --timeline "$OUT/$1.json" "${@:2}" >/dev/null; dispatch_s "$OUT/$1.json"; }
+      ref=$(COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
+      phase=$(run phase --engine phase)
+      analytical=$(run analytical --engine analytical)
+      coalesced=$(run coalesced --engine flow)
+      python3 -c 'import sys
+g,t,r,ref,*e=sys.argv[1:]; ref=float(ref)
+print(f"{g:<6} {t:<9} {r:<12} {ref*1e3:12.3f} " + " ".join(f"{(float(x)-ref)/ref*100:+9.2f}" for x in e))' \
+        "$gpus" "$type" "$routing" "$ref" "$phase" "$analytical" "$coalesced"
+    done
+  done
+done
