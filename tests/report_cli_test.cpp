@@ -174,6 +174,15 @@ TEST_F(ReportCliTest, CompareResultsAgreeWithSimulateRunAlone) {
   expect_compare_agrees_with_simulate(*this, scenario, dir_ / "out", "analytical", 8);
   for (const char* file : {"report.md", "report.html", "trace-contiguous_none_direct.json", "trace-topology_fixed-2_hierarchical.json"})
     EXPECT_TRUE(fs::exists(dir_ / "out" / file)) << file;
+  // The best policy's critical path, op by op, as its JSON lists it.
+  const Json results = Json::parse(read_file(dir_ / "out" / "results.json"));
+  const Json& path = results["results"][0]["critical_path"];
+  ASSERT_FALSE(path["ops"].empty());
+  EXPECT_NEAR(path["compute_s"].get<double>() + path["all_to_all_s"].get<double>() + path["imbalance_s"].get<double>(),
+              results["results"][0]["makespan_s"].get<double>(), 1e-9);
+  const std::string html = read_file(dir_ / "out" / "report.html");
+  EXPECT_NE(html.find("<h2>Critical path of "), std::string::npos);
+  EXPECT_NE(html.find("<td>" + path["ops"][0]["kind"].get<std::string>() + "</td>"), std::string::npos);
 }
 
 #ifdef COMET_HAVE_SIMGRID

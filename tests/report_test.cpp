@@ -245,6 +245,31 @@ TEST(ReportAdvice, NamesTheBestPolicyTheGainAndTheFamilyThatMatters) {
   EXPECT_NE(keep.front().find("Keep the baseline"), std::string::npos) << keep.front();
 }
 
+// The advice names the largest cause on the best policy's critical path and what attacks it:
+// imbalance -> a placement that spreads hot experts; exposed communication -> chunking.
+TEST(ReportAdvice, NamesTheCauseOnTheCriticalPath) {
+  const Result baseline = fake_result("contiguous", "none", "direct", 200, 30, 100, 200);
+  auto text_of = [&](const Result& best) {
+    std::string text;
+    for (const std::string& s : policy_advice({best, baseline}, baseline)) text += s + " ";
+    return text;
+  };
+  Result imbalanced = fake_result("contiguous", "fixed:4", "direct", 150, 40, 100, 200);
+  imbalanced["max_link_mean_utilization"] = 0.3;
+  imbalanced["exposed_comm_s"] = 0.030;
+  imbalanced["imbalance_s"] = 0.080;  // 80 of 150 ms: waiting for a more loaded GPU
+  const std::string imbalance = text_of(imbalanced);
+  EXPECT_NE(imbalance.find("Load imbalance sets much of the layer time: 80.000 of 150.000 ms"), std::string::npos) << imbalance;
+  EXPECT_NE(imbalance.find("replicate:R"), std::string::npos) << imbalance;
+  Result exposed = fake_result("topology", "none", "direct", 150, 40, 80, 200);
+  exposed["max_link_mean_utilization"] = 0.3;
+  exposed["imbalance_s"] = 0.0;
+  const std::string communication = text_of(exposed);  // 110 of 150 ms exposed
+  EXPECT_NE(communication.find("Communication is still mostly exposed"), std::string::npos) << communication;
+  EXPECT_NE(communication.find("chunking (fixed:K, dynamic)"), std::string::npos) << communication;
+  EXPECT_EQ(communication.find("Load imbalance"), std::string::npos) << communication;
+}
+
 // ---- scenario --set overrides ----
 
 std::string scenario_file(const std::string& name, const std::string& text) {
