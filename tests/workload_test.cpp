@@ -170,9 +170,40 @@ TEST_F(TraceTest, ExportThenImportGivesTheSameMatrices) {
   write_trace_csv(dir_ / "out.csv", steps);
   EXPECT_EQ(read_trace_csv(dir_ / "out.csv", SHAPE), steps);
   WorkloadSpec trace = spec_of(RoutingKind::TRACE);
-  trace.steps = 3;
+  trace.steps = 2;  // after the trace's first step, which placements are fitted on
   trace.routing.trace = dir_ / "out.csv";
+  const Workload replay(trace, SHAPE);
+  EXPECT_EQ(replay.fit_sample(0), steps[0]);
+  EXPECT_EQ(replay.sample(0), steps[1]);
+  EXPECT_EQ(replay.sample(1), steps[2]);
+  trace.steps = 3;  // one step short: named, not silently shifted
+  EXPECT_THROW(Workload(trace, SHAPE), InputError);
+  trace.placement_fit_steps = 0;
   EXPECT_EQ(Workload(trace, SHAPE).sample(1), steps[1]);
+}
+
+// Placements are fitted on the steps before the run: with the hot set rotating every step, the
+// fit step's hot experts are not the scored step's, and the steps before 0 continue the rotation.
+TEST(Workload, FitStepsComeBeforeTheRunAndRotateWithIt) {
+  WorkloadSpec spec = spec_of(RoutingKind::ROTATING);
+  spec.routing.period = 1;
+  spec.routing.hot_experts = 1;
+  spec.routing.hot_share = 0.9;
+  spec.steps = 2;
+  spec.placement_fit_steps = 2;
+  const Workload w(spec, SHAPE);
+  auto hottest = [](const RoutingMatrix& m) {
+    const std::vector<std::int64_t> load = m.per_expert();
+    return static_cast<int>(std::max_element(load.begin(), load.end()) - load.begin());
+  };
+  const int fit0 = hottest(w.fit_sample(0)), fit1 = hottest(w.fit_sample(1)), run0 = hottest(w.sample(0)),
+            run1 = hottest(w.sample(1));
+  EXPECT_EQ(std::set<int>({fit0, fit1, run0, run1}).size(), 4u) << "four periods, four hot experts";
+  EXPECT_EQ(w.placement_routing(2).total(), w.fit_sample(0).total() + w.fit_sample(1).total());
+  spec.placement_fit_steps = 0;  // foresight: the scored steps themselves
+  const Workload foresight(spec, SHAPE);
+  EXPECT_EQ(foresight.placement_routing(2).total(), foresight.sample(0).total() + foresight.sample(1).total());
+  EXPECT_EQ(hottest(foresight.placement_routing(1)), run0);
 }
 
 TEST_F(TraceTest, BadTracesNameTheLine) {

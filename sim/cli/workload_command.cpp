@@ -14,7 +14,7 @@ void WorkloadCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("workload", "Generate a scenario's routing per step, print its imbalance, and "
                                         "optionally export it as a trace CSV");
   app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
-  app_->add_option("--export", export_, "Write the routing of every step to this CSV file");
+  app_->add_option("--export", export_, "Write the routing of every step to this CSV file (the workload.placement_fit_steps steps placements are fitted on first, as a trace holds them)");
   app_->add_flag("--json", json_, "Print a JSON array, one object per step");
 }
 
@@ -49,8 +49,14 @@ int WorkloadCommand::run() const {
   }
   if (json_) fmt::print("{}\n", all.dump(2));
   if (!export_.empty()) {
-    write_trace_csv(export_, steps);
-    fmt::print(stderr, "comet: wrote {} steps to {}\n", steps.size(), export_);
+    // The steps placements are fitted on first, as a trace holds them: a scenario replaying the
+    // trace (with the same placement_fit_steps) fits and runs on exactly these matrices.
+    std::vector<RoutingMatrix> trace;
+    for (int i = 0; i < workload.num_fit_steps(); ++i) trace.push_back(workload.fit_sample(i));
+    trace.insert(trace.end(), steps.begin(), steps.end());
+    write_trace_csv(export_, trace);
+    fmt::print(stderr, "comet: wrote {} steps to {} ({} placement fit steps, then {} steps)\n", trace.size(), export_,
+               workload.num_fit_steps(), steps.size());
   }
   return 0;
 }

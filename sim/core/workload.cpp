@@ -107,10 +107,12 @@ Workload::Workload(const WorkloadSpec& spec, const RoutingShape& shape) : spec_(
   std::shuffle(expert_order_.begin(), expert_order_.end(), rng);
   if (spec.routing.kind == RoutingKind::TRACE) {
     trace_steps_ = read_trace_csv(spec.routing.trace, shape);
-    if (static_cast<int>(trace_steps_.size()) < spec.steps)
+    if (static_cast<int>(trace_steps_.size()) < spec.placement_fit_steps + spec.steps)
       throw InputError({spec.routing.trace.string(), 0, 0}, "workload.steps", std::to_string(spec.steps),
-                       fmt::format("the trace has {} steps; expected at least as many as the scenario's steps",
-                                   trace_steps_.size()));
+                       fmt::format("the trace has {} steps; expected at least workload.placement_fit_steps ({}) + "
+                                   "workload.steps ({}): a trace holds the steps placements are fitted on first "
+                                   "(set placement_fit_steps: 0 to fit on the scored steps)",
+                                   trace_steps_.size(), spec.placement_fit_steps, spec.steps));
   }
 }
 
@@ -132,7 +134,8 @@ std::vector<double> Workload::expert_probabilities(int step, int src) const {
   std::vector<double> p(experts, 1.0 / experts);
   auto hot_set = [&](int first_rank, int count, double share) {
     std::fill(p.begin(), p.end(), experts > count ? (1.0 - share) / (experts - count) : 0.0);
-    for (int i = 0; i < count; ++i) p[expert_order_[(first_rank + i) % experts]] = share / count;
+    // first_rank is negative in the fit steps before step 0: a modulo that stays in 0..experts-1.
+    for (int i = 0; i < count; ++i) p[expert_order_[((first_rank + i) % experts + experts) % experts]] = share / count;
   };
   switch (r.kind) {
     case RoutingKind::UNIFORM:
@@ -150,7 +153,9 @@ std::vector<double> Workload::expert_probabilities(int step, int src) const {
       hot_set(0, r.hot_experts, r.hot_share);
       break;
     case RoutingKind::ROTATING:
-      hot_set((step / r.period) * r.hot_experts, r.hot_experts, r.hot_share);
+      // Floor division: the fit steps before step 0 belong to earlier periods.
+      hot_set((step >= 0 ? step / r.period : -((-step + r.period - 1) / r.period)) * r.hot_experts, r.hot_experts,
+              r.hot_share);
       break;
     case RoutingKind::AFFINITY: {
       // Sources are grouped by position in their expert-parallel group; group g prefers the g-th
@@ -171,7 +176,27 @@ std::vector<double> Workload::expert_probabilities(int step, int src) const {
 
 RoutingMatrix Workload::sample(int step) const {
   if (step < 0 || step >= spec_.steps) throw std::out_of_range(fmt::format("step {} of {}", step, spec_.steps));
-  if (!trace_steps_.empty()) return trace_steps_[step];
+  if (!trace_steps_.empty()) return trace_steps_[static_cast<std::size_t>(spec_.placement_fit_steps + step)];
+  return generate(step);
+}
+
+RoutingMatrix Workload::fit_sample(int i) const {
+  if (i < 0 || i >= spec_.placement_fit_steps)
+    throw std::out_of_range(fmt::format("fit step {} of {}", i, spec_.placement_fit_steps));
+  if (!trace_steps_.empty()) return trace_steps_[static_cast<std::size_t>(i)];
+  return generate(i - spec_.placement_fit_steps);
+}
+
+RoutingMatrix Workload::placement_routing(int scored_steps) const {
+  RoutingMatrix sum(shape_.num_gpus, shape_.num_experts);
+  if (spec_.placement_fit_steps > 0)
+    for (int i = 0; i < spec_.placement_fit_steps; ++i) sum += fit_sample(i);
+  else
+    for (int step = 0; step < scored_steps; ++step) sum += sample(step);
+  return sum;
+}
+
+RoutingMatrix Workload::generate(int step) const {
   RoutingMatrix matrix(shape_.num_gpus, shape_.num_experts);
   // Sources with the same probabilities share one vector; affinity has one per group.
   std::map<std::pair<int, int>, std::vector<double>> cache;

@@ -31,9 +31,17 @@ class Workload {
   /// The routing of step `step` (0-based, < num_steps()).
   RoutingMatrix sample(int step) const;
   int num_steps() const { return spec_.steps; }
+  /// The routing of fit step `i` (0-based, < num_fit_steps()): the steps before step 0 (generated:
+  /// the same process at steps -W .. -1; a trace: its first W steps).
+  RoutingMatrix fit_sample(int i) const;
+  int num_fit_steps() const { return spec_.placement_fit_steps; }
+  /// What fitted placements see: the sum of the fit steps, or of the first `scored_steps` scored
+  /// steps when there are none (placement_fit_steps 0).
+  RoutingMatrix placement_routing(int scored_steps) const;
   const RoutingShape& shape() const { return shape_; }
 
  private:
+  RoutingMatrix generate(int step) const;  // any step, negative ones included (not traces)
   std::vector<double> expert_probabilities(int step, int src) const;
   std::int64_t tokens_of(int step, int src) const;
 

@@ -73,10 +73,11 @@ std::string_view to_string(RoutingKind kind) {
 }
 
 WorkloadSpec parse_workload(const YamlValue& value, const std::filesystem::path& base_dir) {
-  const YamlMap map = value.as_map({"tokens_per_gpu", "steps", "seed", "sequence_length", "routing"});
+  const YamlMap map = value.as_map({"tokens_per_gpu", "steps", "placement_fit_steps", "seed", "sequence_length", "routing"});
   WorkloadSpec workload;
   workload.tokens_per_gpu = map.required("tokens_per_gpu").as_int(0, 1 << 24);
   if (auto v = map.optional("steps")) workload.steps = static_cast<int>(v->as_int(1, 100000));
+  if (auto v = map.optional("placement_fit_steps")) workload.placement_fit_steps = static_cast<int>(v->as_int(0, 100000));
   if (auto v = map.optional("seed")) workload.seed = static_cast<std::uint64_t>(v->as_int(0, std::int64_t{1} << 53));
   if (auto v = map.optional("sequence_length")) workload.sequence_length = static_cast<int>(v->as_int(1, 1 << 22));
   if (auto v = map.optional("routing")) workload.routing = parse_routing(*v, base_dir);

@@ -33,6 +33,10 @@ struct RoutingSpec {
 struct WorkloadSpec {
   std::int64_t tokens_per_gpu = 4096;  ///< tokens each GPU routes per step (before top-k)
   int steps = 1;
+  /// Steps of routing seen before the run that fitted placements (topology, bottleneck,
+  /// replicate) are fitted on; the run's steps score them. 0: fit on the scored steps themselves
+  /// (foresight no real system has). A trace holds its fit steps first.
+  int placement_fit_steps = 1;
   std::uint64_t seed = 1;
   int sequence_length = 4096;          ///< tokens per sequence, for attention flops
   RoutingSpec routing;

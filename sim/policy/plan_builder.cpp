@@ -303,11 +303,10 @@ BuiltPlan build_plan(const PlanRequest& r) {
                      fmt::format("expected 1 to the model's {} MoE layers", s.model.moe_layers));
   const Workload workload(s.workload, {r.topology->num_gpus(), s.expert_parallel, s.model.experts, s.model.top_k});
   std::vector<RoutingMatrix> routing;
-  RoutingMatrix expected(r.topology->num_gpus(), s.model.experts);
-  for (int step = 0; step < r.steps; ++step) {
-    routing.push_back(workload.sample(step));
-    expected += routing.back();
-  }
+  for (int step = 0; step < r.steps; ++step) routing.push_back(workload.sample(step));
+  // Fitted placements see the steps before the run (workload.placement_fit_steps), not the
+  // steps they are scored on.
+  const RoutingMatrix expected = workload.placement_routing(r.steps);
   const PlacementInputs placement_inputs{r.topology, r.costs, &expected, s.expert_parallel, s.model.bytes_per_token_copy()};
   std::optional<ExpertPlacement> placement;
   try {
