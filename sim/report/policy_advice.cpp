@@ -153,7 +153,7 @@ std::string remaining_bottleneck(const Result& best) {
                        "sets the layer time; {}.",
                        exposed, layer,
                        best.at("partition") == "none" ? "chunking (fixed:K, dynamic) would overlap it"
-                                                      : "fewer bytes across the slowest tier (placement, hierarchical) would shorten it");
+                                                      : "fewer bytes across the slowest tier (a placement that keeps tokens in their node) would shorten it");
   if (layer - exposed - imbalance > 0.75 * layer)
     return fmt::format("Computation sets the layer time ({:.3f} of {:.3f} ms on the critical GPU): communication "
                        "policies have little left to gain.",
