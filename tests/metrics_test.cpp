@@ -96,5 +96,26 @@ TEST(Metrics, AHotGpusWaitIsImbalanceNotCommunication) {
   EXPECT_NEAR(m.overlap_ratio, 0.0, 1e-12);
 }
 
+// Measured times (medians over repeats) can contradict the Plan's order by a little: here op 1
+// depends on op 0 but starts first on the same stream. The walk must still end, and the figures
+// still add up to the makespan.
+TEST(Metrics, CriticalPathEndsOnTimesThatContradictTheOrder) {
+  const Topology topology = testing::topology_from_yaml(
+      "name: t\nkind: node\nnode: {gpus: 1, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+  const PathCosts costs(topology);
+  Plan plan(PlanHeader{1, 1, 1, 1, 1, 1, "p", "p", "p"});
+  Op op;
+  op.kind = OpKind::NON_MOE;
+  op.gpu = 0;
+  const std::int32_t first = plan.add(op, {});
+  const std::int32_t second = plan.add(op, std::vector<std::int32_t>{first});
+  Timeline t = timeline_for(plan, "measured");
+  t.ops[second].start_s = 0.0, t.ops[second].end_s = 1e-3;
+  t.ops[first].start_s = 0.5e-3, t.ops[first].end_s = 2e-3;
+  const Metrics m = compute_metrics(plan, t, topology, costs);
+  EXPECT_EQ(m.critical_path.steps.size(), 2u);
+  EXPECT_NEAR(m.critical_path.compute_s, m.makespan_s, 1e-15);
+}
+
 }  // namespace
 }  // namespace comet

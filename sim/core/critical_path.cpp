@@ -60,11 +60,15 @@ CriticalPath critical_path(const Plan& plan, const Timeline& t) {
   // Walk back: the predecessor that ended last (ties: one on the GPU the path is on, so a
   // balanced run stays on one GPU).
   std::vector<std::int32_t> chain{last};
+  // Measured op times are medians over repeats and may disagree with the order of the stream
+  // or the dependencies by a little: an op is never visited twice, so the walk always ends.
+  std::vector<bool> visited(plan.ops().size(), false);
+  visited[last] = true;
   int on_gpu = plan.ops()[last].gpu;
   for (std::int32_t at = last;;) {
     std::int32_t best = -1;
     auto consider = [&](std::int32_t candidate) {
-      if (candidate < 0) return;
+      if (candidate < 0 || visited[candidate]) return;
       if (best < 0 || t.ops[candidate].end_s > t.ops[best].end_s ||
           (t.ops[candidate].end_s == t.ops[best].end_s && plan.ops()[candidate].gpu == on_gpu && plan.ops()[best].gpu != on_gpu))
         best = candidate;
@@ -72,6 +76,7 @@ CriticalPath critical_path(const Plan& plan, const Timeline& t) {
     for (std::int32_t dep : plan.deps(at)) consider(dep);
     consider(before[at]);
     if (best < 0) break;
+    visited[best] = true;
     chain.push_back(best);
     if (plan.ops()[best].gpu >= 0) on_gpu = plan.ops()[best].gpu;
     at = best;
