@@ -123,6 +123,7 @@ parallelism:
 workload:
   tokens_per_gpu: {tokens}
   steps: 1
+  placement_fit_steps: 1         # steps before the run that topology/bottleneck/replicate are fitted on
   seed: 1
   routing:
     kind: uniform                # uniform | zipf | hot-experts | hot-rank | affinity | rotating | burst | trace
