@@ -7,6 +7,12 @@
 namespace comet {
 namespace {
 
+// One node of `gpus` GPUs on an NVSwitch, 100 GB/s per GPU link.
+Topology node_topology(int gpus) {
+  return testing::topology_from_yaml("name: t\nkind: node\nnode: {gpus: " + std::to_string(gpus) +
+                                     ", fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+}
+
 TEST(Metrics, UnionOfIntervals) {
   EXPECT_DOUBLE_EQ(union_length({}), 0.0);
   EXPECT_DOUBLE_EQ(union_length({{0, 1}, {0.5, 2}, {3, 4}}), 3.0);
@@ -14,8 +20,7 @@ TEST(Metrics, UnionOfIntervals) {
 }
 
 TEST(Metrics, ExposedCommunicationAndOverlapByHand) {
-  const Topology topology = testing::topology_from_yaml(
-      "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+  const Topology topology = node_topology(2);
   const PathCosts costs(topology);
   Plan plan(PlanHeader{2, 2, 1, 1, 1, 1, "p", "p", "p"});
   Op compute;
@@ -60,8 +65,7 @@ TEST(Metrics, ExposedCommunicationAndOverlapByHand) {
 // combine all-to-all waits for both. GPU 0 ends the run, so it is the critical GPU; its 4 ms wait
 // for GPU 1 is imbalance, not communication.
 TEST(Metrics, AHotGpusWaitIsImbalanceNotCommunication) {
-  const Topology topology = testing::topology_from_yaml(
-      "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+  const Topology topology = node_topology(2);
   const PathCosts costs(topology);
   Plan plan(PlanHeader{2, 2, 1, 1, 1, 1, "p", "p", "p"});
   auto compute = [&](OpKind kind, int gpu, std::vector<std::int32_t> deps) {
@@ -100,8 +104,7 @@ TEST(Metrics, AHotGpusWaitIsImbalanceNotCommunication) {
 // depends on op 0 but starts first on the same stream. The walk must still end, and the figures
 // still add up to the makespan.
 TEST(Metrics, CriticalPathEndsOnTimesThatContradictTheOrder) {
-  const Topology topology = testing::topology_from_yaml(
-      "name: t\nkind: node\nnode: {gpus: 1, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n");
+  const Topology topology = node_topology(1);
   const PathCosts costs(topology);
   Plan plan(PlanHeader{1, 1, 1, 1, 1, 1, "p", "p", "p"});
   Op op;
