@@ -312,8 +312,19 @@ TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {
     ASSERT_EQ(timeline.ops.size(), plan.ops().size());
     for (const Op& op : plan.ops()) {
       EXPECT_LE(timeline.ops[op.id].start_s, timeline.ops[op.id].end_s) << engine;
+      // A computation waits for its own GPU's part of an all-to-all; the rest for whole ops.
       for (std::int32_t dep : plan.deps(op.id))
-        ASSERT_GE(timeline.ops[op.id].start_s, timeline.ops[dep].end_s - 1e-9) << engine << " op " << op.id;
+        ASSERT_GE(timeline.ops[op.id].start_s, timeline.end_on(dep, op.gpu) - 1e-9) << engine << " op " << op.id;
+      if (op.kind != OpKind::ALL_TO_ALL || timeline.gpu_part_ends.empty()) continue;
+      // Where an engine ends parts per GPU, it ends one per GPU of the op, the last at the op's end.
+      const std::vector<GpuPartEnd>& parts = timeline.gpu_part_ends[op.id];
+      ASSERT_FALSE(parts.empty()) << engine << " op " << op.id;
+      double last = 0.0;
+      for (const GpuPartEnd& part : parts) {
+        EXPECT_GE(part.end_s, timeline.ops[op.id].start_s) << engine;
+        last = std::max(last, part.end_s);
+      }
+      EXPECT_DOUBLE_EQ(last, timeline.ops[op.id].end_s) << engine << " op " << op.id;
     }
   }
 }

@@ -59,7 +59,9 @@ CriticalPath critical_path(const Plan& plan, const Timeline& t) {
   }
   // Walk back: the predecessor that ended last (ties: one on the GPU the path is on, so a
   // balanced run stays on one GPU).
-  std::vector<std::int32_t> chain{last};
+  // Each op on the chain with when it ended for the op after it: a computation on GPU g waited
+  // for g's part of an all-to-all (Timeline::end_on), anything else for the whole op.
+  std::vector<std::pair<std::int32_t, double>> chain{{last, t.ops[last].end_s}};
   // Measured op times are medians over repeats and may disagree with the order of the stream
   // or the dependencies by a little: an op is never visited twice, so the walk always ends.
   std::vector<bool> visited(plan.ops().size(), false);
@@ -67,32 +69,36 @@ CriticalPath critical_path(const Plan& plan, const Timeline& t) {
   int on_gpu = plan.ops()[last].gpu;
   for (std::int32_t at = last;;) {
     std::int32_t best = -1;
+    double best_end = 0.0;
     auto consider = [&](std::int32_t candidate) {
       if (candidate < 0 || visited[candidate]) return;
-      if (best < 0 || t.ops[candidate].end_s > t.ops[best].end_s ||
-          (t.ops[candidate].end_s == t.ops[best].end_s && plan.ops()[candidate].gpu == on_gpu && plan.ops()[best].gpu != on_gpu))
+      const double end = t.end_on(candidate, plan.ops()[at].gpu);
+      if (best < 0 || end > best_end ||
+          (end == best_end && plan.ops()[candidate].gpu == on_gpu && plan.ops()[best].gpu != on_gpu)) {
         best = candidate;
+        best_end = end;
+      }
     };
     for (std::int32_t dep : plan.deps(at)) consider(dep);
     consider(before[at]);
     if (best < 0) break;
     visited[best] = true;
-    chain.push_back(best);
+    chain.emplace_back(best, best_end);
     if (plan.ops()[best].gpu >= 0) on_gpu = plan.ops()[best].gpu;
     at = best;
   }
   std::reverse(chain.begin(), chain.end());
   path.gpu = 0;
-  for (std::int32_t id : chain)
+  for (const auto& [id, end] : chain)
     if (plan.ops()[id].gpu >= 0) path.gpu = plan.ops()[id].gpu;
   const auto twins = twins_on(plan, path.gpu);
 
   std::map<std::tuple<int, int, int>, PathRow> rows;  // (step, 0 forward / 1 backward, layer in execution order)
   double reached = first_start;  // where the path stands: the previous step's end
-  for (std::int32_t id : chain) {
+  for (const auto& [id, end] : chain) {
     const Op& op = plan.ops()[id];
-    const double seconds = std::max(0.0, t.ops[id].end_s - reached);
-    reached = std::max(reached, t.ops[id].end_s);
+    const double seconds = std::max(0.0, end - reached);
+    reached = std::max(reached, end);
     PathStep step{id};
     if (op.kind == OpKind::ALL_TO_ALL) {
       step.all_to_all_s = seconds;

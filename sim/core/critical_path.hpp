@@ -1,6 +1,7 @@
 // The critical path of a Timeline: the chain of ops that decided when the run ended, walked back
 // from the op that ends last through whichever predecessor ended last: a dependency of the Plan
-// or the op before it on the same stream (ops of one stream wait for each other). Every second
+// or the op before it on the same stream (ops of one stream wait for each other); an all-to-all
+// counts until the part the next op waited for ended (Timeline::end_on). Every second
 // of the run lies on it once, attributed to one of three causes:
 //   compute      computation of the critical GPU (the GPU whose computation ends the path), or
 //                of another GPU for as long as the critical GPU's own matching op took;

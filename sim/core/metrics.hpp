@@ -5,7 +5,8 @@
 //                   computation), which add up to the makespan
 //   critical GPU    the GPU whose computation ends the critical path
 //   compute         busy time of the critical GPU's compute ops (union of intervals)
-//   communication   busy time of the all-to-all ops of the critical GPU's group (union)
+//   communication   busy time of the critical GPU in all-to-alls: from each op of its group
+//                   starting to its part of it ending (Timeline::end_on; union)
 //   imbalance       the critical path's wait for other GPUs' computation
 //   exposed comm    makespan - compute - imbalance (the time the critical GPU waits for the
 //                   network), at least 0

@@ -1,5 +1,7 @@
 #include "timeline.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "input_error.hpp"
@@ -14,6 +16,16 @@ double Timeline::makespan_s() const {
     last = std::max(last, op.end_s);
   }
   return last - first;
+}
+
+double Timeline::end_on(std::int32_t op, std::int32_t gpu) const {
+  if (gpu >= 0 && static_cast<std::size_t>(op) < gpu_part_ends.size()) {
+    const std::vector<GpuPartEnd>& parts = gpu_part_ends[op];
+    const auto it = std::lower_bound(parts.begin(), parts.end(), gpu,
+                                     [](const GpuPartEnd& part, std::int32_t g) { return part.gpu < g; });
+    if (it != parts.end() && it->gpu == gpu) return it->end_s;
+  }
+  return ops[op].end_s;
 }
 
 Timeline timeline_for(const Plan& plan, const std::string& engine) {
@@ -40,13 +52,19 @@ nlohmann::ordered_json timeline_to_json(const Timeline& t) {
   j["engine"] = t.engine;
   j["num_gpus"] = t.num_gpus;
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
-  for (const TimelineOp& op : t.ops)
+  for (const TimelineOp& op : t.ops) {
     ops.push_back({{"op", op.op}, {"kind", std::string(to_string(op.kind))}, {"gpu", op.gpu}, {"group", op.group},
                    {"layer", op.tags.layer}, {"step", op.tags.step},
                    {"direction", std::string(to_string(op.tags.direction))},
                    {"phase", std::string(to_string(op.tags.phase))}, {"chunk", op.tags.chunk},
                    {"stage", op.tags.stage}, {"start_s", op.start_s}, {"end_s", op.end_s}, {"flops", op.flops},
                    {"bytes", op.bytes}});
+    if (static_cast<std::size_t>(op.op) < t.gpu_part_ends.size() && !t.gpu_part_ends[op.op].empty()) {
+      nlohmann::ordered_json parts = nlohmann::ordered_json::array();
+      for (const GpuPartEnd& part : t.gpu_part_ends[op.op]) parts.push_back({part.gpu, part.end_s});
+      ops.back()["gpu_end_s"] = std::move(parts);
+    }
+  }
   j["ops"] = std::move(ops);
   j["link_bytes"] = t.link_bytes;
   j["link_busy_s"] = t.link_busy_s;
@@ -82,8 +100,20 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
       entry.end_s = op.at("end_s").get<double>();
       entry.flops = op.at("flops").get<double>();
       entry.bytes = op.at("bytes").get<double>();
+      if (const auto parts = op.find("gpu_end_s"); parts != op.end()) {
+        t.gpu_part_ends.resize(t.ops.size() + 1);
+        for (const auto& part : *parts) {
+          const GpuPartEnd end{part.at(0).get<std::int32_t>(), part.at(1).get<double>()};
+          if (end.gpu < 0 || end.gpu >= t.num_gpus || end.end_s < entry.start_s || end.end_s > entry.end_s ||
+              (!t.gpu_part_ends.back().empty() && end.gpu <= t.gpu_part_ends.back().back().gpu))
+            throw InputError({origin, 0, 0}, fmt::format("ops[{}].gpu_end_s", t.ops.size()), part.dump(),
+                             "[gpu, end_s] pairs sorted by GPU, gpu in [0, num_gpus), start_s <= end_s <= the op's end_s");
+          t.gpu_part_ends.back().push_back(end);
+        }
+      }
       t.ops.push_back(entry);
     }
+    if (!t.gpu_part_ends.empty()) t.gpu_part_ends.resize(t.ops.size());
     t.link_bytes = j.value("link_bytes", std::vector<double>{});
     t.link_busy_s = j.value("link_busy_s", std::vector<double>{});
     t.link_effective_Bps = j.value("link_effective_Bps", std::vector<double>{});

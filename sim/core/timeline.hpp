@@ -24,6 +24,13 @@ struct TimelineOp {
   double bytes = 0.0;      ///< all-to-all: bytes moved; memory ops: bytes read + written
 };
 
+/// When one GPU's part of an all-to-all ended: its own sends and receives done (NCCL's grouped
+/// send/receive returns on that rank then, and its next op may start).
+struct GpuPartEnd {
+  std::int32_t gpu = 0;
+  double end_s = 0.0;
+};
+
 struct Timeline {
   std::string engine;
   int num_gpus = 0;
@@ -33,8 +40,14 @@ struct Timeline {
   /// those ops' spans), and the bandwidth the engine let it carry (B/s: raw x link efficiency).
   /// Empty when not known (measured runs, files written before they existed).
   std::vector<double> link_busy_s, link_effective_Bps;
+  /// Per op id: for an all-to-all, when each of its GPUs' parts ended, sorted by GPU (the op's
+  /// end_s is the last of them); empty for computations, and for all-to-alls whose engine or
+  /// measurement knows only the whole op's end. Empty altogether in that case too.
+  std::vector<std::vector<GpuPartEnd>> gpu_part_ends;
 
   double makespan_s() const;
+  /// When `gpu`'s part of op `op` ended: its part's end where known, else the op's end.
+  double end_on(std::int32_t op, std::int32_t gpu) const;
 };
 
 /// Starts an empty timeline for `plan` with every op's identity filled in.

@@ -11,13 +11,18 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
   if (auto found = cache_.find(key); found != cache_.end()) return found->second;
   A2aFootprint footprint;
   scratch_.assign(topology_.num_directed_links(), 0.0);
-  std::vector<int> route;
-  for (const Transfer& t : plan_.matrices()[op.matrix].transfers) {
+  const TransferMatrix& matrix = plan_.matrices()[op.matrix];
+  std::vector<int> routes;  // every transfer's route, one after the other
+  std::vector<std::size_t> route_start{0};
+  for (const Transfer& t : matrix.transfers) {
     const int src = op.reversed ? t.dst : t.src, dst = op.reversed ? t.src : t.dst;
-    route.clear();
-    topology_.append_route(src, dst, route);
+    if (!model_) routes.clear();
+    const std::size_t from = routes.size();
+    topology_.append_route(src, dst, routes);
+    if (model_) route_start.push_back(routes.size());
     double latency = 0.0;
-    for (int id : route) {
+    for (std::size_t i = from; i < routes.size(); ++i) {
+      const int id = routes[i];
       scratch_[id] += t.bytes;
       latency += topology_.link(id).latency_s;
     }
@@ -29,7 +34,52 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
     if (scratch_[id] > 0.0) footprint.loads.push_back({id, scratch_[id]});
   std::sort(footprint.gpus.begin(), footprint.gpus.end());
   footprint.gpus.erase(std::unique(footprint.gpus.begin(), footprint.gpus.end()), footprint.gpus.end());
+  if (model_) fill_parts(matrix, routes, route_start, footprint);
   return cache_.emplace(key, std::move(footprint)).first->second;
+}
+
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<int>& routes,
+                               const std::vector<std::size_t>& route_start, A2aFootprint& footprint) {
+  // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
+  // Per link, its transfers' bytes sorted, with prefix sums: sum_i min(b_i, b) in O(log n).
+  const int links = topology_.num_directed_links();
+  std::vector<std::size_t> start(static_cast<std::size_t>(links) + 1, 0);
+  for (std::int32_t id : routes) ++start[static_cast<std::size_t>(id) + 1];
+  for (int id = 0; id < links; ++id) start[id + 1] += start[id];
+  std::vector<double> sizes(routes.size());
+  std::vector<std::size_t> fill(start.begin(), start.end() - 1);
+  for (std::size_t t = 0; t < matrix.transfers.size(); ++t)
+    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i) sizes[fill[routes[i]]++] = matrix.transfers[t].bytes;
+  std::vector<double> prefix(routes.size() + 1, 0.0);
+  for (const LinkLoad& load : footprint.loads) {
+    std::sort(sizes.begin() + static_cast<std::ptrdiff_t>(start[load.link]),
+              sizes.begin() + static_cast<std::ptrdiff_t>(start[load.link + 1]));
+    for (std::size_t i = start[load.link]; i < start[load.link + 1]; ++i) prefix[i + 1] = prefix[i] + sizes[i];
+  }
+  auto shared_finish_s = [&](int link, double bytes) {
+    const auto first = sizes.begin() + static_cast<std::ptrdiff_t>(start[link]);
+    const auto last = sizes.begin() + static_cast<std::ptrdiff_t>(start[link + 1]);
+    const std::size_t below = static_cast<std::size_t>(std::upper_bound(first, last, bytes) - sizes.begin());
+    const double served = prefix[below] - prefix[start[link]] + bytes * static_cast<double>(start[link + 1] - below);
+    return served / model_->effective_Bps(topology_.link(link));
+  };
+  std::vector<double> part_end(footprint.gpus.size(), 0.0);
+  auto slot = [&](int gpu) {
+    return static_cast<std::size_t>(std::lower_bound(footprint.gpus.begin(), footprint.gpus.end(), gpu) - footprint.gpus.begin());
+  };
+  double op_end = 0.0;
+  for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
+    const Transfer& tr = matrix.transfers[t];
+    double end = 0.0;
+    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i) end = std::max(end, shared_finish_s(routes[i], tr.bytes));
+    for (int gpu : {tr.src, tr.dst}) part_end[slot(gpu)] = std::max(part_end[slot(gpu)], end);
+    op_end = std::max(op_end, end);
+  }
+  for (std::size_t g = 0; g < footprint.gpus.size(); ++g)
+    footprint.parts.push_back({footprint.gpus[g], op_end > 0.0 ? std::min(1.0, part_end[g] / op_end) : 1.0});
+  std::sort(footprint.parts.begin(), footprint.parts.end(), [](const PartThreshold& a, const PartThreshold& b) {
+    return a.fraction != b.fraction ? a.fraction < b.fraction : a.gpu < b.gpu;
+  });
 }
 
 double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model) {

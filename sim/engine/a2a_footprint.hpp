@@ -21,10 +21,24 @@ struct LinkLoad {
   double bytes = 0.0;
 };
 
+/// When one GPU's part of an all-to-all ends, as a fraction of the op's progress.
+struct PartThreshold {
+  std::int32_t gpu = 0;
+  double fraction = 1.0;  ///< in (0, 1]: the GPU's part is done once this share of the op has moved
+};
+
 struct A2aFootprint {
   std::vector<LinkLoad> loads;      ///< sorted by link id, no zeros
   double latency_s = 0.0;           ///< longest path latency among the transfers
   std::vector<std::int32_t> gpus;   ///< sources and destinations, sorted, unique
+  /// One per GPU of `gpus`, sorted by fraction (ties by GPU); filled only by footprints built
+  /// with a cost model. The op's profile alone: every link shares its bandwidth equally among
+  /// the transfers crossing it (processor sharing: a transfer of b bytes over a link whose
+  /// transfers are b_i is done there after sum_i min(b_i, b) / bandwidth); a transfer ends at
+  /// the latest of its links, a GPU's part with its last transfer sent or received; fraction =
+  /// that time over the op's (its most loaded link's bytes over bandwidth, which its largest
+  /// transfer there reaches, so the last part's fraction is 1).
+  std::vector<PartThreshold> parts;
 };
 
 /// Seconds the footprint needs alone: its most loaded link's bytes over that link's effective
@@ -41,13 +55,19 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
 
 class A2aFootprints {
  public:
-  A2aFootprints(const Plan& plan, const Topology& topology) : plan_(plan), topology_(topology) {}
+  /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts).
+  A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr)
+      : plan_(plan), topology_(topology), model_(model) {}
   /// The footprint of an all-to-all op.
   const A2aFootprint& of(const Op& op);
 
  private:
+  void fill_parts(const TransferMatrix& matrix, const std::vector<int>& routes,
+                  const std::vector<std::size_t>& route_start, A2aFootprint& footprint);
+
   const Plan& plan_;
   const Topology& topology_;
+  const CostModel* model_;
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> scratch_;
 };

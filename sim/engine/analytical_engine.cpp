@@ -7,6 +7,7 @@
 
 #include "a2a_footprint.hpp"
 #include "compute_streams.hpp"
+#include "dependency_release.hpp"
 #include "op_costs.hpp"
 
 namespace comet {
@@ -28,6 +29,7 @@ struct Event {
 struct ActiveTransfer {
   std::int32_t op;
   const A2aFootprint* footprint;
+  std::size_t parts_done = 0;  // footprint->parts[0 .. parts_done) have ended
   double remaining = 1.0;      // fraction of the op's bytes still to move
   double link_rate = 0.0;      // fraction per second its most contended link allows
   double rate = 0.0;           // fraction per second, after interference
@@ -37,17 +39,15 @@ struct ActiveTransfer {
 class Schedule {
  public:
   Schedule(const Plan& plan, const Topology& topology, const CostModel& model)
-      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology),
-        timeline_(timeline_for(plan, "analytical")), successors_(successors_of(plan)), pending_(plan.ops().size()),
+      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology, &model),
+        timeline_(timeline_for(plan, "analytical")), release_(plan),
         streams_(topology.num_gpus(), model), residual_Bps_(topology.num_directed_links(), 0.0),
         demand_(topology.num_directed_links(), 0.0),
         effective_Bps_(topology.num_directed_links()) {
     timeline_.link_bytes.assign(topology.num_directed_links(), 0.0);
+    timeline_.gpu_part_ends.resize(plan.ops().size());
     for (int id = 0; id < topology.num_directed_links(); ++id) effective_Bps_[id] = model.effective_Bps(topology.link(id));
-    for (const Op& op : plan.ops()) {
-      pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
-      if (pending_[op.id] == 0) push(0.0, EventType::READY, op.id);
-    }
+    for (std::int32_t id : release_.roots()) push(0.0, EventType::READY, id);
   }
 
   Timeline run() {
@@ -60,7 +60,7 @@ class Schedule {
         case EventType::COMPUTE_END: finish(event.op); break;
         case EventType::TRANSFER_BEGIN: begin_transfer(event.op); break;
         case EventType::TRANSFER_CHECK:
-          if (const ActiveTransfer* t = find_active(event.op); t && t->version == event.version) end_transfer(event.op);
+          if (ActiveTransfer* t = find_active(event.op); t && t->version == event.version) parts_reached(*t);
           break;
       }
     }
@@ -97,9 +97,14 @@ class Schedule {
     // The last queued computation of a GPU ending ends the interference on the all-to-alls
     // running there.
     const Op& op = plan_.ops()[id];
-    if (op.kind != OpKind::ALL_TO_ALL && !streams_.busy(op.gpu, now_)) retime_on(op.gpu);
-    for (std::int32_t next : successors_.of(id))
-      if (--pending_[next] == 0) push(now_, EventType::READY, next);
+    if (!streams_.busy(op.gpu, now_)) retime_on(op.gpu);
+    release_.computation_done(id, ready_);
+    push_ready();
+  }
+
+  void push_ready() {
+    for (std::int32_t next : ready_) push(now_, EventType::READY, next);
+    ready_.clear();
   }
 
   void begin_transfer(std::int32_t id) {
@@ -110,11 +115,29 @@ class Schedule {
     reschedule();
   }
 
-  void end_transfer(std::int32_t id) {
-    const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == id; });
-    streams_.communication_ends(it->footprint->gpus);
-    active_.erase(it);
-    finish(id);
+  // The op has moved as much as its next parts need: those GPUs' parts end (their waiting
+  // computations may start); after the last, the op ends.
+  void parts_reached(ActiveTransfer& t) {
+    const std::vector<PartThreshold>& parts = t.footprint->parts;
+    const double moved = 1.0 - t.remaining;
+    std::vector<GpuPartEnd>& ends = timeline_.gpu_part_ends[t.op];
+    while (t.parts_done < parts.size() && parts[t.parts_done].fraction <= moved + PROGRESS_TOLERANCE) {
+      const std::int32_t gpu = parts[t.parts_done++].gpu;
+      ends.push_back({gpu, now_});
+      streams_.communication_ends(gpu);
+      release_.part_done(t.op, gpu, ready_);
+    }
+    if (t.parts_done < parts.size()) {
+      push_check(t);
+      push_ready();
+      return;
+    }
+    const std::int32_t id = t.op;
+    std::sort(ends.begin(), ends.end(), [](const GpuPartEnd& a, const GpuPartEnd& b) { return a.gpu < b.gpu; });
+    timeline_.ops[id].end_s = now_;
+    release_.all_to_all_done(id, t.footprint->gpus, true, ready_);
+    active_.erase(active_.begin() + (&t - active_.data()));
+    push_ready();
     reschedule();
   }
 
@@ -154,12 +177,17 @@ class Schedule {
     for (ActiveTransfer& t : active_) retime(t);
   }
 
-  // Its rate with the interference of computations on its GPUs now, and its new end event.
+  // Its rate with the interference of computations on its GPUs now, and its next part's event.
   void retime(ActiveTransfer& t) {
     t.rate = t.link_rate;
     if (streams_.gemms_running(t.footprint->gpus, now_)) t.rate *= 1.0 - model_.comm_slowdown_with_compute;
+    push_check(t);
+  }
+
+  void push_check(ActiveTransfer& t) {
+    const double to_move = t.footprint->parts[t.parts_done].fraction - (1.0 - t.remaining);
     t.version = ++version_;
-    push(now_ + t.remaining / t.rate, EventType::TRANSFER_CHECK, t.op);
+    push(now_ + std::max(0.0, to_move) / t.rate, EventType::TRANSFER_CHECK, t.op);
   }
 
   // A computation began or ended on an otherwise idle `gpu`: the all-to-alls there change rate.
@@ -168,18 +196,21 @@ class Schedule {
       if (std::binary_search(t.footprint->gpus.begin(), t.footprint->gpus.end(), gpu)) retime(t);
   }
 
-  const ActiveTransfer* find_active(std::int32_t op) const {
+  ActiveTransfer* find_active(std::int32_t op) {
     const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == op; });
     return it == active_.end() ? nullptr : &*it;
   }
+
+  // Progress is integrated in floating point: a part within this fraction of its threshold ends.
+  static constexpr double PROGRESS_TOLERANCE = 1e-9;
 
   const Plan& plan_;
   const Topology& topology_;
   const CostModel& model_;
   A2aFootprints footprints_;
   Timeline timeline_;
-  Successors successors_;
-  std::vector<int> pending_;
+  DependencyRelease release_;
+  std::vector<std::int32_t> ready_;  // scratch: ops a release made ready
   ComputeStreams streams_;
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()
   std::vector<std::int32_t> touched_;

@@ -34,12 +34,8 @@ std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration
   return {begin, begin + duration_s};
 }
 
-void ComputeStreams::communication_begins(const std::vector<std::int32_t>& gpus) {
+void ComputeStreams::communication_begins(std::span<const std::int32_t> gpus) {
   for (std::int32_t gpu : gpus) ++communications_[gpu];
-}
-
-void ComputeStreams::communication_ends(const std::vector<std::int32_t>& gpus) {
-  for (std::int32_t gpu : gpus) --communications_[gpu];
 }
 
 double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, double now) const {

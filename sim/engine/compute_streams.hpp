@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -27,8 +28,9 @@ class ComputeStreams {
 
   /// Schedules compute op `op`, ready at `now`, alone taking `duration_s`; returns its start and end.
   std::pair<double, double> schedule(const Op& op, double duration_s, double now);
-  void communication_begins(const std::vector<std::int32_t>& gpus);
-  void communication_ends(const std::vector<std::int32_t>& gpus);
+  /// An all-to-all began on these GPUs; communication_ends for each as its part ends.
+  void communication_begins(std::span<const std::int32_t> gpus);
+  void communication_ends(std::int32_t gpu) { --communications_[gpu]; }
   /// Whether a computation runs or is queued after `now` on the compute stream of any of these GPUs.
   bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
   /// The same for one GPU.

@@ -82,26 +82,46 @@ std::vector<int> FlowCoalescer::first_hop(int gpu, bool& exclusive) const {
 
 CoalescedOp FlowCoalescer::coalesce(const TransferMatrix& matrix, bool reversed) const {
   const bool per_pair = static_cast<int>(matrix.transfers.size()) <= max_pair_flows_;
-  std::map<std::pair<std::int32_t, std::int32_t>, double> flows, node_flows;
+  struct Coalesced {
+    double bytes = 0.0;
+    std::vector<std::int32_t> members;  // GPUs, then indices into op.gpus
+  };
+  std::map<std::pair<std::int32_t, std::int32_t>, Coalesced> flows;
+  std::map<std::pair<std::int32_t, std::int32_t>, double> node_flows;
   CoalescedOp op;
   for (const Transfer& t : matrix.transfers) {
     const int src = reversed ? t.dst : t.src, dst = reversed ? t.src : t.dst;
     op.gpus.push_back(src);
     op.gpus.push_back(dst);
     const int group = group_of_[static_cast<std::size_t>(node(src)) * rails_ + rail(dst)];
+    Coalesced* flow = nullptr;
     if (per_pair || node(src) == node(dst) || group < 0) {
-      flows[{src, dst}] += t.bytes;
+      flow = &flows[{src, dst}];
       node_flows[{src, dst}] += t.bytes;
-      continue;
+    } else {
+      const int to = gateway(node(dst), rail(dst));
+      node_flows[{gateway(node(src), rail(dst)), to}] += t.bytes;
+      flow = &flows[{num_gpus_ + group, to}];
     }
-    const int to = gateway(node(dst), rail(dst));
-    node_flows[{gateway(node(src), rail(dst)), to}] += t.bytes;
-    flows[{num_gpus_ + group, to}] += t.bytes;
+    flow->bytes += t.bytes;
+    flow->members.push_back(src);
+    flow->members.push_back(dst);
   }
-  for (const auto& [pair, b] : flows) op.flows.push_back({pair.first, pair.second, b});
-  for (const auto& [pair, b] : node_flows) op.node_flows.push_back({pair.first, pair.second, b});
   std::sort(op.gpus.begin(), op.gpus.end());
   op.gpus.erase(std::unique(op.gpus.begin(), op.gpus.end()), op.gpus.end());
+  op.flows_per_gpu.assign(op.gpus.size(), 0);
+  for (auto& [pair, flow] : flows) {
+    op.flows.push_back({pair.first, pair.second, flow.bytes});
+    std::vector<std::int32_t>& members = flow.members;
+    std::sort(members.begin(), members.end());
+    members.erase(std::unique(members.begin(), members.end()), members.end());
+    for (std::int32_t& member : members) {
+      member = static_cast<std::int32_t>(std::lower_bound(op.gpus.begin(), op.gpus.end(), member) - op.gpus.begin());
+      ++op.flows_per_gpu[static_cast<std::size_t>(member)];
+    }
+    op.flow_members.push_back(std::move(members));
+  }
+  for (const auto& [pair, b] : node_flows) op.node_flows.push_back({pair.first, pair.second, b});
   return op;
 }
 

@@ -42,7 +42,12 @@ struct Flow {
 struct CoalescedOp {
   std::vector<Flow> flows;        // what SimGrid simulates
   std::vector<Flow> node_flows;   // the same bytes between GPUs (rail gateways): link_bytes
-  std::vector<std::int32_t> gpus; // endpoints of the original transfers
+  std::vector<std::int32_t> gpus; // endpoints of the original transfers, sorted
+  /// Per flow: indices into `gpus` of the GPUs whose transfers it carries (a GPU's part of the
+  /// op ends with the last of them; a coalesced flow stands for all its members' transfers).
+  std::vector<std::vector<std::int32_t>> flow_members;
+  /// Per GPU of `gpus`: how many flows carry its transfers.
+  std::vector<int> flows_per_gpu;
 };
 
 /// A link of the flow platform: a topology link (id < num_directed_links) or a virtual one.

@@ -2,8 +2,9 @@
 // 1e-6: the settings measured fastest and correct in shared/notes/simgrid-at-scale.md).
 //
 // Each all-to-all op becomes SimGrid flows (Comms) over routes that are the Topology's
-// Boost.Graph paths (ECMP included), so flows of different sizes finish at different times and
-// the op ends with its last flow. Large ops are coalesced (flow_coalescing.hpp): per GPU pair
+// Boost.Graph paths (ECMP included), so flows of different sizes finish at different times: a
+// GPU's part of the op ends with the last flow carrying its transfers (a coalesced flow carries
+// all its members'), and the op with its last flow. Large ops are coalesced (flow_coalescing.hpp): per GPU pair
 // inside nodes, per (source group of up to 4 nodes under one leaf, destination node,
 // destination rail) between nodes, the group's NICs on that rail pooled into one link.
 // Computations: see simgrid_scheduler.hpp.
@@ -113,18 +114,25 @@ std::vector<sg4::Host*> build_packet_platform(const Topology& topology, const Co
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
                                    const FlowInputs& in, bool packet) {
   std::vector<sg4::Host*> host = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
-  std::unordered_map<const sg4::Activity*, std::int32_t> running;
+  struct Running {
+    std::int32_t op;
+    std::size_t flow;  // index into its CoalescedOp's flows
+  };
+  std::unordered_map<const sg4::Activity*, Running> running;
   std::vector<int> flows_left(plan.ops().size(), 0);
+  std::unordered_map<std::int32_t, std::vector<int>> gpu_flows_left;  // per running op, aligned with its gpus
   std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback
   OpScheduler* scheduler_ref = nullptr;
   auto start_flows = [&](std::int32_t id) {
     const CoalescedOp& op = *in.coalesced[id];
     scheduler_ref->communication_begins(op.gpus);
     const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(op.gpus), in.alone_s[id]);
-    for (const Flow& flow : op.flows) {
+    gpu_flows_left[id] = op.flows_per_gpu;
+    for (std::size_t f = 0; f < op.flows.size(); ++f) {
+      const Flow& flow = op.flows[f];
       const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes * stretch)));
       sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
-      running[comm.get()] = id;
+      running[comm.get()] = {id, f};
       keep_alive.push_back(comm);
       ++flows_left[id];
       comm->start();
@@ -135,9 +143,17 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
   sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
     const auto found = running.find(&activity);
     if (found == running.end()) return;
-    const std::int32_t id = found->second;
+    const auto [id, f] = found->second;
     running.erase(found);
-    if (--flows_left[id] == 0) scheduler_ref->all_to_all_done(id, in.coalesced[id]->gpus);
+    // A GPU's part ends with the last flow carrying its transfers.
+    const CoalescedOp& op = *in.coalesced[id];
+    std::vector<int>& left = gpu_flows_left[id];
+    for (std::int32_t member : op.flow_members[f])
+      if (--left[static_cast<std::size_t>(member)] == 0) scheduler_ref->part_done(id, op.gpus[static_cast<std::size_t>(member)]);
+    if (--flows_left[id] == 0) {
+      gpu_flows_left.erase(id);
+      scheduler_ref->all_to_all_done(id, op.gpus);
+    }
   });
   scheduler.start();
   sg4::Engine::get_instance()->run();
@@ -192,10 +208,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
               : std::vector<std::string>{"network/model:CM02", "network/crosstraffic:0", "surf/precision:1e-6"};
   const std::vector<double> times = run_simgrid_child(name(), configs, packet_ ? 300.0 : FLOW_TIMEOUT_S,
                                                       [&](sg4::Engine&) { return simulate_flows(plan, topology, model, in, packet_); });
-  for (std::size_t i = 0; i < plan.ops().size(); ++i) {
-    timeline.ops[i].start_s = times[2 * i];
-    timeline.ops[i].end_s = times[2 * i + 1];
-  }
+  apply_times(times, {}, timeline);
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }

@@ -7,6 +7,11 @@
 // paths (ECMP included). So a task alone takes max over links of bytes / bandwidth, and
 // concurrent tasks share every link by max-min. Computations: see simgrid_scheduler.hpp.
 //
+// Per-GPU completion, approximated: a task's transfers progress in step and L07 reports only the
+// task's end, so every GPU's part of an all-to-all ends with the op (its most loaded link), and a
+// computation waiting for it starts then. The analytical and flow engines end each GPU's part on
+// its own; docs/engines.md ("Per-GPU completion") measures what the approximation costs.
+//
 // Why link hosts rather than SimGrid routes between GPU hosts: a ptask's bytes matrix is dense
 // (GPUs^2 per task) and each route's links are inserted by a linear search; a GPU-level task took
 // 12.8 s to create at 1024 GPUs (shared/notes/simgrid-at-scale.md). Per-link amounts computed
@@ -178,11 +183,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
     const std::vector<double> times = run_simgrid_child(
         "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S,
         [&](sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, in); });
-    for (std::size_t i = 0; i < plan.ops().size(); ++i) {
-      if (!in.included[i]) continue;
-      timeline.ops[i].start_s = times[2 * i];
-      timeline.ops[i].end_s = times[2 * i + 1];
-    }
+    apply_times(times, in.included, timeline);
   }
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;

@@ -4,20 +4,19 @@
 #include <simgrid/s4u.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace comet {
 
 OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
                          std::function<void(std::int32_t)> start_all_to_all)
     : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
-      times_(2 * plan.ops().size(), 0.0), successors_(successors_of(plan)), pending_(plan.ops().size()),
-      streams_(plan.header().num_gpus, model) {
-  for (const Op& op : plan.ops()) pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
-}
+      times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
+      streams_(plan.header().num_gpus, model) {}
 
 void OpScheduler::start(const std::vector<bool>& included) {
-  for (const Op& op : plan_.ops())
-    if (pending_[op.id] == 0 && (included.empty() || included[op.id])) start_op(op.id);
+  for (std::int32_t id : release_.roots())
+    if (included.empty() || included[id]) start_op(id);
 }
 
 void OpScheduler::start_op(std::int32_t id) {
@@ -33,21 +32,75 @@ void OpScheduler::start_op(std::int32_t id) {
   simgrid::kernel::timer::Timer::set(end, [this, id] { finish(id); });
 }
 
-void OpScheduler::finish(std::int32_t id) {
-  times_[2 * id + 1] = simgrid::s4u::Engine::get_clock();
-  for (std::int32_t next : successors_.of(id))
-    if (--pending_[next] == 0) start_op(next);
+// Ops made ready start now, in the order they were released.
+void OpScheduler::start_ready() {
+  std::vector<std::int32_t> ready;
+  ready.swap(ready_);
+  for (std::int32_t next : ready) start_op(next);
 }
 
-void OpScheduler::communication_begins(const std::vector<std::int32_t>& gpus) { streams_.communication_begins(gpus); }
+void OpScheduler::finish(std::int32_t id) {
+  times_[2 * id + 1] = simgrid::s4u::Engine::get_clock();
+  release_.computation_done(id, ready_);
+  start_ready();
+}
 
-void OpScheduler::all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus) {
-  streams_.communication_ends(gpus);
-  finish(op);
+void OpScheduler::communication_begins(std::span<const std::int32_t> gpus) { streams_.communication_begins(gpus); }
+
+void OpScheduler::part_done(std::int32_t op, std::int32_t gpu) {
+  parts_[op].push_back({gpu, simgrid::s4u::Engine::get_clock()});
+  streams_.communication_ends(gpu);
+  release_.part_done(op, gpu, ready_);
+  start_ready();
+}
+
+void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus) {
+  const bool parts_reported = !parts_[op].empty();
+  if (!parts_reported)
+    for (std::int32_t gpu : gpus) streams_.communication_ends(gpu);
+  times_[2 * op + 1] = simgrid::s4u::Engine::get_clock();
+  release_.all_to_all_done(op, gpus, parts_reported, ready_);
+  start_ready();
 }
 
 double OpScheduler::compute_left_s(const std::vector<std::int32_t>& gpus) const {
   return streams_.compute_left_s(gpus, simgrid::s4u::Engine::get_clock());
+}
+
+std::vector<double> OpScheduler::times() const {
+  std::vector<double> out = times_;
+  for (std::size_t op = 0; op < parts_.size(); ++op) {
+    if (parts_[op].empty()) continue;
+    std::vector<GpuPartEnd> parts = parts_[op];
+    std::sort(parts.begin(), parts.end(), [](const GpuPartEnd& a, const GpuPartEnd& b) { return a.gpu < b.gpu; });
+    out.push_back(static_cast<double>(op));
+    out.push_back(static_cast<double>(parts.size()));
+    for (const GpuPartEnd& part : parts) {
+      out.push_back(part.gpu);
+      out.push_back(part.end_s);
+    }
+  }
+  return out;
+}
+
+void apply_times(const std::vector<double>& times, const std::vector<bool>& included, Timeline& timeline) {
+  const std::size_t ops = timeline.ops.size();
+  if (times.size() < 2 * ops) throw std::runtime_error("a simulation sent back fewer op times than the plan has ops");
+  for (std::size_t i = 0; i < ops; ++i) {
+    if (!included.empty() && !included[i]) continue;
+    timeline.ops[i].start_s = times[2 * i];
+    timeline.ops[i].end_s = times[2 * i + 1];
+  }
+  for (std::size_t at = 2 * ops; at + 1 < times.size();) {
+    const auto op = static_cast<std::size_t>(times[at]);
+    const auto count = static_cast<std::size_t>(times[at + 1]);
+    at += 2;
+    if (timeline.gpu_part_ends.size() != ops) timeline.gpu_part_ends.resize(ops);
+    std::vector<GpuPartEnd>& parts = timeline.gpu_part_ends.at(op);
+    parts.clear();
+    for (std::size_t p = 0; p < count && at + 1 < times.size(); ++p, at += 2)
+      parts.push_back({static_cast<std::int32_t>(times[at]), times[at + 1]});
+  }
 }
 
 }  // namespace comet

@@ -1,7 +1,7 @@
 // The part of the SimGrid engines that is not about the network: runs a Plan's ops in
 // dependency order inside a SimGrid simulation. Computations are ComputeStreams (as in the
 // analytical engine) ending on SimGrid timers. All-to-alls are handed to the engine, which tells
-// the scheduler when they are done.
+// the scheduler when each GPU's part of one is done (DependencyRelease) and when the op is.
 //
 // Why timers and not SimGrid executions: L07's bottleneck solver re-solves the whole max-min
 // system at every event, in rounds; ~30K GEMMs on 1024 GPU resources made one layer take 28 s.
@@ -11,18 +11,21 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "compute_streams.hpp"
 #include "cost_model.hpp"
+#include "dependency_release.hpp"
 #include "plan.hpp"
+#include "timeline.hpp"
 
 namespace comet {
 
 class OpScheduler {
  public:
-  /// `start_all_to_all(op)` must start the op's communication and later call
-  /// all_to_all_done(op) once, from a SimGrid callback.
+  /// `start_all_to_all(op)` must start the op's communication and later call part_done(op, g)
+  /// for each of its GPUs, or none, then all_to_all_done(op) once, from SimGrid callbacks.
   OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
               std::function<void(std::int32_t)> start_all_to_all);
 
@@ -30,24 +33,34 @@ class OpScheduler {
   /// the plan closed under dependencies); then run the SimGrid engine.
   void start(const std::vector<bool>& included = {});
   /// Marks the GPUs of a running all-to-all (for the SM-share slowdown of computations).
-  void communication_begins(const std::vector<std::int32_t>& gpus);
-  void all_to_all_done(std::int32_t op, const std::vector<std::int32_t>& gpus);
+  void communication_begins(std::span<const std::int32_t> gpus);
+  /// GPU `gpu`'s part of all-to-all `op` ended now.
+  void part_done(std::int32_t op, std::int32_t gpu);
+  /// All-to-all `op` over the sorted `gpus` ended now (and with it every part not reported).
+  void all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus);
   /// Seconds of computation still to run now on the busiest of these GPUs.
   double compute_left_s(const std::vector<std::int32_t>& gpus) const;
-  /// start_s and end_s of every op, interleaved, for the parent process.
-  const std::vector<double>& times() const { return times_; }
+  /// The ops' times for the parent process: start_s and end_s of every op interleaved, then for
+  /// each all-to-all whose parts were reported, in op order: its id, its number of parts, and
+  /// (gpu, end_s) per part.
+  std::vector<double> times() const;
 
  private:
   void start_op(std::int32_t id);
   void finish(std::int32_t id);
+  void start_ready();
 
   const Plan& plan_;
   std::vector<double> compute_s_;
   std::function<void(std::int32_t)> start_all_to_all_;
   std::vector<double> times_;
-  Successors successors_;
-  std::vector<int> pending_;
+  std::vector<std::vector<GpuPartEnd>> parts_;
+  DependencyRelease release_;
+  std::vector<std::int32_t> ready_;
   ComputeStreams streams_;
 };
+
+/// Writes times() of a scheduler (run over the ops `included`, or all when empty) into `timeline`.
+void apply_times(const std::vector<double>& times, const std::vector<bool>& included, Timeline& timeline);
 
 }  // namespace comet

@@ -1,0 +1,45 @@
+#include "dependency_release.hpp"
+
+#include <algorithm>
+
+namespace comet {
+
+DependencyRelease::DependencyRelease(const Plan& plan)
+    : plan_(plan), successors_(successors_of(plan)), pending_(plan.ops().size()) {
+  for (const Op& op : plan.ops()) {
+    pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    auto* first = successors_.ids.data() + successors_.start[op.id];
+    auto* last = successors_.ids.data() + successors_.start[op.id + 1];
+    std::stable_sort(first, last, [&](std::int32_t a, std::int32_t b) { return plan.ops()[a].gpu < plan.ops()[b].gpu; });
+  }
+}
+
+std::vector<std::int32_t> DependencyRelease::roots() const {
+  std::vector<std::int32_t> roots;
+  for (const Op& op : plan_.ops())
+    if (pending_[op.id] == 0) roots.push_back(op.id);
+  return roots;
+}
+
+void DependencyRelease::computation_done(std::int32_t op, std::vector<std::int32_t>& ready) {
+  for (std::int32_t next : successors_.of(op)) release(next, ready);
+}
+
+void DependencyRelease::part_done(std::int32_t op, std::int32_t gpu, std::vector<std::int32_t>& ready) {
+  const std::span<const std::int32_t> next = successors_.of(op);
+  auto on = [&](std::int32_t id) { return plan_.ops()[id].gpu; };
+  const auto first = std::partition_point(next.begin(), next.end(), [&](std::int32_t id) { return on(id) < gpu; });
+  for (auto it = first; it != next.end() && on(*it) == gpu; ++it) release(*it, ready);
+}
+
+void DependencyRelease::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus, bool parts_released,
+                                        std::vector<std::int32_t>& ready) {
+  for (std::int32_t next : successors_.of(op)) {
+    const std::int32_t gpu = plan_.ops()[next].gpu;
+    const bool released_by_part = parts_released && gpu >= 0 && std::binary_search(gpus.begin(), gpus.end(), gpu);
+    if (!released_by_part) release(next, ready);
+  }
+}
+
+}  // namespace comet

@@ -1,0 +1,43 @@
+// Which ops a finished op makes ready, the same in every simulated engine.
+//
+// An all-to-all ends per GPU, as NCCL's grouped send/receive does: a rank's call returns when its
+// own sends and receives are done. So a computation on GPU g that waits for an all-to-all is
+// released when g's part of it ends; what waits for the whole group (the next stage or chunk of
+// the group's all-to-all stream, a computation on a GPU outside the op) when the op ends.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "plan.hpp"
+
+namespace comet {
+
+class DependencyRelease {
+ public:
+  explicit DependencyRelease(const Plan& plan);
+
+  /// Ops without dependencies, in id order.
+  std::vector<std::int32_t> roots() const;
+  /// Computation `op` ended: appends the ops it makes ready to `ready`.
+  void computation_done(std::int32_t op, std::vector<std::int32_t>& ready);
+  /// GPU `gpu`'s part of all-to-all `op` ended: appends the computations on `gpu` it makes ready.
+  void part_done(std::int32_t op, std::int32_t gpu, std::vector<std::int32_t>& ready);
+  /// All-to-all `op`, over the sorted `gpus`, ended. When `parts_released`, part_done was called
+  /// for each of `gpus` before and only the rest is released; otherwise everything is (an engine
+  /// that knows only the whole op's end).
+  void all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus, bool parts_released,
+                       std::vector<std::int32_t>& ready);
+
+ private:
+  void release(std::int32_t next, std::vector<std::int32_t>& ready) {
+    if (--pending_[next] == 0) ready.push_back(next);
+  }
+
+  const Plan& plan_;
+  Successors successors_;  ///< an all-to-all's successors sorted by their GPU (all-to-alls, -1, first)
+  std::vector<int> pending_;
+};
+
+}  // namespace comet
