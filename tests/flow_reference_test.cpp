@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <random>
@@ -16,24 +18,34 @@ namespace comet {
 namespace {
 
 struct PairFlow {
+  int src = 0, dst = 0;
   std::vector<int> links;
   double bytes_left = 0.0, starts_s = 0.0, rate = 0.0;
   bool done = false;
 };
 
+struct ExactEnds {
+  double op_s = 0.0;               // when the last flow ends
+  std::vector<double> part_s;      // per GPU: when its last flow (sent or received) ends; 0 if none
+};
+
 // Every flow waits its route's latency, then moves its bytes; active flows share each link's
-// effective bandwidth max-min fair. Returns when the last flow ends.
-double exact_max_min_s(const Topology& topology, const CostModel& model, const std::vector<Transfer>& transfers) {
+// effective bandwidth max-min fair.
+ExactEnds exact_max_min(const Topology& topology, const CostModel& model, const std::vector<Transfer>& transfers) {
   std::vector<PairFlow> flows;
+  ExactEnds ends;
+  ends.part_s.assign(topology.num_gpus(), 0.0);
   for (const Transfer& t : transfers) {
     if (t.src == t.dst || t.bytes <= 0.0) continue;
     PairFlow f;
+    f.src = t.src;
+    f.dst = t.dst;
     f.links = topology.route(t.src, t.dst);
     for (int id : f.links) f.starts_s += topology.link(id).latency_s;
     f.bytes_left = t.bytes;
     flows.push_back(std::move(f));
   }
-  double now = 0.0, last_end = 0.0;
+  double now = 0.0;
   for (;;) {
     // Progressive filling over the flows past their latency.
     std::vector<PairFlow*> rising;
@@ -64,13 +76,14 @@ double exact_max_min_s(const Topology& topology, const CostModel& model, const s
       if (f.done) continue;
       next = std::min(next, f.starts_s > now ? f.starts_s : now + f.bytes_left / f.rate);
     }
-    if (!std::isfinite(next)) return last_end;
+    if (!std::isfinite(next)) return ends;
     for (PairFlow& f : flows) {
       if (f.done || f.starts_s > now) continue;
       f.bytes_left -= f.rate * (next - now);
       if (f.bytes_left <= 1e-6 * f.rate * (next - now) + 1e-3) {
         f.done = true;
-        last_end = next;
+        ends.op_s = next;
+        for (int gpu : {f.src, f.dst}) ends.part_s[gpu] = std::max(ends.part_s[gpu], next);
       }
     }
     now = next;
@@ -88,36 +101,82 @@ std::vector<Transfer> ragged_transfers(int gpus, double mean, unsigned seed) {
   return transfers;
 }
 
+struct Case {
+  std::string name, yaml;
+  int gpus;
+};
+
+std::vector<Case> reference_cases() {
+  return {
+      {"fat-tree k4, 16 GPUs", "name: t\nkind: fat-tree\n" + testing::node_yaml(4) + "fat_tree: {k: 4, tiers: 3}\n", 16},
+      {"tree 4:1, 32 GPUs", "name: t\nkind: tree\n" + testing::node_yaml(8) + "tree: {fan_out: [2, 2], oversubscription: [4]}\n", 32},
+      {"fat-tree, 64 GPUs", "name: t\nkind: fat-tree\n" + testing::node_yaml(8) + "fat_tree: {down: [16, 4], up: [1, 16]}\n", 64},
+  };
+}
+
+// One all-to-all op of these transfers, alone.
+Plan single_all_to_all(int gpus, const std::vector<Transfer>& transfers) {
+  Plan plan(PlanHeader{gpus, gpus, 1, 1, 1, 1, "test", "test", "test"});
+  Op op;
+  op.kind = OpKind::ALL_TO_ALL;
+  op.matrix = plan.add_matrix({transfers});
+  plan.add(op, {});
+  return plan;
+}
+
+// Each GPU's part of the op in `timeline` against the exact one, as a share of the exact op's
+// duration: the largest difference.
+double worst_part_error(const Timeline& timeline, const ExactEnds& exact) {
+  double worst = 0.0;
+  for (int gpu = 0; gpu < static_cast<int>(exact.part_s.size()); ++gpu)
+    if (exact.part_s[gpu] > 0.0) {
+      const double e = std::abs(timeline.end_on(0, gpu) - exact.part_s[gpu]) / exact.op_s;
+      if (e > 0.01 && std::getenv("DEBUG_PARTS")) std::printf("gpu %d: %g vs exact %g (op %g)\n", gpu, timeline.end_on(0, gpu), exact.part_s[gpu], exact.op_s);
+      worst = std::max(worst, e);
+    }
+  return worst;
+}
+
 TEST(FlowReference, FlowEngineMatchesExactPerPairMaxMinOnRaggedAllToAlls) {
   const auto engines = available_engines();
   if (std::find(engines.begin(), engines.end(), "flow") == engines.end()) GTEST_SKIP() << "no SimGrid: no flow engine";
   ::setenv("COMET_FLOW_PAIR_LIMIT", "100000000", 1);  // one SimGrid flow per pair: no coalescing
   const CostModel model = CostModel::defaults_for("h100-sxm");
-  struct Case {
-    std::string name, yaml;
-    int gpus;
-  } cases[] = {
-      {"fat-tree k4, 16 GPUs", "name: t\nkind: fat-tree\n" + testing::node_yaml(4) + "fat_tree: {k: 4, tiers: 3}\n", 16},
-      {"tree 4:1, 32 GPUs", "name: t\nkind: tree\n" + testing::node_yaml(8) + "tree: {fan_out: [2, 2], oversubscription: [4]}\n", 32},
-      {"fat-tree, 64 GPUs", "name: t\nkind: fat-tree\n" + testing::node_yaml(8) + "fat_tree: {down: [16, 4], up: [1, 16]}\n", 64},
-  };
-  for (const Case& c : cases) {
+  for (const Case& c : reference_cases()) {
     SCOPED_TRACE(c.name);
     const Topology topology = testing::topology_from_yaml(c.yaml);
     ASSERT_EQ(topology.num_gpus(), c.gpus);
     for (unsigned seed : {1u, 2u}) {
       const std::vector<Transfer> transfers = ragged_transfers(c.gpus, 20e6, seed);
-      Plan plan(PlanHeader{c.gpus, c.gpus, 1, 1, 1, 1, "test", "test", "test"});
-      Op op;
-      op.kind = OpKind::ALL_TO_ALL;
-      op.matrix = plan.add_matrix({transfers});
-      plan.add(op, {});
-      const double flow = make_executor("flow")->run(plan, topology, model).makespan_s();
-      const double exact = exact_max_min_s(topology, model, transfers);
-      EXPECT_NEAR(flow / exact, 1.0, 0.005) << "seed " << seed << ": flow " << flow << " s, exact " << exact << " s";
+      const Timeline flow = make_executor("flow")->run(single_all_to_all(c.gpus, transfers), topology, model);
+      const ExactEnds exact = exact_max_min(topology, model, transfers);
+      EXPECT_NEAR(flow.makespan_s() / exact.op_s, 1.0, 0.005) << "seed " << seed << ": flow " << flow.makespan_s()
+                                                              << " s, exact " << exact.op_s << " s";
+      // Every GPU's part too: a GPU's part ends with its last flow.
+      EXPECT_LT(worst_part_error(flow, exact), 0.005) << "seed " << seed;
     }
   }
   ::unsetenv("COMET_FLOW_PAIR_LIMIT");
+}
+
+// The analytical engine's per-GPU parts come from a processor-sharing profile of the op alone
+// (A2aFootprint::parts), not from max-min per pair: bounded against the exact reference, the
+// op's end within the 5% bar.
+TEST(FlowReference, AnalyticalPartsFollowExactPerPairMaxMin) {
+  const CostModel model = CostModel::defaults_for("h100-sxm");
+  for (const Case& c : reference_cases()) {
+    SCOPED_TRACE(c.name);
+    const Topology topology = testing::topology_from_yaml(c.yaml);
+    for (unsigned seed : {1u, 2u}) {
+      const std::vector<Transfer> transfers = ragged_transfers(c.gpus, 20e6, seed);
+      const Timeline analytical = make_executor("analytical")->run(single_all_to_all(c.gpus, transfers), topology, model);
+      const ExactEnds exact = exact_max_min(topology, model, transfers);
+      EXPECT_NEAR(analytical.makespan_s() / exact.op_s, 1.0, 0.05) << "seed " << seed;
+      EXPECT_LT(worst_part_error(analytical, exact), 0.10) << "seed " << seed;
+      std::printf("%s seed %u: analytical op %+.2f%%, worst GPU part %.2f%% of the op\n", c.name.c_str(), seed,
+                  100.0 * (analytical.makespan_s() / exact.op_s - 1.0), 100.0 * worst_part_error(analytical, exact));
+    }
+  }
 }
 
 }  // namespace

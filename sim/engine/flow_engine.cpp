@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <boost/graph/adjacency_list.hpp>
+#include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 #include <unordered_map>
 
@@ -57,6 +58,7 @@ struct FlowInputs {
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
   std::vector<double> alone_s;                        // per op (all-to-all): seconds alone (interference_stretch)
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
+  std::map<std::pair<std::int32_t, std::int32_t>, double> route_latency_s;    // endpoint pair -> seconds
   const FlowCoalescer* coalescer = nullptr;
 };
 
@@ -64,7 +66,12 @@ struct FlowInputs {
 // every topology vertex is a netpoint (GPUs hosts, switches and NICs routers) and every physical
 // link a one-hop route. ns-3's global routing picks shortest paths (not our ECMP choices).
 // The flow engine's platform: GPU hosts in a full zone, one SimGrid link per directed topology
-// link, and for every communicating pair a route that is exactly its Boost.Graph path.
+// link, and for every communicating pair a route that is exactly its Boost.Graph path. The
+// links have no latency: CM02 shares a link among flows in inverse proportion to their routes'
+// latency (its TCP round-trip model; SimGrid's NetworkCm02Model::communicate sets a flow's
+// sharing penalty to its route latency), which on an RDMA fabric is not what happens and made
+// per-GPU completions differ from per-pair max-min by up to 11% of the op. Each flow instead
+// waits its route's latency on a timer and then joins the others with an equal share.
 std::vector<sg4::Host*> build_flow_platform(const FlowInputs& in) {
   sg4::NetZone* zone = sg4::create_full_zone("cluster");
   std::vector<sg4::Host*> host(in.coalescer->num_endpoints(), nullptr);
@@ -75,7 +82,7 @@ std::vector<sg4::Host*> build_flow_platform(const FlowInputs& in) {
     for (int id : route)
       if (!link[id]) {
         const FlowLink spec = in.coalescer->link(id);
-        link[id] = zone->create_link(fmt::format("l{}", id), spec.Bps)->set_latency(spec.latency_s);
+        link[id] = zone->create_link(fmt::format("l{}", id), spec.Bps);
       }
   }
   for (const auto& [pair, route] : in.routes) {
@@ -135,7 +142,13 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
       running[comm.get()] = {id, f};
       keep_alive.push_back(comm);
       ++flows_left[id];
-      comm->start();
+      // The packet platform's links carry their latency (ns-3 models it); the flow platform's
+      // flows pay it before they join the sharing.
+      const double latency_s = packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst});
+      if (latency_s > 0.0)
+        simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s, [comm] { comm->start(); });
+      else
+        comm->start();
     }
   };
   OpScheduler scheduler(plan, model, in.duration_s, start_flows);
@@ -193,7 +206,11 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
     in.alone_s[op.id] = alone_s(footprints.of(op), topology, model);
     for (const Flow& flow : found->second.flows) {
       auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});
-      if (inserted) route->second = coalescer.route(flow.src, flow.dst);
+      if (inserted) {
+        route->second = coalescer.route(flow.src, flow.dst);
+        double& latency_s = in.route_latency_s[{flow.src, flow.dst}];
+        for (int id : route->second) latency_s += coalescer.link(id).latency_s;
+      }
     }
     // Bytes per topology link from the flows between GPUs (a group's virtual first hop stands
     // for its members' NIC links).
