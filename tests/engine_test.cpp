@@ -198,6 +198,57 @@ TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
   }
 }
 
+const std::string FOUR_GPUS = "name: t\nkind: node\nnode: {gpus: 4, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n"
+                              "latency: {nvlink: 2us}\n";
+
+// One all-to-all of two independent pairs, 0 -> 1 (1 GB) and 2 -> 3 (0.1 GB), each followed by
+// a computation on the receiving GPU: GPU 3's part ends after 4 us + 1 ms, so its computation
+// starts then (analytical, flow), not when GPU 1's part ends 9 ms later. `phase` ends every part
+// with the op (documented approximation).
+TEST(Engines, EachGpusPartOfAnAllToAllEndsWithItsOwnTransfers) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  const CostModel model = ideal_links();
+  TransferPlan p(4);
+  const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {2, 3, 1e8}});
+  Op gemm;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  gemm.flops = 1e9;
+  gemm.gpu = 1;
+  const std::int32_t after_big = p.plan.add(gemm, std::vector<std::int32_t>{a2a});
+  gemm.gpu = 3;
+  const std::int32_t after_small = p.plan.add(gemm, std::vector<std::int32_t>{a2a});
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.ops[a2a].end_s, 4e-6 + 1e9 / 100e9, 1e-7) << engine;
+    EXPECT_NEAR(timeline.ops[after_big].start_s, 4e-6 + 1e9 / 100e9, 1e-7) << engine;
+    const double small_part_s = engine == "phase" ? 4e-6 + 1e9 / 100e9 : 4e-6 + 1e8 / 100e9;
+    EXPECT_NEAR(timeline.end_on(a2a, 3), small_part_s, 1e-7) << engine;
+    EXPECT_NEAR(timeline.end_on(a2a, 2), small_part_s, 1e-7) << engine;
+    EXPECT_NEAR(timeline.ops[after_small].start_s, small_part_s, 1e-7) << engine;
+  }
+}
+
+// A GPU done with its part of an all-to-all computes beside none of its transfers: its
+// computation must not slow the rest of the op (the 0 -> 1 pair runs on alone).
+TEST(Engines, AGpuDoneWithItsPartDoesNotSlowTheRestOfTheAllToAll) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  CostModel model = ideal_links();
+  model.comm_slowdown_with_compute = 0.5;
+  TransferPlan p(4);
+  const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {2, 3, 1e8}});
+  Op gemm;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  gemm.gpu = 3;
+  gemm.flops = 5e12;  // several ms: it runs while the 0 -> 1 transfer still moves
+  const std::int32_t after_small = p.plan.add(gemm, std::vector<std::int32_t>{a2a});
+  for (const std::string& engine : engines_under_test()) {
+    if (engine == "phase") continue;  // parts end with the op there: nothing runs beside it
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    ASSERT_LT(timeline.ops[after_small].start_s, 0.5 * timeline.ops[a2a].end_s) << engine;
+    EXPECT_NEAR(timeline.ops[a2a].end_s, 4e-6 + 1e9 / 100e9, 1e-7) << engine;
+  }
+}
+
 // A permute beside a GEMM (another stream of the GPU) costs the compute stream
 // memory_kernel_interference x their overlap, whichever of the two was scheduled first.
 TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {

@@ -121,14 +121,14 @@ class Schedule {
     const std::vector<PartThreshold>& parts = t.footprint->parts;
     const double moved = 1.0 - t.remaining;
     std::vector<GpuPartEnd>& ends = timeline_.gpu_part_ends[t.op];
-    while (t.parts_done < parts.size() && parts[t.parts_done].fraction <= moved + PROGRESS_TOLERANCE) {
+    while (t.parts_done < parts.size() && threshold(t) <= moved + PROGRESS_TOLERANCE) {
       const std::int32_t gpu = parts[t.parts_done++].gpu;
       ends.push_back({gpu, now_});
       streams_.communication_ends(gpu);
       release_.part_done(t.op, gpu, ready_);
     }
     if (t.parts_done < parts.size()) {
-      push_check(t);
+      retime(t);  // a GPU done with its part no longer slows the op
       push_ready();
       return;
     }
@@ -177,15 +177,20 @@ class Schedule {
     for (ActiveTransfer& t : active_) retime(t);
   }
 
-  // Its rate with the interference of computations on its GPUs now, and its next part's event.
+  // Its rate with the interference of computations now on the GPUs whose part of it still runs
+  // (a GPU done with its sends and receives computes beside no transfer of this op), and its next
+  // part's event.
   void retime(ActiveTransfer& t) {
     t.rate = t.link_rate;
-    if (streams_.gemms_running(t.footprint->gpus, now_)) t.rate *= 1.0 - model_.comm_slowdown_with_compute;
+    const std::vector<PartThreshold>& parts = t.footprint->parts;
+    const bool slowed = std::any_of(parts.begin() + static_cast<std::ptrdiff_t>(t.parts_done), parts.end(),
+                                    [&](const PartThreshold& part) { return streams_.busy(part.gpu, now_); });
+    if (slowed) t.rate *= 1.0 - model_.comm_slowdown_with_compute;
     push_check(t);
   }
 
   void push_check(ActiveTransfer& t) {
-    const double to_move = t.footprint->parts[t.parts_done].fraction - (1.0 - t.remaining);
+    const double to_move = threshold(t) - (1.0 - t.remaining);
     t.version = ++version_;
     push(now_ + std::max(0.0, to_move) / t.rate, EventType::TRANSFER_CHECK, t.op);
   }
@@ -195,6 +200,9 @@ class Schedule {
     for (ActiveTransfer& t : active_)
       if (std::binary_search(t.footprint->gpus.begin(), t.footprint->gpus.end(), gpu)) retime(t);
   }
+
+  // The share of the op that must have moved for its next part to end.
+  double threshold(const ActiveTransfer& t) const { return per_gpu_ ? t.footprint->parts[t.parts_done].fraction : 1.0; }
 
   ActiveTransfer* find_active(std::int32_t op) {
     const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == op; });
@@ -210,6 +218,7 @@ class Schedule {
   A2aFootprints footprints_;
   Timeline timeline_;
   DependencyRelease release_;
+  bool per_gpu_ = per_gpu_completion();
   std::vector<std::int32_t> ready_;  // scratch: ops a release made ready
   ComputeStreams streams_;
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()

@@ -1,8 +1,19 @@
 #include "dependency_release.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "input_error.hpp"
 
 namespace comet {
+
+bool per_gpu_completion() {
+  const char* value = std::getenv("COMET_A2A_COMPLETION");
+  if (!value || std::string(value) == "per-gpu") return true;
+  if (std::string(value) == "group") return false;
+  throw InputError({"<environment>", 0, 0}, "COMET_A2A_COMPLETION", value, "per-gpu or group");
+}
 
 DependencyRelease::DependencyRelease(const Plan& plan)
     : plan_(plan), successors_(successors_of(plan)), pending_(plan.ops().size()) {

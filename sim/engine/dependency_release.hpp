@@ -14,6 +14,12 @@
 
 namespace comet {
 
+/// Whether engines end all-to-alls per GPU: yes unless COMET_A2A_COMPLETION=group (every part
+/// ends with the whole op, as before 2026-12-03), a knob for measuring what per-GPU completion
+/// changes (docs/engines.md), not for users. Any other value than "per-gpu" or "group" is an
+/// InputError.
+bool per_gpu_completion();
+
 class DependencyRelease {
  public:
   explicit DependencyRelease(const Plan& plan);

@@ -60,6 +60,7 @@ struct FlowInputs {
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
   std::map<std::pair<std::int32_t, std::int32_t>, double> route_latency_s;    // endpoint pair -> seconds
   const FlowCoalescer* coalescer = nullptr;
+  bool per_gpu_completion = true;
 };
 
 // The packet engine's platform: ns-3 takes only one-hop routes and routes packets itself, so
@@ -133,10 +134,15 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
   auto start_flows = [&](std::int32_t id) {
     const CoalescedOp& op = *in.coalesced[id];
     scheduler_ref->communication_begins(op.gpus);
-    const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(op.gpus), in.alone_s[id]);
     gpu_flows_left[id] = op.flows_per_gpu;
+    std::vector<std::int32_t> members;
     for (std::size_t f = 0; f < op.flows.size(); ++f) {
       const Flow& flow = op.flows[f];
+      // Computation queued on its own GPUs slows a flow (stretches its bytes), not the GPUs'
+      // of other flows: a busy GPU does not slow the whole group's collective.
+      members.clear();
+      for (std::int32_t member : op.flow_members[f]) members.push_back(op.gpus[static_cast<std::size_t>(member)]);
+      const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(members), in.alone_s[id]);
       const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes * stretch)));
       sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
       running[comm.get()] = {id, f};
@@ -162,7 +168,8 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
     const CoalescedOp& op = *in.coalesced[id];
     std::vector<int>& left = gpu_flows_left[id];
     for (std::int32_t member : op.flow_members[f])
-      if (--left[static_cast<std::size_t>(member)] == 0) scheduler_ref->part_done(id, op.gpus[static_cast<std::size_t>(member)]);
+      if (--left[static_cast<std::size_t>(member)] == 0 && in.per_gpu_completion)
+        scheduler_ref->part_done(id, op.gpus[static_cast<std::size_t>(member)]);
     if (--flows_left[id] == 0) {
       gpu_flows_left.erase(id);
       scheduler_ref->all_to_all_done(id, op.gpus);
@@ -188,6 +195,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
   FlowInputs in;
   in.coalescer = &coalescer;
+  in.per_gpu_completion = per_gpu_completion();
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
   in.alone_s.assign(plan.ops().size(), 0.0);
