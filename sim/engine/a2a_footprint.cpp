@@ -41,28 +41,35 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
 void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<int>& routes,
                                const std::vector<std::size_t>& route_start, A2aFootprint& footprint) {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
-  // Per link, its transfers' bytes sorted, with prefix sums: sum_i min(b_i, b) in O(log n).
+  // Per link, its transfers sorted by bytes: the k-th smallest of n (ties in any order) is
+  // through after (the k - 1 smaller ones + b x (n - k + 1)) / bandwidth, one sweep per link.
+  struct Entry {
+    double bytes;
+    std::int32_t transfer;
+  };
   const int links = topology_.num_directed_links();
   std::vector<std::size_t> start(static_cast<std::size_t>(links) + 1, 0);
-  for (std::int32_t id : routes) ++start[static_cast<std::size_t>(id) + 1];
+  for (int id : routes) ++start[static_cast<std::size_t>(id) + 1];
   for (int id = 0; id < links; ++id) start[id + 1] += start[id];
-  std::vector<double> sizes(routes.size());
+  std::vector<Entry> entries(routes.size());
   std::vector<std::size_t> fill(start.begin(), start.end() - 1);
   for (std::size_t t = 0; t < matrix.transfers.size(); ++t)
-    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i) sizes[fill[routes[i]]++] = matrix.transfers[t].bytes;
-  std::vector<double> prefix(routes.size() + 1, 0.0);
+    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i)
+      entries[fill[routes[i]]++] = {matrix.transfers[t].bytes, static_cast<std::int32_t>(t)};
+  std::vector<double> transfer_end(matrix.transfers.size(), 0.0);
   for (const LinkLoad& load : footprint.loads) {
-    std::sort(sizes.begin() + static_cast<std::ptrdiff_t>(start[load.link]),
-              sizes.begin() + static_cast<std::ptrdiff_t>(start[load.link + 1]));
-    for (std::size_t i = start[load.link]; i < start[load.link + 1]; ++i) prefix[i + 1] = prefix[i] + sizes[i];
+    const auto first = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link]);
+    const auto last = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link + 1]);
+    std::sort(first, last, [](const Entry& a, const Entry& b) { return a.bytes < b.bytes; });
+    const double Bps = model_->effective_Bps(topology_.link(load.link));
+    double smaller = 0.0;
+    auto left = static_cast<double>(last - first);
+    for (auto it = first; it != last; ++it, left -= 1.0) {
+      double& end = transfer_end[static_cast<std::size_t>(it->transfer)];
+      end = std::max(end, (smaller + it->bytes * left) / Bps);
+      smaller += it->bytes;
+    }
   }
-  auto shared_finish_s = [&](int link, double bytes) {
-    const auto first = sizes.begin() + static_cast<std::ptrdiff_t>(start[link]);
-    const auto last = sizes.begin() + static_cast<std::ptrdiff_t>(start[link + 1]);
-    const std::size_t below = static_cast<std::size_t>(std::upper_bound(first, last, bytes) - sizes.begin());
-    const double served = prefix[below] - prefix[start[link]] + bytes * static_cast<double>(start[link + 1] - below);
-    return served / model_->effective_Bps(topology_.link(link));
-  };
   std::vector<double> part_end(footprint.gpus.size(), 0.0);
   auto slot = [&](int gpu) {
     return static_cast<std::size_t>(std::lower_bound(footprint.gpus.begin(), footprint.gpus.end(), gpu) - footprint.gpus.begin());
@@ -70,10 +77,8 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<i
   double op_end = 0.0;
   for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
     const Transfer& tr = matrix.transfers[t];
-    double end = 0.0;
-    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i) end = std::max(end, shared_finish_s(routes[i], tr.bytes));
-    for (int gpu : {tr.src, tr.dst}) part_end[slot(gpu)] = std::max(part_end[slot(gpu)], end);
-    op_end = std::max(op_end, end);
+    for (int gpu : {tr.src, tr.dst}) part_end[slot(gpu)] = std::max(part_end[slot(gpu)], transfer_end[t]);
+    op_end = std::max(op_end, transfer_end[t]);
   }
   for (std::size_t g = 0; g < footprint.gpus.size(); ++g)
     footprint.parts.push_back({footprint.gpus[g], op_end > 0.0 ? std::min(1.0, part_end[g] / op_end) : 1.0});
