@@ -249,6 +249,51 @@ TEST(Engines, AGpuDoneWithItsPartDoesNotSlowTheRestOfTheAllToAll) {
   }
 }
 
+// A computation is slowed by 1 / (1 - comm_sm_share) while an all-to-all runs on its GPU, for as
+// long as they overlap: (a) a GEMM running alone when an all-to-all begins beside it slows from
+// then on; (b) a GEMM starting beside an all-to-all speeds up again when it ends.
+TEST(Engines, AComputationIsSlowedOnlyWhileAnAllToAllRunsBesideIt) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  CostModel model = ideal_links();
+  model.comm_sm_share = 0.5;
+  model.memory_kernel_interference = 0.0;
+  const double latency_s = 4e-6;
+  Op gemm;
+  gemm.kind = OpKind::NON_MOE;  // priced by its flops
+  gemm.gpu = 0;
+  gemm.flops = 2e12;
+  Op delay;
+  delay.kind = OpKind::NON_MOE;
+  delay.gpu = 2;  // outside the all-to-all: never slowed
+  delay.flops = 5e11;
+  {  // (a) the all-to-all (10 ms) begins after `delay`, while the GEMM runs
+    TransferPlan p(4);
+    const std::int32_t before = p.plan.add(delay, {});
+    const std::int32_t g = p.plan.add(gemm, {});
+    p.all_to_all({{0, 1, 1e9}, {1, 0, 1e9}}, {before});
+    const double d = compute_time_s(p.plan, p.plan.ops()[before], model), c = compute_time_s(p.plan, p.plan.ops()[g], model);
+    ASSERT_LT(d, 0.5 * c);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[g].end_s, d + (c - d) / 0.5, latency_s + 1e-9) << engine;
+    }
+  }
+  {  // (b) the GEMM begins after `delay`, beside a 1 ms all-to-all
+    TransferPlan p(4);
+    const std::int32_t a2a = p.all_to_all({{0, 1, 1e8}, {1, 0, 1e8}});
+    const std::int32_t before = p.plan.add(delay, {});
+    const std::int32_t g = p.plan.add(gemm, std::vector<std::int32_t>{before});
+    const double d = compute_time_s(p.plan, p.plan.ops()[before], model), c = compute_time_s(p.plan, p.plan.ops()[g], model);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      const double a2a_end = timeline.ops[a2a].end_s;
+      ASSERT_GT(a2a_end, d) << engine << ": the GEMM must start beside the all-to-all";
+      EXPECT_NEAR(timeline.ops[g].start_s, d, 1e-9) << engine;
+      EXPECT_NEAR(timeline.ops[g].end_s, a2a_end + (c - 0.5 * (a2a_end - d)), 1e-9) << engine;
+    }
+  }
+}
+
 // A permute beside a GEMM (another stream of the GPU) costs the compute stream
 // memory_kernel_interference x their overlap, whichever of the two was scheduled first.
 TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {

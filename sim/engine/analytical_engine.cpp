@@ -57,7 +57,9 @@ class Schedule {
       advance_to(event.time);
       switch (event.type) {
         case EventType::READY: start(event.op); break;
-        case EventType::COMPUTE_END: finish(event.op); break;
+        case EventType::COMPUTE_END:
+          if (event.version == compute_version_[event.op]) finish(event.op);  // else retimed since
+          break;
         case EventType::TRANSFER_BEGIN: begin_transfer(event.op); break;
         case EventType::TRANSFER_CHECK:
           if (ActiveTransfer* t = find_active(event.op); t && t->version == event.version) parts_reached(*t);
@@ -88,7 +90,7 @@ class Schedule {
     }
     const bool was_idle = !streams_.busy(op.gpu, now_);
     std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
-    push(entry.end_s, EventType::COMPUTE_END, id);
+    push_compute_end(id, entry.end_s);
     if (was_idle) retime_on(op.gpu);  // interference begins for the all-to-alls running there
   }
 
@@ -102,6 +104,21 @@ class Schedule {
     push_ready();
   }
 
+  void push_compute_end(std::int32_t id, double end_s) {
+    compute_version_[id] = ++version_;
+    events_.push({end_s, sequence_++, EventType::COMPUTE_END, id, compute_version_[id]});
+  }
+
+  // Communication began or ended on GPUs: their computations' new spans.
+  void apply_retimed() {
+    for (const Retimed& r : retimed_) {
+      timeline_.ops[r.op].start_s = r.start_s;
+      timeline_.ops[r.op].end_s = r.end_s;
+      push_compute_end(r.op, r.end_s);
+    }
+    retimed_.clear();
+  }
+
   void push_ready() {
     for (std::int32_t next : ready_) push(now_, EventType::READY, next);
     ready_.clear();
@@ -110,7 +127,8 @@ class Schedule {
   void begin_transfer(std::int32_t id) {
     const A2aFootprint& footprint = footprints_.of(plan_.ops()[id]);
     for (const LinkLoad& load : footprint.loads) timeline_.link_bytes[load.link] += load.bytes;
-    streams_.communication_begins(footprint.gpus);
+    streams_.communication_begins(footprint.gpus, now_, retimed_);
+    apply_retimed();
     active_.push_back({id, &footprint});
     reschedule();
   }
@@ -124,7 +142,8 @@ class Schedule {
     while (t.parts_done < parts.size() && threshold(t) <= moved + PROGRESS_TOLERANCE) {
       const std::int32_t gpu = parts[t.parts_done++].gpu;
       ends.push_back({gpu, now_});
-      streams_.communication_ends(gpu);
+      streams_.communication_ends(gpu, now_, retimed_);
+      apply_retimed();
       release_.part_done(t.op, gpu, ready_);
     }
     if (t.parts_done < parts.size()) {
@@ -220,6 +239,8 @@ class Schedule {
   DependencyRelease release_;
   bool per_gpu_ = per_gpu_completion();
   std::vector<std::int32_t> ready_;  // scratch: ops a release made ready
+  std::vector<Retimed> retimed_;     // scratch: computations a communication change moved
+  std::vector<std::uint64_t> compute_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
   ComputeStreams streams_;
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()
   std::vector<std::int32_t> touched_;

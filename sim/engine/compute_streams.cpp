@@ -5,7 +5,8 @@
 namespace comet {
 
 ComputeStreams::ComputeStreams(int num_gpus, const CostModel& model)
-    : model_(model), free_at_(num_gpus, {0.0, 0.0, 0.0}), communications_(num_gpus, 0), memory_kernels_(num_gpus) {}
+    : model_(model), free_at_(num_gpus, {0.0, 0.0, 0.0}), queued_(num_gpus), communications_(num_gpus, 0),
+      memory_kernels_(num_gpus) {}
 
 double ComputeStreams::memory_overlap_s(std::int32_t gpu, double begin, double end) {
   auto& kernels = memory_kernels_[gpu];
@@ -16,7 +17,9 @@ double ComputeStreams::memory_overlap_s(std::int32_t gpu, double begin, double e
 }
 
 std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration_s, double now) {
-  if (communications_[op.gpu] > 0 && op.compute_sm_fraction >= 1.0) duration_s /= 1.0 - model_.comm_sm_share;
+  const bool slowable = op.compute_sm_fraction >= 1.0;
+  const double rate = rate_of(op.gpu, slowable);
+  duration_s /= rate;
   const StreamRole role = stream_of(op);
   auto& free_at = free_at_[op.gpu];
   double& stream_free = free_at[static_cast<std::size_t>(role)];
@@ -31,11 +34,43 @@ std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration
     memory_kernels_[op.gpu].emplace_back(begin, begin + duration_s);
   }
   stream_free = begin + duration_s;
+  auto& queue = queued_[op.gpu][static_cast<std::size_t>(role)];
+  while (!queue.empty() && queue.front().end_s <= now) queue.pop_front();
+  queue.push_back({op.id, now, begin, begin + duration_s, rate, slowable});
   return {begin, begin + duration_s};
 }
 
-void ComputeStreams::communication_begins(std::span<const std::int32_t> gpus) {
-  for (std::int32_t gpu : gpus) ++communications_[gpu];
+void ComputeStreams::retime(std::int32_t gpu, double now, std::vector<Retimed>& retimed) {
+  for (std::size_t role = 0; role < NUM_STREAM_ROLES; ++role) {
+    auto& queue = queued_[gpu][role];
+    while (!queue.empty() && queue.front().end_s <= now) queue.pop_front();
+    double shift = 0.0;  // how much later (or earlier) the previous op of the stream now ends
+    for (Scheduled& s : queue) {
+      const double rate = rate_of(gpu, s.slowable);
+      double start = s.start_s, end = 0.0;
+      if (s.start_s <= now) {  // running: its work left at the new rate
+        end = now + (s.end_s - now) * s.rate / rate;
+      } else {  // queued: keeps its gap behind the previous op (or its ready time)
+        start = std::max({s.ready_s, now, s.start_s + shift});
+        end = start + (s.end_s - s.start_s) * s.rate / rate;
+      }
+      shift = end - s.end_s;
+      if (start != s.start_s || end != s.end_s) retimed.push_back({s.op, start, end});
+      s.start_s = start;
+      s.end_s = end;
+      s.rate = rate;
+    }
+    free_at_[gpu][role] += shift;
+  }
+}
+
+void ComputeStreams::communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed) {
+  for (std::int32_t gpu : gpus)
+    if (communications_[gpu]++ == 0) retime(gpu, now, retimed);
+}
+
+void ComputeStreams::communication_ends(std::int32_t gpu, double now, std::vector<Retimed>& retimed) {
+  if (--communications_[gpu] == 0) retime(gpu, now, retimed);
 }
 
 double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, double now) const {

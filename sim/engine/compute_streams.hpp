@@ -1,18 +1,25 @@
 // Computations on GPUs, the same in every simulated engine: per GPU the streams the real
 // executor uses (stream_of: GEMMs on the compute stream, a chunk's permute and unpermute on the
 // dispatch or combine stream, beside another chunk's GEMMs), ops of one stream in the order they
-// become ready, each for the cost model's duration. Interference: a computation
-// that starts while an all-to-all involving its GPU runs is slowed by 1 / (1 - comm_sm_share),
-// unless it already runs on reserved SMs (fine-grained overlap); engines ask gemms_running() to
-// slow an all-to-all that starts while computations run on its GPUs. A memory kernel (permute,
-// unpermute, on a side stream) beside the compute stream's work costs that stream
-// memory_kernel_interference x the seconds they overlap: charged to the compute op when the
-// memory kernel was scheduled first, else to the compute stream's queue (its next op starts
-// later), so the charge does not depend on which of the two became ready first.
+// become ready, each for the cost model's duration.
+//
+// Interference from communication: a computation is slowed by 1 / (1 - comm_sm_share) while an
+// all-to-all's part runs on its GPU (the SMs NCCL's kernels take), for as long as they overlap,
+// not for its whole duration because one ran when it started; ops on reserved SMs (fine-grained
+// overlap) are not slowed. When a GPU's communication begins or ends, its running and queued
+// ops are retimed and the engine re-arms their ends (communication_begins / _ends return them).
+// Engines ask busy() to slow an all-to-all while computations run on its GPUs.
+//
+// Memory kernels beside the compute stream: a memory kernel (permute, unpermute, on a side
+// stream) beside the compute stream's work costs that stream memory_kernel_interference x the
+// seconds they overlap: charged to the compute op when the memory kernel was scheduled first,
+// else to the compute stream's queue (its next op starts later), so the charge does not depend
+// on which of the two became ready first.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <utility>
 #include <vector>
@@ -22,15 +29,23 @@
 
 namespace comet {
 
+/// An op whose times changed: its new start and end (seconds).
+struct Retimed {
+  std::int32_t op = 0;
+  double start_s = 0.0, end_s = 0.0;
+};
+
 class ComputeStreams {
  public:
   ComputeStreams(int num_gpus, const CostModel& model);
 
-  /// Schedules compute op `op`, ready at `now`, alone taking `duration_s`; returns its start and end.
+  /// Schedules compute op `op`, ready at `now`, alone taking `duration_s`; returns its start and
+  /// end as they stand now (a later communication change may move them: see Retimed).
   std::pair<double, double> schedule(const Op& op, double duration_s, double now);
-  /// An all-to-all began on these GPUs; communication_ends for each as its part ends.
-  void communication_begins(std::span<const std::int32_t> gpus);
-  void communication_ends(std::int32_t gpu) { --communications_[gpu]; }
+  /// An all-to-all began on these GPUs at `now`; communication_ends for each as its part ends.
+  /// Both append the ops whose start or end moved to `retimed`.
+  void communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed);
+  void communication_ends(std::int32_t gpu, double now, std::vector<Retimed>& retimed);
   /// Whether a computation runs or is queued after `now` on the compute stream of any of these GPUs.
   bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
   /// The same for one GPU.
@@ -39,11 +54,23 @@ class ComputeStreams {
   double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
 
  private:
+  struct Scheduled {
+    std::int32_t op;
+    double ready_s, start_s, end_s;
+    double rate;      ///< share of full speed it runs at now
+    bool slowable;    ///< slowed by communication (not on reserved SMs)
+  };
   /// Seconds of the memory kernels scheduled on `gpu`'s side streams that overlap [begin, end).
   double memory_overlap_s(std::int32_t gpu, double begin, double end);
+  double rate_of(std::int32_t gpu, bool slowable) const {
+    return slowable && communications_[gpu] > 0 ? 1.0 - model_.comm_sm_share : 1.0;
+  }
+  /// Communication on `gpu` changed: every op not yet ended there runs at its new rate from `now`.
+  void retime(std::int32_t gpu, double now, std::vector<Retimed>& retimed);
 
   const CostModel& model_;
   std::vector<std::array<double, NUM_STREAM_ROLES>> free_at_;  ///< per GPU and stream role
+  std::vector<std::array<std::deque<Scheduled>, NUM_STREAM_ROLES>> queued_;  ///< ops not known to have ended
   std::vector<int> communications_;
   /// Per GPU: intervals of memory kernels on its side streams not yet known to have ended
   /// before the latest `now` (pruned as time passes: engines schedule in time order).

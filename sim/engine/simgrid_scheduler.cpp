@@ -12,7 +12,7 @@ OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<d
                          std::function<void(std::int32_t)> start_all_to_all)
     : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
       times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
-      streams_(plan.header().num_gpus, model) {}
+      timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model) {}
 
 void OpScheduler::start(const std::vector<bool>& included) {
   for (std::int32_t id : release_.roots())
@@ -29,7 +29,22 @@ void OpScheduler::start_op(std::int32_t id) {
   }
   const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
   times_[2 * id] = begin;
-  simgrid::kernel::timer::Timer::set(end, [this, id] { finish(id); });
+  arm(id, end);
+}
+
+void OpScheduler::arm(std::int32_t id, double end_s) {
+  const std::uint64_t version = ++timer_version_[id];
+  simgrid::kernel::timer::Timer::set(end_s, [this, id, version] {
+    if (version == timer_version_[id]) finish(id);
+  });
+}
+
+void OpScheduler::apply_retimed() {
+  for (const Retimed& r : retimed_) {
+    times_[2 * r.op] = r.start_s;
+    arm(r.op, r.end_s);
+  }
+  retimed_.clear();
 }
 
 // Ops made ready start now, in the order they were released.
@@ -45,11 +60,15 @@ void OpScheduler::finish(std::int32_t id) {
   start_ready();
 }
 
-void OpScheduler::communication_begins(std::span<const std::int32_t> gpus) { streams_.communication_begins(gpus); }
+void OpScheduler::communication_begins(std::span<const std::int32_t> gpus) {
+  streams_.communication_begins(gpus, simgrid::s4u::Engine::get_clock(), retimed_);
+  apply_retimed();
+}
 
 void OpScheduler::part_done(std::int32_t op, std::int32_t gpu) {
   parts_[op].push_back({gpu, simgrid::s4u::Engine::get_clock()});
-  streams_.communication_ends(gpu);
+  streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
+  apply_retimed();
   release_.part_done(op, gpu, ready_);
   start_ready();
 }
@@ -57,7 +76,8 @@ void OpScheduler::part_done(std::int32_t op, std::int32_t gpu) {
 void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus) {
   const bool parts_reported = !parts_[op].empty();
   if (!parts_reported)
-    for (std::int32_t gpu : gpus) streams_.communication_ends(gpu);
+    for (std::int32_t gpu : gpus) streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
+  apply_retimed();
   times_[2 * op + 1] = simgrid::s4u::Engine::get_clock();
   release_.all_to_all_done(op, gpus, parts_reported, ready_);
   start_ready();

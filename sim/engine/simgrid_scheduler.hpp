@@ -49,6 +49,9 @@ class OpScheduler {
   void start_op(std::int32_t id);
   void finish(std::int32_t id);
   void start_ready();
+  /// Arms the timer ending computation `id` at `end_s` (earlier timers of it are ignored).
+  void arm(std::int32_t id, double end_s);
+  void apply_retimed();
 
   const Plan& plan_;
   std::vector<double> compute_s_;
@@ -57,6 +60,8 @@ class OpScheduler {
   std::vector<std::vector<GpuPartEnd>> parts_;
   DependencyRelease release_;
   std::vector<std::int32_t> ready_;
+  std::vector<Retimed> retimed_;
+  std::vector<std::uint64_t> timer_version_;
   ComputeStreams streams_;
 };
 
