@@ -5,6 +5,9 @@
 # engine with one flow per GPU pair (no coalescing), which tests/flow_reference_test.cpp checks
 # against an exact event-driven max-min within 0.01%.
 #   scripts/engine_errors.sh [GPU_COUNTS] [OUT_DIR]      (default: "64 128", a temp dir)
+#   MODEL=deepseek-v3 EXPERTS=256 scripts/engine_errors.sh "128"   (default MODEL mixtral-8x7b,
+#   EXPERTS = the GPU count; DeepSeek-V3's top-8 over 256 experts is where in-step and per-flow
+#   max-min part: docs/engines.md); TYPES and ROUTINGS narrow the clusters and routings
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMET=${COMET:-$PWD/build/comet}
@@ -25,10 +28,10 @@ print(max(o["end_s"] for o in ops)-min(o["start_s"] for o in ops))' "$1"
 printf '%-6s %-9s %-12s %12s %9s %9s %9s\n' gpus topology routing "flow/pair ms" phase analytic "flow coal"
 printf '%-6s %-9s %-12s %12s %9s %9s %9s\n' '#' '' '' ms '%' '%' '%'
 for gpus in $SIZES; do
-  for type in tree fat-tree rail; do
-    for routing in uniform zipf hot-experts; do
+  for type in ${TYPES:-tree fat-tree rail}; do
+    for routing in ${ROUTINGS:-uniform zipf hot-experts}; do
       s="$OUT/$type-$gpus-$routing.yaml"
-      "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "$gpus" --model mixtral-8x7b -o "$s" >/dev/null 2>&1
+      "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "${EXPERTS:-$gpus}" --model "${MODEL:-mixtral-8x7b}" -o "$s" >/dev/null 2>&1
       sed -i "s/^    kind: uniform .*/    kind: $routing/" "$s"
       run() { "$COMET" simulate "$s" --partition none --calibration "$OUT/no-interference.yaml" --timeline "$OUT/$1.json" "${@:2}" >/dev/null; dispatch_s "$OUT/$1.json"; }
       ref=$(COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
