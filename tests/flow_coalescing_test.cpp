@@ -40,7 +40,7 @@ TEST(FlowCoalescing, KeepsBytesAndPoolsEachGroupsNics) {
   // Inside nodes: 16 nodes x 56 GPU pairs. Between nodes: one group per (leaf, rail), 4 x 8,
   // each with a flow to every node's GPU on its rail (members send to each other too).
   const int inside = 16 * 56, groups = 4 * 8;
-  EXPECT_EQ(coalescer.num_endpoints(), 128 + groups);
+  EXPECT_EQ(coalescer.num_endpoints(), 128 + 2 * groups);  // a virtual source and destination per group
   EXPECT_EQ(static_cast<int>(op.flows.size()), inside + groups * 16);
   EXPECT_EQ(static_cast<int>(op.node_flows.size()), inside + 16 * 15 * 8);
   // A pooled first hop: 4 members x min(PCIe 64 GB/s x 0.85, NIC 50 GB/s x 0.90).

@@ -180,5 +180,23 @@ TEST(FlowReference, AnalyticalPartsFollowExactPerPairMaxMin) {
   }
 }
 
+// SCRATCH
+TEST(FlowReference, ScratchSkewed) {
+  const CostModel model = CostModel::defaults_for("h100-sxm");
+  for (const Case& c : reference_cases()) {
+    const Topology topology = testing::topology_from_yaml(c.yaml);
+    for (double alpha : {0.3, 1.0}) {
+      std::vector<Transfer> transfers;
+      for (int s = 0; s < c.gpus; ++s)
+        for (int d = 0; d < c.gpus; ++d)
+          if (s != d) transfers.push_back({s, d, std::round(20e6 / std::pow(d + 1, alpha))});
+      const Timeline analytical = make_executor("analytical")->run(single_all_to_all(c.gpus, transfers), topology, model);
+      const ExactEnds exact = exact_max_min(topology, model, transfers);
+      std::printf("%s alpha %.1f: analytical (in step) %+.2f%% of exact %.3f ms\n", c.name.c_str(), alpha,
+                  100.0 * (analytical.makespan_s() / exact.op_s - 1.0), exact.op_s * 1e3);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace comet

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 
 namespace comet {
 
@@ -24,7 +25,8 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
       const int leaf = topology.leaf_of_gpu(gw);
       if (leaf < 0) continue;
       bool exclusive = true;
-      const std::vector<int> hop = first_hop(gw, exclusive);
+      const std::vector<int> out = first_hop(gw, exclusive);
+      const std::vector<int> in = last_hop(gw, exclusive);
       auto [slot, added] = filling.try_emplace({leaf, r}, -1);
       if (!exclusive || slot->second < 0 || groups_[static_cast<std::size_t>(slot->second)].nodes >= group_nodes) {
         slot->second = static_cast<int>(groups_.size());
@@ -32,22 +34,19 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
         group.index = slot->second;
         if (exclusive) {
           group.first_hop = {num_real_links_ + static_cast<int>(pooled_.size())};
+          group.last_hop = {num_real_links_ + static_cast<int>(pooled_.size()) + 1};
+          pooled_.push_back({0.0, 0.0});
           pooled_.push_back({0.0, 0.0});
         } else {
-          group.first_hop = hop;
+          group.first_hop = out;
+          group.last_hop = in;
         }
         groups_.push_back(std::move(group));
       }
       Group& group = groups_[static_cast<std::size_t>(slot->second)];
-      if (exclusive) {  // the member's two links in series, added to the pool
-        FlowLink& pool = pooled_[static_cast<std::size_t>(group.first_hop[0] - num_real_links_)];
-        double bottleneck = std::numeric_limits<double>::infinity(), latency = 0.0;
-        for (int id : hop) {
-          bottleneck = std::min(bottleneck, model.effective_Bps(topology.link(id)));
-          latency += topology.link(id).latency_s;
-        }
-        pool.Bps += bottleneck;
-        pool.latency_s = std::max(pool.latency_s, latency);
+      if (exclusive) {  // the member's links in series, added to the group's pools
+        add_to_pool(group.first_hop[0], out);
+        add_to_pool(group.last_hop[0], in);
       }
       ++group.nodes;
       group_of_[static_cast<std::size_t>(n) * rails_ + r] = group.index;
@@ -55,6 +54,17 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
         if (topology.leaf_of_gpu(g) == leaf) group.gpus.push_back(g);
     }
   }
+}
+
+void FlowCoalescer::add_to_pool(int pooled_link, const std::vector<int>& hop) {
+  FlowLink& pool = pooled_[static_cast<std::size_t>(pooled_link - num_real_links_)];
+  double bottleneck = std::numeric_limits<double>::infinity(), latency = 0.0;
+  for (int id : hop) {
+    bottleneck = std::min(bottleneck, model_.effective_Bps(topology_.link(id)));
+    latency += topology_.link(id).latency_s;
+  }
+  pool.Bps += bottleneck;
+  pool.latency_s = std::max(pool.latency_s, latency);
 }
 
 int FlowCoalescer::rail(int gpu) const {
@@ -80,8 +90,41 @@ std::vector<int> FlowCoalescer::first_hop(int gpu, bool& exclusive) const {
   return hop;
 }
 
+// Links of a route from another node into `gpu` after its leaf (leaf -> NIC -> GPU); `exclusive`
+// false when one of them comes out of the node's fabric (shared with in-node traffic).
+std::vector<int> FlowCoalescer::last_hop(int gpu, bool& exclusive) const {
+  std::vector<int> route = topology_.route((gpu + gpus_per_node_) % num_gpus_, gpu), hop;
+  for (auto it = route.rbegin(); it != route.rend(); ++it) {
+    const VertexKind from = topology_.graph()[topology_.link_endpoints(*it).first].kind;
+    hop.insert(hop.begin(), *it);
+    if (from == VertexKind::LEAF) break;
+    exclusive = exclusive && from == VertexKind::NIC;
+  }
+  return hop;
+}
+
+// Whether an op's senders are more uneven than its receivers (max over mean of the bytes per GPU):
+// then its destinations are pooled and its sources kept exact, else the other way round.
+bool sources_more_uneven(const TransferMatrix& matrix, bool reversed, int gpus) {
+  std::vector<double> sent(gpus, 0.0), received(gpus, 0.0);
+  for (const Transfer& t : matrix.transfers) {
+    sent[reversed ? t.dst : t.src] += t.bytes;
+    received[reversed ? t.src : t.dst] += t.bytes;
+  }
+  auto unevenness = [](const std::vector<double>& bytes) {
+    double max = 0.0, sum = 0.0;
+    int count = 0;
+    for (double b : bytes)
+      if (b > 0.0) max = std::max(max, b), sum += b, ++count;
+    return count == 0 ? 1.0 : max * count / sum;
+  };
+  return unevenness(sent) > unevenness(received);
+}
+
 CoalescedOp FlowCoalescer::coalesce(const TransferMatrix& matrix, bool reversed) const {
   const bool per_pair = static_cast<int>(matrix.transfers.size()) <= max_pair_flows_;
+  const bool pool_destinations = !per_pair && sources_more_uneven(matrix, reversed, num_gpus_);
+  const int groups = static_cast<int>(groups_.size());
   struct Coalesced {
     double bytes = 0.0;
     std::vector<std::int32_t> members;  // GPUs, then indices into op.gpus
@@ -93,15 +136,18 @@ CoalescedOp FlowCoalescer::coalesce(const TransferMatrix& matrix, bool reversed)
     const int src = reversed ? t.dst : t.src, dst = reversed ? t.src : t.dst;
     op.gpus.push_back(src);
     op.gpus.push_back(dst);
-    const int group = group_of_[static_cast<std::size_t>(node(src)) * rails_ + rail(dst)];
+    // Rail-aligned between nodes: on the destination's rail when sources are pooled, on the
+    // source's when destinations are.
+    const int rail_used = pool_destinations ? rail(src) : rail(dst);
+    const int group = group_of_[static_cast<std::size_t>(node(pool_destinations ? dst : src)) * rails_ + rail_used];
     Coalesced* flow = nullptr;
     if (per_pair || node(src) == node(dst) || group < 0) {
       flow = &flows[{src, dst}];
       node_flows[{src, dst}] += t.bytes;
     } else {
-      const int to = gateway(node(dst), rail(dst));
-      node_flows[{gateway(node(src), rail(dst)), to}] += t.bytes;
-      flow = &flows[{num_gpus_ + group, to}];
+      const int from = gateway(node(src), rail_used), to = gateway(node(dst), rail_used);
+      node_flows[{from, to}] += t.bytes;
+      flow = pool_destinations ? &flows[{from, num_gpus_ + groups + group}] : &flows[{num_gpus_ + group, to}];
     }
     flow->bytes += t.bytes;
     flow->members.push_back(src);
@@ -126,6 +172,22 @@ CoalescedOp FlowCoalescer::coalesce(const TransferMatrix& matrix, bool reversed)
 }
 
 std::vector<int> FlowCoalescer::route(int src, int dst) const {
+  const int groups = static_cast<int>(groups_.size());
+  if (dst >= num_gpus_ + groups) {
+    // Into a destination group: the path to one of its GPUs (ECMP: picked by source node + 3 x
+    // rail, never on the source's node) up to that GPU's leaf, then the group's pooled last hop.
+    const Group& group = groups_.at(static_cast<std::size_t>(dst - num_gpus_ - groups));
+    const std::size_t count = group.gpus.size();
+    std::size_t pick = static_cast<std::size_t>(node(src) + 3 * rail(src)) % count;
+    while (node(group.gpus[pick]) == node(src)) pick = (pick + 1) % count;
+    std::vector<int> links = topology_.route(src, group.gpus[pick]);
+    std::size_t leaving_leaf = links.size();
+    for (std::size_t i = 0; i < links.size(); ++i)
+      if (topology_.graph()[topology_.link_endpoints(links[i]).first].kind == VertexKind::LEAF) leaving_leaf = i;
+    links.resize(leaving_leaf);
+    links.insert(links.end(), group.last_hop.begin(), group.last_hop.end());
+    return links;
+  }
   if (src < num_gpus_) return topology_.route(src, dst);
   const Group& group = groups_.at(static_cast<std::size_t>(src - num_gpus_));
   // ECMP: the path of one of the group's GPUs (never one of the destination's node, whose route

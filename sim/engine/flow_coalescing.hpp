@@ -4,9 +4,15 @@
 // each flow at its own date, so the cost grows about as flows x flows (docs/engines.md, "The
 // flow engine's speed"). Two granularities:
 //  1. Per GPU pair, when the op has at most MAX_PAIR_FLOWS transfers (exact, ECMP per pair).
-//  2. Beyond, transfers inside a node stay per GPU pair; transfers between nodes are merged per
-//     (source group, destination node, destination rail). A source group is up to GROUP_NODES
-//     consecutive nodes whose NICs on that rail hang off the same leaf. The group's flow leaves
+//  2. Beyond, transfers inside a node stay per GPU pair; transfers between nodes are merged on
+//     the side whose per-GPU bytes are more even (max over mean): when the senders are, per
+//     (source group, destination node, destination rail), as below; when the receivers are (a
+//     combine from a hot expert's GPU), the mirror, per (source node, source rail, destination
+//     group) into the group's pooled last hops (leaf -> NIC -> GPU), so that the uneven side's
+//     NICs stay exact. Pooling the hot senders hid their NICs: at 128 GPUs (tree 4:1, DeepSeek-V3,
+//     zipf 0.3) the combine read 17% below per-pair max-min (docs/engines.md).
+//     Source pooling: a source group is up to GROUP_NODES consecutive nodes whose NICs on that
+//     rail hang off the same leaf. The group's flow leaves
 //     from a virtual source host over one virtual link whose bandwidth is the sum of the
 //     members' first hops on that rail (GPU -> NIC -> leaf: the smaller effective bandwidth of
 //     the two, these links carry nothing else), then follows the Boost.Graph path from that
@@ -19,8 +25,8 @@
 //     destination node and the group, so that the flows spread over the leaf's uplinks. (With
 //     the rail GPU as the source of every flow, source rank + destination GPU is always even on
 //     a d-mod-k fat-tree with 8 rails: the flows used half of the uplinks.)
-// Nodes whose GPUs reach their NIC through a shared PCIe switch (first hops also carry traffic
-// inside the node) form groups of one node that keep their real first-hop links.
+// Nodes whose GPUs reach their NIC through a shared PCIe switch (first or last hops also carry
+// traffic inside the node) form groups of one node that keep their real first and last hops.
 #pragma once
 
 #include <cstdint>
@@ -66,18 +72,20 @@ class FlowCoalescer {
 
   CoalescedOp coalesce(const TransferMatrix& matrix, bool reversed) const;
 
-  /// Endpoints: GPUs 0..num_gpus-1, then one virtual source per group.
-  int num_endpoints() const { return num_gpus_ + static_cast<int>(groups_.size()); }
-  /// Links: topology ids 0..num_directed_links-1, then the groups' pooled first hops.
+  /// Endpoints: GPUs 0..num_gpus-1, then one virtual source per group, then one virtual
+  /// destination per group.
+  int num_endpoints() const { return num_gpus_ + 2 * static_cast<int>(groups_.size()); }
+  /// Links: topology ids 0..num_directed_links-1, then the groups' pooled first and last hops.
   int num_links() const { return num_real_links_ + static_cast<int>(pooled_.size()); }
   FlowLink link(int id) const;
-  /// Links from an endpoint to a GPU, in order.
+  /// Links from an endpoint to an endpoint (a GPU or a virtual destination), in order.
   std::vector<int> route(int src, int dst) const;
 
  private:
   struct Group {
     std::vector<std::int32_t> gpus;  // the members' GPUs under the group's leaf (ECMP choices)
     std::vector<int> first_hop;      // a pooled link, or a one-node group's real links
+    std::vector<int> last_hop;       // the same into the group's GPUs
     int index = 0;
     int nodes = 0;
   };
@@ -85,6 +93,8 @@ class FlowCoalescer {
   int rail(int gpu) const;
   int gateway(int node, int rail) const;
   std::vector<int> first_hop(int gpu, bool& exclusive) const;
+  std::vector<int> last_hop(int gpu, bool& exclusive) const;
+  void add_to_pool(int pooled_link, const std::vector<int>& hop);
 
   const Topology& topology_;
   const CostModel& model_;
