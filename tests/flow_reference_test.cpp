@@ -180,20 +180,53 @@ TEST(FlowReference, AnalyticalPartsFollowExactPerPairMaxMin) {
   }
 }
 
-// SCRATCH
-TEST(FlowReference, ScratchSkewed) {
+// Skewed traffic, as routing to hot experts makes it: every pair carries 20 MB / (rank + 1)^0.3
+// of its destination (a dispatch) or of its source (a combine), on a 4:1 tree of 64 GPUs.
+std::vector<Transfer> skewed_transfers(int gpus, bool by_source) {
+  std::vector<Transfer> transfers;
+  for (int s = 0; s < gpus; ++s)
+    for (int d = 0; d < gpus; ++d)
+      if (s != d) transfers.push_back({s, d, std::round(20e6 / std::pow((by_source ? s : d) + 1, 0.3))});
+  return transfers;
+}
+
+const std::string TREE_64 = "name: t\nkind: tree\n" + testing::node_yaml(8) + "tree: {fan_out: [2, 4], oversubscription: [4]}\n";
+
+// Coalesced flows (forced at 64 GPUs) against the exact per-pair reference on skewed traffic:
+// pooling the side that is even keeps the hot GPUs' NICs exact in both directions.
+TEST(FlowReference, CoalescedFlowsFollowExactPerPairMaxMinOnSkewedTraffic) {
+  const auto engines = available_engines();
+  if (std::find(engines.begin(), engines.end(), "flow") == engines.end()) GTEST_SKIP() << "no SimGrid: no flow engine";
+  ::setenv("COMET_FLOW_PAIR_LIMIT", "0", 1);  // coalesce at any size
   const CostModel model = CostModel::defaults_for("h100-sxm");
-  for (const Case& c : reference_cases()) {
-    const Topology topology = testing::topology_from_yaml(c.yaml);
-    for (double alpha : {0.3, 1.0}) {
-      std::vector<Transfer> transfers;
-      for (int s = 0; s < c.gpus; ++s)
-        for (int d = 0; d < c.gpus; ++d)
-          if (s != d) transfers.push_back({s, d, std::round(20e6 / std::pow(d + 1, alpha))});
-      const Timeline analytical = make_executor("analytical")->run(single_all_to_all(c.gpus, transfers), topology, model);
-      const ExactEnds exact = exact_max_min(topology, model, transfers);
-      std::printf("%s alpha %.1f: analytical (in step) %+.2f%% of exact %.3f ms\n", c.name.c_str(), alpha,
-                  100.0 * (analytical.makespan_s() / exact.op_s - 1.0), exact.op_s * 1e3);
+  const Topology topology = testing::topology_from_yaml(TREE_64);
+  for (bool by_source : {false, true}) {
+    const std::vector<Transfer> transfers = skewed_transfers(64, by_source);
+    const Timeline flow = make_executor("flow")->run(single_all_to_all(64, transfers), topology, model);
+    const ExactEnds exact = exact_max_min(topology, model, transfers);
+    std::printf("%s: coalesced flow %+.3f%% of exact %.3f ms\n", by_source ? "combine-like" : "dispatch-like",
+                100.0 * (flow.makespan_s() / exact.op_s - 1.0), exact.op_s * 1e3);
+    EXPECT_NEAR(flow.makespan_s() / exact.op_s, 1.0, 0.01) << (by_source ? "combine-like" : "dispatch-like");
+  }
+  ::unsetenv("COMET_FLOW_PAIR_LIMIT");
+}
+
+// All transfers of an op in step (phase, analytical) take max over links of bytes / bandwidth: a
+// lower bound that per-pair max-min reaches only when its bottleneck link stays saturated. On a
+// 4:1 tree with skewed destinations it does not (docs/engines.md: 17% at 128 GPUs); here the
+// in-step engines must read at most the exact figure, and the gap is printed.
+TEST(FlowReference, InStepEnginesAreALowerBoundOfPerPairMaxMin) {
+  const CostModel model = CostModel::defaults_for("h100-sxm");
+  const Topology topology = testing::topology_from_yaml(TREE_64);
+  for (bool by_source : {false, true}) {
+    const std::vector<Transfer> transfers = skewed_transfers(64, by_source);
+    const ExactEnds exact = exact_max_min(topology, model, transfers);
+    for (const std::string& engine : available_engines()) {
+      if (engine != "analytical" && engine != "phase") continue;
+      const double in_step = make_executor(engine)->run(single_all_to_all(64, transfers), topology, model).makespan_s();
+      std::printf("%s %s: %+.2f%% of exact %.3f ms\n", engine.c_str(), by_source ? "combine-like" : "dispatch-like",
+                  100.0 * (in_step / exact.op_s - 1.0), exact.op_s * 1e3);
+      EXPECT_LE(in_step, exact.op_s * (1.0 + 1e-6)) << engine;
     }
   }
 }
