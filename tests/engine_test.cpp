@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include "compute_streams.hpp"
+#include "critical_path.hpp"
+#include "input_error.hpp"
 #include "executor.hpp"
 #include "metrics.hpp"
 #include "op_costs.hpp"
@@ -457,6 +459,49 @@ TEST(CriticalPath, FiguresAddUpToTheMakespanOnTheDefaultScenario) {
   EXPECT_EQ(t.ops[path.steps.back().op].end_s - t.ops[path.steps.front().op].start_s, m.makespan_s);
   // Zipf routing at 1024 GPUs: some GPU waits for a more loaded one.
   EXPECT_GT(path.imbalance_s, 0.0);
+}
+
+// The critical path follows the part of an all-to-all its next op waited for: after the
+// two-pair all-to-all (1 GB 0 -> 1, 0.1 GB 2 -> 3), a long computation on GPU 3 ends the run; the
+// path's all-to-all time is GPU 3's part (4 us + 1 ms), not the op's 10 ms.
+TEST(CriticalPath, CountsThePartOfAnAllToAllTheNextOpWaitedFor) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  const CostModel model = ideal_links();
+  TransferPlan p(4);
+  const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {2, 3, 1e8}});
+  Op work;
+  work.kind = OpKind::NON_MOE;
+  work.gpu = 3;
+  work.flops = 2e13;  // about 20 ms: it ends the run
+  const std::int32_t last = p.plan.add(work, std::vector<std::int32_t>{a2a});
+  const Timeline timeline = make_executor("analytical")->run(p.plan, t, model);
+  const CriticalPath path = critical_path(p.plan, timeline);
+  ASSERT_EQ(path.steps.size(), 2u);
+  EXPECT_EQ(path.steps[0].op, a2a);
+  EXPECT_EQ(path.steps[1].op, last);
+  EXPECT_EQ(path.gpu, 3);
+  EXPECT_NEAR(path.all_to_all_s, 4e-6 + 1e8 / 100e9, 1e-9);
+  EXPECT_NEAR(path.all_to_all_s + path.compute_s, timeline.makespan_s(), 1e-12);
+}
+
+// Per-GPU part ends survive the Timeline's JSON; malformed ones are input errors.
+TEST(TimelineJson, GpuPartEndsRoundTripAndBadOnesAreRejected) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  TransferPlan p(4);
+  p.all_to_all({{0, 1, 1e9}, {2, 3, 1e8}});
+  const Timeline timeline = make_executor("analytical")->run(p.plan, t, ideal_links());
+  nlohmann::json json = timeline_to_json(timeline);
+  const Timeline back = timeline_from_json(json, "t.json");
+  for (int gpu = 0; gpu < 4; ++gpu) EXPECT_DOUBLE_EQ(back.end_on(0, gpu), timeline.end_on(0, gpu)) << gpu;
+  EXPECT_LT(back.end_on(0, 3), back.ops[0].end_s);
+  for (const nlohmann::json& bad : {nlohmann::json::array({nlohmann::json::array({7, 0.001})}),      // no such GPU
+                                     nlohmann::json::array({nlohmann::json::array({0, 99.0})}),      // after the op
+                                     nlohmann::json::array({nlohmann::json::array({1, 0.001}),
+                                                            nlohmann::json::array({0, 0.001})})}) {  // unsorted
+    nlohmann::json broken = json;
+    broken["ops"][0]["gpu_end_s"] = bad;
+    EXPECT_THROW(timeline_from_json(broken, "t.json"), InputError) << bad.dump();
+  }
 }
 
 }  // namespace
