@@ -26,6 +26,7 @@ CostModel ideal_links() {
   model.link_efficiency.fill(1.0);
   model.comm_sm_share = 0.0;
   model.comm_slowdown_with_compute = 0.0;
+  model.a2a_per_message_s = 0.0;
   return model;
 }
 
@@ -293,6 +294,21 @@ TEST(Engines, AComputationIsSlowedOnlyWhileAnAllToAllRunsBesideIt) {
       EXPECT_NEAR(timeline.ops[g].start_s, d, 1e-9) << engine;
       EXPECT_NEAR(timeline.ops[g].end_s, a2a_end + (c - 0.5 * (a2a_end - d)), 1e-9) << engine;
     }
+  }
+}
+
+// Per-message costs: in a uniform all-to-all of 4 GPUs each GPU posts 3 sends and 3 receives, so
+// the op starts moving bytes after latency + 6 x a2a_per_message_s, in every engine.
+TEST(Engines, AnAllToAllPaysPerMessageForTheGpuThatPostsTheMost) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  CostModel model = ideal_links();
+  model.a2a_per_message_s = 1e-3;
+  TransferPlan p(4);
+  const std::int32_t a2a = p.all_to_all(uniform_transfers(4, 1e8));
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    // Each GPU sends 3 x 0.1 GB over its own 100 GB/s link: 3 ms of bytes.
+    EXPECT_NEAR(timeline.ops[a2a].end_s, 4e-6 + 6e-3 + 3e8 / 100e9, 1e-7) << engine;
   }
 }
 

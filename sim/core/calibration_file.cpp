@@ -77,7 +77,7 @@ ShapeCosts read_shape(const YamlValue& value) {
 CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   const YamlMap map = root.as_map({"gpu", "provenance", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
                                    "gemm_efficiency", "link_efficiency", "comm_sm_share", "comm_slowdown_with_compute",
-                                   "memory_kernel_interference", "kernels", "shapes", "fit_quality"});
+                                   "a2a_per_message", "memory_kernel_interference", "kernels", "shapes", "fit_quality"});
   CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
   model.source.file = file;
   if (auto v = map.optional("provenance")) {
@@ -109,6 +109,8 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   }
   if (auto v = map.optional("comm_sm_share")) model.comm_sm_share = v->as_number(0.0, 0.9);
   if (auto v = map.optional("comm_slowdown_with_compute")) model.comm_slowdown_with_compute = v->as_number(0.0, 0.9);
+  // Not measured on one node yet: a file without it keeps the datasheet assumption.
+  if (auto v = map.optional("a2a_per_message")) model.a2a_per_message_s = v->as_quantity(Dimension::SECONDS, true);
   // Written by every comet since it exists; a file without it predates it and was made by
   // engines that let memory kernels overlap for free (0), which its Plans must be rebuilt with.
   const auto interference = map.optional("memory_kernel_interference");
@@ -174,8 +176,8 @@ std::string cost_model_yaml(const CostModel& m) {
   text += "link_efficiency:            # fraction of link bandwidth an all-to-all reaches\n";
   for (std::size_t c = 0; c < NUM_LINK_CLASSES; ++c)
     text += fmt::format("  {}: {}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
-  text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\nmemory_kernel_interference: {}\n", m.comm_sm_share,
-                      m.comm_slowdown_with_compute, m.memory_kernel_interference);
+  text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\na2a_per_message: {}s\nmemory_kernel_interference: {}\n",
+                      m.comm_sm_share, m.comm_slowdown_with_compute, m.a2a_per_message_s, m.memory_kernel_interference);
   if (const std::string k = kernels_yaml(m.kernel_costs, ""); !k.empty())
     text += "kernels:                    # every shape; seconds = overhead + amount / rate (B/s or flop/s)\n" + k;
   if (!m.shapes.empty()) text += "shapes:                     # per model shape (H, F): kernels, seconds per expert [M, s]\n";

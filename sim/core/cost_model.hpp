@@ -90,6 +90,12 @@ struct CostModel {
   /// Fraction of all-to-all bandwidth lost while GEMMs run on the same GPUs (they leave the
   /// communication kernels fewer SMs and memory bandwidth).
   double comm_slowdown_with_compute = 0.10;
+  /// Seconds an all-to-all costs per message a GPU posts: one per peer it sends to and one per
+  /// peer it receives from (NCCL's grouped send/receive sets each up and its kernels walk them),
+  /// paid before bandwidth matters; the op pays it for its GPU with the most. A direct
+  /// all-to-all over 1024 GPUs posts 2046 per GPU, a hierarchical one far fewer. The default,
+  /// 1 us, is an assumption until a multi-GPU calibration measures it.
+  double a2a_per_message_s = 1e-6;
   /// Seconds a GPU's compute stream loses per second a memory-bound kernel (permute, unpermute)
   /// runs beside it on another stream: they share SMs and HBM, so a chunk's permute beside
   /// another chunk's expert GEMMs is not free. 0 = free overlap, 1 = as if serialised; measured

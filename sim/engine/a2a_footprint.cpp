@@ -32,7 +32,13 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
   }
   for (int id = 0; id < topology_.num_directed_links(); ++id)
     if (scratch_[id] > 0.0) footprint.loads.push_back({id, scratch_[id]});
+  // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
   std::sort(footprint.gpus.begin(), footprint.gpus.end());
+  for (auto first = footprint.gpus.begin(); first != footprint.gpus.end();) {
+    const auto last = std::upper_bound(first, footprint.gpus.end(), *first);
+    footprint.max_messages = std::max(footprint.max_messages, static_cast<int>(last - first));
+    first = last;
+  }
   footprint.gpus.erase(std::unique(footprint.gpus.begin(), footprint.gpus.end()), footprint.gpus.end());
   if (model_) fill_parts(matrix, routes, route_start, footprint);
   return cache_.emplace(key, std::move(footprint)).first->second;
@@ -85,6 +91,10 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<i
   std::sort(footprint.parts.begin(), footprint.parts.end(), [](const PartThreshold& a, const PartThreshold& b) {
     return a.fraction != b.fraction ? a.fraction < b.fraction : a.gpu < b.gpu;
   });
+}
+
+double startup_s(const A2aFootprint& footprint, const CostModel& model) {
+  return footprint.latency_s + model.a2a_per_message_s * footprint.max_messages;
 }
 
 double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model) {

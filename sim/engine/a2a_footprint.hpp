@@ -30,6 +30,7 @@ struct PartThreshold {
 struct A2aFootprint {
   std::vector<LinkLoad> loads;      ///< sorted by link id, no zeros
   double latency_s = 0.0;           ///< longest path latency among the transfers
+  int max_messages = 0;             ///< the most sends + receives (peers) of one of its GPUs
   std::vector<std::int32_t> gpus;   ///< sources and destinations, sorted, unique
   /// One per GPU of `gpus`, sorted by fraction (ties by GPU); filled only by footprints built
   /// with a cost model. The op's profile alone: every link shares its bandwidth equally among
@@ -40,6 +41,10 @@ struct A2aFootprint {
   /// transfer there reaches, so the last part's fraction is 1).
   std::vector<PartThreshold> parts;
 };
+
+/// Seconds before its bytes flow: the longest path latency, plus the per-message cost of the GPU
+/// that posts the most (CostModel::a2a_per_message_s).
+double startup_s(const A2aFootprint& footprint, const CostModel& model);
 
 /// Seconds the footprint needs alone: its most loaded link's bytes over that link's effective
 /// bandwidth (a lower bound, no contention with other ops).

@@ -85,7 +85,7 @@ class Schedule {
     TimelineOp& entry = timeline_.ops[id];
     if (op.kind == OpKind::ALL_TO_ALL) {
       entry.start_s = now_;
-      push(now_ + footprints_.of(op).latency_s, EventType::TRANSFER_BEGIN, id);
+      push(now_ + startup_s(footprints_.of(op), model_), EventType::TRANSFER_BEGIN, id);
       return;
     }
     const bool was_idle = !streams_.busy(op.gpu, now_);

@@ -57,6 +57,7 @@ struct FlowInputs {
   std::vector<double> duration_s;
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
   std::vector<double> alone_s;                        // per op (all-to-all): seconds alone (interference_stretch)
+  std::vector<double> message_s;                      // per op (all-to-all): per-message costs (startup_s)
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
   std::map<std::pair<std::int32_t, std::int32_t>, double> route_latency_s;    // endpoint pair -> seconds
   const FlowCoalescer* coalescer = nullptr;
@@ -150,7 +151,7 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
       ++flows_left[id];
       // The packet platform's links carry their latency (ns-3 models it); the flow platform's
       // flows pay it before they join the sharing.
-      const double latency_s = packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst});
+      const double latency_s = in.message_s[id] + (packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst}));
       if (latency_s > 0.0)
         simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s, [comm] { comm->start(); });
       else
@@ -199,6 +200,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
   in.alone_s.assign(plan.ops().size(), 0.0);
+  in.message_s.assign(plan.ops().size(), 0.0);
   A2aFootprints footprints(plan, topology);
   std::map<std::pair<std::int32_t, bool>, CoalescedOp> cache;
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> link_routes;
@@ -212,6 +214,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
       found = cache.emplace(std::pair{op.matrix, op.reversed}, coalescer.coalesce(plan.matrices()[op.matrix], op.reversed)).first;
     in.coalesced[op.id] = &found->second;
     in.alone_s[op.id] = alone_s(footprints.of(op), topology, model);
+    in.message_s[op.id] = startup_s(footprints.of(op), model) - footprints.of(op).latency_s;
     for (const Flow& flow : found->second.flows) {
       auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});
       if (inserted) {

@@ -52,7 +52,7 @@ struct PhaseInputs {
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
   std::vector<double> alone_s;                  // all-to-all ops: seconds alone (interference_stretch)
   std::vector<int> used_links;                  // directed links any all-to-all loads
-  std::vector<double> latencies;                // distinct path latencies
+  std::vector<double> latencies;                // distinct start-up delays (startup_s)
 };
 
 std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topology& topology, const CostModel& model,
@@ -78,7 +78,7 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback: SimGrid still uses them
   OpScheduler* scheduler_ref = nullptr;
   auto start_hop = [&](std::int32_t id) {
-    const auto [a, b] = latency_pair.at(in.footprint[id]->latency_s);
+    const auto [a, b] = latency_pair.at(startup_s(*in.footprint[id], model));
     sg4::CommPtr hop = sg4::Comm::sendto_init(a, b)->set_payload_size(1);
     running[hop.get()] = {id, 0};
     keep_alive.push_back(hop);
@@ -174,7 +174,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       in.footprint[op.id] = &f;
       in.alone_s[op.id] = alone_s(f, topology, model);
       for (const LinkLoad& load : f.loads) used[load.link] = true;
-      in.latencies.push_back(f.latency_s);
+      in.latencies.push_back(startup_s(f, model));
     }
     for (int id = 0; id < topology.num_directed_links(); ++id)
       if (used[id]) in.used_links.push_back(id);
