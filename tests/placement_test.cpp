@@ -91,7 +91,7 @@ TEST(Placement, TopologyCutsCrossNodeTrafficOnTheTreeWithAffinity) {
   const PlacementInputs in = s.inputs();
   auto report = [&](const char* policy) {
     return traffic_report(make_placement(parse_policy(PolicyFamily::PLACEMENT, policy), in), s.routing,
-                          A2aAlgorithm::DIRECT, s.topology, s.costs, 4096.0);
+                          A2aAlgorithm::DIRECT, s.topology, s.costs, 4096.0, 2);
   };
   const TrafficReport contiguous = report("contiguous");
   const TrafficReport topology = report("topology");

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <map>
 #include <numeric>
 #include <set>
@@ -100,24 +102,58 @@ TEST(A2a, DirectCarriesEveryRemoteCopyOnce) {
   EXPECT_EQ(traffic(built.plan, A2aPhase::DISPATCH_GRAD), transposed(dispatch));
 }
 
-TEST(A2a, HierarchicalSendsOnlyRailAlignedTrafficBetweenNodes) {
+// Hierarchical (DeepEP-style): between nodes only rail-aligned sends (a source to its own rail's
+// GPU in the destination node), each carrying the source's distinct tokens for that node (at
+// least its copies / top_k, at most its copies); inside nodes the copies themselves, every
+// destination GPU receiving exactly its copies (directly or forwarded by a rail GPU).
+TEST(A2a, HierarchicalSendsTokensOncePerNodeOnTheSourcesRailAndForwardsTheCopies) {
   const Fixture f;
   const BuiltPlan built = f.plan("contiguous", "none", "hierarchical");
   const TokenExchange x = exchange_tokens(built.routing[0], built.placement);
-  const std::vector<TransferMatrix> stages =
-      build_a2a_stages(x, 0, A2aAlgorithm::HIERARCHICAL, f.topology, f.scenario.model.bytes_per_token_copy());
-  ASSERT_EQ(stages.size(), 3u);
-  double cross_node_direct = 0.0;
-  const std::vector<TransferMatrix> direct = build_a2a_stages(x, 0, A2aAlgorithm::DIRECT, f.topology, 1.0);
-  for (const Transfer& t : direct[0].transfers)
-    if (t.src / 8 != t.dst / 8) cross_node_direct += t.bytes * f.scenario.model.bytes_per_token_copy();
-  for (const Transfer& t : stages[0].transfers) EXPECT_EQ(t.src / 8, t.dst / 8) << "stage 0 stays in the node";
-  for (const Transfer& t : stages[1].transfers) {
-    EXPECT_NE(t.src / 8, t.dst / 8) << "stage 1 crosses nodes";
-    EXPECT_EQ(t.src % 8, t.dst % 8) << "on one rail";
+  const int k = f.scenario.model.top_k;
+  const std::vector<TransferMatrix> stages = build_a2a_stages(x, 0, A2aAlgorithm::HIERARCHICAL, f.topology, 1.0, k);
+  ASSERT_EQ(stages.size(), 1u);
+  const int ep = x.expert_parallel();
+  std::map<std::pair<int, int>, double> copies_to_node;  // direct: (source, node) -> copies
+  std::map<int, double> copies_to_gpu;
+  const std::vector<TransferMatrix> direct = build_a2a_stages(x, 0, A2aAlgorithm::DIRECT, f.topology, 1.0, k);
+  for (const Transfer& t : direct[0].transfers) {
+    if (t.src / 8 != t.dst / 8) copies_to_node[{t.src, t.dst / 8}] += t.bytes;
+    copies_to_gpu[t.dst] += t.bytes;
   }
-  EXPECT_DOUBLE_EQ(stages[1].total_bytes(), cross_node_direct) << "every cross-node byte, once";
-  EXPECT_TRUE(stages[2].transfers.empty()) << "one NIC per GPU: the rail GPU is the destination";
+  std::map<int, double> received;
+  for (const Transfer& t : stages[0].transfers) {
+    ASSERT_LT(t.src, ep);
+    ASSERT_LT(t.dst, ep);
+    if (t.src / 8 == t.dst / 8) {
+      received[t.dst] += t.bytes;
+      continue;
+    }
+    EXPECT_EQ(t.src % 8, t.dst % 8) << "between nodes on the source's rail";
+    const double copies = copies_to_node.at({t.src, t.dst / 8});
+    EXPECT_GE(t.bytes, copies / k - 1e-9);
+    EXPECT_LE(t.bytes, copies + 1e-9);
+  }
+  // Every GPU gets its copies: forwarded inside its node or sent by a same-node source, plus the
+  // copies of its own rail's sources that reach it over the network.
+  for (const auto& [gpu, copies] : copies_to_gpu) {
+    double network_own = 0.0;
+    for (int src = 0; src < ep; ++src)
+      if (src / 8 != gpu / 8 && src % 8 == gpu % 8) network_own += static_cast<double>(x.pair(src, gpu));
+    EXPECT_NEAR(received[gpu] + network_own, copies, 1e-9) << gpu;
+  }
+}
+
+TEST(A2a, UniqueTokensLieBetweenCopiesOverTopKAndCopies) {
+  EXPECT_DOUBLE_EQ(unique_tokens(100.0, 0.0, 8), 0.0);
+  EXPECT_DOUBLE_EQ(unique_tokens(100.0, 800.0, 8), 100.0);  // every copy there: each token once
+  EXPECT_DOUBLE_EQ(unique_tokens(100.0, 5.0, 1), 5.0);      // top-1: no duplicates
+  // 1000 tokens, top-8, a quarter of the copies on one node: 1000 x (1 - 0.75^8) = 899.9
+  EXPECT_NEAR(unique_tokens(1000.0, 2000.0, 8), 1000.0 * (1.0 - std::pow(0.75, 8)), 1e-9);
+  for (double copies : {1.0, 10.0, 100.0, 1000.0, 7999.0}) {
+    EXPECT_GE(unique_tokens(1000.0, copies, 8), copies / 8);
+    EXPECT_LE(unique_tokens(1000.0, copies, 8), copies);
+  }
 }
 
 TEST(Partition, SplitsAddUpExactly) {

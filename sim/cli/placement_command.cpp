@@ -61,7 +61,8 @@ int PlacementCommand::run() const {
       throw InputError({"<command line>", 0, 0}, "--placements", policy.text(), error.what());
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    rows.push_back({traffic_report(*placement, expected, parse_a2a_algorithm(a2a.name), topology, costs, bytes_per_copy),
+    rows.push_back({traffic_report(*placement, expected, parse_a2a_algorithm(a2a.name), topology, costs, bytes_per_copy,
+                                   scenario.model.top_k),
                     placement_objective(*placement, inputs), placement_objective(*placement, scored), seconds});
   }
   const Row& base = rows.front();

@@ -1,6 +1,7 @@
 #include "a2a_algorithms.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -43,10 +44,18 @@ A2aAlgorithm parse_a2a_algorithm(const std::string& name) {
   throw std::invalid_argument("unknown all-to-all algorithm " + name);
 }
 
+double unique_tokens(double tokens, double copies, int top_k) {
+  if (copies <= 0.0 || tokens <= 0.0 || top_k <= 1) return copies;
+  const double p = std::min(1.0, copies / (tokens * top_k));
+  const double expected = tokens * (1.0 - std::pow(1.0 - p, top_k));
+  return std::clamp(expected, copies / top_k, copies);
+}
+
 std::vector<TransferMatrix> build_a2a_stages(const TokenExchange& exchange, int group, A2aAlgorithm algorithm,
-                                             const Topology& topology, double bytes_per_copy) {
+                                             const Topology& topology, double bytes_per_copy, int top_k) {
   const int ep = exchange.expert_parallel();
   const int base = group * ep;
+  std::vector<TransferMatrix> stages;
   if (algorithm == A2aAlgorithm::DIRECT || !topology.has_network()) {
     // Sources and destinations ascend, so the matrix comes out sorted without a map.
     TransferMatrix direct;
@@ -55,34 +64,36 @@ std::vector<TransferMatrix> build_a2a_stages(const TokenExchange& exchange, int 
         const std::int64_t copies = exchange.pair(src, p);
         if (copies > 0 && src != base + p) direct.transfers.push_back({src, base + p, static_cast<double>(copies) * bytes_per_copy});
       }
-    std::vector<TransferMatrix> stages;
     stages.push_back(std::move(direct));
     return stages;
   }
   const NodeShape shape{topology.num_gpus() / topology.num_nodes(),
                         topology.num_vertices_of(VertexKind::NIC) / topology.num_nodes()};
-  MatrixBuilder gather, inter, scatter;
+  MatrixBuilder matrix;
+  std::map<int, std::int64_t> copies_to_node;  // of one source, per remote destination node
   for (int src = base; src < base + ep; ++src) {
+    copies_to_node.clear();
+    std::int64_t sent = 0;
     for (int p = 0; p < ep; ++p) {
       const int dst = base + p;
-      const double bytes = static_cast<double>(exchange.pair(src, p)) * bytes_per_copy;
-      if (bytes <= 0.0 || src == dst) continue;
-      if (shape.node(src) == shape.node(dst)) {
-        gather.add(src, dst, bytes);
+      const std::int64_t copies = exchange.pair(src, p);
+      sent += copies;
+      if (copies <= 0 || src == dst) continue;
+      const int via = shape.gateway(shape.node(dst), shape.rail(src));
+      if (shape.node(src) == shape.node(dst) || via < base || via >= base + ep) {  // (a group smaller than a node)
+        matrix.add(src, dst, static_cast<double>(copies) * bytes_per_copy);
         continue;
       }
-      const int rail = shape.rail(dst);
-      const int near = shape.gateway(shape.node(src), rail);
-      const int far = shape.gateway(shape.node(dst), rail);
-      gather.add(src, near, bytes);
-      inter.add(near, far, bytes);
-      scatter.add(far, dst, bytes);
+      copies_to_node[shape.node(dst)] += copies;
+      // The forward leg inside the destination node, from the source's rail GPU there.
+      matrix.add(via, dst, static_cast<double>(copies) * bytes_per_copy);
     }
+    const double tokens = static_cast<double>(sent) / top_k;
+    for (const auto& [node, copies] : copies_to_node)
+      matrix.add(src, shape.gateway(node, shape.rail(src)),
+                 unique_tokens(tokens, static_cast<double>(copies), top_k) * bytes_per_copy);
   }
-  std::vector<TransferMatrix> stages;
-  stages.push_back(gather.finish());
-  stages.push_back(inter.finish());
-  stages.push_back(scatter.finish());
+  stages.push_back(matrix.finish());
   return stages;
 }
 

@@ -140,7 +140,7 @@ Matrices PlanEmitter::add_matrices(const ChunkPlan& chunks) {
   for (const TokenExchange& chunk : chunks.chunks)
     for (int group = 0; group < groups; ++group) {
       std::vector<std::int32_t> stages;
-      for (TransferMatrix& m : build_a2a_stages(chunk, group, algorithm, *r_.topology, bytes_per_copy_))
+      for (TransferMatrix& m : build_a2a_stages(chunk, group, algorithm, *r_.topology, bytes_per_copy_, model_.top_k))
         stages.push_back(plan_.add_matrix(std::move(m)));
       ids.push_back(std::move(stages));
     }

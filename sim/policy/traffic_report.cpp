@@ -7,7 +7,7 @@
 namespace comet {
 
 TrafficReport traffic_report(const ExpertPlacement& placement, const RoutingMatrix& routing, A2aAlgorithm algorithm,
-                             const Topology& topology, const PathCosts& costs, double bytes_per_copy) {
+                             const Topology& topology, const PathCosts& costs, double bytes_per_copy, int top_k) {
   TrafficReport report;
   report.placement = placement.policy();
   const TokenExchange exchange = exchange_tokens(routing, placement);
@@ -15,7 +15,7 @@ TrafficReport traffic_report(const ExpertPlacement& placement, const RoutingMatr
   std::vector<double> link_bytes(topology.num_directed_links(), 0.0);
   const int groups = routing.num_gpus() / placement.expert_parallel();
   for (int group = 0; group < groups; ++group) {
-    for (const TransferMatrix& stage : build_a2a_stages(exchange, group, algorithm, topology, bytes_per_copy)) {
+    for (const TransferMatrix& stage : build_a2a_stages(exchange, group, algorithm, topology, bytes_per_copy, top_k)) {
       for (const Transfer& t : stage.transfers)
         report.bytes_by_tier[static_cast<std::size_t>(costs(t.src, t.dst).tier)] += t.bytes;
       add_link_bytes(topology, stage, false, link_bytes);

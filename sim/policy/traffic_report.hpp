@@ -25,6 +25,6 @@ struct TrafficReport {
 };
 
 TrafficReport traffic_report(const ExpertPlacement& placement, const RoutingMatrix& routing, A2aAlgorithm algorithm,
-                             const Topology& topology, const PathCosts& costs, double bytes_per_copy);
+                             const Topology& topology, const PathCosts& costs, double bytes_per_copy, int top_k);
 
 }  // namespace comet
