@@ -1,15 +1,19 @@
 // The analytical engine (no SimGrid; builds everywhere, including the GPU machines).
 //
 // A dependency-driven list schedule in simulated time. Compute ops run on their GPU's streams
-// (compute_streams.hpp) for the cost model's duration; one started while an all-to-all involving
-// its GPU is active is slowed by 1 / (1 - comm_sm_share) (unless it already runs on reserved
-// SMs). An all-to-all op first waits its longest path latency, then moves its bytes as a fluid,
-// all its transfers in step (one rate: fraction of its bytes per second). Concurrent all-to-alls
-// share links max-min fair (progressive filling: every rate rises until a link fills, the ops
-// crossing it stop there, the rest rise on what is left), so an op alone finishes after max over
-// links of bytes / bandwidth (the phase bottleneck), two equal ops on one link take twice as long,
-// and an op bottlenecked elsewhere leaves its share to the others. Rates are recomputed whenever
-// an op starts or ends, less comm_slowdown_with_compute while GEMMs run on its GPUs.
+// (compute_streams.hpp) for the cost model's duration, slowed by 1 / (1 - comm_sm_share) while a
+// part of an all-to-all runs on their GPU (unless they run on reserved SMs). An all-to-all op
+// first waits its start-up (longest path latency plus its per-message costs, startup_s), then
+// moves its bytes as a fluid, all its transfers in step (one rate: fraction of its bytes per
+// second). Concurrent all-to-alls share links max-min fair (progressive filling: every rate rises
+// until a link fills, the ops crossing it stop there, the rest rise on what is left), so an op
+// alone finishes after max over links of bytes / bandwidth (the phase bottleneck), two equal ops
+// on one link take twice as long, and an op bottlenecked elsewhere leaves its share to the
+// others. Each GPU's part ends when the op has moved the share its processor-sharing profile
+// gives (A2aFootprint::parts); computations waiting for it start then (dependency_release.hpp).
+// Rates are recomputed whenever an op starts or ends, less comm_slowdown_with_compute while
+// computations run on GPUs whose part still runs. In step is a lower bound of per-flow max-min
+// (docs/engines.md: 17% below it on a skewed 128-GPU 4:1 tree).
 #pragma once
 
 #include "executor.hpp"
