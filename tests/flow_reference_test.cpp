@@ -24,6 +24,13 @@ struct PairFlow {
   bool done = false;
 };
 
+// The reference models bandwidth and latency only: no per-message start-up costs.
+CostModel reference_model() {
+  CostModel model = CostModel::defaults_for("h100-sxm");
+  model.a2a_per_message_s = 0.0;
+  return model;
+}
+
 struct ExactEnds {
   double op_s = 0.0;               // when the last flow ends
   std::vector<double> part_s;      // per GPU: when its last flow (sent or received) ends; 0 if none
@@ -140,7 +147,7 @@ TEST(FlowReference, FlowEngineMatchesExactPerPairMaxMinOnRaggedAllToAlls) {
   const auto engines = available_engines();
   if (std::find(engines.begin(), engines.end(), "flow") == engines.end()) GTEST_SKIP() << "no SimGrid: no flow engine";
   ::setenv("COMET_FLOW_PAIR_LIMIT", "100000000", 1);  // one SimGrid flow per pair: no coalescing
-  const CostModel model = CostModel::defaults_for("h100-sxm");
+  const CostModel model = reference_model();
   for (const Case& c : reference_cases()) {
     SCOPED_TRACE(c.name);
     const Topology topology = testing::topology_from_yaml(c.yaml);
@@ -164,7 +171,7 @@ TEST(FlowReference, FlowEngineMatchesExactPerPairMaxMinOnRaggedAllToAlls) {
 // (A2aFootprint::parts), not from max-min per pair: bounded against the exact reference, the
 // op's end within the 5% bar.
 TEST(FlowReference, AnalyticalPartsFollowExactPerPairMaxMin) {
-  const CostModel model = CostModel::defaults_for("h100-sxm");
+  const CostModel model = reference_model();
   for (const Case& c : reference_cases()) {
     SCOPED_TRACE(c.name);
     const Topology topology = testing::topology_from_yaml(c.yaml);
@@ -198,7 +205,7 @@ TEST(FlowReference, CoalescedFlowsFollowExactPerPairMaxMinOnSkewedTraffic) {
   const auto engines = available_engines();
   if (std::find(engines.begin(), engines.end(), "flow") == engines.end()) GTEST_SKIP() << "no SimGrid: no flow engine";
   ::setenv("COMET_FLOW_PAIR_LIMIT", "0", 1);  // coalesce at any size
-  const CostModel model = CostModel::defaults_for("h100-sxm");
+  const CostModel model = reference_model();
   const Topology topology = testing::topology_from_yaml(TREE_64);
   for (bool by_source : {false, true}) {
     const std::vector<Transfer> transfers = skewed_transfers(64, by_source);
@@ -216,7 +223,7 @@ TEST(FlowReference, CoalescedFlowsFollowExactPerPairMaxMinOnSkewedTraffic) {
 // 4:1 tree with skewed destinations it does not (docs/engines.md: 17% at 128 GPUs); here the
 // in-step engines must read at most the exact figure, and the gap is printed.
 TEST(FlowReference, InStepEnginesAreALowerBoundOfPerPairMaxMin) {
-  const CostModel model = CostModel::defaults_for("h100-sxm");
+  const CostModel model = reference_model();
   const Topology topology = testing::topology_from_yaml(TREE_64);
   for (bool by_source : {false, true}) {
     const std::vector<Transfer> transfers = skewed_transfers(64, by_source);

@@ -1,6 +1,7 @@
 #include "a2a_footprint.hpp"
 
 #include <algorithm>
+#include <numeric>
 
 #include "metrics.hpp"
 
@@ -57,16 +58,21 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<i
   std::vector<std::size_t> start(static_cast<std::size_t>(links) + 1, 0);
   for (int id : routes) ++start[static_cast<std::size_t>(id) + 1];
   for (int id = 0; id < links; ++id) start[id + 1] += start[id];
+  // Filled in increasing bytes, every link's entries come out sorted: one sort of the transfers
+  // instead of one per link.
+  std::vector<std::int32_t> by_bytes(matrix.transfers.size());
+  std::iota(by_bytes.begin(), by_bytes.end(), 0);
+  std::stable_sort(by_bytes.begin(), by_bytes.end(),
+                   [&](std::int32_t a, std::int32_t b) { return matrix.transfers[a].bytes < matrix.transfers[b].bytes; });
   std::vector<Entry> entries(routes.size());
   std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-  for (std::size_t t = 0; t < matrix.transfers.size(); ++t)
+  for (std::int32_t t : by_bytes)
     for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i)
-      entries[fill[routes[i]]++] = {matrix.transfers[t].bytes, static_cast<std::int32_t>(t)};
+      entries[fill[routes[i]]++] = {matrix.transfers[t].bytes, t};
   std::vector<double> transfer_end(matrix.transfers.size(), 0.0);
   for (const LinkLoad& load : footprint.loads) {
     const auto first = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link]);
     const auto last = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link + 1]);
-    std::sort(first, last, [](const Entry& a, const Entry& b) { return a.bytes < b.bytes; });
     const double Bps = model_->effective_Bps(topology_.link(load.link));
     double smaller = 0.0;
     auto left = static_cast<double>(last - first);
