@@ -87,8 +87,4 @@ double interference_stretch(const CostModel& model, double compute_left_s, doubl
   return 1.0 + s * std::min(compute_left_s, alone_s / (1.0 - s)) / alone_s;
 }
 
-bool ComputeStreams::gemms_running(const std::vector<std::int32_t>& gpus, double now) const {
-  return std::any_of(gpus.begin(), gpus.end(), [&](std::int32_t gpu) { return busy(gpu, now); });
-}
-
 }  // namespace comet

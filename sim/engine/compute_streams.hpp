@@ -46,9 +46,7 @@ class ComputeStreams {
   /// Both append the ops whose start or end moved to `retimed`.
   void communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed);
   void communication_ends(std::int32_t gpu, double now, std::vector<Retimed>& retimed);
-  /// Whether a computation runs or is queued after `now` on the compute stream of any of these GPUs.
-  bool gemms_running(const std::vector<std::int32_t>& gpus, double now) const;
-  /// The same for one GPU.
+  /// Whether a computation runs or is queued after `now` on `gpu`'s compute stream.
   bool busy(std::int32_t gpu, double now) const { return free_at_[gpu][0] > now; }
   /// Seconds of computation still to run after `now` on the busiest compute stream of these GPUs.
   double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;

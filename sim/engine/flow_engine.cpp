@@ -4,10 +4,10 @@
 // Each all-to-all op becomes SimGrid flows (Comms) over routes that are the Topology's
 // Boost.Graph paths (ECMP included), so flows of different sizes finish at different times: a
 // GPU's part of the op ends with the last flow carrying its transfers (a coalesced flow carries
-// all its members'), and the op with its last flow. Large ops are coalesced (flow_coalescing.hpp): per GPU pair
-// inside nodes, per (source group of up to 4 nodes under one leaf, destination node,
-// destination rail) between nodes, the group's NICs on that rail pooled into one link.
-// Computations: see simgrid_scheduler.hpp.
+// all its members'), and the op with its last flow. Large ops are coalesced
+// (flow_coalescing.hpp): per GPU pair inside nodes; between nodes, the even side of the op
+// (senders or receivers) pooled per group of up to 4 nodes under one leaf and one rail, the
+// uneven side kept per node and rail. Computations: see simgrid_scheduler.hpp.
 #include <fmt/format.h>
 
 #include <algorithm>
