@@ -176,28 +176,33 @@ struct Layer : testing::ScenarioPlans {
   }
 };
 
-// Interference lasts as long as the overlap: a computation of T_c beside an all-to-all of
-// T_alone (starting together) slows the all-to-all by comm_slowdown_with_compute x T_c (the
-// analytical engine revises the rate when the computation ends; the SimGrid engines stretch its
-// bytes when it starts), not by s / (1 - s) of its whole duration.
+// Interference lasts as long as the overlap: a computation of T_c on GPU 0 beside an all-to-all
+// bound by GPU 0's link (starting together) slows its transfers to (1 - s) of that link while it
+// runs (transfer_slowdown.hpp), so the all-to-all takes s x (T_c - latency) longer, not s / (1 - s)
+// of its whole duration. A computation on reserved SMs (fine-grained overlap) leaves the
+// transfers alone.
 TEST(Engines, AComputationSlowsAnAllToAllOnlyWhileItRuns) {
   const Topology t = testing::topology_from_yaml(TWO_GPUS);
   CostModel model = ideal_links();
   model.comm_slowdown_with_compute = 0.1;
-  TransferPlan p(2);
-  Op gemm;
-  gemm.kind = OpKind::NON_MOE;
-  gemm.gpu = 0;
-  gemm.flops = 2e11;
-  p.plan.add(gemm, {});
-  const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {1, 0, 1e9}});
-  const double compute_s = compute_time_s(p.plan, p.plan.ops()[0], model), alone = 4e-6 + 1e9 / 100e9;
-  ASSERT_LT(compute_s, 0.5 * alone) << "the computation must end well before the transfer";
-  for (const std::string& engine : engines_under_test()) {
-    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
-    const double took = timeline.ops[a2a].end_s - timeline.ops[a2a].start_s;
-    EXPECT_GT(took, alone + 0.8 * 0.1 * compute_s) << engine << ": the overlap must still cost something";
-    EXPECT_LT(took, alone + 1.25 * 0.1 * compute_s) << engine << ": only the overlap may cost";
+  for (double sm_fraction : {1.0, 0.75}) {
+    TransferPlan p(2);
+    Op gemm;
+    gemm.kind = OpKind::NON_MOE;
+    gemm.gpu = 0;
+    gemm.flops = 2e11;
+    gemm.compute_sm_fraction = sm_fraction;
+    p.plan.add(gemm, {});
+    const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {1, 0, 1e9}});
+    const double compute_s = compute_time_s(p.plan, p.plan.ops()[0], model), latency_s = 4e-6;
+    const double alone = latency_s + 1e9 / 100e9;
+    ASSERT_LT(compute_s, 0.5 * alone) << "the computation must end well before the transfer";
+    const double expected = sm_fraction < 1.0 ? alone : alone + 0.1 * (compute_s - latency_s);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[a2a].end_s - timeline.ops[a2a].start_s, expected, 1e-8)
+          << engine << ", computation on " << sm_fraction << " of the SMs";
+    }
   }
 }
 
@@ -249,6 +254,33 @@ TEST(Engines, AGpuDoneWithItsPartDoesNotSlowTheRestOfTheAllToAll) {
     const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
     ASSERT_LT(timeline.ops[after_small].start_s, 0.5 * timeline.ops[a2a].end_s) << engine;
     EXPECT_NEAR(timeline.ops[a2a].end_s, 4e-6 + 1e9 / 100e9, 1e-7) << engine;
+  }
+}
+
+// A busy GPU slows its own transfers, not the group's collective: a long GEMM on GPU 3, whose
+// 0.1 GB part is far from the op's bottleneck, leaves the 1 GB 0 -> 1 transfer (and so the op) as
+// it was; the same GEMM on GPU 1, where that transfer ends, slows the op by s x its overlap.
+TEST(Engines, ABusyGpuSlowsOnlyItsOwnTransfers) {
+  const Topology t = testing::topology_from_yaml(FOUR_GPUS);
+  CostModel model = ideal_links();
+  model.comm_slowdown_with_compute = 0.2;
+  const double latency_s = 4e-6, alone_s = latency_s + 1e9 / 100e9;
+  for (std::int32_t busy : {3, 1}) {
+    TransferPlan p(4);
+    Op gemm;
+    gemm.kind = OpKind::NON_MOE;
+    gemm.gpu = busy;
+    gemm.flops = 2e12;
+    const std::int32_t g = p.plan.add(gemm, {});
+    const std::int32_t a2a = p.all_to_all({{0, 1, 1e9}, {2, 3, 1e8}});
+    const double compute_s = compute_time_s(p.plan, p.plan.ops()[g], model);
+    ASSERT_GT(compute_s, 2e-3) << "the GEMM must outlast GPU 3's part";
+    ASSERT_LT(compute_s, 0.5 * alone_s);
+    const double expected = busy == 3 ? alone_s : alone_s + 0.2 * (compute_s - latency_s);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[a2a].end_s, expected, 1e-8) << engine << ", GEMM on GPU " << busy;
+    }
   }
 }
 

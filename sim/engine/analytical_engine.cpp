@@ -9,6 +9,7 @@
 #include "compute_streams.hpp"
 #include "dependency_release.hpp"
 #include "op_costs.hpp"
+#include "transfer_slowdown.hpp"
 
 namespace comet {
 namespace {
@@ -31,8 +32,7 @@ struct ActiveTransfer {
   const A2aFootprint* footprint;
   std::size_t parts_done = 0;  // footprint->parts[0 .. parts_done) have ended
   double remaining = 1.0;      // fraction of the op's bytes still to move
-  double link_rate = 0.0;      // fraction per second its most contended link allows
-  double rate = 0.0;           // fraction per second, after interference
+  double rate = 0.0;           // fraction per second its most contended link allows
   std::uint64_t version = 0;   // its latest TRANSFER_CHECK event; older ones are stale
 };
 
@@ -43,10 +43,12 @@ class Schedule {
         timeline_(timeline_for(plan, "analytical")), release_(plan),
         streams_(topology.num_gpus(), model), residual_Bps_(topology.num_directed_links(), 0.0),
         demand_(topology.num_directed_links(), 0.0),
-        effective_Bps_(topology.num_directed_links()) {
+        effective_Bps_(topology.num_directed_links()), edges_(gpu_edge_links(topology, model)),
+        slowed_by_(topology.num_directed_links(), 0) {
     timeline_.link_bytes.assign(topology.num_directed_links(), 0.0);
     timeline_.gpu_part_ends.resize(plan.ops().size());
     for (int id = 0; id < topology.num_directed_links(); ++id) effective_Bps_[id] = model.effective_Bps(topology.link(id));
+    capacity_Bps_ = effective_Bps_;
     for (std::int32_t id : release_.roots()) push(0.0, EventType::READY, id);
   }
 
@@ -88,18 +90,14 @@ class Schedule {
       push(now_ + startup_s(footprints_.of(op), model_), EventType::TRANSFER_BEGIN, id);
       return;
     }
-    const bool was_idle = !streams_.busy(op.gpu, now_);
     std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
     push_compute_end(id, entry.end_s);
-    if (was_idle) retime_on(op.gpu);  // interference begins for the all-to-alls running there
+    refresh_slowdown(op.gpu);
   }
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
-    // The last queued computation of a GPU ending ends the interference on the all-to-alls
-    // running there.
-    const Op& op = plan_.ops()[id];
-    if (!streams_.busy(op.gpu, now_)) retime_on(op.gpu);
+    refresh_slowdown(plan_.ops()[id].gpu);
     release_.computation_done(id, ready_);
     push_ready();
   }
@@ -129,6 +127,8 @@ class Schedule {
     for (const LinkLoad& load : footprint.loads) timeline_.link_bytes[load.link] += load.bytes;
     streams_.communication_begins(footprint.gpus, now_, retimed_);
     apply_retimed();
+    for (std::int32_t gpu : footprint.gpus)
+      if (streams_.refresh_transfer_slowdown(gpu, now_)) set_edge_capacity(gpu);
     active_.push_back({id, &footprint});
     reschedule();
   }
@@ -145,9 +145,10 @@ class Schedule {
       streams_.communication_ends(gpu, now_, retimed_);
       apply_retimed();
       release_.part_done(t.op, gpu, ready_);
+      refresh_slowdown(gpu);  // may re-solve the rates: `t` stays valid (no op starts or ends)
     }
     if (t.parts_done < parts.size()) {
-      retime(t);  // a GPU done with its part no longer slows the op
+      push_check(t);
       push_ready();
       return;
     }
@@ -167,9 +168,9 @@ class Schedule {
   void reschedule() {
     std::vector<ActiveTransfer*> rising;
     for (ActiveTransfer& t : active_) {
-      t.link_rate = 0.0;
+      t.rate = 0.0;
       rising.push_back(&t);
-      for (const LinkLoad& load : t.footprint->loads) residual_Bps_[load.link] = effective_Bps_[load.link];
+      for (const LinkLoad& load : t.footprint->loads) residual_Bps_[load.link] = capacity_Bps_[load.link];
     }
     while (!rising.empty()) {
       touched_.clear();
@@ -180,7 +181,7 @@ class Schedule {
         }
       double step = std::numeric_limits<double>::infinity();
       for (std::int32_t link : touched_) step = std::min(step, residual_Bps_[link] / demand_[link]);
-      for (ActiveTransfer* t : rising) t->link_rate += step;
+      for (ActiveTransfer* t : rising) t->rate += step;
       for (std::int32_t link : touched_) {
         residual_Bps_[link] = std::max(0.0, residual_Bps_[link] - step * demand_[link]);
         demand_[link] = 0.0;
@@ -188,24 +189,42 @@ class Schedule {
       const std::size_t before = rising.size();
       std::erase_if(rising, [&](const ActiveTransfer* t) {
         return std::any_of(t->footprint->loads.begin(), t->footprint->loads.end(), [&](const LinkLoad& load) {
-          return residual_Bps_[load.link] <= 1e-12 * effective_Bps_[load.link];
+          return residual_Bps_[load.link] <= 1e-12 * capacity_Bps_[load.link];
         });
       });
       if (rising.size() == before) break;  // nothing filled: rounding; the rates stand
     }
-    for (ActiveTransfer& t : active_) retime(t);
+    for (ActiveTransfer& t : active_) push_check(t);
   }
 
-  // Its rate with the interference of computations now on the GPUs whose part of it still runs
-  // (a GPU done with its sends and receives computes beside no transfer of this op), and its next
-  // part's event.
-  void retime(ActiveTransfer& t) {
-    t.rate = t.link_rate;
-    const std::vector<PartThreshold>& parts = t.footprint->parts;
-    const bool slowed = std::any_of(parts.begin() + static_cast<std::ptrdiff_t>(t.parts_done), parts.end(),
-                                    [&](const PartThreshold& part) { return streams_.busy(part.gpu, now_); });
-    if (slowed) t.rate *= 1.0 - model_.comm_slowdown_with_compute;
-    push_check(t);
+  // After an event on `gpu`: if it started or stopped slowing its own transfers, its edge links'
+  // capacity changes, and the rates are re-solved when that capacity binds (or bound) them.
+  void refresh_slowdown(std::int32_t gpu) {
+    if (!streams_.refresh_transfer_slowdown(gpu, now_)) return;
+    if (set_edge_capacity(gpu)) reschedule();
+  }
+
+  // Sets `gpu`'s edge links to their slowed or normal capacity; true when one of them carries
+  // more than its new capacity, or was full and now can carry more.
+  bool set_edge_capacity(std::int32_t gpu) {
+    const bool slowed = streams_.transfers_slowed(gpu);
+    bool binds = false;
+    for (const EdgeLink& edge : edges_[gpu]) {
+      int& count = slowed_by_[edge.link];  // GPUs slowing it (a GPU-to-GPU link has two)
+      count += slowed ? 1 : -1;
+      const double before = capacity_Bps_[edge.link];
+      capacity_Bps_[edge.link] = count > 0 ? std::min(edge.slowed_Bps, effective_Bps_[edge.link]) : effective_Bps_[edge.link];
+      double demand = 0.0;  // bytes/s the active all-to-alls put on it now
+      for (const ActiveTransfer& t : active_) {
+        const auto& loads = t.footprint->loads;
+        const auto it = std::lower_bound(loads.begin(), loads.end(), edge.link,
+                                         [](const LinkLoad& load, std::int32_t link) { return load.link < link; });
+        if (it != loads.end() && it->link == edge.link) demand += it->bytes * t.rate;
+      }
+      const double after = capacity_Bps_[edge.link];
+      binds = binds || demand > after * (1.0 + 1e-12) || (after > before && demand >= before * (1.0 - 1e-9));
+    }
+    return binds;
   }
 
   void push_check(ActiveTransfer& t) {
@@ -214,14 +233,10 @@ class Schedule {
     push(now_ + std::max(0.0, to_move) / t.rate, EventType::TRANSFER_CHECK, t.op);
   }
 
-  // A computation began or ended on an otherwise idle `gpu`: the all-to-alls there change rate.
-  void retime_on(std::int32_t gpu) {
-    for (ActiveTransfer& t : active_)
-      if (std::binary_search(t.footprint->gpus.begin(), t.footprint->gpus.end(), gpu)) retime(t);
-  }
-
   // The share of the op that must have moved for its next part to end.
-  double threshold(const ActiveTransfer& t) const { return per_gpu_ ? t.footprint->parts[t.parts_done].fraction : 1.0; }
+  double threshold(const ActiveTransfer& t) const {
+    return per_gpu_ && t.parts_done < t.footprint->parts.size() ? t.footprint->parts[t.parts_done].fraction : 1.0;
+  }
 
   ActiveTransfer* find_active(std::int32_t op) {
     const auto it = std::find_if(active_.begin(), active_.end(), [&](const ActiveTransfer& t) { return t.op == op; });
@@ -245,6 +260,9 @@ class Schedule {
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()
   std::vector<std::int32_t> touched_;
   std::vector<double> effective_Bps_;
+  std::vector<double> capacity_Bps_;  // per link: effective, or less at a GPU slowing its transfers
+  std::vector<std::vector<EdgeLink>> edges_;
+  std::vector<int> slowed_by_;        // per link: GPUs whose slowdown it carries
   std::vector<ActiveTransfer> active_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   double now_ = 0.0;

@@ -11,8 +11,9 @@
 // on one link take twice as long, and an op bottlenecked elsewhere leaves its share to the
 // others. Each GPU's part ends when the op has moved the share its processor-sharing profile
 // gives (A2aFootprint::parts); computations waiting for it start then (dependency_release.hpp).
-// Rates are recomputed whenever an op starts or ends, less comm_slowdown_with_compute while
-// computations run on GPUs whose part still runs. In step is a lower bound of per-flow max-min
+// Rates are recomputed whenever an op starts or ends, and when a GPU's edge links change
+// capacity because it starts or stops slowing its own transfers (transfer_slowdown.hpp) and that
+// capacity binds. In step is a lower bound of per-flow max-min
 // (docs/engines.md: 17% below it on a skewed 128-GPU 4:1 tree).
 #pragma once
 

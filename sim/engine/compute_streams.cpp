@@ -6,7 +6,7 @@ namespace comet {
 
 ComputeStreams::ComputeStreams(int num_gpus, const CostModel& model)
     : model_(model), free_at_(num_gpus, {0.0, 0.0, 0.0}), queued_(num_gpus), communications_(num_gpus, 0),
-      memory_kernels_(num_gpus) {}
+      transfers_slowed_(num_gpus, 0), memory_kernels_(num_gpus) {}
 
 double ComputeStreams::memory_overlap_s(std::int32_t gpu, double begin, double end) {
   auto& kernels = memory_kernels_[gpu];
@@ -73,18 +73,14 @@ void ComputeStreams::communication_ends(std::int32_t gpu, double now, std::vecto
   if (--communications_[gpu] == 0) retime(gpu, now, retimed);
 }
 
-double ComputeStreams::compute_left_s(const std::vector<std::int32_t>& gpus, double now) const {
-  double left = 0.0;
-  for (std::int32_t gpu : gpus) left = std::max(left, free_at_[gpu][0] - now);
-  return left;
-}
-
-double interference_stretch(const CostModel& model, double compute_left_s, double alone_s) {
-  if (compute_left_s <= 0.0 || alone_s <= 0.0) return 1.0;
-  // During the computation it moves at (1 - s) of its rate: s x compute_left_s of progress lost,
-  // up to the whole transfer slowed (compute lasting alone / (1 - s) or longer).
-  const double s = model.comm_slowdown_with_compute;
-  return 1.0 + s * std::min(compute_left_s, alone_s / (1.0 - s)) / alone_s;
+bool ComputeStreams::refresh_transfer_slowdown(std::int32_t gpu, double now) {
+  const auto& compute = queued_[gpu][static_cast<std::size_t>(StreamRole::COMPUTE)];
+  const bool computing = std::any_of(compute.begin(), compute.end(),
+                                     [&](const Scheduled& s) { return s.slowable && s.end_s > now; });
+  const char slowed = computing && communications_[gpu] > 0 ? 1 : 0;
+  if (slowed == transfers_slowed_[gpu]) return false;
+  transfers_slowed_[gpu] = slowed;
+  return true;
 }
 
 }  // namespace comet

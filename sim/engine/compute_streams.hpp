@@ -8,7 +8,9 @@
 // not for its whole duration because one ran when it started; ops on reserved SMs (fine-grained
 // overlap) are not slowed. When a GPU's communication begins or ends, its running and queued
 // ops are retimed and the engine re-arms their ends (communication_begins / _ends return them).
-// Engines ask busy() to slow an all-to-all while computations run on its GPUs.
+// The other way round (transfer_slowdown.hpp): a GPU slows its own transfers while a computation
+// on full SMs runs on its compute stream and one of its all-to-all parts runs; engines ask
+// refresh_transfer_slowdown after each event on a GPU and change its edge links' capacity.
 //
 // Memory kernels beside the compute stream: a memory kernel (permute, unpermute, on a side
 // stream) beside the compute stream's work costs that stream memory_kernel_interference x the
@@ -48,8 +50,13 @@ class ComputeStreams {
   void communication_ends(std::int32_t gpu, double now, std::vector<Retimed>& retimed);
   /// Whether a computation runs or is queued after `now` on `gpu`'s compute stream.
   bool busy(std::int32_t gpu, double now) const { return free_at_[gpu][0] > now; }
-  /// Seconds of computation still to run after `now` on the busiest compute stream of these GPUs.
-  double compute_left_s(const std::vector<std::int32_t>& gpus, double now) const;
+  /// Re-evaluates whether `gpu` slows its transfers at `now`: a computation on full SMs runs or is
+  /// queued on its compute stream while one of its all-to-all parts runs. True when that changed
+  /// since the last call for `gpu`; transfers_slowed then holds the new state. Engines call it
+  /// for a GPU after every event on it: a computation scheduled or ended, communication begun or
+  /// ended.
+  bool refresh_transfer_slowdown(std::int32_t gpu, double now);
+  bool transfers_slowed(std::int32_t gpu) const { return transfers_slowed_[gpu] != 0; }
 
  private:
   struct Scheduled {
@@ -70,17 +77,10 @@ class ComputeStreams {
   std::vector<std::array<double, NUM_STREAM_ROLES>> free_at_;  ///< per GPU and stream role
   std::vector<std::array<std::deque<Scheduled>, NUM_STREAM_ROLES>> queued_;  ///< ops not known to have ended
   std::vector<int> communications_;
+  std::vector<char> transfers_slowed_;  ///< per GPU, as of its last refresh_transfer_slowdown
   /// Per GPU: intervals of memory kernels on its side streams not yet known to have ended
   /// before the latest `now` (pruned as time passes: engines schedule in time order).
   std::vector<std::vector<std::pair<double, double>>> memory_kernels_;
 };
-
-/// How much more data an all-to-all moves, in effect, when it starts with `compute_left_s` of
-/// computation still to run on its GPUs: it loses comm_slowdown_with_compute (s) of its bandwidth
-/// while they run, so it needs about s x compute_left_s longer than its duration `alone_s`, not
-/// s / (1 - s) of all of it (a 1 ms GEMM beside a 40 ms all-to-all costs it about 0.1 ms, not 4).
-/// `alone_s` is its uncontended duration, a lower bound: on links shared with other transfers
-/// the stretch, applied to bytes that then move at the shared rate, costs somewhat more.
-double interference_stretch(const CostModel& model, double compute_left_s, double alone_s);
 
 }  // namespace comet

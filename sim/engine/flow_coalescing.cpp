@@ -16,6 +16,7 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
       nics_per_node_(topology.num_vertices_of(VertexKind::NIC) / topology.num_nodes()),
       rails_(std::max(1, nics_per_node_)) {
   group_of_.assign(static_cast<std::size_t>(topology.num_nodes()) * rails_, -1);
+  pool_shares_.resize(static_cast<std::size_t>(num_gpus_));
   if (nics_per_node_ == 0 || topology.num_nodes() < 2) return;
   // Groups fill up in node order, per (leaf, rail): consecutive nodes under one leaf.
   std::map<std::pair<int, int>, int> filling;
@@ -45,8 +46,9 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
       }
       Group& group = groups_[static_cast<std::size_t>(slot->second)];
       if (exclusive) {  // the member's links in series, added to the group's pools
-        add_to_pool(group.first_hop[0], out);
-        add_to_pool(group.last_hop[0], in);
+        auto& shares = pool_shares_[static_cast<std::size_t>(gw)];
+        shares.push_back({group.first_hop[0], add_to_pool(group.first_hop[0], out)});
+        shares.push_back({group.last_hop[0], add_to_pool(group.last_hop[0], in)});
       }
       ++group.nodes;
       group_of_[static_cast<std::size_t>(n) * rails_ + r] = group.index;
@@ -56,7 +58,7 @@ FlowCoalescer::FlowCoalescer(const Topology& topology, const CostModel& model, i
   }
 }
 
-void FlowCoalescer::add_to_pool(int pooled_link, const std::vector<int>& hop) {
+double FlowCoalescer::add_to_pool(int pooled_link, const std::vector<int>& hop) {
   FlowLink& pool = pooled_[static_cast<std::size_t>(pooled_link - num_real_links_)];
   double bottleneck = std::numeric_limits<double>::infinity(), latency = 0.0;
   for (int id : hop) {
@@ -65,6 +67,7 @@ void FlowCoalescer::add_to_pool(int pooled_link, const std::vector<int>& hop) {
   }
   pool.Bps += bottleneck;
   pool.latency_s = std::max(pool.latency_s, latency);
+  return bottleneck;
 }
 
 int FlowCoalescer::rail(int gpu) const {

@@ -81,6 +81,15 @@ class FlowCoalescer {
   /// Links from an endpoint to an endpoint (a GPU or a virtual destination), in order.
   std::vector<int> route(int src, int dst) const;
 
+  /// What a GPU adds to a pooled link as its node's gateway on a rail: its first or last hop's
+  /// bottleneck (bytes/s). A GPU slowing its transfers takes comm_slowdown_with_compute of it away.
+  struct PoolShare {
+    int link = 0;
+    double Bps = 0.0;
+  };
+  /// The pooled links `gpu` is a member of (empty for GPUs that are no rail's gateway).
+  const std::vector<PoolShare>& pool_shares(int gpu) const { return pool_shares_[static_cast<std::size_t>(gpu)]; }
+
  private:
   struct Group {
     std::vector<std::int32_t> gpus;  // the members' GPUs under the group's leaf (ECMP choices)
@@ -94,7 +103,8 @@ class FlowCoalescer {
   int gateway(int node, int rail) const;
   std::vector<int> first_hop(int gpu, bool& exclusive) const;
   std::vector<int> last_hop(int gpu, bool& exclusive) const;
-  void add_to_pool(int pooled_link, const std::vector<int>& hop);
+  /// Adds a member's hop to a pool; returns the bandwidth it added.
+  double add_to_pool(int pooled_link, const std::vector<int>& hop);
 
   const Topology& topology_;
   const CostModel& model_;
@@ -103,6 +113,7 @@ class FlowCoalescer {
   std::vector<Group> groups_;
   std::vector<FlowLink> pooled_;
   std::vector<int> group_of_;  // per (node, rail): index into groups_, -1 without network
+  std::vector<std::vector<PoolShare>> pool_shares_;  // per GPU
 };
 
 }  // namespace comet

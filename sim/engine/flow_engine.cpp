@@ -7,7 +7,9 @@
 // all its members'), and the op with its last flow. Large ops are coalesced
 // (flow_coalescing.hpp): per GPU pair inside nodes; between nodes, the even side of the op
 // (senders or receivers) pooled per group of up to 4 nodes under one leaf and one rail, the
-// uneven side kept per node and rail. Computations: see simgrid_scheduler.hpp.
+// uneven side kept per node and rail. Computations: see simgrid_scheduler.hpp. A GPU slowing its
+// own transfers (transfer_slowdown.hpp) lowers the bandwidth of its edge links, or its share of a
+// pooled link, while it does; CM02 re-shares the running flows from then on.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include "simgrid_child.hpp"
 #include "simgrid_engines.hpp"
 #include "simgrid_scheduler.hpp"
+#include "transfer_slowdown.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -56,7 +59,7 @@ int env_int(const char* name, int fallback) {
 struct FlowInputs {
   std::vector<double> duration_s;
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
-  std::vector<double> alone_s;                        // per op (all-to-all): seconds alone (interference_stretch)
+  std::vector<std::vector<EdgeLink>> edges;           // per GPU (transfer_slowdown.hpp)
   std::vector<double> message_s;                      // per op (all-to-all): per-message costs (startup_s)
   std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> routes;  // endpoint pair -> links
   std::map<std::pair<std::int32_t, std::int32_t>, double> route_latency_s;    // endpoint pair -> seconds
@@ -74,7 +77,12 @@ struct FlowInputs {
 // sharing penalty to its route latency), which on an RDMA fabric is not what happens and made
 // per-GPU completions differ from per-pair max-min by up to 11% of the op. Each flow instead
 // waits its route's latency on a timer and then joins the others with an equal share.
-std::vector<sg4::Host*> build_flow_platform(const FlowInputs& in) {
+struct FlowPlatform {
+  std::vector<sg4::Host*> host;  // per endpoint
+  std::vector<sg4::Link*> link;  // per flow link (null where no route crosses it)
+};
+
+FlowPlatform build_flow_platform(const FlowInputs& in) {
   sg4::NetZone* zone = sg4::create_full_zone("cluster");
   std::vector<sg4::Host*> host(in.coalescer->num_endpoints(), nullptr);
   std::vector<sg4::Link*> link(in.coalescer->num_links(), nullptr);
@@ -93,10 +101,10 @@ std::vector<sg4::Host*> build_flow_platform(const FlowInputs& in) {
     zone->add_route(host[pair.first]->get_netpoint(), host[pair.second]->get_netpoint(), nullptr, nullptr, links, false);
   }
   zone->seal();
-  return host;
+  return {host, link};
 }
 
-std::vector<sg4::Host*> build_packet_platform(const Topology& topology, const CostModel& model) {
+FlowPlatform build_packet_platform(const Topology& topology, const CostModel& model) {
   sg4::NetZone* zone = sg4::create_floyd_zone("cluster");
   const TopologyGraph& graph = topology.graph();
   std::vector<simgrid::kernel::routing::NetPoint*> point(boost::num_vertices(graph), nullptr);
@@ -117,12 +125,74 @@ std::vector<sg4::Host*> build_packet_platform(const Topology& topology, const Co
   }
   zone->seal();
   sg4::Engine::on_platform_created();  // or ns-3 has no IP routes and runs forever
-  return host;
+  return {host, {}};
 }
+
+// The flow platform's links for GPUs that slow their transfers: an edge link carries its slowed
+// bandwidth while any GPU at its ends slows (a GPU-to-GPU link has two), and a pooled link loses
+// comm_slowdown_with_compute of each slowed member's share. The packet platform (ns-3) keeps its
+// bandwidths.
+//
+// CM02 also bounds a flow, once and for all when it starts, by the smallest bandwidth on its
+// route (NetworkCm02Model::communicate); a flow started on a slowed link would keep that bound
+// after the slowdown ends. So flows start with their route's links at full bandwidth, which are
+// then lowered again: the slowdown binds through the links' capacity, which CM02 does revise.
+class FlowSlowdown {
+ public:
+  FlowSlowdown(const FlowInputs& in, const CostModel& model, std::vector<sg4::Link*> links)
+      : in_(in), slowdown_(model.comm_slowdown_with_compute), links_(std::move(links)),
+        slowed_by_(links_.size(), 0), pool_lost_Bps_(links_.size(), 0.0),
+        slowed_Bps_(links_.size(), std::numeric_limits<double>::infinity()) {
+    for (const std::vector<EdgeLink>& edges : in.edges)
+      for (const EdgeLink& edge : edges) slowed_Bps_[edge.link] = std::min(slowed_Bps_[edge.link], edge.slowed_Bps);
+  }
+
+  /// `gpu` started (`slowed`) or stopped slowing its transfers.
+  void set(std::int32_t gpu, bool slowed) {
+    if (links_.empty()) return;
+    for (const EdgeLink& edge : in_.edges[gpu]) slowed_by_[edge.link] += slowed ? 1 : -1;
+    for (const FlowCoalescer::PoolShare& share : in_.coalescer->pool_shares(gpu))
+      pool_lost_Bps_[share.link] += (slowed ? 1.0 : -1.0) * slowdown_ * share.Bps;
+    for (const EdgeLink& edge : in_.edges[gpu]) apply(edge.link);
+    for (const FlowCoalescer::PoolShare& share : in_.coalescer->pool_shares(gpu)) apply(share.link);
+  }
+
+  /// Starts `comm` over `route` with the bound of a route at full bandwidth.
+  void start(const sg4::CommPtr& comm, const std::vector<int>& route) {
+    lowered_.clear();
+    for (int id : route)
+      if (!links_.empty() && bandwidth(id) < full(id)) {
+        links_[id]->set_bandwidth(full(id));
+        lowered_.push_back(id);
+      }
+    comm->start();
+    for (int id : lowered_) apply(id);
+  }
+
+ private:
+  double full(int id) const { return in_.coalescer->link(id).Bps; }
+  double bandwidth(int id) const {
+    const double Bps = full(id) - std::max(0.0, pool_lost_Bps_[id]);
+    return slowed_by_[id] > 0 ? std::min(Bps, slowed_Bps_[id]) : Bps;
+  }
+  void apply(int id) {
+    if (sg4::Link* link = links_[id]) link->set_bandwidth(bandwidth(id));
+  }
+
+  const FlowInputs& in_;
+  double slowdown_;
+  std::vector<sg4::Link*> links_;
+  std::vector<int> slowed_by_;
+  std::vector<double> pool_lost_Bps_;
+  std::vector<double> slowed_Bps_;  // per link: at a GPU's edge, what it carries slowed; else infinity
+  std::vector<int> lowered_;  // scratch of start()
+};
 
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
                                    const FlowInputs& in, bool packet) {
-  std::vector<sg4::Host*> host = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
+  FlowPlatform platform = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
+  const std::vector<sg4::Host*>& host = platform.host;
+  FlowSlowdown slowdown(in, model, platform.link);
   struct Running {
     std::int32_t op;
     std::size_t flow;  // index into its CoalescedOp's flows
@@ -136,15 +206,9 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
     const CoalescedOp& op = *in.coalesced[id];
     scheduler_ref->communication_begins(op.gpus);
     gpu_flows_left[id] = op.flows_per_gpu;
-    std::vector<std::int32_t> members;
     for (std::size_t f = 0; f < op.flows.size(); ++f) {
       const Flow& flow = op.flows[f];
-      // Computation queued on its own GPUs slows a flow (stretches its bytes), not the GPUs'
-      // of other flows: a busy GPU does not slow the whole group's collective.
-      members.clear();
-      for (std::int32_t member : op.flow_members[f]) members.push_back(op.gpus[static_cast<std::size_t>(member)]);
-      const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(members), in.alone_s[id]);
-      const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes * stretch)));
+      const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes)));
       sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
       running[comm.get()] = {id, f};
       keep_alive.push_back(comm);
@@ -152,13 +216,16 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
       // The packet platform's links carry their latency (ns-3 models it); the flow platform's
       // flows pay it before they join the sharing.
       const double latency_s = in.message_s[id] + (packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst}));
+      const std::vector<int>& route = in.routes.at({flow.src, flow.dst});
       if (latency_s > 0.0)
-        simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s, [comm] { comm->start(); });
+        simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s,
+                                           [comm, &route, &slowdown] { slowdown.start(comm, route); });
       else
-        comm->start();
+        slowdown.start(comm, route);
     }
   };
-  OpScheduler scheduler(plan, model, in.duration_s, start_flows);
+  OpScheduler scheduler(plan, model, in.duration_s, start_flows,
+                        [&](std::int32_t gpu, bool slowed) { slowdown.set(gpu, slowed); });
   scheduler_ref = &scheduler;
   sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
     const auto found = running.find(&activity);
@@ -199,7 +266,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   in.per_gpu_completion = per_gpu_completion();
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
-  in.alone_s.assign(plan.ops().size(), 0.0);
+  in.edges = gpu_edge_links(topology, model);
   in.message_s.assign(plan.ops().size(), 0.0);
   A2aFootprints footprints(plan, topology);
   std::map<std::pair<std::int32_t, bool>, CoalescedOp> cache;
@@ -213,7 +280,6 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
     if (found == cache.end())
       found = cache.emplace(std::pair{op.matrix, op.reversed}, coalescer.coalesce(plan.matrices()[op.matrix], op.reversed)).first;
     in.coalesced[op.id] = &found->second;
-    in.alone_s[op.id] = alone_s(footprints.of(op), topology, model);
     in.message_s[op.id] = startup_s(footprints.of(op), model) - footprints.of(op).latency_s;
     for (const Flow& flow : found->second.flows) {
       auto [route, inserted] = in.routes.try_emplace({flow.src, flow.dst});

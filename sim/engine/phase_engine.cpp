@@ -5,7 +5,10 @@
 // latency. An all-to-all op is a latency hop followed by one parallel task whose amount on each
 // link host is the bytes its transfers put on that link, routed over the Topology's Boost.Graph
 // paths (ECMP included). So a task alone takes max over links of bytes / bandwidth, and
-// concurrent tasks share every link by max-min. Computations: see simgrid_scheduler.hpp.
+// concurrent tasks share every link by max-min. Computations: see simgrid_scheduler.hpp. A link
+// host at a GPU's edge has two power states, its effective bandwidth and what it carries while
+// the GPU slows its own transfers (transfer_slowdown.hpp); the scheduler switches them as GEMMs
+// and communication begin and end, and L07 re-shares the running tasks from then on.
 //
 // Per-GPU completion, approximated: a task's transfers progress in step and L07 reports only the
 // task's end, so every GPU's part of an all-to-all ends with the op (its most loaded link), and a
@@ -31,6 +34,7 @@
 #include "simgrid_child.hpp"
 #include "simgrid_engines.hpp"
 #include "simgrid_scheduler.hpp"
+#include "transfer_slowdown.hpp"
 
 namespace sg4 = simgrid::s4u;
 
@@ -50,7 +54,7 @@ struct PhaseInputs {
   std::vector<bool> included;                   // ops of this part
   std::vector<double> duration_s;               // compute ops
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
-  std::vector<double> alone_s;                  // all-to-all ops: seconds alone (interference_stretch)
+  const std::vector<std::vector<EdgeLink>>* edges = nullptr;  // per GPU (transfer_slowdown.hpp)
   std::vector<int> used_links;                  // directed links any all-to-all loads
   std::vector<double> latencies;                // distinct start-up delays (startup_s)
 };
@@ -60,8 +64,16 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   // A star zone: its routing is per host (a full zone keeps a hosts^2 table: 1 GiB here).
   // Only the latency hosts communicate; GPU and link hosts only compute.
   sg4::NetZone* zone = sg4::create_star_zone("cluster");
+  std::vector<double> slowed_Bps(topology.num_directed_links(), 0.0);
+  for (const std::vector<EdgeLink>& edges : *in.edges)
+    for (const EdgeLink& edge : edges) slowed_Bps[edge.link] = edge.slowed_Bps;
   std::vector<sg4::Host*> link_host(topology.num_directed_links(), nullptr);
-  for (int id : in.used_links) link_host[id] = zone->create_host(fmt::format("link{}", id), model.effective_Bps(topology.link(id)));
+  for (int id : in.used_links) {
+    const double Bps = model.effective_Bps(topology.link(id));
+    std::vector<double> speeds{Bps};
+    if (slowed_Bps[id] > 0.0) speeds.push_back(std::min(Bps, slowed_Bps[id]));  // pstate 1: slowed
+    link_host[id] = zone->create_host(fmt::format("link{}", id), speeds);
+  }
   std::map<double, std::pair<sg4::Host*, sg4::Host*>> latency_pair;
   for (std::size_t i = 0; i < in.latencies.size(); ++i) {
     sg4::Host* a = zone->create_host(fmt::format("lat{}a", i), 1.0);
@@ -84,18 +96,24 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
     keep_alive.push_back(hop);
     hop->start();
   };
-  OpScheduler scheduler(plan, model, in.duration_s, start_hop);
+  std::vector<int> slowed_by(topology.num_directed_links(), 0);  // per link: GPUs slowing it
+  auto slow_transfers = [&](std::int32_t gpu, bool slowed) {
+    for (const EdgeLink& edge : (*in.edges)[gpu]) {
+      int& count = slowed_by[edge.link];
+      count += slowed ? 1 : -1;
+      if (sg4::Host* host = link_host[edge.link]) host->set_pstate(count > 0 ? 1 : 0);
+    }
+  };
+  OpScheduler scheduler(plan, model, in.duration_s, start_hop, slow_transfers);
   scheduler_ref = &scheduler;
-  // The transfer: one parallel task over the link hosts. GEMMs still to run on its GPUs when it
-  // starts take comm_slowdown_with_compute of its bandwidth while they run (its amounts grow).
+  // The transfer: one parallel task over the link hosts.
   auto start_transfer = [&](std::int32_t id) {
     const A2aFootprint& f = *in.footprint[id];
-    const double stretch = interference_stretch(model, scheduler_ref->compute_left_s(f.gpus), in.alone_s[id]);
     std::vector<sg4::Host*> hosts;
     std::vector<double> amounts;
     for (const LinkLoad& load : f.loads) {
       hosts.push_back(link_host[load.link]);
-      amounts.push_back(load.bytes * stretch);
+      amounts.push_back(load.bytes);
     }
     scheduler_ref->communication_begins(f.gpus);
     sg4::ExecPtr task = sg4::Exec::init()->set_hosts(hosts)->set_flops_amounts(amounts);
@@ -147,6 +165,7 @@ std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A
 
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
   A2aFootprints footprints(plan, topology);
+  const std::vector<std::vector<EdgeLink>> edges = gpu_edge_links(topology, model);
   Timeline timeline = timeline_for(plan, "phase");
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
   std::vector<double> duration_s(plan.ops().size(), 0.0);
@@ -164,7 +183,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
     in.duration_s = duration_s;
     in.included.assign(plan.ops().size(), false);
     in.footprint.assign(plan.ops().size(), nullptr);
-    in.alone_s.assign(plan.ops().size(), 0.0);
+    in.edges = &edges;
     std::vector<bool> used(topology.num_directed_links(), false);
     for (const Op& op : plan.ops()) {
       if (part_of_group[op.group] != part) continue;
@@ -172,7 +191,6 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       if (op.kind != OpKind::ALL_TO_ALL) continue;
       const A2aFootprint& f = footprints.of(op);
       in.footprint[op.id] = &f;
-      in.alone_s[op.id] = alone_s(f, topology, model);
       for (const LinkLoad& load : f.loads) used[load.link] = true;
       in.latencies.push_back(startup_s(f, model));
     }

@@ -9,8 +9,10 @@
 namespace comet {
 
 OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
-                         std::function<void(std::int32_t)> start_all_to_all)
+                         std::function<void(std::int32_t)> start_all_to_all,
+                         std::function<void(std::int32_t, bool)> slow_transfers)
     : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
+      slow_transfers_(std::move(slow_transfers)),
       times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
       timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model) {}
 
@@ -30,6 +32,12 @@ void OpScheduler::start_op(std::int32_t id) {
   const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
   times_[2 * id] = begin;
   arm(id, end);
+  refresh_slowdown(op.gpu);
+}
+
+void OpScheduler::refresh_slowdown(std::int32_t gpu) {
+  if (streams_.refresh_transfer_slowdown(gpu, simgrid::s4u::Engine::get_clock()))
+    slow_transfers_(gpu, streams_.transfers_slowed(gpu));
 }
 
 void OpScheduler::arm(std::int32_t id, double end_s) {
@@ -56,6 +64,7 @@ void OpScheduler::start_ready() {
 
 void OpScheduler::finish(std::int32_t id) {
   times_[2 * id + 1] = simgrid::s4u::Engine::get_clock();
+  refresh_slowdown(plan_.ops()[id].gpu);
   release_.computation_done(id, ready_);
   start_ready();
 }
@@ -63,12 +72,14 @@ void OpScheduler::finish(std::int32_t id) {
 void OpScheduler::communication_begins(std::span<const std::int32_t> gpus) {
   streams_.communication_begins(gpus, simgrid::s4u::Engine::get_clock(), retimed_);
   apply_retimed();
+  for (std::int32_t gpu : gpus) refresh_slowdown(gpu);
 }
 
 void OpScheduler::part_done(std::int32_t op, std::int32_t gpu) {
   parts_[op].push_back({gpu, simgrid::s4u::Engine::get_clock()});
   streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
   apply_retimed();
+  refresh_slowdown(gpu);
   release_.part_done(op, gpu, ready_);
   start_ready();
 }
@@ -78,13 +89,11 @@ void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t>
   if (!parts_reported)
     for (std::int32_t gpu : gpus) streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
   apply_retimed();
+  if (!parts_reported)
+    for (std::int32_t gpu : gpus) refresh_slowdown(gpu);
   times_[2 * op + 1] = simgrid::s4u::Engine::get_clock();
   release_.all_to_all_done(op, gpus, parts_reported, ready_);
   start_ready();
-}
-
-double OpScheduler::compute_left_s(const std::vector<std::int32_t>& gpus) const {
-  return streams_.compute_left_s(gpus, simgrid::s4u::Engine::get_clock());
 }
 
 std::vector<double> OpScheduler::times() const {

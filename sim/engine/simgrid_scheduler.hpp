@@ -26,8 +26,11 @@ class OpScheduler {
  public:
   /// `start_all_to_all(op)` must start the op's communication and later call part_done(op, g)
   /// for each of its GPUs, or none, then all_to_all_done(op) once, from SimGrid callbacks.
+  /// `slow_transfers(gpu, slowed)` is called whenever a GPU starts or stops slowing its own
+  /// transfers (transfer_slowdown.hpp): the engine changes its edge links' capacity.
   OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
-              std::function<void(std::int32_t)> start_all_to_all);
+              std::function<void(std::int32_t)> start_all_to_all,
+              std::function<void(std::int32_t, bool)> slow_transfers);
 
   /// Starts the ops without dependencies (only those `included`, when it is not empty: a part of
   /// the plan closed under dependencies); then run the SimGrid engine.
@@ -38,8 +41,6 @@ class OpScheduler {
   void part_done(std::int32_t op, std::int32_t gpu);
   /// All-to-all `op` over the sorted `gpus` ended now (and with it every part not reported).
   void all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus);
-  /// Seconds of computation still to run now on the busiest of these GPUs.
-  double compute_left_s(const std::vector<std::int32_t>& gpus) const;
   /// The ops' times for the parent process: start_s and end_s of every op interleaved, then for
   /// each all-to-all whose parts were reported, in op order: its id, its number of parts, and
   /// (gpu, end_s) per part.
@@ -52,10 +53,13 @@ class OpScheduler {
   /// Arms the timer ending computation `id` at `end_s` (earlier timers of it are ignored).
   void arm(std::int32_t id, double end_s);
   void apply_retimed();
+  /// After an event on `gpu`: tells the engine if its transfers became slowed or no longer are.
+  void refresh_slowdown(std::int32_t gpu);
 
   const Plan& plan_;
   std::vector<double> compute_s_;
   std::function<void(std::int32_t)> start_all_to_all_;
+  std::function<void(std::int32_t, bool)> slow_transfers_;
   std::vector<double> times_;
   std::vector<std::vector<GpuPartEnd>> parts_;
   DependencyRelease release_;
