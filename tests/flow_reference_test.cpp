@@ -238,5 +238,20 @@ TEST(FlowReference, InStepEnginesAreALowerBoundOfPerPairMaxMin) {
   }
 }
 
+// The lower bound above is what a user of those engines must be told on such clusters: a 4:1
+// tree is 4x oversubscribed and gets the caveat from phase and analytical, not from flow; a
+// non-blocking fat-tree gets none.
+TEST(FlowReference, InStepEnginesCarryACaveatOnOversubscribedNetworks) {
+  const Topology tree = testing::topology_from_yaml(TREE_64);
+  const Topology fat_tree = testing::topology_from_yaml(reference_cases()[2].yaml);
+  EXPECT_NEAR(tree.oversubscription(), 4.0, 1e-9);
+  EXPECT_NEAR(fat_tree.oversubscription(), 1.0, 1e-9);
+  for (const std::string engine : {"phase", "analytical"}) {
+    EXPECT_NE(engine_caveat(engine, tree).find("lower bound"), std::string::npos) << engine;
+    EXPECT_EQ(engine_caveat(engine, fat_tree), "") << engine;
+  }
+  EXPECT_EQ(engine_caveat("flow", tree), "");
+}
+
 }  // namespace
 }  // namespace comet

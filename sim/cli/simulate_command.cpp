@@ -78,6 +78,8 @@ int SimulateCommand::run() const {
              m.max_link,
              format_quantity(m.max_link_bytes, Dimension::BYTES), 100 * m.max_link_mean_utilization,
              100 * m.max_link_busy_utilization);
+  if (const std::string caveat = engine_caveat(engine, topology); !caveat.empty())
+    fmt::print("engine caveat         {}\n", caveat);
   fmt::print("speedup vs baseline   {:.3f}x (contiguous / none / direct: {:.3f} ms)\n",
              m.layer_time_s > 0 ? baseline_time / m.layer_time_s : 1.0, baseline_time * 1e3);
   fmt::print("wall                  {:.2f} s\n", wall);

@@ -24,6 +24,7 @@ nlohmann::ordered_json result_json(const SimulationSetup& s, const SimulationRes
   j["topology"] = s.scenario->topology.name;
   j["model"] = s.scenario->model.preset;
   j["engine"] = s.engine;
+  j["engine_caveat"] = engine_caveat(s.engine, *s.topology);
   j["gpus"] = s.topology->num_gpus();
   j["expert_parallel"] = s.scenario->expert_parallel;
   j["placement"] = r.policies.placement.text();

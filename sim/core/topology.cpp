@@ -182,6 +182,14 @@ void Topology::finalize() {
   finalized_ = true;
 }
 
+double Topology::oversubscription() const {
+  const double nic = fair_share_Bps(LinkClass::NIC);
+  double worst = 1.0;
+  for (LinkClass c : {LinkClass::LEAF, LinkClass::SPINE, LinkClass::CORE})
+    if (const double share = fair_share_Bps(c); nic > 0.0 && share > 0.0) worst = std::max(worst, nic / share);
+  return worst;
+}
+
 void Topology::prepare_ecmp() {
   // Rank of each GPU among the GPUs whose NIC hangs off the same leaf, in GPU order.
   rank_under_leaf_.assign(gpus_.size(), 0);

@@ -123,6 +123,10 @@ class Topology {
   bool has_network() const { return !leaves_.empty(); }
   /// Per-GPU fair share of a link class (see PathInfo::fair_share_Bps); valid after finalize().
   double fair_share_Bps(LinkClass link_class) const { return fair_share_Bps_[static_cast<std::size_t>(link_class)]; }
+  /// How much less per GPU the switch links carry than the NICs: the largest NIC fair share over
+  /// a switch class's (leaf, spine, core) among the classes the cluster has; 1 on non-blocking
+  /// networks, 4 on a 4:1 tree, 1 without a network.
+  double oversubscription() const;
 
   // ---- routing (after finalize) ----
   /// Directed link ids a transfer from GPU `src` to GPU `dst` crosses, in order.

@@ -34,4 +34,13 @@ std::unique_ptr<Executor> make_executor(const std::string& name) {
                    fmt::format("unknown engine; expected one of: {}", fmt::join(available_engines(), ", ")));
 }
 
+std::string engine_caveat(const std::string& engine, const Topology& topology) {
+  const double over = topology.oversubscription();
+  if ((engine != "phase" && engine != "analytical") || over <= 1.0 + 1e-9) return "";
+  return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs: the {} engine moves each all-to-all's "
+                     "transfers in step, a lower bound there (17% below per-flow max-min for a skewed 128-GPU 4:1 tree, "
+                     "docs/engines.md); --engine flow is the reference up to 2048 GPUs",
+                     over, engine);
+}
+
 }  // namespace comet

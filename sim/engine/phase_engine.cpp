@@ -55,8 +55,52 @@ struct PhaseInputs {
   std::vector<double> duration_s;               // compute ops
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
   const std::vector<std::vector<EdgeLink>>* edges = nullptr;  // per GPU (transfer_slowdown.hpp)
+  std::vector<double> alone_s;                  // all-to-all ops: seconds alone (LinkHostSlowdown)
   std::vector<int> used_links;                  // directed links any all-to-all loads
   std::vector<double> latencies;                // distinct start-up delays (startup_s)
+};
+
+// Which link hosts run in their slowed power state. A GPU slowing its transfers wants its edge
+// links slowed; but every power-state change makes L07 re-solve the whole system (at 1024 GPUs the
+// GEMMs starting and ending made the default scenario take 50 s instead of 2), so a link host is
+// switched only while the change can bind: while the running tasks could ask more of it than its
+// slowed speed. A task never moves faster than alone (rate <= 1 / alone_s, its most loaded link's
+// bytes over bandwidth), so sum over running tasks of bytes on the link / alone_s bounds what
+// they ask; below the slowed speed, switching would change no rate.
+class LinkHostSlowdown {
+ public:
+  LinkHostSlowdown(std::vector<sg4::Host*> hosts, std::vector<double> slowed_Bps)
+      : hosts_(std::move(hosts)), slowed_Bps_(std::move(slowed_Bps)), slowed_by_(hosts_.size(), 0),
+        may_ask_Bps_(hosts_.size(), 0.0), applied_(hosts_.size(), 0) {}
+
+  void gpu_changed(const std::vector<EdgeLink>& edges, bool slowed) {
+    for (const EdgeLink& edge : edges) {
+      slowed_by_[edge.link] += slowed ? 1 : -1;
+      sync(edge.link);
+    }
+  }
+  /// A task of `footprint`, `alone_s` long alone, starts (`sign` 1) or ends (-1).
+  void task(const A2aFootprint& footprint, double alone_s, double sign) {
+    for (const LinkLoad& load : footprint.loads) {
+      if (slowed_Bps_[load.link] <= 0.0) continue;  // not at a GPU's edge
+      may_ask_Bps_[load.link] = std::max(0.0, may_ask_Bps_[load.link] + sign * load.bytes / alone_s);
+      sync(load.link);
+    }
+  }
+
+ private:
+  void sync(int link) {
+    const char want = slowed_by_[link] > 0 && may_ask_Bps_[link] >= slowed_Bps_[link] * (1.0 - 1e-9) ? 1 : 0;
+    if (want == applied_[link] || !hosts_[link]) return;
+    applied_[link] = want;
+    hosts_[link]->set_pstate(want);
+  }
+
+  std::vector<sg4::Host*> hosts_;
+  std::vector<double> slowed_Bps_;   // per link: its slowed speed, 0 if at no GPU's edge
+  std::vector<int> slowed_by_;       // per link: GPUs slowing it (a GPU-to-GPU link has two)
+  std::vector<double> may_ask_Bps_;  // per link: bound on what the running tasks ask of it
+  std::vector<char> applied_;        // per link: its host's power state
 };
 
 std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topology& topology, const CostModel& model,
@@ -96,14 +140,8 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
     keep_alive.push_back(hop);
     hop->start();
   };
-  std::vector<int> slowed_by(topology.num_directed_links(), 0);  // per link: GPUs slowing it
-  auto slow_transfers = [&](std::int32_t gpu, bool slowed) {
-    for (const EdgeLink& edge : (*in.edges)[gpu]) {
-      int& count = slowed_by[edge.link];
-      count += slowed ? 1 : -1;
-      if (sg4::Host* host = link_host[edge.link]) host->set_pstate(count > 0 ? 1 : 0);
-    }
-  };
+  LinkHostSlowdown slowdown(link_host, slowed_Bps);
+  auto slow_transfers = [&](std::int32_t gpu, bool slowed) { slowdown.gpu_changed((*in.edges)[gpu], slowed); };
   OpScheduler scheduler(plan, model, in.duration_s, start_hop, slow_transfers);
   scheduler_ref = &scheduler;
   // The transfer: one parallel task over the link hosts.
@@ -116,6 +154,7 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
       amounts.push_back(load.bytes);
     }
     scheduler_ref->communication_begins(f.gpus);
+    slowdown.task(f, in.alone_s[id], 1.0);
     sg4::ExecPtr task = sg4::Exec::init()->set_hosts(hosts)->set_flops_amounts(amounts);
     running[task.get()] = {id, 1};
     keep_alive.push_back(task);
@@ -127,7 +166,10 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
     const auto [id, part] = found->second;
     running.erase(found);
     if (part == 0) start_transfer(id);
-    else scheduler_ref->all_to_all_done(id, in.footprint[id]->gpus);
+    else {
+      slowdown.task(*in.footprint[id], in.alone_s[id], -1.0);
+      scheduler_ref->all_to_all_done(id, in.footprint[id]->gpus);
+    }
   });
   scheduler.start(in.included);
   sg4::Engine::get_instance()->run();
@@ -184,6 +226,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
     in.included.assign(plan.ops().size(), false);
     in.footprint.assign(plan.ops().size(), nullptr);
     in.edges = &edges;
+    in.alone_s.assign(plan.ops().size(), 0.0);
     std::vector<bool> used(topology.num_directed_links(), false);
     for (const Op& op : plan.ops()) {
       if (part_of_group[op.group] != part) continue;
@@ -191,6 +234,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       if (op.kind != OpKind::ALL_TO_ALL) continue;
       const A2aFootprint& f = footprints.of(op);
       in.footprint[op.id] = &f;
+      in.alone_s[op.id] = alone_s(f, topology, model);
       for (const LinkLoad& load : f.loads) used[load.link] = true;
       in.latencies.push_back(startup_s(f, model));
     }
