@@ -34,6 +34,37 @@ if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc && -z "${CUDAC
   export CUDACXX=/usr/local/cuda/bin/nvcc
 fi
 
+# CUTLASS (header-only, pinned): the C++ headers ship in the PyPI package nvidia-cutlass, under
+# cutlass_library/source/include (and its utilities under tools/util/include). Unpacked into
+# .deps/ (ignored by git); CMake finds them there.
+CUTLASS_VERSION=4.2.0
+CUTLASS_DIR=.deps/cutlass-$CUTLASS_VERSION
+if command -v nvcc >/dev/null || [[ -n "${CUDACXX:-}" ]]; then
+  if [[ ! -f $CUTLASS_DIR/include/cutlass/version.h ]]; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+      SUDO=""; if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+      $SUDO apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-pip >&2
+    fi
+    echo "setup: fetching CUTLASS $CUTLASS_VERSION headers (PyPI nvidia-cutlass==$CUTLASS_VERSION.0)" >&2
+    wheel_dir=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "nvidia-cutlass==$CUTLASS_VERSION.0" >&2
+    python3 - "$wheel_dir"/nvidia_cutlass-*.whl "$CUTLASS_DIR" <<'PY'
+import pathlib, sys, zipfile
+wheel, target = sys.argv[1], pathlib.Path(sys.argv[2])
+prefixes = ("cutlass_library/source/include/", "cutlass_library/source/tools/util/include/")
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        for prefix in prefixes:
+            if name.startswith(prefix) and not name.endswith("/"):
+                out = target / "include" / name[len(prefix):]
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(z.read(name))
+PY
+    rm -rf "$wheel_dir"
+  fi
+fi
+
 BUILD_DIR=${COMET_BUILD_DIR:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 # shellcheck disable=SC2086

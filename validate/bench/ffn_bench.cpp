@@ -10,6 +10,7 @@
 #include "bench_common.hpp"
 #include "bench_sections.hpp"
 #include "expert_ffn.hpp"
+#include "expert_ffn_grouped.hpp"
 #include "gpu_error.hpp"
 #include "median.hpp"
 #include "moe_model.hpp"
@@ -26,15 +27,21 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
   fmt::print("# rows = tokens/GPU x top_k, uniform over experts/EP local experts (EP {}); dense = one GEMM rows x H x 3F\n", ep);
   fmt::print("# ffn = as comet validate runs it: the experts spread over {} lanes (parallel streams, kernels/expert_lanes.hpp),\n"
              "# captured once in a CUDA graph and replayed (validate/op_graphs.hpp); lanes = the same without the graph\n"
-             "# (launched from the host every time); 1 stream = without lanes and graph\n",
+             "# (launched from the host every time); 1 stream = without lanes and graph; grouped = each projection one CUTLASS\n"
+             "# grouped GEMM over all experts (kernels/grouped_gemm.hpp), captured and replayed like ffn (- when not available)\n",
              LANES);
   fmt::print("# {} interleaved rounds: times are medians over rounds; ratio = dense time / FFN time; range = its lowest and\n"
              "# highest value in one round\n",
              rounds);
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>8}\n", "model", "tokens", "experts",
-             "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "range", "lanes", "1stream");
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>8}\n", "#", "", "", "", "", "",
-             "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>8} {:>8}\n", "model", "tokens",
+             "experts", "rows/e", "H", "F", "ffn_time", "ffn_rate", "dense_time", "dense_rate", "ratio", "range", "lanes", "1stream",
+             "grouped");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11} {:>7} {:>8} {:>8}\n", "#", "", "", "", "",
+             "", "ms", "TFLOP/s", "ms", "TFLOP/s", "%", "%", "%", "%", "%");
+  std::string grouped_why_not;
+  const bool grouped_available = kernels::GroupedGemm::available(&grouped_why_not);
+  if (!grouped_available) fmt::print("# grouped: {}\n", grouped_why_not);
+  kernels::GroupedGemm grouped_gemm;
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
@@ -69,22 +76,34 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
       // Every round times every variant once, interleaved, so a change of the machine's state
       // shows in all of them; medians over rounds, and the spread of the first variant's ratio.
       OpGraphs graph(true);
-      const std::vector<std::function<void()>> variants{
+      std::vector<std::function<void()>> variants{
           [&] { graph.launch(0, stream, [&](cudaStream_t on) { forward_on(&lanes, on); }); },
           [&] { forward_on(&lanes, stream); }, [&] { forward_on(nullptr, stream); }, dense};
+      if (grouped_available) {
+        // Once outside the graph: the GEMM's workspace is sized on its first call, not while captured.
+        auto grouped = [&](cudaStream_t on) {
+          check_cuda(kernels::expert_ffn_forward_grouped(grouped_gemm, shape, rows_of_experts, x.get(), p13.data(), p2.data(),
+                                                         h13.get(), act.get(), y.get(), on),
+                     "grouped expert FFN");
+        };
+        grouped(stream);
+        variants.push_back([&] { graph.launch(1, stream, grouped); });
+      }
       std::vector<std::vector<double>> times(variants.size());
       std::vector<double> ratios;
       for (int r = 0; r < rounds; ++r) {
         for (std::size_t v = 0; v < variants.size(); ++v) times[v].push_back(time_s(variants[v], stream, 5));
-        ratios.push_back(times.back().back() / times[0].back());
+        ratios.push_back(times[3].back() / times[0].back());  // dense over ffn
       }
       std::vector<double> t;
       for (auto& samples : times) t.push_back(median(samples));
       const double ffn = t[0], dense_s = t[3];
       const auto [low, high] = std::minmax_element(ratios.begin(), ratios.end());
-      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f} {:>8.1f}\n", name, tokens,
-                 local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense_s * 1e3, flops / dense_s * 1e-12,
-                 100.0 * dense_s / ffn, fmt::format("{:.1f}-{:.1f}", 100.0 * *low, 100.0 * *high), 100.0 * dense_s / t[1], 100.0 * dense_s / t[2]);
+      const std::string grouped_ratio = t.size() > 4 ? fmt::format("{:.1f}", 100.0 * dense_s / t[4]) : "-";
+      fmt::print("{:<14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10.3f} {:>10.1f} {:>10.3f} {:>10.1f} {:>7.1f} {:>11} {:>7.1f} {:>8.1f} {:>8}\n",
+                 name, tokens, local, per_expert, h, f, ffn * 1e3, flops / ffn * 1e-12, dense_s * 1e3, flops / dense_s * 1e-12,
+                 100.0 * dense_s / ffn, fmt::format("{:.1f}-{:.1f}", 100.0 * *low, 100.0 * *high), 100.0 * dense_s / t[1],
+                 100.0 * dense_s / t[2], grouped_ratio);
     }
   }
   cublasDestroy(handle);

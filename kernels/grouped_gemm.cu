@@ -1,0 +1,237 @@
+#include "grouped_gemm.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#ifdef COMET_HAVE_CUTLASS
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/operations.hpp"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/dispatch_policy.hpp"
+#include "cutlass/gemm/group_array_problem_shape.hpp"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+#include "cutlass/util/packed_stride.hpp"
+#endif
+
+namespace comet::kernels {
+
+#ifdef COMET_HAVE_CUTLASS
+// A named namespace, not an anonymous one: nvcc's host stubs for the kernel templates below must
+// name their argument types.
+namespace grouped_detail {
+
+// Groups one launch takes: the argument arrays travel as one kernel parameter (below 32 KiB).
+constexpr int MAX_GROUPS = 256;
+
+using Element = cutlass::bfloat16_t;
+using ProblemShape = cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>>;  // (M, N, K) per group
+
+// Cooperative warp specialisation (two consumer warp groups share a 128 x 256 tile) over a
+// persistent grid; clusters of two along M multicast B's tile, which every tile of an expert's
+// rows shares. The epilogue does not depend on B's layout; it is declared at namespace scope
+// because nvcc's front end spelled `sizeof(typename Epilogue::SharedStorage)` inside a class
+// template as an expression g++ could not parse.
+using LayoutA = cutlass::layout::RowMajor;
+using LayoutC = cutlass::layout::RowMajor;
+constexpr int ALIGNMENT = 8;  // elements: 16 bytes
+using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
+using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
+using Epilogue = cutlass::epilogue::collective::CollectiveBuilder<
+    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
+    cutlass::epilogue::collective::EpilogueTileAuto, float, float, Element, LayoutC*, ALIGNMENT, Element, LayoutC*, ALIGNMENT,
+    cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative,
+    cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
+constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
+
+// One kernel per layout of B.
+template <class LayoutB>
+struct GroupedKernel {
+  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, ALIGNMENT, Element, LayoutB*, ALIGNMENT,
+      float, TileShape, ClusterShape, cutlass::gemm::collective::StageCountAutoCarveout<EPILOGUE_SMEM_BYTES>,
+      cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, Epilogue>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+  using StrideA = typename Kernel::InternalStrideA;
+  using StrideB = typename Kernel::InternalStrideB;
+  using StrideC = typename Kernel::InternalStrideC;
+  using StrideD = typename Kernel::InternalStrideD;
+};
+
+// What the host knows of one launch, passed by value to the kernel that lays out CUTLASS's
+// per-group argument arrays in device memory (graph-capturable: no host staging to outlive).
+struct GroupList {
+  int groups = 0;
+  int n = 0, k = 0;
+  int m[MAX_GROUPS];
+  const Element* a[MAX_GROUPS];
+  const Element* b[MAX_GROUPS];
+  Element* c[MAX_GROUPS];
+};
+
+// Device argument arrays, one after the other in one allocation. Templated on the stride types
+// (CuTe's), not on GroupedKernel: nvcc's host stub of the kernel below must spell its template
+// arguments, and spelling GroupedKernel's builder aliases broke the host compilation.
+template <class StrideA, class StrideB, class StrideC, class StrideD>
+struct DeviceArgs {
+  typename ProblemShape::UnderlyingProblemShape shapes[MAX_GROUPS];
+  const Element* a[MAX_GROUPS];
+  const Element* b[MAX_GROUPS];
+  const Element* c[MAX_GROUPS];
+  Element* d[MAX_GROUPS];
+  StrideA stride_a[MAX_GROUPS];
+  StrideB stride_b[MAX_GROUPS];
+  StrideC stride_c[MAX_GROUPS];
+  StrideD stride_d[MAX_GROUPS];
+};
+
+template <class K>
+using DeviceArgsOf = DeviceArgs<typename K::StrideA, typename K::StrideB, typename K::StrideC, typename K::StrideD>;
+
+template <class StrideA, class StrideB, class StrideC, class StrideD>
+__global__ void lay_out_arguments(GroupList list, DeviceArgs<StrideA, StrideB, StrideC, StrideD>* out) {
+  const int g = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (g >= list.groups) return;
+  const int m = list.m[g];
+  out->shapes[g] = {m, list.n, list.k};
+  out->a[g] = list.a[g];
+  out->b[g] = list.b[g];
+  out->c[g] = list.c[g];  // beta = 0: C is never read, D is written
+  out->d[g] = list.c[g];
+  out->stride_a[g] = cutlass::make_cute_packed_stride(StrideA{}, {m, list.k, 1});
+  out->stride_b[g] = cutlass::make_cute_packed_stride(StrideB{}, {list.n, list.k, 1});
+  out->stride_c[g] = cutlass::make_cute_packed_stride(StrideC{}, {m, list.n, 1});
+  out->stride_d[g] = cutlass::make_cute_packed_stride(StrideD{}, {m, list.n, 1});
+}
+
+}  // namespace grouped_detail
+
+using namespace grouped_detail;
+
+struct GroupedGemm::State {
+  void* args = nullptr;       // DeviceArgs of either kernel (the larger size)
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+  int device = -1, sm_count = 0;
+
+  ~State() {
+    cudaFree(args);
+    cudaFree(workspace);
+  }
+
+  template <class K>
+  cudaError_t launch(const GroupList& list, const std::vector<typename ProblemShape::UnderlyingProblemShape>& host_shapes,
+                     cudaStream_t stream, int sms) {
+    using Gemm = typename K::Gemm;
+    auto* device_args = static_cast<DeviceArgsOf<K>*>(args);
+    lay_out_arguments<<<(list.groups + 127) / 128, 128, 0, stream>>>(list, device_args);
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = device;
+    hw.sm_count = sms > 0 ? std::min(sms, sm_count) : sm_count;
+    typename Gemm::Arguments arguments{
+        cutlass::gemm::GemmUniversalMode::kGrouped,
+        {list.groups, device_args->shapes, const_cast<typename ProblemShape::UnderlyingProblemShape*>(host_shapes.data())},
+        {device_args->a, device_args->stride_a, device_args->b, device_args->stride_b},
+        {{}, device_args->c, device_args->stride_c, device_args->d, device_args->stride_d},
+        hw};
+    arguments.epilogue.thread.alpha = 1.0f;
+    arguments.epilogue.thread.beta = 0.0f;
+    Gemm gemm;
+    if (gemm.can_implement(arguments) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
+    const std::size_t bytes = Gemm::get_workspace_size(arguments);
+    if (bytes > workspace_bytes) {
+      // Grows before the first launch of a size (not inside a captured graph: run it once first).
+      if (cudaError_t e = cudaStreamSynchronize(stream); e != cudaSuccess) return e;
+      cudaFree(workspace);
+      workspace = nullptr;
+      workspace_bytes = 0;
+      if (cudaError_t e = cudaMalloc(&workspace, bytes); e != cudaSuccess) return e;
+      workspace_bytes = bytes;
+    }
+    if (gemm.initialize(arguments, workspace, stream) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
+    return gemm.run(stream) == cutlass::Status::kSuccess ? cudaGetLastError() : cudaErrorLaunchFailure;
+  }
+};
+
+GroupedGemm::GroupedGemm() : state_(std::make_unique<State>()) {}
+GroupedGemm::~GroupedGemm() = default;
+
+bool GroupedGemm::available(std::string* why_not) {
+  int device = 0;
+  cudaDeviceProp props{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    if (why_not) *why_not = "no CUDA device";
+    return false;
+  }
+  if (props.major != 9 || props.minor != 0) {
+    if (why_not) *why_not = "the CUTLASS grouped GEMM is built for sm_90 (Hopper); this device is sm_" +
+                            std::to_string(props.major) + std::to_string(props.minor);
+    return false;
+  }
+  return true;
+}
+
+cudaError_t GroupedGemm::run(int groups, const std::int64_t* m, std::int64_t n, std::int64_t k, const __nv_bfloat16* const* a,
+                             const __nv_bfloat16* const* b, __nv_bfloat16* const* c, bool b_transposed, cudaStream_t stream,
+                             int sm_count) {
+  if (n % 8 != 0 || k % 8 != 0 || n > INT32_MAX || k > INT32_MAX || groups < 0) return cudaErrorInvalidValue;
+  State& s = *state_;
+  if (s.device < 0) {
+    if (cudaError_t e = cudaGetDevice(&s.device); e != cudaSuccess) return e;
+    s.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(s.device);
+    const std::size_t bytes = std::max(sizeof(DeviceArgsOf<GroupedKernel<cutlass::layout::RowMajor>>),
+                                       sizeof(DeviceArgsOf<GroupedKernel<cutlass::layout::ColumnMajor>>));
+    if (cudaError_t e = cudaMalloc(&s.args, bytes); e != cudaSuccess) return e;
+  }
+  // Groups with rows, in launches of at most MAX_GROUPS.
+  GroupList list;
+  list.n = static_cast<int>(n);
+  list.k = static_cast<int>(k);
+  std::vector<typename ProblemShape::UnderlyingProblemShape> host_shapes;
+  auto flush = [&]() -> cudaError_t {
+    if (list.groups == 0) return cudaSuccess;
+    const cudaError_t e = b_transposed ? s.launch<GroupedKernel<cutlass::layout::ColumnMajor>>(list, host_shapes, stream, sm_count)
+                                       : s.launch<GroupedKernel<cutlass::layout::RowMajor>>(list, host_shapes, stream, sm_count);
+    list.groups = 0;
+    host_shapes.clear();
+    return e;
+  };
+  for (int g = 0; g < groups; ++g) {
+    if (m[g] <= 0) continue;
+    if (m[g] > INT32_MAX) return cudaErrorInvalidValue;
+    const int slot = list.groups++;
+    list.m[slot] = static_cast<int>(m[g]);
+    list.a[slot] = reinterpret_cast<const Element*>(a[g]);
+    list.b[slot] = reinterpret_cast<const Element*>(b[g]);
+    list.c[slot] = reinterpret_cast<Element*>(c[g]);
+    host_shapes.push_back({list.m[slot], list.n, list.k});
+    if (list.groups == MAX_GROUPS)
+      if (cudaError_t e = flush(); e != cudaSuccess) return e;
+  }
+  return flush();
+}
+
+#else  // without CUTLASS: the API exists and says why it cannot run
+
+struct GroupedGemm::State {};
+
+GroupedGemm::GroupedGemm() : state_(std::make_unique<State>()) {}
+GroupedGemm::~GroupedGemm() = default;
+
+bool GroupedGemm::available(std::string* why_not) {
+  if (why_not) *why_not = "built without CUTLASS (scripts/setup.sh installs its headers; COMET_CUTLASS_DIR)";
+  return false;
+}
+
+cudaError_t GroupedGemm::run(int, const std::int64_t*, std::int64_t, std::int64_t, const __nv_bfloat16* const*,
+                             const __nv_bfloat16* const*, __nv_bfloat16* const*, bool, cudaStream_t, int) {
+  return cudaErrorNotSupported;
+}
+
+#endif
+
+}  // namespace comet::kernels
