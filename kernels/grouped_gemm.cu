@@ -123,35 +123,61 @@ struct GroupedGemm::State {
   }
 
   template <class K>
-  cudaError_t launch(const GroupList& list, const std::vector<typename ProblemShape::UnderlyingProblemShape>& host_shapes,
-                     cudaStream_t stream, int sms) {
-    using Gemm = typename K::Gemm;
-    auto* device_args = static_cast<DeviceArgsOf<K>*>(args);
-    lay_out_arguments<<<(list.groups + 127) / 128, 128, 0, stream>>>(list, device_args);
-    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-    cutlass::KernelHardwareInfo hw;
-    hw.device_id = device;
-    hw.sm_count = sms > 0 ? std::min(sms, sm_count) : sm_count;
-    typename Gemm::Arguments arguments{
+  static typename K::Gemm::Arguments arguments(int groups, DeviceArgsOf<K>* device_args,
+                                               typename ProblemShape::UnderlyingProblemShape* host_shapes,
+                                               const cutlass::KernelHardwareInfo& hw) {
+    typename K::Gemm::Arguments arguments{
         cutlass::gemm::GemmUniversalMode::kGrouped,
-        {list.groups, device_args->shapes, const_cast<typename ProblemShape::UnderlyingProblemShape*>(host_shapes.data())},
+        {groups, device_args->shapes, host_shapes},
         {device_args->a, device_args->stride_a, device_args->b, device_args->stride_b},
         {{}, device_args->c, device_args->stride_c, device_args->d, device_args->stride_d},
         hw};
     arguments.epilogue.thread.alpha = 1.0f;
     arguments.epilogue.thread.beta = 0.0f;
+    return arguments;
+  }
+
+  cutlass::KernelHardwareInfo hardware(int sms) const {
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = device;
+    hw.sm_count = sms > 0 ? std::min(sms, sm_count) : sm_count;
+    return hw;
+  }
+
+  // The device, its SM count, the argument arrays and the largest workspace either kernel needs
+  // (it depends on the SM count, not on the shapes), once: never while a stream is captured.
+  cudaError_t reserve() {
+    if (device >= 0) return cudaSuccess;
+    int current = 0;
+    if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
+    const int sms = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(current);
+    using Row = GroupedKernel<cutlass::layout::RowMajor>;
+    using Column = GroupedKernel<cutlass::layout::ColumnMajor>;
+    if (cudaError_t e = cudaMalloc(&args, std::max(sizeof(DeviceArgsOf<Row>), sizeof(DeviceArgsOf<Column>))); e != cudaSuccess)
+      return e;
+    device = current;
+    sm_count = sms;
+    const cutlass::KernelHardwareInfo hw = hardware(0);
+    const std::size_t bytes =
+        std::max(Row::Gemm::get_workspace_size(arguments<Row>(MAX_GROUPS, static_cast<DeviceArgsOf<Row>*>(args), nullptr, hw)),
+                 Column::Gemm::get_workspace_size(
+                     arguments<Column>(MAX_GROUPS, static_cast<DeviceArgsOf<Column>*>(args), nullptr, hw)));
+    if (cudaError_t e = cudaMalloc(&workspace, std::max<std::size_t>(bytes, 1)); e != cudaSuccess) return e;
+    workspace_bytes = bytes;
+    return cudaSuccess;
+  }
+
+  template <class K>
+  cudaError_t launch(const GroupList& list, std::vector<typename ProblemShape::UnderlyingProblemShape>& host_shapes,
+                     cudaStream_t stream, int sms) {
+    using Gemm = typename K::Gemm;
+    auto* device_args = static_cast<DeviceArgsOf<K>*>(args);
+    lay_out_arguments<<<(list.groups + 127) / 128, 128, 0, stream>>>(list, device_args);
+    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    const typename Gemm::Arguments arguments = State::arguments<K>(list.groups, device_args, host_shapes.data(), hardware(sms));
     Gemm gemm;
     if (gemm.can_implement(arguments) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
-    const std::size_t bytes = Gemm::get_workspace_size(arguments);
-    if (bytes > workspace_bytes) {
-      // Grows before the first launch of a size (not inside a captured graph: run it once first).
-      if (cudaError_t e = cudaStreamSynchronize(stream); e != cudaSuccess) return e;
-      cudaFree(workspace);
-      workspace = nullptr;
-      workspace_bytes = 0;
-      if (cudaError_t e = cudaMalloc(&workspace, bytes); e != cudaSuccess) return e;
-      workspace_bytes = bytes;
-    }
+    if (Gemm::get_workspace_size(arguments) > workspace_bytes) return cudaErrorInvalidValue;  // reserve() sized it
     if (gemm.initialize(arguments, workspace, stream) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
     return gemm.run(stream) == cutlass::Status::kSuccess ? cudaGetLastError() : cudaErrorLaunchFailure;
   }
@@ -159,6 +185,8 @@ struct GroupedGemm::State {
 
 GroupedGemm::GroupedGemm() : state_(std::make_unique<State>()) {}
 GroupedGemm::~GroupedGemm() = default;
+
+cudaError_t GroupedGemm::reserve() { return state_->reserve(); }
 
 bool GroupedGemm::available(std::string* why_not) {
   int device = 0;
@@ -180,13 +208,7 @@ cudaError_t GroupedGemm::run(int groups, const std::int64_t* m, std::int64_t n, 
                              int sm_count) {
   if (n % 8 != 0 || k % 8 != 0 || n > INT32_MAX || k > INT32_MAX || groups < 0) return cudaErrorInvalidValue;
   State& s = *state_;
-  if (s.device < 0) {
-    if (cudaError_t e = cudaGetDevice(&s.device); e != cudaSuccess) return e;
-    s.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(s.device);
-    const std::size_t bytes = std::max(sizeof(DeviceArgsOf<GroupedKernel<cutlass::layout::RowMajor>>),
-                                       sizeof(DeviceArgsOf<GroupedKernel<cutlass::layout::ColumnMajor>>));
-    if (cudaError_t e = cudaMalloc(&s.args, bytes); e != cudaSuccess) return e;
-  }
+  if (cudaError_t e = s.reserve(); e != cudaSuccess) return e;
   // Groups with rows, in launches of at most MAX_GROUPS.
   GroupList list;
   list.n = static_cast<int>(n);
@@ -221,6 +243,8 @@ struct GroupedGemm::State {};
 
 GroupedGemm::GroupedGemm() : state_(std::make_unique<State>()) {}
 GroupedGemm::~GroupedGemm() = default;
+
+cudaError_t GroupedGemm::reserve() { return cudaErrorNotSupported; }
 
 bool GroupedGemm::available(std::string* why_not) {
   if (why_not) *why_not = "built without CUTLASS (scripts/setup.sh installs its headers; COMET_CUTLASS_DIR)";

@@ -33,12 +33,18 @@ class GroupedGemm {
   /// `why_not` (if given) says which.
   static bool available(std::string* why_not = nullptr);
 
+  /// Allocates, on the current device, what run() needs (argument arrays, the kernels' workspace).
+  /// run() calls it the first time; call it first yourself when that first run() is inside a
+  /// CUDA graph capture, where allocating is not allowed.
+  cudaError_t reserve();
+
   /// Enqueues the grouped GEMM on `stream`. `m`, `a`, `b`, `c` are host arrays of `groups` entries
   /// (the pointers they hold are device memory). `sm_count` limits the persistent grid to that
   /// many SMs (0: all of them), leaving the rest to kernels beside it. Arguments that cannot run
-  /// (n or k not a multiple of 8, a misaligned pointer) return cudaErrorInvalidValue; the call
-  /// does not synchronise the stream (argument arrays travel through pinned staging memory,
-  /// reused once the previous call's copy has been consumed).
+  /// (n or k not a multiple of 8, a misaligned pointer) return cudaErrorInvalidValue. Nothing is
+  /// synchronised and nothing allocated after reserve(): the per-group arguments travel as a
+  /// kernel parameter to a small kernel that lays them out in device memory, so the call can be
+  /// captured in a CUDA graph. Calls share that memory: issue them in one stream's order.
   cudaError_t run(int groups, const std::int64_t* m, std::int64_t n, std::int64_t k, const __nv_bfloat16* const* a,
                   const __nv_bfloat16* const* b, __nv_bfloat16* const* c, bool b_transposed, cudaStream_t stream,
                   int sm_count = 0);

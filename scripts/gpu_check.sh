@@ -20,6 +20,8 @@
 #                  nvidia-smi samples GPU 0 (SM clock and power per measured loop)
 #     clocks       the overlap case's none alone, then none + fixed:4, each with 60 repeats while
 #                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
+#     grouped      the one-GPU validations (DeepSeek-V3, Mixtral at 16K tokens) with the experts' GEMMs
+#                  per expert on cuBLAS, as one CUTLASS grouped GEMM per projection, and auto
 #     quick        = build,tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,6 +119,14 @@ interference_step() {
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
     validate_step deepseek shm --partitions none,fixed:2,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
+  fi
+  if has grouped; then
+    for model in deepseek mixtral16k; do
+      for gemm in cublas grouped auto; do
+        step "validate-$model-1gpu-$gemm" timeout -k 5 150 "$BUILD/comet" validate "scenarios/validate-$model-1gpu.yaml" \
+          --expert-gemm "$gemm" -o "$LOGS/validate-$model-1gpu-$gemm.json"
+      done
+    done
   fi
   if has sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

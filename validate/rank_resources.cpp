@@ -28,6 +28,10 @@ RankResources::RankResources(int device_, int rank_, int num_ranks_, const ncclU
       throw GpuError(error.what());
     }
   }
+  if (compute_settings.expert_gemm != "cublas" && kernels::GroupedGemm::available()) {
+    grouped = std::make_unique<kernels::GroupedGemm>();
+    check_cuda(grouped->reserve(), "reserve the grouped GEMM's memory");
+  }
   ncclConfig_t config = kernels::communicator_config(settings.max_ctas);
   check_nccl(ncclGroupStart(), "group NCCL init");
   check_nccl(ncclCommInitRankConfig(&dispatch_comm, num_ranks, dispatch_id, rank, &config), "join dispatch communicator");

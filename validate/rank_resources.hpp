@@ -9,8 +9,10 @@
 #include <nccl.h>
 
 #include <memory>
+#include <string>
 
 #include "expert_lanes.hpp"
+#include "grouped_gemm.hpp"
 
 namespace comet {
 
@@ -27,6 +29,11 @@ struct ComputeSettings {
   /// > 0: SMs the expert GEMMs of pipelined policies (more than one chunk) may use, leaving the
   /// others to the NCCL kernels running beside them; 0: the Plan's share.
   int pipeline_gemm_sms = 0;
+  /// The experts' GEMMs: "cublas" (one GEMM per expert, on the lanes), "grouped" (one CUTLASS
+  /// grouped GEMM per projection, kernels/grouped_gemm.hpp), or "auto": each rank times both on
+  /// its own experts' rows before the first run and keeps the faster (cublas where grouped
+  /// cannot run).
+  std::string expert_gemm = "auto";
 };
 
 class RankResources {
@@ -49,6 +56,8 @@ class RankResources {
   ncclComm_t dispatch_comm = nullptr, combine_comm = nullptr;
   cublasHandle_t cublas = nullptr;
   std::unique_ptr<kernels::ExpertLanes> lanes;  ///< null: expert GEMMs on `compute` alone
+  /// The grouped GEMM (its memory reserved), unless expert_gemm is "cublas" or it cannot run here.
+  std::unique_ptr<kernels::GroupedGemm> grouped;
   ComputeSettings compute_settings;              ///< as given (the runners read graphs and SM shares here)
 
  private:

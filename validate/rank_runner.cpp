@@ -8,6 +8,7 @@
 
 #include "all_to_all_v.hpp"
 #include "expert_ffn.hpp"
+#include "expert_ffn_grouped.hpp"
 #include "gpu_error.hpp"
 #include "permute.hpp"
 #include "stream_schedule.hpp"
@@ -54,6 +55,45 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
     chunk_rows_.push_back(std::move(rows));
   }
   layer_rows_ = kernels::ExpertRows::from_offsets(layout.layer_slot_offsets(resources.rank));
+  grouped_ = choose_grouped();
+}
+
+bool RankRunner::choose_grouped() {
+  const std::string& mode = res_.compute_settings.expert_gemm;
+  if (!res_.grouped || mode == "cublas") return false;
+  if (mode == "grouped") return true;
+  // auto: one warm-up and three timed forwards of this rank's rows each way, before any run.
+  time_forward_s(false), time_forward_s(true);
+  std::vector<double> per_expert, grouped;
+  for (int i = 0; i < 3; ++i) per_expert.push_back(time_forward_s(false)), grouped.push_back(time_forward_s(true));
+  std::sort(per_expert.begin(), per_expert.end());
+  std::sort(grouped.begin(), grouped.end());
+  return grouped[1] < per_expert[1];
+}
+
+double RankRunner::time_forward_s(bool grouped) {
+  const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  cudaEvent_t from = nullptr, to = nullptr;
+  check_cuda(cudaEventCreate(&from), "create event");
+  check_cuda(cudaEventCreate(&to), "create event");
+  check_cuda(cudaEventRecord(from, res_.compute), "record event");
+  if (grouped)
+    check_cuda(kernels::expert_ffn_forward_grouped(*res_.grouped, shape, layer_rows_, buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                                   buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(),
+                                                   res_.compute),
+               "time the grouped expert FFN");
+  else
+    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, layer_rows_, buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                             buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), res_.compute,
+                                             res_.lanes.get()),
+                 "time the expert FFN");
+  check_cuda(cudaEventRecord(to, res_.compute), "record event");
+  check_cuda(cudaEventSynchronize(to), "wait for the timed FFN");
+  float ms = 0.0f;
+  check_cuda(cudaEventElapsedTime(&ms, from, to), "read the timed FFN");
+  cudaEventDestroy(from);
+  cudaEventDestroy(to);
+  return ms * 1e-3;
 }
 
 RankRunner::~RankRunner() {
@@ -176,17 +216,28 @@ void RankRunner::gemm_op(const Op& op, int c, cudaStream_t s) {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.x_experts.get(), s,
                                     cb.layer_rows.get()),
                "expert-major reorder");
-    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, chunk_rows_[c], buf_.x_experts.get(), buf_.w13_ptr.data(),
-                                             buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), s,
-                                             res_.lanes.get()),
-                 "expert FFN forward");
+    if (grouped_)
+      check_cuda(kernels::expert_ffn_forward_grouped(*res_.grouped, shape, chunk_rows_[c], buf_.x_experts.get(),
+                                                     buf_.w13_ptr.data(), buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(),
+                                                     buf_.y.get(), s, gemm_sms_),
+                 "expert FFN forward (grouped)");
+    else
+      check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, chunk_rows_[c], buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                               buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), s,
+                                               res_.lanes.get()),
+                   "expert FFN forward");
   } else {
     check_cuda(kernels::gather_rows(slot.recv.get(), cb.expert_rows.get(), nullptr, rows, h, buf_.dy.get(), s,
                                     cb.layer_rows.get()),
                "expert-major reorder");
-    check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, chunk_rows_[c], buf_.dy.get(), buf_.h13.get(),
-                                                   buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s, res_.lanes.get()),
-                 "expert FFN backward (data gradient)");
+    if (grouped_)
+      check_cuda(kernels::expert_ffn_backward_data_grouped(*res_.grouped, shape, chunk_rows_[c], buf_.dy.get(), buf_.h13.get(),
+                                                           buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s, gemm_sms_),
+                 "expert FFN backward (data gradient, grouped)");
+    else
+      check_cublas(kernels::expert_ffn_backward_data(res_.cublas, shape, chunk_rows_[c], buf_.dy.get(), buf_.h13.get(),
+                                                     buf_.w13_ptr.data(), buf_.w2_ptr.data(), grads(), s, res_.lanes.get()),
+                   "expert FFN backward (data gradient)");
   }
   check_cuda(kernels::gather_rows(buf_.y.get(), cb.source_layer_rows.get(), nullptr, rows, h, slot.combine_send.get(), s),
              "source-major reorder");

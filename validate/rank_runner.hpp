@@ -47,6 +47,10 @@ class RankRunner {
   void gemm_op(const Op& op, int chunk, cudaStream_t s);
   void weight_gradient_op(cudaStream_t s);
   kernels::ExpertFfnGrads grads() const;
+  /// Whether the expert GEMMs run grouped (ComputeSettings::expert_gemm; "auto" times both here).
+  bool choose_grouped();
+  /// Seconds one forward of every expert's rows takes on `compute`, grouped or per expert.
+  double time_forward_s(bool grouped);
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
   void copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows, cudaStream_t s);
@@ -68,6 +72,7 @@ class RankRunner {
   std::vector<PieceBytes> pieces_;
   std::vector<kernels::ExpertRows> chunk_rows_;  // per chunk: its experts' rows in the layer-wide buffers
   kernels::ExpertRows layer_rows_;               // every chunk's rows of each expert (the weight gradient)
+  bool grouped_ = false;                         // expert GEMMs on res_.grouped (choose_grouped)
   std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;

@@ -164,6 +164,7 @@ nlohmann::ordered_json validation_json(const ValidationRequest& r, const std::ve
   out["heat_s"] = r.options.heat_s;
   out["lead_in_s"] = r.options.lead_in_s;
   out["expert_lanes"] = r.options.compute.expert_lanes;
+  out["expert_gemm"] = r.options.compute.expert_gemm;  // as asked; "auto" decides per rank
   out["op_graphs"] = r.options.compute.op_graphs;
   out["pipeline_gemm_sms"] = r.options.compute.pipeline_gemm_sms;
   out["nccl_max_ctas"] = r.options.comm.max_ctas;  // 0: NCCL's choice

@@ -1,5 +1,7 @@
 #include "real_run_options.hpp"
 
+#include "grouped_gemm.hpp"
+
 #include <fmt/format.h>
 
 namespace comet {
@@ -27,15 +29,27 @@ void add_real_run_options(CLI::App& app, RealRunOptions& o, const std::string& u
                  "Parallel streams the experts' GEMMs are spread over (1 = the compute stream alone); small "
                  "per-expert GEMMs fill only part of the GPU")
       ->capture_default_str()->check(CLI::Range(1, 32));
+  app.add_option("--expert-gemm", o.compute.expert_gemm,
+                 "The experts' GEMMs: cublas (one per expert), grouped (one CUTLASS grouped GEMM per projection; "
+                 "Hopper GPUs), auto (each rank times both on its experts' rows and keeps the faster)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "cublas", "grouped"}))
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            std::string why;
+            if (value == "grouped" && !kernels::GroupedGemm::available(&why)) return "grouped cannot run here: " + why;
+            return "";
+          },
+          "", "runs here"));
   app.add_option("--watchdog", o.watchdog_s, "Seconds without progress before the NCCL communicators are aborted")
       ->capture_default_str()->check(CLI::PositiveNumber);
 }
 
 std::string real_run_description(const RealRunOptions& o) {
   return fmt::format("{:g} s of GEMMs then {} warm-up run(s) per visit, {} timed run(s) over {} pass(es) (median), "
-                     "{:g} ms lead-in before each run, expert GEMMs on {} lane(s){}",
+                     "{:g} ms lead-in before each run, expert GEMMs {} (cuBLAS on {} lane(s)){}",
                      o.heat_s, o.warmup, o.repeats, std::max(1, std::min(o.passes, o.repeats)), o.lead_in_s * 1e3,
-                     o.compute.expert_lanes, o.compute.op_graphs ? " replayed from CUDA graphs" : "");
+                     o.compute.expert_gemm, o.compute.expert_lanes, o.compute.op_graphs ? " replayed from CUDA graphs" : "");
 }
 
 }  // namespace comet
