@@ -75,4 +75,19 @@ cudaError_t expert_ffn_backward_data_grouped(GroupedGemm& gemm, ExpertFfnShape s
   return error;
 }
 
+cudaError_t expert_ffn_backward_weights_grouped(GroupedGemm& gemm, ExpertFfnShape shape, const ExpertRows& rows,
+                                                const __nv_bfloat16* dy, const __nv_bfloat16* x, const __nv_bfloat16* act,
+                                                const ExpertFfnGrads& g, cudaStream_t stream, int sm_count) {
+  const std::int64_t h = shape.hidden, f = shape.ffn;
+  const int experts = rows.experts();
+  const std::vector<const __nv_bfloat16*> dy_rows = rows_of(dy, rows, h);
+  cudaError_t error = gemm.run_weight_gradient(experts, rows.count.data(), f, h, rows_of(act, rows, f).data(), dy_rows.data(),
+                                               g.d_w2, stream, sm_count);
+  if (error == cudaSuccess)
+    error = gemm.run_weight_gradient(experts, rows.count.data(), h, 2 * f, rows_of(x, rows, h).data(),
+                                     rows_of(static_cast<const __nv_bfloat16*>(g.d_h13), rows, 2 * f).data(), g.d_w13, stream,
+                                     sm_count);
+  return error;
+}
+
 }  // namespace comet::kernels

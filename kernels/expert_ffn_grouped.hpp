@@ -1,8 +1,6 @@
 // The expert FFN of expert_ffn.hpp with each projection one grouped GEMM launch over all local
 // experts (grouped_gemm.hpp) instead of one cuBLAS GEMM per expert: same buffers, same layout,
-// same results up to the order of fp32 accumulation. The weight gradient stays on cuBLAS
-// (expert_ffn_backward_weights): it reduces over rows (act^T dy), which the grouped kernel, A
-// row-major and no accumulation, does not express.
+// same results up to the order of fp32 accumulation.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -26,5 +24,11 @@ cudaError_t expert_ffn_backward_data_grouped(GroupedGemm& gemm, ExpertFfnShape s
                                              const __nv_bfloat16* dy, const __nv_bfloat16* h13,
                                              const __nv_bfloat16* const* w13, const __nv_bfloat16* const* w2,
                                              const ExpertFfnGrads& grads, cudaStream_t stream, int sm_count = 0);
+
+/// Backward, weight gradient (as expert_ffn_backward_weights, accumulated: d_w += ...):
+/// d_w2 += act^T dy and d_w13 += x^T d_h13, one grouped launch each.
+cudaError_t expert_ffn_backward_weights_grouped(GroupedGemm& gemm, ExpertFfnShape shape, const ExpertRows& rows,
+                                                const __nv_bfloat16* dy, const __nv_bfloat16* x, const __nv_bfloat16* act,
+                                                const ExpertFfnGrads& grads, cudaStream_t stream, int sm_count = 0);
 
 }  // namespace comet::kernels

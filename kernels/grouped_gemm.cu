@@ -34,7 +34,6 @@ using ProblemShape = cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>
 // rows shares. The epilogue does not depend on B's layout; it is declared at namespace scope
 // because nvcc's front end spelled `sizeof(typename Epilogue::SharedStorage)` inside a class
 // template as an expression g++ could not parse.
-using LayoutA = cutlass::layout::RowMajor;
 using LayoutC = cutlass::layout::RowMajor;
 constexpr int ALIGNMENT = 8;  // elements: 16 bytes
 using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
@@ -46,8 +45,9 @@ using Epilogue = cutlass::epilogue::collective::CollectiveBuilder<
     cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
 constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
 
-// One kernel per layout of B.
-template <class LayoutB>
+// One kernel per layout of A and B: (row, row) forward, (row, column) data gradient (B^T stored),
+// (column, row) weight gradient (A^T stored).
+template <class LayoutA, class LayoutB>
 struct GroupedKernel {
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, ALIGNMENT, Element, LayoutB*, ALIGNMENT,
@@ -61,12 +61,15 @@ struct GroupedKernel {
   using StrideD = typename Kernel::InternalStrideD;
 };
 
+using Forward = GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::RowMajor>;
+using DataGradient = GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::ColumnMajor>;
+using WeightGradient = GroupedKernel<cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
+
 // What the host knows of one launch, passed by value to the kernel that lays out CUTLASS's
 // per-group argument arrays in device memory (graph-capturable: no host staging to outlive).
 struct GroupList {
   int groups = 0;
-  int n = 0, k = 0;
-  int m[MAX_GROUPS];
+  int m[MAX_GROUPS], n[MAX_GROUPS], k[MAX_GROUPS];
   const Element* a[MAX_GROUPS];
   const Element* b[MAX_GROUPS];
   Element* c[MAX_GROUPS];
@@ -95,16 +98,16 @@ template <class StrideA, class StrideB, class StrideC, class StrideD>
 __global__ void lay_out_arguments(GroupList list, DeviceArgs<StrideA, StrideB, StrideC, StrideD>* out) {
   const int g = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   if (g >= list.groups) return;
-  const int m = list.m[g];
-  out->shapes[g] = {m, list.n, list.k};
+  const int m = list.m[g], n = list.n[g], k = list.k[g];
+  out->shapes[g] = {m, n, k};
   out->a[g] = list.a[g];
   out->b[g] = list.b[g];
-  out->c[g] = list.c[g];  // beta = 0: C is never read, D is written
+  out->c[g] = list.c[g];  // read only when accumulating (beta = 1), in place
   out->d[g] = list.c[g];
-  out->stride_a[g] = cutlass::make_cute_packed_stride(StrideA{}, {m, list.k, 1});
-  out->stride_b[g] = cutlass::make_cute_packed_stride(StrideB{}, {list.n, list.k, 1});
-  out->stride_c[g] = cutlass::make_cute_packed_stride(StrideC{}, {m, list.n, 1});
-  out->stride_d[g] = cutlass::make_cute_packed_stride(StrideD{}, {m, list.n, 1});
+  out->stride_a[g] = cutlass::make_cute_packed_stride(StrideA{}, {m, k, 1});
+  out->stride_b[g] = cutlass::make_cute_packed_stride(StrideB{}, {n, k, 1});
+  out->stride_c[g] = cutlass::make_cute_packed_stride(StrideC{}, {m, n, 1});
+  out->stride_d[g] = cutlass::make_cute_packed_stride(StrideD{}, {m, n, 1});
 }
 
 }  // namespace grouped_detail
@@ -125,7 +128,7 @@ struct GroupedGemm::State {
   template <class K>
   static typename K::Gemm::Arguments arguments(int groups, DeviceArgsOf<K>* device_args,
                                                typename ProblemShape::UnderlyingProblemShape* host_shapes,
-                                               const cutlass::KernelHardwareInfo& hw) {
+                                               const cutlass::KernelHardwareInfo& hw, float beta = 0.0f) {
     typename K::Gemm::Arguments arguments{
         cutlass::gemm::GemmUniversalMode::kGrouped,
         {groups, device_args->shapes, host_shapes},
@@ -133,7 +136,7 @@ struct GroupedGemm::State {
         {{}, device_args->c, device_args->stride_c, device_args->d, device_args->stride_d},
         hw};
     arguments.epilogue.thread.alpha = 1.0f;
-    arguments.epilogue.thread.beta = 0.0f;
+    arguments.epilogue.thread.beta = beta;
     return arguments;
   }
 
@@ -151,30 +154,32 @@ struct GroupedGemm::State {
     int current = 0;
     if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
     const int sms = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(current);
-    using Row = GroupedKernel<cutlass::layout::RowMajor>;
-    using Column = GroupedKernel<cutlass::layout::ColumnMajor>;
-    if (cudaError_t e = cudaMalloc(&args, std::max(sizeof(DeviceArgsOf<Row>), sizeof(DeviceArgsOf<Column>))); e != cudaSuccess)
+    if (cudaError_t e = cudaMalloc(&args, std::max({sizeof(DeviceArgsOf<Forward>), sizeof(DeviceArgsOf<DataGradient>),
+                                                     sizeof(DeviceArgsOf<WeightGradient>)}));
+        e != cudaSuccess)
       return e;
     device = current;
     sm_count = sms;
-    const cutlass::KernelHardwareInfo hw = hardware(0);
-    const std::size_t bytes =
-        std::max(Row::Gemm::get_workspace_size(arguments<Row>(MAX_GROUPS, static_cast<DeviceArgsOf<Row>*>(args), nullptr, hw)),
-                 Column::Gemm::get_workspace_size(
-                     arguments<Column>(MAX_GROUPS, static_cast<DeviceArgsOf<Column>*>(args), nullptr, hw)));
+    const std::size_t bytes = std::max({workspace_of<Forward>(), workspace_of<DataGradient>(), workspace_of<WeightGradient>()});
     if (cudaError_t e = cudaMalloc(&workspace, std::max<std::size_t>(bytes, 1)); e != cudaSuccess) return e;
     workspace_bytes = bytes;
     return cudaSuccess;
   }
 
   template <class K>
+  std::size_t workspace_of() {
+    return K::Gemm::get_workspace_size(arguments<K>(MAX_GROUPS, static_cast<DeviceArgsOf<K>*>(args), nullptr, hardware(0)));
+  }
+
+  template <class K>
   cudaError_t launch(const GroupList& list, std::vector<typename ProblemShape::UnderlyingProblemShape>& host_shapes,
-                     cudaStream_t stream, int sms) {
+                     cudaStream_t stream, int sms, float beta) {
     using Gemm = typename K::Gemm;
     auto* device_args = static_cast<DeviceArgsOf<K>*>(args);
     lay_out_arguments<<<(list.groups + 127) / 128, 128, 0, stream>>>(list, device_args);
     if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-    const typename Gemm::Arguments arguments = State::arguments<K>(list.groups, device_args, host_shapes.data(), hardware(sms));
+    const typename Gemm::Arguments arguments =
+        State::arguments<K>(list.groups, device_args, host_shapes.data(), hardware(sms), beta);
     Gemm gemm;
     if (gemm.can_implement(arguments) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
     if (Gemm::get_workspace_size(arguments) > workspace_bytes) return cudaErrorInvalidValue;  // reserve() sized it
@@ -203,38 +208,63 @@ bool GroupedGemm::available(std::string* why_not) {
   return true;
 }
 
+namespace {
+
+// Groups (m, n, k, a, b, c) with work, in launches of at most MAX_GROUPS, each through `launch`.
+template <typename Launch>
+cudaError_t in_launches(int groups, const std::int64_t* m, const std::int64_t* n, const std::int64_t* k,
+                        const __nv_bfloat16* const* a, const __nv_bfloat16* const* b, __nv_bfloat16* const* c, Launch launch) {
+  GroupList list;
+  std::vector<typename ProblemShape::UnderlyingProblemShape> host_shapes;
+  auto flush = [&]() -> cudaError_t {
+    if (list.groups == 0) return cudaSuccess;
+    const cudaError_t e = launch(list, host_shapes);
+    list.groups = 0;
+    host_shapes.clear();
+    return e;
+  };
+  for (int g = 0; g < groups; ++g) {
+    if (m[g] <= 0 || n[g] <= 0 || k[g] <= 0) continue;
+    if (m[g] > INT32_MAX || n[g] > INT32_MAX || k[g] > INT32_MAX) return cudaErrorInvalidValue;
+    const int slot = list.groups++;
+    list.m[slot] = static_cast<int>(m[g]);
+    list.n[slot] = static_cast<int>(n[g]);
+    list.k[slot] = static_cast<int>(k[g]);
+    list.a[slot] = reinterpret_cast<const Element*>(a[g]);
+    list.b[slot] = reinterpret_cast<const Element*>(b[g]);
+    list.c[slot] = reinterpret_cast<Element*>(c[g]);
+    host_shapes.push_back({list.m[slot], list.n[slot], list.k[slot]});
+    if (list.groups == MAX_GROUPS)
+      if (cudaError_t e = flush(); e != cudaSuccess) return e;
+  }
+  return flush();
+}
+
+}  // namespace
+
 cudaError_t GroupedGemm::run(int groups, const std::int64_t* m, std::int64_t n, std::int64_t k, const __nv_bfloat16* const* a,
                              const __nv_bfloat16* const* b, __nv_bfloat16* const* c, bool b_transposed, cudaStream_t stream,
                              int sm_count) {
   if (n % 8 != 0 || k % 8 != 0 || n > INT32_MAX || k > INT32_MAX || groups < 0) return cudaErrorInvalidValue;
   State& s = *state_;
   if (cudaError_t e = s.reserve(); e != cudaSuccess) return e;
-  // Groups with rows, in launches of at most MAX_GROUPS.
-  GroupList list;
-  list.n = static_cast<int>(n);
-  list.k = static_cast<int>(k);
-  std::vector<typename ProblemShape::UnderlyingProblemShape> host_shapes;
-  auto flush = [&]() -> cudaError_t {
-    if (list.groups == 0) return cudaSuccess;
-    const cudaError_t e = b_transposed ? s.launch<GroupedKernel<cutlass::layout::ColumnMajor>>(list, host_shapes, stream, sm_count)
-                                       : s.launch<GroupedKernel<cutlass::layout::RowMajor>>(list, host_shapes, stream, sm_count);
-    list.groups = 0;
-    host_shapes.clear();
-    return e;
-  };
-  for (int g = 0; g < groups; ++g) {
-    if (m[g] <= 0) continue;
-    if (m[g] > INT32_MAX) return cudaErrorInvalidValue;
-    const int slot = list.groups++;
-    list.m[slot] = static_cast<int>(m[g]);
-    list.a[slot] = reinterpret_cast<const Element*>(a[g]);
-    list.b[slot] = reinterpret_cast<const Element*>(b[g]);
-    list.c[slot] = reinterpret_cast<Element*>(c[g]);
-    host_shapes.push_back({list.m[slot], list.n, list.k});
-    if (list.groups == MAX_GROUPS)
-      if (cudaError_t e = flush(); e != cudaSuccess) return e;
-  }
-  return flush();
+  const std::vector<std::int64_t> ns(static_cast<std::size_t>(groups), n), ks(static_cast<std::size_t>(groups), k);
+  return in_launches(groups, m, ns.data(), ks.data(), a, b, c, [&](const GroupList& list, auto& host_shapes) {
+    return b_transposed ? s.launch<DataGradient>(list, host_shapes, stream, sm_count, 0.0f)
+                        : s.launch<Forward>(list, host_shapes, stream, sm_count, 0.0f);
+  });
+}
+
+cudaError_t GroupedGemm::run_weight_gradient(int groups, const std::int64_t* k, std::int64_t m, std::int64_t n,
+                                             const __nv_bfloat16* const* a, const __nv_bfloat16* const* b,
+                                             __nv_bfloat16* const* c, cudaStream_t stream, int sm_count) {
+  if (m % 8 != 0 || n % 8 != 0 || m > INT32_MAX || n > INT32_MAX || groups < 0) return cudaErrorInvalidValue;
+  State& s = *state_;
+  if (cudaError_t e = s.reserve(); e != cudaSuccess) return e;
+  const std::vector<std::int64_t> ms(static_cast<std::size_t>(groups), m), ns(static_cast<std::size_t>(groups), n);
+  return in_launches(groups, ms.data(), ns.data(), k, a, b, c, [&](const GroupList& list, auto& host_shapes) {
+    return s.launch<WeightGradient>(list, host_shapes, stream, sm_count, 1.0f);
+  });
 }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
@@ -253,6 +283,11 @@ bool GroupedGemm::available(std::string* why_not) {
 
 cudaError_t GroupedGemm::run(int, const std::int64_t*, std::int64_t, std::int64_t, const __nv_bfloat16* const*,
                              const __nv_bfloat16* const*, __nv_bfloat16* const*, bool, cudaStream_t, int) {
+  return cudaErrorNotSupported;
+}
+
+cudaError_t GroupedGemm::run_weight_gradient(int, const std::int64_t*, std::int64_t, std::int64_t, const __nv_bfloat16* const*,
+                                             const __nv_bfloat16* const*, __nv_bfloat16* const*, cudaStream_t, int) {
   return cudaErrorNotSupported;
 }
 

@@ -3,11 +3,14 @@
 // where the per-expert cuBLAS path launches one kernel per expert and leaves SMs idle at each
 // expert's tail (DeepSeek-V3 at 4096 tokens: 128 experts of 256 rows).
 //
-// bf16 operands, fp32 accumulation, bf16 output. For every group g with m[g] > 0:
-//   C_g [m_g, n] = A_g [m_g, k] x B_g, all row-major, where B_g is [k, n] (as the expert weights
-//   w13 and w2 are stored) or, with `b_transposed`, B_g^T is what is stored, [n, k] (the data
-//   gradient's dy w2^T and d_h13 w13^T). Groups with no rows are skipped; n and k must be
-//   multiples of 8 (16-byte rows for TMA).
+// bf16 operands, fp32 accumulation, bf16 output, all matrices row-major:
+//   run:                 C_g [m_g, n] = A_g [m_g, k] x B_g, where B_g is [k, n] (as the expert
+//                        weights w13 and w2 are stored) or, with `b_transposed`, B_g^T is what is
+//                        stored, [n, k] (the data gradient's dy w2^T and d_h13 w13^T);
+//   run_weight_gradient: C_g [m, n] += A_g^T B_g, A_g [k_g, m] and B_g [k_g, n] (an expert's
+//                        rows of activations and of output gradients: act^T dy, x^T d_h13).
+// Groups without rows are skipped; the fixed dimensions must be multiples of 8 (16-byte rows
+// for TMA).
 //
 // Built only with CUTLASS (COMET_HAVE_CUTLASS: scripts/setup.sh installs the pinned headers) and
 // run only on compute capability 9.0: GroupedGemm::available() says whether this process can.
@@ -48,6 +51,10 @@ class GroupedGemm {
   cudaError_t run(int groups, const std::int64_t* m, std::int64_t n, std::int64_t k, const __nv_bfloat16* const* a,
                   const __nv_bfloat16* const* b, __nv_bfloat16* const* c, bool b_transposed, cudaStream_t stream,
                   int sm_count = 0);
+  /// The weight gradients (see above), accumulated into `c`, with the same conditions as run().
+  cudaError_t run_weight_gradient(int groups, const std::int64_t* k, std::int64_t m, std::int64_t n,
+                                  const __nv_bfloat16* const* a, const __nv_bfloat16* const* b, __nv_bfloat16* const* c,
+                                  cudaStream_t stream, int sm_count = 0);
 
  private:
   struct State;

@@ -253,9 +253,14 @@ kernels::ExpertFfnGrads RankRunner::grads() const {
 void RankRunner::weight_gradient_op(cudaStream_t s) {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
   check_cublas(cublasSetSmCountTarget(res_.cublas, gemm_sms_), "set the GEMMs' SM count");
-  check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, layer_rows_, buf_.dy.get(), buf_.x_experts.get(),
-                                                    buf_.act.get(), grads(), s, res_.lanes.get()),
-               "expert FFN backward (weight gradient)");
+  if (grouped_)
+    check_cuda(kernels::expert_ffn_backward_weights_grouped(*res_.grouped, shape, layer_rows_, buf_.dy.get(),
+                                                            buf_.x_experts.get(), buf_.act.get(), grads(), s, gemm_sms_),
+               "expert FFN backward (weight gradient, grouped)");
+  else
+    check_cublas(kernels::expert_ffn_backward_weights(res_.cublas, shape, layer_rows_, buf_.dy.get(), buf_.x_experts.get(),
+                                                      buf_.act.get(), grads(), s, res_.lanes.get()),
+                 "expert FFN backward (weight gradient)");
 }
 
 void RankRunner::all_to_all_op(int c, StreamRole role) {

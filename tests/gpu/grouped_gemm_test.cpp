@@ -74,6 +74,44 @@ TEST(GroupedGemm, EveryGroupMatchesCublas) {
   cublasDestroy(handle);
 }
 
+// Weight gradients: C_g += A_g^T B_g over each group's rows (ragged, one group without rows, whose
+// C must stay as it was), against cuBLAS's transposed, accumulating GEMM from the same C.
+TEST(GroupedGemm, WeightGradientsAccumulateLikeCublas) {
+  COMET_REQUIRE_GROUPED_GEMM();
+  const std::vector<std::int64_t> k{40, 0, 300, 3};
+  const std::int64_t m = 136, n = 200;
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  kernels::GroupedGemm gemm;
+  std::vector<bf16*> a, b, c, reference;
+  for (std::size_t g = 0; g < k.size(); ++g) {
+    const std::vector<bf16> start = to_bf16(sample_values(m * n, 40 + g));
+    a.push_back(to_device(to_bf16(sample_values(std::max<std::int64_t>(k[g], 1) * m, 20 + g))));
+    b.push_back(to_device(to_bf16(sample_values(std::max<std::int64_t>(k[g], 1) * n, 30 + g))));
+    c.push_back(to_device(start));
+    reference.push_back(to_device(start));
+  }
+  std::vector<const bf16*> ca(a.begin(), a.end()), cb(b.begin(), b.end());
+  ASSERT_EQ(gemm.run_weight_gradient(static_cast<int>(k.size()), k.data(), m, n, ca.data(), cb.data(), c.data(), nullptr),
+            cudaSuccess);
+  for (std::size_t g = 0; g < k.size(); ++g) {
+    if (k[g] == 0) continue;
+    ASSERT_EQ(kernels::gemm_bf16(handle, true, false, m, n, k[g], a[g], b[g], reference[g], true), CUBLAS_STATUS_SUCCESS);
+  }
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (std::size_t g = 0; g < k.size(); ++g) {
+    const std::vector<float> got = to_float(to_host(c[g], m * n)), want = to_float(to_host(reference[g], m * n));
+    if (k[g] == 0) {
+      EXPECT_EQ(got, want) << "group " << g << " has no rows: its C must stay as it was";
+    } else {
+      EXPECT_LT(relative_rms(got, want), 1e-2) << "group " << g;
+    }
+  }
+  for (auto* list : {&a, &b, &c, &reference})
+    for (bf16* p : *list) cudaFree(p);
+  cublasDestroy(handle);
+}
+
 TEST(GroupedGemm, RejectsShapesTheKernelCannotLoad) {
   COMET_REQUIRE_GROUPED_GEMM();
   kernels::GroupedGemm gemm;
@@ -83,7 +121,7 @@ TEST(GroupedGemm, RejectsShapesTheKernelCannotLoad) {
   EXPECT_EQ(gemm.run(1, &m, 12, 64, &a, &a, &c, false, nullptr), cudaErrorInvalidValue);  // n not a multiple of 8
 }
 
-// The grouped FFN (forward, data gradient) against the per-expert cuBLAS one on the same inputs:
+// The grouped FFN (forward, data and weight gradients) against the per-expert cuBLAS one on the same inputs:
 // three experts, the middle one without rows, their rows apart in a larger buffer.
 TEST(GroupedGemm, GroupedExpertFfnMatchesThePerExpertOne) {
   COMET_REQUIRE_GROUPED_GEMM();
@@ -116,15 +154,25 @@ TEST(GroupedGemm, GroupedExpertFfnMatchesThePerExpertOne) {
   const kernels::ExpertFfnShape shape{h, f};
   ASSERT_EQ(kernels::expert_ffn_forward(handle, shape, rows, x, c13.data(), c2.data(), cublas.h13, cublas.act, cublas.y, nullptr),
             CUBLAS_STATUS_SUCCESS);
-  ASSERT_EQ(kernels::expert_ffn_backward_data(handle, shape, rows, dy, cublas.h13, c13.data(), c2.data(),
-                                              {cublas.d_act, cublas.d_h13, cublas.dx, nullptr, nullptr}, nullptr),
+  // Weight gradients accumulate into the same starting values on both paths.
+  std::vector<bf16*> dw13_cublas, dw2_cublas, dw13_grouped, dw2_grouped;
+  for (int e = 0; e < 3; ++e) {
+    const std::vector<bf16> start13 = to_bf16(sample_values(h * 2 * f, 70 + e)), start2 = to_bf16(sample_values(f * h, 80 + e));
+    dw13_cublas.push_back(to_device(start13)), dw13_grouped.push_back(to_device(start13));
+    dw2_cublas.push_back(to_device(start2)), dw2_grouped.push_back(to_device(start2));
+  }
+  ASSERT_EQ(kernels::expert_ffn_backward(handle, shape, rows, dy, x, cublas.h13, cublas.act, c13.data(), c2.data(),
+                                         {cublas.d_act, cublas.d_h13, cublas.dx, dw13_cublas.data(), dw2_cublas.data()}, nullptr),
             CUBLAS_STATUS_SUCCESS);
   kernels::GroupedGemm gemm;
   ASSERT_EQ(kernels::expert_ffn_forward_grouped(gemm, shape, rows, x, c13.data(), c2.data(), grouped.h13, grouped.act, grouped.y,
                                                 nullptr),
             cudaSuccess);
-  ASSERT_EQ(kernels::expert_ffn_backward_data_grouped(gemm, shape, rows, dy, grouped.h13, c13.data(), c2.data(),
-                                                      {grouped.d_act, grouped.d_h13, grouped.dx, nullptr, nullptr}, nullptr),
+  const kernels::ExpertFfnGrads grouped_grads{grouped.d_act, grouped.d_h13, grouped.dx, dw13_grouped.data(), dw2_grouped.data()};
+  ASSERT_EQ(kernels::expert_ffn_backward_data_grouped(gemm, shape, rows, dy, grouped.h13, c13.data(), c2.data(), grouped_grads,
+                                                      nullptr),
+            cudaSuccess);
+  ASSERT_EQ(kernels::expert_ffn_backward_weights_grouped(gemm, shape, rows, dy, x, grouped.act, grouped_grads, nullptr),
             cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   auto compare = [&](const bf16* got, const bf16* want, std::int64_t width, const char* what) {
@@ -142,6 +190,12 @@ TEST(GroupedGemm, GroupedExpertFfnMatchesThePerExpertOne) {
   compare(grouped.act, cublas.act, f, "act");
   compare(grouped.dx, cublas.dx, h, "dx");
   compare(grouped.d_h13, cublas.d_h13, 2 * f, "d_h13");
+  for (int e = 0; e < 3; ++e) {
+    const std::vector<float> g13 = to_float(to_host(dw13_grouped[e], h * 2 * f)), w13c = to_float(to_host(dw13_cublas[e], h * 2 * f));
+    const std::vector<float> g2 = to_float(to_host(dw2_grouped[e], f * h)), w2c = to_float(to_host(dw2_cublas[e], f * h));
+    EXPECT_LT(relative_rms(g13, w13c), 1e-2) << "d_w13 of expert " << e;
+    EXPECT_LT(relative_rms(g2, w2c), 1e-2) << "d_w2 of expert " << e;
+  }
   cublasDestroy(handle);
 }
 
