@@ -29,31 +29,54 @@ constexpr int MAX_GROUPS = 256;
 using Element = cutlass::bfloat16_t;
 using ProblemShape = cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>>;  // (M, N, K) per group
 
-// Cooperative warp specialisation (two consumer warp groups share a 128 x 256 tile) over a
-// persistent grid; clusters of two along M multicast B's tile, which every tile of an expert's
-// rows shares. The epilogue does not depend on B's layout; it is declared at namespace scope
-// because nvcc's front end spelled `sizeof(typename Epilogue::SharedStorage)` inside a class
-// template as an expression g++ could not parse.
+// Two tile configurations, both over a persistent grid:
+//  - Large: cooperative warp specialisation (two consumer warp groups share a 128 x 256 tile),
+//    clusters of two along M multicasting B's tile, which every tile of an expert's rows shares.
+//  - Small: ping-pong (each consumer warp group its own 64 x 256 tile, one's epilogue beside the
+//    other's main loop), for experts of few rows: a 128-row tile over 32 rows computes 75% padding
+//    (one H200, DeepSeek-V3 all 256 experts on one GPU: the layer 27% slower than per-expert
+//    cuBLAS with the large tile alone, 2026-12-03).
+// The epilogues are declared at namespace scope because nvcc's front end spelled
+// `sizeof(typename Epilogue::SharedStorage)` inside a class template as an expression g++ could
+// not parse.
 using LayoutC = cutlass::layout::RowMajor;
 constexpr int ALIGNMENT = 8;  // elements: 16 bytes
-using TileShape = cute::Shape<cute::_128, cute::_256, cute::_64>;
-using ClusterShape = cute::Shape<cute::_2, cute::_1, cute::_1>;
-using Epilogue = cutlass::epilogue::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-    cutlass::epilogue::collective::EpilogueTileAuto, float, float, Element, LayoutC*, ALIGNMENT, Element, LayoutC*, ALIGNMENT,
-    cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative,
-    cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
-constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
 
-// One kernel per layout of A and B: (row, row) forward, (row, column) data gradient (B^T stored),
-// (column, row) weight gradient (A^T stored).
-template <class LayoutA, class LayoutB>
+template <class Tile, class Cluster, class Schedule>
+using EpilogueFor = typename cutlass::epilogue::collective::CollectiveBuilder<
+    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster, cutlass::epilogue::collective::EpilogueTileAuto,
+    float, float, Element, LayoutC*, ALIGNMENT, Element, LayoutC*, ALIGNMENT, Schedule,
+    cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
+
+struct LargeTiles {
+  using Tile = cute::Shape<cute::_128, cute::_256, cute::_64>;
+  using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
+  using Epilogue = EpilogueFor<Tile, Cluster, cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
+  static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
+};
+
+struct SmallTiles {
+  using Tile = cute::Shape<cute::_64, cute::_256, cute::_64>;
+  using Cluster = cute::Shape<cute::_1, cute::_1, cute::_1>;
+  using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedPingpong;
+  using Epilogue = EpilogueFor<Tile, Cluster, cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong>;
+  static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
+};
+
+// Mean rows per group at or below which a launch takes the small tiles.
+constexpr double SMALL_TILE_ROWS = 96.0;
+
+// One kernel per layout of A and B and tile configuration: (row, row) forward, (row, column)
+// data gradient (B^T stored), (column, row) weight gradient (A^T stored).
+template <class LayoutA, class LayoutB, class Tiles>
 struct GroupedKernel {
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, ALIGNMENT, Element, LayoutB*, ALIGNMENT,
-      float, TileShape, ClusterShape, cutlass::gemm::collective::StageCountAutoCarveout<EPILOGUE_SMEM_BYTES>,
-      cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative>::CollectiveOp;
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, Epilogue>;
+      float, typename Tiles::Tile, typename Tiles::Cluster,
+      cutlass::gemm::collective::StageCountAutoCarveout<Tiles::EPILOGUE_SMEM_BYTES>,
+      typename Tiles::KernelSchedule>::CollectiveOp;
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, typename Tiles::Epilogue>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
   using StrideA = typename Kernel::InternalStrideA;
   using StrideB = typename Kernel::InternalStrideB;
@@ -61,9 +84,13 @@ struct GroupedKernel {
   using StrideD = typename Kernel::InternalStrideD;
 };
 
-using Forward = GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::RowMajor>;
-using DataGradient = GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::ColumnMajor>;
-using WeightGradient = GroupedKernel<cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
+using Row = cutlass::layout::RowMajor;
+using Column = cutlass::layout::ColumnMajor;
+using Forward = GroupedKernel<Row, Row, LargeTiles>;
+using ForwardSmall = GroupedKernel<Row, Row, SmallTiles>;
+using DataGradient = GroupedKernel<Row, Column, LargeTiles>;
+using DataGradientSmall = GroupedKernel<Row, Column, SmallTiles>;
+using WeightGradient = GroupedKernel<Column, Row, LargeTiles>;  // M is a weight's dimension: never small
 
 // What the host knows of one launch, passed by value to the kernel that lays out CUTLASS's
 // per-group argument arrays in device memory (graph-capturable: no host staging to outlive).
@@ -154,13 +181,15 @@ struct GroupedGemm::State {
     int current = 0;
     if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
     const int sms = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(current);
-    if (cudaError_t e = cudaMalloc(&args, std::max({sizeof(DeviceArgsOf<Forward>), sizeof(DeviceArgsOf<DataGradient>),
+    if (cudaError_t e = cudaMalloc(&args, std::max({sizeof(DeviceArgsOf<Forward>), sizeof(DeviceArgsOf<ForwardSmall>),
+                                                     sizeof(DeviceArgsOf<DataGradient>), sizeof(DeviceArgsOf<DataGradientSmall>),
                                                      sizeof(DeviceArgsOf<WeightGradient>)}));
         e != cudaSuccess)
       return e;
     device = current;
     sm_count = sms;
-    const std::size_t bytes = std::max({workspace_of<Forward>(), workspace_of<DataGradient>(), workspace_of<WeightGradient>()});
+    const std::size_t bytes = std::max({workspace_of<Forward>(), workspace_of<ForwardSmall>(), workspace_of<DataGradient>(),
+                                        workspace_of<DataGradientSmall>(), workspace_of<WeightGradient>()});
     if (cudaError_t e = cudaMalloc(&workspace, std::max<std::size_t>(bytes, 1)); e != cudaSuccess) return e;
     workspace_bytes = bytes;
     return cudaSuccess;
@@ -250,6 +279,11 @@ cudaError_t GroupedGemm::run(int groups, const std::int64_t* m, std::int64_t n, 
   if (cudaError_t e = s.reserve(); e != cudaSuccess) return e;
   const std::vector<std::int64_t> ns(static_cast<std::size_t>(groups), n), ks(static_cast<std::size_t>(groups), k);
   return in_launches(groups, m, ns.data(), ks.data(), a, b, c, [&](const GroupList& list, auto& host_shapes) {
+    double rows = 0.0;
+    for (int g = 0; g < list.groups; ++g) rows += list.m[g];
+    if (rows <= SMALL_TILE_ROWS * list.groups)
+      return b_transposed ? s.launch<DataGradientSmall>(list, host_shapes, stream, sm_count, 0.0f)
+                          : s.launch<ForwardSmall>(list, host_shapes, stream, sm_count, 0.0f);
     return b_transposed ? s.launch<DataGradient>(list, host_shapes, stream, sm_count, 0.0f)
                         : s.launch<Forward>(list, host_shapes, stream, sm_count, 0.0f);
   });

@@ -32,7 +32,7 @@ struct ComputeSettings {
   /// The experts' GEMMs: "cublas" (one GEMM per expert, on the lanes), "grouped" (one CUTLASS
   /// grouped GEMM per projection, kernels/grouped_gemm.hpp), or "auto": each rank times both on
   /// its own experts' rows before the first run and keeps the faster (cublas where grouped
-  /// cannot run).
+  /// cannot run). auto times chunk 0's forward, launched as the runs launch it (graphs or not).
   std::string expert_gemm = "auto";
 };
 

@@ -62,31 +62,40 @@ bool RankRunner::choose_grouped() {
   const std::string& mode = res_.compute_settings.expert_gemm;
   if (!res_.grouped || mode == "cublas") return false;
   if (mode == "grouped") return true;
-  // auto: one warm-up and three timed forwards of this rank's rows each way, before any run.
-  time_forward_s(false), time_forward_s(true);
+  // auto: chunk 0's forward each way, as the runs will launch it (replayed from a CUDA graph when
+  // the runs are: a per-expert launch loop timed without its graph pays the host's launch cost
+  // the runs do not), one warm-up and three timed runs each, before any run.
+  OpGraphs timing_graphs(res_.compute_settings.op_graphs);
   std::vector<double> per_expert, grouped;
-  for (int i = 0; i < 3; ++i) per_expert.push_back(time_forward_s(false)), grouped.push_back(time_forward_s(true));
+  for (int i = 0; i < 4; ++i) {
+    const double c = time_forward_s(false, timing_graphs), g = time_forward_s(true, timing_graphs);
+    if (i > 0) per_expert.push_back(c), grouped.push_back(g);
+  }
   std::sort(per_expert.begin(), per_expert.end());
   std::sort(grouped.begin(), grouped.end());
   return grouped[1] < per_expert[1];
 }
 
-double RankRunner::time_forward_s(bool grouped) {
+double RankRunner::time_forward_s(bool grouped, OpGraphs& graphs) {
   const kernels::ExpertFfnShape shape{dims_.hidden, dims_.ffn};
+  const kernels::ExpertRows& rows = chunk_rows_.front();
+  const auto forward = [&](cudaStream_t s) {
+    if (grouped)
+      check_cuda(kernels::expert_ffn_forward_grouped(*res_.grouped, shape, rows, buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                                     buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), s),
+                 "time the grouped expert FFN");
+    else
+      check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, rows, buf_.x_experts.get(), buf_.w13_ptr.data(),
+                                               buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), s,
+                                               res_.lanes.get()),
+                   "time the expert FFN");
+  };
+  graphs.prepare(grouped ? 1 : 0, forward);
   cudaEvent_t from = nullptr, to = nullptr;
   check_cuda(cudaEventCreate(&from), "create event");
   check_cuda(cudaEventCreate(&to), "create event");
   check_cuda(cudaEventRecord(from, res_.compute), "record event");
-  if (grouped)
-    check_cuda(kernels::expert_ffn_forward_grouped(*res_.grouped, shape, layer_rows_, buf_.x_experts.get(), buf_.w13_ptr.data(),
-                                                   buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(),
-                                                   res_.compute),
-               "time the grouped expert FFN");
-  else
-    check_cublas(kernels::expert_ffn_forward(res_.cublas, shape, layer_rows_, buf_.x_experts.get(), buf_.w13_ptr.data(),
-                                             buf_.w2_ptr.data(), buf_.h13.get(), buf_.act.get(), buf_.y.get(), res_.compute,
-                                             res_.lanes.get()),
-                 "time the expert FFN");
+  graphs.launch(grouped ? 1 : 0, res_.compute, forward);
   check_cuda(cudaEventRecord(to, res_.compute), "record event");
   check_cuda(cudaEventSynchronize(to), "wait for the timed FFN");
   float ms = 0.0f;

@@ -49,8 +49,9 @@ class RankRunner {
   kernels::ExpertFfnGrads grads() const;
   /// Whether the expert GEMMs run grouped (ComputeSettings::expert_gemm; "auto" times both here).
   bool choose_grouped();
-  /// Seconds one forward of every expert's rows takes on `compute`, grouped or per expert.
-  double time_forward_s(bool grouped);
+  /// Seconds chunk 0's expert forward takes on `compute`, grouped or per expert, launched
+  /// through `graphs` (as the runs launch it).
+  double time_forward_s(bool grouped, OpGraphs& graphs);
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
   void copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows, cudaStream_t s);
