@@ -48,8 +48,6 @@ class ComputeStreams {
   /// Both append the ops whose start or end moved to `retimed`.
   void communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed);
   void communication_ends(std::int32_t gpu, double now, std::vector<Retimed>& retimed);
-  /// Whether a computation runs or is queued after `now` on `gpu`'s compute stream.
-  bool busy(std::int32_t gpu, double now) const { return free_at_[gpu][0] > now; }
   /// Re-evaluates whether `gpu` slows its transfers at `now`: a computation on full SMs runs or is
   /// queued on its compute stream while one of its all-to-all parts runs. True when that changed
   /// since the last call for `gpu`; transfers_slowed then holds the new state. Engines call it
