@@ -62,7 +62,7 @@ struct PhaseInputs {
 
 // Which link hosts run in their slowed power state. A GPU slowing its transfers wants its edge
 // links slowed; but every power-state change makes L07 re-solve the whole system (at 1024 GPUs the
-// GEMMs starting and ending made the default scenario take 50 s instead of 2), so a link host is
+// GEMMs starting and ending made the default scenario take 55 s instead of 3), so a link host is
 // switched only while the change can bind: while the running tasks could ask more of it than its
 // slowed speed. A task never moves faster than alone (rate <= 1 / alone_s, its most loaded link's
 // bytes over bandwidth), so sum over running tasks of bytes on the link / alone_s bounds what
