@@ -35,11 +35,11 @@ int SimulateCommand::run() const {
   const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, engine_.layers, engine_.steps};
   const PolicyTriple policies = policies_.resolve(scenario);
   const auto start = std::chrono::steady_clock::now();
-  if (progress) fmt::print(stderr, "comet: simulating {} / {} / {} on {} ...\n", policies.placement.text(),
-                           policies.partition.text(), policies.a2a.text(), engine);
-  const SimulationResult result = simulate(setup, policies);
-  if (progress) fmt::print(stderr, "comet: the baseline contiguous / none / direct ...\n");
-  const double baseline_time = baseline_layer_time_s(setup, policies, result);
+  if (progress) fmt::print(stderr, "comet: simulating {} / {} / {} and the baseline contiguous / none / direct on {} ...\n",
+                           policies.placement.text(), policies.partition.text(), policies.a2a.text(), engine);
+  const ResultWithBaseline run = simulate_with_baseline(setup, policies);
+  const SimulationResult& result = run.result;
+  const double baseline_time = run.baseline_layer_time_s;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!timeline_.empty()) write_file_atomically(timeline_, timeline_to_json(result.timeline).dump() + "\n");
   if (json_) {

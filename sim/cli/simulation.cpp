@@ -1,5 +1,13 @@
 #include "simulation.hpp"
 
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "child_process.hpp"
 #include "executor.hpp"
 
 namespace comet {
@@ -81,12 +89,32 @@ nlohmann::ordered_json critical_path_json(const Plan& plan, const CriticalPath& 
   return j;
 }
 
-double baseline_layer_time_s(const SimulationSetup& setup, const PolicyTriple& policies, const SimulationResult& result) {
+ResultWithBaseline simulate_with_baseline(const SimulationSetup& setup, const PolicyTriple& policies) {
   const PolicyTriple baseline = baseline_policies();
-  const bool is_baseline = policies.placement.text() == baseline.placement.text() &&
-                           policies.partition.text() == baseline.partition.text() &&
-                           policies.a2a.text() == baseline.a2a.text();
-  return is_baseline ? result.metrics.layer_time_s : simulate(setup, baseline).metrics.layer_time_s;
+  if (policies.placement.text() == baseline.placement.text() && policies.partition.text() == baseline.partition.text() &&
+      policies.a2a.text() == baseline.a2a.text()) {
+    SimulationResult result = simulate(setup, policies);
+    const double layer_time_s = result.metrics.layer_time_s;
+    return {std::move(result), layer_time_s};
+  }
+  // Hexadecimal floating point: the parent reads back exactly the double the child computed.
+  const RunningChild child =
+      spawn_child_process([&] { return fmt::format("{:a}", simulate(setup, baseline).metrics.layer_time_s); });
+  ResultWithBaseline out;
+  try {
+    out.result = simulate(setup, policies);
+  } catch (...) {
+    ::kill(child.pid, SIGTERM);
+    finish_child_process(child);
+    throw;
+  }
+  const ChildOutcome outcome = finish_child_process(child);
+  char* end = nullptr;
+  out.baseline_layer_time_s = outcome.failed || outcome.signal != 0 ? 0.0 : std::strtod(outcome.output.c_str(), &end);
+  if (outcome.signal != 0 || outcome.failed || end != outcome.output.c_str() + outcome.output.size())
+    throw std::runtime_error(fmt::format("the baseline (contiguous / none / direct) simulation failed: {}",
+                                         outcome.signal != 0 ? strsignal(outcome.signal) : outcome.output));
+  return out;
 }
 
 }  // namespace comet

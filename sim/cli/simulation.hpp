@@ -38,9 +38,15 @@ struct SimulationResult {
 
 SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies);
 
-/// The baseline's layer time: `result`'s own when `policies` is the baseline (contiguous / none /
-/// direct), else simulated on the same setup.
-double baseline_layer_time_s(const SimulationSetup& setup, const PolicyTriple& policies, const SimulationResult& result);
+struct ResultWithBaseline {
+  SimulationResult result;
+  double baseline_layer_time_s = 0.0;  ///< contiguous / none / direct on the same setup
+};
+
+/// simulate(setup, policies) and the baseline's (contiguous / none / direct) layer time: the
+/// result's own when `policies` is the baseline, else simulated in a child process beside it
+/// (the two share nothing, so a second core halves the wait).
+ResultWithBaseline simulate_with_baseline(const SimulationSetup& setup, const PolicyTriple& policies);
 
 /// The `comet simulate --json` object (deterministic: no wall times).
 /// The critical path (critical_path.hpp) as JSON: its GPU, the three figures and its ops.

@@ -46,8 +46,8 @@ std::string simulate_point(const Point& point, const SweepRun& run) {
     const PathCosts costs(topology);
     const CostModel cost_model = run.options.cost_model(scenario);
     const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, run.engine, run.options.layers, run.options.steps};
-    const SimulationResult result = simulate(setup, point.policies);
-    return result_json(setup, result, baseline_layer_time_s(setup, point.policies, result)).dump();
+    const ResultWithBaseline run_with_baseline = simulate_with_baseline(setup, point.policies);
+    return result_json(setup, run_with_baseline.result, run_with_baseline.baseline_layer_time_s).dump();
   } catch (const InputError& error) {
     return nlohmann::json{{"input_error", error.what()}}.dump();
   }

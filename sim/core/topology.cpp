@@ -174,6 +174,7 @@ void Topology::finalize() {
       if (hops[v] > 0 || v == leaves_[leaf]) row[slot] = static_cast<std::uint8_t>(hops[v]);
     }
   }
+  index_switch_edges();
   prepare_ecmp();
   std::array<double, NUM_LINK_CLASSES> total_Bps{};
   for (const StoredLink& stored : links_) total_Bps[static_cast<std::size_t>(stored.link.link_class)] += stored.link.bandwidth_Bps;
@@ -188,6 +189,26 @@ double Topology::oversubscription() const {
   for (LinkClass c : {LinkClass::LEAF, LinkClass::SPINE, LinkClass::CORE})
     if (const double share = fair_share_Bps(c); nic > 0.0 && share > 0.0) worst = std::max(worst, nic / share);
   return worst;
+}
+
+void Topology::index_switch_edges() {
+  switch_edges_begin_.assign(1, 0);
+  switch_edge_target_slot_.clear();
+  switch_edge_link_.clear();
+  switch_level_.assign(num_network_switches_, 0);
+  for (auto v : boost::make_iterator_range(boost::vertices(graph_))) {
+    const int slot = switch_slot_[v];
+    if (slot < 0) continue;
+    // Slots are dense in vertex order, so the table fills slot by slot.
+    switch_level_[slot] = graph_[v].level;
+    for (auto e : boost::make_iterator_range(boost::out_edges(v, graph_))) {
+      const int target = switch_slot_[boost::target(e, graph_)];
+      if (target < 0) continue;
+      switch_edge_target_slot_.push_back(target);
+      switch_edge_link_.push_back(graph_[e].id);
+    }
+    switch_edges_begin_.push_back(static_cast<int>(switch_edge_link_.size()));
+  }
 }
 
 void Topology::prepare_ecmp() {
@@ -239,23 +260,21 @@ int Topology::leaf_of_gpu(int gpu) const {
 
 int Topology::next_hop_link(VertexId at, int target_leaf, int src, int dst) const {
   const std::uint8_t* row = &distance_[static_cast<std::size_t>(target_leaf) * num_network_switches_];
-  const std::uint8_t here = row[switch_slot_[at]];
-  auto is_candidate = [&](const TopologyGraph::edge_descriptor& e) {
-    const int slot = switch_slot_[boost::target(e, graph_)];
-    return slot >= 0 && row[slot] + 1 == here;
-  };
+  const int slot = switch_slot_[at];
+  const std::uint8_t here = row[slot];
+  const int begin = switch_edges_begin_[slot], end = switch_edges_begin_[slot + 1];
   int count = 0;
-  for (auto e : boost::make_iterator_range(boost::out_edges(at, graph_))) count += is_candidate(e);
+  for (int e = begin; e < end; ++e) count += row[switch_edge_target_slot_[e]] + 1 == here;
   if (count == 0)
     throw std::logic_error(fmt::format("no route from {} to leaf{}", vertex_name(at), target_leaf));
   int pick = 0;
   if (count > 1) {
-    const int level = graph_[at].level;
+    const int level = switch_level_[slot];
     const int stride = level < static_cast<int>(ecmp_stride_.size()) ? ecmp_stride_[level] : 1;
     pick = (rank_under_leaf_[src] + dst / stride) % count;
   }
-  for (auto e : boost::make_iterator_range(boost::out_edges(at, graph_)))
-    if (is_candidate(e) && pick-- == 0) return graph_[e].id;
+  for (int e = begin; e < end; ++e)
+    if (row[switch_edge_target_slot_[e]] + 1 == here && pick-- == 0) return switch_edge_link_[e];
   return -1;  // unreachable: pick < count
 }
 

@@ -149,6 +149,7 @@ class Topology {
     int leaf_up = -1, leaf_down = -1;      // NIC <-> leaf
   };
   int find_link(VertexId u, VertexId v) const;
+  void index_switch_edges();
   void prepare_ecmp();
   int next_hop_link(VertexId at, int target_leaf, int src, int dst) const;
 
@@ -169,6 +170,13 @@ class Topology {
   int num_network_switches_ = 0;
   // distance_[leaf * num_network_switches_ + slot]: hops from a switch to each leaf.
   std::vector<std::uint8_t> distance_;
+  // Every network switch's links to other network switches, in out-edge order, as flat arrays
+  // (slot -> [switch_edges_begin_[slot], switch_edges_begin_[slot + 1])): routing walks these
+  // once per hop, and Boost's adjacency lists cost a pointer chase per edge.
+  std::vector<int> switch_edges_begin_;
+  std::vector<int> switch_edge_target_slot_;
+  std::vector<int> switch_edge_link_;
+  std::vector<int> switch_level_;  // per slot
   std::array<int, 7> num_of_kind_{};
   std::array<double, NUM_LINK_CLASSES> fair_share_Bps_{};
   std::vector<int> rank_under_leaf_;  // per GPU: its index among the GPUs of its leaf

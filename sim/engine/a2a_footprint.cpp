@@ -15,6 +15,7 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
   const TransferMatrix& matrix = plan_.matrices()[op.matrix];
   std::vector<int> routes;  // every transfer's route, one after the other
   std::vector<std::size_t> route_start{0};
+  messages_.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
   for (const Transfer& t : matrix.transfers) {
     const int src = op.reversed ? t.dst : t.src, dst = op.reversed ? t.src : t.dst;
     if (!model_) routes.clear();
@@ -28,19 +29,17 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
       latency += topology_.link(id).latency_s;
     }
     footprint.latency_s = std::max(footprint.latency_s, latency);
-    footprint.gpus.push_back(src);
-    footprint.gpus.push_back(dst);
+    // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
+    ++messages_[static_cast<std::size_t>(src)];
+    ++messages_[static_cast<std::size_t>(dst)];
   }
   for (int id = 0; id < topology_.num_directed_links(); ++id)
     if (scratch_[id] > 0.0) footprint.loads.push_back({id, scratch_[id]});
-  // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
-  std::sort(footprint.gpus.begin(), footprint.gpus.end());
-  for (auto first = footprint.gpus.begin(); first != footprint.gpus.end();) {
-    const auto last = std::upper_bound(first, footprint.gpus.end(), *first);
-    footprint.max_messages = std::max(footprint.max_messages, static_cast<int>(last - first));
-    first = last;
+  for (int gpu = 0; gpu < topology_.num_gpus(); ++gpu) {
+    if (messages_[static_cast<std::size_t>(gpu)] == 0) continue;
+    footprint.gpus.push_back(gpu);
+    footprint.max_messages = std::max(footprint.max_messages, messages_[static_cast<std::size_t>(gpu)]);
   }
-  footprint.gpus.erase(std::unique(footprint.gpus.begin(), footprint.gpus.end()), footprint.gpus.end());
   if (model_) fill_parts(matrix, routes, route_start, footprint);
   return cache_.emplace(key, std::move(footprint)).first->second;
 }

@@ -74,7 +74,8 @@ class A2aFootprints {
   const Topology& topology_;
   const CostModel* model_;
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
-  std::vector<double> scratch_;
+  std::vector<double> scratch_;   // per link: bytes
+  std::vector<int> messages_;     // per GPU: transfers it sends or receives
 };
 
 }  // namespace comet

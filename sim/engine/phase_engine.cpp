@@ -180,7 +180,7 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
 // has no dependency between groups), so each connected set of groups is simulated on its own:
 // SimGrid's solver cost grows faster than linearly with concurrent tasks. On fat-tree-10240 the
 // groups of each 1024-GPU pod form one part; on the shipped 1024-GPU clusters all groups share
-// core, root or spine links and form one.
+// core, root or spine links and form one. Parts run side by side, one child process per core.
 std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
                                    int& num_parts) {
   const int groups = plan.header().num_gpus / plan.header().expert_parallel;
@@ -220,33 +220,37 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
   }
   int num_parts = 0;
   const std::vector<int> part_of_group = independent_parts(plan, topology, footprints, num_parts);
-  for (int part = 0; part < num_parts; ++part) {
-    PhaseInputs in;
+  std::vector<PhaseInputs> parts(static_cast<std::size_t>(num_parts));
+  for (PhaseInputs& in : parts) {
     in.duration_s = duration_s;
     in.included.assign(plan.ops().size(), false);
     in.footprint.assign(plan.ops().size(), nullptr);
     in.edges = &edges;
     in.alone_s.assign(plan.ops().size(), 0.0);
-    std::vector<bool> used(topology.num_directed_links(), false);
-    for (const Op& op : plan.ops()) {
-      if (part_of_group[op.group] != part) continue;
-      in.included[op.id] = true;
-      if (op.kind != OpKind::ALL_TO_ALL) continue;
-      const A2aFootprint& f = footprints.of(op);
-      in.footprint[op.id] = &f;
-      in.alone_s[op.id] = alone_s(f, topology, model);
-      for (const LinkLoad& load : f.loads) used[load.link] = true;
-      in.latencies.push_back(startup_s(f, model));
-    }
+  }
+  std::vector<std::vector<bool>> used(parts.size(), std::vector<bool>(topology.num_directed_links(), false));
+  for (const Op& op : plan.ops()) {
+    const int part = part_of_group[op.group];
+    PhaseInputs& in = parts[part];
+    in.included[op.id] = true;
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    const A2aFootprint& f = footprints.of(op);
+    in.footprint[op.id] = &f;
+    in.alone_s[op.id] = alone_s(f, topology, model);
+    for (const LinkLoad& load : f.loads) used[part][load.link] = true;
+    in.latencies.push_back(startup_s(f, model));
+  }
+  for (std::size_t part = 0; part < parts.size(); ++part) {
+    PhaseInputs& in = parts[part];
     for (int id = 0; id < topology.num_directed_links(); ++id)
-      if (used[id]) in.used_links.push_back(id);
+      if (used[part][id]) in.used_links.push_back(id);
     std::sort(in.latencies.begin(), in.latencies.end());
     in.latencies.erase(std::unique(in.latencies.begin(), in.latencies.end()), in.latencies.end());
-    const std::vector<double> times = run_simgrid_child(
-        "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S,
-        [&](sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, in); });
-    apply_times(times, in.included, timeline);
   }
+  const std::vector<std::vector<double>> times = run_simgrid_children(
+      "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S, num_parts,
+      [&](int part, sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, parts[part]); });
+  for (std::size_t part = 0; part < parts.size(); ++part) apply_times(times[part], parts[part].included, timeline);
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }
