@@ -2,36 +2,67 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 #include "metrics.hpp"
 
 namespace comet {
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
+  if (cache_.empty()) {
+    std::vector<const Op*> all_to_alls;
+    for (const Op& o : plan_.ops())
+      if (o.kind == OpKind::ALL_TO_ALL) all_to_alls.push_back(&o);
+    std::stable_sort(all_to_alls.begin(), all_to_alls.end(),
+                     [](const Op* a, const Op* b) { return std::tie(a->group, a->matrix) < std::tie(b->group, b->matrix); });
+    for (const Op* o : all_to_alls) compute(*o);
+  }
+  return compute(op);
+}
+
+const A2aFootprints::RouteTable& A2aFootprints::routes_of(const TransferMatrix& matrix, bool reversed) {
+  RouteTable& last = tables_[reversed ? 1 : 0];
+  RouteTable table;
+  table.pairs.reserve(matrix.transfers.size());
+  table.latency_s.reserve(matrix.transfers.size());
+  table.start.reserve(matrix.transfers.size() + 1);
+  std::size_t old = 0;  // both tables are sorted by (src, dst): one merge finds the shared pairs
+  for (const Transfer& t : matrix.transfers) {
+    const std::pair<std::int32_t, std::int32_t> pair{t.src, t.dst};
+    while (old < last.pairs.size() && last.pairs[old] < pair) ++old;
+    if (old < last.pairs.size() && last.pairs[old] == pair) {
+      table.links.insert(table.links.end(), last.links.begin() + static_cast<std::ptrdiff_t>(last.start[old]),
+                         last.links.begin() + static_cast<std::ptrdiff_t>(last.start[old + 1]));
+      table.latency_s.push_back(last.latency_s[old]);
+    } else {
+      const std::size_t from = table.links.size();
+      topology_.append_route(reversed ? t.dst : t.src, reversed ? t.src : t.dst, table.links);
+      double latency = 0.0;
+      for (std::size_t i = from; i < table.links.size(); ++i) latency += topology_.link(table.links[i]).latency_s;
+      table.latency_s.push_back(latency);
+    }
+    table.pairs.push_back(pair);
+    table.start.push_back(table.links.size());
+  }
+  last = std::move(table);
+  return last;
+}
+
+const A2aFootprint& A2aFootprints::compute(const Op& op) {
   const auto key = std::make_pair(op.matrix, op.reversed);
   if (auto found = cache_.find(key); found != cache_.end()) return found->second;
   A2aFootprint footprint;
   scratch_.assign(topology_.num_directed_links(), 0.0);
-  const TransferMatrix& matrix = plan_.matrices()[op.matrix];
-  std::vector<int> routes;  // every transfer's route, one after the other
-  std::vector<std::size_t> route_start{0};
   messages_.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
-  for (const Transfer& t : matrix.transfers) {
-    const int src = op.reversed ? t.dst : t.src, dst = op.reversed ? t.src : t.dst;
-    if (!model_) routes.clear();
-    const std::size_t from = routes.size();
-    topology_.append_route(src, dst, routes);
-    if (model_) route_start.push_back(routes.size());
-    double latency = 0.0;
-    for (std::size_t i = from; i < routes.size(); ++i) {
-      const int id = routes[i];
-      scratch_[id] += t.bytes;
-      latency += topology_.link(id).latency_s;
-    }
-    footprint.latency_s = std::max(footprint.latency_s, latency);
+  const TransferMatrix& matrix = plan_.matrices()[op.matrix];
+  const RouteTable& routes = routes_of(matrix, op.reversed);
+  for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
+    const Transfer& transfer = matrix.transfers[t];
+    for (std::size_t i = routes.start[t]; i < routes.start[t + 1]; ++i) scratch_[routes.links[i]] += transfer.bytes;
+    footprint.latency_s = std::max(footprint.latency_s, routes.latency_s[t]);
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
-    ++messages_[static_cast<std::size_t>(src)];
-    ++messages_[static_cast<std::size_t>(dst)];
+    ++messages_[static_cast<std::size_t>(transfer.src)];
+    ++messages_[static_cast<std::size_t>(transfer.dst)];
   }
   for (int id = 0; id < topology_.num_directed_links(); ++id)
     if (scratch_[id] > 0.0) footprint.loads.push_back({id, scratch_[id]});
@@ -40,12 +71,13 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
     footprint.gpus.push_back(gpu);
     footprint.max_messages = std::max(footprint.max_messages, messages_[static_cast<std::size_t>(gpu)]);
   }
-  if (model_) fill_parts(matrix, routes, route_start, footprint);
+  if (model_) fill_parts(matrix, routes, footprint);
   return cache_.emplace(key, std::move(footprint)).first->second;
 }
 
-void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<int>& routes,
-                               const std::vector<std::size_t>& route_start, A2aFootprint& footprint) {
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& table, A2aFootprint& footprint) {
+  const std::vector<int>& routes = table.links;
+  const std::vector<std::size_t>& route_start = table.start;
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // Per link, its transfers sorted by bytes: the k-th smallest of n (ties in any order) is
   // through after (the k - 1 smaller ones + b x (n - k + 1)) / bandwidth, one sweep per link.

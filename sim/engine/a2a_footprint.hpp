@@ -63,12 +63,24 @@ class A2aFootprints {
   /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts).
   A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr)
       : plan_(plan), topology_(topology), model_(model) {}
-  /// The footprint of an all-to-all op.
+  /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
+  /// group: the chunks of one group mostly have the same (src, dst) pairs, whose routes are then
+  /// walked once instead of once per chunk and phase.
   const A2aFootprint& of(const Op& op);
 
  private:
-  void fill_parts(const TransferMatrix& matrix, const std::vector<int>& routes,
-                  const std::vector<std::size_t>& route_start, A2aFootprint& footprint);
+  /// Every transfer's route for one matrix in one direction, in the matrix's (src, dst) order.
+  struct RouteTable {
+    std::vector<std::pair<std::int32_t, std::int32_t>> pairs;  ///< the matrix's (src, dst)
+    std::vector<int> links;                                     ///< every route, one after the other
+    std::vector<std::size_t> start{0};                          ///< pair i: links[start[i], start[i + 1])
+    std::vector<double> latency_s;                              ///< per pair: its path's latency
+  };
+  const A2aFootprint& compute(const Op& op);
+  /// `matrix`'s routes in direction `reversed`, reusing the last table of that direction for
+  /// the pairs they share.
+  const RouteTable& routes_of(const TransferMatrix& matrix, bool reversed);
+  void fill_parts(const TransferMatrix& matrix, const RouteTable& routes, A2aFootprint& footprint);
 
   const Plan& plan_;
   const Topology& topology_;
@@ -76,6 +88,7 @@ class A2aFootprints {
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> scratch_;   // per link: bytes
   std::vector<int> messages_;     // per GPU: transfers it sends or receives
+  RouteTable tables_[2];          // the last matrix's routes, per direction (reversed)
 };
 
 }  // namespace comet
