@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "child_process.hpp"
@@ -13,8 +14,10 @@
 namespace comet {
 
 SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies) {
-  BuiltPlan built = build_plan({s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
-                                policies.partition, policies.a2a, s.layers, s.steps});
+  PlanRequest request{s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
+                      policies.partition, policies.a2a, s.layers, s.steps};
+  request.routing = s.routing;
+  BuiltPlan built = build_plan(request);
   SimulationResult result;
   result.policies = policies;
   result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
@@ -89,8 +92,15 @@ nlohmann::ordered_json critical_path_json(const Plan& plan, const CriticalPath& 
   return j;
 }
 
-ResultWithBaseline simulate_with_baseline(const SimulationSetup& setup, const PolicyTriple& policies) {
+ResultWithBaseline simulate_with_baseline(const SimulationSetup& given, const PolicyTriple& policies) {
   const PolicyTriple baseline = baseline_policies();
+  // Routed once, before the fork: both Plans are built from it.
+  std::optional<PlanRouting> routing;
+  SimulationSetup setup = given;
+  if (!setup.routing) {
+    routing = route_workload(*setup.scenario, setup.topology->num_gpus(), setup.steps);
+    setup.routing = &*routing;
+  }
   if (policies.placement.text() == baseline.placement.text() && policies.partition.text() == baseline.partition.text() &&
       policies.a2a.text() == baseline.a2a.text()) {
     SimulationResult result = simulate(setup, policies);

@@ -25,6 +25,7 @@ struct SimulationSetup {
   std::string engine;
   int layers = 1;
   int steps = 1;
+  const PlanRouting* routing = nullptr;  ///< the scenario's routed workload, shared by its Plans (or null)
 };
 
 struct SimulationResult {

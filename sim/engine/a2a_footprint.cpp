@@ -1,12 +1,43 @@
 #include "a2a_footprint.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 #include <tuple>
+#include <utility>
 
 #include "metrics.hpp"
 
 namespace comet {
+namespace {
+
+// The transfers' indices by increasing bytes, ties in index order (as std::stable_sort): an LSD
+// radix sort of the doubles' bit patterns (positive doubles order as their bits), 11 bits a
+// pass, skipping the passes where every key has the same digit: sizes are whole tokens, so
+// their low mantissa bits are mostly alike. Footprints sort ~64K transfers each, thousands of
+// times when `dynamic` prices its candidates.
+std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
+  const std::size_t n = matrix.transfers.size();
+  std::vector<std::uint64_t> keys(n);
+  for (std::size_t t = 0; t < n; ++t) keys[t] = std::bit_cast<std::uint64_t>(matrix.transfers[t].bytes);
+  std::vector<std::int32_t> order(n), next(n);
+  std::iota(order.begin(), order.end(), 0);
+  constexpr int BITS = 11;
+  constexpr std::size_t BUCKETS = std::size_t{1} << BITS;
+  std::vector<std::size_t> count(BUCKETS);
+  for (int shift = 0; shift < 64; shift += BITS) {
+    std::fill(count.begin(), count.end(), 0);
+    for (std::uint64_t key : keys) ++count[(key >> shift) & (BUCKETS - 1)];
+    if (n == 0 || count[(keys[0] >> shift) & (BUCKETS - 1)] == n) continue;  // one digit for all: order unchanged
+    std::size_t sum = 0;
+    for (std::size_t& c : count) sum += std::exchange(c, sum);
+    for (std::int32_t t : order) next[count[(keys[t] >> shift) & (BUCKETS - 1)]++] = t;
+    order.swap(next);
+  }
+  return order;
+}
+
+}  // namespace
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
   if (cache_.empty()) {
@@ -76,55 +107,40 @@ const A2aFootprint& A2aFootprints::compute(const Op& op) {
 }
 
 void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& table, A2aFootprint& footprint) {
-  const std::vector<int>& routes = table.links;
-  const std::vector<std::size_t>& route_start = table.start;
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
-  // Per link, its transfers sorted by bytes: the k-th smallest of n (ties in any order) is
-  // through after (the k - 1 smaller ones + b x (n - k + 1)) / bandwidth, one sweep per link.
-  struct Entry {
-    double bytes;
-    std::int32_t transfer;
-  };
+  // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
+  // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
+  // value). Visiting the transfers once in increasing bytes, each link keeps its running sum and
+  // how many of its transfers are left: one sort of the transfers, no per-link lists.
   const int links = topology_.num_directed_links();
-  std::vector<std::size_t> start(static_cast<std::size_t>(links) + 1, 0);
-  for (int id : routes) ++start[static_cast<std::size_t>(id) + 1];
-  for (int id = 0; id < links; ++id) start[id + 1] += start[id];
-  // Filled in increasing bytes, every link's entries come out sorted: one sort of the transfers
-  // instead of one per link.
-  std::vector<std::int32_t> by_bytes(matrix.transfers.size());
-  std::iota(by_bytes.begin(), by_bytes.end(), 0);
-  std::stable_sort(by_bytes.begin(), by_bytes.end(),
-                   [&](std::int32_t a, std::int32_t b) { return matrix.transfers[a].bytes < matrix.transfers[b].bytes; });
-  std::vector<Entry> entries(routes.size());
-  std::vector<std::size_t> fill(start.begin(), start.end() - 1);
-  for (std::int32_t t : by_bytes)
-    for (std::size_t i = route_start[t]; i < route_start[t + 1]; ++i)
-      entries[fill[routes[i]]++] = {matrix.transfers[t].bytes, t};
-  std::vector<double> transfer_end(matrix.transfers.size(), 0.0);
-  for (const LinkLoad& load : footprint.loads) {
-    const auto first = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link]);
-    const auto last = entries.begin() + static_cast<std::ptrdiff_t>(start[load.link + 1]);
-    const double Bps = model_->effective_Bps(topology_.link(load.link));
-    double smaller = 0.0;
-    auto left = static_cast<double>(last - first);
-    for (auto it = first; it != last; ++it, left -= 1.0) {
-      double& end = transfer_end[static_cast<std::size_t>(it->transfer)];
-      end = std::max(end, (smaller + it->bytes * left) / Bps);
-      smaller += it->bytes;
-    }
+  if (effective_Bps_.empty()) {
+    effective_Bps_.resize(static_cast<std::size_t>(links));
+    for (int id = 0; id < links; ++id) effective_Bps_[id] = model_->effective_Bps(topology_.link(id));
   }
-  std::vector<double> part_end(footprint.gpus.size(), 0.0);
-  auto slot = [&](int gpu) {
-    return static_cast<std::size_t>(std::lower_bound(footprint.gpus.begin(), footprint.gpus.end(), gpu) - footprint.gpus.begin());
+  struct LinkSweep {
+    double smaller = 0.0;  // bytes of the link's transfers visited so far
+    double left = 0.0;     // its transfers not yet visited
   };
+  std::vector<LinkSweep> sweep(static_cast<std::size_t>(links));
+  for (int id : table.links) sweep[id].left += 1.0;
+  std::vector<double> part_end(static_cast<std::size_t>(topology_.num_gpus()), 0.0);
   double op_end = 0.0;
-  for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
+  for (const std::int32_t t : indices_by_bytes(matrix)) {
+    const double bytes = matrix.transfers[t].bytes;
+    double end = 0.0;
+    for (std::size_t i = table.start[t]; i < table.start[t + 1]; ++i) {
+      LinkSweep& link = sweep[table.links[i]];
+      end = std::max(end, (link.smaller + bytes * link.left) / effective_Bps_[table.links[i]]);
+      link.smaller += bytes;
+      link.left -= 1.0;
+    }
     const Transfer& tr = matrix.transfers[t];
-    for (int gpu : {tr.src, tr.dst}) part_end[slot(gpu)] = std::max(part_end[slot(gpu)], transfer_end[t]);
-    op_end = std::max(op_end, transfer_end[t]);
+    part_end[tr.src] = std::max(part_end[tr.src], end);
+    part_end[tr.dst] = std::max(part_end[tr.dst], end);
+    op_end = std::max(op_end, end);
   }
-  for (std::size_t g = 0; g < footprint.gpus.size(); ++g)
-    footprint.parts.push_back({footprint.gpus[g], op_end > 0.0 ? std::min(1.0, part_end[g] / op_end) : 1.0});
+  for (std::int32_t gpu : footprint.gpus)
+    footprint.parts.push_back({gpu, op_end > 0.0 ? std::min(1.0, part_end[gpu] / op_end) : 1.0});
   std::sort(footprint.parts.begin(), footprint.parts.end(), [](const PartThreshold& a, const PartThreshold& b) {
     return a.fraction != b.fraction ? a.fraction < b.fraction : a.gpu < b.gpu;
   });

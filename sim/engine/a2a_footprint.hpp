@@ -88,6 +88,7 @@ class A2aFootprints {
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> scratch_;   // per link: bytes
   std::vector<int> messages_;     // per GPU: transfers it sends or receives
+  std::vector<double> effective_Bps_;  // per link, with a cost model
   RouteTable tables_[2];          // the last matrix's routes, per direction (reversed)
 };
 

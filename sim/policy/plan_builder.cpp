@@ -301,12 +301,13 @@ BuiltPlan build_plan(const PlanRequest& r) {
   if (r.layers < 1 || r.layers > s.model.moe_layers)
     throw InputError({"<command line>", 0, 0}, "--layers", std::to_string(r.layers),
                      fmt::format("expected 1 to the model's {} MoE layers", s.model.moe_layers));
-  const Workload workload(s.workload, {r.topology->num_gpus(), s.expert_parallel, s.model.experts, s.model.top_k});
-  std::vector<RoutingMatrix> routing;
-  for (int step = 0; step < r.steps; ++step) routing.push_back(workload.sample(step));
-  // Fitted placements see the steps before the run (workload.placement_fit_steps), not the
-  // steps they are scored on.
-  const RoutingMatrix expected = workload.placement_routing(r.steps);
+  std::optional<PlanRouting> generated;
+  if (!r.routing) generated = route_workload(s, r.topology->num_gpus(), r.steps);
+  const PlanRouting& routed = r.routing ? *r.routing : *generated;
+  if (static_cast<int>(routed.steps.size()) != r.steps)
+    throw std::logic_error(fmt::format("build_plan: {} routed steps for {} steps", routed.steps.size(), r.steps));
+  const std::vector<RoutingMatrix>& routing = routed.steps;
+  const RoutingMatrix& expected = routed.expected;
   const PlacementInputs placement_inputs{r.topology, r.costs, &expected, s.expert_parallel, s.model.bytes_per_token_copy()};
   std::optional<ExpertPlacement> placement;
   try {
@@ -331,8 +332,18 @@ BuiltPlan build_plan(const PlanRequest& r) {
     for (int layer = r.layers - 1; layer >= 0; --layer) emitter.backward(step, layer, routing[step], chunks, matrices);
     if (r.keep_chunks) built.chunks.push_back(chunks);
   }
-  built.routing = std::move(routing);
+  built.routing = routing;
   return built;
+}
+
+PlanRouting route_workload(const Scenario& s, int num_gpus, int steps) {
+  const Workload workload(s.workload, {num_gpus, s.expert_parallel, s.model.experts, s.model.top_k});
+  PlanRouting routed;
+  for (int step = 0; step < steps; ++step) routed.steps.push_back(workload.sample(step));
+  // Fitted placements see the steps before the run (workload.placement_fit_steps), not the
+  // steps they are scored on.
+  routed.expected = workload.placement_routing(steps);
+  return routed;
 }
 
 }  // namespace comet

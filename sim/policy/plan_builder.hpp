@@ -17,6 +17,16 @@
 
 namespace comet {
 
+/// The routing a Plan is built from: each step's, and what fitted placements see.
+struct PlanRouting {
+  std::vector<RoutingMatrix> steps;  ///< per step
+  RoutingMatrix expected;            ///< the fit steps' sum (Workload::placement_routing)
+};
+
+/// Generates (or reads from its trace) `steps` steps of `scenario`'s workload on `num_gpus` GPUs.
+/// Plans of one scenario share it: the workload is most of a Plan's build time.
+PlanRouting route_workload(const Scenario& scenario, int num_gpus, int steps);
+
 struct PlanRequest {
   const Scenario* scenario = nullptr;
   const Topology* topology = nullptr;
@@ -28,6 +38,8 @@ struct PlanRequest {
   int layers = 1;  ///< MoE layers in the plan
   int steps = 1;   ///< training steps (forward + backward each); at most the scenario's steps
   bool keep_chunks = false;  ///< keep each step's ChunkPlan in BuiltPlan (the real executor needs them)
+  /// route_workload(*scenario, GPUs, steps), when the caller has it; else build_plan makes it.
+  const PlanRouting* routing = nullptr;
 };
 
 struct BuiltPlan {
