@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "atomic_file.hpp"
+#include "child_pool.hpp"
 #include "compare_report.hpp"
 #include "executor.hpp"
 #include "link_usage.hpp"
@@ -112,29 +114,94 @@ void CompareCommand::add_to(CLI::App& app) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_option("--trace-links", trace_links_, "Most loaded links per trace (0: none)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app_->add_option("-j,--jobs", jobs_, "Combinations simulated at once, each in its own process (0: one per core)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app_->add_flag("--json", json_, "Print results.json to stdout instead of the table");
 }
 
 namespace {
 
-// Simulates every combination (the baseline's result is reused when it is one of them).
+// A Run as text, to come back from the child that simulated it (doubles round-trip exactly).
+std::string run_to_text(const Run& run) {
+  nlohmann::ordered_json bars = nlohmann::ordered_json::array();
+  for (const ActivityBar& bar : run.compared.critical_gpu)
+    bars.push_back({bar.op, bar.start_s, bar.end_s, bar.communication, bar.name});
+  return nlohmann::ordered_json{{"result", run.compared.result}, {"critical_gpu", std::move(bars)},
+                                {"trace_file", run.compared.trace_file}, {"link_utilization", run.link_utilization}}
+      .dump();
+}
+
+Run run_from_text(const std::string& text) {
+  const nlohmann::ordered_json j = nlohmann::ordered_json::parse(text);
+  if (const auto error = j.find("input_error"); error != j.end())
+    throw InputError({error->at("file").get<std::string>(), error->at("line").get<int>(), error->at("column").get<int>()},
+                     error->at("key").get<std::string>(), error->at("value").get<std::string>(),
+                     error->at("expected").get<std::string>());
+  Run run;
+  run.compared.result = j.at("result");
+  for (const auto& bar : j.at("critical_gpu"))
+    run.compared.critical_gpu.push_back({bar.at(0).get<std::int32_t>(), bar.at(1).get<double>(), bar.at(2).get<double>(),
+                                         bar.at(3).get<bool>(), bar.at(4).get<std::string>()});
+  run.compared.trace_file = j.at("trace_file").get<std::string>();
+  run.link_utilization = j.at("link_utilization").get<std::vector<double>>();
+  return run;
+}
+
+// Simulates every combination (the baseline's result is reused when it is one of them), `jobs`
+// at once, each in a child process; results in combination order.
 std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vector<PolicyTriple>& combinations,
                                   const SimulationResult& baseline_result, const std::filesystem::path* out,
-                                  const TraceOptions& trace_options, bool terminal) {
+                                  const TraceOptions& trace_options, bool terminal, int jobs) {
   const double baseline_time = baseline_result.metrics.layer_time_s;
-  std::vector<Run> runs;
+  std::vector<std::optional<Run>> runs(combinations.size());
+  std::vector<std::size_t> to_simulate;
   for (std::size_t i = 0; i < combinations.size(); ++i) {
-    const PolicyTriple& triple = combinations[i];
-    if (terminal)
-      fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} ...\n", i + 1, combinations.size(),
-                 triple.placement.text(), triple.partition.text(), triple.a2a.text());
-    if (same_policies(triple, baseline_result.policies)) {
-      runs.push_back(run_combination(setup, baseline_result, baseline_time, out, trace_options));
-    } else {
-      runs.push_back(run_combination(setup, simulate(setup, triple), baseline_time, out, trace_options));
-    }
+    if (same_policies(combinations[i], baseline_result.policies))
+      runs[i] = run_combination(setup, baseline_result, baseline_time, out, trace_options);
+    else
+      to_simulate.push_back(i);
   }
-  return runs;
+  std::optional<InputError> input_error;
+  std::string failure;
+  std::size_t done = 0;
+  ChildPoolTasks tasks;
+  tasks.num_items = static_cast<int>(to_simulate.size());
+  tasks.jobs = jobs;
+  tasks.work = [&](int item) {
+    try {
+      return run_to_text(run_combination(setup, simulate(setup, combinations[to_simulate[item]]), baseline_time, out,
+                                         trace_options));
+    } catch (const InputError& e) {
+      return nlohmann::json{{"input_error", {{"file", e.location().file}, {"line", e.location().line},
+                                             {"column", e.location().column}, {"key", e.key_path()},
+                                             {"value", e.value()}, {"expected", e.expected()}}}}
+          .dump();
+    }
+  };
+  tasks.on_finished = [&](int item, const ChildOutcome& outcome) {
+    const PolicyTriple& triple = combinations[to_simulate[item]];
+    if (terminal)
+      fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} done\n", ++done, to_simulate.size(), triple.placement.text(),
+                 triple.partition.text(), triple.a2a.text());
+    if (outcome.signal != 0 || outcome.failed) {
+      failure = fmt::format("{} / {} / {}: {}", triple.placement.text(), triple.partition.text(), triple.a2a.text(),
+                            outcome.signal != 0 ? strsignal(outcome.signal) : outcome.output);
+      return false;
+    }
+    try {
+      runs[to_simulate[item]] = run_from_text(outcome.output);
+    } catch (const InputError& e) {
+      input_error = e;
+      return false;
+    }
+    return true;
+  };
+  run_child_pool(tasks);
+  if (input_error) throw *input_error;
+  if (!failure.empty()) throw std::runtime_error("comet compare: a combination failed: " + failure);
+  std::vector<Run> ordered;
+  for (std::optional<Run>& run : runs) ordered.push_back(std::move(*run));
+  return ordered;
 }
 
 // Indices of `runs` by layer time, ties in combination order.
@@ -165,7 +232,10 @@ int CompareCommand::run() const {
   if (!output_.empty()) out = prepare_output_directory(output_);
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
-  const SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, engine_.layers, engine_.steps};
+  // Every combination's Plan is built from the same routed workload.
+  const PlanRouting routing = route_workload(scenario, topology.num_gpus(), engine_.steps);
+  SimulationSetup setup{&scenario, &topology, &costs, &cost_model, engine, engine_.layers, engine_.steps};
+  setup.routing = &routing;
   const TraceOptions trace_options{trace_gpus_, trace_links_};
   const auto start = std::chrono::steady_clock::now();
 
@@ -173,7 +243,8 @@ int CompareCommand::run() const {
   if (terminal) fmt::print(stderr, "comet compare: baseline contiguous / none / direct on {} ...\n", engine);
   const SimulationResult baseline = simulate(setup, baseline_policies());
   const std::vector<Run> runs =
-      run_combinations(setup, combinations, baseline, out ? &*out : nullptr, trace_options, terminal);
+      run_combinations(setup, combinations, baseline, out ? &*out : nullptr, trace_options, terminal,
+                       jobs_ > 0 ? jobs_ : available_cores());
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const std::vector<std::size_t> order = ranking(runs);

@@ -22,6 +22,7 @@ class CompareCommand : public Command {
   EngineOptions engine_;
   int trace_gpus_ = 8;
   int trace_links_ = 8;
+  int jobs_ = 0;  // 0: one per core
   bool json_ = false;
 };
 

@@ -1,12 +1,14 @@
 #include "child_pool.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <thread>
 #include <vector>
 
 namespace comet {
@@ -41,6 +43,12 @@ void stop_all(std::vector<Slot>& running) {
 }
 
 }  // namespace
+
+int available_cores() {
+  cpu_set_t allowed;
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 bool run_child_pool(const ChildPoolTasks& tasks) {
   const int jobs = std::max(1, tasks.jobs);

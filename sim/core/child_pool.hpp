@@ -24,6 +24,9 @@ struct ChildPoolTasks {
   std::function<bool()> should_stop;
 };
 
+/// The cores this process may run on (its CPU affinity), at least 1.
+int available_cores();
+
 /// Runs the items in index order, `jobs` at a time. Returns true when every item finished;
 /// false when stopped: then children still running are sent SIGTERM (their whole process
 /// group), reaped without a callback, and items not yet started never start.

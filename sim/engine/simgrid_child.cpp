@@ -1,7 +1,6 @@
 #include "simgrid_child.hpp"
 
 #include <fmt/format.h>
-#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,7 +10,6 @@
 #include <cstring>
 #include <optional>
 #include <stdexcept>
-#include <thread>
 
 #include "child_pool.hpp"
 
@@ -70,9 +68,7 @@ int engine_jobs() {
       throw std::invalid_argument(fmt::format("COMET_ENGINE_JOBS is '{}'; expected a whole number >= 1", text));
     return jobs;
   }
-  cpu_set_t allowed;
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cores();
 }
 
 std::vector<std::vector<double>> run_simgrid_children(const std::string& engine, const std::vector<std::string>& configs,
