@@ -174,4 +174,31 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
   }
 }
 
+std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
+                                   int& num_parts) {
+  const int groups = plan.header().num_gpus / plan.header().expert_parallel;
+  std::vector<int> parent(groups);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto root = [&](int g) {
+    while (parent[g] != g) g = parent[g] = parent[parent[g]];  // path halving
+    return g;
+  };
+  std::vector<int> owner(topology.num_directed_links(), -1);
+  for (const Op& op : plan.ops()) {
+    if (op.kind != OpKind::ALL_TO_ALL) continue;
+    for (const LinkLoad& load : footprints.of(op).loads) {
+      if (owner[load.link] < 0) owner[load.link] = op.group;
+      else parent[root(op.group)] = root(owner[load.link]);
+    }
+  }
+  std::vector<int> part_of_root(groups, -1), part(groups);
+  num_parts = 0;
+  for (int g = 0; g < groups; ++g) {
+    int& id = part_of_root[root(g)];
+    if (id < 0) id = num_parts++;
+    part[g] = id;
+  }
+  return part;
+}
+
 }  // namespace comet

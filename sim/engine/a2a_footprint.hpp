@@ -92,4 +92,12 @@ class A2aFootprints {
   RouteTable tables_[2];          // the last matrix's routes, per direction (reversed)
 };
 
+/// Expert-parallel groups whose all-to-alls share no link cannot influence each other (the Plan
+/// has no dependency between groups): per group, its part, one connected set of groups that an
+/// engine may solve on its own; `num_parts` receives how many. The count depends on the routing:
+/// each 256-GPU group of fat-tree-1024 is its own part, the groups of one 1024-GPU pod of
+/// fat-tree-10240 form one.
+std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
+                                   int& num_parts);
+
 }  // namespace comet

@@ -176,35 +176,6 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   return scheduler.times();
 }
 
-// Expert-parallel groups whose all-to-alls share no link cannot influence each other (the Plan
-// has no dependency between groups), so each connected set of groups is simulated on its own:
-// SimGrid's solver cost grows faster than linearly with concurrent tasks. On fat-tree-10240 the
-// groups of each 1024-GPU pod form one part; on the shipped 1024-GPU clusters all groups share
-// core, root or spine links and form one. Parts run side by side, one child process per core.
-std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
-                                   int& num_parts) {
-  const int groups = plan.header().num_gpus / plan.header().expert_parallel;
-  std::vector<int> parent(groups);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<int(int)> root = [&](int g) { return parent[g] == g ? g : parent[g] = root(parent[g]); };
-  std::vector<int> owner(topology.num_directed_links(), -1);
-  for (const Op& op : plan.ops()) {
-    if (op.kind != OpKind::ALL_TO_ALL) continue;
-    for (const LinkLoad& load : footprints.of(op).loads) {
-      if (owner[load.link] < 0) owner[load.link] = op.group;
-      else parent[root(op.group)] = root(owner[load.link]);
-    }
-  }
-  std::vector<int> part_of_root(groups, -1), part(groups);
-  num_parts = 0;
-  for (int g = 0; g < groups; ++g) {
-    int& id = part_of_root[root(g)];
-    if (id < 0) id = num_parts++;
-    part[g] = id;
-  }
-  return part;
-}
-
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
   A2aFootprints footprints(plan, topology);
   const std::vector<std::vector<EdgeLink>> edges = gpu_edge_links(topology, model);
@@ -219,6 +190,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
     for (const LinkLoad& load : footprints.of(op).loads) timeline.link_bytes[load.link] += load.bytes;
   }
   int num_parts = 0;
+  // Parts run side by side, one child process per core.
   const std::vector<int> part_of_group = independent_parts(plan, topology, footprints, num_parts);
   std::vector<PhaseInputs> parts(static_cast<std::size_t>(num_parts));
   for (PhaseInputs& in : parts) {
