@@ -12,6 +12,7 @@ namespace comet {
 namespace {
 
 constexpr std::uint8_t UNREACHABLE = std::numeric_limits<std::uint8_t>::max();
+constexpr std::uint32_t NO_RUN = std::numeric_limits<std::uint32_t>::max();
 
 bool is_network_switch(VertexKind kind) {
   return kind == VertexKind::LEAF || kind == VertexKind::SPINE || kind == VertexKind::CORE;
@@ -209,6 +210,23 @@ void Topology::index_switch_edges() {
     }
     switch_edges_begin_.push_back(static_cast<int>(switch_edge_link_.size()));
   }
+  candidate_run_.assign(leaves_.size() * num_network_switches_, NO_RUN);
+  for (std::size_t leaf = 0; leaf < leaves_.size(); ++leaf) {
+    const std::uint8_t* row = &distance_[leaf * num_network_switches_];
+    for (int slot = 0; slot < num_network_switches_; ++slot) {
+      const int begin = switch_edges_begin_[slot], end = switch_edges_begin_[slot + 1];
+      int first = -1, last = -1, count = 0;
+      for (int e = begin; e < end; ++e) {
+        if (row[switch_edge_target_slot_[e]] + 1 != row[slot]) continue;
+        if (first < 0) first = e;
+        last = e;
+        ++count;
+      }
+      if (count > 0 && last - first + 1 == count && first - begin < 0xffff && count < 0xffff)
+        candidate_run_[leaf * num_network_switches_ + slot] =
+            static_cast<std::uint32_t>(first - begin) | (static_cast<std::uint32_t>(count) << 16);
+    }
+  }
 }
 
 void Topology::prepare_ecmp() {
@@ -259,10 +277,22 @@ int Topology::leaf_of_gpu(int gpu) const {
 }
 
 int Topology::next_hop_link(VertexId at, int target_leaf, int src, int dst) const {
-  const std::uint8_t* row = &distance_[static_cast<std::size_t>(target_leaf) * num_network_switches_];
+  const std::size_t row_start = static_cast<std::size_t>(target_leaf) * num_network_switches_;
   const int slot = switch_slot_[at];
+  const int begin = switch_edges_begin_[slot];
+  if (const std::uint32_t run = candidate_run_[row_start + slot]; run != NO_RUN) {
+    const int count = static_cast<int>(run >> 16);
+    int pick = 0;
+    if (count > 1) {
+      const int level = switch_level_[slot];
+      const int stride = level < static_cast<int>(ecmp_stride_.size()) ? ecmp_stride_[level] : 1;
+      pick = (rank_under_leaf_[src] + dst / stride) % count;
+    }
+    return switch_edge_link_[begin + static_cast<int>(run & 0xffff) + pick];
+  }
+  const std::uint8_t* row = &distance_[row_start];
   const std::uint8_t here = row[slot];
-  const int begin = switch_edges_begin_[slot], end = switch_edges_begin_[slot + 1];
+  const int end = switch_edges_begin_[slot + 1];
   int count = 0;
   for (int e = begin; e < end; ++e) count += row[switch_edge_target_slot_[e]] + 1 == here;
   if (count == 0)

@@ -177,6 +177,10 @@ class Topology {
   std::vector<int> switch_edge_target_slot_;
   std::vector<int> switch_edge_link_;
   std::vector<int> switch_level_;  // per slot
+  // Per (target leaf, slot): the next-hop candidates as a run of the slot's switch edges, when
+  // they are contiguous there (first edge offset in the low 16 bits, count in the high 16), else
+  // NO_RUN and next_hop_link scans. Fat-trees' up-links are one run, their down-link one edge.
+  std::vector<std::uint32_t> candidate_run_;
   std::array<int, 7> num_of_kind_{};
   std::array<double, NUM_LINK_CLASSES> fair_share_Bps_{};
   std::vector<int> rank_under_leaf_;  // per GPU: its index among the GPUs of its leaf
