@@ -10,11 +10,14 @@
 #include <chrono>
 #include <cstdio>
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <functional>
 #include <thread>
 
 #include "bisection.hpp"
 #include "child_process.hpp"
+#include "command_timing.hpp"
 #include "builtin_files.hpp"
 #include "input_error.hpp"
 #include "executor.hpp"
@@ -172,9 +175,11 @@ nlohmann::json measure_engine(const std::string& engine, const std::string& kind
 void BenchCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("bench", "Benchmark: topology build and path costs, Plan build, and simulation "
                                      "speed of every engine from 128 to 10,240 GPUs (time and peak memory)");
-  app_->add_option("--sections", sections_, "Tables to print: topology, plan, engines (default: all)")
+  app_->add_option("--sections", sections_,
+                   "Tables to print: topology, plan, engines, commands (whole commands against the speed targets of "
+                   "docs/engines.md; default: all)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"topology", "plan", "engines"}));
+      ->check(CLI::IsMember({"topology", "plan", "engines", "commands"}));
   app_->add_option("--topologies", topologies_, "Topology table: shipped topology names (default: all)")->delimiter(',');
   app_->add_option("--engines", engines_, "Engine table: engines (default: every engine built)")->delimiter(',');
   app_->add_option("--sizes", sizes_, "Engine table: cluster sizes in GPUs (default: 128,256,512,1024,2048,4096,10240)")
@@ -204,6 +209,7 @@ int BenchCommand::run() const {
   if (wanted("topology")) topology_table(all);
   if (wanted("plan")) plan_table(all);
   if (wanted("engines")) engine_table(all);
+  if (wanted("commands")) command_table(all);
   if (json_) fmt::print("{}\n", all.dump(2));
   return 0;
 }
@@ -267,6 +273,7 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
                "peak_rss", "layer_time");
     fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>9} {:>10}\n", "#", "", "", "s", "s", "MiB", "ms");
   }
+  std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> growth;  // -> (gpus x ops, wall)
   for (int gpus : sizes)
     for (const char* kind : {"fat-tree", "tree", "rail"})
       for (const std::string& engine : engines) {
@@ -277,6 +284,8 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
         } catch (const std::exception& error) {
           j = {{"engine", engine}, {"cluster", kind}, {"gpus", gpus}, {"error", error.what()}};
         }
+        if (!j.contains("error"))
+          growth[{engine, kind}].emplace_back(static_cast<double>(gpus) * j["ops"].get<double>(), j["wall_s"].get<double>());
         if (json_) {
           all.push_back(j);
           continue;
@@ -290,6 +299,81 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
         }
         std::fflush(stdout);
       }
+  print_growth(growth, all);
+}
+
+void BenchCommand::print_growth(
+    const std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>>& growth,
+    nlohmann::json& all) const {
+  if (!json_) {
+    fmt::print("\n# Cost growth: wall ~ (GPUs x ops)^exponent, least squares on log-log over the sizes above that ran\n");
+    fmt::print("{:<10} {:<9} {:>6} {:>9}\n", "engine", "cluster", "sizes", "exponent");
+  }
+  for (const auto& [key, points] : growth) {
+    if (points.size() < 2) continue;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (const auto& [x, y] : points) {
+      const double lx = std::log(x), ly = std::log(std::max(y, 1e-6));
+      sx += lx, sy += ly, sxx += lx * lx, sxy += lx * ly;
+    }
+    const double n = static_cast<double>(points.size());
+    const double exponent = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    if (json_) all.push_back({{"growth", key.first}, {"cluster", key.second}, {"sizes", points.size()}, {"exponent", exponent}});
+    else fmt::print("{:<10} {:<9} {:>6} {:>9.2f}\n", key.first, key.second, points.size(), exponent);
+  }
+}
+
+namespace {
+
+struct CommandCase {
+  const char* label;
+  std::vector<std::string> args;
+  const char* engine;     // needed in this build
+  double target_s;        // the 2-core VM target (docs/engines.md, "Speed")
+  double target_MiB;      // 0: none
+};
+
+const CommandCase COMMAND_CASES[] = {
+    {"simulate default, phase", {"simulate"}, "phase", 1.0, 0},
+    {"simulate default, analytical", {"simulate", "--engine", "analytical"}, "analytical", 0.3, 0},
+    {"compare default, analytical", {"compare", "--engine", "analytical"}, "analytical", 5.0, 0},
+    {"compare default, phase", {"compare"}, "phase", 20.0, 0},
+    {"simulate 10240 fixed:4, phase", {"simulate", "fat-tree-10240", "--partition", "fixed:4"}, "phase", 10.0, 1024.0},
+    {"simulate default, flow", {"simulate", "--engine", "flow"}, "flow", 60.0, 0},
+};
+
+}  // namespace
+
+void BenchCommand::command_table(nlohmann::json& all) const {
+  if (!json_) {
+    fmt::print("\n# Whole commands as a user runs them (this executable, output discarded); each stopped at\n");
+    fmt::print("# min(--timeout, max(4 x target, 30 s)). ratio = wall / target (<= 1 meets it); peak_rss: the\n");
+    fmt::print("# command's own process\n");
+    fmt::print("{:<32} {:>9} {:>8} {:>7} {:>9} {:>10}\n", "command", "wall", "target", "ratio", "peak_rss", "rss_target");
+    fmt::print("{:<32} {:>9} {:>8} {:>7} {:>9} {:>10}\n", "#", "s", "s", "", "MiB", "MiB");
+  }
+  const std::vector<std::string> built = available_engines();
+  for (const CommandCase& c : COMMAND_CASES) {
+    if (std::find(built.begin(), built.end(), c.engine) == built.end()) continue;
+    const double limit_s = std::min(timeout_s_, std::max(4.0 * c.target_s, 30.0));
+    const CommandTiming t = time_command(c.args, limit_s);
+    nlohmann::json j{{"command", c.label}, {"args", c.args}, {"wall_s", t.wall_s}, {"target_s", c.target_s},
+                     {"peak_rss_MiB", t.peak_rss_MiB}, {"exit_code", t.exit_code}};
+    if (c.target_MiB > 0) j["target_MiB"] = c.target_MiB;
+    if (json_) {
+      all.push_back(j);
+      continue;
+    }
+    if (t.exit_code != 0) {
+      fmt::print("{:<32} {}\n", c.label,
+                 t.exit_code < 0 ? fmt::format("stopped after {:.1f} s (target {:.1f} s)", t.wall_s, c.target_s)
+                                 : fmt::format("exited {}", t.exit_code));
+    } else {
+      fmt::print("{:<32} {:>9.2f} {:>8.1f} {:>7.2f} {:>9.1f} {:>10}\n", c.label, t.wall_s, c.target_s, t.wall_s / c.target_s,
+                 t.peak_rss_MiB, c.target_MiB > 0 ? fmt::format("{:.0f}", c.target_MiB) : "-");
+    }
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace comet

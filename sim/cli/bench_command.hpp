@@ -1,13 +1,17 @@
 // `comet bench`: speed and memory (each case in a child process, so its peak RSS is its own) of
 //  - building each shipped topology, its routing tables and all-pairs path costs;
 //  - building the workload, placement and forward + backward Plan of the default scenario;
-//  - simulating one DeepSeek-V3 layer on every engine and cluster size (128 to 10,240 GPUs).
+//  - simulating one DeepSeek-V3 layer on every engine and cluster size (128 to 10,240 GPUs), and
+//    the growth exponent of wall time in GPUs x ops;
+//  - whole commands (command_timing.hpp) against the speed targets.
 #pragma once
 
 #include "command.hpp"
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace comet {
@@ -27,6 +31,9 @@ class BenchCommand : public Command {
   void topology_table(nlohmann::json& all) const;
   void plan_table(nlohmann::json& all) const;
   void engine_table(nlohmann::json& all) const;
+  void print_growth(const std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>>& growth,
+                    nlohmann::json& all) const;
+  void command_table(nlohmann::json& all) const;
 };
 
 }  // namespace comet

@@ -96,7 +96,7 @@ Result with_rank(const Result& result, std::size_t rank) {
 void CompareCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("compare", "Run every combination of placement, partition and all-to-all policies, rank "
                                        "them by layer time; with -o, write results.json/csv, report.md/html and traces");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   add_list_option(*app_, "--placements", placements_,
                   fmt::format("Placements, comma-separated: {} (default: the scenario's list, else all)",
                               policy_choices(PolicyFamily::PLACEMENT)));

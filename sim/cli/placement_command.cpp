@@ -18,7 +18,7 @@ namespace comet {
 void PlacementCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("placement", "Compare expert placements: traffic per tier and the most loaded "
                                          "link, against contiguous");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   add_list_option(*app_, "--placements", placements_,
                   "Placements to compare, comma-separated (default: contiguous, strided, topology, bottleneck, "
                   "replicate:2)");

@@ -17,7 +17,7 @@ namespace comet {
 void PlanCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("plan", "Build the Plan (the DAG every executor runs) for one policy triple and "
                                     "summarize it");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   policies_.add_to(*app_);
   app_->add_option("--layers", layers_, "MoE layers in the plan")->capture_default_str()->check(CLI::PositiveNumber);
   app_->add_option("--steps", steps_, "Training steps (forward + backward)")->capture_default_str()->check(CLI::PositiveNumber);

@@ -18,7 +18,7 @@ namespace comet {
 void SimulateCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("simulate", "Simulate one MoE layer's forward and backward on the cluster under one "
                                         "policy triple; report layer time, overlap, traffic and speedup");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   engine_.add_to(*app_);
   policies_.add_to(*app_);
   app_->add_option("--timeline", timeline_, "Also write the Timeline (every op's start and end) as JSON to this file");

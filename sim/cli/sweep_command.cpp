@@ -90,7 +90,7 @@ void write_reports(const std::filesystem::path& out, const SweepReport& report, 
 void SweepCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("sweep", "Simulate one policy triple over scenario values (--set KEY=V1,V2,...; the cross "
                                      "product of all --set options), in parallel processes");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   app_->add_option("--set", sets_, "KEY=V1,V2,...: a dotted scenario key and its values, e.g. "
                                    "workload.tokens_per_gpu=1024,2048 (repeatable)")
       ->expected(1)

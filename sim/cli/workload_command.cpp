@@ -13,7 +13,7 @@ namespace comet {
 void WorkloadCommand::add_to(CLI::App& app) {
   app_ = app.add_subcommand("workload", "Generate a scenario's routing per step, print its imbalance, and "
                                         "optionally export it as a trace CSV");
-  app_->add_option("scenario", file_, "Scenario file (default: the built-in 1024-GPU scenario)");
+  app_->add_option("scenario", file_, "Scenario file, or a shipped scenario's name (default: the built-in 1024-GPU scenario)");
   app_->add_option("--export", export_, "Write the routing of every step to this CSV file (the workload.placement_fit_steps steps placements are fitted on first, as a trace holds them)");
   app_->add_flag("--json", json_, "Print a JSON array, one object per step");
 }
