@@ -155,6 +155,19 @@ std::vector<BadInput> bad_inputs() {
        "workload {}", {"bad_expert.csv:3", "unknown expert 8"}},
       {"trace for another GPU count", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: bad_gpus.csv}\n",
        "plan {}", {"bad_gpus.csv:1", "trace is for 16 GPUs; the scenario has 8"}},
+      // `comet check` vouches only for what it read: the trace a scenario names is read too.
+      {"check: trace with an unknown expert", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: bad_expert.csv}\n",
+       "check {}", {"bad_expert.csv:3", "unknown expert 8"}},
+      {"check: trace with a bad header", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: bad_header.csv}\n",
+       "check {}", {"bad_header.csv:1"}},
+      {"check: trace with negative tokens", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: negative.csv}\n",
+       "check {}", {"negative.csv:2", "-5"}},
+      {"check: trace with a GPU out of range", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: gpu_range.csv}\n",
+       "check {}", {"gpu_range.csv:2", "99"}},
+      {"check: binary trace (escaped in the message)", "s.yaml",
+       GOOD_SCENARIO + "  routing: {kind: trace, file: garbage.csv}\n", "check {}", {"garbage.csv:1", "\\x7f"}},
+      {"check: missing trace", "s.yaml", GOOD_SCENARIO + "  routing: {kind: trace, file: absent.csv}\n", "check {}",
+       {"absent.csv"}},
       {"affinity groups above EP", "s.yaml", GOOD_SCENARIO + "  routing: {kind: affinity, groups: 9}\n", "check {}",
        {"routing.groups 9"}},
       {"unknown engine", "", "", "simulate --engine quantum", {"--engine", "quantum", "analytical"}},
@@ -178,6 +191,10 @@ TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
   ASSERT_GE(cases.size(), 15u);
   write("bad_expert.csv", "step,src_gpu,expert,tokens\n0,0,1,5\n0,1,8,5\n");
   write("bad_gpus.csv", "# gpus=16 experts=8\nstep,src_gpu,expert,tokens\n0,0,1,5\n");
+  write("bad_header.csv", "step,gpu,expert,tokens\n0,0,1,5\n");
+  write("negative.csv", "step,src_gpu,expert,tokens\n0,0,1,-5\n");
+  write("gpu_range.csv", "step,src_gpu,expert,tokens\n0,99,1,5\n");
+  write("garbage.csv", std::string("\x7f" "ELF\x02\x01\x01\0\0\0\x1b[31m", 15) + "\xff\xfe\n");
   for (const BadInput& c : cases) {
     std::string arguments = c.arguments;
     if (!c.file_name.empty()) {
@@ -191,8 +208,28 @@ TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
       EXPECT_NE(result.output.find(part), std::string::npos)
           << c.label << ": message lacks \"" << part << "\":\n" << result.output;
     EXPECT_EQ(result.output.find("internal error"), std::string::npos) << c.label;
+    // Never raw control bytes to the terminal: they are escaped (\xNN).
+    for (unsigned char ch : result.output)
+      EXPECT_TRUE(ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f)) << c.label << ": raw byte " << int(ch);
   }
 }
+
+#ifdef COMET_HAVE_SIMGRID
+// Engine knobs in the environment: set but malformed is an error naming the variable, never a
+// silent 0 (atoi) or default.
+TEST_F(CliTest, MalformedEnvironmentKnobsExitTwo) {
+  for (const char* setting : {"COMET_FLOW_PAIR_LIMIT=abc", "COMET_FLOW_PAIR_LIMIT=12x", "COMET_FLOW_GROUP_NODES=0",
+                              "COMET_ENGINE_JOBS=two"}) {
+    const std::string engine = std::string(setting).rfind("COMET_FLOW", 0) == 0 ? "flow" : "phase";
+    const Result r = comet::testing::run_command(std::string(setting) + " " + COMET_BINARY +
+                                                 " simulate nvlink-2gpu --engine " + engine + " --partition fixed:2");
+    EXPECT_EQ(r.exit_code, 2) << setting << ": " << r.output;
+    const std::string name(setting, std::string(setting).find('='));
+    EXPECT_NE(r.output.find(name), std::string::npos) << r.output;
+    EXPECT_FALSE(r.crashed);
+  }
+}
+#endif
 
 TEST_F(CliTest, InitOutputPassesCheckForEveryClusterType) {
   for (const std::string type : {"tree", "fat-tree", "rail"}) {
@@ -395,6 +432,12 @@ TEST_F(CliTest, ValidateRejectsBadInputWithExitCode2) {
   const Result fault = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only --inject-fault sometimes");
   EXPECT_EQ(fault.exit_code, 2) << fault.output;
   EXPECT_NE(fault.output.find("silent-rank:R"), std::string::npos) << fault.output;
+  for (const char* bad_fault : {"silent-rank:3x", "silent-rank:", "silent-rank:-1"}) {
+    const Result r = run_comet("validate " + std::string(COMET_SOURCE_DIR) +
+                               "/tests/data/validate-tiny.yaml --measure-only --inject-fault " + bad_fault);
+    EXPECT_EQ(r.exit_code, 2) << bad_fault << ": " << r.output;
+    EXPECT_NE(r.output.find(bad_fault), std::string::npos) << r.output;
+  }
   const Result policy = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny.yaml --measure-only --partitions fixed:0");
   EXPECT_EQ(policy.exit_code, 2) << policy.output;
   for (const Result* r : {&big, &no_mode, &fault, &policy}) EXPECT_FALSE(r->crashed);

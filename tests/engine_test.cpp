@@ -550,6 +550,21 @@ TEST(TimelineJson, GpuPartEndsRoundTripAndBadOnesAreRejected) {
     broken["ops"][0]["gpu_end_s"] = bad;
     EXPECT_THROW(timeline_from_json(broken, "t.json"), InputError) << bad.dump();
   }
+  // No silent defaults: every field that names something must name a thing that exists.
+  const std::vector<std::pair<const char*, nlohmann::json>> wrong_fields{
+      {"direction", "sideways"}, {"phase", "dispatchh"}, {"gpu", 4},        {"gpu", -2},
+      {"op", 5},                 {"kind", "gemm"},       {"end_s", -1.0},  {"flops", -5.0}};
+  for (const auto& [field, value] : wrong_fields) {
+    nlohmann::json broken = json;
+    broken["ops"][0][field] = value;
+    try {
+      timeline_from_json(broken, "t.json");
+      ADD_FAILURE() << field << " = " << value.dump() << " was accepted";
+    } catch (const InputError& error) {
+      EXPECT_NE(std::string(error.what()).find("t.json"), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find(field), std::string::npos) << error.what();
+    }
+  }
 }
 
 }  // namespace

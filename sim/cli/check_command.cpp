@@ -6,6 +6,7 @@
 #include "cluster_summary.hpp"
 #include "scenario.hpp"
 #include "topology_builders.hpp"
+#include "workload.hpp"
 
 namespace comet {
 
@@ -35,6 +36,11 @@ int CheckCommand::run() const {
   }
   if (scenario) spec = scenario->topology;
   const Topology topology = build_topology(spec);
+  // check vouches only for what it read: a trace-driven workload's file is read and validated
+  // now (header, steps, GPUs, experts, tokens), as `comet workload` would.
+  if (scenario)
+    (void)Workload(scenario->workload, {topology.num_gpus(), scenario->expert_parallel, scenario->model.experts,
+                                        scenario->model.top_k});
   const ClusterSummary summary = summarize_cluster(spec, topology);
   const Scenario* s = scenario ? &*scenario : nullptr;
   if (json_) fmt::print("{}\n", summary_json(summary, s).dump(2));

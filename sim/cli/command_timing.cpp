@@ -25,6 +25,7 @@ CommandTiming time_command(const std::vector<std::string>& args, double timeout_
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork() failed");
   if (pid == 0) {
+    ::setpgid(0, 0);  // its own group: stopping it stops what it forked too
     const int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
     ::dup2(null, 2);
@@ -39,7 +40,7 @@ CommandTiming time_command(const std::vector<std::string>& args, double timeout_
     if (done == pid) break;
     if (done < 0 && errno != EINTR) throw std::runtime_error("wait4() failed");
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > timeout_s) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
       }
       break;

@@ -108,13 +108,14 @@ ResultWithBaseline simulate_with_baseline(const SimulationSetup& given, const Po
     return {std::move(result), layer_time_s};
   }
   // Hexadecimal floating point: the parent reads back exactly the double the child computed.
-  const RunningChild child =
-      spawn_child_process([&] { return fmt::format("{:a}", simulate(setup, baseline).metrics.layer_time_s); });
+  // In its own process group with a parent-death signal: it never outlives this process.
+  const RunningChild child = spawn_child_process(
+      [&] { return fmt::format("{:a}", simulate(setup, baseline).metrics.layer_time_s); }, /*own_process_group=*/true);
   ResultWithBaseline out;
   try {
     out.result = simulate(setup, policies);
   } catch (...) {
-    ::kill(child.pid, SIGTERM);
+    ::kill(-child.pid, SIGTERM);
     finish_child_process(child);
     throw;
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 
 #include "atomic_file.hpp"
@@ -24,14 +25,18 @@ FaultInjection parse_fault(const std::string& text) {
   FaultInjection fault;
   if (text.empty()) return fault;
   const std::string prefix = "silent-rank:";
-  try {
-    if (text.rfind(prefix, 0) == 0) {
-      fault.silent_rank = std::stoi(text.substr(prefix.size()));
+  if (text.rfind(prefix, 0) == 0) {
+    const char* first = text.data() + prefix.size();
+    const char* end = text.data() + text.size();
+    int rank = -1;
+    const auto [last, error] = std::from_chars(first, end, rank);
+    if (error == std::errc() && last == end && first != end && rank >= 0) {
+      fault.silent_rank = rank;
       return fault;
     }
-  } catch (const std::exception&) {
   }
-  throw InputError({"<command line>", 0, 0}, "--inject-fault", text, "silent-rank:R (rank R skips its all-to-alls)");
+  throw InputError({"<command line>", 0, 0}, "--inject-fault", text,
+                   "silent-rank:R, R a rank number (rank R skips its all-to-alls)");
 }
 
 std::string error_text(double error) { return std::isfinite(error) ? fmt::format("{:.2e}", error) : "NaN"; }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "input_error.hpp"
 
@@ -82,31 +83,61 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
     Timeline t;
     t.engine = j.at("engine").get<std::string>();
     t.num_gpus = j.at("num_gpus").get<int>();
-    for (const auto& op : j.at("ops")) {
+    if (t.num_gpus < 1) throw InputError({origin, 0, 0}, "num_gpus", std::to_string(t.num_gpus), "at least 1");
+    const auto& ops = j.at("ops");
+    for (const auto& op : ops) {
+      const std::size_t index = t.ops.size();
+      auto field = [&](const char* name) { return fmt::format("ops[{}].{}", index, name); };
       TimelineOp entry;
+      // Ops are listed by id: entry i is op i (the Plan's numbering, which prediction relies on).
       entry.op = op.at("op").get<std::int32_t>();
+      if (entry.op != static_cast<std::int32_t>(index))
+        throw InputError({origin, 0, 0}, field("op"), std::to_string(entry.op), fmt::format("{} (ops listed by id)", index));
       entry.kind = kind_of(op.at("kind").get<std::string>());
       entry.gpu = op.at("gpu").get<std::int32_t>();
+      // An all-to-all runs on its group, not on one GPU: its gpu is -1.
+      const std::int32_t lowest_gpu = entry.kind == OpKind::ALL_TO_ALL ? -1 : 0;
+      if (entry.gpu < lowest_gpu || entry.gpu >= t.num_gpus)
+        throw InputError({origin, 0, 0}, field("gpu"), std::to_string(entry.gpu),
+                         fmt::format("a GPU in [{}, {}) (num_gpus)", lowest_gpu, t.num_gpus));
       entry.group = op.at("group").get<std::int32_t>();
+      if (entry.group < 0 || entry.group >= t.num_gpus)
+        throw InputError({origin, 0, 0}, field("group"), std::to_string(entry.group),
+                         fmt::format("an expert-parallel group in [0, {})", t.num_gpus));
       entry.tags.layer = op.at("layer").get<std::int32_t>();
       entry.tags.step = op.at("step").get<std::int32_t>();
-      entry.tags.direction = op.at("direction").get<std::string>() == "backward" ? Direction::BACKWARD : Direction::FORWARD;
+      const std::string direction = op.at("direction").get<std::string>();
+      if (direction == to_string(Direction::FORWARD)) entry.tags.direction = Direction::FORWARD;
+      else if (direction == to_string(Direction::BACKWARD)) entry.tags.direction = Direction::BACKWARD;
+      else throw InputError({origin, 0, 0}, field("direction"), direction, "forward or backward");
       entry.tags.chunk = op.at("chunk").get<std::int32_t>();
       entry.tags.stage = op.at("stage").get<std::int32_t>();
       const std::string phase = op.at("phase").get<std::string>();
+      bool known_phase = false;
       for (auto p : {A2aPhase::NONE, A2aPhase::DISPATCH, A2aPhase::COMBINE, A2aPhase::COMBINE_GRAD, A2aPhase::DISPATCH_GRAD})
-        if (to_string(p) == phase) entry.tags.phase = p;
+        if (to_string(p) == phase) {
+          entry.tags.phase = p;
+          known_phase = true;
+        }
+      if (!known_phase)
+        throw InputError({origin, 0, 0}, field("phase"), phase, "none, dispatch, combine, combine_grad or dispatch_grad");
       entry.start_s = op.at("start_s").get<double>();
       entry.end_s = op.at("end_s").get<double>();
+      if (!std::isfinite(entry.start_s) || !std::isfinite(entry.end_s) || entry.start_s < 0.0 || entry.end_s < entry.start_s)
+        throw InputError({origin, 0, 0}, field("end_s"), fmt::format("[{}, {}]", entry.start_s, entry.end_s),
+                         "finite times with 0 <= start_s <= end_s");
       entry.flops = op.at("flops").get<double>();
       entry.bytes = op.at("bytes").get<double>();
+      if (!(entry.flops >= 0.0) || !(entry.bytes >= 0.0) || !std::isfinite(entry.flops) || !std::isfinite(entry.bytes))
+        throw InputError({origin, 0, 0}, field("flops"), fmt::format("flops {}, bytes {}", entry.flops, entry.bytes),
+                         "finite, non-negative flops and bytes");
       if (const auto parts = op.find("gpu_end_s"); parts != op.end()) {
         t.gpu_part_ends.resize(t.ops.size() + 1);
         for (const auto& part : *parts) {
           const GpuPartEnd end{part.at(0).get<std::int32_t>(), part.at(1).get<double>()};
           if (end.gpu < 0 || end.gpu >= t.num_gpus || end.end_s < entry.start_s || end.end_s > entry.end_s ||
               (!t.gpu_part_ends.back().empty() && end.gpu <= t.gpu_part_ends.back().back().gpu))
-            throw InputError({origin, 0, 0}, fmt::format("ops[{}].gpu_end_s", t.ops.size()), part.dump(),
+            throw InputError({origin, 0, 0}, field("gpu_end_s"), part.dump(),
                              "[gpu, end_s] pairs sorted by GPU, gpu in [0, num_gpus), start_s <= end_s <= the op's end_s");
           t.gpu_part_ends.back().push_back(end);
         }

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <charconv>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "child_pool.hpp"
+#include "environment.hpp"
 
 namespace comet {
 namespace {
@@ -59,17 +60,7 @@ std::vector<double> decode(const std::string& engine, double timeout_s, const Ch
 
 }  // namespace
 
-int engine_jobs() {
-  if (const char* text = std::getenv("COMET_ENGINE_JOBS")) {
-    int jobs = 0;
-    const char* end = text + std::strlen(text);
-    const auto [last, error] = std::from_chars(text, end, jobs);
-    if (error != std::errc() || last != end || jobs < 1)
-      throw std::invalid_argument(fmt::format("COMET_ENGINE_JOBS is '{}'; expected a whole number >= 1", text));
-    return jobs;
-  }
-  return available_cores();
-}
+int engine_jobs() { return environment_int("COMET_ENGINE_JOBS", 1).value_or(available_cores()); }
 
 std::vector<std::vector<double>> run_simgrid_children(const std::string& engine, const std::vector<std::string>& configs,
                                                       double timeout_s, int count, const SimgridPart& simulate) {
@@ -77,7 +68,7 @@ std::vector<std::vector<double>> run_simgrid_children(const std::string& engine,
   std::optional<std::runtime_error> failure;
   ChildPoolTasks tasks;
   tasks.num_items = count;
-  tasks.jobs = count > 1 ? engine_jobs() : 1;
+  tasks.jobs = std::min(count, engine_jobs());
   tasks.work = [&](int index) { return simulate_in_child(engine, configs, timeout_s, index, simulate); };
   tasks.on_finished = [&](int index, const ChildOutcome& outcome) {
     try {

@@ -26,7 +26,7 @@ std::vector<double> run_simgrid_child(const std::string& engine, const std::vect
                                       const std::function<std::vector<double>(simgrid::s4u::Engine&)>& simulate);
 
 /// Children one simulation may run at once: COMET_ENGINE_JOBS when set (a whole number >= 1,
-/// else std::invalid_argument), else the cores this process may use.
+/// else InputError), else the cores this process may use.
 int engine_jobs();
 
 }  // namespace comet

@@ -1,0 +1,24 @@
+#include "environment.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
+#include "input_error.hpp"
+
+namespace comet {
+
+std::optional<int> environment_int(const char* name, int min) {
+  const char* text = std::getenv(name);
+  if (!text) return std::nullopt;
+  int value = 0;
+  const char* end = text + std::strlen(text);
+  const auto [last, error] = std::from_chars(text, end, value);
+  if (error != std::errc() || last != end || end == text || value < min)
+    throw InputError({"<environment>", 0, 0}, name, text, fmt::format("a whole number >= {}", min));
+  return value;
+}
+
+}  // namespace comet
