@@ -13,6 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libopenmpi-dev openmpi-bin   # validation's one-process-per-GPU launch (mpirun)
   chromium fonts-dejavu-core libpng-dev   # the HTML report test renders in headless Chromium
+  clang libclang-rt-14-dev   # scripts/fuzz.sh: libFuzzer + ASan/UBSan over the input loaders
 )
 
 missing=()

@@ -553,7 +553,8 @@ TEST(TimelineJson, GpuPartEndsRoundTripAndBadOnesAreRejected) {
   // No silent defaults: every field that names something must name a thing that exists.
   const std::vector<std::pair<const char*, nlohmann::json>> wrong_fields{
       {"direction", "sideways"}, {"phase", "dispatchh"}, {"gpu", 4},        {"gpu", -2},
-      {"op", 5},                 {"kind", "gemm"},       {"end_s", -1.0},  {"flops", -5.0}};
+      {"op", 5},                 {"kind", "gemm"},       {"end_s", -1.0},  {"flops", -5.0},
+      {"gpu", 2.5},              {"gpu", 2e25},          {"chunk", "0"}};
   for (const auto& [field, value] : wrong_fields) {
     nlohmann::json broken = json;
     broken["ops"][0][field] = value;

@@ -25,7 +25,7 @@ int CheckCommand::run() const {
   std::string source = file_.empty() ? "<built-in default scenario>" : file_;
   if (file_.empty()) {
     scenario = default_scenario();
-  } else if (find_builtin_topology(file_) && !std::filesystem::exists(file_)) {
+  } else if (find_builtin_topology(file_) && !path_exists(file_)) {
     spec = load_topology(file_, ".");
   } else {
     const YamlValue root = load_yaml_file(file_);

@@ -14,14 +14,14 @@ namespace comet {
 Scenario load_scenario_argument(const std::string& file) {
   if (file.empty()) return default_scenario();
   // A shipped scenario's name ("fat-tree-10240") works from any directory; a file of that name wins.
-  if (!std::filesystem::exists(file))
+  if (!path_exists(file))
     if (const auto builtin = find_builtin_scenario(file))
       return parse_scenario(load_yaml_text(std::string(builtin->text), fmt::format("<built-in>/scenarios/{}.yaml", file)), ".");
   return load_scenario_file(file);
 }
 
 std::string scenario_argument_text(const std::string& file) {
-  if (file.empty() || !std::filesystem::exists(file)) {
+  if (file.empty() || !path_exists(file)) {
     if (const auto builtin = find_builtin_scenario(file.empty() ? DEFAULT_SCENARIO : file)) return std::string(builtin->text);
   }
   std::ifstream in(file);

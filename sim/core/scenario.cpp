@@ -52,7 +52,7 @@ TopologySpec load_topology(const std::string& name_or_path, const std::filesyste
       return parse_topology_spec(load_yaml_text(std::string(builtin->text), fmt::format("<built-in>/topologies/{}.yaml", name_or_path)));
   }
   const std::filesystem::path path = base_dir / name_or_path;
-  if (!looks_like_path && !std::filesystem::exists(path)) {
+  if (!looks_like_path && !path_exists(path)) {
     std::string names;
     for (const BuiltinFile& file : builtin_topologies()) names += (names.empty() ? "" : ", ") + std::string(file.name);
     throw InputError({name_or_path, 0, 0}, "", "",

@@ -66,7 +66,7 @@ void inline_topology(YAML::Node root, const std::filesystem::path& base_dir, con
   const bool looks_like_path = name.find('/') != std::string::npos || name.ends_with(".yaml") || name.ends_with(".yml");
   if (auto builtin = looks_like_path ? std::nullopt : find_builtin_topology(name)) {
     topology = load_yaml_text(std::string(builtin->text), name).node();
-  } else if (std::filesystem::exists(base_dir / name)) {
+  } else if (path_exists(base_dir / name)) {
     topology = load_yaml_file(base_dir / name).node();
   } else {
     fail(setting, fmt::format("the scenario's topology '{}' is not a shipped topology nor an existing file", name));

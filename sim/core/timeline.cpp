@@ -73,6 +73,20 @@ nlohmann::ordered_json timeline_to_json(const Timeline& t) {
   return j;
 }
 
+namespace {
+
+// A whole-number field of a timeline: a JSON integer within int32. nlohmann's get<int> would cast
+// a float or a 26-digit number (undefined behaviour, found by the fuzzer).
+std::int32_t int_field(const nlohmann::json& value, const std::string& field, const std::string& origin) {
+  const bool fits = (value.is_number_unsigned() && value.get<std::uint64_t>() <= INT32_MAX) ||
+                    (value.is_number_integer() && !value.is_number_unsigned() && value.get<std::int64_t>() >= INT32_MIN &&
+                     value.get<std::int64_t>() <= INT32_MAX);
+  if (!fits) throw InputError({origin, 0, 0}, field, value.dump(), "a whole number (32-bit)");
+  return static_cast<std::int32_t>(value.get<std::int64_t>());
+}
+
+}  // namespace
+
 Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) {
   auto kind_of = [&](const std::string& name) {
     for (std::size_t k = 0; k < NUM_OP_KINDS; ++k)
@@ -82,7 +96,7 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
   try {
     Timeline t;
     t.engine = j.at("engine").get<std::string>();
-    t.num_gpus = j.at("num_gpus").get<int>();
+    t.num_gpus = int_field(j.at("num_gpus"), "num_gpus", origin);
     if (t.num_gpus < 1) throw InputError({origin, 0, 0}, "num_gpus", std::to_string(t.num_gpus), "at least 1");
     const auto& ops = j.at("ops");
     for (const auto& op : ops) {
@@ -90,28 +104,28 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
       auto field = [&](const char* name) { return fmt::format("ops[{}].{}", index, name); };
       TimelineOp entry;
       // Ops are listed by id: entry i is op i (the Plan's numbering, which prediction relies on).
-      entry.op = op.at("op").get<std::int32_t>();
+      entry.op = int_field(op.at("op"), field("op"), origin);
       if (entry.op != static_cast<std::int32_t>(index))
         throw InputError({origin, 0, 0}, field("op"), std::to_string(entry.op), fmt::format("{} (ops listed by id)", index));
       entry.kind = kind_of(op.at("kind").get<std::string>());
-      entry.gpu = op.at("gpu").get<std::int32_t>();
+      entry.gpu = int_field(op.at("gpu"), field("gpu"), origin);
       // An all-to-all runs on its group, not on one GPU: its gpu is -1.
       const std::int32_t lowest_gpu = entry.kind == OpKind::ALL_TO_ALL ? -1 : 0;
       if (entry.gpu < lowest_gpu || entry.gpu >= t.num_gpus)
         throw InputError({origin, 0, 0}, field("gpu"), std::to_string(entry.gpu),
                          fmt::format("a GPU in [{}, {}) (num_gpus)", lowest_gpu, t.num_gpus));
-      entry.group = op.at("group").get<std::int32_t>();
+      entry.group = int_field(op.at("group"), field("group"), origin);
       if (entry.group < 0 || entry.group >= t.num_gpus)
         throw InputError({origin, 0, 0}, field("group"), std::to_string(entry.group),
                          fmt::format("an expert-parallel group in [0, {})", t.num_gpus));
-      entry.tags.layer = op.at("layer").get<std::int32_t>();
-      entry.tags.step = op.at("step").get<std::int32_t>();
+      entry.tags.layer = int_field(op.at("layer"), field("layer"), origin);
+      entry.tags.step = int_field(op.at("step"), field("step"), origin);
       const std::string direction = op.at("direction").get<std::string>();
       if (direction == to_string(Direction::FORWARD)) entry.tags.direction = Direction::FORWARD;
       else if (direction == to_string(Direction::BACKWARD)) entry.tags.direction = Direction::BACKWARD;
       else throw InputError({origin, 0, 0}, field("direction"), direction, "forward or backward");
-      entry.tags.chunk = op.at("chunk").get<std::int32_t>();
-      entry.tags.stage = op.at("stage").get<std::int32_t>();
+      entry.tags.chunk = int_field(op.at("chunk"), field("chunk"), origin);
+      entry.tags.stage = int_field(op.at("stage"), field("stage"), origin);
       const std::string phase = op.at("phase").get<std::string>();
       bool known_phase = false;
       for (auto p : {A2aPhase::NONE, A2aPhase::DISPATCH, A2aPhase::COMBINE, A2aPhase::COMBINE_GRAD, A2aPhase::DISPATCH_GRAD})
@@ -134,7 +148,7 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
       if (const auto parts = op.find("gpu_end_s"); parts != op.end()) {
         t.gpu_part_ends.resize(t.ops.size() + 1);
         for (const auto& part : *parts) {
-          const GpuPartEnd end{part.at(0).get<std::int32_t>(), part.at(1).get<double>()};
+          const GpuPartEnd end{int_field(part.at(0), field("gpu_end_s"), origin), part.at(1).get<double>()};
           if (end.gpu < 0 || end.gpu >= t.num_gpus || end.end_s < entry.start_s || end.end_s > entry.end_s ||
               (!t.gpu_part_ends.back().empty() && end.gpu <= t.gpu_part_ends.back().back().gpu))
             throw InputError({origin, 0, 0}, field("gpu_end_s"), part.dump(),

@@ -50,7 +50,7 @@ RoutingSpec parse_routing(const YamlValue& value, const std::filesystem::path& b
   if (routing.kind == RoutingKind::TRACE) {
     const YamlValue file = map.required("file");
     routing.trace = base_dir / file.as_string();
-    if (!std::filesystem::is_regular_file(routing.trace))
+    if (!is_file(routing.trace))
       file.fail(fmt::format("trace file '{}' does not exist", routing.trace.string()));
   }
   return routing;

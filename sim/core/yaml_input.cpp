@@ -226,4 +226,14 @@ YamlValue load_yaml_file(const std::filesystem::path& path) {
   return parse_document(text, name);
 }
 
+bool path_exists(const std::filesystem::path& path) noexcept {
+  std::error_code error;
+  return std::filesystem::exists(path, error) && !error;
+}
+
+bool is_file(const std::filesystem::path& path) noexcept {
+  std::error_code error;
+  return std::filesystem::is_regular_file(path, error) && !error;
+}
+
 }  // namespace comet

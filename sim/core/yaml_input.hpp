@@ -85,6 +85,12 @@ class YamlMap {
 /// file, or a YAML syntax error each throw InputError naming the file (and line/column).
 YamlValue load_yaml_file(const std::filesystem::path& path);
 
+/// Whether `path` names something, without throwing: a name the OS rejects (too long, ...) is
+/// simply not there, and the caller reports that as bad input.
+bool path_exists(const std::filesystem::path& path) noexcept;
+/// Whether `path` is a regular file, without throwing (as path_exists).
+bool is_file(const std::filesystem::path& path) noexcept;
+
 /// Parses YAML text that did not come from a file on disk (built-in files, tests).
 /// `origin` is used as the file name in messages.
 YamlValue load_yaml_text(const std::string& text, const std::string& origin);
