@@ -23,6 +23,10 @@
 #     grouped      the one-GPU validations (DeepSeek-V3, Mixtral at 16K tokens) with the experts' GEMMs
 #                  per expert on cuBLAS, as one CUTLASS grouped GEMM per projection, and auto
 #     quick        = build,tests
+# The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
+# `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
+# interference, mpirun with 2 ranks) print "skip" lines. Every step runs under a time limit
+# (STEP_TIMEOUT_S, default 900 s, or its own), so a hang ends as a FAIL line, never a stuck call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: scripts/gpu_check.sh OUT_DIR [PARTS]}
@@ -35,11 +39,22 @@ BUILD=${COMET_GPU_BUILD_DIR:-$PWD/build-gpu}
 jobs=$(nproc)
 LOGS="$OUT/logs"
 
-step() {  # step NAME COMMAND...: runs it with its log in LOGS/NAME.log, records failure
+GPUS=$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | wc -l)
+step() {  # step NAME COMMAND...: runs it (time-limited) with its log in LOGS/NAME.log, records failure
   local name=$1
   shift
   local start=$SECONDS
-  if "$@" >"$LOGS/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)"; else echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"; fi
+  if timeout -k 10 "${STEP_TIMEOUT_S:-900}" "$@" >"$LOGS/$name.log" 2>&1; then
+    echo "ok    $name ($((SECONDS - start)) s)"
+  else
+    echo "FAIL  $name ($((SECONDS - start)) s, see $name.log)"
+  fi
+}
+# multi_gpu NAME: true with two GPUs or more, else prints NAME's skip line.
+multi_gpu() {
+  ((GPUS >= 2)) && return 0
+  echo "skip  $1 (needs 2 GPUs, this machine has $GPUS)"
+  return 1
 }
 # transport_env nvlink|shm|sock: the NCCL environment of a transport. shm = host shared memory
 # instead of NVLink (NCCL_P2P_DISABLE=1): a slower transport, so communication matters; sock =
@@ -95,12 +110,19 @@ interference_step() {
   fi
   if has tests; then
     step gpu-tests timeout -k 5 300 ctest --test-dir "$BUILD" -L gpu --output-on-failure
-    step validate-tiny "$BUILD/comet" validate tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny.json"
-    step validate-tiny-mpi timeout -k 5 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$BUILD/comet-validate" \
-      tests/data/validate-tiny.yaml --measure-only -o "$LOGS/validate-tiny-mpi.json"
+    if ((GPUS >= 2)); then tiny=tests/data/validate-tiny.yaml; ranks=2; else tiny=tests/data/validate-tiny-1gpu.yaml; ranks=1; fi
+    step validate-tiny timeout -k 5 120 "$BUILD/comet" validate "$tiny" --measure-only -o "$LOGS/validate-tiny.json"
+    step validate-tiny-mpi timeout -k 5 120 mpirun --allow-run-as-root --oversubscribe -np "$ranks" "$BUILD/comet-validate" \
+      "$tiny" --measure-only -o "$LOGS/validate-tiny-mpi.json"
   fi
   has bench && step gpu-bench timeout -k 5 240 "$BUILD/comet_gpu_bench"
-  if has validations; then
+  if has validations && ((GPUS < 2)); then
+    for model in deepseek mixtral16k; do
+      step "validate-$model-1gpu" timeout -k 5 150 "$BUILD/comet" validate "scenarios/validate-$model-1gpu.yaml" \
+        -o "$LOGS/validate-$model-1gpu.json"
+    done
+    multi_gpu "validations over NVLink, shared memory and mpirun"
+  elif has validations; then
     for model in deepseek mixtral mixtral16k; do
       validate_step "$model" nvlink
       validate_step "$model" shm
@@ -109,12 +131,12 @@ interference_step() {
       -x NCCL_NVLS_ENABLE -np 2 "$BUILD/comet-validate" scenarios/validate-mixtral16k-2gpu.yaml --measure-only \
       -o "$LOGS/validate-mixtral16k-shm-mpi.json"
   fi
-  if has lanes; then
+  if has lanes && multi_gpu lanes; then
     for lanes in 1 8; do
       for model in deepseek mixtral16k; do validate_step "$model" shm --expert-lanes "$lanes"; done
     done
   fi
-  if has overlap; then
+  if has overlap && multi_gpu overlap; then
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4,fixed:8,tapered:8
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --comm-ctas 8 --pipeline-gemm-sms 116
     validate_step mixtral16k shm --partitions none,fixed:4,tapered:4 --pipeline-gemm-sms 124
@@ -128,24 +150,24 @@ interference_step() {
       done
     done
   fi
-  if has sockets; then
+  if has sockets && multi_gpu sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done
     validate_step mixtral16k sock --partitions none,fixed:4,tapered:4,fixed:8
   fi
-  if has interference; then
+  if has interference && multi_gpu interference; then
     interference_step nvlink nvlink
     interference_step nvlink-sms116-ctas16 nvlink --gemm-sms 116 --comm-ctas 16
     interference_step shm shm
     interference_step shm-ctas2 shm --comm-ctas 2
     interference_step shm-sms124-ctas8 shm --gemm-sms 124 --comm-ctas 8
   fi
-  if has clocks; then
+  if has clocks && multi_gpu clocks; then
     for partitions in none none,fixed:4; do
       sampled_step "clocks-$partitions" busy timeout -k 5 150 env NCCL_P2P_DISABLE=1 "$BUILD/comet" validate \
         scenarios/validate-mixtral16k-2gpu.yaml --measure-only --partitions "$partitions" --repeats 60 --warmup 3
     done
   fi
-  if has ctas; then
+  if has ctas && multi_gpu ctas; then
     for ctas in 4 8 16; do
       for model in deepseek mixtral16k; do validate_step "$model" shm --comm-ctas "$ctas"; done
     done

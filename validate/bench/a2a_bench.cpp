@@ -62,7 +62,7 @@ std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const s
   }
   check_cuda(cudaStreamSynchronize(stream), "synchronize");
   cudaStreamDestroy(stream);
-  ncclCommDestroy(comm);
+  leave_communicator(comm);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "bench_sections.hpp"
 #include "moe_model.hpp"
 
@@ -50,7 +51,12 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--loop-seconds", interference.loop_s, "Interference section: length of each measured loop alone, seconds")
       ->check(CLI::Range(0.01, 60.0));
+  double watchdog_s = 120.0;
+  app.add_option("--watchdog", watchdog_s, "Seconds without a finished measurement before every NCCL communicator is "
+                                           "aborted (a rank blocked on a failed peer then stops)")
+      ->capture_default_str()->check(CLI::Range(1.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
+  comet::bench::set_watchdog_seconds(watchdog_s);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, even under a pipe
   for (const std::string& m : models)
     if (!comet::find_model_preset(m)) {
