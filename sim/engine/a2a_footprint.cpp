@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <bit>
 #include <numeric>
+#include <set>
+#include <thread>
 #include <tuple>
 #include <utility>
 
+#include "child_pool.hpp"
 #include "metrics.hpp"
 
 namespace comet {
@@ -40,19 +43,51 @@ std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
 }  // namespace
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
-  if (cache_.empty()) {
-    std::vector<const Op*> all_to_alls;
-    for (const Op& o : plan_.ops())
-      if (o.kind == OpKind::ALL_TO_ALL) all_to_alls.push_back(&o);
-    std::stable_sort(all_to_alls.begin(), all_to_alls.end(),
-                     [](const Op* a, const Op* b) { return std::tie(a->group, a->matrix) < std::tie(b->group, b->matrix); });
-    for (const Op* o : all_to_alls) compute(*o);
-  }
-  return compute(op);
+  if (!computed_all_) compute_all();
+  const auto key = std::make_pair(op.matrix, op.reversed);
+  if (auto found = cache_.find(key); found != cache_.end()) return found->second;
+  Worker worker;
+  return cache_.emplace(key, compute(op, worker)).first->second;
 }
 
-const A2aFootprints::RouteTable& A2aFootprints::routes_of(const TransferMatrix& matrix, bool reversed) {
-  RouteTable& last = tables_[reversed ? 1 : 0];
+void A2aFootprints::compute_all() {
+  computed_all_ = true;
+  if (model_) {
+    effective_Bps_.resize(static_cast<std::size_t>(topology_.num_directed_links()));
+    for (int id = 0; id < topology_.num_directed_links(); ++id) effective_Bps_[id] = model_->effective_Bps(topology_.link(id));
+  }
+  // One op per distinct (matrix, direction), in group then matrix order.
+  std::vector<const Op*> ops;
+  std::set<std::pair<std::int32_t, bool>> seen;
+  for (const Op& o : plan_.ops())
+    if (o.kind == OpKind::ALL_TO_ALL && seen.insert({o.matrix, o.reversed}).second) ops.push_back(&o);
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const Op* a, const Op* b) { return std::tie(a->group, a->matrix) < std::tie(b->group, b->matrix); });
+  // Contiguous runs of groups per thread: a thread's route tables serve its groups' chunks.
+  std::vector<std::size_t> group_starts;
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (i == 0 || ops[i]->group != ops[i - 1]->group) group_starts.push_back(i);
+  const int threads = std::max(1, std::min(available_cores(), static_cast<int>(group_starts.size())));
+  std::vector<std::vector<A2aFootprint>> results(static_cast<std::size_t>(threads));
+  std::vector<std::size_t> bounds;  // thread t: ops[bounds[t], bounds[t + 1])
+  for (int t = 0; t <= threads; ++t)
+    bounds.push_back(t == threads ? ops.size() : group_starts[group_starts.size() * static_cast<std::size_t>(t) / threads]);
+  auto work = [&](int t) {
+    Worker worker;
+    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i) results[t].push_back(compute(*ops[i], worker));
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < threads; ++t) helpers.emplace_back(work, t);
+  work(0);
+  for (std::thread& helper : helpers) helper.join();
+  for (int t = 0; t < threads; ++t)
+    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i)
+      cache_.emplace(std::make_pair(ops[i]->matrix, ops[i]->reversed), std::move(results[t][i - bounds[t]]));
+}
+
+const A2aFootprints::RouteTable& A2aFootprints::routes_of(const TransferMatrix& matrix, bool reversed,
+                                                          Worker& worker) const {
+  RouteTable& last = worker.tables[reversed ? 1 : 0];
   RouteTable table;
   table.pairs.reserve(matrix.transfers.size());
   table.latency_s.reserve(matrix.transfers.size());
@@ -79,44 +114,40 @@ const A2aFootprints::RouteTable& A2aFootprints::routes_of(const TransferMatrix& 
   return last;
 }
 
-const A2aFootprint& A2aFootprints::compute(const Op& op) {
-  const auto key = std::make_pair(op.matrix, op.reversed);
-  if (auto found = cache_.find(key); found != cache_.end()) return found->second;
+A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
   A2aFootprint footprint;
-  scratch_.assign(topology_.num_directed_links(), 0.0);
-  messages_.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
+  std::vector<double>& bytes_on_link = worker.scratch;
+  std::vector<int>& messages = worker.messages;
+  bytes_on_link.assign(topology_.num_directed_links(), 0.0);
+  messages.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
   const TransferMatrix& matrix = plan_.matrices()[op.matrix];
-  const RouteTable& routes = routes_of(matrix, op.reversed);
+  const RouteTable& routes = routes_of(matrix, op.reversed, worker);
   for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
     const Transfer& transfer = matrix.transfers[t];
-    for (std::size_t i = routes.start[t]; i < routes.start[t + 1]; ++i) scratch_[routes.links[i]] += transfer.bytes;
+    for (std::size_t i = routes.start[t]; i < routes.start[t + 1]; ++i) bytes_on_link[routes.links[i]] += transfer.bytes;
     footprint.latency_s = std::max(footprint.latency_s, routes.latency_s[t]);
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
-    ++messages_[static_cast<std::size_t>(transfer.src)];
-    ++messages_[static_cast<std::size_t>(transfer.dst)];
+    ++messages[static_cast<std::size_t>(transfer.src)];
+    ++messages[static_cast<std::size_t>(transfer.dst)];
   }
   for (int id = 0; id < topology_.num_directed_links(); ++id)
-    if (scratch_[id] > 0.0) footprint.loads.push_back({id, scratch_[id]});
+    if (bytes_on_link[id] > 0.0) footprint.loads.push_back({id, bytes_on_link[id]});
   for (int gpu = 0; gpu < topology_.num_gpus(); ++gpu) {
-    if (messages_[static_cast<std::size_t>(gpu)] == 0) continue;
+    if (messages[static_cast<std::size_t>(gpu)] == 0) continue;
     footprint.gpus.push_back(gpu);
-    footprint.max_messages = std::max(footprint.max_messages, messages_[static_cast<std::size_t>(gpu)]);
+    footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
   if (model_) fill_parts(matrix, routes, footprint);
-  return cache_.emplace(key, std::move(footprint)).first->second;
+  return footprint;
 }
 
-void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& table, A2aFootprint& footprint) {
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& table, A2aFootprint& footprint) const {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
   // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
   // value). Visiting the transfers once in increasing bytes, each link keeps its running sum and
   // how many of its transfers are left: one sort of the transfers, no per-link lists.
   const int links = topology_.num_directed_links();
-  if (effective_Bps_.empty()) {
-    effective_Bps_.resize(static_cast<std::size_t>(links));
-    for (int id = 0; id < links; ++id) effective_Bps_[id] = model_->effective_Bps(topology_.link(id));
-  }
   struct LinkSweep {
     double smaller = 0.0;  // bytes of the link's transfers visited so far
     double left = 0.0;     // its transfers not yet visited

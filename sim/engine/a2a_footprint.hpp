@@ -64,8 +64,8 @@ class A2aFootprints {
   A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr)
       : plan_(plan), topology_(topology), model_(model) {}
   /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
-  /// group: the chunks of one group mostly have the same (src, dst) pairs, whose routes are then
-  /// walked once instead of once per chunk and phase.
+  /// group (groups split over the cores): the chunks of one group mostly have the same
+  /// (src, dst) pairs, whose routes are then walked once instead of once per chunk and phase.
   const A2aFootprint& of(const Op& op);
 
  private:
@@ -76,20 +76,25 @@ class A2aFootprints {
     std::vector<std::size_t> start{0};                          ///< pair i: links[start[i], start[i + 1])
     std::vector<double> latency_s;                              ///< per pair: its path's latency
   };
-  const A2aFootprint& compute(const Op& op);
-  /// `matrix`'s routes in direction `reversed`, reusing the last table of that direction for
-  /// the pairs they share.
-  const RouteTable& routes_of(const TransferMatrix& matrix, bool reversed);
-  void fill_parts(const TransferMatrix& matrix, const RouteTable& routes, A2aFootprint& footprint);
+  /// One thread's scratch: per-link bytes, per-GPU messages, the last route table per direction.
+  struct Worker {
+    std::vector<double> scratch;
+    std::vector<int> messages;
+    RouteTable tables[2];
+  };
+  void compute_all();
+  A2aFootprint compute(const Op& op, Worker& worker) const;
+  /// `matrix`'s routes in direction `reversed`, reusing the worker's last table of that
+  /// direction for the pairs they share.
+  const RouteTable& routes_of(const TransferMatrix& matrix, bool reversed, Worker& worker) const;
+  void fill_parts(const TransferMatrix& matrix, const RouteTable& routes, A2aFootprint& footprint) const;
 
   const Plan& plan_;
   const Topology& topology_;
   const CostModel* model_;
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
-  std::vector<double> scratch_;   // per link: bytes
-  std::vector<int> messages_;     // per GPU: transfers it sends or receives
   std::vector<double> effective_Bps_;  // per link, with a cost model
-  RouteTable tables_[2];          // the last matrix's routes, per direction (reversed)
+  bool computed_all_ = false;
 };
 
 /// Expert-parallel groups whose all-to-alls share no link cannot influence each other (the Plan
