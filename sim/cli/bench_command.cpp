@@ -269,9 +269,10 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
     fmt::print("\n# Engines: one deepseek-v3 MoE layer, forward + backward, fixed:4, contiguous, direct, zipf(0.3)\n");
     fmt::print("# routing, 4096 tokens/GPU, EP = gcd(GPUs, 256); clusters from `comet init`. wall = plan + simulation.\n");
     fmt::print("# flow runs up to 256 GPUs (per-flow max-min is the slow reference); runs past --timeout are stopped\n");
-    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>9} {:>10}\n", "engine", "cluster", "gpus", "wall", "simulate",
-               "peak_rss", "layer_time");
-    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>9} {:>10}\n", "#", "", "", "s", "s", "MiB", "ms");
+    fmt::print("# per_op = simulate / Plan ops: the engine's cost per op, comparable across sizes and runs\n");
+    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>10}\n", "engine", "cluster", "gpus", "wall", "simulate",
+               "per_op", "peak_rss", "layer_time");
+    fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>10}\n", "#", "", "", "s", "s", "us", "MiB", "ms");
   }
   std::map<std::pair<std::string, std::string>, std::vector<std::pair<double, double>>> growth;  // -> (gpus x ops, wall)
   for (int gpus : sizes)
@@ -293,9 +294,10 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
         if (j.contains("error")) {
           fmt::print("{:<10} {:<9} {:>6} {}\n", engine, kind, gpus, j["error"].get<std::string>());
         } else {
-          fmt::print("{:<10} {:<9} {:>6} {:>9.2f} {:>9.2f} {:>9.1f} {:>10.3f}\n", engine, kind, gpus,
-                     j["wall_s"].get<double>(), j["simulate_s"].get<double>(), j["peak_rss_MiB"].get<double>(),
-                     j["layer_time_s"].get<double>() * 1e3);
+          fmt::print("{:<10} {:<9} {:>6} {:>9.2f} {:>9.2f} {:>8.2f} {:>9.1f} {:>10.3f}\n", engine, kind, gpus,
+                     j["wall_s"].get<double>(), j["simulate_s"].get<double>(),
+                     1e6 * j["simulate_s"].get<double>() / std::max(1.0, j["ops"].get<double>()),
+                     j["peak_rss_MiB"].get<double>(), j["layer_time_s"].get<double>() * 1e3);
         }
         std::fflush(stdout);
       }
