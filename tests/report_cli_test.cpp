@@ -49,9 +49,11 @@ class ReportCliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  Result comet(const std::string& arguments) {
+  /// `comet ARGUMENTS`, started by `launcher` when given (mpirun ...).
+  Result comet(const std::string& arguments, const std::string& launcher = "") {
     const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string command = std::string(COMET_BINARY) + " " + arguments + " > " + out.string() + " 2> " + err.string();
+    const std::string command =
+        launcher + std::string(COMET_BINARY) + " " + arguments + " > " + out.string() + " 2> " + err.string();
     const int status = std::system(command.c_str());
     Result result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -266,6 +268,31 @@ TEST_F(ReportCliTest, SameInputsGiveIdenticalFiles) {
   ASSERT_EQ(comet(sweep + " --jobs 3 -o " + (dir_ / "s3").string()).exit_code, 0);
   EXPECT_EQ(read_file(dir_ / "s1" / "results.json"), read_file(dir_ / "s3" / "results.json"));
   EXPECT_EQ(read_file(dir_ / "s1" / "results.csv"), read_file(dir_ / "s3" / "results.csv"));
+}
+
+// `mpirun -np 3 comet sweep`: the points split over three ranks, rank 0 writing the files a local
+// run writes; a point failing on another rank ends the job with the local run's message and code.
+TEST_F(ReportCliTest, SweepUnderMpirunWritesWhatALocalRunWrites) {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "no mpirun";
+  const std::string mpirun = "mpirun --allow-run-as-root --oversubscribe -np 3 ";
+  const std::string scenario = write("s.yaml", SCENARIO);
+  const std::string sweep = "sweep --engine analytical --set workload.tokens_per_gpu=512,1024,2048 --set workload.seed=1,2 " + scenario;
+  const Result local = comet(sweep + " --jobs 2 -o " + (dir_ / "local").string());
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const Result ranks = comet(sweep + " --jobs 1 -o " + (dir_ / "mpi").string(), mpirun);
+  if (ranks.exit_code == 2 && ranks.err.find("a comet built with MPI") != std::string::npos)
+    GTEST_SKIP() << "comet built without MPI";
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.err;
+  for (const char* file : {"results.json", "results.csv"})
+    EXPECT_EQ(read_file(dir_ / "local" / file), read_file(dir_ / "mpi" / file)) << file;
+  EXPECT_NE(ranks.out.find("# comet sweep"), std::string::npos) << "rank 0 prints the table once";
+  EXPECT_EQ(ranks.out.find("# comet sweep"), ranks.out.rfind("# comet sweep")) << ranks.out;
+  // Point 1 (on rank 1) cannot place replicate:2 with expert parallelism 1.
+  const Result failing = comet("sweep --engine analytical --placement replicate:2 --set parallelism.expert_parallel=8,1 " +
+                                   std::string(COMET_SOURCE_DIR) + "/scenarios/dgx-h100.yaml",
+                               mpirun);
+  EXPECT_EQ(failing.exit_code, 2) << failing.err;
+  EXPECT_NE(failing.err.find("point 1 (parallelism.expert_parallel=1)"), std::string::npos) << failing.err;
 }
 
 TEST_F(ReportCliTest, SweepPointsAgreeWithSimulateOnTheEditedScenario) {

@@ -12,6 +12,7 @@
 
 #include "atomic_file.hpp"
 #include "child_pool.hpp"
+#include "distributed_points.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
 #include "output_directory.hpp"
@@ -169,14 +170,23 @@ PointOutcome point_outcome(int i, const Point& point, const ChildOutcome& outcom
 }  // namespace
 
 int SweepCommand::run() const {
+  // Under mpirun / srun: this rank's share of the points; rank 0 writes and prints everything.
+  const PointRanks ranks = start_point_ranks();
+  const int code = run_on_ranks(ranks);
+  if (code != 0 && ranks.root()) abort_point_ranks(ranks, code);  // no rank keeps running its points
+  finish_point_ranks(ranks);
+  return code;
+}
+
+int SweepCommand::run_on_ranks(const PointRanks& ranks) const {
   const std::vector<SweepAxis> axes = parse_sweep_axes(sets_);
   const std::vector<Point> points = load_points(file_, axes, policies_);
   const SweepRun run{engine_, engine_.engine_name()};
   if (!engine_.calibration.empty()) load_cost_model(engine_.calibration);  // fails before any point runs
   std::optional<std::filesystem::path> out;
-  if (!output_.empty()) out = prepare_output_directory(output_);
+  if (!output_.empty() && ranks.root()) out = prepare_output_directory(output_);
   SweepReport report = empty_report(points, axes, run, file_, jobs_);
-  if (out) write_reports(*out, report, run);  // at once: the files exist from the start
+  if (out && ranks.root()) write_reports(*out, report, run);  // at once: the files exist from the start
 
   std::map<int, Result> finished;  // by point index, so the files are in point order
   PointOutcome failure;
@@ -202,7 +212,8 @@ int SweepCommand::run() const {
                       fmt::format("layer time {:.3f} ms", point.row->at("layer_time_s").get<double>() * 1e3));
     return true;
   };
-  const bool complete = run_child_pool(tasks);
+  const bool complete = run_distributed_pool(tasks, ranks);
+  if (!ranks.root()) return 0;  // rank 0 reports every point
   progress.close();
 
   if (json_) {
