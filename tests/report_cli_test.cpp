@@ -270,9 +270,9 @@ TEST_F(ReportCliTest, SameInputsGiveIdenticalFiles) {
   EXPECT_EQ(read_file(dir_ / "s1" / "results.csv"), read_file(dir_ / "s3" / "results.csv"));
 }
 
-// `mpirun -np 3 comet sweep`: the points split over three ranks, rank 0 writing the files a local
-// run writes; a point failing on another rank ends the job with the local run's message and code.
-TEST_F(ReportCliTest, SweepUnderMpirunWritesWhatALocalRunWrites) {
+// `mpirun -np 3 comet sweep|compare`: the points split over three ranks, rank 0 writing the files
+// a local run writes; a point failing on another rank ends the job with the local message and code.
+TEST_F(ReportCliTest, SweepAndCompareUnderMpirunWriteWhatALocalRunWrites) {
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "no mpirun";
   const std::string mpirun = "mpirun --allow-run-as-root --oversubscribe -np 3 ";
   const std::string scenario = write("s.yaml", SCENARIO);
@@ -287,6 +287,18 @@ TEST_F(ReportCliTest, SweepUnderMpirunWritesWhatALocalRunWrites) {
     EXPECT_EQ(read_file(dir_ / "local" / file), read_file(dir_ / "mpi" / file)) << file;
   EXPECT_NE(ranks.out.find("# comet sweep"), std::string::npos) << "rank 0 prints the table once";
   EXPECT_EQ(ranks.out.find("# comet sweep"), ranks.out.rfind("# comet sweep")) << ranks.out;
+  // compare too: every file (results, reports, traces made on other ranks) as a local run's.
+  ASSERT_EQ(comet("compare --engine analytical --partitions none,fixed:2 -o " + (dir_ / "c_local").string() + " " + scenario)
+                .exit_code, 0);
+  const Result compare = comet("compare --engine analytical --partitions none,fixed:2 --jobs 1 -o " +
+                                   (dir_ / "c_mpi").string() + " " + scenario, mpirun);
+  ASSERT_EQ(compare.exit_code, 0) << compare.err;
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_ / "c_local")) {
+    EXPECT_EQ(read_file(entry.path()), read_file(dir_ / "c_mpi" / entry.path().filename())) << entry.path().filename();
+    ++files;
+  }
+  EXPECT_GE(files, 4u + 2u) << "results.json/csv, report.md/html and traces";
   // Point 1 (on rank 1) cannot place replicate:2 with expert parallelism 1.
   const Result failing = comet("sweep --engine analytical --placement replicate:2 --set parallelism.expert_parallel=8,1 " +
                                    std::string(COMET_SOURCE_DIR) + "/scenarios/dgx-h100.yaml",

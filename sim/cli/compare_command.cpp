@@ -33,6 +33,7 @@ constexpr std::size_t LINKS_PER_POLICY = 3;    // each policy's busiest links ar
 struct Run {
   ComparedPolicy compared;
   std::vector<double> link_utilization;
+  std::string trace;  ///< the Perfetto trace's text (with -o), written by whoever collects the runs
 };
 
 // One combination: its result object, its critical GPU's activity, and its trace (with -o).
@@ -50,7 +51,7 @@ Run run_combination(const SimulationSetup& setup, const SimulationResult& result
     const TraceInput input{result.plan.get(), &result.timeline, setup.topology, result.metrics.critical_gpu,
                            expert_parallel, std::move(about)};
     run.compared.trace_file = trace_file_name(r);
-    write_file_atomically(*out / run.compared.trace_file, perfetto_trace(input, trace_options).dump() + "\n");
+    run.trace = perfetto_trace(input, trace_options).dump() + "\n";
   }
   return run;
 }
@@ -127,7 +128,8 @@ std::string run_to_text(const Run& run) {
   for (const ActivityBar& bar : run.compared.critical_gpu)
     bars.push_back({bar.op, bar.start_s, bar.end_s, bar.communication, bar.name});
   return nlohmann::ordered_json{{"result", run.compared.result}, {"critical_gpu", std::move(bars)},
-                                {"trace_file", run.compared.trace_file}, {"link_utilization", run.link_utilization}}
+                                {"trace_file", run.compared.trace_file}, {"trace", run.trace},
+                                {"link_utilization", run.link_utilization}}
       .dump();
 }
 
@@ -143,15 +145,17 @@ Run run_from_text(const std::string& text) {
     run.compared.critical_gpu.push_back({bar.at(0).get<std::int32_t>(), bar.at(1).get<double>(), bar.at(2).get<double>(),
                                          bar.at(3).get<bool>(), bar.at(4).get<std::string>()});
   run.compared.trace_file = j.at("trace_file").get<std::string>();
+  run.trace = j.at("trace").get<std::string>();
   run.link_utilization = j.at("link_utilization").get<std::vector<double>>();
   return run;
 }
 
 // Simulates every combination (the baseline's result is reused when it is one of them), `jobs`
-// at once, each in a child process; results in combination order.
+// at once, each in a child process (under mpirun, over the ranks); results in combination order,
+// on rank 0 (the other ranks get none). Traces are written here, as the runs come back.
 std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vector<PolicyTriple>& combinations,
                                   const SimulationResult& baseline_result, const std::filesystem::path* out,
-                                  const TraceOptions& trace_options, bool terminal, int jobs) {
+                                  const TraceOptions& trace_options, bool terminal, int jobs, const PointRanks& ranks) {
   const double baseline_time = baseline_result.metrics.layer_time_s;
   std::vector<std::optional<Run>> runs(combinations.size());
   std::vector<std::size_t> to_simulate;
@@ -196,11 +200,15 @@ std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vecto
     }
     return true;
   };
-  run_child_pool(tasks);
+  run_distributed_pool(tasks, ranks);
+  if (!ranks.root()) return {};
   if (input_error) throw *input_error;
   if (!failure.empty()) throw std::runtime_error("comet compare: a combination failed: " + failure);
   std::vector<Run> ordered;
-  for (std::optional<Run>& run : runs) ordered.push_back(std::move(*run));
+  for (std::optional<Run>& run : runs) {
+    if (out && !run->trace.empty()) write_file_atomically(*out / run->compared.trace_file, run->trace);
+    ordered.push_back(std::move(*run));
+  }
   return ordered;
 }
 
@@ -222,14 +230,29 @@ std::vector<Result> result_rows(const CompareReport& report) {
 }  // namespace
 
 int CompareCommand::run() const {
-  const bool terminal = ::isatty(2) != 0;
+  // Under mpirun / srun: the combinations split over the ranks; rank 0 writes and prints.
+  const PointRanks ranks = start_point_ranks();
+  int code = 0;
+  try {
+    code = run_on_ranks(ranks);
+  } catch (const InputError&) {
+    if (ranks.size > 1 && ranks.root()) abort_point_ranks(ranks, EXIT_BAD_INPUT);
+    throw;
+  }
+  finish_point_ranks(ranks);
+  return code;
+}
+
+int CompareCommand::run_on_ranks(const PointRanks& ranks) const {
+  const bool terminal = ::isatty(2) != 0 && ranks.root();
   const Scenario scenario = load_scenario_argument(file_);
   const std::vector<PolicyTriple> combinations =
       policy_combinations(scenario, file_, {placements_, partitions_, a2a_});
   const std::string engine = engine_.engine_name();
   const CostModel cost_model = engine_.cost_model(scenario);
+  // Every rank makes the traces of its combinations; rank 0 writes them (and only it prepares -o).
   std::optional<std::filesystem::path> out;
-  if (!output_.empty()) out = prepare_output_directory(output_);
+  if (!output_.empty()) out = ranks.root() ? prepare_output_directory(output_) : std::filesystem::path(output_);
   const Topology topology = build_topology(scenario.topology);
   const PathCosts costs(topology);
   // Every combination's Plan is built from the same routed workload.
@@ -244,7 +267,8 @@ int CompareCommand::run() const {
   const SimulationResult baseline = simulate(setup, baseline_policies());
   const std::vector<Run> runs =
       run_combinations(setup, combinations, baseline, out ? &*out : nullptr, trace_options, terminal,
-                       jobs_ > 0 ? jobs_ : available_cores());
+                       jobs_ > 0 ? jobs_ : available_cores(), ranks);
+  if (!ranks.root()) return 0;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const std::vector<std::size_t> order = ranking(runs);

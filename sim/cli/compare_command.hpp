@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "distributed_points.hpp"
 #include "engine_options.hpp"
 
 namespace comet {
@@ -22,6 +23,7 @@ class CompareCommand : public Command {
   EngineOptions engine_;
   int trace_gpus_ = 8;
   int trace_links_ = 8;
+  int run_on_ranks(const PointRanks& ranks) const;
   int jobs_ = 0;  // 0: one per core
   bool json_ = false;
 };
