@@ -231,6 +231,23 @@ TEST_F(CliTest, MalformedEnvironmentKnobsExitTwo) {
 }
 #endif
 
+#ifdef COMET_HAVE_SIMGRID
+// The phase engine simulates independent expert-parallel groups in child processes side by side
+// (one per core), and the baseline beside the policy: how many at once changes no byte.
+TEST_F(CliTest, PhasePartsSideBySideGiveTheSameResultAsOneAtATime) {
+  const Result one = comet::testing::run_command(std::string("COMET_ENGINE_JOBS=1 ") + COMET_BINARY +
+                                                 " simulate --json", false);
+  const Result four = comet::testing::run_command(std::string("COMET_ENGINE_JOBS=4 ") + COMET_BINARY +
+                                                  " simulate --json", false);
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  ASSERT_EQ(four.exit_code, 0) << four.output;
+  EXPECT_EQ(one.output, four.output);
+  const auto json = nlohmann::json::parse(one.output);
+  EXPECT_GT(json.at("baseline_layer_time_s").get<double>(), json.at("layer_time_s").get<double>())
+      << "fixed:4 beats the baseline on the default scenario";
+}
+#endif
+
 TEST_F(CliTest, InitOutputPassesCheckForEveryClusterType) {
   for (const std::string type : {"tree", "fat-tree", "rail"}) {
     for (int gpus : {8, 64, 1024, 4096}) {
