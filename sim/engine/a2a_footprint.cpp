@@ -205,8 +205,10 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
   }
 }
 
-std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
-                                   int& num_parts) {
+std::vector<int> independent_parts(
+    const Plan& plan, int num_resources,
+    const std::function<void(const Op& op, const std::function<void(int resource)>& visit)>& resources_of,
+    int& num_parts) {
   const int groups = plan.header().num_gpus / plan.header().expert_parallel;
   std::vector<int> parent(groups);
   std::iota(parent.begin(), parent.end(), 0);
@@ -214,13 +216,13 @@ std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A
     while (parent[g] != g) g = parent[g] = parent[parent[g]];  // path halving
     return g;
   };
-  std::vector<int> owner(topology.num_directed_links(), -1);
+  std::vector<int> owner(static_cast<std::size_t>(num_resources), -1);
   for (const Op& op : plan.ops()) {
     if (op.kind != OpKind::ALL_TO_ALL) continue;
-    for (const LinkLoad& load : footprints.of(op).loads) {
-      if (owner[load.link] < 0) owner[load.link] = op.group;
-      else parent[root(op.group)] = root(owner[load.link]);
-    }
+    resources_of(op, [&](int resource) {
+      if (owner[resource] < 0) owner[resource] = op.group;
+      else parent[root(op.group)] = root(owner[resource]);
+    });
   }
   std::vector<int> part_of_root(groups, -1), part(groups);
   num_parts = 0;
@@ -230,6 +232,16 @@ std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A
     part[g] = id;
   }
   return part;
+}
+
+std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
+                                   int& num_parts) {
+  return independent_parts(
+      plan, topology.num_directed_links(),
+      [&](const Op& op, const std::function<void(int)>& visit) {
+        for (const LinkLoad& load : footprints.of(op).loads) visit(load.link);
+      },
+      num_parts);
 }
 
 }  // namespace comet

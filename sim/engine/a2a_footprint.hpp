@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -104,5 +105,13 @@ class A2aFootprints {
 /// fat-tree-10240 form one.
 std::vector<int> independent_parts(const Plan& plan, const Topology& topology, A2aFootprints& footprints,
                                    int& num_parts);
+
+/// The same over any resources: `resources_of(op, visit)` calls visit(id) for each resource
+/// (0 <= id < num_resources) all-to-all `op` uses. The flow engine's are its SimGrid links,
+/// virtual source-group links included (they pool NICs, possibly of several groups).
+std::vector<int> independent_parts(
+    const Plan& plan, int num_resources,
+    const std::function<void(const Op& op, const std::function<void(int resource)>& visit)>& resources_of,
+    int& num_parts);
 
 }  // namespace comet

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <functional>
 #include <map>
 #include <boost/graph/adjacency_list.hpp>
 #include <simgrid/kernel/Timer.hpp>
@@ -187,7 +188,7 @@ class FlowSlowdown {
 };
 
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
-                                   const FlowInputs& in, bool packet) {
+                                   const FlowInputs& in, bool packet, const std::vector<bool>& included) {
   FlowPlatform platform = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
   const std::vector<sg4::Host*>& host = platform.host;
   FlowSlowdown slowdown(in, model, platform.link);
@@ -241,7 +242,7 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
       scheduler_ref->all_to_all_done(id, op.gpus);
     }
   });
-  scheduler.start();
+  scheduler.start(included);
   sg4::Engine::get_instance()->run();
   return scheduler.times();
 }
@@ -298,9 +299,25 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   const std::vector<std::string> configs =
       packet_ ? std::vector<std::string>{"network/model:ns-3"}
               : std::vector<std::string>{"network/model:CM02", "network/crosstraffic:0", "surf/precision:1e-6"};
-  const std::vector<double> times = run_simgrid_child(name(), configs, packet_ ? 300.0 : FLOW_TIMEOUT_S,
-                                                      [&](sg4::Engine&) { return simulate_flows(plan, topology, model, in, packet_); });
-  apply_times(times, {}, timeline);
+  // Groups whose flows share no SimGrid link (real or a source group's pooled one) are simulated
+  // apart, side by side: each max-min re-solve then spans one group's flows, not the cluster's
+  // (fat-tree-1024's four groups: four 256-GPU problems instead of one 1024-GPU one).
+  int num_parts = 1;
+  std::vector<int> part_of_group(static_cast<std::size_t>(plan.header().num_gpus / plan.header().expert_parallel), 0);
+  if (!packet_)
+    part_of_group = independent_parts(
+        plan, coalescer.num_links(),
+        [&](const Op& op, const std::function<void(int)>& visit) {
+          for (const Flow& flow : in.coalesced[op.id]->flows)
+            for (int id : in.routes.at({flow.src, flow.dst})) visit(id);
+        },
+        num_parts);
+  std::vector<std::vector<bool>> included(static_cast<std::size_t>(num_parts), std::vector<bool>(plan.ops().size(), false));
+  for (const Op& op : plan.ops()) included[part_of_group[op.group]][op.id] = true;
+  const std::vector<std::vector<double>> times = run_simgrid_children(
+      name(), configs, packet_ ? 300.0 : FLOW_TIMEOUT_S, num_parts,
+      [&](int part, sg4::Engine&) { return simulate_flows(plan, topology, model, in, packet_, included[part]); });
+  for (int part = 0; part < num_parts; ++part) apply_times(times[part], included[part], timeline);
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }
