@@ -10,6 +10,7 @@
 
 #include "child_process.hpp"
 #include "executor.hpp"
+#include "policy_combinations.hpp"
 
 namespace comet {
 
@@ -101,8 +102,7 @@ ResultWithBaseline simulate_with_baseline(const SimulationSetup& given, const Po
     routing = route_workload(*setup.scenario, setup.topology->num_gpus(), setup.steps);
     setup.routing = &*routing;
   }
-  if (policies.placement.text() == baseline.placement.text() && policies.partition.text() == baseline.partition.text() &&
-      policies.a2a.text() == baseline.a2a.text()) {
+  if (same_policies(policies, baseline)) {
     SimulationResult result = simulate(setup, policies);
     const double layer_time_s = result.metrics.layer_time_s;
     return {std::move(result), layer_time_s};
