@@ -1,5 +1,6 @@
 // distributed_points.hpp for builds without MPI: a local run, and a clear error under mpirun.
 #include <cstdlib>
+#include <string>
 
 #include "distributed_points.hpp"
 #include "input_error.hpp"
