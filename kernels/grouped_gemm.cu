@@ -4,85 +4,19 @@
 #include <vector>
 
 #ifdef COMET_HAVE_CUTLASS
-#include "cute/tensor.hpp"
-#include "cutlass/cutlass.h"
-#include "cutlass/epilogue/collective/collective_builder.hpp"
-#include "cutlass/epilogue/fusion/operations.hpp"
-#include "cutlass/gemm/collective/collective_builder.hpp"
-#include "cutlass/gemm/device/gemm_universal_adapter.h"
-#include "cutlass/gemm/dispatch_policy.hpp"
-#include "cutlass/gemm/group_array_problem_shape.hpp"
-#include "cutlass/gemm/kernel/gemm_universal.hpp"
-#include "cutlass/util/packed_stride.hpp"
+#include "cutlass_grouped_kernels.cuh"
 #endif
 
 namespace comet::kernels {
 
 #ifdef COMET_HAVE_CUTLASS
-// A named namespace, not an anonymous one: nvcc's host stubs for the kernel templates below must
-// name their argument types.
 namespace grouped_detail {
 
 // Groups one launch takes: the argument arrays travel as one kernel parameter (below 32 KiB).
 constexpr int MAX_GROUPS = 256;
 
-using Element = cutlass::bfloat16_t;
-using ProblemShape = cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>>;  // (M, N, K) per group
-
-// Two tile configurations, both over a persistent grid:
-//  - Large: cooperative warp specialisation (two consumer warp groups share a 128 x 256 tile),
-//    clusters of two along M multicasting B's tile, which every tile of an expert's rows shares.
-//  - Small: ping-pong (each consumer warp group its own 64 x 256 tile, one's epilogue beside the
-//    other's main loop), for experts of few rows: a 128-row tile over 32 rows computes 75% padding
-//    (one H200, DeepSeek-V3 all 256 experts on one GPU: the layer 27% slower than per-expert
-//    cuBLAS with the large tile alone, 2026-12-03).
-// The epilogues are declared at namespace scope because nvcc's front end spelled
-// `sizeof(typename Epilogue::SharedStorage)` inside a class template as an expression g++ could
-// not parse.
-using LayoutC = cutlass::layout::RowMajor;
-constexpr int ALIGNMENT = 8;  // elements: 16 bytes
-
-template <class Tile, class Cluster, class Schedule>
-using EpilogueFor = typename cutlass::epilogue::collective::CollectiveBuilder<
-    cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster, cutlass::epilogue::collective::EpilogueTileAuto,
-    float, float, Element, LayoutC*, ALIGNMENT, Element, LayoutC*, ALIGNMENT, Schedule,
-    cutlass::epilogue::fusion::LinearCombination<Element, float>>::CollectiveOp;
-
-struct LargeTiles {
-  using Tile = cute::Shape<cute::_128, cute::_256, cute::_64>;
-  using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
-  using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
-  using Epilogue = EpilogueFor<Tile, Cluster, cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
-  static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
-};
-
-struct SmallTiles {
-  using Tile = cute::Shape<cute::_64, cute::_256, cute::_64>;
-  using Cluster = cute::Shape<cute::_1, cute::_1, cute::_1>;
-  using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedPingpong;
-  using Epilogue = EpilogueFor<Tile, Cluster, cutlass::epilogue::PtrArrayTmaWarpSpecializedPingpong>;
-  static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(Epilogue::SharedStorage));
-};
-
 // Mean rows per group at or below which a launch takes the small tiles.
 constexpr double SMALL_TILE_ROWS = 96.0;
-
-// One kernel per layout of A and B and tile configuration: (row, row) forward, (row, column)
-// data gradient (B^T stored), (column, row) weight gradient (A^T stored).
-template <class LayoutA, class LayoutB, class Tiles>
-struct GroupedKernel {
-  using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Element, LayoutA*, ALIGNMENT, Element, LayoutB*, ALIGNMENT,
-      float, typename Tiles::Tile, typename Tiles::Cluster,
-      cutlass::gemm::collective::StageCountAutoCarveout<Tiles::EPILOGUE_SMEM_BYTES>,
-      typename Tiles::KernelSchedule>::CollectiveOp;
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<ProblemShape, Mainloop, typename Tiles::Epilogue>;
-  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
-  using StrideA = typename Kernel::InternalStrideA;
-  using StrideB = typename Kernel::InternalStrideB;
-  using StrideC = typename Kernel::InternalStrideC;
-  using StrideD = typename Kernel::InternalStrideD;
-};
 
 using Row = cutlass::layout::RowMajor;
 using Column = cutlass::layout::ColumnMajor;
@@ -107,7 +41,7 @@ struct GroupList {
 // arguments, and spelling GroupedKernel's builder aliases broke the host compilation.
 template <class StrideA, class StrideB, class StrideC, class StrideD>
 struct DeviceArgs {
-  typename ProblemShape::UnderlyingProblemShape shapes[MAX_GROUPS];
+  typename GroupShape::UnderlyingProblemShape shapes[MAX_GROUPS];
   const Element* a[MAX_GROUPS];
   const Element* b[MAX_GROUPS];
   const Element* c[MAX_GROUPS];
@@ -154,7 +88,7 @@ struct GroupedGemm::State {
 
   template <class K>
   static typename K::Gemm::Arguments arguments(int groups, DeviceArgsOf<K>* device_args,
-                                               typename ProblemShape::UnderlyingProblemShape* host_shapes,
+                                               typename GroupShape::UnderlyingProblemShape* host_shapes,
                                                const cutlass::KernelHardwareInfo& hw, float beta = 0.0f) {
     typename K::Gemm::Arguments arguments{
         cutlass::gemm::GemmUniversalMode::kGrouped,
@@ -201,7 +135,7 @@ struct GroupedGemm::State {
   }
 
   template <class K>
-  cudaError_t launch(const GroupList& list, std::vector<typename ProblemShape::UnderlyingProblemShape>& host_shapes,
+  cudaError_t launch(const GroupList& list, std::vector<typename GroupShape::UnderlyingProblemShape>& host_shapes,
                      cudaStream_t stream, int sms, float beta) {
     using Gemm = typename K::Gemm;
     auto* device_args = static_cast<DeviceArgsOf<K>*>(args);
@@ -244,7 +178,7 @@ template <typename Launch>
 cudaError_t in_launches(int groups, const std::int64_t* m, const std::int64_t* n, const std::int64_t* k,
                         const __nv_bfloat16* const* a, const __nv_bfloat16* const* b, __nv_bfloat16* const* c, Launch launch) {
   GroupList list;
-  std::vector<typename ProblemShape::UnderlyingProblemShape> host_shapes;
+  std::vector<typename GroupShape::UnderlyingProblemShape> host_shapes;
   auto flush = [&]() -> cudaError_t {
     if (list.groups == 0) return cudaSuccess;
     const cudaError_t e = launch(list, host_shapes);

@@ -22,6 +22,9 @@
 #                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
 #     grouped      the one-GPU validations (DeepSeek-V3, Mixtral at 16K tokens) with the experts' GEMMs
 #                  per expert on cuBLAS, as one CUTLASS grouped GEMM per projection, and auto
+#     fused        COMET's fused dispatch + GEMM kernel: its GPU tests, comet_gpu_bench --sections fused (GEMM part
+#                  vs cuBLAS and CUTLASS grouped, overlap per copy-block count, sources in host-mapped memory)
+#                  and torch._grouped_mm on the same expert shapes (scripts/grouped_mm_reference.py)
 #     quick        = build,tests
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
@@ -149,6 +152,13 @@ interference_step() {
           --expert-gemm "$gemm" -o "$LOGS/validate-$model-1gpu-$gemm.json"
       done
     done
+  fi
+  if has fused; then
+    step fused-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='FusedDispatch*'
+    step fused-bench timeout -k 5 500 "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384
+    # The same expert shapes (EP 2: Mixtral 4 experts, DeepSeek-V3 128; rows = tokens x top_k / experts).
+    step grouped-mm-reference timeout -k 5 300 python3 scripts/grouped_mm_reference.py mixtral-8x7b:4:2048:4096:28672 \
+      mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096
   fi
   if has sockets && multi_gpu sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

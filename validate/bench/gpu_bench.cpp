@@ -4,6 +4,7 @@
 //   ffn           ffn_bench.cpp           expert FFN vs one dense cuBLAS GEMM of the same flops
 //   a2a           a2a_bench.cpp           NCCL all-to-all-v (ragged) vs plain all-to-all, one thread per GPU
 //   interference  interference_bench.cpp  a GEMM loop beside an all-to-all or copy-engine loop: how much each slows
+//   fused         fused_bench.cpp         COMET's fused dispatch + GEMM: GEMM part vs cuBLAS, overlap per copy-block count
 // Times: CUDA events around back-to-back runs after warm-up.
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
@@ -32,13 +33,21 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> tokens{4096, 16384}, sizes{1 << 24, 1 << 26, 1 << 28};
   int ep = 2, rounds = 3, max_ctas = 0;
   comet::bench::InterferenceOptions interference;
-  app.add_option("--sections", sections, "ffn, a2a, interference (default: ffn a2a)")
-      ->check(CLI::IsMember({"ffn", "a2a", "interference"}));
+  app.add_option("--sections", sections, "ffn, a2a, interference, fused (default: ffn a2a)")
+      ->check(CLI::IsMember({"ffn", "a2a", "interference", "fused"}));
   app.add_option("--models", models, "FFN section: model presets for the expert shapes");
   app.add_option("--tokens", tokens, "FFN section: tokens per GPU (rows = tokens x top_k)");
   app.add_option("--ep", ep, "FFN section: expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
   app.add_option("--rounds", rounds, "FFN section: interleaved rounds over the variants (medians reported)")
       ->check(CLI::PositiveNumber);
+  int sources = 8;
+  std::vector<int> copy_blocks{2, 4, 6, 8, 12, 16, 24};
+  app.add_option("--sources", sources, "Fused section: GPUs sending rows (source 0 is this GPU's own rows; the others are "
+                                       "host-mapped pinned memory)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--copy-blocks", copy_blocks, "Fused section: copy-block counts to try, even (whole clusters of two; the GEMM "
+                                               "gets the other SMs)")
+      ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -80,6 +89,7 @@ int main(int argc, char** argv) {
         comet::bench::a2a_section(sizes, gpus, max_ctas);
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
+    if (wants(sections, "fused")) comet::bench::fused_section(models, tokens, ep, sources, copy_blocks, rounds);
   } catch (const std::exception& error) {
     fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
     return 3;

@@ -1,0 +1,222 @@
+// A CUTLASS tile scheduler for the grouped (ptr-array) Hopper GEMM that hands out output tiles in
+// the order of a table computed on the host (fused_dispatch_schedule.hpp) and holds each tile back
+// until its rows have arrived: a per-M-tile flag counts the rows the copy blocks have written, and
+// the tile goes out once the count reaches the tile's rows.
+//
+// It takes the place of CUTLASS's PersistentTileSchedulerSm90Group through the library's
+// extension point, TileSchedulerSelector, specialised for ArrivalProblemShape (a GroupProblemShape
+// under another name, so that only the fused kernel gets this scheduler). The kernel itself is
+// CUTLASS's KernelPtrArrayTmaWarpSpecializedCooperative, unchanged. Two differences from the
+// group scheduler matter:
+//  - Only blocks [first_gemm_block, first_gemm_block + gemm_blocks) of the launch run the GEMM
+//    (the others copy rows), so the persistent stride is gemm_blocks / cluster_size clusters, not
+//    the grid size.
+//  - Rows written by other blocks with ordinary stores are read here by TMA (the async proxy):
+//    after the flag is acquired every thread that goes on to issue TMA loads executes
+//    fence.proxy.async.global.
+// A flag that never fills is the watchdog's case: after timeout_ns of waiting the scheduler
+// records the flag (+1) in *timed_out and lets the tile go with whatever rows are there; every
+// later wait sees *timed_out and stops waiting, so the launch ends and the host reports it.
+#pragma once
+
+#include <cstdint>
+
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/gemm/group_array_problem_shape.hpp"
+#include "cutlass/gemm/kernel/tile_scheduler.hpp"
+#include "cutlass/pipeline/pipeline.hpp"
+
+namespace comet::kernels::fused_detail {
+
+/// The grouped problem shape of the fused kernel: CUTLASS's, under a name of its own.
+struct ArrivalProblemShape : cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>> {};
+
+/// One entry of the tile table, in the order the clusters take them: block r of a cluster computes
+/// M tile m + r (out of range past the group's m_tiles: TMA reads zeros there and the epilogue
+/// writes nothing), N tile n, and waits for flag + r.
+struct ArrivalTile {
+  int group;    ///< GEMM group (an expert with rows)
+  int m, n;     ///< the cluster's first M tile and its N tile within the group
+  int flag;     ///< arrival flag of M tile m; < 0: nothing to wait for
+  int m_tiles;  ///< M tiles of the group
+};
+
+__device__ __forceinline__ unsigned load_acquire_gpu(const unsigned* address) {
+  unsigned value;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(value) : "l"(address) : "memory");
+  return value;
+}
+
+__device__ __forceinline__ std::uint64_t global_timer_ns() {
+  std::uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+/// Orders this thread's earlier generic-proxy memory accesses (and those it has observed) before
+/// its later async-proxy (TMA) ones.
+__device__ __forceinline__ void fence_generic_to_async_proxy() { asm volatile("fence.proxy.async.global;" ::: "memory"); }
+
+template <int Stages>
+class ArrivalTileScheduler {
+  using GroupParams = cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90GroupParams<ArrivalProblemShape>;
+
+ public:
+  struct WorkTileInfo {
+    int32_t M_idx = 0;
+    int32_t N_idx = 0;
+    int32_t L_idx = 0;
+    int32_t is_valid_tile = 0;
+
+    CUTLASS_HOST_DEVICE bool is_valid() const { return is_valid_tile != 0; }
+    CUTLASS_HOST_DEVICE static WorkTileInfo invalid_work_tile() { return {-1, -1, -1, 0}; }
+    CUTLASS_HOST_DEVICE bool is_final_split(uint32_t) const { return true; }
+    CUTLASS_HOST_DEVICE int32_t reduction_subtile_idx() const { return -1; }
+  };
+
+  using RasterOrder = typename GroupParams::RasterOrder;
+  using RasterOrderOptions = typename GroupParams::RasterOrderOptions;
+  static constexpr bool IsDynamicPersistent = false;
+  using Pipeline = cutlass::PipelineAsync<Stages>;
+  using PipelineStorage = cutlass::PipelineDetail::PipelineAsyncSharedStorage<Stages>;
+  using PipelineState = cutlass::PipelineDetail::PipelineAsyncPipelineState<Stages>;
+  using ThrottlePipeline = cutlass::PipelineEmpty;
+  using ThrottlePipelineStorage = typename cutlass::PipelineEmpty::SharedStorage;
+  using SchedulerResponse = WorkTileInfo;
+
+  struct Arguments {
+    const ArrivalTile* tiles = nullptr;  ///< device memory, tile_count entries
+    int tile_count = 0;
+    int first_gemm_block = 0;            ///< blockIdx.x of the first GEMM block (a multiple of cluster_size)
+    int gemm_blocks = 1;                 ///< GEMM blocks of the launch (a multiple of cluster_size)
+    int cluster_size = 1;                ///< blocks of a cluster, along M
+    const unsigned* flags = nullptr;     ///< arrival counters, rows
+    const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
+    unsigned* timed_out = nullptr;       ///< 0, or 1 + the flag a wait gave up on
+    std::uint64_t timeout_ns = 0;
+  };
+  using Params = Arguments;
+
+  template <class TileShape, class ClusterShape>
+  static Params to_underlying_arguments(ArrivalProblemShape, TileShape, ClusterShape, cutlass::KernelHardwareInfo const&,
+                                        Arguments const& arguments, void* = nullptr, uint32_t = 1, uint32_t = 1) {
+    return arguments;
+  }
+
+  CUTLASS_HOST_DEVICE static bool can_implement(Arguments const& args) {
+    return args.cluster_size > 0 && args.gemm_blocks > 0 && args.gemm_blocks % args.cluster_size == 0 &&
+           args.first_gemm_block % args.cluster_size == 0 && (args.tile_count == 0 || args.tiles != nullptr) &&
+           args.timed_out != nullptr;
+  }
+
+  template <class ProblemShape, class ElementAccumulator>
+  static size_t get_workspace_size(Arguments const&, ProblemShape, cutlass::KernelHardwareInfo const&, uint32_t, uint32_t = 1,
+                                   uint32_t = 1) {
+    return 0;
+  }
+
+  template <class ProblemShape, class ElementAccumulator>
+  static cutlass::Status initialize_workspace(Arguments const&, void*, cudaStream_t, ProblemShape, cutlass::KernelHardwareInfo const&,
+                                              uint32_t, uint32_t = 1, uint32_t = 1, cutlass::CudaHostAdapter* = nullptr) {
+    return cutlass::Status::kSuccess;
+  }
+
+  ArrivalTileScheduler() = default;
+
+  CUTLASS_DEVICE ArrivalTileScheduler(Params const& params, SchedulerResponse* response)
+      : params_(params),
+        response_(response),
+        next_((static_cast<int64_t>(blockIdx.x) - params.first_gemm_block) / params.cluster_size),
+        rank_(static_cast<int>(cute::block_rank_in_cluster())) {}
+
+  template <class ClusterShape>
+  CUTLASS_DEVICE WorkTileInfo initial_work_tile_info(ClusterShape) {
+    const WorkTileInfo work = ready_work(next_);
+    fence_generic_to_async_proxy();
+    return work;
+  }
+
+  // The scheduler warp: the next tile once its rows are in, pushed to the CTA's other warps.
+  template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
+  CUTLASS_DEVICE auto advance_to_next_work(TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state, uint32_t advance_count = 1) {
+    next_ += static_cast<int64_t>(params_.gemm_blocks / params_.cluster_size) * advance_count;
+    const WorkTileInfo work = ready_work(next_);
+    pipeline.producer_acquire(state);
+    if (cute::elect_one_sync()) {
+      response_[state.index()] = work;
+      cutlass::arch::fence_view_async_shared();
+      pipeline.producer_commit(state);
+    }
+    return cute::make_tuple(work, true);
+  }
+
+  // Every other warp: the tile the scheduler warp pushed.
+  template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
+  CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
+    pipeline.consumer_wait(state);
+    const WorkTileInfo work = response_[state.index()];
+    cutlass::arch::fence_view_async_shared();
+    pipeline.consumer_release(state);
+    fence_generic_to_async_proxy();
+    return cute::make_tuple(work, true);
+  }
+
+  CUTLASS_HOST_DEVICE static bool compute_epilogue(WorkTileInfo const&, Params const&) { return true; }
+  template <class FrgTensorC>
+  CUTLASS_DEVICE static void fixup(Params const&, WorkTileInfo const&, FrgTensorC&, uint32_t, uint32_t) {}
+  CUTLASS_DEVICE static bool continue_current_work(WorkTileInfo&) { return false; }
+  CUTLASS_DEVICE static bool valid_warpgroup_in_work_tile(WorkTileInfo const&) { return true; }
+  CUTLASS_DEVICE static bool requires_separate_reduction(Params const&) { return false; }
+  template <class ProblemShapeMNKL, class TileShape>
+  CUTLASS_HOST_DEVICE static int get_work_k_tile_count(WorkTileInfo const&, ProblemShapeMNKL problem_shape, TileShape tile_shape) {
+    return cute::size(cute::ceil_div(cute::get<2>(problem_shape), cute::get<2>(tile_shape)));
+  }
+  CUTLASS_HOST_DEVICE static uint32_t get_work_k_tile_start(WorkTileInfo const&) { return 0u; }
+
+ private:
+  // This block's part of table entry `index`, after its rows have arrived (or the watchdog gave up).
+  CUTLASS_DEVICE WorkTileInfo ready_work(int64_t index) const {
+    if (index < 0 || index >= params_.tile_count) return WorkTileInfo::invalid_work_tile();
+    const ArrivalTile tile = params_.tiles[index];
+    const int m = tile.m + rank_;
+    if (tile.flag >= 0 && m < tile.m_tiles) wait_for_rows(tile.flag + rank_);
+    return {m, tile.n, tile.group, 1};
+  }
+
+  CUTLASS_DEVICE void wait_for_rows(int flag_index) const {
+    const unsigned* flag = params_.flags + flag_index;
+    const unsigned expected = params_.flag_rows[flag_index];
+    std::uint64_t start = 0;
+    while (load_acquire_gpu(flag) < expected) {
+      if (*static_cast<volatile unsigned*>(params_.timed_out) != 0) return;  // the run is already lost: finish
+      const std::uint64_t now = global_timer_ns();
+      if (start == 0) {
+        start = now;
+      } else if (now - start > params_.timeout_ns) {
+        atomicCAS(params_.timed_out, 0u, static_cast<unsigned>(flag_index) + 1u);
+        return;
+      }
+      __nanosleep(256);
+    }
+  }
+
+  Params params_{};
+  SchedulerResponse* response_ = nullptr;
+  int64_t next_ = 0;  // the cluster's next table entry
+  int rank_ = 0;      // this block's rank in its cluster
+};
+
+}  // namespace comet::kernels::fused_detail
+
+namespace cutlass::gemm::kernel::detail {
+
+// CUTLASS's extension point: the grouped kernel built on ArrivalProblemShape gets the arrival
+// scheduler (more specialised than the library's GroupScheduler selector, which takes any shape).
+template <class TileShape, class ClusterShape, uint32_t SchedulerPipelineStageCount>
+struct TileSchedulerSelector<GroupScheduler, arch::Sm90, TileShape, ClusterShape, SchedulerPipelineStageCount,
+                             comet::kernels::fused_detail::ArrivalProblemShape> {
+  using Scheduler = comet::kernels::fused_detail::ArrivalTileScheduler<SchedulerPipelineStageCount>;
+};
+
+}  // namespace cutlass::gemm::kernel::detail

@@ -1,0 +1,93 @@
+// COMET's fused dispatch side: one kernel launch in which copy blocks pull each source's token rows
+// into the expert-major receive buffer and GEMM blocks compute the expert projection
+// out = received x W_e tile by tile, each tile as soon as its rows are in.
+//
+// Roles (one launch, a persistent grid no larger than the GPU's SMs, one block per SM):
+//  - blocks [0, copy_blocks): copy blocks (a multiple of the cluster size). They take the schedule's row copies in order (block b
+//    copies b, b + copy_blocks, ...), read the rows through the source's pointer (device memory,
+//    another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped pinned memory: any
+//    address the GPU can load from), write them with ordinary stores and add the rows to the M
+//    tile's arrival flag. They never wait for anything.
+//  - the rest: the GEMM, CUTLASS's Hopper ptr-array grouped kernel (TMA, wgmma, two consumer
+//    warp groups) with the arrival tile scheduler (arrival_tile_scheduler.cuh): tiles in the
+//    schedule's order (the wave that completes them first: the destination's own rows, then the
+//    sources in ring order), each released when its flag counts its rows.
+// A GEMM block waits only for copy blocks, which wait for nothing; with the grid at most one block
+// per SM every block is resident at once, so no wait depends on a block that cannot run. A flag
+// that still does not fill (a source that never delivers, a foreign kernel holding the SMs) is
+// the watchdog's case: see watchdog().
+//
+// bf16 rows of k elements (k a multiple of 8: 16-byte rows for TMA and the copies), weights W_e
+// [k, n] row-major one after the other ([experts][k][n], as the expert weights w13 are stored),
+// output [total rows, n] row-major in the receive buffer's row order. Built only with CUTLASS and
+// run only on compute capability 9.0 (available() says whether this process can).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fused_dispatch_schedule.hpp"
+
+namespace comet::kernels {
+
+/// Where the rows are and go, raw pointers (DeepEP style): all must stay valid while runs are in flight.
+struct FusedDispatchBuffers {
+  std::vector<const __nv_bfloat16*> sources;  ///< per source: its rows for this GPU, expert by expert, [rows, k]
+  __nv_bfloat16* received = nullptr;          ///< expert-major receive buffer, [schedule.total_rows(), k]
+  const __nv_bfloat16* weights = nullptr;     ///< [experts][k][n]
+  __nv_bfloat16* out = nullptr;               ///< [schedule.total_rows(), n]
+};
+
+class FusedDispatchGemm {
+ public:
+  /// Output tile of the GEMM: rows x columns, and blocks per cluster (along M, sharing the weight
+  /// tile). The schedule must be made with TILE_M rows, ceil(n / TILE_N) N tiles and work units of
+  /// CLUSTER_M M tiles (schedule_for() does); copy-block counts must be multiples of CLUSTER_M.
+  static constexpr int TILE_M = 128, TILE_N = 256, CLUSTER_M = 2;
+
+  FusedDispatchGemm();
+  ~FusedDispatchGemm();
+  FusedDispatchGemm(const FusedDispatchGemm&) = delete;
+  FusedDispatchGemm& operator=(const FusedDispatchGemm&) = delete;
+
+  /// Whether this build has the kernel and the current device runs it (sm_90); if not, why.
+  static bool available(std::string* why_not = nullptr);
+
+  /// The schedule of `route` in this kernel's tiles for an output of n columns.
+  static FusedDispatchSchedule schedule_for(const DispatchRoute& route, std::int64_t n);
+
+  /// Uploads the schedule's tables and the per-expert pointers for `buffers` (synchronous: once per
+  /// routing, not per run). `schedule.copies` may be a subset of the schedule's (a test withholds a
+  /// source's copies to exercise the watchdog). cudaErrorInvalidValue: k or n not a multiple of 8,
+  /// a misaligned pointer, a source missing, a schedule not in this kernel's tiles.
+  cudaError_t prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n, const FusedDispatchBuffers& buffers);
+
+  /// Enqueues one fused run on `stream`: the flags reset, then one launch of `copy_blocks` copy
+  /// blocks and the GEMM on the SMs left (at most `gemm_sms` of them when > 0). copy_blocks = 0
+  /// runs the GEMM alone on rows already in the receive buffer (every flag raised first).
+  cudaError_t run(int copy_blocks, cudaStream_t stream, int gemm_sms = 0);
+
+  /// Enqueues the copies alone (the same copy blocks, no GEMM): the transfer's own time.
+  cudaError_t run_copies(int copy_blocks, cudaStream_t stream);
+
+  /// How long a GEMM block waits for a tile's rows before it gives up, seconds (default 10).
+  void set_timeout(double seconds);
+
+  /// After the runs are synchronised: -1 when every tile's rows arrived, else the arrival flag a
+  /// GEMM block gave up on (its output is then garbage; a caller reports it and exits 3).
+  int watchdog();
+
+  /// SMs of the current device (the copy and GEMM blocks share them).
+  int sm_count() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace comet::kernels

@@ -1,0 +1,82 @@
+// The tile schedule of the fused dispatch + expert GEMM (kernels/fused_dispatch_gemm.hpp), host
+// code only: which rows the copy blocks pull in which order, which per-tile arrival flag each copy
+// raises, and the order in which the GEMM blocks take their output tiles.
+//
+// What one destination GPU receives: rows[e][s] token rows for its local expert e from source s
+// (a GPU of the expert-parallel group; the destination itself is `local_source`). Each source
+// holds its rows for this destination expert by expert, [rows, k] each, contiguous: source row
+// r of expert e is row sum_{e' < e} rows[e'][s] + r of that source's buffer (the layout the
+// permute before an all-to-all-v produces).
+//
+// The order balances arrival against the GEMM's reuse of each expert's weights:
+//  1. Local pass (COMET's rescheduling: the rows already on this GPU first). The destination's
+//     own rows of every expert are copied first (device to device, fast), and the M tiles made
+//     only of them are computed first, expert by expert.
+//  2. Expert pass: then expert by expert, the other sources' rows in ring order (local + 1,
+//     local + 2, ..., so that no source is pulled by every destination at once), and the GEMM
+//     takes each expert's remaining tiles once they are in: N tile by N tile, every M tile of a
+//     column together, so that a weight tile is read from memory once, multicast to the cluster_m
+//     blocks of a cluster and shared through L2 by the others computing that column. (In an order
+//     that follows arrival row block by row block the weights are read once per block: on one
+//     H100 the GEMM alone ran 1.2-2.5x slower.)
+// In the expert-major receive buffer an expert's rows are in wave order (own rows, then ring
+// order), so its first M tiles hold its own rows. A tile's arrival flag counts the rows copied
+// into its M tile; the tile is ready when the count reaches its rows.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace comet::kernels {
+
+/// What one destination GPU receives, per local expert and source.
+struct DispatchRoute {
+  int sources = 0;                 ///< GPUs that send rows (the destination included)
+  int experts = 0;                 ///< local experts of the destination
+  int local_source = 0;            ///< the destination's own index among the sources
+  std::vector<std::int64_t> rows;  ///< rows[e * sources + s]: token rows for expert e from source s
+
+  std::int64_t rows_of(int expert, int source) const { return rows[static_cast<std::size_t>(expert) * sources + source]; }
+};
+
+/// One contiguous run of rows a copy block moves: from a source's buffer into the expert-major
+/// receive buffer, all within one M tile, whose flag it raises by `rows` when done.
+struct RowCopy {
+  int source = 0;
+  int expert = 0;
+  int wave = 0;                 ///< position of `source` in the pull order
+  std::int64_t source_row = 0;  ///< first row in the source's buffer
+  std::int64_t dest_row = 0;    ///< first row in the expert-major receive buffer
+  std::int64_t rows = 0;
+  int flag = 0;                 ///< arrival flag (one per expert M tile)
+};
+
+/// One unit of GEMM work: the output tiles of M tiles m .. m + cluster_m - 1 (those the expert has)
+/// of expert `expert`, columns [n * tile_n, ...): one per block of a cluster, which share the
+/// weight tile. M tile m' of expert e is ready when flag expert_first_flag[e] + m' counts
+/// flag_rows of that flag.
+struct GemmTile {
+  int expert = 0;
+  int m = 0;
+  int n = 0;
+  int wave = 0;  ///< the latest wave that copies rows into these M tiles (0: local rows only, local pass)
+};
+
+struct FusedDispatchSchedule {
+  int tile_m = 0, n_tiles = 0, cluster_m = 1;
+  std::vector<int> pull_order;                 ///< pull_order[w]: the source pulled in wave w
+  std::vector<std::int64_t> expert_first_row;  ///< experts + 1 entries: expert e's rows are [first[e], first[e + 1])
+  std::vector<int> expert_first_flag;          ///< experts + 1 entries: expert e's M tiles are flags [first[e], first[e + 1])
+  std::vector<std::int64_t> flag_rows;         ///< per flag (M tile): its rows, the count that makes it ready
+  std::vector<RowCopy> copies;                 ///< in the order the copy blocks take them (local pass, then expert pass)
+  std::vector<GemmTile> tiles;                 ///< in the order the GEMM blocks take them (local pass, then expert pass)
+  int flag_count() const { return expert_first_flag.empty() ? 0 : expert_first_flag.back(); }
+  std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
+};
+
+/// The schedule for `route` with GEMM tiles of `tile_m` rows, `n_tiles` tiles across the output
+/// columns and work units of `cluster_m` M tiles. Throws std::invalid_argument on a route that
+/// cannot be (sizes, negative rows, a local source out of range) or non-positive tile counts.
+FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1);
+
+}  // namespace comet::kernels

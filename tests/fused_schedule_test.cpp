@@ -1,0 +1,207 @@
+// The fused dispatch's tile schedule (kernels/fused_dispatch_schedule.hpp) on ragged routes with
+// zero-row experts and sources without tokens: every row copied once to the right place, every
+// output tile computed once, flags that count exactly a tile's rows, local rows first and tiles in
+// the order their rows arrive (local pass, then expert by expert).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+#include <vector>
+
+#include "fused_dispatch_schedule.hpp"
+
+namespace comet::kernels {
+namespace {
+
+DispatchRoute random_route(std::mt19937_64& rng) {
+  DispatchRoute route;
+  route.sources = std::uniform_int_distribution<int>(1, 9)(rng);
+  route.experts = std::uniform_int_distribution<int>(0, 12)(rng);
+  route.local_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);
+  const int silent_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);  // sends nothing
+  for (int e = 0; e < route.experts; ++e) {
+    const bool empty_expert = std::uniform_int_distribution<int>(0, 4)(rng) == 0;
+    for (int s = 0; s < route.sources; ++s)
+      route.rows.push_back(empty_expert || s == silent_source ? 0 : std::uniform_int_distribution<std::int64_t>(0, 300)(rng));
+  }
+  return route;
+}
+
+// Checks every property of one schedule; returns nothing, fails through gtest.
+void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s) {
+  const int tile_m = s.tile_m;
+  // Pull order: a permutation of the sources starting with the destination's own.
+  ASSERT_EQ(static_cast<int>(s.pull_order.size()), route.sources);
+  EXPECT_EQ(s.pull_order.front(), route.local_source);
+  EXPECT_EQ(std::set<int>(s.pull_order.begin(), s.pull_order.end()).size(), static_cast<std::size_t>(route.sources));
+
+  // Receive layout: expert by expert, each the sum of its sources' rows.
+  std::int64_t expected_total = 0;
+  for (int e = 0; e < route.experts; ++e) {
+    std::int64_t rows = 0;
+    for (int src = 0; src < route.sources; ++src) rows += route.rows_of(e, src);
+    EXPECT_EQ(s.expert_first_row[e + 1] - s.expert_first_row[e], rows) << "expert " << e;
+    EXPECT_EQ(s.expert_first_flag[e + 1] - s.expert_first_flag[e], (rows + tile_m - 1) / tile_m) << "expert " << e;
+    expected_total += rows;
+  }
+  EXPECT_EQ(s.total_rows(), expected_total);
+
+  // Copies: every source row once, every receive row once, within one M tile of its expert; the
+  // local pass (wave 0, every expert) first, then expert by expert, each in wave order; each
+  // source's rows for an expert contiguous at the offset the layout says.
+  std::vector<int> received(static_cast<std::size_t>(s.total_rows()), 0);
+  std::map<std::pair<int, int>, std::vector<std::pair<std::int64_t, std::int64_t>>> source_rows;  // (source, expert) -> runs
+  std::vector<std::int64_t> flag_rows(static_cast<std::size_t>(s.flag_count()), 0);
+  std::vector<int> flag_wave(static_cast<std::size_t>(s.flag_count()), -1);
+  bool expert_pass = false;
+  int previous_expert = -1, previous_wave = 0;
+  std::vector<std::size_t> last_copy_of_flag(static_cast<std::size_t>(s.flag_count()), 0);
+  for (std::size_t i = 0; i < s.copies.size(); ++i) {
+    const RowCopy& c = s.copies[i];
+    ASSERT_GT(c.rows, 0);
+    if (c.wave > 0 && !expert_pass) expert_pass = true, previous_expert = -1;
+    if (expert_pass) {
+      EXPECT_GT(c.wave, 0) << "a local copy after the local pass";
+      EXPECT_GE(c.expert, previous_expert) << "expert pass out of expert order";
+      if (c.expert == previous_expert) {
+        EXPECT_GE(c.wave, previous_wave) << "an expert's sources out of wave order";
+      }
+    } else {
+      EXPECT_GE(c.expert, previous_expert) << "local pass out of expert order";
+    }
+    previous_expert = c.expert, previous_wave = c.wave;
+    last_copy_of_flag[static_cast<std::size_t>(c.flag)] = i;
+    EXPECT_EQ(s.pull_order[c.wave], c.source);
+    const std::int64_t first = s.expert_first_row[c.expert], in_expert = c.dest_row - first;
+    ASSERT_GE(in_expert, 0);
+    ASSERT_LE(c.dest_row + c.rows, s.expert_first_row[c.expert + 1]) << "copy past its expert";
+    EXPECT_EQ(in_expert / tile_m, (in_expert + c.rows - 1) / tile_m) << "copy spans two M tiles";
+    EXPECT_EQ(c.flag, s.expert_first_flag[c.expert] + in_expert / tile_m);
+    for (std::int64_t r = 0; r < c.rows; ++r) ++received[static_cast<std::size_t>(c.dest_row + r)];
+    source_rows[{c.source, c.expert}].push_back({c.source_row, c.rows});
+    flag_rows[static_cast<std::size_t>(c.flag)] += c.rows;
+    flag_wave[static_cast<std::size_t>(c.flag)] = std::max(flag_wave[static_cast<std::size_t>(c.flag)], c.wave);
+  }
+  for (std::size_t r = 0; r < received.size(); ++r) ASSERT_EQ(received[r], 1) << "receive row " << r;
+  for (int src = 0; src < route.sources; ++src) {
+    std::int64_t offset = 0;  // rows of this source for earlier experts
+    for (int e = 0; e < route.experts; ++e) {
+      std::int64_t next = offset;
+      for (const auto& [row, rows] : source_rows[{src, e}]) {
+        EXPECT_EQ(row, next) << "source " << src << " expert " << e << ": rows not contiguous in order";
+        next += rows;
+      }
+      EXPECT_EQ(next - offset, route.rows_of(e, src)) << "source " << src << " expert " << e;
+      offset += route.rows_of(e, src);
+    }
+  }
+  // Within an expert, earlier waves hold earlier rows: local rows first.
+  for (int e = 0; e < route.experts; ++e) {
+    std::int64_t last_row = -1;
+    int last_wave = -1;
+    for (const RowCopy& c : s.copies)
+      if (c.expert == e) {
+        EXPECT_GT(c.dest_row, last_row);
+        EXPECT_GE(c.wave, last_wave);
+        last_row = c.dest_row, last_wave = c.wave;
+      }
+  }
+
+  // Tiles: every (expert, M tile, N tile) once, waiting for exactly its rows; the local pass (tiles
+  // of own rows only, ready before any remote row moves) first, then expert by expert in the order
+  // the copies finish the experts, each expert N column by N column with its M tiles in order.
+  std::size_t local_copies = 0;
+  while (local_copies < s.copies.size() && s.copies[local_copies].wave == 0) ++local_copies;
+  std::set<std::tuple<int, int, int>> seen;
+  bool tile_expert_pass = false;
+  std::tuple<int, int, int> previous{-1, 0, 0};
+  std::vector<std::size_t> expert_ready;  // per expert of the expert pass, in tile order: its last copy
+  for (const GemmTile& t : s.tiles) {
+    ASSERT_GE(t.n, 0);
+    ASSERT_LT(t.n, s.n_tiles);
+    ASSERT_EQ(t.m % s.cluster_m, 0) << "a work unit not aligned to the cluster";
+    const int m_tiles = s.expert_first_flag[t.expert + 1] - s.expert_first_flag[t.expert];
+    ASSERT_LT(t.m, m_tiles);
+    // Its M tiles (those the expert has): each computed once, ready when its flag counts its rows.
+    int wave = 0;
+    std::size_t ready = 0;
+    for (int m = t.m; m < std::min(t.m + s.cluster_m, m_tiles); ++m) {
+      EXPECT_TRUE(seen.insert({t.expert, m, t.n}).second) << "tile computed twice";
+      const std::size_t flag = static_cast<std::size_t>(s.expert_first_flag[t.expert] + m);
+      const std::int64_t rows = s.expert_first_row[t.expert + 1] - s.expert_first_row[t.expert];
+      EXPECT_EQ(s.flag_rows[flag], std::min<std::int64_t>(tile_m, rows - static_cast<std::int64_t>(m) * tile_m));
+      EXPECT_EQ(flag_rows[flag], s.flag_rows[flag]) << "the flag's copies do not fill the tile";
+      wave = std::max(wave, flag_wave[flag]);
+      ready = std::max(ready, last_copy_of_flag[flag]);
+    }
+    EXPECT_EQ(t.wave, wave);
+    if (t.wave > 0 && !tile_expert_pass) tile_expert_pass = true, previous = {-1, 0, 0};
+    if (tile_expert_pass) {
+      EXPECT_GT(t.wave, 0) << "a local-pass tile after the expert pass began";
+      if (expert_ready.empty() || std::get<0>(previous) != t.expert) expert_ready.push_back(0);
+      expert_ready.back() = std::max(expert_ready.back(), ready);
+    } else {
+      EXPECT_LT(ready, local_copies) << "a local-pass tile waits for a remote row";
+    }
+    EXPECT_LT(previous, std::make_tuple(t.expert, t.n, t.m)) << "tiles out of (expert, N, M) order within a pass";
+    previous = {t.expert, t.n, t.m};
+  }
+  for (std::size_t i = 1; i < expert_ready.size(); ++i)
+    EXPECT_LT(expert_ready[i - 1], expert_ready[i]) << "the GEMM takes an expert before one whose rows arrive earlier";
+  EXPECT_EQ(static_cast<std::int64_t>(seen.size()), static_cast<std::int64_t>(s.flag_count()) * s.n_tiles);
+}
+
+TEST(FusedDispatchSchedule, RandomRaggedRoutesKeepEveryInvariant) {
+  std::mt19937_64 rng(2026);
+  for (int trial = 0; trial < 300; ++trial) {
+    const DispatchRoute route = random_route(rng);
+    const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4];
+    const int n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts
+                                      << " experts, local " << route.local_source << ", tile_m " << tile_m << ", cluster_m " << cluster_m);
+    check_schedule(route, make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m));
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+// A small case worked by hand: 2 sources, destination 1; expert 0 gets 3 rows from source 0 and 2
+// from source 1 (its own), expert 1 nothing, expert 2 one row from source 0; tiles of 4 rows.
+TEST(FusedDispatchSchedule, HandWorkedCase) {
+  const DispatchRoute route{2, 3, 1, {3, 2, 0, 0, 1, 0}};
+  const FusedDispatchSchedule s = make_fused_dispatch_schedule(route, 4, 1);
+  EXPECT_EQ(s.pull_order, (std::vector<int>{1, 0}));
+  EXPECT_EQ(s.expert_first_row, (std::vector<std::int64_t>{0, 5, 5, 6}));
+  EXPECT_EQ(s.expert_first_flag, (std::vector<int>{0, 2, 2, 3}));
+  ASSERT_EQ(s.copies.size(), 4u);
+  // Wave 0 (own rows): expert 0's 2 rows into receive rows 0-1 (tile 0).
+  EXPECT_EQ(std::tie(s.copies[0].source, s.copies[0].source_row, s.copies[0].dest_row, s.copies[0].rows, s.copies[0].flag),
+            std::make_tuple(1, std::int64_t{0}, std::int64_t{0}, std::int64_t{2}, 0));
+  // Wave 1 (source 0): expert 0's 3 rows fill rows 2-3 (tile 0) and row 4 (tile 1); expert 2's row
+  // is source row 3 (after expert 0's 3), receive row 5.
+  EXPECT_EQ(std::tie(s.copies[1].source_row, s.copies[1].dest_row, s.copies[1].rows, s.copies[1].flag),
+            std::make_tuple(std::int64_t{0}, std::int64_t{2}, std::int64_t{2}, 0));
+  EXPECT_EQ(std::tie(s.copies[2].source_row, s.copies[2].dest_row, s.copies[2].rows, s.copies[2].flag),
+            std::make_tuple(std::int64_t{2}, std::int64_t{4}, std::int64_t{1}, 1));
+  EXPECT_EQ(std::tie(s.copies[3].source_row, s.copies[3].dest_row, s.copies[3].rows, s.copies[3].flag),
+            std::make_tuple(std::int64_t{3}, std::int64_t{5}, std::int64_t{1}, 2));
+  ASSERT_EQ(s.tiles.size(), 3u);
+  for (const GemmTile& t : s.tiles) EXPECT_EQ(t.wave, 1);  // every tile needs source 0's rows: no local pass
+  EXPECT_EQ(s.flag_rows, (std::vector<std::int64_t>{4, 1, 1}));
+  EXPECT_EQ(std::tie(s.tiles[1].expert, s.tiles[1].m, s.tiles[2].expert, s.tiles[2].m), std::make_tuple(0, 1, 2, 0));
+}
+
+TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {
+  EXPECT_THROW(make_fused_dispatch_schedule({2, 1, 2, {1, 1}}, 128, 1), std::invalid_argument);   // local source out of range
+  EXPECT_THROW(make_fused_dispatch_schedule({2, 1, 0, {1}}, 128, 1), std::invalid_argument);      // rows not experts x sources
+  EXPECT_THROW(make_fused_dispatch_schedule({1, 1, 0, {-1}}, 128, 1), std::invalid_argument);     // negative rows
+  EXPECT_THROW(make_fused_dispatch_schedule({1, 1, 0, {1}}, 0, 1), std::invalid_argument);        // no tile rows
+  EXPECT_THROW(make_fused_dispatch_schedule({0, 0, 0, {}}, 128, 1), std::invalid_argument);       // no source
+  EXPECT_THROW(make_fused_dispatch_schedule({1, 1, 0, {1}}, 128, 1, 0), std::invalid_argument);   // no cluster
+}
+
+}  // namespace
+}  // namespace comet::kernels
