@@ -68,9 +68,10 @@ class ArrivalTileScheduler {
     int32_t N_idx = 0;
     int32_t L_idx = 0;
     int32_t is_valid_tile = 0;
+    int32_t entry = -1;  // the tile table's entry
 
     CUTLASS_HOST_DEVICE bool is_valid() const { return is_valid_tile != 0; }
-    CUTLASS_HOST_DEVICE static WorkTileInfo invalid_work_tile() { return {-1, -1, -1, 0}; }
+    CUTLASS_HOST_DEVICE static WorkTileInfo invalid_work_tile() { return {-1, -1, -1, 0, -1}; }
     CUTLASS_HOST_DEVICE bool is_final_split(uint32_t) const { return true; }
     CUTLASS_HOST_DEVICE int32_t reduction_subtile_idx() const { return -1; }
   };
@@ -95,6 +96,10 @@ class ArrivalTileScheduler {
     const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
     unsigned* timed_out = nullptr;       ///< 0, or 1 + the flag a wait gave up on
     std::uint64_t timeout_ns = 0;
+    /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once its
+    /// part of that output tile is stored (the epilogue must store from registers, not by TMA,
+    /// so that the stores are issued when the warp moves on).
+    unsigned* tile_done = nullptr;
   };
   using Params = Arguments;
 
@@ -151,9 +156,11 @@ class ArrivalTileScheduler {
     return cute::make_tuple(work, true);
   }
 
-  // Every other warp: the tile the scheduler warp pushed.
+  // Every other warp: the tile the scheduler warp pushed. A consumer warp calls it after storing
+  // its part of `finished`.
   template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
-  CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
+  CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo finished, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
+    if (params_.tile_done != nullptr && finished.is_valid() && cutlass::canonical_warp_group_idx() > 0) signal_done(finished);
     pipeline.consumer_wait(state);
     const WorkTileInfo work = response_[state.index()];
     cutlass::arch::fence_view_async_shared();
@@ -175,13 +182,21 @@ class ArrivalTileScheduler {
   CUTLASS_HOST_DEVICE static uint32_t get_work_k_tile_start(WorkTileInfo const&) { return 0u; }
 
  private:
+  // This warp's stores of `finished` precede the count it adds to the tile's done flag.
+  CUTLASS_DEVICE void signal_done(WorkTileInfo const& finished) const {
+    __threadfence();
+    __syncwarp();
+    if (cute::elect_one_sync())
+      atomicAdd(params_.tile_done + static_cast<int64_t>(finished.entry) * params_.cluster_size + rank_, 1u);
+  }
+
   // This block's part of table entry `index`, after its rows have arrived (or the watchdog gave up).
   CUTLASS_DEVICE WorkTileInfo ready_work(int64_t index) const {
     if (index < 0 || index >= params_.tile_count) return WorkTileInfo::invalid_work_tile();
     const ArrivalTile tile = params_.tiles[index];
     const int m = tile.m + rank_;
     if (tile.flag >= 0 && m < tile.m_tiles) wait_for_rows(tile.flag + rank_);
-    return {m, tile.n, tile.group, 1};
+    return {m, tile.n, tile.group, 1, static_cast<int32_t>(index)};
   }
 
   CUTLASS_DEVICE void wait_for_rows(int flag_index) const {

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "fused_dispatch_schedule.hpp"
+#include "fused_schedule.hpp"
 
 namespace comet::kernels {
 

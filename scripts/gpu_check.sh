@@ -154,11 +154,12 @@ interference_step() {
     done
   fi
   if has fused; then
-    step fused-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='FusedDispatch*'
-    step fused-bench timeout -k 5 500 "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384
+    step fused-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='Fused*'
     # The same expert shapes (EP 2: Mixtral 4 experts, DeepSeek-V3 128; rows = tokens x top_k / experts).
     step grouped-mm-reference timeout -k 5 300 python3 scripts/grouped_mm_reference.py mixtral-8x7b:4:2048:4096:28672 \
       mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096
+    step fused-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384 \
+      --copy-blocks 2 4 8 16
   fi
   if has sockets && multi_gpu sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

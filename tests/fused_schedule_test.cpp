@@ -1,4 +1,4 @@
-// The fused dispatch's tile schedule (kernels/fused_dispatch_schedule.hpp) on ragged routes with
+// The fused dispatch's tile schedule (kernels/fused_schedule.hpp) on ragged routes with
 // zero-row experts and sources without tokens: every row copied once to the right place, every
 // output tile computed once, flags that count exactly a tile's rows, local rows first and tiles in
 // the order their rows arrive (local pass, then expert by expert).
@@ -12,7 +12,7 @@
 #include <tuple>
 #include <vector>
 
-#include "fused_dispatch_schedule.hpp"
+#include "fused_schedule.hpp"
 
 namespace comet::kernels {
 namespace {
@@ -192,6 +192,54 @@ TEST(FusedDispatchSchedule, HandWorkedCase) {
   for (const GemmTile& t : s.tiles) EXPECT_EQ(t.wave, 1);  // every tile needs source 0's rows: no local pass
   EXPECT_EQ(s.flag_rows, (std::vector<std::int64_t>{4, 1, 1}));
   EXPECT_EQ(std::tie(s.tiles[1].expert, s.tiles[1].m, s.tiles[2].expert, s.tiles[2].m), std::make_tuple(0, 1, 2, 0));
+}
+
+// The combine sends every output row of every N tile once, back to the very (source, row) the
+// dispatch brought it from, after the tile holding it is done; units in (expert, N, M) order.
+TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
+  std::mt19937_64 rng(2027);
+  for (int trial = 0; trial < 200; ++trial) {
+    const DispatchRoute route = random_route(rng);
+    const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4], n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
+    SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts << " experts, tile_m "
+                                      << tile_m << ", cluster_m " << cluster_m);
+    const FusedDispatchSchedule dispatch = make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m);
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m);
+    ASSERT_EQ(s.expert_first_row, dispatch.expert_first_row);
+    // Where the dispatch brought each expert-major row from.
+    std::vector<std::pair<int, std::int64_t>> origin(static_cast<std::size_t>(s.total_rows()));
+    for (const RowCopy& c : dispatch.copies)
+      for (std::int64_t r = 0; r < c.rows; ++r) origin[static_cast<std::size_t>(c.dest_row + r)] = {c.source, c.source_row + r};
+    std::set<std::tuple<int, int, int>> units;
+    std::tuple<int, int, int> previous{-1, 0, 0};
+    for (const GemmTile& t : s.tiles) {
+      ASSERT_EQ(t.m % cluster_m, 0);
+      EXPECT_LT(previous, std::make_tuple(t.expert, t.n, t.m));
+      previous = {t.expert, t.n, t.m};
+      const int m_tiles = dispatch.expert_first_flag[t.expert + 1] - dispatch.expert_first_flag[t.expert];
+      for (int m = t.m; m < std::min(t.m + cluster_m, m_tiles); ++m) EXPECT_TRUE(units.insert({t.expert, m, t.n}).second);
+    }
+    EXPECT_EQ(static_cast<std::int64_t>(units.size()), static_cast<std::int64_t>(dispatch.flag_count()) * n_tiles);
+    std::vector<int> sent(static_cast<std::size_t>(s.total_rows() * n_tiles), 0);
+    int previous_flag = 0;
+    for (const RowSend& send : s.sends) {
+      ASSERT_GT(send.rows, 0);
+      EXPECT_GE(send.done_flag, previous_flag) << "sends out of the GEMM's order";
+      previous_flag = send.done_flag;
+      const GemmTile& unit = s.tiles[static_cast<std::size_t>(send.done_flag / cluster_m)];
+      const std::int64_t first = s.expert_first_row[send.expert], tile_first = first + static_cast<std::int64_t>(unit.m + send.done_flag % cluster_m) * tile_m;
+      EXPECT_EQ(unit.expert, send.expert);
+      EXPECT_EQ(unit.n, send.n);
+      EXPECT_GE(send.row, tile_first) << "a send waits for a tile that does not hold its rows";
+      EXPECT_LE(send.row + send.rows, std::min(tile_first + tile_m, s.expert_first_row[send.expert + 1]));
+      for (std::int64_t r = 0; r < send.rows; ++r) {
+        ++sent[static_cast<std::size_t>((send.row + r) * n_tiles + send.n)];
+        EXPECT_EQ(origin[static_cast<std::size_t>(send.row + r)], std::make_pair(send.source, send.dest_row + r)) << "row " << send.row + r;
+      }
+    }
+    for (std::size_t i = 0; i < sent.size(); ++i) ASSERT_EQ(sent[i], 1) << "output row " << i / n_tiles << " N tile " << i % n_tiles;
+    if (::testing::Test::HasFailure()) return;
+  }
 }
 
 TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {

@@ -1,12 +1,16 @@
-// comet_gpu_bench section `fused`: COMET's fused dispatch + expert GEMM (kernels/fused_dispatch_gemm.hpp)
-// on one GPU, its sources in host-mapped pinned memory (the copy blocks pull them over PCIe at
-// about one 400 Gb/s NIC's rate) except the destination's own rows.
-//   1. The GEMM part with every row already received, against the per-expert cuBLAS GEMMs and
-//      the CUTLASS grouped GEMM of the same projection (x w13 of the expert FFN).
-//   2. Overlap at each copy-block count: the copies alone, the fused launch, and the overlap
-//      efficiency (T_serial - T_fused) / (T_serial - max(T_copy, T_gemm)), where T_serial = T_copy +
-//      T_gemm, each at its best: the fastest of the copies alone over the block counts and the copy
-//      engine (cudaMemcpyAsync per source), the fastest of the three GEMMs.
+// comet_gpu_bench section `fused`: COMET's fused kernels on one GPU, the other GPUs' buffers in
+// host-mapped pinned memory (the transfer blocks move rows over PCIe at about one 400 Gb/s NIC's
+// rate), this GPU's own rows in device memory.
+//  - dispatch (kernels/fused_dispatch_gemm.hpp): copy blocks pull the sources' rows, the GEMM
+//    computes h13 = x w13 as they arrive;
+//  - combine (kernels/fused_combine_gemm.hpp): the GEMM computes y = act w2, send blocks write each
+//    finished tile back to the rows' sources.
+// For each side: the GEMM part (the fused kernel with no transfer blocks, all rows here) against
+// the per-expert cuBLAS GEMMs and the CUTLASS grouped GEMM of the same projection; then at each
+// transfer-block count the transfers alone, the fused launch and the overlap efficiency
+// (T_serial - T_fused) / (T_serial - max(T_transfer, T_gemm)), where T_serial = T_transfer + T_gemm,
+// each at its best: the fastest of the transfers alone over the block counts and the copy engine
+// (cudaMemcpyAsync per row run), the fastest of the three GEMMs.
 #include <cublas_v2.h>
 #include <fmt/format.h>
 
@@ -19,6 +23,7 @@
 #include "bench_common.hpp"
 #include "bench_sections.hpp"
 #include "expert_ffn.hpp"
+#include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
 #include "gpu_error.hpp"
 #include "grouped_gemm.hpp"
@@ -29,17 +34,17 @@ namespace comet::bench {
 
 namespace {
 
-// Pinned host memory the GPU reads through its mapped address: a remote source.
-class HostSource {
+// Pinned host memory the GPU reads and writes through its mapped address: another GPU's buffer.
+class HostBuffer {
  public:
-  explicit HostSource(std::int64_t count) {
+  explicit HostBuffer(std::int64_t count) {
     check_cuda(cudaHostAlloc(&host_, static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(bf16), cudaHostAllocMapped),
-               "pinned source");
-    check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&device_), host_, 0), "mapped source");
+               "pinned buffer");
+    check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&device_), host_, 0), "mapped buffer");
   }
-  ~HostSource() { cudaFreeHost(host_); }
-  HostSource(const HostSource&) = delete;
-  HostSource& operator=(const HostSource&) = delete;
+  ~HostBuffer() { cudaFreeHost(host_); }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
   bf16* device() const { return device_; }
 
  private:
@@ -54,67 +59,158 @@ kernels::DispatchRoute even_route(std::int64_t rows, int experts, int sources) {
   return route;
 }
 
-struct Shape {
+// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped.
+struct PerSource {
+  DeviceBuffer<bf16> own;
+  std::vector<std::unique_ptr<HostBuffer>> others;
+  std::vector<bf16*> pointers;
+  PerSource(int sources, std::int64_t count) : own("this GPU's rows", count) {
+    pointers.push_back(own.get());
+    for (int s = 1; s < sources; ++s) {
+      others.push_back(std::make_unique<HostBuffer>(count));
+      pointers.push_back(others.back()->device());
+    }
+  }
+};
+
+// One side's shape and the GEMM part's three paths over the same expert-major rows.
+struct Side {
   std::string model;
   std::int64_t tokens, rows_per_expert, k, n;
-  int experts, sources;
-};
+  int experts;
+  std::int64_t remote_bytes;
+  DeviceBuffer<bf16> rows_in, weights, out;  // A [rows, k], B [experts][k][n], D [rows, n]
+  std::vector<std::int64_t> rows;
+  std::vector<const bf16*> a, b;
+  std::vector<bf16*> c;
 
-// Everything one shape needs on the GPU and the three GEMM paths over the received rows.
-struct Setup {
-  Shape shape;
-  kernels::FusedDispatchSchedule schedule;
-  std::vector<std::unique_ptr<HostSource>> host_sources;
-  DeviceBuffer<bf16> local, received, weights, out;
-  std::vector<std::int64_t> source_bytes;
-  kernels::FusedDispatchBuffers buffers;
-
-  explicit Setup(const Shape& s)
-      : shape(s),
-        schedule(kernels::FusedDispatchGemm::schedule_for(even_route(s.rows_per_expert * s.experts, s.experts, s.sources), s.n)),
-        local("own rows", schedule.total_rows() / s.sources * s.k),
-        received("received rows", schedule.total_rows() * s.k),
-        weights("w13", static_cast<std::int64_t>(s.experts) * s.k * s.n),
-        out("h13", schedule.total_rows() * s.n) {
-    const std::int64_t per_source = schedule.total_rows() / s.sources;
-    for (int src = 0; src < s.sources; ++src) {
-      if (src == 0) {
-        buffers.sources.push_back(local.get());
-        host_sources.emplace_back();
-      } else {
-        host_sources.push_back(std::make_unique<HostSource>(per_source * s.k));
-        buffers.sources.push_back(host_sources.back()->device());
-      }
-      source_bytes.push_back(per_source * s.k * static_cast<std::int64_t>(sizeof(bf16)));
+  Side(std::string model_, std::int64_t tokens_, std::int64_t rows_per_expert_, std::int64_t k_, std::int64_t n_, int experts_,
+       int sources)
+      : model(std::move(model_)),
+        tokens(tokens_),
+        rows_per_expert(rows_per_expert_ / sources * sources),
+        k(k_),
+        n(n_),
+        experts(experts_),
+        rows_in("rows in", experts_ * rows_per_expert * k_),
+        weights("weights", static_cast<std::int64_t>(experts_) * k_ * n_),
+        out("out", experts_ * rows_per_expert * n_) {
+    fill(rows_in, 3), fill(weights, 5);
+    for (int e = 0; e < experts; ++e) {
+      rows.push_back(rows_per_expert);
+      a.push_back(rows_in.get() + e * rows_per_expert * k);
+      b.push_back(weights.get() + e * k * n);
+      c.push_back(out.get() + e * rows_per_expert * n);
     }
-    fill(local, 3), fill(weights, 5);
-    // The remote sources' values: filled on the device, then copied to the pinned memory.
-    for (int src = 1; src < s.sources; ++src)
-      check_cuda(cudaMemcpy(host_sources[static_cast<std::size_t>(src)]->device(), local.get(), static_cast<std::size_t>(source_bytes[src]),
-                            cudaMemcpyDefault),
-                 "fill source");
-    buffers.received = received.get(), buffers.weights = weights.get(), buffers.out = out.get();
   }
-  std::int64_t remote_bytes() const {
-    std::int64_t b = 0;
-    for (std::size_t src = 1; src < source_bytes.size(); ++src) b += source_bytes[src];
-    return b;
-  }
+  double flops() const { return 2.0 * static_cast<double>(experts * rows_per_expert) * k * n; }
 };
 
-void check_watchdog(kernels::FusedDispatchGemm& fused, const std::string& what) {
+// Times every variant once per round, interleaved, so that a change of the machine's state shows in
+// all of them; medians over rounds. `after` runs after each (the fused kernels' watchdog).
+std::vector<double> time_interleaved(const std::vector<std::function<void()>>& variants, int rounds, cudaStream_t stream,
+                                     const std::function<void()>& after) {
+  std::vector<std::vector<double>> times(variants.size());
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      times[v].push_back(time_s(variants[v], stream, 3));
+      after();
+    }
+  std::vector<double> t;
+  for (auto& samples : times) t.push_back(median(samples));
+  return t;
+}
+
+void throw_if_gave_up(int flag, const std::string& what) {
   check_cuda(cudaDeviceSynchronize(), what);
-  if (const int flag = fused.watchdog(); flag >= 0)
-    throw std::runtime_error(fmt::format("{}: the fused kernel's watchdog gave up waiting for the rows of arrival flag {}", what, flag));
+  if (flag >= 0) throw std::runtime_error(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}", what, flag));
+}
+
+// The variants every side times first: 0 the fused kernel's GEMM alone, 1 per-expert cuBLAS,
+// 2 CUTLASS grouped, 3 the copy engine; then `extra`, then per block count transfers alone and fused.
+struct SideTimes {
+  double fused_gemm, cublas, grouped, engine;
+  std::vector<double> extra, transfers, fused;
+};
+
+SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& grouped, cudaStream_t stream, int rounds,
+                    const std::function<void()>& fused_gemm, const std::function<void()>& engine, const std::vector<std::function<void()>>& extra,
+                    const std::vector<int>& blocks, const std::function<void(int)>& transfers, const std::function<void(int)>& fused,
+                    const std::function<void()>& watchdog) {
+  std::vector<std::function<void()>> variants{
+      fused_gemm,
+      [&] {
+        for (int e = 0; e < side.experts; ++e)
+          check_cublas(kernels::gemm_bf16(handle, false, false, side.rows[e], side.n, side.k, side.a[e], side.b[e], side.c[e], false), "cuBLAS");
+      },
+      [&] {
+        check_cuda(grouped.run(side.experts, side.rows.data(), side.n, side.k, side.a.data(), side.b.data(), side.c.data(), false, stream),
+                   "grouped GEMM");
+      },
+      engine};
+  variants.insert(variants.end(), extra.begin(), extra.end());
+  for (int b : blocks) {
+    variants.push_back([&, b] { transfers(b); });
+    variants.push_back([&, b] { fused(b); });
+  }
+  const std::vector<double> t = time_interleaved(variants, rounds, stream, watchdog);
+  SideTimes out{t[0], t[1], t[2], t[3], {}, {}, {}};
+  std::size_t i = 4;
+  for (std::size_t x = 0; x < extra.size(); ++x) out.extra.push_back(t[i++]);
+  for (std::size_t x = 0; x < blocks.size(); ++x) out.transfers.push_back(t[i++]), out.fused.push_back(t[i++]);
+  return out;
+}
+
+std::string gemm_row(const Side& side, const SideTimes& t, const std::string& extra) {
+  return fmt::format("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.1f}", side.model, side.tokens,
+                     side.experts, side.rows_per_expert, side.k, side.n, t.fused_gemm * 1e3, side.flops() / t.fused_gemm * 1e-12, extra,
+                     t.cublas * 1e3, t.grouped * 1e3, 100.0 * t.cublas / t.fused_gemm, 100.0 * t.grouped / t.fused_gemm);
+}
+
+void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, std::vector<std::string>& out) {
+  const double gemm_best = std::min({t.fused_gemm, t.cublas, t.grouped});
+  const double transfer_best = std::min(t.engine, *std::min_element(t.transfers.begin(), t.transfers.end()));
+  const double serial = transfer_best + gemm_best, bound = std::max(transfer_best, gemm_best);
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}", side.model,
+                              side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, blocks[i], t.transfers[i] * 1e3,
+                              side.remote_bytes / t.transfers[i] * 1e-9, t.fused[i] * 1e3, serial * 1e3, bound * 1e3, t.engine * 1e3,
+                              (serial - t.fused[i]) / (serial - bound)));
+}
+
+// Each shape's rows on stderr as soon as they are measured (the tables come at the end).
+void report_progress(const std::string& side, const std::vector<std::string>& gemm, const std::vector<std::string>& overlap,
+                     std::size_t overlap_rows_per_shape) {
+  fmt::print(stderr, "# {} measured: {}\n", side, gemm.back());
+  for (std::size_t i = overlap.size() - overlap_rows_per_shape; i < overlap.size(); ++i) fmt::print(stderr, "#   {}\n", overlap[i]);
+}
+
+void print_tables(const std::string& title, const std::string& extra_name, const std::vector<std::string>& gemm,
+                  const std::vector<std::string>& overlap, const std::string& transfer) {
+  fmt::print("\n# {}\n", title);
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "model", "tokens", "experts", "rows/e", "K",
+             "N", "fused", "rate", extra_name, "cublas", "grouped", "vs_cub", "vs_grp");
+  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "#", "", "", "", "", "", "ms", "TFLOP/s", "ms",
+             "ms", "ms", "%", "%");
+  for (const auto& row : gemm) fmt::print("{}\n", row);
+  fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); serial = best transfer + best GEMM;\n"
+             "# bound = max of the two; engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound),\n"
+             "# >= 0.8 wanted where transfer/gemm >= 20%\n",
+             transfer);
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "blocks",
+             "alone", "rate", "fused", "serial", "bound", "engine", "effic");
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "ms", "GB/s", "ms", "ms",
+             "ms", "ms", "");
+  for (const auto& row : overlap) fmt::print("{}\n", row);
 }
 
 }  // namespace
 
 void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
-                   const std::vector<int>& copy_blocks, int rounds) {
+                   const std::vector<int>& blocks, int rounds) {
   std::string why_not;
   if (!kernels::FusedDispatchGemm::available(&why_not) || !kernels::GroupedGemm::available(&why_not)) {
-    fmt::print("\n# Fused dispatch: skipped ({})\n", why_not);
+    fmt::print("\n# Fused kernels: skipped ({})\n", why_not);
     return;
   }
   cublasHandle_t handle = nullptr;
@@ -122,102 +218,91 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreate(&stream), "stream");
   check_cublas(cublasSetStream(handle, stream), "stream");
-  kernels::FusedDispatchGemm fused, local_gemm;
   kernels::GroupedGemm grouped;
-  std::vector<std::string> gemm_rows, overlap_rows;
+  std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap;
   for (const std::string& name : models) {
     const MoeModel m = *find_model_preset(name);
     const int experts = std::max(1, m.experts / ep);
     for (std::int64_t tokens : tokens_list) {
-      const Shape shape{name, tokens, tokens * m.top_k / experts, m.hidden, 2 * m.expert_ffn, experts, sources};
-      Setup setup(shape);
-      check_cuda(fused.prepare(setup.schedule, shape.k, shape.n, setup.buffers), "prepare the fused kernel");
-      // The GEMM part with every row already here: the same kernel on the route of one source (all
-      // rows local, expert-major order), its rows read in place from the receive buffer.
-      kernels::FusedDispatchBuffers in_place = setup.buffers;
-      in_place.sources = {setup.received.get()};
-      check_cuda(local_gemm.prepare(kernels::FusedDispatchGemm::schedule_for(even_route(shape.rows_per_expert * experts, experts, 1), shape.n),
-                                    shape.k, shape.n, in_place),
-                 "prepare the fused kernel, all rows local");
-      std::vector<const bf16*> a, b;
-      std::vector<bf16*> c;
-      std::vector<std::int64_t> rows;
-      for (int e = 0; e < experts; ++e) {
-        const std::int64_t first = setup.schedule.expert_first_row[e];
-        rows.push_back(setup.schedule.expert_first_row[e + 1] - first);
-        a.push_back(setup.received.get() + first * shape.k);
-        b.push_back(setup.weights.get() + e * shape.k * shape.n);
-        c.push_back(setup.out.get() + first * shape.n);
+      const std::int64_t rows_per_expert = tokens * m.top_k / experts;
+      {  // Dispatch: h13 = x w13, the rows pulled from the sources.
+        Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, sources);
+        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
+        const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n);
+        const std::int64_t per_source = schedule.total_rows() / sources;
+        PerSource source(sources, per_source * side.k);
+        check_cuda(cudaMemcpy(source.own.get(), side.rows_in.get(), per_source * side.k * sizeof(bf16), cudaMemcpyDefault), "own rows");
+        for (int s = 1; s < sources; ++s)
+          check_cuda(cudaMemcpy(source.pointers[s], side.rows_in.get() + s * per_source * side.k, per_source * side.k * sizeof(bf16),
+                                cudaMemcpyDefault),
+                     "source rows");
+        side.remote_bytes = (sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
+        kernels::FusedDispatchBuffers buffers{{source.pointers.begin(), source.pointers.end()}, side.rows_in.get(), side.weights.get(),
+                                              side.out.get()};
+        kernels::FusedDispatchGemm fused, local;
+        check_cuda(fused.prepare(schedule, side.k, side.n, buffers), "prepare the fused dispatch");
+        // The GEMM part with every row here: the route of one source (all rows local, expert-major
+        // order), rows read in place.
+        kernels::FusedDispatchBuffers in_place = buffers;
+        in_place.sources = {side.rows_in.get()};
+        check_cuda(local.prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n), side.k,
+                                 side.n, in_place),
+                   "prepare the fused dispatch, all rows local");
+        const SideTimes t = time_side(
+            side, handle, grouped, stream, rounds, [&] { check_cuda(local.run(0, stream), "fused GEMM"); },
+            [&] {
+              for (const kernels::RowCopy& c : schedule.copies)
+                if (c.source != 0)
+                  check_cuda(cudaMemcpyAsync(side.rows_in.get() + c.dest_row * side.k, buffers.sources[c.source] + c.source_row * side.k,
+                                             c.rows * side.k * sizeof(bf16), cudaMemcpyDefault, stream),
+                             "copy engine");
+            },
+            {[&] { check_cuda(fused.run(0, stream), "fused GEMM, dispatch order"); }}, blocks,
+            [&](int b) { check_cuda(fused.run_copies(b, stream), "copies"); }, [&](int b) { check_cuda(fused.run(b, stream), "fused"); },
+            [&] { throw_if_gave_up(fused.watchdog(), "fused dispatch"); });
+        dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
+        overlap_rows(side, t, blocks, dispatch_overlap);
+        report_progress("dispatch", dispatch_gemm, dispatch_overlap, blocks.size());
       }
-      // The variants, timed interleaved round by round: 0 the fused kernel's GEMM on local rows,
-      // 1 per-expert cuBLAS, 2 CUTLASS grouped, 3 copy engine, 4 the fused kernel's GEMM in the
-      // dispatch order with every row already in, then per copy-block count the copies alone and fused.
-      std::vector<std::function<void()>> variants{
-          [&] { check_cuda(local_gemm.run(0, stream), "fused GEMM alone"); },
-          [&] {
-            for (int e = 0; e < experts; ++e)
-              check_cublas(kernels::gemm_bf16(handle, false, false, rows[e], shape.n, shape.k, a[e], b[e], c[e], false), "cuBLAS");
-          },
-          [&] { check_cuda(grouped.run(experts, rows.data(), shape.n, shape.k, a.data(), b.data(), c.data(), false, stream), "grouped"); },
-          [&] {
-            for (const kernels::RowCopy& copy : setup.schedule.copies)
-              if (copy.source != 0)
-                check_cuda(cudaMemcpyAsync(setup.received.get() + copy.dest_row * shape.k, setup.buffers.sources[copy.source] + copy.source_row * shape.k,
-                                           copy.rows * shape.k * sizeof(bf16), cudaMemcpyDefault, stream),
-                           "copy engine");
-          },
-          [&] { check_cuda(fused.run(0, stream), "fused GEMM alone, dispatch order"); }};
-      for (int blocks : copy_blocks) {
-        variants.push_back([&, blocks] { check_cuda(fused.run_copies(blocks, stream), "copies alone"); });
-        variants.push_back([&, blocks] { check_cuda(fused.run(blocks, stream), "fused"); });
-      }
-      // The grouped GEMM sizes its workspace on its first call.
-      check_cuda(grouped.run(experts, rows.data(), shape.n, shape.k, a.data(), b.data(), c.data(), false, stream), "grouped");
-      std::vector<std::vector<double>> times(variants.size());
-      for (int r = 0; r < rounds; ++r)
-        for (std::size_t v = 0; v < variants.size(); ++v) {
-          times[v].push_back(time_s(variants[v], stream, 3));
-          check_watchdog(fused, "fused dispatch");
-        }
-      std::vector<double> t;
-      for (auto& samples : times) t.push_back(median(samples));
-      const double flops = 2.0 * static_cast<double>(setup.schedule.total_rows()) * shape.k * shape.n;
-      const double gemm_best = std::min({t[0], t[1], t[2]});
-      double copy_best = t[3];
-      for (std::size_t i = 0; i < copy_blocks.size(); ++i) copy_best = std::min(copy_best, t[5 + 2 * i]);
-      gemm_rows.push_back(fmt::format("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.1f}", name,
-                                      tokens, experts, shape.rows_per_expert, shape.k, shape.n, t[0] * 1e3, flops / t[0] * 1e-12, t[4] * 1e3,
-                                      t[1] * 1e3, t[2] * 1e3, 100.0 * t[1] / t[0], 100.0 * t[2] / t[0]));
-      const double serial = copy_best + gemm_best, bound = std::max(copy_best, gemm_best);
-      const double remote_mib = setup.remote_bytes() / 1048576.0;
-      for (std::size_t i = 0; i < copy_blocks.size(); ++i) {
-        const double copy_alone = t[5 + 2 * i], fused_s = t[6 + 2 * i];
-        overlap_rows.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
-                                           name, tokens, remote_mib, 100.0 * copy_best / gemm_best, copy_blocks[i], copy_alone * 1e3,
-                                           setup.remote_bytes() / copy_alone * 1e-9, fused_s * 1e3, serial * 1e3, bound * 1e3,
-                                           t[3] * 1e3, (serial - fused_s) / (serial - bound)));
+      {  // Combine: y = act w2, the rows sent back to their sources.
+        Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, sources);
+        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
+        const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n);
+        const std::int64_t per_source = schedule.total_rows() / sources;
+        PerSource destination(sources, per_source * side.n);
+        side.remote_bytes = (sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
+        kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
+                                             {destination.pointers.begin(), destination.pointers.end()}};
+        kernels::FusedCombineGemm fused;
+        check_cuda(fused.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
+        const SideTimes t = time_side(
+            side, handle, grouped, stream, rounds, [&] { check_cuda(fused.run(0, stream), "fused GEMM"); },
+            [&] {
+              for (const kernels::RowSend& send : schedule.sends)
+                if (send.source != 0 && send.n == 0)  // whole rows: every N tile at once
+                  check_cuda(cudaMemcpyAsync(buffers.destinations[send.source] + send.dest_row * side.n, side.out.get() + send.row * side.n,
+                                             send.rows * side.n * sizeof(bf16), cudaMemcpyDefault, stream),
+                             "copy engine");
+            },
+            {}, blocks, [&](int b) { check_cuda(fused.run_sends(b, stream), "sends"); },
+            [&](int b) { check_cuda(fused.run(b, stream), "fused"); }, [&] { throw_if_gave_up(fused.watchdog(), "fused combine"); });
+        combine_gemm.push_back(gemm_row(side, t, "-"));
+        overlap_rows(side, t, blocks, combine_overlap);
+        report_progress("combine", combine_gemm, combine_overlap, blocks.size());
       }
     }
   }
-  fmt::print("\n# Fused dispatch + expert GEMM (x w13), one GPU: {} sources, source 0 this GPU's own rows (device memory), the others\n"
-             "# host-mapped pinned memory read by the copy blocks over PCIe. rows/e = tokens x top_k / local experts (EP {}).\n"
-             "# {} interleaved rounds, medians. GEMM alone: every row already received, all SMs; cublas = per-expert cuBLAS GEMMs,\n"
-             "# grouped = the CUTLASS grouped GEMM, each as % of the fused kernel's rate (>= 95% of cuBLAS wanted); order = the\n"
-             "# fused kernel's GEMM in the dispatch order (local pass, then expert pass) with every row already in\n",
-             sources, ep, rounds);
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "model", "tokens", "experts", "rows/e", "K",
-             "N", "fused", "rate", "order", "cublas", "grouped", "vs_cub", "vs_grp");
-  fmt::print("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "#", "", "", "", "", "", "ms", "TFLOP/s", "ms",
-             "ms", "ms", "%", "%");
-  for (const auto& row : gemm_rows) fmt::print("{}\n", row);
-  fmt::print("\n# Overlap: copies alone and fused at each copy-block count (the GEMM gets the other SMs); serial = best copy +\n"
-             "# best GEMM; bound = max of the two; engine = the copy engine's time for the same rows; efficiency =\n"
-             "# (serial - fused) / (serial - bound), >= 0.8 wanted where copy/gemm >= 20%\n");
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "copy/g", "blocks",
-             "copies", "rate", "fused", "serial", "bound", "engine", "effic");
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "ms", "GB/s", "ms", "ms",
-             "ms", "ms", "");
-  for (const auto& row : overlap_rows) fmt::print("{}\n", row);
+  const std::string preamble = fmt::format("{} sources, source 0 this GPU (device memory), the others host-mapped pinned memory; rows/e = "
+                                           "tokens x top_k / local experts (EP {}); {} interleaved rounds, medians",
+                                           sources, ep, rounds);
+  print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
+                   ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
+                   "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "
+                   "cuBLAS's rate wanted)",
+               "order", dispatch_gemm, dispatch_overlap, "copies (pull from the sources)");
+  print_tables("Fused expert GEMM + combine (y = act w2): " + preamble +
+                   ".\n# fused = the kernel's GEMM alone (no send blocks), all SMs; cublas / grouped as above",
+               "-", combine_gemm, combine_overlap, "sends (write back to the sources)");
   cublasDestroy(handle);
   cudaStreamDestroy(stream);
 }

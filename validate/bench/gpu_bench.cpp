@@ -41,12 +41,12 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds, "FFN section: interleaved rounds over the variants (medians reported)")
       ->check(CLI::PositiveNumber);
   int sources = 8;
-  std::vector<int> copy_blocks{2, 4, 6, 8, 12, 16, 24};
+  std::vector<int> copy_blocks{2, 4, 8, 16, 24};
   app.add_option("--sources", sources, "Fused section: GPUs sending rows (source 0 is this GPU's own rows; the others are "
                                        "host-mapped pinned memory)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
-  app.add_option("--copy-blocks", copy_blocks, "Fused section: copy-block counts to try, even (whole clusters of two; the GEMM "
-                                               "gets the other SMs)")
+  app.add_option("--copy-blocks", copy_blocks, "Fused section: transfer-block counts to try (copy blocks of the dispatch, send "
+                                               "blocks of the combine), even (whole clusters of two; the GEMM gets the other SMs)")
       ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")

@@ -1,11 +1,12 @@
-// GPU tests (ctest label "gpu") of the fused dispatch + expert GEMM (kernels/fused_dispatch_gemm.hpp)
-// on one GPU: the remote sources live in host-mapped pinned memory (a real transport: the copy
-// blocks read them over PCIe), the destination's own rows in device memory. Every output row is
-// checked against cuBLAS's GEMM of the same source rows and expert weights, placed where the
-// documented receive layout says (an expert's rows: own rows first, then sources in ring order),
+// GPU tests (ctest label "gpu") of COMET's fused kernels on one GPU: the dispatch + expert GEMM
+// (kernels/fused_dispatch_gemm.hpp) and the expert GEMM + combine (kernels/fused_combine_gemm.hpp).
+// The other GPUs' buffers are host-mapped pinned memory (a real transport: the transfer blocks read
+// or write them over PCIe), this GPU's own in device memory. Every output row is checked against
+// cuBLAS's GEMM of the same rows and expert weights, placed where the documented layouts say (an
+// expert's rows: own rows first, then sources in ring order; each source's rows expert by expert),
 // on ragged routes with zero-row experts and silent sources, fresh random data each run (the seed
-// is printed), poisoned outputs, several copy-block counts, and runs back to back (the flags must
-// be reset between them). Skipped without a GPU or without the kernel.
+// is printed), poisoned outputs, several transfer-block counts, and runs back to back (the flags
+// must be reset between them). Skipped without a GPU or without the kernels.
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "expert_ffn.hpp"
+#include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
 #include "gpu_test_support.hpp"
 
@@ -47,7 +49,7 @@ class HostMapped {
   HostMapped(const HostMapped&) = delete;
   HostMapped& operator=(const HostMapped&) = delete;
   void fill(const std::vector<bf16>& values) { std::memcpy(host_, values.data(), values.size() * sizeof(bf16)); }
-  const bf16* device() const { return device_; }
+  bf16* device() const { return device_; }
 
  private:
   std::size_t count_;
@@ -60,6 +62,45 @@ std::vector<bf16> random_bf16(std::size_t count, std::mt19937_64& rng) {
   std::vector<bf16> out(count);
   for (auto& v : out) v = __float2bfloat16(value(rng));
   return out;
+}
+
+// Every (expert, source) segment of a route where the documented layout puts it: in the
+// expert-major buffer an expert's rows in wave order (the destination's own first, then local + 1,
+// local + 2, ...); in each source's buffer its rows for the destination expert by expert.
+// Independent of the schedules.
+template <class Visit>  // visit(expert, source, expert_major_row, source_row, rows)
+void for_each_segment(const kernels::DispatchRoute& route, Visit visit) {
+  std::int64_t expert_first = 0;
+  for (int e = 0; e < route.experts; ++e) {
+    std::int64_t dest = expert_first;
+    for (int w = 0; w < route.sources; ++w) {
+      const int s = (route.local_source + w) % route.sources;
+      std::int64_t source_first = 0;
+      for (int e2 = 0; e2 < e; ++e2) source_first += route.rows_of(e2, s);
+      visit(e, s, dest, source_first, route.rows_of(e, s));
+      dest += route.rows_of(e, s);
+    }
+    expert_first = dest;
+  }
+}
+
+// Relative L2 and, per row, the largest difference against the row's largest reference value;
+// NaN anywhere (a row never written) fails.
+void expect_rows_match(const std::vector<float>& got, const std::vector<float>& want, std::int64_t n, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  double diff = 0, norm = 0;
+  for (std::size_t r = 0; r * n < got.size(); ++r) {
+    double row_diff = 0, row_scale = 0;
+    for (std::int64_t c = 0; c < n; ++c) {
+      const float g = got[r * n + c], w = want[r * n + c];
+      ASSERT_FALSE(std::isnan(g)) << what << ": row " << r << " column " << c << " never written";
+      diff += (g - w) * (g - w), norm += w * w;
+      row_diff = std::max(row_diff, static_cast<double>(std::fabs(g - w)));
+      row_scale = std::max(row_scale, static_cast<double>(std::fabs(w)));
+    }
+    ASSERT_LE(row_diff, 2e-2 * std::max(row_scale, 1.0)) << what << ": row " << r;
+  }
+  EXPECT_LT(std::sqrt(diff / std::max(norm, 1e-30)), 1e-2) << what;
 }
 
 // One route with its data: sources (source `local` on the device, the others host-mapped), weights,
@@ -119,48 +160,21 @@ struct Fixture {
     ASSERT_EQ(cudaMemset(received, 0xFF, rows * k * sizeof(bf16)), cudaSuccess);
   }
 
-  // cuBLAS over each (expert, source) segment, written where the documented layout puts it: an
-  // expert's rows in wave order (the destination's own first, then local + 1, local + 2, ...),
-  // each source's rows for this destination expert by expert. Independent of the schedule.
+  // cuBLAS over each (expert, source) segment, written where the documented layout puts it.
   void compute_reference(cublasHandle_t handle) {
-    std::int64_t expert_first = 0;
-    for (int e = 0; e < route.experts; ++e) {
-      std::int64_t dest = expert_first;
-      for (int w = 0; w < route.sources; ++w) {
-        const int s = (route.local_source + w) % route.sources;
-        std::int64_t source_first = 0;
-        for (int e2 = 0; e2 < e; ++e2) source_first += route.rows_of(e2, s);
-        const std::int64_t rows = route.rows_of(e, s);
-        if (rows > 0) {
-          ASSERT_EQ(kernels::gemm_bf16(handle, false, false, rows, n, k, buffers.sources[s] + source_first * k, weights + e * k * n,
-                                       reference + dest * n, false),
-                    CUBLAS_STATUS_SUCCESS);
-        }
-        dest += rows;
+    for_each_segment(route, [&](int e, int s, std::int64_t dest, std::int64_t source_first, std::int64_t rows) {
+      if (rows > 0) {
+        ASSERT_EQ(kernels::gemm_bf16(handle, false, false, rows, n, k, buffers.sources[s] + source_first * k, weights + e * k * n,
+                                     reference + dest * n, false),
+                  CUBLAS_STATUS_SUCCESS);
       }
-      expert_first = dest;
-    }
+    });
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   }
 
-  // Relative L2 over the whole output and, per row, the largest difference against the row's
-  // largest reference value; NaN anywhere (a row never written) fails.
   void expect_output_matches(const std::string& what) {
     const std::int64_t rows = schedule.total_rows();
-    const std::vector<float> got = to_float(to_host(out, rows * n)), want = to_float(to_host(reference, rows * n));
-    double diff = 0, norm = 0;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      double row_diff = 0, row_scale = 0;
-      for (std::int64_t c = 0; c < n; ++c) {
-        const float g = got[r * n + c], w = want[r * n + c];
-        ASSERT_FALSE(std::isnan(g)) << what << ": row " << r << " column " << c << " never written";
-        diff += (g - w) * (g - w), norm += w * w;
-        row_diff = std::max(row_diff, static_cast<double>(std::fabs(g - w)));
-        row_scale = std::max(row_scale, static_cast<double>(std::fabs(w)));
-      }
-      ASSERT_LE(row_diff, 2e-2 * std::max(row_scale, 1.0)) << what << ": row " << r;
-    }
-    EXPECT_LT(std::sqrt(diff / std::max(norm, 1e-30)), 1e-2) << what;
+    expect_rows_match(to_float(to_host(out, rows * n)), to_float(to_host(reference, rows * n)), n, what);
   }
 };
 
@@ -250,6 +264,111 @@ TEST(FusedDispatch, RejectsWhatItCannotRun) {
   ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
   EXPECT_EQ(fused.run(kernels::FusedDispatchGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);  // not whole clusters
   EXPECT_EQ(fused.run_copies(kernels::FusedDispatchGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);
+}
+
+// The combine side's data: act in the expert-major layout of `route`, the weights, the GEMM's own
+// output, and one destination buffer per source (this GPU's own in device memory, the others
+// host-mapped), each with its reference.
+struct CombineFixture {
+  kernels::DispatchRoute route;
+  std::int64_t k = 0, n = 0;
+  std::vector<std::int64_t> source_rows;
+  kernels::FusedCombineSchedule schedule;
+  kernels::FusedCombineBuffers buffers;
+  bf16 *act = nullptr, *weights = nullptr, *out = nullptr;
+  std::vector<bf16*> device_destinations, references;
+  std::vector<std::unique_ptr<HostMapped>> host_destinations;
+
+  CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_) : route(std::move(r)), k(k_), n(n_) {
+    schedule = kernels::FusedCombineGemm::schedule_for(route, n);
+    source_rows.assign(route.sources, 0);
+    for (int e = 0; e < route.experts; ++e)
+      for (int s = 0; s < route.sources; ++s) source_rows[s] += route.rows_of(e, s);
+    const std::int64_t rows = std::max<std::int64_t>(schedule.total_rows(), 1);
+    act = to_device(std::vector<bf16>(rows * k));
+    weights = to_device(std::vector<bf16>(std::max(route.experts, 1) * k * n));
+    out = to_device(std::vector<bf16>(rows * n));
+    for (int s = 0; s < route.sources; ++s) {
+      references.push_back(to_device(std::vector<bf16>(std::max<std::int64_t>(source_rows[s], 1) * n)));
+      if (s == route.local_source) {
+        device_destinations.push_back(to_device(std::vector<bf16>(std::max<std::int64_t>(source_rows[s], 1) * n)));
+        buffers.destinations.push_back(device_destinations.back());
+        host_destinations.emplace_back();
+      } else {
+        host_destinations.push_back(std::make_unique<HostMapped>(source_rows[s] * n));
+        buffers.destinations.push_back(host_destinations.back()->device());
+      }
+    }
+    buffers.act = act, buffers.weights = weights, buffers.out = out;
+  }
+  ~CombineFixture() {
+    for (bf16* p : {act, weights, out}) cudaFree(p);
+    for (bf16* p : device_destinations) cudaFree(p);
+    for (bf16* p : references) cudaFree(p);
+  }
+
+  // New act and weights; every destination poisoned with NaN; the references from cuBLAS.
+  void refill(std::mt19937_64& rng, cublasHandle_t handle) {
+    const std::vector<bf16> a = random_bf16(schedule.total_rows() * k, rng), w = random_bf16(route.experts * k * n, rng);
+    ASSERT_EQ(cudaMemcpy(act, a.data(), a.size() * sizeof(bf16), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(weights, w.data(), w.size() * sizeof(bf16), cudaMemcpyHostToDevice), cudaSuccess);
+    poison();
+    for_each_segment(route, [&](int e, int s, std::int64_t expert_major_row, std::int64_t source_row, std::int64_t rows) {
+      if (rows > 0) {
+        ASSERT_EQ(kernels::gemm_bf16(handle, false, false, rows, n, k, act + expert_major_row * k, weights + e * k * n,
+                                     references[s] + source_row * n, false),
+                  CUBLAS_STATUS_SUCCESS);
+      }
+    });
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  void poison() {
+    for (int s = 0; s < route.sources; ++s)
+      ASSERT_EQ(cudaMemset(buffers.destinations[s], 0xFF, source_rows[s] * n * sizeof(bf16)), cudaSuccess);
+  }
+  void expect_destinations_match(const std::string& what) {
+    for (int s = 0; s < route.sources; ++s)
+      expect_rows_match(to_float(to_host(buffers.destinations[s], source_rows[s] * n)), to_float(to_host(references[s], source_rows[s] * n)), n,
+                        what + ", destination " + std::to_string(s));
+  }
+};
+
+#define COMET_REQUIRE_FUSED_COMBINE()                        \
+  do {                                                       \
+    COMET_REQUIRE_GPUS(1);                                   \
+    std::string why;                                         \
+    if (!kernels::FusedCombineGemm::available(&why)) {       \
+      GTEST_SKIP() << "SKIPPED: " << why;                    \
+    }                                                        \
+  } while (false)
+
+TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
+  COMET_REQUIRE_FUSED_COMBINE();
+  const auto seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  for (int local : {0, 3}) {
+    CombineFixture f(ragged_route(rng, local), 264, 520);
+    kernels::FusedCombineGemm fused;
+    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
+    for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
+      f.refill(rng, handle);
+      ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_EQ(fused.watchdog(), -1);
+      f.expect_destinations_match("local source " + std::to_string(local) + ", " + std::to_string(send_blocks) + " send blocks");
+      // The GEMM alone, then the sends alone: the same rows arrive.
+      f.poison();
+      ASSERT_EQ(fused.run(0, nullptr), cudaSuccess);
+      ASSERT_EQ(fused.run_sends(send_blocks, nullptr), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      f.expect_destinations_match("GEMM then sends, " + std::to_string(send_blocks) + " send blocks");
+    }
+    EXPECT_EQ(fused.run(kernels::FusedCombineGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);  // not whole clusters
+  }
+  cublasDestroy(handle);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
-// The tile schedule of the fused dispatch + expert GEMM (kernels/fused_dispatch_gemm.hpp), host
-// code only: which rows the copy blocks pull in which order, which per-tile arrival flag each copy
-// raises, and the order in which the GEMM blocks take their output tiles.
+// The tile schedules of COMET's fused kernels, host code only:
+//  - dispatch (kernels/fused_dispatch_gemm.hpp): which rows the copy blocks pull in which order,
+//    which per-tile arrival flag each copy raises, the order in which the GEMM blocks take tiles;
+//  - combine (kernels/fused_combine_gemm.hpp): the order of the down-projection's output tiles and,
+//    for each, the row runs the send blocks write back to the rows' sources once it is done.
 //
 // What one destination GPU receives: rows[e][s] token rows for its local expert e from source s
 // (a GPU of the expert-parallel group; the destination itself is `local_source`). Each source
@@ -78,5 +80,36 @@ struct FusedDispatchSchedule {
 /// columns and work units of `cluster_m` M tiles. Throws std::invalid_argument on a route that
 /// cannot be (sizes, negative rows, a local source out of range) or non-positive tile counts.
 FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1);
+
+/// One run of finished output rows a send block writes back to their source: rows [row, row + rows)
+/// of the expert-major output, columns of N tile n, to rows [dest_row, ...) of source `source`'s
+/// combine buffer (its rows for this GPU, expert by expert: the layout its dispatch sent them in).
+/// It waits until `done_flag` (the output tile holding these rows) counts the GEMM's warps.
+struct RowSend {
+  int done_flag = 0;  ///< work unit index x cluster_m + the block's rank in its cluster
+  int source = 0;
+  int expert = 0;
+  int n = 0;
+  std::int64_t row = 0;
+  std::int64_t dest_row = 0;
+  std::int64_t rows = 0;
+};
+
+/// The combine side: the same expert-major rows (as the dispatch laid them out) through the
+/// down projection, then back to their sources. Work units expert by expert, N column by N column,
+/// M tiles in cluster_m groups (no waiting: the rows are already here); the sends in the order the
+/// units are taken, within a unit by cluster rank, then row.
+struct FusedCombineSchedule {
+  int tile_m = 0, n_tiles = 0, cluster_m = 1;
+  std::vector<std::int64_t> expert_first_row;  ///< as in the dispatch schedule
+  std::vector<GemmTile> tiles;                 ///< work units in the order the GEMM blocks take them (wave unused: 0)
+  std::vector<RowSend> sends;                  ///< in the order the send blocks take them
+  int done_flags() const { return static_cast<int>(tiles.size()) * cluster_m; }
+  std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
+};
+
+/// The combine schedule of `route` (what this GPU received in its dispatch), with the same
+/// conditions as make_fused_dispatch_schedule.
+FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1);
 
 }  // namespace comet::kernels

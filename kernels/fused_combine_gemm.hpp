@@ -1,0 +1,81 @@
+// COMET's fused combine side: one kernel launch in which GEMM blocks compute each expert's down
+// projection out = act x W_e tile by tile and send blocks write every finished output tile's rows
+// straight back to the GPUs (sources) the rows came from, while later tiles are still computed.
+//
+// Roles (one launch, a persistent grid no larger than the GPU's SMs, one block per SM):
+//  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
+//    (arrival_tile_scheduler.cuh) and an epilogue that stores from registers; after storing its
+//    part of a tile every consumer warp adds 1 to the tile's done flag. Tiles expert by expert, N
+//    column by N column (each weight tile read once).
+//  - blocks [0, send_blocks): send blocks. They take the schedule's row sends in the GEMM's order,
+//    wait for the tile's done flag to count all its consumer warps, then copy the rows' columns
+//    to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
+//    IPC / peer access, or host-mapped pinned memory).
+// The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
+// once (grid <= SMs), so no wait depends on a block that cannot run. A tile that never finishes
+// is the watchdog's case (watchdog()). What this launch does not do yet: raise per-destination
+// flags for an unpermute that would consume rows as they land (the destination reads them after
+// the launch).
+//
+// bf16: act [total rows, k] in the dispatch's expert-major layout, W_e [k, n] row-major one after
+// the other ([experts][k][n], as w2 is stored), out [total rows, n] (the GEMM's own copy of the
+// output, which the sends read), each destination [its rows for this GPU, n] expert by expert (the
+// layout its dispatch sent them in). k and n multiples of 8. Built only with CUTLASS and run only
+// on compute capability 9.0 (available()).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fused_schedule.hpp"
+
+namespace comet::kernels {
+
+struct FusedCombineBuffers {
+  const __nv_bfloat16* act = nullptr;             ///< [schedule.total_rows(), k]
+  const __nv_bfloat16* weights = nullptr;         ///< [experts][k][n]
+  __nv_bfloat16* out = nullptr;                   ///< [schedule.total_rows(), n]
+  std::vector<__nv_bfloat16*> destinations;       ///< per source: its combine buffer, [its rows, n]
+};
+
+class FusedCombineGemm {
+ public:
+  /// Output tile, blocks per cluster; send-block counts must be multiples of CLUSTER_M.
+  static constexpr int TILE_M = 128, TILE_N = 256, CLUSTER_M = 2;
+
+  FusedCombineGemm();
+  ~FusedCombineGemm();
+  FusedCombineGemm(const FusedCombineGemm&) = delete;
+  FusedCombineGemm& operator=(const FusedCombineGemm&) = delete;
+
+  static bool available(std::string* why_not = nullptr);
+  /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns.
+  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n);
+
+  /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing).
+  /// cudaErrorInvalidValue: k or n not a multiple of 8, a misaligned pointer, a destination
+  /// missing, a schedule not in this kernel's tiles.
+  cudaError_t prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n, const FusedCombineBuffers& buffers);
+
+  /// Enqueues one fused run: `send_blocks` send blocks and the GEMM on the SMs left (at most
+  /// gemm_sms when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`).
+  cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0);
+  /// Enqueues the sends alone, of the output already in `out` (the transfer's own time).
+  cudaError_t run_sends(int send_blocks, cudaStream_t stream);
+
+  /// How long a send block waits for a tile before it gives up, seconds (default 10).
+  void set_timeout(double seconds);
+  /// After the runs are synchronised: -1, or the done flag a send block gave up on.
+  int watchdog();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace comet::kernels

@@ -1,0 +1,286 @@
+// What COMET's fused kernels (fused_dispatch_gemm.cu, fused_combine_gemm.cu) share: the transfer
+// blocks' row tasks, the one launch in which those blocks and the CUTLASS GEMM blocks run side by
+// side, and device arrays filled once from the host. Included only where CUTLASS is.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arrival_tile_scheduler.cuh"
+#include "cutlass_grouped_kernels.cuh"
+
+namespace comet::kernels::fused_detail {
+
+using grouped_detail::Element;
+
+// The fused kernels' GEMM: 128 x 256 x 64 tiles, two consumer warp groups (cooperative), clusters
+// of two blocks along M that share (multicast) the weight tile: without it the blocks' loads from
+// L2 limit the GEMM (one H100: the Mixtral projection at 73-85% of per-expert cuBLAS with clusters
+// of one). The epilogue schedule is the kernel's choice (TMA stores, or stores from registers).
+template <class EpilogueSchedule>
+struct FusedTiles {
+  using Tile = cute::Shape<cute::_128, cute::_256, cute::_64>;
+  using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
+  using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
+  using Epilogue = grouped_detail::EpilogueFor<Tile, Cluster, EpilogueSchedule>;
+  static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(typename Epilogue::SharedStorage));
+};
+constexpr int FUSED_TILE_M = 128, FUSED_TILE_N = 256, FUSED_CLUSTER_M = 2;
+
+// Row-major A [m, k] and B [k, n] (an expert's weights), D [m, n]; the arrival scheduler.
+template <class EpilogueSchedule>
+using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::RowMajor, FusedTiles<EpilogueSchedule>,
+                                                ArrivalProblemShape>;
+
+/// One run of rows a transfer block moves, in 16-byte vectors: `rows` rows of `row_vectors`, row r
+/// from source + r * source_stride to dest + r * dest_stride. Before: wait until flags[wait_flag]
+/// reaches wait_count (wait_flag < 0: nothing to wait for). After: add raise_amount to
+/// flags[raise_flag] (raise_flag < 0: nothing to raise).
+struct RowTask {
+  const int4* source;
+  int4* dest;
+  long long rows, row_vectors, source_stride, dest_stride;
+  int wait_flag;
+  unsigned wait_count;
+  int raise_flag;
+  unsigned raise_amount;
+};
+
+/// The transfer blocks' work: blocks [0, blocks) of the launch take tasks b, b + blocks, ...
+struct TransferList {
+  const RowTask* tasks;
+  int count;
+  int blocks;
+  unsigned* flags;
+  unsigned* timed_out;       ///< the watchdog's word, shared with the GEMM's scheduler
+  std::uint64_t timeout_ns;
+};
+
+// Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
+// keeps many requests outstanding (one H100: 4 blocks moved 42 GB/s with 8 per thread).
+constexpr int TRANSFER_UNROLL = 16;
+
+__device__ __forceinline__ void wait_for_flag(const TransferList& list, int flag, unsigned count) {
+  std::uint64_t start = 0;
+  while (load_acquire_gpu(list.flags + flag) < count) {
+    if (*static_cast<volatile unsigned*>(list.timed_out) != 0) return;  // the run is lost: finish
+    const std::uint64_t now = global_timer_ns();
+    if (start == 0) {
+      start = now;
+    } else if (now - start > list.timeout_ns) {
+      atomicCAS(list.timed_out, 0u, static_cast<unsigned>(flag) + 1u);
+      return;
+    }
+    __nanosleep(256);
+  }
+}
+
+__device__ inline void transfer_rows(const TransferList& list) {
+  for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
+    const RowTask task = list.tasks[t];
+    if (task.wait_flag >= 0) {
+      if (threadIdx.x == 0) wait_for_flag(list, task.wait_flag, task.wait_count);
+      __syncthreads();
+    }
+    // Contiguous on both sides: one run; else row by row.
+    const bool contiguous = task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors;
+    const long long runs = contiguous ? 1 : task.rows, run_vectors = contiguous ? task.rows * task.row_vectors : task.row_vectors;
+    const long long stride = static_cast<long long>(blockDim.x) * TRANSFER_UNROLL;
+    for (long long run = 0; run < runs; ++run) {
+      const int4* source = task.source + run * task.source_stride;
+      int4* dest = task.dest + run * task.dest_stride;
+      for (long long base = threadIdx.x; base < run_vectors; base += stride) {
+        int4 v[TRANSFER_UNROLL];
+#pragma unroll
+        for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+          const long long i = base + static_cast<long long>(u) * blockDim.x;
+          if (i < run_vectors) v[u] = __ldcs(source + i);
+        }
+#pragma unroll
+        for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+          const long long i = base + static_cast<long long>(u) * blockDim.x;
+          if (i < run_vectors) dest[i] = v[u];
+        }
+      }
+    }
+    // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
+    // proxy, and the block's stores all precede thread 0's release of the flag.
+    fence_generic_to_async_proxy();
+    __syncthreads();
+    if (threadIdx.x == 0 && task.raise_flag >= 0)
+      asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
+  }
+}
+
+// The fused launch: transfer blocks first (the hardware starts blocks in index order), then the
+// GEMM's clusters.
+template <class GemmKernel>
+__global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::MinBlocksPerMultiprocessor)
+    fused_kernel(CUTLASS_GRID_CONSTANT typename GemmKernel::Params const gemm, TransferList const transfers) {
+  if (static_cast<int>(blockIdx.x) < transfers.blocks) {
+    transfer_rows(transfers);
+    return;
+  }
+  extern __shared__ char shared_storage[];
+  GemmKernel op;
+  op(gemm, shared_storage);
+}
+
+/// Once per device: lets the fused kernel of GemmKernel use the shared memory its GEMM needs.
+template <class GemmKernel>
+cudaError_t allow_fused_shared_memory() {
+  return cudaFuncSetAttribute(fused_kernel<GemmKernel>, cudaFuncAttributeMaxDynamicSharedMemorySize, GemmKernel::SharedStorageSize);
+}
+
+/// One launch of `transfer_blocks` + `gemm_blocks` blocks (both whole clusters of cluster_m).
+template <class GemmKernel>
+cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, int gemm_blocks, int cluster_m,
+                         cudaStream_t stream) {
+  params.scheduler.first_gemm_block = transfers.blocks;
+  params.scheduler.gemm_blocks = std::max(gemm_blocks, cluster_m);
+  params.scheduler.timeout_ns = transfers.timeout_ns;
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(transfers.blocks + gemm_blocks), 1, 1);
+  config.blockDim = dim3(GemmKernel::MaxThreadsPerBlock, 1, 1);
+  config.dynamicSmemBytes = GemmKernel::SharedStorageSize;
+  config.stream = stream;
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = static_cast<unsigned>(cluster_m);
+  cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, fused_kernel<GemmKernel>, params, transfers);
+}
+
+/// A device array filled from the host once (setup, synchronous).
+template <class T>
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() { cudaFree(data_); }
+  cudaError_t upload(const std::vector<T>& values) {
+    if (cudaError_t e = resize(values.size()); e != cudaSuccess) return e;
+    return values.empty() ? cudaSuccess : cudaMemcpy(data_, values.data(), values.size() * sizeof(T), cudaMemcpyHostToDevice);
+  }
+  cudaError_t resize(std::size_t count) {
+    if (count <= capacity_) return cudaSuccess;
+    cudaFree(data_);
+    data_ = nullptr;
+    capacity_ = 0;
+    if (cudaError_t e = cudaMalloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T)); e != cudaSuccess) return e;
+    capacity_ = count;
+    return cudaSuccess;
+  }
+  T* get() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+inline bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+/// One GEMM group: D [m, n] = A [m, k] x B [k, n].
+struct GroupOperands {
+  int m;
+  const Element* a;
+  const Element* b;
+  Element* d;
+};
+
+/// The per-group argument arrays of a fused GEMM in device memory, and the kernel parameters made
+/// from them (setup, synchronous: once per routing).
+template <class Gemm>
+class GroupArrays {
+ public:
+  using Kernel = typename Gemm::Kernel;
+  using Scheduler = typename Kernel::TileSchedulerArguments;
+
+  cudaError_t prepare(const std::vector<GroupOperands>& groups, int n, int k, int device, int sms, const Scheduler& scheduler,
+                      typename Kernel::Params& params) {
+    std::vector<typename ArrivalProblemShape::UnderlyingProblemShape> host_shapes;
+    std::vector<const Element*> a, b, c;
+    std::vector<Element*> d;
+    std::vector<typename Gemm::StrideA> sa;
+    std::vector<typename Gemm::StrideB> sb;
+    std::vector<typename Gemm::StrideC> sc;
+    std::vector<typename Gemm::StrideD> sd;
+    for (const GroupOperands& g : groups) {
+      host_shapes.push_back({g.m, n, k});
+      a.push_back(g.a), b.push_back(g.b), c.push_back(g.d), d.push_back(g.d);  // C read only with beta != 0: never here
+      sa.push_back(cutlass::make_cute_packed_stride(typename Gemm::StrideA{}, {g.m, k, 1}));
+      sb.push_back(cutlass::make_cute_packed_stride(typename Gemm::StrideB{}, {n, k, 1}));
+      sc.push_back(cutlass::make_cute_packed_stride(typename Gemm::StrideC{}, {g.m, n, 1}));
+      sd.push_back(cutlass::make_cute_packed_stride(typename Gemm::StrideD{}, {g.m, n, 1}));
+    }
+    for (cudaError_t e : {shapes_.upload(host_shapes), a_.upload(a), b_.upload(b), c_.upload(c), d_.upload(d), stride_a_.upload(sa),
+                          stride_b_.upload(sb), stride_c_.upload(sc), stride_d_.upload(sd)})
+      if (e != cudaSuccess) return e;
+    host_shapes_ = std::move(host_shapes);
+    if (groups.empty()) return cudaSuccess;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = device;
+    hw.sm_count = sms;
+    typename Kernel::Arguments arguments{cutlass::gemm::GemmUniversalMode::kGrouped,
+                                         ArrivalProblemShape{{static_cast<int>(host_shapes_.size()), shapes_.get(), host_shapes_.data()}},
+                                         {a_.get(), stride_a_.get(), b_.get(), stride_b_.get()},
+                                         {{}, c_.get(), stride_c_.get(), d_.get(), stride_d_.get()},
+                                         hw,
+                                         scheduler};
+    arguments.epilogue.thread.alpha = 1.0f;
+    arguments.epilogue.thread.beta = 0.0f;
+    if (!Kernel::can_implement(arguments)) return cudaErrorInvalidValue;
+    if (cudaError_t e = workspace_.resize(Kernel::get_workspace_size(arguments)); e != cudaSuccess) return e;
+    if (Kernel::initialize_workspace(arguments, workspace_.get(), nullptr) != cutlass::Status::kSuccess) return cudaErrorInvalidValue;
+    params = Kernel::to_underlying_arguments(arguments, workspace_.get());
+    return cudaDeviceSynchronize();
+  }
+
+ private:
+  DeviceArray<typename ArrivalProblemShape::UnderlyingProblemShape> shapes_;
+  std::vector<typename ArrivalProblemShape::UnderlyingProblemShape> host_shapes_;  // read by the kernel's setup
+  DeviceArray<const Element*> a_, b_, c_;
+  DeviceArray<Element*> d_;
+  DeviceArray<typename Gemm::StrideA> stride_a_;
+  DeviceArray<typename Gemm::StrideB> stride_b_;
+  DeviceArray<typename Gemm::StrideC> stride_c_;
+  DeviceArray<typename Gemm::StrideD> stride_d_;
+  DeviceArray<std::uint8_t> workspace_;
+};
+
+/// The SM count of the current device and the fused kernel's shared memory allowed there, once.
+template <class Kernel>
+cudaError_t bind_device(int& device, int& sms) {
+  if (device >= 0) return cudaSuccess;
+  int current = 0;
+  if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
+  if (cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, current); e != cudaSuccess) return e;
+  if (cudaError_t e = allow_fused_shared_memory<Kernel>(); e != cudaSuccess) return e;
+  device = current;
+  return cudaSuccess;
+}
+
+/// Whether the current device runs the fused kernels (sm_90); if not, why.
+inline bool fused_kernels_run_here(std::string* why_not) {
+  int device = 0;
+  cudaDeviceProp props{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    if (why_not) *why_not = "no CUDA device";
+    return false;
+  }
+  if (props.major != 9 || props.minor != 0) {
+    if (why_not) *why_not = "the fused kernels are built for sm_90 (Hopper); this device is sm_" + std::to_string(props.major) +
+                            std::to_string(props.minor);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace comet::kernels::fused_detail

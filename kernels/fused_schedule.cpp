@@ -1,0 +1,152 @@
+#include "fused_schedule.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace comet::kernels {
+
+namespace {
+
+void check_route(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
+  if (route.sources <= 0 || route.experts < 0)
+    throw std::invalid_argument("fused dispatch: need at least one source and no negative expert count");
+  if (route.local_source < 0 || route.local_source >= route.sources)
+    throw std::invalid_argument("fused dispatch: local source " + std::to_string(route.local_source) + " is not one of the " +
+                                std::to_string(route.sources) + " sources");
+  if (route.rows.size() != static_cast<std::size_t>(route.sources) * route.experts)
+    throw std::invalid_argument("fused dispatch: rows has " + std::to_string(route.rows.size()) + " entries, expected experts x sources = " +
+                                std::to_string(static_cast<std::size_t>(route.sources) * route.experts));
+  for (std::int64_t r : route.rows)
+    if (r < 0) throw std::invalid_argument("fused dispatch: negative row count " + std::to_string(r));
+  if (tile_m <= 0 || n_tiles <= 0 || cluster_m <= 0)
+    throw std::invalid_argument("fused dispatch: tile rows, N tiles and cluster size must be positive");
+}
+
+// Where the rows of a route are: the expert-major receive buffer (an expert's rows in wave
+// order) and each source's buffer (its rows for this destination, expert by expert).
+struct ReceiveLayout {
+  std::vector<int> pull_order;                   // pull_order[w]: the source of wave w
+  std::vector<std::int64_t> expert_first_row;    // experts + 1
+  std::vector<int> expert_first_flag;            // experts + 1: one flag per M tile
+  std::vector<std::int64_t> flag_rows;           // per M tile
+  std::vector<std::int64_t> dest_first, source_first;  // [e * sources + w]: first row of that segment in each buffer
+
+  ReceiveLayout(const DispatchRoute& route, int tile_m) {
+    const int sources = route.sources, experts = route.experts;
+    for (int w = 0; w < sources; ++w) pull_order.push_back((route.local_source + w) % sources);
+    expert_first_row.assign(1, 0);
+    expert_first_flag.assign(1, 0);
+    for (int e = 0; e < experts; ++e) {
+      std::int64_t rows = 0;
+      for (int src = 0; src < sources; ++src) rows += route.rows_of(e, src);
+      expert_first_row.push_back(expert_first_row.back() + rows);
+      expert_first_flag.push_back(expert_first_flag.back() + static_cast<int>((rows + tile_m - 1) / tile_m));
+      for (std::int64_t first = 0; first < rows; first += tile_m) flag_rows.push_back(std::min<std::int64_t>(tile_m, rows - first));
+    }
+    dest_first.resize(static_cast<std::size_t>(experts) * sources);
+    source_first.resize(dest_first.size());
+    std::vector<std::int64_t> source_offset(static_cast<std::size_t>(sources), 0);
+    for (int e = 0; e < experts; ++e) {
+      std::int64_t dest = expert_first_row[static_cast<std::size_t>(e)];
+      for (int w = 0; w < sources; ++w) {
+        const int src = pull_order[static_cast<std::size_t>(w)];
+        dest_first[at(sources, e, w)] = dest;
+        source_first[at(sources, e, w)] = source_offset[static_cast<std::size_t>(src)];
+        dest += route.rows_of(e, src);
+        source_offset[static_cast<std::size_t>(src)] += route.rows_of(e, src);
+      }
+    }
+  }
+  static std::size_t at(int sources, int e, int w) { return static_cast<std::size_t>(e) * sources + w; }
+  int m_tiles(int e) const { return expert_first_flag[static_cast<std::size_t>(e) + 1] - expert_first_flag[static_cast<std::size_t>(e)]; }
+};
+
+}  // namespace
+
+FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
+  check_route(route, tile_m, n_tiles, cluster_m);
+  const int sources = route.sources, experts = route.experts;
+  const ReceiveLayout layout(route, tile_m);
+  FusedDispatchSchedule s;
+  s.tile_m = tile_m;
+  s.n_tiles = n_tiles;
+  s.cluster_m = cluster_m;
+  s.pull_order = layout.pull_order;
+  s.expert_first_row = layout.expert_first_row;
+  s.expert_first_flag = layout.expert_first_flag;
+  s.flag_rows = layout.flag_rows;
+  const auto at = [&](int e, int w) { return ReceiveLayout::at(sources, e, w); };
+  const std::vector<std::int64_t>& dest_first = layout.dest_first;
+  const std::vector<std::int64_t>& source_first = layout.source_first;
+  // One source segment as copies cut at the expert's M tiles. tile_wave[flag]: the latest wave
+  // that copies into that M tile.
+  std::vector<int> tile_wave(static_cast<std::size_t>(s.flag_count()), 0);
+  const auto copy_segment = [&](int e, int w) {
+    const int src = s.pull_order[static_cast<std::size_t>(w)];
+    const std::int64_t segment = route.rows_of(e, src), expert_first = s.expert_first_row[static_cast<std::size_t>(e)];
+    for (std::int64_t done = 0; done < segment;) {
+      const std::int64_t in_expert = dest_first[at(e, w)] - expert_first + done;
+      const std::int64_t m = in_expert / tile_m;
+      const std::int64_t take = std::min(segment - done, (m + 1) * tile_m - in_expert);
+      const int flag = s.expert_first_flag[static_cast<std::size_t>(e)] + static_cast<int>(m);
+      s.copies.push_back({src, e, w, source_first[at(e, w)] + done, expert_first + in_expert, take, flag});
+      tile_wave[static_cast<std::size_t>(flag)] = std::max(tile_wave[static_cast<std::size_t>(flag)], w);
+      done += take;
+    }
+  };
+  for (int e = 0; e < experts; ++e) copy_segment(e, 0);  // local pass
+  for (int e = 0; e < experts; ++e)
+    for (int w = 1; w < sources; ++w) copy_segment(e, w);  // expert pass
+
+  // Work units: local pass (M tiles of own rows only), then expert pass; each expert N column by
+  // N column, its M tiles in cluster_m groups.
+  for (const bool local_pass : {true, false})
+    for (int e = 0; e < experts; ++e) {
+      const int first_flag = s.expert_first_flag[static_cast<std::size_t>(e)];
+      const int m_tiles = s.expert_first_flag[static_cast<std::size_t>(e) + 1] - first_flag;
+      for (int n = 0; n < n_tiles; ++n)
+        for (int m = 0; m < m_tiles; m += cluster_m) {
+          int wave = 0;
+          for (int member = m; member < std::min(m + cluster_m, m_tiles); ++member)
+            wave = std::max(wave, tile_wave[static_cast<std::size_t>(first_flag + member)]);
+          if ((wave == 0) == local_pass) s.tiles.push_back({e, m, n, wave});
+        }
+    }
+  return s;
+}
+
+FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
+  check_route(route, tile_m, n_tiles, cluster_m);
+  const ReceiveLayout layout(route, tile_m);
+  FusedCombineSchedule s;
+  s.tile_m = tile_m;
+  s.n_tiles = n_tiles;
+  s.cluster_m = cluster_m;
+  s.expert_first_row = layout.expert_first_row;
+  for (int e = 0; e < route.experts; ++e)
+    for (int n = 0; n < n_tiles; ++n)
+      for (int m = 0; m < layout.m_tiles(e); m += cluster_m) s.tiles.push_back({e, m, n, 0});
+  // Each unit's M tiles, cut where their rows change source (the wave segments of the expert).
+  for (std::size_t unit = 0; unit < s.tiles.size(); ++unit) {
+    const GemmTile& t = s.tiles[unit];
+    const std::int64_t expert_first = layout.expert_first_row[static_cast<std::size_t>(t.expert)];
+    const std::int64_t expert_rows = layout.expert_first_row[static_cast<std::size_t>(t.expert) + 1] - expert_first;
+    for (int rank = 0; rank < cluster_m && t.m + rank < layout.m_tiles(t.expert); ++rank) {
+      const std::int64_t tile_first = static_cast<std::int64_t>(t.m + rank) * tile_m;
+      const std::int64_t tile_end = std::min<std::int64_t>(tile_first + tile_m, expert_rows);
+      for (int w = 0; w < route.sources; ++w) {
+        const std::size_t segment = ReceiveLayout::at(route.sources, t.expert, w);
+        const int src = layout.pull_order[static_cast<std::size_t>(w)];
+        const std::int64_t seg_first = layout.dest_first[segment] - expert_first, seg_end = seg_first + route.rows_of(t.expert, src);
+        const std::int64_t first = std::max(seg_first, tile_first), end = std::min(seg_end, tile_end);
+        if (first >= end) continue;
+        s.sends.push_back({static_cast<int>(unit) * cluster_m + rank, src, t.expert, t.n, expert_first + first,
+                           layout.source_first[segment] + (first - seg_first), end - first});
+      }
+    }
+  }
+  return s;
+}
+
+}  // namespace comet::kernels
