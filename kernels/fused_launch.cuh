@@ -86,25 +86,27 @@ __device__ inline void transfer_rows(const TransferList& list) {
       if (threadIdx.x == 0) wait_for_flag(list, task.wait_flag, task.wait_count);
       __syncthreads();
     }
-    // Contiguous on both sides: one run; else row by row.
+    // All of the task's vectors are spread over the block's threads at once, TRANSFER_UNROLL loads
+    // in flight per thread (row by row, a send of 512-byte row pieces kept 32 threads busy and
+    // moved 0.5 GB/s per block to host memory: one H100). Contiguous on both sides: no division.
     const bool contiguous = task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors;
-    const long long runs = contiguous ? 1 : task.rows, run_vectors = contiguous ? task.rows * task.row_vectors : task.row_vectors;
+    const long long total = task.rows * task.row_vectors;
     const long long stride = static_cast<long long>(blockDim.x) * TRANSFER_UNROLL;
-    for (long long run = 0; run < runs; ++run) {
-      const int4* source = task.source + run * task.source_stride;
-      int4* dest = task.dest + run * task.dest_stride;
-      for (long long base = threadIdx.x; base < run_vectors; base += stride) {
-        int4 v[TRANSFER_UNROLL];
+    for (long long base = threadIdx.x; base < total; base += stride) {
+      int4 v[TRANSFER_UNROLL];
 #pragma unroll
-        for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-          const long long i = base + static_cast<long long>(u) * blockDim.x;
-          if (i < run_vectors) v[u] = __ldcs(source + i);
-        }
+      for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+        const long long i = base + static_cast<long long>(u) * blockDim.x;
+        if (i >= total) continue;
+        const long long row = contiguous ? 0 : i / task.row_vectors, column = i - row * task.row_vectors;
+        v[u] = __ldcs(task.source + (contiguous ? i : row * task.source_stride + column));
+      }
 #pragma unroll
-        for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-          const long long i = base + static_cast<long long>(u) * blockDim.x;
-          if (i < run_vectors) dest[i] = v[u];
-        }
+      for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+        const long long i = base + static_cast<long long>(u) * blockDim.x;
+        if (i >= total) continue;
+        const long long row = contiguous ? 0 : i / task.row_vectors, column = i - row * task.row_vectors;
+        task.dest[contiguous ? i : row * task.dest_stride + column] = v[u];
       }
     }
     // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
