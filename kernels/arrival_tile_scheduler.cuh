@@ -1,12 +1,12 @@
 // A CUTLASS tile scheduler for the grouped (ptr-array) Hopper GEMM that hands out output tiles in
-// the order of a table computed on the host (fused_dispatch_schedule.hpp) and holds each tile back
+// the order of a table computed on the host (fused_schedule.hpp) and holds each tile back
 // until its rows have arrived: a per-M-tile flag counts the rows the copy blocks have written, and
 // the tile goes out once the count reaches the tile's rows.
 //
 // It takes the place of CUTLASS's PersistentTileSchedulerSm90Group through the library's
 // extension point, TileSchedulerSelector, specialised for ArrivalProblemShape (a GroupProblemShape
 // under another name, so that only the fused kernel gets this scheduler). The kernel itself is
-// CUTLASS's KernelPtrArrayTmaWarpSpecializedCooperative, unchanged. Two differences from the
+// CUTLASS's KernelPtrArrayTmaWarpSpecializedCooperative, unchanged. Three differences from the
 // group scheduler matter:
 //  - Only blocks [first_gemm_block, first_gemm_block + gemm_blocks) of the launch run the GEMM
 //    (the others copy rows), so the persistent stride is gemm_blocks / cluster_size clusters, not
@@ -14,6 +14,8 @@
 //  - Rows written by other blocks with ordinary stores are read here by TMA (the async proxy):
 //    after the flag is acquired every thread that goes on to issue TMA loads executes
 //    fence.proxy.async.global.
+//  - With tile_done set (the combine), a consumer warp asking for its next tile has stored its part
+//    of the previous one: it fences and adds 1 to that tile's done flag, which the send blocks wait on.
 // A flag that never fills is the watchdog's case: after timeout_ns of waiting the scheduler
 // records the flag (+1) in *timed_out and lets the tile go with whatever rows are there; every
 // later wait sees *timed_out and stops waiting, so the launch ends and the host reports it.
