@@ -30,7 +30,8 @@ static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedC
 using namespace fused_detail;
 
 struct FusedCombineGemm::State {
-  int device = -1, sms = 0;
+  int device = -1;
+  int blocks = 0;  // blocks of the fused kernel resident at once (resident_blocks): the grid's limit
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0, send_count = 0, done_count = 0;
@@ -65,7 +66,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
     return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = bind_device<CombineKernel>(s.device, s.sms); e != cudaSuccess) return e;
+  if (cudaError_t e = bind_device<CombineKernel>(s.device, s.blocks, CLUSTER_M); e != cudaSuccess) return e;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
 
@@ -106,7 +107,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.has_gemm = !groups.empty();
   typename CombineKernel::TileSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
                                                            s.timed_out.get(), s.timeout_ns, s.done.get()};
-  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.sms, scheduler, s.params);
+  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.blocks, scheduler, s.params);
       e != cudaSuccess)
     return e;
   s.prepared = true;
@@ -115,8 +116,8 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
 
 cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || send_blocks < 0 || send_blocks >= s.sms || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.sms - send_blocks;
+  if (!s.prepared || send_blocks < 0 || send_blocks >= s.blocks || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  int gemm_blocks = s.blocks - send_blocks;
   if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
   gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
   if (!s.has_gemm) gemm_blocks = 0;
@@ -127,7 +128,7 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || send_blocks <= 0 || send_blocks > s.sms || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  if (!s.prepared || send_blocks <= 0 || send_blocks > s.blocks || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
   if (cudaError_t e = s.reset(0xFF, stream); e != cudaSuccess) return e;  // every tile already done
   return s.launch(send_blocks, 0, stream);
 }

@@ -2,7 +2,8 @@
 // projection out = act x W_e tile by tile and send blocks write every finished output tile's rows
 // straight back to the GPUs (sources) the rows came from, while later tiles are still computed.
 //
-// Roles (one launch, a persistent grid no larger than the GPU's SMs, one block per SM):
+// Roles (one launch, a persistent grid no larger than the blocks the GPU holds at once, in whole
+// clusters, one block per SM):
 //  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
 //    (arrival_tile_scheduler.cuh) and an epilogue that stores from registers; after storing its
 //    part of a tile every consumer warp adds 1 to the tile's done flag. Tiles expert by expert, N
@@ -12,7 +13,7 @@
 //    to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
 //    IPC / peer access, or host-mapped pinned memory).
 // The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
-// once (grid <= SMs), so no wait depends on a block that cannot run. A tile that never finishes
+// once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run. A tile that never finishes
 // is the watchdog's case (watchdog()). What this launch does not do yet: raise per-destination
 // flags for an unpermute that would consume rows as they land (the destination reads them after
 // the launch).

@@ -29,7 +29,8 @@ static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == Fused
 using namespace fused_detail;
 
 struct FusedDispatchGemm::State {
-  int device = -1, sms = 0;
+  int device = -1;
+  int blocks = 0;  // blocks of the fused kernel resident at once (resident_blocks): the grid's limit
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0, copy_count = 0, flag_count = 0;
@@ -50,7 +51,7 @@ FusedDispatchGemm::~FusedDispatchGemm() = default;
 
 bool FusedDispatchGemm::available(std::string* why_not) { return fused_kernels_run_here(why_not); }
 
-int FusedDispatchGemm::sm_count() const { return state_->sms; }
+int FusedDispatchGemm::max_blocks() const { return state_->blocks; }
 
 void FusedDispatchGemm::set_timeout(double seconds) { state_->timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
 
@@ -62,7 +63,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
     return cudaErrorInvalidValue;
   if (!aligned16(buffers.received) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = bind_device<DispatchKernel>(s.device, s.sms); e != cudaSuccess) return e;
+  if (cudaError_t e = bind_device<DispatchKernel>(s.device, s.blocks, CLUSTER_M); e != cudaSuccess) return e;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
 
@@ -105,7 +106,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.has_gemm = !groups.empty();
   typename DispatchKernel::TileSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
                                                             s.flag_rows.get(), s.timed_out.get(), s.timeout_ns, nullptr};
-  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.sms, scheduler, s.params);
+  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.blocks, scheduler, s.params);
       e != cudaSuccess)
     return e;
   s.prepared = true;
@@ -114,8 +115,8 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
 
 cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks < 0 || copy_blocks >= s.sms || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.sms - copy_blocks;
+  if (!s.prepared || copy_blocks < 0 || copy_blocks >= s.blocks || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  int gemm_blocks = s.blocks - copy_blocks;
   if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
   gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
   if (!s.has_gemm) gemm_blocks = 0;
@@ -130,7 +131,7 @@ cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gem
 
 cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks <= 0 || copy_blocks > s.sms || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  if (!s.prepared || copy_blocks <= 0 || copy_blocks > s.blocks || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
   if (cudaError_t e = cudaMemsetAsync(s.flags.get(), 0, sizeof(unsigned) * std::max(s.flag_count, 1), stream); e != cudaSuccess) return e;
   return s.launch(copy_blocks, 0, stream);
 }
@@ -150,7 +151,7 @@ bool FusedDispatchGemm::available(std::string* why_not) {
   if (why_not) *why_not = "built without CUTLASS (scripts/setup.sh installs its headers; COMET_CUTLASS_DIR)";
   return false;
 }
-int FusedDispatchGemm::sm_count() const { return 0; }
+int FusedDispatchGemm::max_blocks() const { return 0; }
 void FusedDispatchGemm::set_timeout(double) {}
 cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_t, std::int64_t, const FusedDispatchBuffers&) {
   return cudaErrorNotSupported;

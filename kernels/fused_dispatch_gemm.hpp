@@ -2,7 +2,8 @@
 // into the expert-major receive buffer and GEMM blocks compute the expert projection
 // out = received x W_e tile by tile, each tile as soon as its rows are in.
 //
-// Roles (one launch, a persistent grid no larger than the GPU's SMs, one block per SM):
+// Roles (one launch, a persistent grid no larger than the blocks the GPU holds at once, in whole
+// clusters, one block per SM):
 //  - blocks [0, copy_blocks): copy blocks (a multiple of the cluster size). They take the schedule's row copies in order (block b
 //    copies b, b + copy_blocks, ...), read the rows through the source's pointer (device memory,
 //    another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped pinned memory: any
@@ -12,8 +13,9 @@
 //    warp groups) with the arrival tile scheduler (arrival_tile_scheduler.cuh): tiles in the
 //    schedule's order (the wave that completes them first: the destination's own rows, then the
 //    sources in ring order), each released when its flag counts its rows.
-// A GEMM block waits only for copy blocks, which wait for nothing; with the grid at most one block
-// per SM every block is resident at once, so no wait depends on a block that cannot run. A flag
+// A GEMM block waits only for copy blocks, which wait for nothing; the grid is capped at the blocks
+// the GPU holds at once (cudaOccupancyMaxActiveClusters), so every block is resident together and no
+// wait depends on a block that cannot run. A flag
 // that still does not fill (a source that never delivers, a foreign kernel holding the SMs) is
 // the watchdog's case: see watchdog().
 //
@@ -82,8 +84,9 @@ class FusedDispatchGemm {
   /// GEMM block gave up on (its output is then garbage; a caller reports it and exits 3).
   int watchdog();
 
-  /// SMs of the current device (the copy and GEMM blocks share them).
-  int sm_count() const;
+  /// After prepare(): the most blocks one launch has (copy + GEMM), those of this kernel the GPU
+  /// holds at once in whole clusters (at most one per SM).
+  int max_blocks() const;
 
  private:
   struct State;

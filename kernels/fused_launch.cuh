@@ -257,14 +257,40 @@ class GroupArrays {
   DeviceArray<std::uint8_t> workspace_;
 };
 
-/// The SM count of the current device and the fused kernel's shared memory allowed there, once.
+/// Blocks of the fused kernel that can be resident at once in whole clusters of cluster_m: with a
+/// block per SM, clusters must fit in a GPC, and a GPC with an odd number of free SMs leaves one
+/// idle, so this can be below the SM count. The grid never exceeds it, so that every block a wait
+/// depends on is running (cudaOccupancyMaxActiveClusters; the SM count if the query fails).
+template <class GemmKernel>
+int resident_blocks(int cluster_m, int sms) {
+  cudaLaunchConfig_t config{};
+  config.gridDim = dim3(static_cast<unsigned>(sms / cluster_m * cluster_m), 1, 1);
+  config.blockDim = dim3(GemmKernel::MaxThreadsPerBlock, 1, 1);
+  config.dynamicSmemBytes = GemmKernel::SharedStorageSize;
+  cudaLaunchAttribute cluster{};
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = static_cast<unsigned>(cluster_m);
+  cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  int clusters = 0;
+  if (cudaOccupancyMaxActiveClusters(&clusters, fused_kernel<GemmKernel>, &config) != cudaSuccess || clusters < 1) {
+    cudaGetLastError();  // clear a failed query
+    return sms / cluster_m * cluster_m;
+  }
+  return std::min(sms, clusters * cluster_m) / cluster_m * cluster_m;
+}
+
+/// The current device, the blocks of the fused kernel that fit on it at once (resident_blocks) and
+/// the shared memory its GEMM needs allowed there, once.
 template <class Kernel>
-cudaError_t bind_device(int& device, int& sms) {
+cudaError_t bind_device(int& device, int& blocks, int cluster_m) {
   if (device >= 0) return cudaSuccess;
-  int current = 0;
+  int current = 0, sms = 0;
   if (cudaError_t e = cudaGetDevice(&current); e != cudaSuccess) return e;
   if (cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, current); e != cudaSuccess) return e;
   if (cudaError_t e = allow_fused_shared_memory<Kernel>(); e != cudaSuccess) return e;
+  blocks = resident_blocks<Kernel>(cluster_m, sms);
   device = current;
   return cudaSuccess;
 }
