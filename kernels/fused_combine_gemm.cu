@@ -19,9 +19,9 @@ namespace fused_detail {
 
 // Stores from registers: a consumer warp's stores are issued when it moves on to its next tile,
 // where the scheduler counts it done (TMA stores would still be in flight).
-using CombineGemm = FusedGemm<cutlass::epilogue::PtrArrayNoSmemWarpSpecialized>;
-using CombineKernel = CombineGemm::Kernel;
-constexpr unsigned CONSUMER_WARPS = CombineKernel::NumMmaThreads / 32;
+using CombineVariants = FusedVariants<cutlass::epilogue::PtrArrayNoSmemWarpSpecialized>;
+constexpr unsigned CONSUMER_WARPS = decltype(CombineVariants::b_stored)::Kernel::NumMmaThreads / 32;
+static_assert(CONSUMER_WARPS == decltype(CombineVariants::b_transposed)::Kernel::NumMmaThreads / 32);
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
 
@@ -30,20 +30,18 @@ static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedC
 using namespace fused_detail;
 
 struct FusedCombineGemm::State {
-  int device = -1;
-  int blocks = 0;  // blocks of the fused kernel resident at once (resident_blocks): the grid's limit
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0, send_count = 0, done_count = 0;
   DeviceArray<ArrivalTile> tiles;
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done, timed_out;
-  GroupArrays<CombineGemm> groups;
-  typename CombineKernel::Params params{};
+  CombineVariants gemm;
 
+  int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
   cudaError_t launch(int send_blocks, int gemm_blocks, cudaStream_t stream) {
     const TransferList list{sends.get(), send_count, send_blocks, done.get(), timed_out.get(), timeout_ns};
-    return launch_fused<CombineKernel>(params, list, gemm_blocks, CLUSTER_M, stream);
+    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   cudaError_t reset(unsigned char done_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
@@ -59,14 +57,14 @@ bool FusedCombineGemm::available(std::string* why_not) { return fused_kernels_ru
 void FusedCombineGemm::set_timeout(double seconds) { state_->timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
 
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
-                                      const FusedCombineBuffers& buffers) {
+                                      const FusedCombineBuffers& buffers, bool weights_transposed) {
   State& s = *state_;
   s.prepared = false;
+  s.gemm.transposed = weights_transposed;
   if (k % 8 != 0 || n % 8 != 0 || k <= 0 || n <= 0 || k > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
   if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
     return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = bind_device<CombineKernel>(s.device, s.blocks, CLUSTER_M); e != cudaSuccess) return e;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
 
@@ -105,9 +103,9 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.send_count = static_cast<int>(sends.size());
   s.done_count = schedule.done_flags();
   s.has_gemm = !groups.empty();
-  typename CombineKernel::TileSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
-                                                           s.timed_out.get(), s.timeout_ns, s.done.get()};
-  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.blocks, scheduler, s.params);
+  const ArrivalTileScheduler<8>::Arguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
+                                                     s.timed_out.get(), s.timeout_ns, s.done.get()};
+  if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
   s.prepared = true;
@@ -116,8 +114,8 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
 
 cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || send_blocks < 0 || send_blocks >= s.blocks || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.blocks - send_blocks;
+  if (!s.prepared || send_blocks < 0 || send_blocks >= s.blocks() || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  int gemm_blocks = s.blocks() - send_blocks;
   if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
   gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
   if (!s.has_gemm) gemm_blocks = 0;
@@ -128,7 +126,7 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || send_blocks <= 0 || send_blocks > s.blocks || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  if (!s.prepared || send_blocks <= 0 || send_blocks > s.blocks() || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
   if (cudaError_t e = s.reset(0xFF, stream); e != cudaSuccess) return e;  // every tile already done
   return s.launch(send_blocks, 0, stream);
 }
@@ -149,7 +147,7 @@ bool FusedCombineGemm::available(std::string* why_not) {
   return false;
 }
 void FusedCombineGemm::set_timeout(double) {}
-cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&) {
+cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;
 }
 cudaError_t FusedCombineGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }

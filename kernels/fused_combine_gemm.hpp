@@ -19,7 +19,8 @@
 // the launch).
 //
 // bf16: act [total rows, k] in the dispatch's expert-major layout, W_e [k, n] row-major one after
-// the other ([experts][k][n], as w2 is stored), out [total rows, n] (the GEMM's own copy of the
+// the other ([experts][k][n], as w2 is stored; or W_e^T, [experts][n][k], for the backward's
+// d_h13 w13^T), out [total rows, n] (the GEMM's own copy of the
 // output, which the sends read), each destination [its rows for this GPU, n] expert by expert (the
 // layout its dispatch sent them in). k and n multiples of 8. Built only with CUTLASS and run only
 // on compute capability 9.0 (available()).
@@ -58,10 +59,12 @@ class FusedCombineGemm {
   /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns.
   static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n);
 
-  /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing).
-  /// cudaErrorInvalidValue: k or n not a multiple of 8, a misaligned pointer, a destination
-  /// missing, a schedule not in this kernel's tiles.
-  cudaError_t prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n, const FusedCombineBuffers& buffers);
+  /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With
+  /// `weights_transposed` each expert's W_e^T is what is stored, [n, k] (the backward: d_h13 w13^T,
+  /// sent back to the sources as the dispatch's gradient). cudaErrorInvalidValue: k or n not a
+  /// multiple of 8, a misaligned pointer, a destination missing, a schedule not in this kernel's tiles.
+  cudaError_t prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n, const FusedCombineBuffers& buffers,
+                      bool weights_transposed = false);
 
   /// Enqueues one fused run: `send_blocks` send blocks and the GEMM on the SMs left (at most
   /// gemm_sms when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`).

@@ -19,8 +19,7 @@ FusedDispatchSchedule FusedDispatchGemm::schedule_for(const DispatchRoute& route
 namespace fused_detail {
 
 // TMA stores: the output stays on this GPU.
-using DispatchGemm = FusedGemm<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
-using DispatchKernel = DispatchGemm::Kernel;
+using DispatchVariants = FusedVariants<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
 static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == FusedDispatchGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedDispatchGemm::CLUSTER_M);
 
@@ -29,20 +28,18 @@ static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == Fused
 using namespace fused_detail;
 
 struct FusedDispatchGemm::State {
-  int device = -1;
-  int blocks = 0;  // blocks of the fused kernel resident at once (resident_blocks): the grid's limit
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0, copy_count = 0, flag_count = 0;
   DeviceArray<ArrivalTile> tiles;
   DeviceArray<RowTask> copies;
   DeviceArray<unsigned> flags, flag_rows, timed_out;
-  GroupArrays<DispatchGemm> groups;
-  typename DispatchKernel::Params params{};
+  DispatchVariants gemm;
 
+  int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
   cudaError_t launch(int copy_blocks, int gemm_blocks, cudaStream_t stream) {
     const TransferList list{copies.get(), copy_count, copy_blocks, flags.get(), timed_out.get(), timeout_ns};
-    return launch_fused<DispatchKernel>(params, list, gemm_blocks, CLUSTER_M, stream);
+    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
 };
 
@@ -51,19 +48,19 @@ FusedDispatchGemm::~FusedDispatchGemm() = default;
 
 bool FusedDispatchGemm::available(std::string* why_not) { return fused_kernels_run_here(why_not); }
 
-int FusedDispatchGemm::max_blocks() const { return state_->blocks; }
+int FusedDispatchGemm::max_blocks() const { return state_->blocks(); }
 
 void FusedDispatchGemm::set_timeout(double seconds) { state_->timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
 
 cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n,
-                                       const FusedDispatchBuffers& buffers) {
+                                       const FusedDispatchBuffers& buffers, bool weights_transposed) {
   State& s = *state_;
   s.prepared = false;
+  s.gemm.transposed = weights_transposed;
   if (k % 8 != 0 || n % 8 != 0 || k <= 0 || n <= 0 || k > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
   if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
     return cudaErrorInvalidValue;
   if (!aligned16(buffers.received) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = bind_device<DispatchKernel>(s.device, s.blocks, CLUSTER_M); e != cudaSuccess) return e;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
 
@@ -104,9 +101,9 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.copy_count = static_cast<int>(copies.size());
   s.flag_count = schedule.flag_count();
   s.has_gemm = !groups.empty();
-  typename DispatchKernel::TileSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
-                                                            s.flag_rows.get(), s.timed_out.get(), s.timeout_ns, nullptr};
-  if (cudaError_t e = s.groups.prepare(groups, static_cast<int>(n), static_cast<int>(k), s.device, s.blocks, scheduler, s.params);
+  const ArrivalTileScheduler<8>::Arguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
+                                                     s.flag_rows.get(), s.timed_out.get(), s.timeout_ns, nullptr};
+  if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
   s.prepared = true;
@@ -115,8 +112,8 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
 
 cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks < 0 || copy_blocks >= s.blocks || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.blocks - copy_blocks;
+  if (!s.prepared || copy_blocks < 0 || copy_blocks >= s.blocks() || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  int gemm_blocks = s.blocks() - copy_blocks;
   if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
   gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
   if (!s.has_gemm) gemm_blocks = 0;
@@ -131,7 +128,7 @@ cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gem
 
 cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks <= 0 || copy_blocks > s.blocks || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  if (!s.prepared || copy_blocks <= 0 || copy_blocks > s.blocks() || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
   if (cudaError_t e = cudaMemsetAsync(s.flags.get(), 0, sizeof(unsigned) * std::max(s.flag_count, 1), stream); e != cudaSuccess) return e;
   return s.launch(copy_blocks, 0, stream);
 }
@@ -153,7 +150,7 @@ bool FusedDispatchGemm::available(std::string* why_not) {
 }
 int FusedDispatchGemm::max_blocks() const { return 0; }
 void FusedDispatchGemm::set_timeout(double) {}
-cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_t, std::int64_t, const FusedDispatchBuffers&) {
+cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_t, std::int64_t, const FusedDispatchBuffers&, bool) {
   return cudaErrorNotSupported;
 }
 cudaError_t FusedDispatchGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }

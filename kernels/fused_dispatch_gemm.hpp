@@ -20,7 +20,8 @@
 // the watchdog's case: see watchdog().
 //
 // bf16 rows of k elements (k a multiple of 8: 16-byte rows for TMA and the copies), weights W_e
-// [k, n] row-major one after the other ([experts][k][n], as the expert weights w13 are stored),
+// [k, n] row-major one after the other ([experts][k][n], as the expert weights w13 are stored; or
+// W_e^T, [experts][n][k], for the backward's data gradient, whose exchange is the same shape),
 // output [total rows, n] row-major in the receive buffer's row order. Built only with CUTLASS and
 // run only on compute capability 9.0 (available() says whether this process can).
 #pragma once
@@ -65,9 +66,12 @@ class FusedDispatchGemm {
 
   /// Uploads the schedule's tables and the per-expert pointers for `buffers` (synchronous: once per
   /// routing, not per run). `schedule.copies` may be a subset of the schedule's (a test withholds a
-  /// source's copies to exercise the watchdog). cudaErrorInvalidValue: k or n not a multiple of 8,
-  /// a misaligned pointer, a source missing, a schedule not in this kernel's tiles.
-  cudaError_t prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n, const FusedDispatchBuffers& buffers);
+  /// source's copies to exercise the watchdog). With `weights_transposed` each expert's W_e^T is
+  /// what is stored, [n, k] (the backward: the combine-grad rows dy arriving into dy w2^T).
+  /// cudaErrorInvalidValue: k or n not a multiple of 8, a misaligned pointer, a source missing, a
+  /// schedule not in this kernel's tiles.
+  cudaError_t prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n, const FusedDispatchBuffers& buffers,
+                      bool weights_transposed = false);
 
   /// Enqueues one fused run on `stream`: the flags reset, then one launch of `copy_blocks` copy
   /// blocks and the GEMM on the SMs left (at most `gemm_sms` of them when > 0). copy_blocks = 0

@@ -31,10 +31,10 @@ struct FusedTiles {
 };
 constexpr int FUSED_TILE_M = 128, FUSED_TILE_N = 256, FUSED_CLUSTER_M = 2;
 
-// Row-major A [m, k] and B [k, n] (an expert's weights), D [m, n]; the arrival scheduler.
-template <class EpilogueSchedule>
-using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, cutlass::layout::RowMajor, FusedTiles<EpilogueSchedule>,
-                                                ArrivalProblemShape>;
+// Row-major A [m, k] and D [m, n]; B [k, n] (an expert's weights: RowMajor) or B^T stored [n, k]
+// (ColumnMajor: the backward's data gradients, dy w2^T and d_h13 w13^T); the arrival scheduler.
+template <class EpilogueSchedule, class LayoutB>
+using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, LayoutB, FusedTiles<EpilogueSchedule>, ArrivalProblemShape>;
 
 /// One run of rows a transfer block moves, in 16-byte vectors: `rows` rows of `row_vectors`, row r
 /// from source + r * source_stride to dest + r * dest_stride. Before: wait until flags[wait_flag]
@@ -294,6 +294,37 @@ cudaError_t bind_device(int& device, int& blocks, int cluster_m) {
   device = current;
   return cudaSuccess;
 }
+
+/// One fused GEMM kernel with its device arguments and parameters.
+template <class Gemm>
+struct FusedVariant {
+  using Kernel = typename Gemm::Kernel;
+  GroupArrays<Gemm> groups;
+  typename Kernel::Params params{};
+  int device = -1;
+  int blocks = 0;  // blocks of the fused kernel resident at once (resident_blocks): the grid's limit
+
+  cudaError_t prepare(const std::vector<GroupOperands>& operands, int n, int k, const typename Kernel::TileSchedulerArguments& scheduler) {
+    if (cudaError_t e = bind_device<Kernel>(device, blocks, FUSED_CLUSTER_M); e != cudaSuccess) return e;
+    return groups.prepare(operands, n, k, device, blocks, scheduler, params);
+  }
+  cudaError_t launch(const TransferList& transfers, int gemm_blocks, cudaStream_t stream) {
+    return launch_fused<Kernel>(params, transfers, gemm_blocks, FUSED_CLUSTER_M, stream);
+  }
+};
+
+/// A fused kernel's two layouts of B, the one prepared last in use (visit calls f with it).
+template <class EpilogueSchedule>
+struct FusedVariants {
+  FusedVariant<FusedGemm<EpilogueSchedule, cutlass::layout::RowMajor>> b_stored;
+  FusedVariant<FusedGemm<EpilogueSchedule, cutlass::layout::ColumnMajor>> b_transposed;
+  bool transposed = false;
+
+  template <class F>
+  auto visit(F&& f) {
+    return transposed ? f(b_transposed) : f(b_stored);
+  }
+};
 
 /// Whether the current device runs the fused kernels (sm_90); if not, why.
 inline bool fused_kernels_run_here(std::string* why_not) {

@@ -114,6 +114,7 @@ struct Fixture {
   bf16 *weights = nullptr, *received = nullptr, *out = nullptr, *reference = nullptr;
   kernels::FusedDispatchSchedule schedule;
   kernels::FusedDispatchBuffers buffers;
+  bool transposed = false;  // weights stored W_e^T, [n, k]
 
   Fixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_) : route(std::move(r)), k(k_), n(n_) {
     schedule = kernels::FusedDispatchGemm::schedule_for(route, n);
@@ -164,7 +165,7 @@ struct Fixture {
   void compute_reference(cublasHandle_t handle) {
     for_each_segment(route, [&](int e, int s, std::int64_t dest, std::int64_t source_first, std::int64_t rows) {
       if (rows > 0) {
-        ASSERT_EQ(kernels::gemm_bf16(handle, false, false, rows, n, k, buffers.sources[s] + source_first * k, weights + e * k * n,
+        ASSERT_EQ(kernels::gemm_bf16(handle, false, transposed, rows, n, k, buffers.sources[s] + source_first * k, weights + e * k * n,
                                      reference + dest * n, false),
                   CUBLAS_STATUS_SUCCESS);
       }
@@ -195,10 +196,12 @@ TEST(FusedDispatch, MatchesCublasOnRaggedRoutesWithEveryCopySplit) {
   std::mt19937_64 rng(seed);
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
-  for (int local : {0, 3}) {
+  for (const auto& [local, transposed] : {std::pair{0, false}, std::pair{3, false}, std::pair{3, true}}) {
+    SCOPED_TRACE(transposed ? "weights stored transposed (backward)" : "weights stored [k, n]");
     Fixture f(ragged_route(rng, local), 264, 520);
+    f.transposed = transposed;
     kernels::FusedDispatchGemm fused;
-    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
+    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, transposed), cudaSuccess);
     for (int copy_blocks : {2, 8, 32}) {  // back to back: the flags of the previous run must not count
       f.refill(rng);
       f.compute_reference(handle);
@@ -278,6 +281,7 @@ struct CombineFixture {
   bf16 *act = nullptr, *weights = nullptr, *out = nullptr;
   std::vector<bf16*> device_destinations, references;
   std::vector<std::unique_ptr<HostMapped>> host_destinations;
+  bool transposed = false;  // weights stored W_e^T, [n, k]
 
   CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_) : route(std::move(r)), k(k_), n(n_) {
     schedule = kernels::FusedCombineGemm::schedule_for(route, n);
@@ -315,7 +319,7 @@ struct CombineFixture {
     poison();
     for_each_segment(route, [&](int e, int s, std::int64_t expert_major_row, std::int64_t source_row, std::int64_t rows) {
       if (rows > 0) {
-        ASSERT_EQ(kernels::gemm_bf16(handle, false, false, rows, n, k, act + expert_major_row * k, weights + e * k * n,
+        ASSERT_EQ(kernels::gemm_bf16(handle, false, transposed, rows, n, k, act + expert_major_row * k, weights + e * k * n,
                                      references[s] + source_row * n, false),
                   CUBLAS_STATUS_SUCCESS);
       }
@@ -349,10 +353,12 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
   std::mt19937_64 rng(seed);
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
-  for (int local : {0, 3}) {
+  for (const auto& [local, transposed] : {std::pair{0, false}, std::pair{3, false}, std::pair{3, true}}) {
+    SCOPED_TRACE(transposed ? "weights stored transposed (backward)" : "weights stored [k, n]");
     CombineFixture f(ragged_route(rng, local), 264, 520);
+    f.transposed = transposed;
     kernels::FusedCombineGemm fused;
-    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
+    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, transposed), cudaSuccess);
     for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
       f.refill(rng, handle);
       ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
