@@ -3,6 +3,10 @@
 // specialised over a persistent grid. Included only where CUTLASS is (COMET_HAVE_CUTLASS).
 #pragma once
 
+#include <cuda_runtime.h>
+
+#include <string>
+
 #include "cute/tensor.hpp"
 #include "cutlass/cutlass.h"
 #include "cutlass/epilogue/collective/collective_builder.hpp"
@@ -17,6 +21,23 @@
 // A named namespace, not an anonymous one: nvcc's host stubs for kernel templates over these
 // types must name them.
 namespace comet::kernels::grouped_detail {
+
+/// Whether the current device runs these kernels (built for sm_90a only); if not, why (`what`
+/// names the kernel in the message).
+inline bool hopper_kernels_run_here(const char* what, std::string* why_not) {
+  int device = 0;
+  cudaDeviceProp props{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&props, device) != cudaSuccess) {
+    if (why_not) *why_not = "no CUDA device";
+    return false;
+  }
+  if (props.major != 9 || props.minor != 0) {
+    if (why_not) *why_not = std::string(what) + " is built for sm_90 (Hopper); this device is sm_" + std::to_string(props.major) +
+                            std::to_string(props.minor);
+    return false;
+  }
+  return true;
+}
 
 using Element = cutlass::bfloat16_t;
 using GroupShape = cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>>;  // (M, N, K) per group

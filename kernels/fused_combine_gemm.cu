@@ -19,9 +19,9 @@ namespace fused_detail {
 
 // Stores from registers: a consumer warp's stores are issued when it moves on to its next tile,
 // where the scheduler counts it done (TMA stores would still be in flight).
-using CombineVariants = FusedVariants<cutlass::epilogue::PtrArrayNoSmemWarpSpecialized>;
-constexpr unsigned CONSUMER_WARPS = decltype(CombineVariants::b_stored)::Kernel::NumMmaThreads / 32;
-static_assert(CONSUMER_WARPS == decltype(CombineVariants::b_transposed)::Kernel::NumMmaThreads / 32);
+using CombineEpilogue = cutlass::epilogue::PtrArrayNoSmemWarpSpecialized;
+constexpr unsigned CONSUMER_WARPS = decltype(FusedVariants<CombineEpilogue>::b_stored)::Kernel::NumMmaThreads / 32;
+static_assert(CONSUMER_WARPS == decltype(FusedVariants<CombineEpilogue>::b_transposed)::Kernel::NumMmaThreads / 32);
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
 
@@ -29,41 +29,30 @@ static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedC
 
 using namespace fused_detail;
 
-struct FusedCombineGemm::State {
-  std::uint64_t timeout_ns = 10'000'000'000ull;
-  bool prepared = false, has_gemm = false;
-  int tile_count = 0, send_count = 0, done_count = 0;
-  DeviceArray<ArrivalTile> tiles;
+struct FusedCombineGemm::State : FusedState<CombineEpilogue> {
+  int send_count = 0, done_count = 0;
   DeviceArray<RowTask> sends;
-  DeviceArray<unsigned> done, timed_out;
-  CombineVariants gemm;
+  DeviceArray<unsigned> done;
 
-  int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
-  cudaError_t launch(int send_blocks, int gemm_blocks, cudaStream_t stream) {
-    const TransferList list{sends.get(), send_count, send_blocks, done.get(), timed_out.get(), timeout_ns};
-    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
-  }
-  cudaError_t reset(unsigned char done_byte, cudaStream_t stream) {
+  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
-    return cudaMemsetAsync(timed_out.get(), 0, sizeof(unsigned), stream);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, stream);
   }
 };
 
 FusedCombineGemm::FusedCombineGemm() : state_(std::make_unique<State>()) {}
 FusedCombineGemm::~FusedCombineGemm() = default;
 
-bool FusedCombineGemm::available(std::string* why_not) { return fused_kernels_run_here(why_not); }
+bool FusedCombineGemm::available(std::string* why_not) { return hopper_kernels_run_here("the fused combine kernel", why_not); }
 
-void FusedCombineGemm::set_timeout(double seconds) { state_->timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
+void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
 
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
                                       const FusedCombineBuffers& buffers, bool weights_transposed) {
   State& s = *state_;
   s.prepared = false;
   s.gemm.transposed = weights_transposed;
-  if (k % 8 != 0 || n % 8 != 0 || k <= 0 || n <= 0 || k > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
-  if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
-    return cudaErrorInvalidValue;
+  if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
@@ -114,28 +103,19 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
 
 cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || send_blocks < 0 || send_blocks >= s.blocks() || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.blocks() - send_blocks;
-  if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
-  gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
-  if (!s.has_gemm) gemm_blocks = 0;
+  const int gemm_blocks = s.gemm_blocks_beside(send_blocks, gemm_sms);
+  if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (send_blocks == 0 && gemm_blocks == 0) return cudaSuccess;
-  if (cudaError_t e = s.reset(0, stream); e != cudaSuccess) return e;
-  return s.launch(send_blocks, gemm_blocks, stream);
+  return s.launch(send_blocks, gemm_blocks, 0, stream);
 }
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || send_blocks <= 0 || send_blocks > s.blocks() || send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  if (cudaError_t e = s.reset(0xFF, stream); e != cudaSuccess) return e;  // every tile already done
-  return s.launch(send_blocks, 0, stream);
+  if (!s.transfers_alone_run(send_blocks)) return cudaErrorInvalidValue;
+  return s.launch(send_blocks, 0, 0xFF, stream);  // every tile already done
 }
 
-int FusedCombineGemm::watchdog() {
-  unsigned flag = 0;
-  if (!state_->prepared || cudaMemcpy(&flag, state_->timed_out.get(), sizeof flag, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
-  return flag == 0 ? -1 : static_cast<int>(flag) - 1;
-}
+int FusedCombineGemm::watchdog() { return state_->watchdog(); }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
 

@@ -18,8 +18,7 @@ FusedDispatchSchedule FusedDispatchGemm::schedule_for(const DispatchRoute& route
 #ifdef COMET_HAVE_CUTLASS
 namespace fused_detail {
 
-// TMA stores: the output stays on this GPU.
-using DispatchVariants = FusedVariants<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
+// The GEMM's epilogue: TMA stores (the output stays on this GPU).
 static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == FusedDispatchGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedDispatchGemm::CLUSTER_M);
 
@@ -27,39 +26,32 @@ static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == Fused
 
 using namespace fused_detail;
 
-struct FusedDispatchGemm::State {
-  std::uint64_t timeout_ns = 10'000'000'000ull;
-  bool prepared = false, has_gemm = false;
-  int tile_count = 0, copy_count = 0, flag_count = 0;
-  DeviceArray<ArrivalTile> tiles;
+struct FusedDispatchGemm::State : FusedState<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative> {
+  int copy_count = 0, flag_count = 0;
   DeviceArray<RowTask> copies;
-  DeviceArray<unsigned> flags, flag_rows, timed_out;
-  DispatchVariants gemm;
+  DeviceArray<unsigned> flags, flag_rows;
 
-  int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
-  cudaError_t launch(int copy_blocks, int gemm_blocks, cudaStream_t stream) {
-    const TransferList list{copies.get(), copy_count, copy_blocks, flags.get(), timed_out.get(), timeout_ns};
-    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
+  cudaError_t launch(int copy_blocks, int gemm_blocks, unsigned char flag_byte, cudaStream_t stream) {
+    if (cudaError_t e = cudaMemsetAsync(flags.get(), flag_byte, sizeof(unsigned) * std::max(flag_count, 1), stream); e != cudaSuccess) return e;
+    return FusedState::launch(copies, copy_count, flags.get(), copy_blocks, gemm_blocks, stream);
   }
 };
 
 FusedDispatchGemm::FusedDispatchGemm() : state_(std::make_unique<State>()) {}
 FusedDispatchGemm::~FusedDispatchGemm() = default;
 
-bool FusedDispatchGemm::available(std::string* why_not) { return fused_kernels_run_here(why_not); }
+bool FusedDispatchGemm::available(std::string* why_not) { return hopper_kernels_run_here("the fused dispatch kernel", why_not); }
 
 int FusedDispatchGemm::max_blocks() const { return state_->blocks(); }
 
-void FusedDispatchGemm::set_timeout(double seconds) { state_->timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
+void FusedDispatchGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
 
 cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n,
                                        const FusedDispatchBuffers& buffers, bool weights_transposed) {
   State& s = *state_;
   s.prepared = false;
   s.gemm.transposed = weights_transposed;
-  if (k % 8 != 0 || n % 8 != 0 || k <= 0 || n <= 0 || k > INT32_MAX || n > INT32_MAX) return cudaErrorInvalidValue;
-  if (schedule.tile_m != TILE_M || schedule.cluster_m != CLUSTER_M || schedule.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N))
-    return cudaErrorInvalidValue;
+  if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.received) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
@@ -112,32 +104,20 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
 
 cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gemm_sms) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks < 0 || copy_blocks >= s.blocks() || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  int gemm_blocks = s.blocks() - copy_blocks;
-  if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
-  gemm_blocks = std::min(gemm_blocks, std::max(s.tile_count, 1) * CLUSTER_M) / CLUSTER_M * CLUSTER_M;
-  if (!s.has_gemm) gemm_blocks = 0;
+  const int gemm_blocks = s.gemm_blocks_beside(copy_blocks, gemm_sms);
+  if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (copy_blocks == 0 && gemm_blocks == 0) return cudaSuccess;
   // Without copy blocks the rows are already there: every flag raised (all ones) before the launch.
-  if (cudaError_t e = cudaMemsetAsync(s.flags.get(), copy_blocks == 0 ? 0xFF : 0, sizeof(unsigned) * std::max(s.flag_count, 1), stream);
-      e != cudaSuccess)
-    return e;
-  if (cudaError_t e = cudaMemsetAsync(s.timed_out.get(), 0, sizeof(unsigned), stream); e != cudaSuccess) return e;
-  return s.launch(copy_blocks, gemm_blocks, stream);
+  return s.launch(copy_blocks, gemm_blocks, copy_blocks == 0 ? 0xFF : 0, stream);
 }
 
 cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) {
   State& s = *state_;
-  if (!s.prepared || copy_blocks <= 0 || copy_blocks > s.blocks() || copy_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
-  if (cudaError_t e = cudaMemsetAsync(s.flags.get(), 0, sizeof(unsigned) * std::max(s.flag_count, 1), stream); e != cudaSuccess) return e;
-  return s.launch(copy_blocks, 0, stream);
+  if (!s.transfers_alone_run(copy_blocks)) return cudaErrorInvalidValue;
+  return s.launch(copy_blocks, 0, 0, stream);
 }
 
-int FusedDispatchGemm::watchdog() {
-  unsigned flag = 0;
-  if (!state_->prepared || cudaMemcpy(&flag, state_->timed_out.get(), sizeof flag, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
-  return flag == 0 ? -1 : static_cast<int>(flag) - 1;
-}
+int FusedDispatchGemm::watchdog() { return state_->watchdog(); }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
 

@@ -16,6 +16,7 @@
 namespace comet::kernels::fused_detail {
 
 using grouped_detail::Element;
+using grouped_detail::hopper_kernels_run_here;
 
 // The fused kernels' GEMM: 128 x 256 x 64 tiles, two consumer warp groups (cooperative), clusters
 // of two blocks along M that share (multicast) the weight tile: without it the blocks' loads from
@@ -138,6 +139,31 @@ cudaError_t allow_fused_shared_memory() {
   return cudaFuncSetAttribute(fused_kernel<GemmKernel>, cudaFuncAttributeMaxDynamicSharedMemorySize, GemmKernel::SharedStorageSize);
 }
 
+/// The launch configuration of the fused kernel of GemmKernel: `blocks` blocks in clusters of
+/// cluster_m along x, the GEMM's threads and shared memory per block.
+template <class GemmKernel>
+class FusedLaunchConfig {
+ public:
+  FusedLaunchConfig(int blocks, int cluster_m, cudaStream_t stream) {
+    cluster_.id = cudaLaunchAttributeClusterDimension;
+    cluster_.val.clusterDim.x = static_cast<unsigned>(cluster_m);
+    cluster_.val.clusterDim.y = cluster_.val.clusterDim.z = 1;
+    config_.gridDim = dim3(static_cast<unsigned>(blocks), 1, 1);
+    config_.blockDim = dim3(GemmKernel::MaxThreadsPerBlock, 1, 1);
+    config_.dynamicSmemBytes = GemmKernel::SharedStorageSize;
+    config_.stream = stream;
+    config_.attrs = &cluster_;
+    config_.numAttrs = 1;
+  }
+  FusedLaunchConfig(const FusedLaunchConfig&) = delete;  // config_ points at cluster_
+  FusedLaunchConfig& operator=(const FusedLaunchConfig&) = delete;
+  const cudaLaunchConfig_t* get() const { return &config_; }
+
+ private:
+  cudaLaunchAttribute cluster_{};
+  cudaLaunchConfig_t config_{};
+};
+
 /// One launch of `transfer_blocks` + `gemm_blocks` blocks (both whole clusters of cluster_m).
 template <class GemmKernel>
 cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, int gemm_blocks, int cluster_m,
@@ -145,18 +171,8 @@ cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList&
   params.scheduler.first_gemm_block = transfers.blocks;
   params.scheduler.gemm_blocks = std::max(gemm_blocks, cluster_m);
   params.scheduler.timeout_ns = transfers.timeout_ns;
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>(transfers.blocks + gemm_blocks), 1, 1);
-  config.blockDim = dim3(GemmKernel::MaxThreadsPerBlock, 1, 1);
-  config.dynamicSmemBytes = GemmKernel::SharedStorageSize;
-  config.stream = stream;
-  cudaLaunchAttribute cluster{};
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = static_cast<unsigned>(cluster_m);
-  cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
-  config.attrs = &cluster;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, fused_kernel<GemmKernel>, params, transfers);
+  const FusedLaunchConfig<GemmKernel> config(transfers.blocks + gemm_blocks, cluster_m, stream);
+  return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers);
 }
 
 /// A device array filled from the host once (setup, synchronous).
@@ -263,18 +279,9 @@ class GroupArrays {
 /// depends on is running (cudaOccupancyMaxActiveClusters; the SM count if the query fails).
 template <class GemmKernel>
 int resident_blocks(int cluster_m, int sms) {
-  cudaLaunchConfig_t config{};
-  config.gridDim = dim3(static_cast<unsigned>(sms / cluster_m * cluster_m), 1, 1);
-  config.blockDim = dim3(GemmKernel::MaxThreadsPerBlock, 1, 1);
-  config.dynamicSmemBytes = GemmKernel::SharedStorageSize;
-  cudaLaunchAttribute cluster{};
-  cluster.id = cudaLaunchAttributeClusterDimension;
-  cluster.val.clusterDim.x = static_cast<unsigned>(cluster_m);
-  cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
-  config.attrs = &cluster;
-  config.numAttrs = 1;
+  const FusedLaunchConfig<GemmKernel> config(sms / cluster_m * cluster_m, cluster_m, nullptr);
   int clusters = 0;
-  if (cudaOccupancyMaxActiveClusters(&clusters, fused_kernel<GemmKernel>, &config) != cudaSuccess || clusters < 1) {
+  if (cudaOccupancyMaxActiveClusters(&clusters, fused_kernel<GemmKernel>, config.get()) != cudaSuccess || clusters < 1) {
     cudaGetLastError();  // clear a failed query
     return sms / cluster_m * cluster_m;
   }
@@ -326,20 +333,51 @@ struct FusedVariants {
   }
 };
 
-/// Whether the current device runs the fused kernels (sm_90); if not, why.
-inline bool fused_kernels_run_here(std::string* why_not) {
-  int device = 0;
-  cudaDeviceProp props{};
-  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&props, device) != cudaSuccess) {
-    if (why_not) *why_not = "no CUDA device";
-    return false;
+
+/// What the dispatch and combine kernels keep alike on the host: the tile table, the watchdog's
+/// word and timeout, the GEMM in both layouts of B, and how one launch's blocks are counted.
+template <class EpilogueSchedule>
+struct FusedState {
+  std::uint64_t timeout_ns = 10'000'000'000ull;
+  bool prepared = false, has_gemm = false;
+  int tile_count = 0;
+  DeviceArray<ArrivalTile> tiles;
+  DeviceArray<unsigned> timed_out;
+  FusedVariants<EpilogueSchedule> gemm;
+
+  /// A shape the kernel runs: k and n multiples of 8 (16-byte rows) within int, and a schedule in
+  /// the kernel's tiles.
+  static bool runs(std::int64_t k, std::int64_t n, int tile_m, int cluster_m, int n_tiles) {
+    return k > 0 && n > 0 && k % 8 == 0 && n % 8 == 0 && k <= INT32_MAX && n <= INT32_MAX && tile_m == FUSED_TILE_M &&
+           cluster_m == FUSED_CLUSTER_M && n_tiles == static_cast<int>((n + FUSED_TILE_N - 1) / FUSED_TILE_N);
   }
-  if (props.major != 9 || props.minor != 0) {
-    if (why_not) *why_not = "the fused kernels are built for sm_90 (Hopper); this device is sm_" + std::to_string(props.major) +
-                            std::to_string(props.minor);
-    return false;
+  int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
+  /// GEMM blocks of a launch beside `transfer_blocks` (at most gemm_sms when > 0), or -1 when the
+  /// transfer-block count cannot run (not prepared, not whole clusters, no SM left for the GEMM).
+  int gemm_blocks_beside(int transfer_blocks, int gemm_sms) {
+    if (!prepared || transfer_blocks < 0 || transfer_blocks >= blocks() || transfer_blocks % FUSED_CLUSTER_M != 0) return -1;
+    if (!has_gemm) return 0;
+    int gemm_blocks = blocks() - transfer_blocks;
+    if (gemm_sms > 0) gemm_blocks = std::min(gemm_blocks, gemm_sms);
+    return std::min(gemm_blocks, std::max(tile_count, 1) * FUSED_CLUSTER_M) / FUSED_CLUSTER_M * FUSED_CLUSTER_M;
   }
-  return true;
-}
+  /// Whether `transfer_blocks` can run alone (whole clusters, at most a launch's blocks).
+  bool transfers_alone_run(int transfer_blocks) {
+    return prepared && transfer_blocks > 0 && transfer_blocks <= blocks() && transfer_blocks % FUSED_CLUSTER_M == 0;
+  }
+  cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
+                     cudaStream_t stream) {
+    if (cudaError_t e = cudaMemsetAsync(timed_out.get(), 0, sizeof(unsigned), stream); e != cudaSuccess) return e;
+    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, timed_out.get(), timeout_ns};
+    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
+  }
+  void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
+  /// After the runs: -1, or the flag a wait gave up on.
+  int watchdog() {
+    unsigned flag = 0;
+    if (!prepared || cudaMemcpy(&flag, timed_out.get(), sizeof flag, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
+    return flag == 0 ? -1 : static_cast<int>(flag) - 1;
+  }
+};
 
 }  // namespace comet::kernels::fused_detail

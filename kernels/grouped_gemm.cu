@@ -156,20 +156,7 @@ GroupedGemm::~GroupedGemm() = default;
 
 cudaError_t GroupedGemm::reserve() { return state_->reserve(); }
 
-bool GroupedGemm::available(std::string* why_not) {
-  int device = 0;
-  cudaDeviceProp props{};
-  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&props, device) != cudaSuccess) {
-    if (why_not) *why_not = "no CUDA device";
-    return false;
-  }
-  if (props.major != 9 || props.minor != 0) {
-    if (why_not) *why_not = "the CUTLASS grouped GEMM is built for sm_90 (Hopper); this device is sm_" +
-                            std::to_string(props.major) + std::to_string(props.minor);
-    return false;
-  }
-  return true;
-}
+bool GroupedGemm::available(std::string* why_not) { return hopper_kernels_run_here("the CUTLASS grouped GEMM", why_not); }
 
 namespace {
 
