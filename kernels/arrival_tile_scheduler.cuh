@@ -56,6 +56,25 @@ __device__ __forceinline__ std::uint64_t global_timer_ns() {
   return t;
 }
 
+/// Waits until flags[flag] reaches `count` (acquire), or gives up: after timeout_ns it records the
+/// flag (+1) in *timed_out, the watchdog's word, and returns; once the word is set every wait returns
+/// at once, so that a launch whose rows will not all come still ends.
+__device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, unsigned count, unsigned* timed_out,
+                                               std::uint64_t timeout_ns) {
+  std::uint64_t start = 0;
+  while (load_acquire_gpu(flags + flag) < count) {
+    if (*static_cast<volatile unsigned*>(timed_out) != 0) return;  // the run is already lost: finish
+    const std::uint64_t now = global_timer_ns();
+    if (start == 0) {
+      start = now;
+    } else if (now - start > timeout_ns) {
+      atomicCAS(timed_out, 0u, static_cast<unsigned>(flag) + 1u);
+      return;
+    }
+    __nanosleep(256);
+  }
+}
+
 /// Orders this thread's earlier generic-proxy memory accesses (and those it has observed) before
 /// its later async-proxy (TMA) ones.
 __device__ __forceinline__ void fence_generic_to_async_proxy() { asm volatile("fence.proxy.async.global;" ::: "memory"); }
@@ -197,25 +216,9 @@ class ArrivalTileScheduler {
     if (index < 0 || index >= params_.tile_count) return WorkTileInfo::invalid_work_tile();
     const ArrivalTile tile = params_.tiles[index];
     const int m = tile.m + rank_;
-    if (tile.flag >= 0 && m < tile.m_tiles) wait_for_rows(tile.flag + rank_);
+    if (tile.flag >= 0 && m < tile.m_tiles)
+      wait_for_count(params_.flags, tile.flag + rank_, params_.flag_rows[tile.flag + rank_], params_.timed_out, params_.timeout_ns);
     return {m, tile.n, tile.group, 1, static_cast<int32_t>(index)};
-  }
-
-  CUTLASS_DEVICE void wait_for_rows(int flag_index) const {
-    const unsigned* flag = params_.flags + flag_index;
-    const unsigned expected = params_.flag_rows[flag_index];
-    std::uint64_t start = 0;
-    while (load_acquire_gpu(flag) < expected) {
-      if (*static_cast<volatile unsigned*>(params_.timed_out) != 0) return;  // the run is already lost: finish
-      const std::uint64_t now = global_timer_ns();
-      if (start == 0) {
-        start = now;
-      } else if (now - start > params_.timeout_ns) {
-        atomicCAS(params_.timed_out, 0u, static_cast<unsigned>(flag_index) + 1u);
-        return;
-      }
-      __nanosleep(256);
-    }
   }
 
   Params params_{};

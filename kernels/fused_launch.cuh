@@ -65,26 +65,11 @@ struct TransferList {
 // keeps many requests outstanding (one H100: 4 blocks moved 42 GB/s with 8 per thread).
 constexpr int TRANSFER_UNROLL = 16;
 
-__device__ __forceinline__ void wait_for_flag(const TransferList& list, int flag, unsigned count) {
-  std::uint64_t start = 0;
-  while (load_acquire_gpu(list.flags + flag) < count) {
-    if (*static_cast<volatile unsigned*>(list.timed_out) != 0) return;  // the run is lost: finish
-    const std::uint64_t now = global_timer_ns();
-    if (start == 0) {
-      start = now;
-    } else if (now - start > list.timeout_ns) {
-      atomicCAS(list.timed_out, 0u, static_cast<unsigned>(flag) + 1u);
-      return;
-    }
-    __nanosleep(256);
-  }
-}
-
 __device__ inline void transfer_rows(const TransferList& list) {
   for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
     const RowTask task = list.tasks[t];
     if (task.wait_flag >= 0) {
-      if (threadIdx.x == 0) wait_for_flag(list, task.wait_flag, task.wait_count);
+      if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
       __syncthreads();
     }
     // All of the task's vectors are spread over the block's threads at once, TRANSFER_UNROLL loads
