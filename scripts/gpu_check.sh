@@ -22,9 +22,10 @@
 #                  nvidia-smi samples GPU 0's SM clock, power and power cap (scripts/clock_samples.py)
 #     grouped      the one-GPU validations (DeepSeek-V3, Mixtral at 16K tokens) with the experts' GEMMs
 #                  per expert on cuBLAS, as one CUTLASS grouped GEMM per projection, and auto
-#     fused        COMET's fused dispatch + GEMM kernel: its GPU tests, comet_gpu_bench --sections fused (GEMM part
-#                  vs cuBLAS and CUTLASS grouped, overlap per copy-block count, sources in host-mapped memory)
-#                  and torch._grouped_mm on the same expert shapes (scripts/grouped_mm_reference.py)
+#     fused        COMET's fused kernels (dispatch + GEMM, GEMM + combine): their GPU tests, torch._grouped_mm on
+#                  the same expert shapes (scripts/grouped_mm_reference.py), comet_gpu_bench --sections fused (GEMM
+#                  part vs cuBLAS and CUTLASS grouped, overlap per transfer-block count) with the other GPUs'
+#                  buffers in host-mapped memory and, with 2 GPUs or more, on the other GPUs (peer access)
 #     quick        = build,tests
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
@@ -160,6 +161,11 @@ interference_step() {
       mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096
     step fused-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384 \
       --copy-blocks 2 4 8 16
+    # Between GPUs: the other GPUs' buffers reached by peer access (NVLink or PCIe).
+    if multi_gpu fused-bench-peer; then
+      step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
+        --fused-transport peer --tokens 4096 16384 --copy-blocks 2 4 8 16
+    fi
   fi
   if has sockets && multi_gpu sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

@@ -12,11 +12,15 @@ namespace comet::bench {
 /// same flops, for each model preset and tokens per GPU (ffn_bench.cpp).
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds);
 
-/// COMET's fused dispatch + expert GEMM on one GPU, sources in host-mapped pinned memory: the GEMM
-/// part against cuBLAS and the CUTLASS grouped GEMM, then the overlap at each copy-block count
+/// Where the fused section puts the other GPUs' buffers: host-mapped pinned memory, or the machine's
+/// other GPUs (peer access).
+enum class FusedTransport { HOST, PEER };
+
+/// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against
+/// cuBLAS and the CUTLASS grouped GEMM, then the overlap at each transfer-block count
 /// (fused_bench.cpp). Local experts = experts / ep; `sources` GPUs send rows, source 0 this one.
 void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
-                   const std::vector<int>& copy_blocks, int rounds);
+                   const std::vector<int>& copy_blocks, int rounds, FusedTransport transport);
 
 /// NCCL all-to-all-v with ragged pieces against a plain all-to-all of the same total bytes, for
 /// each size in bytes per rank, one thread per GPU (a2a_bench.cpp).

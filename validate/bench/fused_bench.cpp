@@ -1,6 +1,7 @@
-// comet_gpu_bench section `fused`: COMET's fused kernels on one GPU, the other GPUs' buffers in
-// host-mapped pinned memory (the transfer blocks move rows over PCIe at about one 400 Gb/s NIC's
-// rate), this GPU's own rows in device memory.
+// comet_gpu_bench section `fused`: COMET's fused kernels on GPU 0, the other GPUs' buffers in
+// host-mapped pinned memory (`--fused-transport host`, any machine: the transfer blocks move rows
+// over PCIe at about one 400 Gb/s NIC's rate) or on the machine's other GPUs (`peer`: NVLink or
+// PCIe peer access, what a multi-GPU node runs), this GPU's own rows in device memory.
 //  - dispatch (kernels/fused_dispatch_gemm.hpp): copy blocks pull the sources' rows, the GEMM
 //    computes h13 = x w13 as they arrive;
 //  - combine (kernels/fused_combine_gemm.hpp): the GEMM computes y = act w2, send blocks write each
@@ -34,22 +35,41 @@ namespace comet::bench {
 
 namespace {
 
-// Pinned host memory the GPU reads and writes through its mapped address: another GPU's buffer.
-class HostBuffer {
+// Another GPU's buffer as this GPU sees it: pinned host memory read and written through its mapped
+// address, or memory of another GPU reached by peer access (NVLink or PCIe).
+class RemoteBuffer {
  public:
-  explicit HostBuffer(std::int64_t count) {
-    check_cuda(cudaHostAlloc(&host_, static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(bf16), cudaHostAllocMapped),
-               "pinned buffer");
-    check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&device_), host_, 0), "mapped buffer");
+  /// device < 0: host-mapped pinned memory; else memory of that GPU, which must not be the current one.
+  RemoteBuffer(std::int64_t count, int device) {
+    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(bf16);
+    if (device < 0) {
+      check_cuda(cudaHostAlloc(&host_, bytes, cudaHostAllocMapped), "pinned buffer");
+      check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&data_), host_, 0), "mapped buffer");
+      return;
+    }
+    int current = 0, can_access = 0;
+    check_cuda(cudaGetDevice(&current), "current GPU");
+    check_cuda(cudaDeviceCanAccessPeer(&can_access, current, device), "peer query");
+    if (!can_access) throw std::runtime_error(fmt::format("GPU {} cannot access GPU {}'s memory (no peer access)", current, device));
+    if (cudaError_t e = cudaDeviceEnablePeerAccess(device, 0); e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled)
+      check_cuda(e, "peer access");
+    cudaGetLastError();  // clear "already enabled"
+    check_cuda(cudaSetDevice(device), "peer GPU");
+    const cudaError_t allocated = cudaMalloc(&data_, bytes);
+    check_cuda(cudaSetDevice(current), "this GPU");
+    check_cuda(allocated, fmt::format("buffer on GPU {}", device));
   }
-  ~HostBuffer() { cudaFreeHost(host_); }
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  bf16* device() const { return device_; }
+  ~RemoteBuffer() {
+    if (host_) cudaFreeHost(host_);
+    else if (data_) cudaFree(data_);
+  }
+  RemoteBuffer(const RemoteBuffer&) = delete;
+  RemoteBuffer& operator=(const RemoteBuffer&) = delete;
+  bf16* device() const { return data_; }
 
  private:
-  bf16* host_ = nullptr;
-  bf16* device_ = nullptr;
+  void* host_ = nullptr;
+  bf16* data_ = nullptr;
 };
 
 // Rows spread evenly over local experts and sources (the rest of the division dropped).
@@ -59,15 +79,16 @@ kernels::DispatchRoute even_route(std::int64_t rows, int experts, int sources) {
   return route;
 }
 
-// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped.
+// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped (`host`)
+// or spread over the other GPUs (`peer`: source s on GPU 1 + (s - 1) mod (GPUs - 1)).
 struct PerSource {
   DeviceBuffer<bf16> own;
-  std::vector<std::unique_ptr<HostBuffer>> others;
+  std::vector<std::unique_ptr<RemoteBuffer>> others;
   std::vector<bf16*> pointers;
-  PerSource(int sources, std::int64_t count) : own("this GPU's rows", count) {
+  PerSource(int sources, std::int64_t count, FusedTransport transport, int gpus) : own("this GPU's rows", count) {
     pointers.push_back(own.get());
     for (int s = 1; s < sources; ++s) {
-      others.push_back(std::make_unique<HostBuffer>(count));
+      others.push_back(std::make_unique<RemoteBuffer>(count, transport == FusedTransport::PEER ? 1 + (s - 1) % (gpus - 1) : -1));
       pointers.push_back(others.back()->device());
     }
   }
@@ -207,7 +228,14 @@ void print_tables(const std::string& title, const std::string& extra_name, const
 }  // namespace
 
 void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
-                   const std::vector<int>& blocks, int rounds) {
+                   const std::vector<int>& blocks, int rounds, FusedTransport transport) {
+  int gpus = 0;
+  check_cuda(cudaGetDeviceCount(&gpus), "GPU count");
+  if (transport == FusedTransport::PEER && gpus < 2) {
+    fmt::print("\n# Fused kernels over peer access: skipped (needs 2 GPUs, this machine has {})\n", gpus);
+    return;
+  }
+  check_cuda(cudaSetDevice(0), "GPU 0");
   std::string why_not;
   if (!kernels::FusedDispatchGemm::available(&why_not) || !kernels::GroupedGemm::available(&why_not)) {
     fmt::print("\n# Fused kernels: skipped ({})\n", why_not);
@@ -230,7 +258,7 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
         const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
         const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n);
         const std::int64_t per_source = schedule.total_rows() / sources;
-        PerSource source(sources, per_source * side.k);
+        PerSource source(sources, per_source * side.k, transport, gpus);
         check_cuda(cudaMemcpy(source.own.get(), side.rows_in.get(), per_source * side.k * sizeof(bf16), cudaMemcpyDefault), "own rows");
         for (int s = 1; s < sources; ++s)
           check_cuda(cudaMemcpy(source.pointers[s], side.rows_in.get() + s * per_source * side.k, per_source * side.k * sizeof(bf16),
@@ -269,7 +297,7 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
         const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
         const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n);
         const std::int64_t per_source = schedule.total_rows() / sources;
-        PerSource destination(sources, per_source * side.n);
+        PerSource destination(sources, per_source * side.n, transport, gpus);
         side.remote_bytes = (sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
         kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
                                              {destination.pointers.begin(), destination.pointers.end()}};
@@ -292,9 +320,11 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
       }
     }
   }
-  const std::string preamble = fmt::format("{} sources, source 0 this GPU (device memory), the others host-mapped pinned memory; rows/e = "
-                                           "tokens x top_k / local experts (EP {}); {} interleaved rounds, medians",
-                                           sources, ep, rounds);
+  const std::string preamble =
+      fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); {} "
+                  "interleaved rounds, medians",
+                  sources, transport == FusedTransport::PEER ? fmt::format("on the other {} GPUs (peer access)", gpus - 1) : "host-mapped pinned memory",
+                  ep, rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
                    "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "

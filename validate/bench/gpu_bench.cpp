@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -48,6 +49,12 @@ int main(int argc, char** argv) {
   app.add_option("--copy-blocks", copy_blocks, "Fused section: transfer-block counts to try (copy blocks of the dispatch, send "
                                                "blocks of the combine), even (whole clusters of two; the GEMM gets the other SMs)")
       ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
+  comet::bench::FusedTransport transport = comet::bench::FusedTransport::HOST;
+  app.add_option("--fused-transport", transport, "Fused section: the other GPUs' buffers in host-mapped pinned memory (host) or on "
+                                                 "this machine's other GPUs (peer: NVLink or PCIe peer access, 2 GPUs or more)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, comet::bench::FusedTransport>{
+          {"host", comet::bench::FusedTransport::HOST}, {"peer", comet::bench::FusedTransport::PEER}}))
+      ->capture_default_str();
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -64,7 +71,11 @@ int main(int argc, char** argv) {
   app.add_option("--watchdog", watchdog_s, "Seconds without a finished measurement before every NCCL communicator is "
                                            "aborted (a rank blocked on a failed peer then stops)")
       ->capture_default_str()->check(CLI::Range(1.0, 3600.0));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;  // --help prints and exits 0; bad input exits 2
+  }
   comet::bench::set_watchdog_seconds(watchdog_s);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // rows appear as they are measured, even under a pipe
   for (const std::string& m : models)
@@ -89,7 +100,7 @@ int main(int argc, char** argv) {
         comet::bench::a2a_section(sizes, gpus, max_ctas);
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
-    if (wants(sections, "fused")) comet::bench::fused_section(models, tokens, ep, sources, copy_blocks, rounds);
+    if (wants(sections, "fused")) comet::bench::fused_section(models, tokens, ep, sources, copy_blocks, rounds, transport);
   } catch (const std::exception& error) {
     fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
     return 3;
