@@ -19,9 +19,9 @@ using grouped_detail::Element;
 using grouped_detail::hopper_kernels_run_here;
 
 // The fused kernels' GEMM: 128 x 256 x 64 tiles, two consumer warp groups (cooperative), clusters
-// of two blocks along M that share (multicast) the weight tile: without it the blocks' loads from
-// L2 limit the GEMM (one H100: the Mixtral projection at 73-85% of per-expert cuBLAS with clusters
-// of one). The epilogue schedule is the kernel's choice (TMA stores, or stores from registers).
+// of two blocks along M that share (multicast) the weight tile, which halves the weight traffic
+// from L2 (as the grouped GEMM's large tiles do). The epilogue schedule is the kernel's choice (TMA
+// stores, or stores from registers).
 template <class EpilogueSchedule>
 struct FusedTiles {
   using Tile = cute::Shape<cute::_128, cute::_256, cute::_64>;
