@@ -18,7 +18,6 @@ FusedDispatchSchedule FusedDispatchGemm::schedule_for(const DispatchRoute& route
 #ifdef COMET_HAVE_CUTLASS
 namespace fused_detail {
 
-// The GEMM's epilogue: TMA stores (the output stays on this GPU).
 static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == FusedDispatchGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedDispatchGemm::CLUSTER_M);
 
@@ -26,6 +25,7 @@ static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == Fused
 
 using namespace fused_detail;
 
+// The GEMM's epilogue stores by TMA: the output stays on this GPU.
 struct FusedDispatchGemm::State : FusedState<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative> {
   int copy_count = 0, flag_count = 0;
   DeviceArray<RowTask> copies;
