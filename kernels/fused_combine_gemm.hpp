@@ -13,17 +13,17 @@
 //    to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
 //    IPC / peer access, or host-mapped pinned memory).
 // The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
-// once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run. A tile that never finishes
-// is the watchdog's case (watchdog()). What this launch does not do yet: raise per-destination
-// flags for an unpermute that would consume rows as they land (the destination reads them after
-// the launch).
+// once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run.
+// A tile that never finishes is the watchdog's case (watchdog()). What this launch does not do
+// yet: raise per-destination flags for an unpermute that would consume rows as they land (the
+// destination reads them after the launch).
 //
 // bf16: act [total rows, k] in the dispatch's expert-major layout, W_e [k, n] row-major one after
 // the other ([experts][k][n], as w2 is stored; or W_e^T, [experts][n][k], for the backward's
-// d_h13 w13^T), out [total rows, n] (the GEMM's own copy of the
-// output, which the sends read), each destination [its rows for this GPU, n] expert by expert (the
-// layout its dispatch sent them in). k and n multiples of 8. Built only with CUTLASS and run only
-// on compute capability 9.0 (available()).
+// d_h13 w13^T), out [total rows, n] (the GEMM's own copy of the output, which the sends read),
+// each destination [its rows for this GPU, n] expert by expert (the layout its dispatch sent them
+// in). k and n multiples of 8. Built only with CUTLASS and run only on compute capability 9.0
+// (available()).
 #pragma once
 
 #include <cuda_bf16.h>

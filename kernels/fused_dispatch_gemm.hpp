@@ -4,20 +4,19 @@
 //
 // Roles (one launch, a persistent grid no larger than the blocks the GPU holds at once, in whole
 // clusters, one block per SM):
-//  - blocks [0, copy_blocks): copy blocks (a multiple of the cluster size). They take the schedule's row copies in order (block b
-//    copies b, b + copy_blocks, ...), read the rows through the source's pointer (device memory,
-//    another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped pinned memory: any
-//    address the GPU can load from), write them with ordinary stores and add the rows to the M
-//    tile's arrival flag. They never wait for anything.
-//  - the rest: the GEMM, CUTLASS's Hopper ptr-array grouped kernel (TMA, wgmma, two consumer
-//    warp groups) with the arrival tile scheduler (arrival_tile_scheduler.cuh): tiles in the
-//    schedule's order (the wave that completes them first: the destination's own rows, then the
-//    sources in ring order), each released when its flag counts its rows.
+//  - blocks [0, copy_blocks), a multiple of the cluster size: copy blocks. They take the schedule's
+//    row copies in order (block b copies b, b + copy_blocks, ...), read the rows through the
+//    source's pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or
+//    host-mapped pinned memory: any address the GPU can load from), write them with ordinary stores
+//    and add the rows to the M tile's arrival flag. They never wait for anything.
+//  - the rest: the GEMM, CUTLASS's Hopper ptr-array grouped kernel (TMA, wgmma, two consumer warp
+//    groups, clusters of two sharing the weight tile) with the arrival tile scheduler
+//    (arrival_tile_scheduler.cuh): tiles in the schedule's order (fused_schedule.hpp: the local
+//    pass, then expert by expert), each released when its flag counts its rows.
 // A GEMM block waits only for copy blocks, which wait for nothing; the grid is capped at the blocks
-// the GPU holds at once (cudaOccupancyMaxActiveClusters), so every block is resident together and no
-// wait depends on a block that cannot run. A flag
-// that still does not fill (a source that never delivers, a foreign kernel holding the SMs) is
-// the watchdog's case: see watchdog().
+// the GPU holds at once (cudaOccupancyMaxActiveClusters), so every block is resident together and
+// no wait depends on a block that cannot run. A flag that still does not fill (a source that never
+// delivers, a foreign kernel holding the SMs) is the watchdog's case: see watchdog().
 //
 // bf16 rows of k elements (k a multiple of 8: 16-byte rows for TMA and the copies), weights W_e
 // [k, n] row-major one after the other ([experts][k][n], as the expert weights w13 are stored; or
