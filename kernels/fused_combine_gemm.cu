@@ -55,26 +55,13 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
-  const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
-
-  std::vector<int> group_of(static_cast<std::size_t>(std::max(experts, 0)), -1);
+  // One GEMM group per expert with rows: its act rows times its weights; nothing to wait for.
   std::vector<GroupOperands> groups;
-  const auto* act = reinterpret_cast<const Element*>(buffers.act);
-  const auto* weights = reinterpret_cast<const Element*>(buffers.weights);
-  auto* out = reinterpret_cast<Element*>(buffers.out);
-  for (int e = 0; e < experts; ++e) {
-    const std::int64_t first = schedule.expert_first_row[e], rows = schedule.expert_first_row[e + 1] - first;
-    if (rows == 0) continue;
-    if (rows > INT32_MAX) return cudaErrorInvalidValue;
-    group_of[e] = static_cast<int>(groups.size());
-    groups.push_back({static_cast<int>(rows), act + first * k, weights + static_cast<std::int64_t>(e) * k * n, out + first * n});
-  }
   std::vector<ArrivalTile> tiles;
-  for (const GemmTile& t : schedule.tiles) {
-    if (t.expert < 0 || t.expert >= experts || group_of[t.expert] < 0) return cudaErrorInvalidValue;
-    const std::int64_t rows = schedule.expert_first_row[t.expert + 1] - schedule.expert_first_row[t.expert];
-    tiles.push_back({group_of[t.expert], t.m, t.n, -1, static_cast<int>((rows + TILE_M - 1) / TILE_M)});
-  }
+  if (!State::expert_groups(schedule.expert_first_row, schedule.tiles, nullptr, reinterpret_cast<const Element*>(buffers.act),
+                            reinterpret_cast<const Element*>(buffers.weights), reinterpret_cast<Element*>(buffers.out), k, n, groups,
+                            tiles))
+    return cudaErrorInvalidValue;
   // Sends: the tile's columns of each row, from the output to the destination (row strides n).
   std::vector<RowTask> sends;
   const long long stride = n / 8;

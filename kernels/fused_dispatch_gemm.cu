@@ -54,27 +54,13 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.received) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
   if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
-  const int experts = static_cast<int>(schedule.expert_first_row.size()) - 1;
-
-  // One GEMM group per expert with rows: its received rows times its weights.
-  std::vector<int> group_of(static_cast<std::size_t>(std::max(experts, 0)), -1);
+  // One GEMM group per expert with rows: its received rows times its weights; tiles wait for rows.
   std::vector<GroupOperands> groups;
-  auto* received = reinterpret_cast<Element*>(buffers.received);
-  auto* out = reinterpret_cast<Element*>(buffers.out);
-  const auto* weights = reinterpret_cast<const Element*>(buffers.weights);
-  for (int e = 0; e < experts; ++e) {
-    const std::int64_t first = schedule.expert_first_row[e], rows = schedule.expert_first_row[e + 1] - first;
-    if (rows == 0) continue;
-    if (rows > INT32_MAX) return cudaErrorInvalidValue;
-    group_of[e] = static_cast<int>(groups.size());
-    groups.push_back({static_cast<int>(rows), received + first * k, weights + static_cast<std::int64_t>(e) * k * n, out + first * n});
-  }
   std::vector<ArrivalTile> tiles;
-  for (const GemmTile& t : schedule.tiles) {
-    if (t.expert < 0 || t.expert >= experts || group_of[t.expert] < 0) return cudaErrorInvalidValue;
-    const int first_flag = schedule.expert_first_flag[t.expert];
-    tiles.push_back({group_of[t.expert], t.m, t.n, first_flag + t.m, schedule.expert_first_flag[t.expert + 1] - first_flag});
-  }
+  if (!State::expert_groups(schedule.expert_first_row, schedule.tiles, &schedule.expert_first_flag,
+                            reinterpret_cast<const Element*>(buffers.received), reinterpret_cast<const Element*>(buffers.weights),
+                            reinterpret_cast<Element*>(buffers.out), k, n, groups, tiles))
+    return cudaErrorInvalidValue;
   const std::vector<unsigned> flag_rows(schedule.flag_rows.begin(), schedule.flag_rows.end());
   // Copies: contiguous rows of k elements on both sides, raising the M tile's flag by their rows.
   std::vector<RowTask> copies;

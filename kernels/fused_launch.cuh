@@ -12,6 +12,7 @@
 
 #include "arrival_tile_scheduler.cuh"
 #include "cutlass_grouped_kernels.cuh"
+#include "fused_schedule.hpp"
 
 namespace comet::kernels::fused_detail {
 
@@ -329,6 +330,32 @@ struct FusedState {
   DeviceArray<ArrivalTile> tiles;
   DeviceArray<unsigned> timed_out;
   FusedVariants<EpilogueSchedule> gemm;
+
+  /// One GEMM group per expert with rows (rows of A from `a`, row stride k; W_e at b + e k n; D
+  /// into `d`, row stride n) and the tile table of `schedule_tiles` over them, in `operands` and
+  /// `table`. The tiles wait for their rows when `expert_first_flag` is given (flag of M tile m of
+  /// expert e: expert_first_flag[e] + m). False on what the kernel cannot run (an expert of more
+  /// rows than int, a tile of an expert without rows).
+  static bool expert_groups(const std::vector<std::int64_t>& expert_first_row, const std::vector<GemmTile>& schedule_tiles,
+                            const std::vector<int>* expert_first_flag, const Element* a, const Element* b, Element* d, std::int64_t k,
+                            std::int64_t n, std::vector<GroupOperands>& operands, std::vector<ArrivalTile>& table) {
+    const int experts = static_cast<int>(expert_first_row.size()) - 1;
+    std::vector<int> group_of(static_cast<std::size_t>(std::max(experts, 0)), -1);
+    for (int e = 0; e < experts; ++e) {
+      const std::int64_t first = expert_first_row[e], rows = expert_first_row[e + 1] - first;
+      if (rows == 0) continue;
+      if (rows > INT32_MAX) return false;
+      group_of[e] = static_cast<int>(operands.size());
+      operands.push_back({static_cast<int>(rows), a + first * k, b + static_cast<std::int64_t>(e) * k * n, d + first * n});
+    }
+    for (const GemmTile& t : schedule_tiles) {
+      if (t.expert < 0 || t.expert >= experts || group_of[t.expert] < 0) return false;
+      const std::int64_t rows = expert_first_row[t.expert + 1] - expert_first_row[t.expert];
+      const int flag = expert_first_flag ? (*expert_first_flag)[t.expert] + t.m : -1;
+      table.push_back({group_of[t.expert], t.m, t.n, flag, static_cast<int>((rows + FUSED_TILE_M - 1) / FUSED_TILE_M)});
+    }
+    return true;
+  }
 
   /// A shape the kernel runs: k and n multiples of 8 (16-byte rows) within int, and a schedule in
   /// the kernel's tiles.
