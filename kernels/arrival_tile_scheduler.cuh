@@ -14,8 +14,13 @@
 //  - Rows written by other blocks with ordinary stores are read here by TMA (the async proxy):
 //    after the flag is acquired every thread that goes on to issue TMA loads executes
 //    fence.proxy.async.global.
-//  - With tile_done set (the combine), a consumer warp asking for its next tile has stored its part
-//    of the previous one: it fences and adds 1 to that tile's done flag, which the send blocks wait on.
+//  - With tile_done set (the combine), every consumer warp adds 1 to a tile's done flag once the
+//    tile is in global memory; the send blocks wait for all of them. The epilogue stores by TMA:
+//    one thread of the first consumer warp issues StoreGroupsPerTile bulk store groups per tile and
+//    they complete asynchronously, so a warp counts a tile when it asks for the tile after next,
+//    behind `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the latest tile's done),
+//    and the last tile behind wait_group 0. Waiting for each tile's own stores would stall the
+//    issuing warp, and both warp groups with it, once per tile.
 // A flag that never fills is the watchdog's case: after timeout_ns of waiting the scheduler
 // records the flag (+1) in *timed_out and lets the tile go with whatever rows are there; every
 // later wait sees *timed_out and stops waiting, so the launch ends and the host reports it.
@@ -31,7 +36,9 @@
 
 namespace comet::kernels::fused_detail {
 
-/// The grouped problem shape of the fused kernel: CUTLASS's, under a name of its own.
+/// The grouped problem shape of the fused kernel: CUTLASS's, under a name of its own, carrying the
+/// bulk store groups the kernel's TMA epilogue commits per output tile (see fetch_next_work).
+template <int StoreGroupsPerTile>
 struct ArrivalProblemShape : cutlass::gemm::GroupProblemShape<cute::Shape<int, int, int>> {};
 
 /// One entry of the tile table, in the order the clusters take them: block r of a cluster computes
@@ -79,9 +86,25 @@ __device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, 
 /// its later async-proxy (TMA) ones.
 __device__ __forceinline__ void fence_generic_to_async_proxy() { asm volatile("fence.proxy.async.global;" ::: "memory"); }
 
-template <int Stages>
+struct ArrivalSchedulerArguments {
+  const ArrivalTile* tiles = nullptr;  ///< device memory, tile_count entries
+  int tile_count = 0;
+  int first_gemm_block = 0;            ///< blockIdx.x of the first GEMM block (a multiple of cluster_size)
+  int gemm_blocks = 1;                 ///< GEMM blocks of the launch (a multiple of cluster_size)
+  int cluster_size = 1;                ///< blocks of a cluster, along M
+  const unsigned* flags = nullptr;     ///< arrival counters, rows
+  const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
+  unsigned* timed_out = nullptr;       ///< 0, or 1 + the flag a wait gave up on
+  std::uint64_t timeout_ns = 0;
+  /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once that
+  /// output tile is in global memory.
+  unsigned* tile_done = nullptr;
+};
+
+template <int Stages, int StoreGroupsPerTile>
 class ArrivalTileScheduler {
-  using GroupParams = cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90GroupParams<ArrivalProblemShape>;
+  static_assert(StoreGroupsPerTile > 0, "the epilogue commits at least one bulk store group per tile");
+  using GroupParams = cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90GroupParams<ArrivalProblemShape<StoreGroupsPerTile>>;
 
  public:
   struct WorkTileInfo {
@@ -107,25 +130,11 @@ class ArrivalTileScheduler {
   using ThrottlePipelineStorage = typename cutlass::PipelineEmpty::SharedStorage;
   using SchedulerResponse = WorkTileInfo;
 
-  struct Arguments {
-    const ArrivalTile* tiles = nullptr;  ///< device memory, tile_count entries
-    int tile_count = 0;
-    int first_gemm_block = 0;            ///< blockIdx.x of the first GEMM block (a multiple of cluster_size)
-    int gemm_blocks = 1;                 ///< GEMM blocks of the launch (a multiple of cluster_size)
-    int cluster_size = 1;                ///< blocks of a cluster, along M
-    const unsigned* flags = nullptr;     ///< arrival counters, rows
-    const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
-    unsigned* timed_out = nullptr;       ///< 0, or 1 + the flag a wait gave up on
-    std::uint64_t timeout_ns = 0;
-    /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once its
-    /// part of that output tile is stored (the epilogue must store from registers, not by TMA,
-    /// so that the stores are issued when the warp moves on).
-    unsigned* tile_done = nullptr;
-  };
+  using Arguments = ArrivalSchedulerArguments;
   using Params = Arguments;
 
   template <class TileShape, class ClusterShape>
-  static Params to_underlying_arguments(ArrivalProblemShape, TileShape, ClusterShape, cutlass::KernelHardwareInfo const&,
+  static Params to_underlying_arguments(ArrivalProblemShape<StoreGroupsPerTile>, TileShape, ClusterShape, cutlass::KernelHardwareInfo const&,
                                         Arguments const& arguments, void* = nullptr, uint32_t = 1, uint32_t = 1) {
     return arguments;
   }
@@ -177,15 +186,23 @@ class ArrivalTileScheduler {
     return cute::make_tuple(work, true);
   }
 
-  // Every other warp: the tile the scheduler warp pushed. A consumer warp calls it after storing
-  // its part of `finished`.
+  // Every other warp: the tile the scheduler warp pushed. A consumer warp calls it after the
+  // epilogue has issued the stores of `finished`; it counts the tile before (see the header).
   template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
   CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo finished, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
-    if (params_.tile_done != nullptr && finished.is_valid() && cutlass::canonical_warp_group_idx() > 0) signal_done(finished);
+    const bool counts = params_.tile_done != nullptr && cutlass::canonical_warp_group_idx() > 0;
+    if (counts && finished.is_valid()) {
+      if (stored_.is_valid()) signal_done<StoreGroupsPerTile>(stored_);
+      stored_ = finished;
+    }
     pipeline.consumer_wait(state);
     const WorkTileInfo work = response_[state.index()];
     cutlass::arch::fence_view_async_shared();
     pipeline.consumer_release(state);
+    if (counts && !work.is_valid() && stored_.is_valid()) {
+      signal_done<0>(stored_);
+      stored_ = WorkTileInfo::invalid_work_tile();
+    }
     fence_generic_to_async_proxy();
     return cute::make_tuple(work, true);
   }
@@ -203,12 +220,17 @@ class ArrivalTileScheduler {
   CUTLASS_HOST_DEVICE static uint32_t get_work_k_tile_start(WorkTileInfo const&) { return 0u; }
 
  private:
-  // This warp's stores of `finished` precede the count it adds to the tile's done flag.
-  CUTLASS_DEVICE void signal_done(WorkTileInfo const& finished) const {
+  // Counts `tile` done once its TMA stores are complete: at most PendingGroups of this thread's
+  // newest bulk store groups may still be in flight (a no-op for threads that issued none), then
+  // the writes are made visible to the send blocks' ordinary loads before the count.
+  template <int PendingGroups>
+  CUTLASS_DEVICE void signal_done(WorkTileInfo const& tile) const {
+    asm volatile("cp.async.bulk.wait_group %0;" ::"n"(PendingGroups) : "memory");
+    asm volatile("fence.proxy.async.global;" ::: "memory");
     __threadfence();
     __syncwarp();
     if (cute::elect_one_sync())
-      atomicAdd(params_.tile_done + static_cast<int64_t>(finished.entry) * params_.cluster_size + rank_, 1u);
+      atomicAdd(params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_, 1u);
   }
 
   // This block's part of table entry `index`, after its rows have arrived (or the watchdog gave up).
@@ -225,6 +247,7 @@ class ArrivalTileScheduler {
   SchedulerResponse* response_ = nullptr;
   int64_t next_ = 0;  // the cluster's next table entry
   int rank_ = 0;      // this block's rank in its cluster
+  WorkTileInfo stored_ = WorkTileInfo::invalid_work_tile();  // consumer warps: the last tile stored, not yet counted
 };
 
 }  // namespace comet::kernels::fused_detail
@@ -233,10 +256,10 @@ namespace cutlass::gemm::kernel::detail {
 
 // CUTLASS's extension point: the grouped kernel built on ArrivalProblemShape gets the arrival
 // scheduler (more specialised than the library's GroupScheduler selector, which takes any shape).
-template <class TileShape, class ClusterShape, uint32_t SchedulerPipelineStageCount>
+template <class TileShape, class ClusterShape, uint32_t SchedulerPipelineStageCount, int StoreGroupsPerTile>
 struct TileSchedulerSelector<GroupScheduler, arch::Sm90, TileShape, ClusterShape, SchedulerPipelineStageCount,
-                             comet::kernels::fused_detail::ArrivalProblemShape> {
-  using Scheduler = comet::kernels::fused_detail::ArrivalTileScheduler<SchedulerPipelineStageCount>;
+                             comet::kernels::fused_detail::ArrivalProblemShape<StoreGroupsPerTile>> {
+  using Scheduler = comet::kernels::fused_detail::ArrivalTileScheduler<SchedulerPipelineStageCount, StoreGroupsPerTile>;
 };
 
 }  // namespace cutlass::gemm::kernel::detail

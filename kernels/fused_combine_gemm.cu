@@ -17,11 +17,9 @@ FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, 
 #ifdef COMET_HAVE_CUTLASS
 namespace fused_detail {
 
-// Stores from registers: a consumer warp's stores are issued when it moves on to its next tile,
-// where the scheduler counts it done (TMA stores would still be in flight).
-using CombineEpilogue = cutlass::epilogue::PtrArrayNoSmemWarpSpecialized;
-constexpr unsigned CONSUMER_WARPS = decltype(FusedVariants<CombineEpilogue>::b_stored)::Kernel::NumMmaThreads / 32;
-static_assert(CONSUMER_WARPS == decltype(FusedVariants<CombineEpilogue>::b_transposed)::Kernel::NumMmaThreads / 32);
+// Every consumer warp counts a tile done once its TMA stores are complete (the scheduler).
+constexpr unsigned CONSUMER_WARPS = decltype(FusedVariants::b_stored)::Kernel::NumMmaThreads / 32;
+static_assert(CONSUMER_WARPS == decltype(FusedVariants::b_transposed)::Kernel::NumMmaThreads / 32);
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
 
@@ -29,7 +27,7 @@ static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedC
 
 using namespace fused_detail;
 
-struct FusedCombineGemm::State : FusedState<CombineEpilogue> {
+struct FusedCombineGemm::State : FusedState {
   int send_count = 0, done_count = 0;
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done;
@@ -79,7 +77,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.send_count = static_cast<int>(sends.size());
   s.done_count = schedule.done_flags();
   s.has_gemm = !groups.empty();
-  const ArrivalTileScheduler<8>::Arguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
+  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
                                                      s.timed_out.get(), s.timeout_ns, s.done.get()};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)

@@ -5,9 +5,9 @@
 // Roles (one launch, a persistent grid no larger than the blocks the GPU holds at once, in whole
 // clusters, one block per SM):
 //  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
-//    (arrival_tile_scheduler.cuh) and an epilogue that stores from registers; after storing its
-//    part of a tile every consumer warp adds 1 to the tile's done flag. Tiles expert by expert, N
-//    column by N column (each weight tile read once).
+//    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete every
+//    consumer warp adds 1 to the tile's done flag (one tile later, so that no warp waits for its
+//    own stores). Tiles expert by expert, N column by N column (each weight tile read once).
 //  - blocks [0, send_blocks): send blocks. They take the schedule's row sends in the GEMM's order,
 //    wait for the tile's done flag to count all its consumer warps, then copy the rows' columns
 //    to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA

@@ -26,7 +26,7 @@ static_assert(FUSED_TILE_M == FusedDispatchGemm::TILE_M && FUSED_TILE_N == Fused
 using namespace fused_detail;
 
 // The GEMM's epilogue stores by TMA: the output stays on this GPU.
-struct FusedDispatchGemm::State : FusedState<cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative> {
+struct FusedDispatchGemm::State : FusedState {
   int copy_count = 0, flag_count = 0;
   DeviceArray<RowTask> copies;
   DeviceArray<unsigned> flags, flag_rows;
@@ -79,7 +79,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.copy_count = static_cast<int>(copies.size());
   s.flag_count = schedule.flag_count();
   s.has_gemm = !groups.empty();
-  const ArrivalTileScheduler<8>::Arguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
+  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
                                                      s.flag_rows.get(), s.timed_out.get(), s.timeout_ns, nullptr};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)

@@ -21,22 +21,28 @@ using grouped_detail::hopper_kernels_run_here;
 
 // The fused kernels' GEMM: 128 x 256 x 64 tiles, two consumer warp groups (cooperative), clusters
 // of two blocks along M that share (multicast) the weight tile, which halves the weight traffic
-// from L2 (as the grouped GEMM's large tiles do). The epilogue schedule is the kernel's choice (TMA
-// stores, or stores from registers).
-template <class EpilogueSchedule>
+// from L2 (as the grouped GEMM's large tiles do), TMA stores in the epilogue. The
+// combine's send blocks wait for those stores (arrival_tile_scheduler.cuh): stores from registers
+// instead (CUTLASS's NoSmem epilogue) left its GEMM 36% slower on DeepSeek-V3's down projection
+// (K 2048), where the epilogue is a large share of a tile (one H200, 2026-12-05).
 struct FusedTiles {
   using Tile = cute::Shape<cute::_128, cute::_256, cute::_64>;
   using Cluster = cute::Shape<cute::_2, cute::_1, cute::_1>;
   using KernelSchedule = cutlass::gemm::KernelPtrArrayTmaWarpSpecializedCooperative;
-  using Epilogue = grouped_detail::EpilogueFor<Tile, Cluster, EpilogueSchedule>;
+  using Epilogue = grouped_detail::EpilogueFor<Tile, Cluster, cutlass::epilogue::PtrArrayTmaWarpSpecializedCooperative>;
   static constexpr int EPILOGUE_SMEM_BYTES = static_cast<int>(sizeof(typename Epilogue::SharedStorage));
+  /// Bulk store groups the epilogue commits per output tile: one per epilogue subtile.
+  static constexpr int STORE_GROUPS_PER_TILE =
+      static_cast<int>((cute::size<0>(Tile{}) / cute::size<0>(typename Epilogue::EpilogueTile{})) *
+                       (cute::size<1>(Tile{}) / cute::size<1>(typename Epilogue::EpilogueTile{})));
 };
 constexpr int FUSED_TILE_M = 128, FUSED_TILE_N = 256, FUSED_CLUSTER_M = 2;
+using FusedProblemShape = ArrivalProblemShape<FusedTiles::STORE_GROUPS_PER_TILE>;
 
 // Row-major A [m, k] and D [m, n]; B [k, n] (an expert's weights: RowMajor) or B^T stored [n, k]
 // (ColumnMajor: the backward's data gradients, dy w2^T and d_h13 w13^T); the arrival scheduler.
-template <class EpilogueSchedule, class LayoutB>
-using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, LayoutB, FusedTiles<EpilogueSchedule>, ArrivalProblemShape>;
+template <class LayoutB>
+using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, LayoutB, FusedTiles, FusedProblemShape>;
 
 /// One run of rows a transfer block moves, in 16-byte vectors: `rows` rows of `row_vectors`, row r
 /// from source + r * source_stride to dest + r * dest_stride. Before: wait until flags[wait_flag]
@@ -209,7 +215,7 @@ class GroupArrays {
 
   cudaError_t prepare(const std::vector<GroupOperands>& groups, int n, int k, int device, int sms, const Scheduler& scheduler,
                       typename Kernel::Params& params) {
-    std::vector<typename ArrivalProblemShape::UnderlyingProblemShape> host_shapes;
+    std::vector<typename FusedProblemShape::UnderlyingProblemShape> host_shapes;
     std::vector<const Element*> a, b, c;
     std::vector<Element*> d;
     std::vector<typename Gemm::StrideA> sa;
@@ -233,7 +239,7 @@ class GroupArrays {
     hw.device_id = device;
     hw.sm_count = sms;
     typename Kernel::Arguments arguments{cutlass::gemm::GemmUniversalMode::kGrouped,
-                                         ArrivalProblemShape{{static_cast<int>(host_shapes_.size()), shapes_.get(), host_shapes_.data()}},
+                                         FusedProblemShape{{static_cast<int>(host_shapes_.size()), shapes_.get(), host_shapes_.data()}},
                                          {a_.get(), stride_a_.get(), b_.get(), stride_b_.get()},
                                          {{}, c_.get(), stride_c_.get(), d_.get(), stride_d_.get()},
                                          hw,
@@ -248,8 +254,8 @@ class GroupArrays {
   }
 
  private:
-  DeviceArray<typename ArrivalProblemShape::UnderlyingProblemShape> shapes_;
-  std::vector<typename ArrivalProblemShape::UnderlyingProblemShape> host_shapes_;  // read by the kernel's setup
+  DeviceArray<typename FusedProblemShape::UnderlyingProblemShape> shapes_;
+  std::vector<typename FusedProblemShape::UnderlyingProblemShape> host_shapes_;  // read by the kernel's setup
   DeviceArray<const Element*> a_, b_, c_;
   DeviceArray<Element*> d_;
   DeviceArray<typename Gemm::StrideA> stride_a_;
@@ -307,10 +313,9 @@ struct FusedVariant {
 };
 
 /// A fused kernel's two layouts of B, the one prepared last in use (visit calls f with it).
-template <class EpilogueSchedule>
 struct FusedVariants {
-  FusedVariant<FusedGemm<EpilogueSchedule, cutlass::layout::RowMajor>> b_stored;
-  FusedVariant<FusedGemm<EpilogueSchedule, cutlass::layout::ColumnMajor>> b_transposed;
+  FusedVariant<FusedGemm<cutlass::layout::RowMajor>> b_stored;
+  FusedVariant<FusedGemm<cutlass::layout::ColumnMajor>> b_transposed;
   bool transposed = false;
 
   template <class F>
@@ -322,14 +327,13 @@ struct FusedVariants {
 
 /// What the dispatch and combine kernels keep alike on the host: the tile table, the watchdog's
 /// word and timeout, the GEMM in both layouts of B, and how one launch's blocks are counted.
-template <class EpilogueSchedule>
 struct FusedState {
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0;
   DeviceArray<ArrivalTile> tiles;
   DeviceArray<unsigned> timed_out;
-  FusedVariants<EpilogueSchedule> gemm;
+  FusedVariants gemm;
 
   /// One GEMM group per expert with rows (rows of A from `a`, row stride k; W_e at b + e k n; D
   /// into `d`, row stride n) and the tile table of `schedule_tiles` over them, in `operands` and

@@ -156,15 +156,17 @@ interference_step() {
   fi
   if has fused; then
     step fused-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='Fused*'
-    # The same expert shapes (EP 2: Mixtral 4 experts, DeepSeek-V3 128; rows = tokens x top_k / experts).
+    # The same expert shapes (EP 2: Mixtral 4 experts, DeepSeek-V3 128; rows = tokens x top_k / experts):
+    # the dispatch side's gate+up projection (K hidden, N 2 x ffn), then the combine side's down projection.
     step grouped-mm-reference timeout -k 5 300 python3 scripts/grouped_mm_reference.py mixtral-8x7b:4:2048:4096:28672 \
-      mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096
+      mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096 \
+      mixtral-8x7b:4:2048:14336:4096 mixtral-8x7b:4:8192:14336:4096 deepseek-v3:128:256:2048:7168 deepseek-v3:128:1024:2048:7168
     step fused-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384 \
-      --copy-blocks 2 4 8 16
+      --copy-blocks 2 4 6 8 12 16
     # Between GPUs: the other GPUs' buffers reached by peer access (NVLink or PCIe).
     if multi_gpu fused-bench-peer; then
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
-        --fused-transport peer --tokens 4096 16384 --copy-blocks 2 4 8 16
+        --fused-transport peer --tokens 4096 16384 --copy-blocks 2 4 6 8 12 16
     fi
   fi
   if has sockets && multi_gpu sockets; then
