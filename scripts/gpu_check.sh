@@ -25,7 +25,8 @@
 #     fused        COMET's fused kernels (dispatch + GEMM, GEMM + combine): their GPU tests, torch._grouped_mm on
 #                  the same expert shapes (scripts/grouped_mm_reference.py), comet_gpu_bench --sections fused (GEMM
 #                  part vs cuBLAS and CUTLASS grouped, overlap per transfer-block count) with the other GPUs'
-#                  buffers in host-mapped memory and, with 2 GPUs or more, on the other GPUs (peer access)
+#                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
+#                  GPUs or more, on the other GPUs (peer access)
 #     quick        = build,tests
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
@@ -163,6 +164,12 @@ interference_step() {
       mixtral-8x7b:4:2048:14336:4096 mixtral-8x7b:4:8192:14336:4096 deepseek-v3:128:256:2048:7168 deepseek-v3:128:1024:2048:7168
     step fused-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384 \
       --copy-blocks 2 4 6 8 12 16
+    # No link: the other sources' buffers in this GPU's memory, so what the fused launch adds to its
+    # GEMM is the kernels' own cost (set FUSED_LOCAL=0 to skip).
+    if [[ ${FUSED_LOCAL:-1} != 0 ]]; then
+      step fused-bench-local timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
+        --fused-transport local --tokens 4096 16384 --copy-blocks 2 4 6 8 12 16
+    fi
     # Between GPUs: the other GPUs' buffers reached by peer access (NVLink or PCIe).
     if multi_gpu fused-bench-peer; then
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \

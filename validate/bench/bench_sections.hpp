@@ -12,9 +12,10 @@ namespace comet::bench {
 /// same flops, for each model preset and tokens per GPU (ffn_bench.cpp).
 void ffn_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int rounds);
 
-/// Where the fused section puts the other GPUs' buffers: host-mapped pinned memory, or the machine's
-/// other GPUs (peer access).
-enum class FusedTransport { HOST, PEER };
+/// Where the fused section puts the other GPUs' buffers: host-mapped pinned memory, the machine's
+/// other GPUs (peer access), or this GPU's own memory (`local`: no link at all, so what the fused
+/// launch costs beyond its GEMM is the kernel's own, not a transport's).
+enum class FusedTransport { HOST, PEER, LOCAL };
 
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against
 /// cuBLAS and the CUTLASS grouped GEMM, then the overlap at each transfer-block count

@@ -1,7 +1,9 @@
 // comet_gpu_bench section `fused`: COMET's fused kernels on GPU 0, the other GPUs' buffers in
 // host-mapped pinned memory (`--fused-transport host`, any machine: the transfer blocks move rows
-// over PCIe at about one 400 Gb/s NIC's rate) or on the machine's other GPUs (`peer`: NVLink or
-// PCIe peer access, what a multi-GPU node runs), this GPU's own rows in device memory.
+// over PCIe at about one 400 Gb/s NIC's rate), on the machine's other GPUs (`peer`: NVLink or
+// PCIe peer access, what a multi-GPU node runs) or in this GPU's memory (`local`: no link, what
+// the fused launch costs beyond its GEMM without a transport's effects), this GPU's own rows in
+// device memory.
 //  - dispatch (kernels/fused_dispatch_gemm.hpp): copy blocks pull the sources' rows, the GEMM
 //    computes h13 = x w13 as they arrive;
 //  - combine (kernels/fused_combine_gemm.hpp): the GEMM computes y = act w2, send blocks write each
@@ -39,10 +41,15 @@ namespace {
 // address, or memory of another GPU reached by peer access (NVLink or PCIe).
 class RemoteBuffer {
  public:
-  /// device < 0: host-mapped pinned memory; else memory of that GPU, which must not be the current one.
-  RemoteBuffer(std::int64_t count, int device) {
+  /// HOST: host-mapped pinned memory; PEER: memory of GPU `device`, not the current one; LOCAL: the
+  /// current GPU's memory.
+  RemoteBuffer(std::int64_t count, FusedTransport transport, int device) {
     const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(bf16);
-    if (device < 0) {
+    if (transport == FusedTransport::LOCAL) {
+      check_cuda(cudaMalloc(&data_, bytes), "a source's buffer in this GPU's memory");
+      return;
+    }
+    if (transport == FusedTransport::HOST) {
       check_cuda(cudaHostAlloc(&host_, bytes, cudaHostAllocMapped), "pinned buffer");
       check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&data_), host_, 0), "mapped buffer");
       return;
@@ -79,8 +86,9 @@ kernels::DispatchRoute even_route(std::int64_t rows, int experts, int sources) {
   return route;
 }
 
-// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped (`host`)
-// or spread over the other GPUs (`peer`: source s on GPU 1 + (s - 1) mod (GPUs - 1)).
+// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped (`host`),
+// spread over the other GPUs (`peer`: source s on GPU 1 + (s - 1) mod (GPUs - 1)) or in this
+// GPU's memory too (`local`).
 struct PerSource {
   DeviceBuffer<bf16> own;
   std::vector<std::unique_ptr<RemoteBuffer>> others;
@@ -88,7 +96,7 @@ struct PerSource {
   PerSource(int sources, std::int64_t count, FusedTransport transport, int gpus) : own("this GPU's rows", count) {
     pointers.push_back(own.get());
     for (int s = 1; s < sources; ++s) {
-      others.push_back(std::make_unique<RemoteBuffer>(count, transport == FusedTransport::PEER ? 1 + (s - 1) % (gpus - 1) : -1));
+      others.push_back(std::make_unique<RemoteBuffer>(count, transport, transport == FusedTransport::PEER ? 1 + (s - 1) % (gpus - 1) : -1));
       pointers.push_back(others.back()->device());
     }
   }
@@ -225,6 +233,14 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   for (const auto& row : overlap) fmt::print("{}\n", row);
 }
 
+std::string where_the_others_are(FusedTransport transport, int gpus) {
+  switch (transport) {
+    case FusedTransport::PEER: return fmt::format("on the other {} GPUs (peer access)", gpus - 1);
+    case FusedTransport::LOCAL: return "in this GPU's memory too (no link)";
+    default: return "host-mapped pinned memory";
+  }
+}
+
 }  // namespace
 
 void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
@@ -323,7 +339,7 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
   const std::string preamble =
       fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); {} "
                   "interleaved rounds, medians",
-                  sources, transport == FusedTransport::PEER ? fmt::format("on the other {} GPUs (peer access)", gpus - 1) : "host-mapped pinned memory",
+                  sources, where_the_others_are(transport, gpus),
                   ep, rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "

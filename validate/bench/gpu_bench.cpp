@@ -50,10 +50,12 @@ int main(int argc, char** argv) {
                                                "blocks of the combine), even (whole clusters of two; the GEMM gets the other SMs)")
       ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
   comet::bench::FusedTransport transport = comet::bench::FusedTransport::HOST;
-  app.add_option("--fused-transport", transport, "Fused section: the other GPUs' buffers in host-mapped pinned memory (host) or on "
-                                                 "this machine's other GPUs (peer: NVLink or PCIe peer access, 2 GPUs or more)")
+  app.add_option("--fused-transport", transport, "Fused section: the other GPUs' buffers in host-mapped pinned memory (host), on "
+                                                 "this machine's other GPUs (peer: NVLink or PCIe peer access, 2 GPUs or more) or in "
+                                                 "this GPU's own memory (local: no link, the kernels' own cost)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, comet::bench::FusedTransport>{
-          {"host", comet::bench::FusedTransport::HOST}, {"peer", comet::bench::FusedTransport::PEER}}))
+          {"host", comet::bench::FusedTransport::HOST}, {"peer", comet::bench::FusedTransport::PEER},
+          {"local", comet::bench::FusedTransport::LOCAL}}))
       ->capture_default_str();
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
