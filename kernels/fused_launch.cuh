@@ -72,6 +72,52 @@ struct TransferList {
 // keeps many requests outstanding (one H100: 4 blocks moved 42 GB/s with 8 per thread).
 constexpr int TRANSFER_UNROLL = 16;
 
+// The transfers keep TRANSFER_UNROLL loads in flight per thread, every thread of the block busy:
+// row by row, a send of 512-byte row pieces kept 32 threads busy and moved 0.5 GB/s per block to
+// host memory (one H100), and splitting each vector index into row and column by a 64-bit
+// division held a block at 11 GB/s even into device memory (one H200).
+
+// `count` contiguous vectors.
+__device__ inline void copy_vectors(const int4* source, int4* dest, long long count) {
+  const long long stride = static_cast<long long>(blockDim.x) * TRANSFER_UNROLL;
+  for (long long base = threadIdx.x; base < count; base += stride) {
+    int4 v[TRANSFER_UNROLL];
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long i = base + static_cast<long long>(u) * blockDim.x;
+      if (i < count) v[u] = __ldcs(source + i);
+    }
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long i = base + static_cast<long long>(u) * blockDim.x;
+      if (i < count) dest[i] = v[u];
+    }
+  }
+}
+
+// Row pieces no wider than the block (a GEMM tile's columns of each row): each thread keeps one
+// column and steps over rows, blockDim / row_vectors rows at a time.
+__device__ inline void copy_row_pieces(const RowTask& task) {
+  const int width = static_cast<int>(task.row_vectors);
+  const int rows_at_once = static_cast<int>(blockDim.x) / width;
+  const int first_row = static_cast<int>(threadIdx.x) / width, column = static_cast<int>(threadIdx.x) % width;
+  if (first_row >= rows_at_once) return;
+  const long long step = static_cast<long long>(rows_at_once) * TRANSFER_UNROLL;
+  for (long long base = first_row; base < task.rows; base += step) {
+    int4 v[TRANSFER_UNROLL];
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long row = base + static_cast<long long>(u) * rows_at_once;
+      if (row < task.rows) v[u] = __ldcs(task.source + row * task.source_stride + column);
+    }
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long row = base + static_cast<long long>(u) * rows_at_once;
+      if (row < task.rows) task.dest[row * task.dest_stride + column] = v[u];
+    }
+  }
+}
+
 __device__ inline void transfer_rows(const TransferList& list) {
   for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
     const RowTask task = list.tasks[t];
@@ -79,29 +125,13 @@ __device__ inline void transfer_rows(const TransferList& list) {
       if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
       __syncthreads();
     }
-    // All of the task's vectors are spread over the block's threads at once, TRANSFER_UNROLL loads
-    // in flight per thread (row by row, a send of 512-byte row pieces kept 32 threads busy and
-    // moved 0.5 GB/s per block to host memory: one H100). Contiguous on both sides: no division.
-    const bool contiguous = task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors;
-    const long long total = task.rows * task.row_vectors;
-    const long long stride = static_cast<long long>(blockDim.x) * TRANSFER_UNROLL;
-    for (long long base = threadIdx.x; base < total; base += stride) {
-      int4 v[TRANSFER_UNROLL];
-#pragma unroll
-      for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-        const long long i = base + static_cast<long long>(u) * blockDim.x;
-        if (i >= total) continue;
-        const long long row = contiguous ? 0 : i / task.row_vectors, column = i - row * task.row_vectors;
-        v[u] = __ldcs(task.source + (contiguous ? i : row * task.source_stride + column));
-      }
-#pragma unroll
-      for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-        const long long i = base + static_cast<long long>(u) * blockDim.x;
-        if (i >= total) continue;
-        const long long row = contiguous ? 0 : i / task.row_vectors, column = i - row * task.row_vectors;
-        task.dest[contiguous ? i : row * task.dest_stride + column] = v[u];
-      }
-    }
+    if (task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors)
+      copy_vectors(task.source, task.dest, task.rows * task.row_vectors);
+    else if (task.row_vectors <= static_cast<long long>(blockDim.x))
+      copy_row_pieces(task);
+    else
+      for (long long row = 0; row < task.rows; ++row)
+        copy_vectors(task.source + row * task.source_stride, task.dest + row * task.dest_stride, task.row_vectors);
     // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
     // proxy, and the block's stores all precede thread 0's release of the flag.
     fence_generic_to_async_proxy();
