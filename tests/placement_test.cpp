@@ -60,7 +60,7 @@ struct PlacementSetup {
   PathCosts costs;
   RoutingMatrix routing;
   int ep;
-  PlacementInputs inputs() const { return {&topology, &costs, &routing, ep, 4096.0}; }
+  PlacementInputs inputs() const { return {&topology, &costs, routing_ref(routing), routing.num_experts(), ep, 4096.0}; }
 };
 
 PlacementSetup affinity_setup(const std::string& topology_name, int ep, int experts, int top_k) {

@@ -44,8 +44,8 @@ int PlacementCommand::run() const {
   RoutingMatrix expected = workload.sample(0);
   for (int step = 1; step < workload.num_steps(); ++step) expected += workload.sample(step);
   const double bytes_per_copy = scenario.model.bytes_per_token_copy();
-  const PlacementInputs inputs{&topology, &costs, &fit, scenario.expert_parallel, bytes_per_copy};
-  const PlacementInputs scored{&topology, &costs, &expected, scenario.expert_parallel, bytes_per_copy};
+  const PlacementInputs inputs{&topology, &costs, routing_ref(fit), scenario.model.experts, scenario.expert_parallel, bytes_per_copy};
+  const PlacementInputs scored{&topology, &costs, routing_ref(expected), scenario.model.experts, scenario.expert_parallel, bytes_per_copy};
 
   struct Row {
     TrafficReport report;

@@ -25,7 +25,7 @@ ExpertPlacement strided(int experts, int ep) {
 }
 
 std::vector<int> topology_positions(const PlacementInputs& in) {
-  const int experts = in.expected->num_experts();
+  const int experts = in.expected().num_experts();
   const int ep = in.expert_parallel;
   const std::vector<double> cost = placement_cost_matrix(in);
   return solve_assignment(cost, experts, ep, std::vector<int>(ep, experts / ep));
@@ -37,7 +37,7 @@ std::vector<int> topology_positions(const PlacementInputs& in) {
 // accepted, so the result is never worse than `topology`.
 std::vector<int> bottleneck_positions(const PlacementInputs& in, std::vector<int> position) {
   const int experts = static_cast<int>(position.size());
-  LinkLoadModel model(*in.topology, *in.expected, in.expert_parallel, in.bytes_per_copy);
+  LinkLoadModel model(*in.topology, in.expected(), in.expert_parallel, in.bytes_per_copy);
   model.assign(position);
   constexpr int MAX_PASSES = 32;
   for (int pass = 0; pass < MAX_PASSES; ++pass) {
@@ -64,7 +64,7 @@ std::vector<int> bottleneck_positions(const PlacementInputs& in, std::vector<int
 }
 
 ExpertPlacement replicate(const PlacementInputs& in, int copies_of_hottest) {
-  const int experts = in.expected->num_experts();
+  const int experts = in.expected().num_experts();
   const int ep = in.expert_parallel;
   if (copies_of_hottest > ep || copies_of_hottest > experts)
     throw std::invalid_argument(fmt::format("replicate:{} needs at most {} (the expert-parallel group) and at most {} "
@@ -73,7 +73,7 @@ ExpertPlacement replicate(const PlacementInputs& in, int copies_of_hottest) {
   if (ep < 2) throw std::invalid_argument("replicate needs an expert-parallel group of at least 2 GPUs");
   const std::vector<int> position = topology_positions(in);
   std::vector<std::vector<int>> replicas = single(position);
-  const std::vector<std::int64_t> load = in.expected->per_expert();
+  const std::vector<std::int64_t> load = in.expected().per_expert();
   std::vector<int> by_load(experts);
   std::iota(by_load.begin(), by_load.end(), 0);
   std::stable_sort(by_load.begin(), by_load.end(), [&](int a, int b) { return load[a] > load[b]; });
@@ -105,7 +105,7 @@ ExpertPlacement contiguous_placement(int experts, int expert_parallel) {
 }
 
 std::vector<double> placement_cost_matrix(const PlacementInputs& in) {
-  const RoutingMatrix& routing = *in.expected;
+  const RoutingMatrix& routing = in.expected();
   const int experts = routing.num_experts();
   const int ep = in.expert_parallel;
   std::vector<double> cost(static_cast<std::size_t>(experts) * ep, 0.0);
@@ -126,7 +126,7 @@ std::vector<double> placement_cost_matrix(const PlacementInputs& in) {
 }
 
 double placement_objective(const ExpertPlacement& placement, const PlacementInputs& in) {
-  const RoutingMatrix& routing = *in.expected;
+  const RoutingMatrix& routing = in.expected();
   const int ep = in.expert_parallel;
   double total = 0.0;
   for (int src = 0; src < routing.num_gpus(); ++src) {
@@ -143,9 +143,9 @@ double placement_objective(const ExpertPlacement& placement, const PlacementInpu
 }
 
 ExpertPlacement make_placement(const PolicySpec& policy, const PlacementInputs& in) {
-  const int experts = in.expected->num_experts();
+  const int experts = in.num_experts;
   const int ep = in.expert_parallel;
-  if (experts % ep != 0) throw std::invalid_argument("experts must divide over the expert-parallel group");
+  if (ep < 1 || experts % ep != 0) throw std::invalid_argument("experts must divide over the expert-parallel group");
   if (policy.name == "contiguous") return contiguous_placement(experts, ep);
   if (policy.name == "strided") return strided(experts, ep);
   if (policy.name == "topology") return ExpertPlacement("topology", ep, single(topology_positions(in)));

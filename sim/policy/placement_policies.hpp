@@ -3,6 +3,8 @@
 // loaded link), replicate:R (topology plus a second slot for the R hottest experts).
 #pragma once
 
+#include <functional>
+
 #include "expert_placement.hpp"
 #include "path_costs.hpp"
 #include "policy_spec.hpp"
@@ -11,11 +13,18 @@
 
 namespace comet {
 
+/// `routing` as PlacementInputs::expected (it must outlive the inputs).
+inline std::function<const RoutingMatrix&()> routing_ref(const RoutingMatrix& routing) {
+  return [&routing]() -> const RoutingMatrix& { return routing; };
+}
+
 struct PlacementInputs {
   const Topology* topology = nullptr;
   const PathCosts* costs = nullptr;
   /// Expected routing: the sum over steps (the placement is a deployment decision, made once).
-  const RoutingMatrix* expected = nullptr;
+  /// A function, so that only the placements that read it make it (PlanRouting::expected).
+  std::function<const RoutingMatrix&()> expected;
+  int num_experts = 0;
   int expert_parallel = 1;
   double bytes_per_copy = 1.0;
 };

@@ -307,8 +307,8 @@ BuiltPlan build_plan(const PlanRequest& r) {
   if (static_cast<int>(routed.steps.size()) != r.steps)
     throw std::logic_error(fmt::format("build_plan: {} routed steps for {} steps", routed.steps.size(), r.steps));
   const std::vector<RoutingMatrix>& routing = routed.steps;
-  const RoutingMatrix& expected = routed.expected;
-  const PlacementInputs placement_inputs{r.topology, r.costs, &expected, s.expert_parallel, s.model.bytes_per_token_copy()};
+  const PlacementInputs placement_inputs{r.topology, r.costs, [&routed]() -> const RoutingMatrix& { return routed.expected(); },
+                                         s.model.experts, s.expert_parallel, s.model.bytes_per_token_copy()};
   std::optional<ExpertPlacement> placement;
   try {
     placement = make_placement(r.placement, placement_inputs);
@@ -336,14 +336,24 @@ BuiltPlan build_plan(const PlanRequest& r) {
   return built;
 }
 
+PlanRouting::PlanRouting(std::vector<RoutingMatrix> steps_, std::function<RoutingMatrix()> fit)
+    : steps(std::move(steps_)), fit_(std::make_shared<Fit>()) {
+  fit_->make = std::move(fit);
+}
+
+const RoutingMatrix& PlanRouting::expected() const {
+  if (!fit_) throw std::logic_error("PlanRouting::expected: no fit steps to make it from");
+  std::call_once(fit_->once, [&] { fit_->sum = fit_->make(); });
+  return fit_->sum;
+}
+
 PlanRouting route_workload(const Scenario& s, int num_gpus, int steps) {
-  const Workload workload(s.workload, {num_gpus, s.expert_parallel, s.model.experts, s.model.top_k});
-  PlanRouting routed;
-  for (int step = 0; step < steps; ++step) routed.steps.push_back(workload.sample(step));
+  auto workload = std::make_shared<const Workload>(s.workload, RoutingShape{num_gpus, s.expert_parallel, s.model.experts, s.model.top_k});
+  std::vector<RoutingMatrix> routed;
+  for (int step = 0; step < steps; ++step) routed.push_back(workload->sample(step));
   // Fitted placements see the steps before the run (workload.placement_fit_steps), not the
   // steps they are scored on.
-  routed.expected = workload.placement_routing(steps);
-  return routed;
+  return PlanRouting(std::move(routed), [workload, steps] { return workload->placement_routing(steps); });
 }
 
 }  // namespace comet

@@ -2,6 +2,9 @@
 // partition and all-to-all algorithm into ops and dependencies, for every executor.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,9 +21,24 @@
 namespace comet {
 
 /// The routing a Plan is built from: each step's, and what fitted placements see.
-struct PlanRouting {
+class PlanRouting {
+ public:
+  PlanRouting() = default;
+  /// `steps` routed; `fit` makes the fit steps' sum on first use.
+  PlanRouting(std::vector<RoutingMatrix> steps, std::function<RoutingMatrix()> fit);
+
   std::vector<RoutingMatrix> steps;  ///< per step
-  RoutingMatrix expected;            ///< the fit steps' sum (Workload::placement_routing)
+  /// The fit steps' sum (Workload::placement_routing), made on the first call (thread-safe): only
+  /// the fitted placements read it, and generating its steps was a tenth of `comet simulate`'s time.
+  const RoutingMatrix& expected() const;
+
+ private:
+  struct Fit {
+    std::function<RoutingMatrix()> make;
+    std::once_flag once;
+    RoutingMatrix sum;
+  };
+  std::shared_ptr<Fit> fit_;  // shared by copies, which see one sum
 };
 
 /// Generates (or reads from its trace) `steps` steps of `scenario`'s workload on `num_gpus` GPUs.
