@@ -187,6 +187,24 @@ TEST_F(ReportCliTest, CompareResultsAgreeWithSimulateRunAlone) {
   EXPECT_NE(html.find("<td>" + path["ops"][0]["kind"].get<std::string>() + "</td>"), std::string::npos);
 }
 
+// With one expert per GPU (64 experts, EP 64) contiguous and strided put every expert in the same
+// place: compare simulates each partition / all-to-all pair once for both and relabels the result;
+// every row must still be what simulating that combination alone gives, traces included.
+TEST_F(ReportCliTest, CompareOfPlacementsThatCoincideAgreesWithSimulate) {
+  const std::string scenario = write("s.yaml", SCENARIO);
+  const Result compare = comet("compare --engine analytical --placements contiguous,strided,topology --partitions none,fixed:2 "
+                               "--a2a direct -o " + (dir_ / "out").string() + " " + scenario);
+  ASSERT_EQ(compare.exit_code, 0) << compare.err;
+  expect_compare_agrees_with_simulate(*this, scenario, dir_ / "out", "analytical", 6);
+  for (const char* partition : {"none", "fixed-2"}) {
+    const std::string contiguous = read_file(dir_ / "out" / ("trace-contiguous_" + std::string(partition) + "_direct.json"));
+    const std::string strided = read_file(dir_ / "out" / ("trace-strided_" + std::string(partition) + "_direct.json"));
+    ASSERT_FALSE(strided.empty()) << partition;
+    EXPECT_NE(strided.find("\"placement\":\"strided\""), std::string::npos) << "the trace names its own placement";
+    EXPECT_EQ(Json::parse(strided)["traceEvents"].size(), Json::parse(contiguous)["traceEvents"].size()) << partition;
+  }
+}
+
 #ifdef COMET_HAVE_SIMGRID
 TEST_F(ReportCliTest, CompareOnThePhaseEngineAgreesWithSimulate) {
   const std::string scenario = write("s.yaml", SCENARIO);

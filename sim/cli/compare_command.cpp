@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -150,31 +151,95 @@ Run run_from_text(const std::string& text) {
   return run;
 }
 
-// Simulates every combination (the baseline's result is reused when it is one of them), `jobs`
-// at once, each in a child process (under mpirun, over the ranks); results in combination order,
-// on rank 0 (the other ranks get none). Traces are written here, as the runs come back.
+// Combinations that differ only in placements putting every expert in the same place (contiguous
+// and strided with one expert per GPU) build the same Plan and get the same results but for the
+// placement's name: one simulation serves them all, each member's Run made from it under its own
+// names (the files are those simulating each would write). Each placement is made once, here
+// (children inherit it); one a placement cannot be made for is left to its combinations' children,
+// which report it as they did.
+struct CombinationGroup {
+  std::vector<std::size_t> members;  ///< indices into the combinations, the first simulated
+  const ExpertPlacement* placement = nullptr;
+};
+
+std::vector<CombinationGroup> group_combinations(const std::vector<PolicyTriple>& combinations,
+                                                 const std::map<std::string, std::optional<ExpertPlacement>>& placements) {
+  std::vector<CombinationGroup> groups;
+  for (std::size_t i = 0; i < combinations.size(); ++i) {
+    const PolicyTriple& c = combinations[i];
+    const std::optional<ExpertPlacement>& placement = placements.at(c.placement.text());
+    auto same_plan = [&](const CombinationGroup& g) {
+      const PolicyTriple& first = combinations[g.members.front()];
+      return placement && g.placement && first.partition.text() == c.partition.text() && first.a2a.text() == c.a2a.text() &&
+             g.placement->same_positions(*placement);
+    };
+    const auto found = std::find_if(groups.begin(), groups.end(), same_plan);
+    if (found != groups.end())
+      found->members.push_back(i);
+    else
+      groups.push_back({{i}, placement ? &*placement : nullptr});
+  }
+  return groups;
+}
+
+// The group's members' Runs from one result, as text to come back from the child (an array).
+std::string group_runs_text(const SimulationSetup& setup, SimulationResult result, const CombinationGroup& group,
+                            const std::vector<PolicyTriple>& combinations, double baseline_time,
+                            const std::filesystem::path* out, const TraceOptions& trace_options) {
+  nlohmann::ordered_json texts = nlohmann::ordered_json::array();
+  for (std::size_t member : group.members) {
+    result.policies = combinations[member];
+    texts.push_back(run_to_text(run_combination(setup, result, baseline_time, out, trace_options)));
+  }
+  return texts.dump();
+}
+
+// Simulates every combination (the baseline's result is reused for its group; each group of
+// combinations with the same Plan once), `jobs` at once, each in a child process (under mpirun,
+// over the ranks); results in combination order, on rank 0 (the other ranks get none). Traces are
+// written here, as the runs come back.
 std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vector<PolicyTriple>& combinations,
                                   const SimulationResult& baseline_result, const std::filesystem::path* out,
                                   const TraceOptions& trace_options, bool terminal, int jobs, const PointRanks& ranks) {
   const double baseline_time = baseline_result.metrics.layer_time_s;
+  std::map<std::string, std::optional<ExpertPlacement>> placements;
+  for (const PolicyTriple& c : combinations) {
+    if (placements.count(c.placement.text())) continue;
+    std::optional<ExpertPlacement>& made = placements[c.placement.text()];
+    try {
+      made = make_plan_placement(*setup.scenario, *setup.topology, *setup.costs, c.placement, *setup.routing);
+    } catch (const InputError&) {
+    }
+  }
+  const std::vector<CombinationGroup> groups = group_combinations(combinations, placements);
   std::vector<std::optional<Run>> runs(combinations.size());
-  std::vector<std::size_t> to_simulate;
-  for (std::size_t i = 0; i < combinations.size(); ++i) {
-    if (same_policies(combinations[i], baseline_result.policies))
-      runs[i] = run_combination(setup, baseline_result, baseline_time, out, trace_options);
-    else
-      to_simulate.push_back(i);
+  std::vector<std::size_t> to_simulate;  // groups
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const bool has_baseline = std::any_of(groups[g].members.begin(), groups[g].members.end(), [&](std::size_t m) {
+      return same_policies(combinations[m], baseline_result.policies);
+    });
+    if (!has_baseline) {
+      to_simulate.push_back(g);
+      continue;
+    }
+    SimulationResult result = baseline_result;
+    for (std::size_t m : groups[g].members) {
+      result.policies = combinations[m];
+      runs[m] = run_combination(setup, result, baseline_time, out, trace_options);
+    }
   }
   std::optional<InputError> input_error;
   std::string failure;
-  std::size_t done = 0;
+  std::size_t done = 0, to_do = 0;
+  for (std::size_t g : to_simulate) to_do += groups[g].members.size();
   ChildPoolTasks tasks;
   tasks.num_items = static_cast<int>(to_simulate.size());
   tasks.jobs = jobs;
   tasks.work = [&](int item) {
+    const CombinationGroup& group = groups[to_simulate[item]];
     try {
-      return run_to_text(run_combination(setup, simulate(setup, combinations[to_simulate[item]]), baseline_time, out,
-                                         trace_options));
+      return group_runs_text(setup, simulate(setup, combinations[group.members.front()], group.placement), group,
+                             combinations, baseline_time, out, trace_options);
     } catch (const InputError& e) {
       return nlohmann::json{{"input_error", {{"file", e.location().file}, {"line", e.location().line},
                                              {"column", e.location().column}, {"key", e.key_path()},
@@ -183,21 +248,25 @@ std::vector<Run> run_combinations(const SimulationSetup& setup, const std::vecto
     }
   };
   tasks.on_finished = [&](int item, const ChildOutcome& outcome) {
-    const PolicyTriple& triple = combinations[to_simulate[item]];
-    if (terminal)
-      fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} done\n", ++done, to_simulate.size(), triple.placement.text(),
-                 triple.partition.text(), triple.a2a.text());
+    const CombinationGroup& group = groups[to_simulate[item]];
+    const PolicyTriple& triple = combinations[group.members.front()];
     if (outcome.signal != 0 || outcome.failed) {
       failure = fmt::format("{} / {} / {}: {}", triple.placement.text(), triple.partition.text(), triple.a2a.text(),
                             outcome.signal != 0 ? strsignal(outcome.signal) : outcome.output);
       return false;
     }
     try {
-      runs[to_simulate[item]] = run_from_text(outcome.output);
+      const nlohmann::ordered_json texts = nlohmann::ordered_json::parse(outcome.output);
+      if (!texts.is_array()) run_from_text(outcome.output);  // an input error: throws it
+      for (std::size_t i = 0; i < group.members.size(); ++i) runs[group.members[i]] = run_from_text(texts.at(i).get<std::string>());
     } catch (const InputError& e) {
       input_error = e;
       return false;
     }
+    if (terminal)
+      for (std::size_t member : group.members)
+        fmt::print(stderr, "comet compare: [{}/{}] {} / {} / {} done\n", ++done, to_do, combinations[member].placement.text(),
+                   combinations[member].partition.text(), combinations[member].a2a.text());
     return true;
   };
   run_distributed_pool(tasks, ranks);

@@ -14,10 +14,11 @@
 
 namespace comet {
 
-SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies) {
+SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies, const ExpertPlacement* placement) {
   PlanRequest request{s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
                       policies.partition, policies.a2a, s.layers, s.steps};
   request.routing = s.routing;
+  request.made_placement = placement;
   BuiltPlan built = build_plan(request);
   SimulationResult result;
   result.policies = policies;

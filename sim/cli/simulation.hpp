@@ -37,7 +37,9 @@ struct SimulationResult {
   std::shared_ptr<const Plan> plan;  ///< what ran: reports route its all-to-alls (link tracks)
 };
 
-SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies);
+/// `placement`: the placement policies.placement names, made by the caller (make_plan_placement);
+/// null: the Plan's builder makes it.
+SimulationResult simulate(const SimulationSetup& setup, const PolicyTriple& policies, const ExpertPlacement* placement = nullptr);
 
 struct ResultWithBaseline {
   SimulationResult result;

@@ -24,6 +24,10 @@ class ExpertPlacement {
   int max_slots_per_gpu() const { return max_slots_; }
   /// The local slot of `expert` on `position`, or -1.
   int slot_of(int expert, int position) const;
+  /// Whether `other` puts every expert on the same positions (whatever the policies' names).
+  bool same_positions(const ExpertPlacement& other) const {
+    return expert_parallel_ == other.expert_parallel_ && replicas_ == other.replicas_;
+  }
 
   /// Copies of `copies` sent to replica `index` of `count`: an even split, the first replicas
   /// taking the remainder, so the parts add up exactly.

@@ -293,6 +293,17 @@ double shared_expert_flops_per_token(const MoeModel& m) {
   return m.shared_experts * 2.0 * 3.0 * static_cast<double>(m.hidden) * m.shared_expert_ffn;
 }
 
+ExpertPlacement make_plan_placement(const Scenario& s, const Topology& topology, const PathCosts& costs,
+                                    const PolicySpec& placement, const PlanRouting& routing) {
+  const PlacementInputs inputs{&topology, &costs, [&routing]() -> const RoutingMatrix& { return routing.expected(); },
+                               s.model.experts, s.expert_parallel, s.model.bytes_per_token_copy()};
+  try {
+    return make_placement(placement, inputs);
+  } catch (const std::invalid_argument& error) {
+    throw InputError({s.origin, 0, 0}, "placement", placement.text(), error.what());
+  }
+}
+
 BuiltPlan build_plan(const PlanRequest& r) {
   const Scenario& s = *r.scenario;
   if (r.steps < 1 || r.steps > s.workload.steps)
@@ -307,17 +318,11 @@ BuiltPlan build_plan(const PlanRequest& r) {
   if (static_cast<int>(routed.steps.size()) != r.steps)
     throw std::logic_error(fmt::format("build_plan: {} routed steps for {} steps", routed.steps.size(), r.steps));
   const std::vector<RoutingMatrix>& routing = routed.steps;
-  const PlacementInputs placement_inputs{r.topology, r.costs, [&routed]() -> const RoutingMatrix& { return routed.expected(); },
-                                         s.model.experts, s.expert_parallel, s.model.bytes_per_token_copy()};
-  std::optional<ExpertPlacement> placement;
-  try {
-    placement = make_placement(r.placement, placement_inputs);
-  } catch (const std::invalid_argument& error) {
-    throw InputError({s.origin, 0, 0}, "placement", r.placement.text(), error.what());
-  }
   PlanHeader header{r.topology->num_gpus(), s.expert_parallel, r.layers, r.steps, s.model.hidden,
                     s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text()};
-  BuiltPlan built{Plan(std::move(header)), *placement, {}, {}, {}};
+  BuiltPlan built{Plan(std::move(header)),
+                  r.made_placement ? *r.made_placement : make_plan_placement(s, *r.topology, *r.costs, r.placement, routed),
+                  {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
     PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}};

@@ -58,7 +58,16 @@ struct PlanRequest {
   bool keep_chunks = false;  ///< keep each step's ChunkPlan in BuiltPlan (the real executor needs them)
   /// route_workload(*scenario, GPUs, steps), when the caller has it; else build_plan makes it.
   const PlanRouting* routing = nullptr;
+  /// The placement `placement` names (make_plan_placement), when the caller made it; else
+  /// build_plan makes it.
+  const ExpertPlacement* made_placement = nullptr;
 };
+
+/// The placement `placement` names for the scenario on the topology, fitted (where it is fitted)
+/// on `routing`'s fit steps. InputError when the scenario cannot hold it (replicate:R with R
+/// above the group).
+ExpertPlacement make_plan_placement(const Scenario& scenario, const Topology& topology, const PathCosts& costs,
+                                    const PolicySpec& placement, const PlanRouting& routing);
 
 struct BuiltPlan {
   Plan plan;
