@@ -161,7 +161,22 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& t
   for (int id : table.links) sweep[id].left += 1.0;
   std::vector<double> part_end(static_cast<std::size_t>(topology_.num_gpus()), 0.0);
   double op_end = 0.0;
-  for (const std::int32_t t : indices_by_bytes(matrix)) {
+  // Transfers are visited in byte order, so their routes, the links' sweeps and the transfers
+  // themselves are read at random: prefetched a few transfers ahead, in the order each address
+  // becomes known (the route's start, then its links, then those links' sweeps).
+  const std::vector<std::int32_t> order = indices_by_bytes(matrix);
+  constexpr std::size_t START_AHEAD = 16, LINKS_AHEAD = 8, SWEEP_AHEAD = 4;
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (k + START_AHEAD < order.size()) {
+      __builtin_prefetch(&table.start[order[k + START_AHEAD]]);
+      __builtin_prefetch(&matrix.transfers[order[k + START_AHEAD]]);
+    }
+    if (k + LINKS_AHEAD < order.size()) __builtin_prefetch(&table.links[table.start[order[k + LINKS_AHEAD]]]);
+    if (k + SWEEP_AHEAD < order.size()) {
+      const std::int32_t ahead = order[k + SWEEP_AHEAD];
+      for (std::size_t i = table.start[ahead]; i < table.start[ahead + 1]; ++i) __builtin_prefetch(&sweep[table.links[i]], 1);
+    }
+    const std::int32_t t = order[k];
     const double bytes = matrix.transfers[t].bytes;
     double end = 0.0;
     for (std::size_t i = table.start[t]; i < table.start[t + 1]; ++i) {
