@@ -17,9 +17,8 @@ namespace {
 // The transfers' indices by increasing bytes, ties in index order (as std::stable_sort): an LSD
 // radix sort of the doubles' bit patterns (positive doubles order as their bits), 11 bits a
 // pass. One read of the keys counts every pass's digits at once, and a pass where every key has
-// the same digit is skipped: sizes are whole tokens, so their low mantissa bits are mostly alike
-// (counting each pass in its own read was 40% of `dynamic`'s time at 1024 GPUs). Footprints sort
-// ~64K transfers each, thousands of times when `dynamic` prices its candidates.
+// the same digit is skipped: sizes are whole tokens, so their low mantissa bits are mostly alike.
+// Footprints sort ~64K transfers each, thousands of times when `dynamic` prices its candidates.
 std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
   const std::size_t n = matrix.transfers.size();
   constexpr int BITS = 11, PASSES = (64 + BITS - 1) / BITS;
