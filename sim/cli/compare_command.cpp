@@ -304,8 +304,10 @@ int CompareCommand::run() const {
   int code = 0;
   try {
     code = run_on_ranks(ranks);
-  } catch (const InputError&) {
-    if (ranks.size > 1 && ranks.root()) abort_point_ranks(ranks, EXIT_BAD_INPUT);
+  } catch (...) {
+    // Past the pool every rank finishes normally; before it, only MPI_Abort reaches the others.
+    if (ranks.root()) abort_point_ranks(ranks, EXIT_BAD_INPUT);
+    finish_point_ranks(ranks);
     throw;
   }
   finish_point_ranks(ranks);

@@ -11,9 +11,21 @@
 #include <vector>
 
 namespace comet {
+
+// Ranks leave the pool together: every rank other than 0 sends DONE_TAG once its points are run (or
+// stopped), and waits for END_TAG from rank 0; rank 0 sends STOP_TAG to the ranks still running when
+// it stops early, drains their messages until every DONE is in, then sends END_TAG. A failing point
+// thus ends every rank through MPI_Finalize with no MPI_Abort: Open MPI 4.1's mpirun can crash in its
+// own finalize while relaying MPI_Abort's message (seen in CI, "Data unpack had inadequate space").
 namespace {
 
 constexpr int RESULT_TAG = 7;
+constexpr int DONE_TAG = 8;
+constexpr int STOP_TAG = 9;
+constexpr int END_TAG = 10;
+
+// Set once the ranks have left run_distributed_pool together: an error after it needs no MPI_Abort.
+bool ranks_in_step = false;
 
 bool launched_by_mpi_launcher() {
   for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -48,41 +60,89 @@ PointRanks start_point_ranks() {
   return ranks;
 }
 
+namespace {
+
+void send_empty(int rank, int tag) { MPI_Send(nullptr, 0, MPI_BYTE, rank, tag, MPI_COMM_WORLD); }
+
+// A rank other than 0: its points in child processes, each result sent to rank 0 as it ends; stops
+// when rank 0 says so (or on a signal), then waits for rank 0's END, polling so that it yields its core.
+bool run_as_worker(const ChildPoolTasks& tasks, const std::vector<int>& mine) {
+  bool stopped_by_root = false;
+  ChildPoolTasks local = tasks;
+  local.num_items = static_cast<int>(mine.size());
+  local.work = [&](int k) { return tasks.work(mine[k]); };
+  local.on_started = nullptr;
+  local.on_finished = [&](int k, const ChildOutcome& outcome) {
+    const std::string bytes = pack(mine[k], outcome);
+    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, RESULT_TAG, MPI_COMM_WORLD);
+    return true;
+  };
+  local.should_stop = [&] {
+    int flag = 0;
+    MPI_Iprobe(0, STOP_TAG, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+    stopped_by_root = stopped_by_root || flag != 0;
+    return stopped_by_root || (tasks.should_stop && tasks.should_stop());
+  };
+  const bool complete = run_child_pool(local);
+  send_empty(0, DONE_TAG);
+  for (;;) {  // STOP (if sent) then END, in the order rank 0 sent them
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    MPI_Recv(nullptr, 0, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (status.MPI_TAG == END_TAG) return complete;
+  }
+}
+
+}  // namespace
+
 bool run_distributed_pool(const ChildPoolTasks& tasks, const PointRanks& ranks) {
   if (ranks.size == 1) return run_child_pool(tasks);
   std::vector<int> mine;
   for (int i = ranks.rank; i < tasks.num_items; i += ranks.size) mine.push_back(i);
-  ChildPoolTasks local = tasks;
-  local.num_items = static_cast<int>(mine.size());
-  local.work = [&](int k) { return tasks.work(mine[k]); };
   if (!ranks.root()) {
-    local.on_started = nullptr;
-    local.on_finished = [&](int k, const ChildOutcome& outcome) {
-      const std::string bytes = pack(mine[k], outcome);
-      MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, RESULT_TAG, MPI_COMM_WORLD);
-      return true;
-    };
-    return run_child_pool(local);
+    const bool complete = run_as_worker(tasks, mine);
+    ranks_in_step = true;
+    return complete;
   }
   // Rank 0: its own points through the pool, the others' as they arrive (polled between its own).
-  const int remote = tasks.num_items - static_cast<int>(mine.size());
-  int received = 0;
-  bool callback_stopped = false;
+  std::vector<bool> done(static_cast<std::size_t>(ranks.size), false);
+  int ranks_done = 1;  // itself
+  bool stopping = false;
+  auto stop_the_others = [&] {
+    if (stopping) return;
+    stopping = true;
+    for (int r = 1; r < ranks.size; ++r)
+      if (!done[static_cast<std::size_t>(r)]) send_empty(r, STOP_TAG);
+  };
+  // Receives what has arrived; results are handed to on_finished until one callback says stop.
   auto receive_available = [&] {
     for (;;) {
       int flag = 0;
       MPI_Status status;
-      MPI_Iprobe(MPI_ANY_SOURCE, RESULT_TAG, MPI_COMM_WORLD, &flag, &status);
-      if (!flag) return true;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
+      if (!flag) return;
       int size = 0;
       MPI_Get_count(&status, MPI_BYTE, &size);
       std::string bytes(static_cast<std::size_t>(size), '\0');
-      MPI_Recv(bytes.data(), size, MPI_BYTE, status.MPI_SOURCE, RESULT_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      ++received;
+      MPI_Recv(bytes.data(), size, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      if (status.MPI_TAG == DONE_TAG) {
+        done[static_cast<std::size_t>(status.MPI_SOURCE)] = true;
+        ++ranks_done;
+        continue;
+      }
+      if (stopping) continue;  // a point finished after the stop: dropped, as a local run drops it
       const auto [index, outcome] = unpack(bytes);
-      if (tasks.on_finished && !tasks.on_finished(index, outcome)) return false;
+      if (tasks.on_finished && !tasks.on_finished(index, outcome)) stop_the_others();
     }
   };
+  ChildPoolTasks local = tasks;
+  local.num_items = static_cast<int>(mine.size());
+  local.work = [&](int k) { return tasks.work(mine[k]); };
   local.on_started = [&](int k) {
     if (tasks.on_started) tasks.on_started(mine[k]);
   };
@@ -91,16 +151,18 @@ bool run_distributed_pool(const ChildPoolTasks& tasks, const PointRanks& ranks) 
   };
   local.should_stop = [&] {
     if (tasks.should_stop && tasks.should_stop()) return true;
-    callback_stopped = !receive_available();
-    return callback_stopped;
+    receive_available();
+    return stopping;
   };
-  if (!run_child_pool(local)) return false;
-  while (received < remote) {
-    if (tasks.should_stop && tasks.should_stop()) return false;
-    if (!receive_available()) return false;
-    if (received < remote) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!run_child_pool(local)) stop_the_others();
+  while (ranks_done < ranks.size) {
+    if (!stopping && tasks.should_stop && tasks.should_stop()) stop_the_others();
+    receive_available();
+    if (ranks_done < ranks.size) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return true;
+  for (int r = 1; r < ranks.size; ++r) send_empty(r, END_TAG);
+  ranks_in_step = true;
+  return !stopping;
 }
 
 void finish_point_ranks(const PointRanks& ranks) {
@@ -108,7 +170,7 @@ void finish_point_ranks(const PointRanks& ranks) {
 }
 
 void abort_point_ranks(const PointRanks& ranks, int code) {
-  if (ranks.size <= 1) return;
+  if (ranks.size <= 1 || ranks_in_step) return;  // every rank is past the pool: they finish normally
   std::fflush(nullptr);  // rank 0's table and messages first
   MPI_Abort(MPI_COMM_WORLD, code);
 }

@@ -21,14 +21,17 @@ PointRanks start_point_ranks();
 
 /// run_child_pool over the ranks: on rank 0, tasks.on_finished (and the stop checks) see every
 /// point of every rank, in the order results arrive; on the others, no callback but `work` runs.
-/// Returns, on rank 0, false when stopped (a callback said so, or a signal); the caller then
-/// reports and calls abort_point_ranks() so no rank keeps running.
+/// Every rank returns only once all have left the pool (rank 0 stops the others when it stops);
+/// returns false when stopped (a callback said so, or a signal). The caller then reports, and every
+/// rank calls finish_point_ranks() and exits (rank 0 with the failure's code).
 bool run_distributed_pool(const ChildPoolTasks& tasks, const PointRanks& ranks);
 
 /// Every rank: MPI's end (nothing without MPI).
 void finish_point_ranks(const PointRanks& ranks);
 
-/// Ends every rank of the job with `code` (without MPI: returns, the caller exits with it).
+/// Ends every rank of the job with `code` by MPI_Abort when they may not have left
+/// run_distributed_pool together (an error on rank 0 before or inside it); returns otherwise
+/// (and without MPI), the caller then finishing and exiting with the code.
 void abort_point_ranks(const PointRanks& ranks, int code);
 
 }  // namespace comet
