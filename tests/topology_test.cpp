@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <span>
+#include <thread>
+#include <vector>
 
 #include "bisection.hpp"
 #include "path_costs.hpp"
@@ -220,6 +223,38 @@ TEST(FatTree, TenThousandGpuClusterCounts) {
   EXPECT_EQ(t.num_vertices_of(VertexKind::CORE), 1024);
   EXPECT_EQ(t.path_info(0, 10239).network_hops, 6);
   EXPECT_DOUBLE_EQ(bisection_bandwidth_Bps(t), 5120 * 50e9);  // non-blocking: half the NICs
+}
+
+// The cached routes of every group are the routes Topology::route walks, pair by pair; one
+// table per (group size, group), built once whichever thread asks first.
+TEST(GroupRoutes, EveryPairIsTheWalkedRouteAndEachGroupIsBuiltOnce) {
+  for (const char* name : {"dgx-h100", "tree-1024", "rail-1024"}) {
+    const Topology t = shipped_topology(name);
+    const int size = std::min(t.num_gpus(), 64);
+    const int last = t.num_gpus() / size - 1;
+    for (int group : {0, last}) {
+      const GroupRoutes& routes = t.group_routes(size, group);
+      EXPECT_EQ(&routes, &t.group_routes(size, group)) << name;
+      for (int src = group * size; src < (group + 1) * size; ++src)
+        for (int dst = group * size; dst < (group + 1) * size; ++dst) {
+          const std::span<const int> links = routes.links(src, dst);
+          ASSERT_EQ(std::vector<int>(links.begin(), links.end()), t.route(src, dst)) << name << " " << src << "->" << dst;
+        }
+      EXPECT_FALSE(routes.contains(group * size - 1));
+      EXPECT_FALSE(routes.contains((group + 1) * size));
+    }
+    const Topology copy = t;  // copies share the cache
+    EXPECT_EQ(&copy.group_routes(size, 0), &t.group_routes(size, 0)) << name;
+  }
+  const Topology t = shipped_topology("dgx-h100");
+  std::vector<const GroupRoutes*> seen(8, nullptr);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) threads.emplace_back([&, i] { seen[i] = &t.group_routes(2, i % 4); });
+  for (std::thread& thread : threads) thread.join();
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(seen[i], seen[i - 4]);
+  EXPECT_THROW(t.group_routes(3, 0), std::invalid_argument);   // 8 GPUs are not groups of 3
+  EXPECT_THROW(t.group_routes(2, 4), std::invalid_argument);   // groups 0..3
+  EXPECT_THROW(t.group_routes(0, 0), std::invalid_argument);
 }
 
 }  // namespace

@@ -22,6 +22,8 @@
 #include <string_view>
 #include <vector>
 
+#include "group_routes.hpp"
+
 namespace comet {
 
 enum class VertexKind : std::uint8_t { GPU, NVSWITCH, PCIE_SWITCH, NIC, LEAF, SPINE, CORE };
@@ -133,6 +135,9 @@ class Topology {
   std::vector<int> route(int src, int dst) const;
   /// Appends the route to `out` (no allocation when `out` has capacity).
   void append_route(int src, int dst, std::vector<int>& out) const;
+  /// Every route inside group `group` of `group_size` consecutive GPUs (an expert-parallel
+  /// group), walked on first use and kept: thread-safe, shared by copies of this topology.
+  const GroupRoutes& group_routes(int group_size, int group) const { return route_cache_.get(*this, group_size, group); }
   PathInfo path_info(int src, int dst) const;
   PathInfo summarize(const std::vector<int>& route, int src, int dst) const;
 
@@ -187,6 +192,7 @@ class Topology {
   std::vector<int> ecmp_stride_;      // per switch level: GPUs under one switch of the level below
   int num_nodes_ = 0;
   bool finalized_ = false;
+  mutable GroupRouteCache route_cache_;
 };
 
 }  // namespace comet

@@ -1,9 +1,13 @@
 #include "a2a_footprint.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <numeric>
 #include <set>
+#include <span>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -44,6 +48,11 @@ std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
   return order;
 }
 
+// A transfer's links in the op's direction (a reversed op moves each transfer from dst to src).
+[[gnu::always_inline]] inline std::span<const int> links_of(const GroupRoutes& routes, const Transfer& t, bool reversed) {
+  return reversed ? routes.links(t.dst, t.src) : routes.links(t.src, t.dst);
+}
+
 }  // namespace
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
@@ -56,6 +65,8 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
 
 void A2aFootprints::compute_all() {
   computed_all_ = true;
+  latency_s_.resize(static_cast<std::size_t>(topology_.num_directed_links()));
+  for (int id = 0; id < topology_.num_directed_links(); ++id) latency_s_[id] = topology_.link(id).latency_s;
   if (model_) {
     effective_Bps_.resize(static_cast<std::size_t>(topology_.num_directed_links()));
     for (int id = 0; id < topology_.num_directed_links(); ++id) effective_Bps_[id] = model_->effective_Bps(topology_.link(id));
@@ -89,33 +100,13 @@ void A2aFootprints::compute_all() {
       cache_.emplace(std::make_pair(ops[i]->matrix, ops[i]->reversed), std::move(results[t][i - bounds[t]]));
 }
 
-const A2aFootprints::RouteTable& A2aFootprints::routes_of(const TransferMatrix& matrix, bool reversed,
-                                                          Worker& worker) const {
-  RouteTable& last = worker.tables[reversed ? 1 : 0];
-  RouteTable table;
-  table.pairs.reserve(matrix.transfers.size());
-  table.latency_s.reserve(matrix.transfers.size());
-  table.start.reserve(matrix.transfers.size() + 1);
-  std::size_t old = 0;  // both tables are sorted by (src, dst): one merge finds the shared pairs
-  for (const Transfer& t : matrix.transfers) {
-    const std::pair<std::int32_t, std::int32_t> pair{t.src, t.dst};
-    while (old < last.pairs.size() && last.pairs[old] < pair) ++old;
-    if (old < last.pairs.size() && last.pairs[old] == pair) {
-      table.links.insert(table.links.end(), last.links.begin() + static_cast<std::ptrdiff_t>(last.start[old]),
-                         last.links.begin() + static_cast<std::ptrdiff_t>(last.start[old + 1]));
-      table.latency_s.push_back(last.latency_s[old]);
-    } else {
-      const std::size_t from = table.links.size();
-      topology_.append_route(reversed ? t.dst : t.src, reversed ? t.src : t.dst, table.links);
-      double latency = 0.0;
-      for (std::size_t i = from; i < table.links.size(); ++i) latency += topology_.link(table.links[i]).latency_s;
-      table.latency_s.push_back(latency);
-    }
-    table.pairs.push_back(pair);
-    table.start.push_back(table.links.size());
-  }
-  last = std::move(table);
-  return last;
+const GroupRoutes& A2aFootprints::routes_of(const Op& op, const TransferMatrix& matrix) const {
+  const GroupRoutes& routes = topology_.group_routes(plan_.header().expert_parallel, op.group);
+  for (const Transfer& t : matrix.transfers)
+    if (!routes.contains(t.src) || !routes.contains(t.dst))
+      throw std::logic_error(fmt::format("all-to-all op {} of group {} moves bytes from GPU {} to GPU {}, outside the group",
+                                         op.id, op.group, t.src, t.dst));
+  return routes;
 }
 
 A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
@@ -125,11 +116,19 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
   bytes_on_link.assign(topology_.num_directed_links(), 0.0);
   messages.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
   const TransferMatrix& matrix = plan_.matrices()[op.matrix];
-  const RouteTable& routes = routes_of(matrix, op.reversed, worker);
+  const GroupRoutes& routes = routes_of(op, matrix);
+  // A reversed op reads the group's routes column-wise (dst -> src in src order): prefetched.
+  constexpr std::size_t ROUTE_AHEAD = 8;
   for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
+    if (op.reversed && t + ROUTE_AHEAD < matrix.transfers.size())
+      __builtin_prefetch(links_of(routes, matrix.transfers[t + ROUTE_AHEAD], true).data());
     const Transfer& transfer = matrix.transfers[t];
-    for (std::size_t i = routes.start[t]; i < routes.start[t + 1]; ++i) bytes_on_link[routes.links[i]] += transfer.bytes;
-    footprint.latency_s = std::max(footprint.latency_s, routes.latency_s[t]);
+    double latency = 0.0;
+    for (int link : links_of(routes, transfer, op.reversed)) {
+      bytes_on_link[link] += transfer.bytes;
+      latency += latency_s_[link];
+    }
+    footprint.latency_s = std::max(footprint.latency_s, latency);
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
     ++messages[static_cast<std::size_t>(transfer.src)];
     ++messages[static_cast<std::size_t>(transfer.dst)];
@@ -141,11 +140,12 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     footprint.gpus.push_back(gpu);
     footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
-  if (model_) fill_parts(matrix, routes, footprint);
+  if (model_) fill_parts(matrix, routes, op.reversed, footprint);
   return footprint;
 }
 
-void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& table, A2aFootprint& footprint) const {
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
+                               A2aFootprint& footprint) const {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
   // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
@@ -157,34 +157,34 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const RouteTable& t
     double left = 0.0;     // its transfers not yet visited
   };
   std::vector<LinkSweep> sweep(static_cast<std::size_t>(links));
-  for (int id : table.links) sweep[id].left += 1.0;
+  std::vector<std::span<const int>> route(matrix.transfers.size());  // per transfer: one lookup, then read in byte order
+  for (std::size_t t = 0; t < route.size(); ++t) {
+    route[t] = links_of(routes, matrix.transfers[t], reversed);
+    for (int id : route[t]) sweep[id].left += 1.0;
+  }
   std::vector<double> part_end(static_cast<std::size_t>(topology_.num_gpus()), 0.0);
   double op_end = 0.0;
-  // Transfers are visited in byte order, so their routes, the links' sweeps and the transfers
-  // themselves are read at random: prefetched a few transfers ahead, in the order each address
-  // becomes known (the route's start, then its links, then those links' sweeps).
+  // Transfers are visited in byte order, so the transfers, their routes and the links' sweeps
+  // are read at random: prefetched a few transfers ahead, in the order each address becomes
+  // known (the transfer and its route's place, then its links, then those links' sweeps).
   const std::vector<std::int32_t> order = indices_by_bytes(matrix);
-  constexpr std::size_t START_AHEAD = 16, LINKS_AHEAD = 8, SWEEP_AHEAD = 4;
+  constexpr std::size_t TRANSFER_AHEAD = 16, LINKS_AHEAD = 8, SWEEP_AHEAD = 4;
   for (std::size_t k = 0; k < order.size(); ++k) {
-    if (k + START_AHEAD < order.size()) {
-      __builtin_prefetch(&table.start[order[k + START_AHEAD]]);
-      __builtin_prefetch(&matrix.transfers[order[k + START_AHEAD]]);
+    if (k + TRANSFER_AHEAD < order.size()) {
+      __builtin_prefetch(&matrix.transfers[order[k + TRANSFER_AHEAD]]);
+      __builtin_prefetch(&route[order[k + TRANSFER_AHEAD]]);
     }
-    if (k + LINKS_AHEAD < order.size()) __builtin_prefetch(&table.links[table.start[order[k + LINKS_AHEAD]]]);
-    if (k + SWEEP_AHEAD < order.size()) {
-      const std::int32_t ahead = order[k + SWEEP_AHEAD];
-      for (std::size_t i = table.start[ahead]; i < table.start[ahead + 1]; ++i) __builtin_prefetch(&sweep[table.links[i]], 1);
-    }
-    const std::int32_t t = order[k];
-    const double bytes = matrix.transfers[t].bytes;
+    if (k + LINKS_AHEAD < order.size()) __builtin_prefetch(route[order[k + LINKS_AHEAD]].data());
+    if (k + SWEEP_AHEAD < order.size())
+      for (int id : route[order[k + SWEEP_AHEAD]]) __builtin_prefetch(&sweep[id], 1);
+    const Transfer& tr = matrix.transfers[order[k]];
     double end = 0.0;
-    for (std::size_t i = table.start[t]; i < table.start[t + 1]; ++i) {
-      LinkSweep& link = sweep[table.links[i]];
-      end = std::max(end, (link.smaller + bytes * link.left) / effective_Bps_[table.links[i]]);
-      link.smaller += bytes;
+    for (int id : route[order[k]]) {
+      LinkSweep& link = sweep[id];
+      end = std::max(end, (link.smaller + tr.bytes * link.left) / effective_Bps_[id]);
+      link.smaller += tr.bytes;
       link.left -= 1.0;
     }
-    const Transfer& tr = matrix.transfers[t];
     part_end[tr.src] = std::max(part_end[tr.src], end);
     part_end[tr.dst] = std::max(part_end[tr.dst], end);
     op_end = std::max(op_end, end);

@@ -65,36 +65,28 @@ class A2aFootprints {
   A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr)
       : plan_(plan), topology_(topology), model_(model) {}
   /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
-  /// group (groups split over the cores): the chunks of one group mostly have the same
-  /// (src, dst) pairs, whose routes are then walked once instead of once per chunk and phase.
+  /// group (groups split over the cores), over the topology's routes of each group
+  /// (Topology::group_routes: walked once, whatever the chunks, phases and Plans).
   const A2aFootprint& of(const Op& op);
 
  private:
-  /// Every transfer's route for one matrix in one direction, in the matrix's (src, dst) order.
-  struct RouteTable {
-    std::vector<std::pair<std::int32_t, std::int32_t>> pairs;  ///< the matrix's (src, dst)
-    std::vector<int> links;                                     ///< every route, one after the other
-    std::vector<std::size_t> start{0};                          ///< pair i: links[start[i], start[i + 1])
-    std::vector<double> latency_s;                              ///< per pair: its path's latency
-  };
-  /// One thread's scratch: per-link bytes, per-GPU messages, the last route table per direction.
+  /// One thread's scratch: per-link bytes, per-GPU messages.
   struct Worker {
     std::vector<double> scratch;
     std::vector<int> messages;
-    RouteTable tables[2];
   };
   void compute_all();
   A2aFootprint compute(const Op& op, Worker& worker) const;
-  /// `matrix`'s routes in direction `reversed`, reusing the worker's last table of that
-  /// direction for the pairs they share.
-  const RouteTable& routes_of(const TransferMatrix& matrix, bool reversed, Worker& worker) const;
-  void fill_parts(const TransferMatrix& matrix, const RouteTable& routes, A2aFootprint& footprint) const;
+  /// The routes of `op`'s group; throws if a transfer of `matrix` leaves the group.
+  const GroupRoutes& routes_of(const Op& op, const TransferMatrix& matrix) const;
+  void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed, A2aFootprint& footprint) const;
 
   const Plan& plan_;
   const Topology& topology_;
   const CostModel* model_;
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> effective_Bps_;  // per link, with a cost model
+  std::vector<double> latency_s_;      // per link
   bool computed_all_ = false;
 };
 
