@@ -140,12 +140,18 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     footprint.gpus.push_back(gpu);
     footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
-  if (model_) fill_parts(matrix, routes, op.reversed, footprint);
+  if (model_) {
+    if (worker.order_matrix != op.matrix) {
+      worker.order = indices_by_bytes(matrix);
+      worker.order_matrix = op.matrix;
+    }
+    fill_parts(matrix, routes, op.reversed, worker.order, footprint);
+  }
   return footprint;
 }
 
 void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
-                               A2aFootprint& footprint) const {
+                               const std::vector<std::int32_t>& order, A2aFootprint& footprint) const {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
   // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
@@ -167,7 +173,6 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& 
   // Transfers are visited in byte order, so the transfers, their routes and the links' sweeps
   // are read at random: prefetched a few transfers ahead, in the order each address becomes
   // known (the transfer and its route's place, then its links, then those links' sweeps).
-  const std::vector<std::int32_t> order = indices_by_bytes(matrix);
   constexpr std::size_t TRANSFER_AHEAD = 16, LINKS_AHEAD = 8, SWEEP_AHEAD = 4;
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (k + TRANSFER_AHEAD < order.size()) {

@@ -70,16 +70,21 @@ class A2aFootprints {
   const A2aFootprint& of(const Op& op);
 
  private:
-  /// One thread's scratch: per-link bytes, per-GPU messages.
+  /// One thread's scratch: per-link bytes, per-GPU messages, and the last matrix's transfers in
+  /// increasing bytes (a matrix's two directions are computed one after the other: sorted once).
   struct Worker {
     std::vector<double> scratch;
     std::vector<int> messages;
+    std::int32_t order_matrix = -1;
+    std::vector<std::int32_t> order;
   };
   void compute_all();
   A2aFootprint compute(const Op& op, Worker& worker) const;
   /// The routes of `op`'s group; throws if a transfer of `matrix` leaves the group.
   const GroupRoutes& routes_of(const Op& op, const TransferMatrix& matrix) const;
-  void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed, A2aFootprint& footprint) const;
+  /// `order`: the matrix's transfers by increasing bytes.
+  void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
+                  const std::vector<std::int32_t>& order, A2aFootprint& footprint) const;
 
   const Plan& plan_;
   const Topology& topology_;
