@@ -1,15 +1,18 @@
-// The `flow` engine: SimGrid's CM02 max-min flow model (cross-traffic off, completion precision
-// 1e-6: the settings measured fastest and correct in shared/notes/simgrid-at-scale.md).
+// The `flow` engine: per-flow max-min sharing (equal shares, every flow after its route's
+// latency) on FluidNetwork (fluid_network.hpp), in SimGrid's clock and timers. SimGrid's CM02
+// flow model (cross-traffic off, completion precision 1e-6: shared/notes/simgrid-at-scale.md)
+// computes the same sharing and stays the reference (COMET_FLOW_NETWORK=simgrid); it re-solves
+// too slowly past 256 GPUs (docs/engines.md, "The flow engine at 1024 GPUs").
 //
-// Each all-to-all op becomes SimGrid flows (Comms) over routes that are the Topology's
-// Boost.Graph paths (ECMP included), so flows of different sizes finish at different times: a
-// GPU's part of the op ends with the last flow carrying its transfers (a coalesced flow carries
-// all its members'), and the op with its last flow. Large ops are coalesced
-// (flow_coalescing.hpp): per GPU pair inside nodes; between nodes, the even side of the op
-// (senders or receivers) pooled per group of up to 4 nodes under one leaf and one rail, the
-// uneven side kept per node and rail. Computations: see simgrid_scheduler.hpp. A GPU slowing its
-// own transfers (transfer_slowdown.hpp) lowers the bandwidth of its edge links, or its share of a
-// pooled link, while it does; CM02 re-shares the running flows from then on.
+// Each all-to-all op becomes flows over routes that are the Topology's Boost.Graph paths (ECMP
+// included), so flows of different sizes finish at different times: a GPU's part of the op ends
+// with the last flow carrying its transfers (a coalesced flow carries all its members'), and the
+// op with its last flow. Large ops are coalesced (flow_coalescing.hpp): per GPU pair inside
+// nodes; between nodes, the even side of the op (senders or receivers) pooled per group of up to
+// 4 nodes under one leaf and one rail, the uneven side kept per node and rail. Computations: see
+// simgrid_scheduler.hpp. A GPU slowing its own transfers (transfer_slowdown.hpp) lowers the
+// bandwidth of its edge links, or its share of a pooled link, while it does; the running flows
+// are re-shared from then on.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +20,8 @@
 #include <limits>
 #include <functional>
 #include <map>
+#include <optional>
+#include <string>
 #include <boost/graph/adjacency_list.hpp>
 #include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
@@ -26,6 +31,7 @@
 #include "compute_streams.hpp"
 #include "environment.hpp"
 #include "flow_coalescing.hpp"
+#include "fluid_network.hpp"
 #include "input_error.hpp"
 #include "op_costs.hpp"
 #include "simgrid_child.hpp"
@@ -129,109 +135,107 @@ FlowPlatform build_packet_platform(const Topology& topology, const CostModel& mo
 
 // The flow platform's links for GPUs that slow their transfers: an edge link carries its slowed
 // bandwidth while any GPU at its ends slows (a GPU-to-GPU link has two), and a pooled link loses
-// comm_slowdown_with_compute of each slowed member's share. The packet platform (ns-3) keeps its
-// bandwidths.
-//
-// CM02 also bounds a flow, once and for all when it starts, by the smallest bandwidth on its
-// route (NetworkCm02Model::communicate); a flow started on a slowed link would keep that bound
-// after the slowdown ends. So flows start with their route's links at full bandwidth, which are
-// then lowered again: the slowdown binds through the links' capacity, which CM02 does revise.
+// comm_slowdown_with_compute of each slowed member's share. `apply(link, Bps)` gives the network
+// a link's new bandwidth; the packet platform (ns-3) keeps its bandwidths (no `apply`).
 class FlowSlowdown {
  public:
-  FlowSlowdown(const FlowInputs& in, const CostModel& model, std::vector<sg4::Link*> links)
-      : in_(in), slowdown_(model.comm_slowdown_with_compute), links_(std::move(links)),
-        slowed_by_(links_.size(), 0), pool_lost_Bps_(links_.size(), 0.0),
-        slowed_Bps_(links_.size(), std::numeric_limits<double>::infinity()) {
+  using Apply = std::function<void(int link, double Bps)>;
+  FlowSlowdown(const FlowInputs& in, const CostModel& model, Apply apply)
+      : in_(in), slowdown_(model.comm_slowdown_with_compute), apply_(std::move(apply)),
+        slowed_by_(in.coalescer->num_links(), 0), pool_lost_Bps_(in.coalescer->num_links(), 0.0),
+        slowed_Bps_(in.coalescer->num_links(), std::numeric_limits<double>::infinity()) {
     for (const std::vector<EdgeLink>& edges : in.edges)
       for (const EdgeLink& edge : edges) slowed_Bps_[edge.link] = std::min(slowed_Bps_[edge.link], edge.slowed_Bps);
   }
 
   /// `gpu` started (`slowed`) or stopped slowing its transfers.
   void set(std::int32_t gpu, bool slowed) {
-    if (links_.empty()) return;
+    if (!apply_) return;
     for (const EdgeLink& edge : in_.edges[gpu]) slowed_by_[edge.link] += slowed ? 1 : -1;
     for (const FlowCoalescer::PoolShare& share : in_.coalescer->pool_shares(gpu))
       pool_lost_Bps_[share.link] += (slowed ? 1.0 : -1.0) * slowdown_ * share.Bps;
-    for (const EdgeLink& edge : in_.edges[gpu]) apply(edge.link);
-    for (const FlowCoalescer::PoolShare& share : in_.coalescer->pool_shares(gpu)) apply(share.link);
+    for (const EdgeLink& edge : in_.edges[gpu]) apply_(edge.link, bandwidth(edge.link));
+    for (const FlowCoalescer::PoolShare& share : in_.coalescer->pool_shares(gpu)) apply_(share.link, bandwidth(share.link));
   }
-
-  /// Starts `comm` over `route` with the bound of a route at full bandwidth.
-  void start(const sg4::CommPtr& comm, const std::vector<int>& route) {
-    lowered_.clear();
-    for (int id : route)
-      if (!links_.empty() && bandwidth(id) < full(id)) {
-        links_[id]->set_bandwidth(full(id));
-        lowered_.push_back(id);
-      }
-    comm->start();
-    for (int id : lowered_) apply(id);
-  }
-
- private:
   double full(int id) const { return in_.coalescer->link(id).Bps; }
   double bandwidth(int id) const {
     const double Bps = full(id) - std::max(0.0, pool_lost_Bps_[id]);
     return slowed_by_[id] > 0 ? std::min(Bps, slowed_Bps_[id]) : Bps;
   }
-  void apply(int id) {
-    if (sg4::Link* link = links_[id]) link->set_bandwidth(bandwidth(id));
-  }
 
+ private:
   const FlowInputs& in_;
   double slowdown_;
-  std::vector<sg4::Link*> links_;
+  Apply apply_;
   std::vector<int> slowed_by_;
   std::vector<double> pool_lost_Bps_;
   std::vector<double> slowed_Bps_;  // per link: at a GPU's edge, what it carries slowed; else infinity
-  std::vector<int> lowered_;  // scratch of start()
 };
+
+// Which network moves the flow engine's flows: FluidNetwork (default), or SimGrid's CM02 comms
+// (COMET_FLOW_NETWORK=simgrid: the reference the fluid network is checked against; docs/engines.md).
+// The packet engine always runs ns-3 through SimGrid.
+bool simgrid_flow_network() {
+  const char* value = std::getenv("COMET_FLOW_NETWORK");
+  if (!value || std::string(value) == "fluid") return false;
+  if (std::string(value) == "simgrid") return true;
+  throw InputError({"<environment>", 0, 0}, "COMET_FLOW_NETWORK", value, "fluid or simgrid");
+}
+
+// The fluid network's completion window (COMET_FLOW_WINDOW, for measuring what it changes).
+double fluid_window() {
+  const char* value = std::getenv("COMET_FLOW_WINDOW");
+  if (!value) return FluidNetwork::DEFAULT_WINDOW;
+  char* end = nullptr;
+  const double window = std::strtod(value, &end);
+  if (end == value || *end != '\0' || !(window >= 0.0 && window < 0.1))
+    throw InputError({"<environment>", 0, 0}, "COMET_FLOW_WINDOW", value, "a number in [0, 0.1)");
+  return window;
+}
+
+// Starts flows on SimGrid comms. CM02 bounds a flow, once and for all when it starts, by the
+// smallest bandwidth on its route (NetworkCm02Model::communicate); a flow started on a slowed link
+// would keep that bound after the slowdown ends. So flows start with their route's links at full
+// bandwidth, which are then lowered again: the slowdown binds through the links' capacity, which
+// CM02 does revise.
+void start_simgrid_flow(const sg4::CommPtr& comm, const std::vector<int>& route, const std::vector<sg4::Link*>& links,
+                        const FlowSlowdown& slowdown) {
+  std::vector<int> lowered;
+  for (int id : route)
+    if (!links.empty() && slowdown.bandwidth(id) < slowdown.full(id)) {
+      links[id]->set_bandwidth(slowdown.full(id));
+      lowered.push_back(id);
+    }
+  comm->start();
+  for (int id : lowered) links[id]->set_bandwidth(slowdown.bandwidth(id));
+}
 
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
                                    const FlowInputs& in, bool packet, const std::vector<bool>& included) {
-  FlowPlatform platform = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
+  const bool simgrid_network = packet || simgrid_flow_network();
+  FlowPlatform platform;  // the fluid network needs no SimGrid platform: only SimGrid's clock and timers
+  if (simgrid_network) platform = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
+  else sg4::create_full_zone("cluster")->seal();  // SimGrid's run() wants a sealed platform, even an empty one
   const std::vector<sg4::Host*>& host = platform.host;
-  FlowSlowdown slowdown(in, model, platform.link);
-  struct Running {
-    std::int32_t op;
-    std::size_t flow;  // index into its CoalescedOp's flows
-  };
-  std::unordered_map<const sg4::Activity*, Running> running;
+  std::optional<FluidNetwork> fluid;
+  if (!simgrid_network) {
+    std::vector<double> capacity(static_cast<std::size_t>(in.coalescer->num_links()));
+    for (int id = 0; id < in.coalescer->num_links(); ++id) capacity[id] = in.coalescer->link(id).Bps;
+    fluid.emplace(std::move(capacity), fluid_window(), [] { return sg4::Engine::get_clock(); },
+                  [](double time_s, std::function<void()> callback) {
+                    simgrid::kernel::timer::Timer::set(time_s, std::move(callback));
+                  });
+  }
+  FlowSlowdown::Apply apply;
+  if (fluid) apply = [&fluid](int link, double Bps) { fluid->set_capacity(link, Bps); };
+  else if (!packet) apply = [&platform](int link, double Bps) { platform.link[link]->set_bandwidth(Bps); };
+  FlowSlowdown slowdown(in, model, apply);
   std::vector<int> flows_left(plan.ops().size(), 0);
   std::unordered_map<std::int32_t, std::vector<int>> gpu_flows_left;  // per running op, aligned with its gpus
-  std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback
   OpScheduler* scheduler_ref = nullptr;
-  auto start_flows = [&](std::int32_t id) {
-    const CoalescedOp& op = *in.coalesced[id];
-    scheduler_ref->communication_begins(op.gpus);
-    gpu_flows_left[id] = op.flows_per_gpu;
-    for (std::size_t f = 0; f < op.flows.size(); ++f) {
-      const Flow& flow = op.flows[f];
-      const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes)));
-      sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
-      running[comm.get()] = {id, f};
-      keep_alive.push_back(comm);
-      ++flows_left[id];
-      // The packet platform's links carry their latency (ns-3 models it); the flow platform's
-      // flows pay it before they join the sharing.
-      const double latency_s = in.message_s[id] + (packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst}));
-      const std::vector<int>& route = in.routes.at({flow.src, flow.dst});
-      if (latency_s > 0.0)
-        simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s,
-                                           [comm, &route, &slowdown] { slowdown.start(comm, route); });
-      else
-        slowdown.start(comm, route);
-    }
-  };
-  OpScheduler scheduler(plan, model, in.duration_s, start_flows,
-                        [&](std::int32_t gpu, bool slowed) { slowdown.set(gpu, slowed); });
-  scheduler_ref = &scheduler;
-  sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
-    const auto found = running.find(&activity);
-    if (found == running.end()) return;
-    const auto [id, f] = found->second;
-    running.erase(found);
-    // A GPU's part ends with the last flow carrying its transfers.
+  // Flow f of op `id` has moved its bytes. A GPU's part ends with the last flow carrying its
+  // transfers.
+  auto flow_done = [&](std::int32_t id, std::size_t f) {
     const CoalescedOp& op = *in.coalesced[id];
     std::vector<int>& left = gpu_flows_left[id];
     for (std::int32_t member : op.flow_members[f])
@@ -241,7 +245,51 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
       gpu_flows_left.erase(id);
       scheduler_ref->all_to_all_done(id, op.gpus);
     }
-  });
+  };
+  struct Running {
+    std::int32_t op;
+    std::size_t flow;  // index into its CoalescedOp's flows
+  };
+  std::unordered_map<const sg4::Activity*, Running> running;
+  std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback
+  auto start_flows = [&](std::int32_t id) {
+    const CoalescedOp& op = *in.coalesced[id];
+    scheduler_ref->communication_begins(op.gpus);
+    gpu_flows_left[id] = op.flows_per_gpu;
+    for (std::size_t f = 0; f < op.flows.size(); ++f) {
+      const Flow& flow = op.flows[f];
+      ++flows_left[id];
+      // The packet platform's links carry their latency (ns-3 models it); the flow platform's
+      // flows pay it before they join the sharing.
+      const double latency_s = in.message_s[id] + (packet ? 0.0 : in.route_latency_s.at({flow.src, flow.dst}));
+      const std::vector<int>& route = in.routes.at({flow.src, flow.dst});
+      std::function<void()> begin;
+      if (fluid) {
+        begin = [&, id, f, bytes = flow.bytes] { fluid->start(route, bytes, [&flow_done, id, f] { flow_done(id, f); }); };
+      } else {
+        const auto size = static_cast<std::uint64_t>(std::max(1.0, std::round(flow.bytes)));
+        sg4::CommPtr comm = sg4::Comm::sendto_init(host[flow.src], host[flow.dst])->set_payload_size(size);
+        running[comm.get()] = {id, f};
+        keep_alive.push_back(comm);
+        begin = [comm, &route, &platform, &slowdown] { start_simgrid_flow(comm, route, platform.link, slowdown); };
+      }
+      if (latency_s > 0.0)
+        simgrid::kernel::timer::Timer::set(sg4::Engine::get_clock() + latency_s, std::move(begin));
+      else
+        begin();
+    }
+  };
+  OpScheduler scheduler(plan, model, in.duration_s, start_flows,
+                        [&](std::int32_t gpu, bool slowed) { slowdown.set(gpu, slowed); });
+  scheduler_ref = &scheduler;
+  if (!fluid)
+    sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
+      const auto found = running.find(&activity);
+      if (found == running.end()) return;
+      const auto [id, f] = found->second;
+      running.erase(found);
+      flow_done(id, f);
+    });
   scheduler.start(included);
   sg4::Engine::get_instance()->run();
   return scheduler.times();
