@@ -167,6 +167,32 @@ TEST(FlowReference, FlowEngineMatchesExactPerPairMaxMinOnRaggedAllToAlls) {
   ::unsetenv("COMET_FLOW_PAIR_LIMIT");
 }
 
+// The flow engine's two networks, each completion its own event (COMET_FLOW_WINDOW=0 for the
+// fluid one; SimGrid's CM02 merges completions within 1 us): both follow the exact reference,
+// op and every GPU's part, within 0.01%.
+TEST(FlowReference, FluidAndSimgridNetworksMatchExactPerPairMaxMin) {
+  const auto engines = available_engines();
+  if (std::find(engines.begin(), engines.end(), "flow") == engines.end()) GTEST_SKIP() << "no SimGrid: no flow engine";
+  ::setenv("COMET_FLOW_PAIR_LIMIT", "100000000", 1);
+  ::setenv("COMET_FLOW_WINDOW", "0", 1);
+  const CostModel model = reference_model();
+  for (const char* network : {"fluid", "simgrid"}) {
+    ::setenv("COMET_FLOW_NETWORK", network, 1);
+    for (const Case& c : reference_cases()) {
+      SCOPED_TRACE(std::string(network) + " " + c.name);
+      const Topology topology = testing::topology_from_yaml(c.yaml);
+      const std::vector<Transfer> transfers = ragged_transfers(c.gpus, 20e6, 1);
+      const Timeline flow = make_executor("flow")->run(single_all_to_all(c.gpus, transfers), topology, model);
+      const ExactEnds exact = exact_max_min(topology, model, transfers);
+      EXPECT_NEAR(flow.makespan_s() / exact.op_s, 1.0, 1e-4);
+      EXPECT_LT(worst_part_error(flow, exact), 1e-4);
+    }
+  }
+  ::unsetenv("COMET_FLOW_NETWORK");
+  ::unsetenv("COMET_FLOW_WINDOW");
+  ::unsetenv("COMET_FLOW_PAIR_LIMIT");
+}
+
 // The analytical engine's per-GPU parts come from a processor-sharing profile of the op alone
 // (A2aFootprint::parts), not from max-min per pair: bounded against the exact reference, the
 // op's end within the 5% bar.

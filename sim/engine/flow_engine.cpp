@@ -228,7 +228,10 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
   }
   FlowSlowdown::Apply apply;
   if (fluid) apply = [&fluid](int link, double Bps) { fluid->set_capacity(link, Bps); };
-  else if (!packet) apply = [&platform](int link, double Bps) { platform.link[link]->set_bandwidth(Bps); };
+  else if (!packet)
+    apply = [&platform](int link, double Bps) {
+      if (sg4::Link* simgrid_link = platform.link[link]) simgrid_link->set_bandwidth(Bps);  // null: no route crosses it
+    };
   FlowSlowdown slowdown(in, model, apply);
   std::vector<int> flows_left(plan.ops().size(), 0);
   std::unordered_map<std::int32_t, std::vector<int>> gpu_flows_left;  // per running op, aligned with its gpus
