@@ -2,8 +2,10 @@
 # Each engine's error on one isolated all-to-all phase against per-pair max-min (issue 14, item 5):
 # the forward dispatch of a `none` layer (Mixtral, 4096 tokens per GPU, one expert-parallel group
 # of all GPUs, so nothing else shares the network), interference off; the reference is the flow
-# engine with one flow per GPU pair (no coalescing), which tests/flow_reference_test.cpp checks
-# against an exact event-driven max-min within 0.01%.
+# engine with one flow per GPU pair (no coalescing) and every completion its own event
+# (COMET_FLOW_WINDOW=0), which tests/flow_reference_test.cpp checks against an exact event-driven
+# max-min within 0.01%. "flow coal" is the flow engine as users run it (coalesced, its default
+# completion window).
 #   scripts/engine_errors.sh [GPU_COUNTS] [OUT_DIR]      (default: "64 128", a temp dir)
 #   MODEL=deepseek-v3 EXPERTS=256 scripts/engine_errors.sh "128"   (default MODEL mixtral-8x7b,
 #   EXPERTS = the GPU count; DeepSeek-V3's top-8 over 256 experts is where in-step and per-flow
@@ -34,7 +36,7 @@ for gpus in $SIZES; do
       "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "${EXPERTS:-$gpus}" --model "${MODEL:-mixtral-8x7b}" -o "$s" >/dev/null 2>&1
       sed -i "s/^    kind: uniform .*/    kind: $routing/" "$s"
       run() { "$COMET" simulate "$s" --partition none --calibration "$OUT/no-interference.yaml" --timeline "$OUT/$1.json" "${@:2}" >/dev/null; dispatch_s "$OUT/$1.json"; }
-      ref=$(COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
+      ref=$(COMET_FLOW_WINDOW=0 COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
       phase=$(run phase --engine phase)
       analytical=$(run analytical --engine analytical)
       coalesced=$(run coalesced --engine flow)

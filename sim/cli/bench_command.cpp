@@ -170,6 +170,47 @@ nlohmann::json measure_engine(const std::string& engine, const std::string& kind
           {"ops", built.plan.ops().size()}};
 }
 
+// One all-to-all alone: the forward dispatch of a Mixtral layer (1024 experts, top-2, uniform
+// routing, 4096 tokens per GPU) on 1024 single-GPU nodes under a 2-tier non-blocking fat-tree:
+// every GPU pair its own route, as in the speed issue's reference case (SimGrid's one flow per
+// pair did not finish in 600 s there).
+const char* const SINGLE_A2A_SCENARIO = R"(name: one-all-to-all-1024x1
+topology:
+  name: fat-tree-1024x1
+  kind: fat-tree
+  node: {gpus: 1, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 1, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
+  fat_tree: {down: [32, 32], up: [1, 32]}
+model: {preset: mixtral-8x7b, experts: 1024}
+parallelism: {expert_parallel: 1024}
+workload: {tokens_per_gpu: 4096, routing: {kind: uniform}}
+)";
+
+nlohmann::json measure_single_all_to_all(const std::string& engine, double timeout_s) {
+  ::setpgid(0, 0);
+  ::signal(SIGALRM, [](int) { ::kill(0, SIGKILL); });
+  ::alarm(static_cast<unsigned>(timeout_s));
+  const auto start = std::chrono::steady_clock::now();
+  const Scenario scenario = parse_scenario(load_yaml_text(SINGLE_A2A_SCENARIO, "bench"), ".");
+  const Topology topology = build_topology(scenario.topology);
+  const PathCosts costs(topology);
+  const CostModel model = cost_model_for(scenario.topology.node.gpu_model, {});
+  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                                      parse_policy(PolicyFamily::PARTITION, "none"),
+                                      parse_policy(PolicyFamily::A2A, "direct"), 1, 1});
+  const auto dispatch = std::find_if(built.plan.ops().begin(), built.plan.ops().end(), [](const Op& op) {
+    return op.kind == OpKind::ALL_TO_ALL && op.tags.phase == A2aPhase::DISPATCH;
+  });
+  Plan plan(built.plan.header());
+  Op op = *dispatch;
+  op.matrix = plan.add_matrix(built.plan.matrices()[dispatch->matrix]);
+  plan.add(op, {});
+  const auto simulate_start = std::chrono::steady_clock::now();
+  const Timeline timeline = make_executor(engine)->run(plan, topology, model);
+  return {{"command", "one all-to-all, 1024x1 GPUs, " + engine}, {"engine", engine},
+          {"wall_s", seconds_since(start)}, {"simulate_s", seconds_since(simulate_start)},
+          {"all_to_all_s", timeline.makespan_s()}, {"transfers", plan.matrices()[0].transfers.size()}};
+}
+
 }  // namespace
 
 void BenchCommand::add_to(CLI::App& app) {
@@ -268,7 +309,7 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
   if (!json_) {
     fmt::print("\n# Engines: one deepseek-v3 MoE layer, forward + backward, fixed:4, contiguous, direct, zipf(0.3)\n");
     fmt::print("# routing, 4096 tokens/GPU, EP = gcd(GPUs, 256); clusters from `comet init`. wall = plan + simulation.\n");
-    fmt::print("# flow runs up to 256 GPUs (per-flow max-min is the slow reference); runs past --timeout are stopped\n");
+    fmt::print("# flow runs up to 1024 GPUs (per-flow max-min, the slow reference); runs past --timeout are stopped\n");
     fmt::print("# per_op = simulate / Plan ops: the engine's cost per op, comparable across sizes and runs\n");
     fmt::print("{:<10} {:<9} {:>6} {:>9} {:>9} {:>8} {:>9} {:>10}\n", "engine", "cluster", "gpus", "wall", "simulate",
                "per_op", "peak_rss", "layer_time");
@@ -278,7 +319,7 @@ void BenchCommand::engine_table(nlohmann::json& all) const {
   for (int gpus : sizes)
     for (const char* kind : {"fat-tree", "tree", "rail"})
       for (const std::string& engine : engines) {
-        if (engine == "flow" && gpus > 256) continue;
+        if (engine == "flow" && gpus > 1024) continue;
         nlohmann::json j;
         try {
           j = run_in_child(engine, [&] { return measure_engine(engine, kind, gpus, timeout_s_); });
@@ -375,6 +416,24 @@ void BenchCommand::command_table(nlohmann::json& all) const {
                  t.peak_rss_MiB, c.target_MiB > 0 ? fmt::format("{:.0f}", c.target_MiB) : "-");
     }
     std::fflush(stdout);
+  }
+  // The flow engine on one all-to-all of 1024 single-GPU nodes (target 60 s, like the default).
+  if (std::find(built.begin(), built.end(), "flow") == built.end()) return;
+  nlohmann::json j;
+  try {
+    j = run_in_child("one all-to-all", [&] { return measure_single_all_to_all("flow", std::min(timeout_s_, 240.0)); });
+  } catch (const std::exception& error) {
+    j = {{"command", "one all-to-all, 1024x1 GPUs, flow"}, {"error", error.what()}};
+  }
+  j["target_s"] = 60.0;
+  if (json_) {
+    all.push_back(j);
+  } else if (j.contains("error")) {
+    fmt::print("{:<32} {}\n", "one a2a 1024x1 nodes, flow", j["error"].get<std::string>());
+  } else {
+    fmt::print("{:<32} {:>9.2f} {:>8.1f} {:>7.2f} {:>9} {:>10}   ({} transfers, all-to-all {:.3f} ms)\n",
+               "one a2a 1024x1 nodes, flow", j["wall_s"].get<double>(), 60.0, j["wall_s"].get<double>() / 60.0, "-", "-",
+               j["transfers"].get<long>(), j["all_to_all_s"].get<double>() * 1e3);
   }
 }
 

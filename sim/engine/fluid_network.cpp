@@ -18,10 +18,17 @@ FluidNetwork::FluidNetwork(std::vector<double> capacity_Bps, double completion_w
 
 void FluidNetwork::start(std::span<const int> route, double bytes, std::function<void()> done) {
   advance();
-  for (int link : route)
+  if (route.size() > MAX_ROUTE) throw std::length_error("FluidNetwork: a route longer than MAX_ROUTE links");
+  Flow flow;
+  for (int link : route) {
     if (link < 0 || static_cast<std::size_t>(link) >= capacity_Bps_.size())
       throw std::out_of_range("FluidNetwork: a route names an unknown link");
-  flows_.push_back({route, std::max(0.0, bytes), 0.0, now_(), std::move(done)});
+    flow.link[static_cast<std::size_t>(flow.hops++)] = link;
+  }
+  flow.remaining = std::max(0.0, bytes);
+  flow.start_s = now_();
+  flows_.push_back(flow);
+  done_.push_back(std::move(done));
   changed();
 }
 
@@ -55,7 +62,7 @@ void FluidNetwork::solve() {
   // The flows on each link, as one flat array (touched links only).
   touched_.clear();
   for (const Flow& flow : flows_)
-    for (int link : flow.route)
+    for (int link : flow.route())
       if (unfrozen_[link]++ == 0) touched_.push_back(link);
   int offset = 0;
   for (int link : touched_) {
@@ -65,7 +72,7 @@ void FluidNetwork::solve() {
   }
   on_link_.resize(static_cast<std::size_t>(offset));
   for (std::size_t f = 0; f < flows_.size(); ++f)
-    for (int link : flows_[f].route) on_link_[on_link_end_[link]++] = static_cast<int>(f);
+    for (int link : flows_[f].route()) on_link_[on_link_end_[link]++] = static_cast<int>(f);
 
   // Progressive filling: the link with the smallest fair share (residual over its flows not yet
   // frozen) fixes its flows' rate; they stop rising everywhere, which only raises the other
@@ -75,7 +82,7 @@ void FluidNetwork::solve() {
   for (int link : touched_) heap_.emplace_back(residual_[link] / unfrozen_[link], link);
   std::make_heap(heap_.begin(), heap_.end(), std::greater<>());
   frozen_.assign(flows_.size(), 0);
-  for (Flow& flow : flows_) flow.rate = flow.route.empty() ? std::numeric_limits<double>::infinity() : 0.0;
+  for (Flow& flow : flows_) flow.rate = flow.hops == 0 ? std::numeric_limits<double>::infinity() : 0.0;
   while (!heap_.empty()) {
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
     const auto [key, link] = heap_.back();
@@ -92,7 +99,7 @@ void FluidNetwork::solve() {
       if (frozen_[f]) continue;
       frozen_[f] = 1;
       flows_[f].rate = share;
-      for (int other : flows_[f].route) {
+      for (int other : flows_[f].route()) {
         residual_[other] = std::max(0.0, residual_[other] - share);
         --unfrozen_[other];
       }
@@ -122,9 +129,11 @@ void FluidNetwork::complete(std::uint64_t version) {
     Flow& flow = flows_[f];
     const double left_s = flow.remaining > 0.0 ? flow.remaining / flow.rate : 0.0;
     if (left_s <= earliest || left_s <= window_ * (now - flow.start_s)) {
-      done.push_back(std::move(flow.done));
-      flow = std::move(flows_.back());
+      done.push_back(std::move(done_[f]));
+      flow = flows_.back();
       flows_.pop_back();
+      done_[f] = std::move(done_.back());
+      done_.pop_back();
     } else {
       ++f;
     }
