@@ -219,7 +219,8 @@ TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
 // silent 0 (atoi) or default.
 TEST_F(CliTest, MalformedEnvironmentKnobsExitTwo) {
   for (const char* setting : {"COMET_FLOW_PAIR_LIMIT=abc", "COMET_FLOW_PAIR_LIMIT=12x", "COMET_FLOW_GROUP_NODES=0",
-                              "COMET_ENGINE_JOBS=two"}) {
+                              "COMET_ENGINE_JOBS=two", "COMET_FLOW_WINDOW=abc", "COMET_FLOW_WINDOW=0.5",
+                              "COMET_FLOW_WINDOW=-1e-3", "COMET_FLOW_NETWORK=cm02"}) {
     const std::string engine = std::string(setting).rfind("COMET_FLOW", 0) == 0 ? "flow" : "phase";
     const Result r = comet::testing::run_command(std::string(setting) + " " + COMET_BINARY +
                                                  " simulate nvlink-2gpu --engine " + engine + " --partition fixed:2");

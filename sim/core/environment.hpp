@@ -10,4 +10,7 @@ namespace comet {
 /// the variable and its value otherwise ("abc", "3x", "", out of range).
 std::optional<int> environment_int(const char* name, int min);
 
+/// The variable `name` as a number in [min, max); nullopt when unset; InputError otherwise.
+std::optional<double> environment_double(const char* name, double min, double max);
+
 }  // namespace comet

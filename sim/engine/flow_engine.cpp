@@ -70,6 +70,8 @@ struct FlowInputs {
   std::map<std::pair<std::int32_t, std::int32_t>, double> route_latency_s;    // endpoint pair -> seconds
   const FlowCoalescer* coalescer = nullptr;
   bool per_gpu_completion = true;
+  bool simgrid_network = false;  // SimGrid's CM02 comms instead of FluidNetwork (always for packet)
+  double window = FluidNetwork::DEFAULT_WINDOW;
 };
 
 // The packet engine's platform: ns-3 takes only one-hop routes and routes packets itself, so
@@ -183,15 +185,7 @@ bool simgrid_flow_network() {
 }
 
 // The fluid network's completion window (COMET_FLOW_WINDOW, for measuring what it changes).
-double fluid_window() {
-  const char* value = std::getenv("COMET_FLOW_WINDOW");
-  if (!value) return FluidNetwork::DEFAULT_WINDOW;
-  char* end = nullptr;
-  const double window = std::strtod(value, &end);
-  if (end == value || *end != '\0' || !(window >= 0.0 && window < 0.1))
-    throw InputError({"<environment>", 0, 0}, "COMET_FLOW_WINDOW", value, "a number in [0, 0.1)");
-  return window;
-}
+double fluid_window() { return environment_double("COMET_FLOW_WINDOW", 0.0, 0.1).value_or(FluidNetwork::DEFAULT_WINDOW); }
 
 // Starts flows on SimGrid comms. CM02 bounds a flow, once and for all when it starts, by the
 // smallest bandwidth on its route (NetworkCm02Model::communicate); a flow started on a slowed link
@@ -212,7 +206,7 @@ void start_simgrid_flow(const sg4::CommPtr& comm, const std::vector<int>& route,
 
 std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, const CostModel& model,
                                    const FlowInputs& in, bool packet, const std::vector<bool>& included) {
-  const bool simgrid_network = packet || simgrid_flow_network();
+  const bool simgrid_network = packet || in.simgrid_network;
   FlowPlatform platform;  // the fluid network needs no SimGrid platform: only SimGrid's clock and timers
   if (simgrid_network) platform = packet ? build_packet_platform(topology, model) : build_flow_platform(in);
   else sg4::create_full_zone("cluster")->seal();  // SimGrid's run() wants a sealed platform, even an empty one
@@ -221,7 +215,7 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
   if (!simgrid_network) {
     std::vector<double> capacity(static_cast<std::size_t>(in.coalescer->num_links()));
     for (int id = 0; id < in.coalescer->num_links(); ++id) capacity[id] = in.coalescer->link(id).Bps;
-    fluid.emplace(std::move(capacity), fluid_window(), [] { return sg4::Engine::get_clock(); },
+    fluid.emplace(std::move(capacity), in.window, [] { return sg4::Engine::get_clock(); },
                   [](double time_s, std::function<void()> callback) {
                     simgrid::kernel::timer::Timer::set(time_s, std::move(callback));
                   });
@@ -314,6 +308,8 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
   FlowInputs in;
   in.coalescer = &coalescer;
   in.per_gpu_completion = per_gpu_completion();
+  in.simgrid_network = simgrid_flow_network();  // read here: a bad value is bad input, not a child's failure
+  in.window = fluid_window();
   in.duration_s.assign(plan.ops().size(), 0.0);
   in.coalesced.assign(plan.ops().size(), nullptr);
   in.edges = gpu_edge_links(topology, model);
