@@ -39,7 +39,8 @@ std::string engine_caveat(const std::string& engine, const Topology& topology) {
   if ((engine != "phase" && engine != "analytical") || over <= 1.0 + 1e-9) return "";
   return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs: the {} engine moves each all-to-all's "
                      "transfers in step, a lower bound there (17% below per-flow max-min for a skewed 128-GPU 4:1 tree, "
-                     "docs/engines.md); --engine flow is the reference up to 2048 GPUs",
+                     "31% at 256 GPUs: docs/engines.md); --engine flow is the reference up to 2048 GPUs (a 1024-GPU "
+                     "layer in about 10 s)",
                      over, engine);
 }
 
