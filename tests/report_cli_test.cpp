@@ -323,6 +323,19 @@ TEST_F(ReportCliTest, SweepAndCompareUnderMpirunWriteWhatALocalRunWrites) {
                                mpirun);
   EXPECT_EQ(failing.exit_code, 2) << failing.err;
   EXPECT_NE(failing.err.find("point 1 (parallelism.expert_parallel=1)"), std::string::npos) << failing.err;
+  EXPECT_EQ(failing.err.find("MPI_ABORT"), std::string::npos) << "the ranks end together, no abort\n" << failing.err;
+  // Errors before the points run, on every rank (a missing file) or on rank 0 alone (its -o):
+  // the ranks agree on them and end normally with the error's code.
+  const Result missing = comet("compare --engine analytical " + (dir_ / "missing.yaml").string(), mpirun);
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
+  EXPECT_EQ(missing.err.find("MPI_ABORT"), std::string::npos) << missing.err;
+  std::ofstream(dir_ / "a-file") << "x";
+  const Result root_only = comet("compare --engine analytical --partitions none,fixed:2 -o " +
+                                     (dir_ / "a-file" / "out").string() + " " + scenario, mpirun);
+  EXPECT_EQ(root_only.exit_code, 2) << root_only.err;
+  EXPECT_NE(root_only.err.find("cannot create it"), std::string::npos) << root_only.err;
+  EXPECT_EQ(root_only.err.find("MPI_ABORT"), std::string::npos) << root_only.err;
 }
 
 TEST_F(ReportCliTest, SweepPointsAgreeWithSimulateOnTheEditedScenario) {

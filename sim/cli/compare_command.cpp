@@ -300,18 +300,7 @@ std::vector<Result> result_rows(const CompareReport& report) {
 
 int CompareCommand::run() const {
   // Under mpirun / srun: the combinations split over the ranks; rank 0 writes and prints.
-  const PointRanks ranks = start_point_ranks();
-  int code = 0;
-  try {
-    code = run_on_ranks(ranks);
-  } catch (...) {
-    // Past the pool every rank finishes normally; before it, only MPI_Abort reaches the others.
-    if (ranks.root()) abort_point_ranks(ranks, EXIT_BAD_INPUT);
-    finish_point_ranks(ranks);
-    throw;
-  }
-  finish_point_ranks(ranks);
-  return code;
+  return run_on_point_ranks([this](const PointRanks& ranks) { return run_on_ranks(ranks); });
 }
 
 int CompareCommand::run_on_ranks(const PointRanks& ranks) const {

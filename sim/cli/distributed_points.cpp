@@ -12,11 +12,11 @@
 
 namespace comet {
 
-// Ranks leave the pool together: every rank other than 0 sends DONE_TAG once its points are run (or
-// stopped), and waits for END_TAG from rank 0; rank 0 sends STOP_TAG to the ranks still running when
-// it stops early, drains their messages until every DONE is in, then sends END_TAG. A failing point
-// thus ends every rank through MPI_Finalize with no MPI_Abort: Open MPI 4.1's mpirun can crash in its
-// own finalize while relaying MPI_Abort's message (seen in CI, "Data unpack had inadequate space").
+// Ranks enter the pool together (all_ranks_ok) and leave it together: every rank other than 0 sends
+// DONE_TAG once its points are run (or stopped), and waits for END_TAG from rank 0; rank 0 sends
+// STOP_TAG to the ranks still running when it stops early, drains their messages until every DONE
+// is in, then sends END_TAG. A failing point thus ends every rank through MPI_Finalize, with no
+// MPI_Abort (run_on_point_ranks says why that matters).
 namespace {
 
 constexpr int RESULT_TAG = 7;
@@ -24,8 +24,17 @@ constexpr int DONE_TAG = 8;
 constexpr int STOP_TAG = 9;
 constexpr int END_TAG = 10;
 
-// Set once the ranks have left run_distributed_pool together: an error after it needs no MPI_Abort.
-bool ranks_in_step = false;
+// Where this rank is: before run_distributed_pool, inside it, or past it with every other rank.
+enum class PoolStage { BEFORE, INSIDE, PAST };
+PoolStage stage = PoolStage::BEFORE;
+
+// Every rank says whether it got this far without an error; true when all did (a collective:
+// each rank calls it once, at the pool's entry or in place of it after an error).
+bool all_ranks_ok(bool ok) {
+  int mine = ok ? 1 : 0, all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  return all == 1;
+}
 
 bool launched_by_mpi_launcher() {
   for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
@@ -51,13 +60,31 @@ std::pair<int, ChildOutcome> unpack(const std::string& bytes) {
 
 }  // namespace
 
-PointRanks start_point_ranks() {
+int run_on_point_ranks(const std::function<int(const PointRanks&)>& body) {
   PointRanks ranks;
-  if (!launched_by_mpi_launcher()) return ranks;
-  MPI_Init(nullptr, nullptr);
-  MPI_Comm_rank(MPI_COMM_WORLD, &ranks.rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &ranks.size);
-  return ranks;
+  const bool mpi = launched_by_mpi_launcher();
+  if (mpi) {
+    MPI_Init(nullptr, nullptr);
+    MPI_Comm_rank(MPI_COMM_WORLD, &ranks.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks.size);
+  }
+  auto finish = [&] {
+    if (mpi) MPI_Finalize();
+  };
+  int code = 0;
+  try {
+    code = body(ranks);
+  } catch (...) {
+    if (ranks.size > 1 && stage == PoolStage::BEFORE) all_ranks_ok(false);
+    if (ranks.size > 1 && stage == PoolStage::INSIDE) {
+      std::fflush(nullptr);  // this rank's messages first
+      MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+    finish();
+    throw;
+  }
+  finish();
+  return code;
 }
 
 namespace {
@@ -102,11 +129,16 @@ bool run_as_worker(const ChildPoolTasks& tasks, const std::vector<int>& mine) {
 
 bool run_distributed_pool(const ChildPoolTasks& tasks, const PointRanks& ranks) {
   if (ranks.size == 1) return run_child_pool(tasks);
+  if (!all_ranks_ok(true)) {  // another rank failed before its pool: nobody runs a point
+    stage = PoolStage::PAST;
+    return false;
+  }
+  stage = PoolStage::INSIDE;
   std::vector<int> mine;
   for (int i = ranks.rank; i < tasks.num_items; i += ranks.size) mine.push_back(i);
   if (!ranks.root()) {
     const bool complete = run_as_worker(tasks, mine);
-    ranks_in_step = true;
+    stage = PoolStage::PAST;
     return complete;
   }
   // Rank 0: its own points through the pool, the others' as they arrive (polled between its own).
@@ -161,18 +193,8 @@ bool run_distributed_pool(const ChildPoolTasks& tasks, const PointRanks& ranks) 
     if (ranks_done < ranks.size) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (int r = 1; r < ranks.size; ++r) send_empty(r, END_TAG);
-  ranks_in_step = true;
+  stage = PoolStage::PAST;
   return !stopping;
-}
-
-void finish_point_ranks(const PointRanks& ranks) {
-  if (ranks.size > 1 || launched_by_mpi_launcher()) MPI_Finalize();
-}
-
-void abort_point_ranks(const PointRanks& ranks, int code) {
-  if (ranks.size <= 1 || ranks_in_step) return;  // every rank is past the pool: they finish normally
-  std::fflush(nullptr);  // rank 0's table and messages first
-  MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 }  // namespace comet

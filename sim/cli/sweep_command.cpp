@@ -171,11 +171,7 @@ PointOutcome point_outcome(int i, const Point& point, const ChildOutcome& outcom
 
 int SweepCommand::run() const {
   // Under mpirun / srun: this rank's share of the points; rank 0 writes and prints everything.
-  const PointRanks ranks = start_point_ranks();
-  const int code = run_on_ranks(ranks);
-  if (code != 0 && ranks.root()) abort_point_ranks(ranks, code);  // no rank keeps running its points
-  finish_point_ranks(ranks);
-  return code;
+  return run_on_point_ranks([this](const PointRanks& ranks) { return run_on_ranks(ranks); });
 }
 
 int SweepCommand::run_on_ranks(const PointRanks& ranks) const {
