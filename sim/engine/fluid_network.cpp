@@ -1,6 +1,7 @@
 #include "fluid_network.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -112,6 +113,8 @@ void FluidNetwork::solve() {
   const double now = now_();
   double next = std::numeric_limits<double>::infinity();
   for (const Flow& flow : flows_) next = std::min(next, now + (flow.remaining > 0.0 ? flow.remaining / flow.rate : 0.0));
+  // Positive capacities give every flow a positive rate; never wait forever on a rounding accident.
+  if (!std::isfinite(next)) throw std::logic_error("FluidNetwork: no active flow has a rate");
   const std::uint64_t version = ++version_;
   at_(next, [this, version] { complete(version); });
 }
