@@ -145,29 +145,41 @@ nlohmann::json measure_plan(const PlanBenchCase& c) {
           {"ops", built.plan.ops().size()}, {"plan_MiB", static_cast<double>(built.plan.memory_bytes()) / 1048576.0}};
 }
 
-// One layer on a generated cluster, timed: the child stops itself after `timeout_s` (SIGALRM).
-nlohmann::json measure_engine(const std::string& engine, const std::string& kind, int gpus, double timeout_s) {
-  // The SimGrid engines fork a simulation of their own: on timeout, stop the whole group.
+// The child stops itself, and the simulations the SimGrid engines fork, after `timeout_s`.
+void stop_process_group_after(double timeout_s) {
   ::setpgid(0, 0);
   ::signal(SIGALRM, [](int) { ::kill(0, SIGKILL); });
   ::alarm(static_cast<unsigned>(timeout_s));
+}
+
+// A scenario given as YAML text and one layer's Plan of it (contiguous, `partition`, direct).
+struct BenchLayer {
+  Scenario scenario;
+  Topology topology;
+  PathCosts costs;
+  CostModel model;
+  BuiltPlan built;
+  BenchLayer(const std::string& yaml, const char* partition)
+      : scenario(parse_scenario(load_yaml_text(yaml, "bench"), ".")), topology(build_topology(scenario.topology)),
+        costs(topology), model(cost_model_for(scenario.topology.node.gpu_model, {})),
+        built(build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
+                          parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct"), 1, 1})) {}
+};
+
+// One layer on a generated cluster, timed.
+nlohmann::json measure_engine(const std::string& engine, const std::string& kind, int gpus, double timeout_s) {
+  stop_process_group_after(timeout_s);
   const auto start = std::chrono::steady_clock::now();
   std::string text = write_init_scenario({kind, gpus, 256, "deepseek-v3", 4096});
   const std::string uniform = "    kind: uniform ";
   text.replace(text.find(uniform), uniform.size(), "    kind: zipf\n    alpha: 0.3\n    #");
-  const Scenario scenario = parse_scenario(load_yaml_text(text, "bench"), ".");
-  const Topology topology = build_topology(scenario.topology);
-  const PathCosts costs(topology);
-  const CostModel model = cost_model_for(scenario.topology.node.gpu_model, {});
-  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                                      parse_policy(PolicyFamily::PARTITION, "fixed:4"),
-                                      parse_policy(PolicyFamily::A2A, "direct"), 1, 1});
+  const BenchLayer layer(text, "fixed:4");
   const auto simulate_start = std::chrono::steady_clock::now();
-  const Timeline timeline = make_executor(engine)->run(built.plan, topology, model);
-  const Metrics metrics = compute_metrics(built.plan, timeline, topology, costs);
+  const Timeline timeline = make_executor(engine)->run(layer.built.plan, layer.topology, layer.model);
+  const Metrics metrics = compute_metrics(layer.built.plan, timeline, layer.topology, layer.costs);
   return {{"engine", engine}, {"cluster", kind}, {"gpus", gpus}, {"wall_s", seconds_since(start)},
           {"simulate_s", seconds_since(simulate_start)}, {"layer_time_s", metrics.layer_time_s},
-          {"ops", built.plan.ops().size()}};
+          {"ops", layer.built.plan.ops().size()}};
 }
 
 // One all-to-all alone: the forward dispatch of a Mixtral layer (1024 experts, top-2, uniform
@@ -186,26 +198,19 @@ workload: {tokens_per_gpu: 4096, routing: {kind: uniform}}
 )";
 
 nlohmann::json measure_single_all_to_all(const std::string& engine, double timeout_s) {
-  ::setpgid(0, 0);
-  ::signal(SIGALRM, [](int) { ::kill(0, SIGKILL); });
-  ::alarm(static_cast<unsigned>(timeout_s));
+  stop_process_group_after(timeout_s);
   const auto start = std::chrono::steady_clock::now();
-  const Scenario scenario = parse_scenario(load_yaml_text(SINGLE_A2A_SCENARIO, "bench"), ".");
-  const Topology topology = build_topology(scenario.topology);
-  const PathCosts costs(topology);
-  const CostModel model = cost_model_for(scenario.topology.node.gpu_model, {});
-  const BuiltPlan built = build_plan({&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                                      parse_policy(PolicyFamily::PARTITION, "none"),
-                                      parse_policy(PolicyFamily::A2A, "direct"), 1, 1});
-  const auto dispatch = std::find_if(built.plan.ops().begin(), built.plan.ops().end(), [](const Op& op) {
+  const BenchLayer layer(SINGLE_A2A_SCENARIO, "none");
+  const std::vector<Op>& ops = layer.built.plan.ops();
+  const auto dispatch = std::find_if(ops.begin(), ops.end(), [](const Op& op) {
     return op.kind == OpKind::ALL_TO_ALL && op.tags.phase == A2aPhase::DISPATCH;
   });
-  Plan plan(built.plan.header());
+  Plan plan(layer.built.plan.header());
   Op op = *dispatch;
-  op.matrix = plan.add_matrix(built.plan.matrices()[dispatch->matrix]);
+  op.matrix = plan.add_matrix(layer.built.plan.matrices()[dispatch->matrix]);
   plan.add(op, {});
   const auto simulate_start = std::chrono::steady_clock::now();
-  const Timeline timeline = make_executor(engine)->run(plan, topology, model);
+  const Timeline timeline = make_executor(engine)->run(plan, layer.topology, layer.model);
   return {{"command", "one all-to-all, 1024x1 GPUs, " + engine}, {"engine", engine},
           {"wall_s", seconds_since(start)}, {"simulate_s", seconds_since(simulate_start)},
           {"all_to_all_s", timeline.makespan_s()}, {"transfers", plan.matrices()[0].transfers.size()}};
