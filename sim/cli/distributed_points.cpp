@@ -68,18 +68,20 @@ int run_on_point_ranks(const std::function<int(const PointRanks&)>& body) {
     MPI_Comm_rank(MPI_COMM_WORLD, &ranks.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks.size);
   }
+  // A rank that never reached the pool (an error, or a body that returned early) still answers
+  // the pool's entry agreement, so the ranks that did are released: no rank waits forever.
   auto finish = [&] {
+    if (ranks.size > 1 && stage == PoolStage::BEFORE) all_ranks_ok(false);
+    if (ranks.size > 1 && stage == PoolStage::INSIDE) {  // thrown while points run
+      std::fflush(nullptr);  // this rank's messages first
+      MPI_Abort(MPI_COMM_WORLD, 3);
+    }
     if (mpi) MPI_Finalize();
   };
   int code = 0;
   try {
     code = body(ranks);
   } catch (...) {
-    if (ranks.size > 1 && stage == PoolStage::BEFORE) all_ranks_ok(false);
-    if (ranks.size > 1 && stage == PoolStage::INSIDE) {
-      std::fflush(nullptr);  // this rank's messages first
-      MPI_Abort(MPI_COMM_WORLD, 3);
-    }
     finish();
     throw;
   }
