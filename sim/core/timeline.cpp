@@ -34,6 +34,7 @@ Timeline timeline_for(const Plan& plan, const std::string& engine) {
   timeline.engine = engine;
   timeline.num_gpus = plan.header().num_gpus;
   timeline.ops.reserve(plan.ops().size());
+  std::vector<double> matrix_bytes(plan.matrices().size(), -1.0);  // a matrix serves several ops: summed once
   for (const Op& op : plan.ops()) {
     TimelineOp entry;
     entry.op = op.id;
@@ -42,7 +43,12 @@ Timeline timeline_for(const Plan& plan, const std::string& engine) {
     entry.group = op.group;
     entry.tags = op.tags;
     entry.flops = op.flops;
-    entry.bytes = op.kind == OpKind::ALL_TO_ALL ? plan.matrices()[op.matrix].total_bytes() : op.bytes;
+    entry.bytes = op.bytes;
+    if (op.kind == OpKind::ALL_TO_ALL) {
+      double& bytes = matrix_bytes[static_cast<std::size_t>(op.matrix)];
+      if (bytes < 0.0) bytes = plan.matrices()[op.matrix].total_bytes();
+      entry.bytes = bytes;
+    }
     timeline.ops.push_back(entry);
   }
   return timeline;

@@ -11,15 +11,16 @@ namespace {
 // Accumulates bytes per (src, dst) and emits a sorted sparse matrix without zero or self entries.
 // Additions are kept in a flat list and merged once, sorted stably by (src, dst), so each pair's
 // bytes are summed in the order they were added (an ordered map did the same, at a fifth of
-// `comet compare`'s time for the hierarchical Plans of 256-GPU groups).
+// `comet compare`'s time for the hierarchical Plans of 256-GPU groups). The sort is two stable
+// counting passes (by dst, then by src) over the group's GPU range: linear, where a comparison
+// sort of ~65K additions per 256-GPU group was 4.5% of `compare`.
 class MatrixBuilder {
  public:
   void add(int src, int dst, double bytes) {
     if (src != dst && bytes > 0.0) added_.push_back({src, dst, bytes});
   }
   TransferMatrix finish() {
-    std::stable_sort(added_.begin(), added_.end(),
-                     [](const Transfer& a, const Transfer& b) { return a.src != b.src ? a.src < b.src : a.dst < b.dst; });
+    sort_by_pair();
     TransferMatrix matrix;
     for (const Transfer& t : added_) {
       if (!matrix.transfers.empty() && matrix.transfers.back().src == t.src && matrix.transfers.back().dst == t.dst)
@@ -32,6 +33,25 @@ class MatrixBuilder {
   }
 
  private:
+  void sort_by_pair() {
+    if (added_.empty()) return;
+    int lo = added_.front().src, hi = lo;
+    for (const Transfer& t : added_) {
+      lo = std::min({lo, t.src, t.dst});
+      hi = std::max({hi, t.src, t.dst});
+    }
+    std::vector<Transfer> sorted(added_.size());
+    std::vector<std::size_t> start(static_cast<std::size_t>(hi - lo) + 2);
+    auto pass = [&](auto key, const std::vector<Transfer>& from, std::vector<Transfer>& to) {
+      std::fill(start.begin(), start.end(), 0);
+      for (const Transfer& t : from) ++start[static_cast<std::size_t>(key(t) - lo) + 1];
+      for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+      for (const Transfer& t : from) to[start[static_cast<std::size_t>(key(t) - lo)]++] = t;
+    };
+    pass([](const Transfer& t) { return t.dst; }, added_, sorted);
+    pass([](const Transfer& t) { return t.src; }, sorted, added_);
+  }
+
   std::vector<Transfer> added_;
 };
 
