@@ -9,7 +9,9 @@
 #   scripts/engine_errors.sh [GPU_COUNTS] [OUT_DIR]      (default: "64 128", a temp dir)
 #   MODEL=deepseek-v3 EXPERTS=256 scripts/engine_errors.sh "128"   (default MODEL mixtral-8x7b,
 #   EXPERTS = the GPU count; DeepSeek-V3's top-8 over 256 experts is where in-step and per-flow
-#   max-min part: docs/engines.md); TYPES and ROUTINGS narrow the clusters and routings
+#   max-min part: docs/engines.md); TYPES and ROUTINGS narrow the clusters and routings; ALPHA
+#   sets zipf's exponent (default: the scenario's); REF_WINDOW the reference's completion window
+#   (default 0, exact; 1e-4 makes 256 GPUs per pair take a minute, -0.008% at 128)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COMET=${COMET:-$PWD/build/comet}
@@ -34,9 +36,9 @@ for gpus in $SIZES; do
     for routing in ${ROUTINGS:-uniform zipf hot-experts}; do
       s="$OUT/$type-$gpus-$routing.yaml"
       "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "${EXPERTS:-$gpus}" --model "${MODEL:-mixtral-8x7b}" -o "$s" >/dev/null 2>&1
-      sed -i "s/^    kind: uniform .*/    kind: $routing/" "$s"
+      sed -i "s/^    kind: uniform .*/    kind: $routing${ALPHA:+\\n    alpha: $ALPHA}/" "$s"
       run() { "$COMET" simulate "$s" --partition none --calibration "$OUT/no-interference.yaml" --timeline "$OUT/$1.json" "${@:2}" >/dev/null; dispatch_s "$OUT/$1.json"; }
-      ref=$(COMET_FLOW_WINDOW=0 COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
+      ref=$(COMET_FLOW_WINDOW=${REF_WINDOW:-0} COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
       phase=$(run phase --engine phase)
       analytical=$(run analytical --engine analytical)
       coalesced=$(run coalesced --engine flow)

@@ -1,6 +1,7 @@
 // FluidNetwork against closed forms: max-min shares, capacity changes, the completion window.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <utility>
@@ -104,6 +105,7 @@ TEST(FluidNetwork, EmptyFlowsAndRoutesEndAtOnce) {
 // Flows that would end within `window` of their age after one that ends now end with it (one
 // solve); never more than that early. Window 0: each end is its own event.
 TEST(FluidNetwork, TheCompletionWindowEndsNearlyDueFlowsTogetherAndNoEarlier) {
+  std::vector<std::uint64_t> solves;
   for (double window : {0.0, 1e-3, 1e-2}) {
     EventLoop loop;
     FluidNetwork network = network_on(loop, {1.0, 1.0, 1.0}, window);
@@ -119,7 +121,12 @@ TEST(FluidNetwork, TheCompletionWindowEndsNearlyDueFlowsTogetherAndNoEarlier) {
     EXPECT_DOUBLE_EQ(end[1], window >= 5.0 / 1000.0 ? 1000.0 : 1005.0);  // 5 s left at age 1000
     EXPECT_DOUBLE_EQ(end[2], window >= 20.0 / 1000.0 ? 1000.0 : window >= 15.0 / 1005.0 ? 1005.0 : 1020.0);
     for (int f = 0; f < 3; ++f) EXPECT_GE(end[f], (1000.0 + (f == 1 ? 5.0 : f == 2 ? 20.0 : 0.0)) * (1.0 - window) - 1e-9);
+    solves.push_back(network.solves());
   }
+  // One solve at the start and one per completion event: three events at window 0, two at 1e-2.
+  EXPECT_EQ(solves[0], 4u);
+  EXPECT_EQ(solves[1], 4u);
+  EXPECT_EQ(solves[2], 3u);
 }
 
 TEST(FluidNetwork, RejectsWhatCannotBeShared) {
