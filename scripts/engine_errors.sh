@@ -36,7 +36,8 @@ for gpus in $SIZES; do
     for routing in ${ROUTINGS:-uniform zipf hot-experts}; do
       s="$OUT/$type-$gpus-$routing.yaml"
       "$COMET" init --cluster-type "$type" --gpus "$gpus" --expert-count "${EXPERTS:-$gpus}" --model "${MODEL:-mixtral-8x7b}" -o "$s" >/dev/null 2>&1
-      sed -i "s/^    kind: uniform .*/    kind: $routing${ALPHA:+\\n    alpha: $ALPHA}/" "$s"
+      alpha=; [ "$routing" = zipf ] && alpha=${ALPHA:-}  # only zipf takes an exponent
+      sed -i "s/^    kind: uniform .*/    kind: $routing${alpha:+\\n    alpha: $alpha}/" "$s"
       run() { "$COMET" simulate "$s" --partition none --calibration "$OUT/no-interference.yaml" --timeline "$OUT/$1.json" "${@:2}" >/dev/null; dispatch_s "$OUT/$1.json"; }
       ref=$(COMET_FLOW_WINDOW=${REF_WINDOW:-0} COMET_FLOW_PAIR_LIMIT=100000000 run pair --engine flow)
       phase=$(run phase --engine phase)

@@ -4,15 +4,20 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
 #include <numeric>
 #include <set>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <tuple>
 #include <utility>
 
 #include "child_pool.hpp"
+#include "input_error.hpp"
+#include "flow_coalescing.hpp"
+#include "max_min_alone.hpp"
 #include "metrics.hpp"
 
 namespace comet {
@@ -54,6 +59,21 @@ std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
 }
 
 }  // namespace
+
+bool pacing_applies(const Topology& topology) {
+  if (const char* value = std::getenv("COMET_A2A_PACING"); value && std::string(value) != "max-min") {
+    if (std::string(value) == "none") return false;
+    throw InputError({"<environment>", 0, 0}, "COMET_A2A_PACING", value, "max-min or none");
+  }
+  return topology.oversubscription() > 1.0 + 1e-9;
+}
+
+A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model)
+    : plan_(plan), topology_(topology), model_(model) {
+  if (model_ && pacing_applies(topology_)) coalescer_ = std::make_unique<FlowCoalescer>(configured_coalescer(topology_, *model_, FlowCoalescer::PACING_PAIR_FLOWS));
+}
+
+A2aFootprints::~A2aFootprints() = default;
 
 const A2aFootprint& A2aFootprints::of(const Op& op) {
   if (!computed_all_) compute_all();
@@ -134,13 +154,15 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     ++messages[static_cast<std::size_t>(transfer.dst)];
   }
   for (int id = 0; id < topology_.num_directed_links(); ++id)
-    if (bytes_on_link[id] > 0.0) footprint.loads.push_back({id, bytes_on_link[id]});
+    if (bytes_on_link[id] > 0.0) footprint.loads.push_back({id, bytes_on_link[id], bytes_on_link[id]});
   for (int gpu = 0; gpu < topology_.num_gpus(); ++gpu) {
     if (messages[static_cast<std::size_t>(gpu)] == 0) continue;
     footprint.gpus.push_back(gpu);
     footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
-  if (model_) {
+  if (coalescer_) {
+    pace(matrix, op.reversed, worker, footprint);
+  } else if (model_) {
     if (worker.order_matrix != op.matrix) {
       worker.order = indices_by_bytes(matrix);
       worker.order_matrix = op.matrix;
@@ -148,6 +170,22 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     fill_parts(matrix, routes, op.reversed, worker.order, footprint);
   }
   return footprint;
+}
+
+void A2aFootprints::pace(const TransferMatrix& matrix, bool reversed, Worker& worker, A2aFootprint& footprint) const {
+  const CoalescedOp flows = coalescer_->coalesce(matrix, reversed);
+  const MaxMinAlone alone = max_min_alone(flows, *coalescer_, worker.flow_routes);
+  double bound = 0.0;
+  for (const LinkLoad& load : footprint.loads) bound = std::max(bound, load.bytes / effective_Bps_[load.link]);
+  footprint.stretch = bound > 0.0 ? std::max(1.0, alone.duration_s / bound) : 1.0;
+  for (LinkLoad& load : footprint.loads)
+    if (load.bytes / effective_Bps_[load.link] >= bound * (1.0 - 1e-9)) load.demand_bytes = load.bytes * footprint.stretch;
+  for (std::size_t i = 0; i < flows.gpus.size(); ++i)
+    footprint.parts.push_back(
+        {flows.gpus[i], alone.duration_s > 0.0 ? std::min(1.0, alone.part_end_s[i] / alone.duration_s) : 1.0});
+  std::sort(footprint.parts.begin(), footprint.parts.end(), [](const PartThreshold& a, const PartThreshold& b) {
+    return a.fraction != b.fraction ? a.fraction < b.fraction : a.gpu < b.gpu;
+  });
 }
 
 void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
@@ -208,7 +246,7 @@ double startup_s(const A2aFootprint& footprint, const CostModel& model) {
 double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model) {
   double seconds = 0.0;
   for (const LinkLoad& load : footprint.loads)
-    seconds = std::max(seconds, load.bytes / model.effective_Bps(topology.link(load.link)));
+    seconds = std::max(seconds, load.demand_bytes / model.effective_Bps(topology.link(load.link)));
   return seconds;
 }
 

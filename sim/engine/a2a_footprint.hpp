@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <memory>
+
 #include "cost_model.hpp"
 #include "plan.hpp"
 #include "timeline.hpp"
@@ -20,6 +22,10 @@ namespace comet {
 struct LinkLoad {
   std::int32_t link = 0;
   double bytes = 0.0;
+  /// What the op asks of the link's capacity as it moves `bytes` there: `bytes`, except on a paced
+  /// op's most loaded links, bytes x its stretch (A2aFootprint::stretch). Engines share links by
+  /// these; link figures count `bytes`.
+  double demand_bytes = 0.0;
 };
 
 /// When one GPU's part of an all-to-all ends, as a fraction of the op's progress.
@@ -39,19 +45,35 @@ struct A2aFootprint {
   /// transfers are b_i is done there after sum_i min(b_i, b) / bandwidth); a transfer ends at
   /// the latest of its links, a GPU's part with its last transfer sent or received; fraction =
   /// that time over the op's (its most loaded link's bytes over bandwidth, which its largest
-  /// transfer there reaches, so the last part's fraction is 1).
+  /// transfer there reaches, so the last part's fraction is 1). For a paced op (stretch), the
+  /// fractions are instead each GPU's part end in that simulation over its duration.
   std::vector<PartThreshold> parts;
+  /// Paced ops only (footprints built with a cost model on a network where pacing_applies()): how
+  /// much longer the op's bytes take alone under per-flow max-min (max_min_alone.hpp) than the
+  /// in-step bound, >= 1. Per-flow max-min keeps the op's most loaded link busy only 1/stretch of
+  /// the time, so there the op asks stretch x its bytes of the link's capacity (demand_bytes):
+  /// alone it then takes the max-min duration, and an op beside it loses that link's time too
+  /// (two pipelined chunks on a skewed 256-GPU 4:1 tree: within 2.4% of per-flow max-min, where
+  /// capping each op's rate instead read 8-13% low and stretching every link 3-11% high).
+  double stretch = 1.0;
 };
+
+/// Whether footprints built with a cost model on `topology` are paced by per-flow max-min: the
+/// network's switch links are oversubscribed (on non-blocking networks only the GPUs' edge links
+/// bind and the in-step bound is within 0.2% of per-pair max-min: docs/engines.md), and
+/// COMET_A2A_PACING is unset or `max-min` (`none` turns it off; anything else is bad input).
+bool pacing_applies(const Topology& topology);
 
 /// Seconds before its bytes flow: the longest path latency, plus the per-message cost of the GPU
 /// that posts the most (CostModel::a2a_per_message_s).
 double startup_s(const A2aFootprint& footprint, const CostModel& model);
 
-/// Seconds the footprint needs alone: its most loaded link's bytes over that link's effective
-/// bandwidth (a lower bound, no contention with other ops).
+/// Seconds the footprint needs alone once its bytes flow: max over links of demand bytes over the
+/// link's effective bandwidth (the in-step bound, times the stretch of a paced op).
 double alone_s(const A2aFootprint& footprint, const Topology& topology, const CostModel& model);
 
 class A2aFootprints;
+class FlowCoalescer;
 
 /// Fills `timeline`'s link_busy_s (per link, the union of the spans of the all-to-alls whose
 /// footprint uses it) and link_effective_Bps (the cost model's effective bandwidth), once its ops
@@ -62,8 +84,9 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
 class A2aFootprints {
  public:
   /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts).
-  A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr)
-      : plan_(plan), topology_(topology), model_(model) {}
+  /// With `model` and pacing_applies(), paced too (A2aFootprint::stretch).
+  A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr);
+  ~A2aFootprints();
   /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
   /// group (groups split over the cores), over the topology's routes of each group
   /// (Topology::group_routes: walked once, whatever the chunks, phases and Plans).
@@ -77,6 +100,7 @@ class A2aFootprints {
     std::vector<int> messages;
     std::int32_t order_matrix = -1;
     std::vector<std::int32_t> order;
+    std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> flow_routes;  // pacing's routes
   };
   void compute_all();
   A2aFootprint compute(const Op& op, Worker& worker) const;
@@ -85,10 +109,13 @@ class A2aFootprints {
   /// `order`: the matrix's transfers by increasing bytes.
   void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
                   const std::vector<std::int32_t>& order, A2aFootprint& footprint) const;
+  /// Sets the stretch, the demand bytes and the parts from the op alone under per-flow max-min.
+  void pace(const TransferMatrix& matrix, bool reversed, Worker& worker, A2aFootprint& footprint) const;
 
   const Plan& plan_;
   const Topology& topology_;
   const CostModel* model_;
+  std::unique_ptr<FlowCoalescer> coalescer_;  // pacing's flows; null when not paced
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> effective_Bps_;  // per link, with a cost model
   std::vector<double> latency_s_;      // per link

@@ -181,7 +181,8 @@ class Schedule {
   // crossing it are frozen there, and the others keep rising on what is left. An op bottlenecked
   // on one link leaves its unused share of the others to the rest (proportional sharing wasted it).
   // Only `part`'s all-to-alls: the others share no link with them (at 10,240 GPUs, re-solving
-  // every part at each event was 70% of the run).
+  // every part at each event was 70% of the run). Links are shared by demand bytes: a paced op
+  // asks more than its bytes of its most loaded links (A2aFootprint::stretch).
   void reschedule(int part) {
     std::vector<ActiveTransfer*> rising;
     for (ActiveTransfer& t : active_) {
@@ -195,7 +196,7 @@ class Schedule {
       for (const ActiveTransfer* t : rising)
         for (const LinkLoad& load : t->footprint->loads) {
           if (demand_[load.link] == 0.0) touched_.push_back(load.link);
-          demand_[load.link] += load.bytes;
+          demand_[load.link] += load.demand_bytes;
         }
       double step = std::numeric_limits<double>::infinity();
       for (std::int32_t link : touched_) step = std::min(step, residual_Bps_[link] / demand_[link]);
@@ -241,7 +242,7 @@ class Schedule {
         const auto it = std::lower_bound(loads.begin(), loads.end(), edge.link,
                                          [](const LinkLoad& load, std::int32_t link) { return load.link < link; });
         if (it == loads.end() || it->link != edge.link) continue;
-        demand += it->bytes * t.rate;
+        demand += it->demand_bytes * t.rate;
         on_link_.push_back(t.part);
       }
       const double after = capacity_Bps_[edge.link];

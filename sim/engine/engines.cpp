@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "a2a_footprint.hpp"
 #include "analytical_engine.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
@@ -36,11 +37,11 @@ std::unique_ptr<Executor> make_executor(const std::string& name) {
 
 std::string engine_caveat(const std::string& engine, const Topology& topology) {
   const double over = topology.oversubscription();
-  if ((engine != "phase" && engine != "analytical") || over <= 1.0 + 1e-9) return "";
-  return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs: the {} engine moves each all-to-all's "
-                     "transfers in step, a lower bound there (17% below per-flow max-min for a skewed 128-GPU 4:1 tree, "
-                     "31% at 256 GPUs: docs/engines.md); --engine flow is the reference up to 2048 GPUs (a 1024-GPU "
-                     "layer in about 10 s)",
+  if ((engine != "phase" && engine != "analytical") || over <= 1.0 + 1e-9 || pacing_applies(topology)) return "";
+  return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs and pacing is off "
+                     "(COMET_A2A_PACING=none): the {} engine moves each all-to-all's transfers in step, a lower bound "
+                     "there (17% below per-flow max-min for a skewed 128-GPU 4:1 tree, 31% at 256 GPUs: "
+                     "docs/engines.md); unset it, or use --engine flow, the reference up to 2048 GPUs",
                      over, engine);
 }
 

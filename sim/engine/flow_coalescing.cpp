@@ -1,5 +1,7 @@
 #include "flow_coalescing.hpp"
 
+#include "environment.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -213,6 +215,11 @@ std::vector<int> FlowCoalescer::route(int src, int dst) const {
 FlowLink FlowCoalescer::link(int id) const {
   if (id < num_real_links_) return {model_.effective_Bps(topology_.link(id)), topology_.link(id).latency_s};
   return pooled_.at(static_cast<std::size_t>(id - num_real_links_));
+}
+
+FlowCoalescer configured_coalescer(const Topology& topology, const CostModel& model, int max_pair_flows) {
+  return FlowCoalescer(topology, model, environment_int("COMET_FLOW_GROUP_NODES", 1).value_or(FlowCoalescer::GROUP_NODES),
+                       environment_int("COMET_FLOW_PAIR_LIMIT", 0).value_or(max_pair_flows));
 }
 
 }  // namespace comet

@@ -66,6 +66,11 @@ class FlowCoalescer {
  public:
   static constexpr int MAX_PAIR_FLOWS = 4096;
   static constexpr int GROUP_NODES = 4;
+  /// Pacing's limit: per pair up to 32-GPU ops. A 64-GPU op per pair took 60 ms alone (the
+  /// 1024-GPU tree scenario 2.0 s instead of 0.26 s coalesced, its layer 0.3% apart). Coalescing
+  /// pools the even side, which MoE dispatches and combines have; on arbitrary ragged matrices
+  /// (random pairs, tests/flow_reference_test.cpp) it read up to 5% high at 32 GPUs.
+  static constexpr int PACING_PAIR_FLOWS = 1024;
 
   FlowCoalescer(const Topology& topology, const CostModel& model, int group_nodes = GROUP_NODES,
                 int max_pair_flows = MAX_PAIR_FLOWS);
@@ -115,5 +120,11 @@ class FlowCoalescer {
   std::vector<int> group_of_;  // per (node, rail): index into groups_, -1 without network
   std::vector<std::vector<PoolShare>> pool_shares_;  // per GPU
 };
+
+/// The flow engine's coalescer (`max_pair_flows` MAX_PAIR_FLOWS), and pacing's (a2a_footprint.hpp,
+/// PACING_PAIR_FLOWS): GROUP_NODES, or COMET_FLOW_GROUP_NODES (nodes per source group) and
+/// COMET_FLOW_PAIR_LIMIT (largest op run per pair) where set, knobs for reproducing the
+/// coalescing error figures in docs/engines.md.
+FlowCoalescer configured_coalescer(const Topology& topology, const CostModel& model, int max_pair_flows);
 
 }  // namespace comet

@@ -57,10 +57,6 @@ class FlowEngine : public Executor {
   bool packet_;
 };
 
-// Knobs for reproducing the coalescing error figures in docs/engines.md, not for users:
-// COMET_FLOW_GROUP_NODES (nodes per source group), COMET_FLOW_PAIR_LIMIT (largest op run per pair).
-int env_int(const char* name, int fallback, int min) { return environment_int(name, min).value_or(fallback); }
-
 struct FlowInputs {
   std::vector<double> duration_s;
   std::vector<const CoalescedOp*> coalesced;          // per op (all-to-all)
@@ -300,9 +296,9 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
                                  "analytical",
                                  name(), max_gpus, topology.num_gpus()));
   // The packet platform has GPU hosts only (and at most 64 GPUs): always one flow per pair.
-  const FlowCoalescer coalescer(topology, model, env_int("COMET_FLOW_GROUP_NODES", FlowCoalescer::GROUP_NODES, 1),
-                                packet_ ? std::numeric_limits<int>::max()
-                                        : env_int("COMET_FLOW_PAIR_LIMIT", FlowCoalescer::MAX_PAIR_FLOWS, 0));
+  const FlowCoalescer coalescer = packet_ ? FlowCoalescer(topology, model, FlowCoalescer::GROUP_NODES,
+                                                           std::numeric_limits<int>::max())
+                                          : configured_coalescer(topology, model, FlowCoalescer::MAX_PAIR_FLOWS);
   Timeline timeline = timeline_for(plan, name());
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
   FlowInputs in;

@@ -10,6 +10,9 @@
 // the GPU slows its own transfers (transfer_slowdown.hpp); the scheduler switches them as GEMMs
 // and communication begin and end, and L07 re-shares the running tasks from then on.
 //
+// Pacing (oversubscribed networks, a2a_footprint.hpp): a paced op's amount on its most loaded
+// link hosts is its demand bytes, stretch x its bytes there.
+//
 // Per-GPU completion, approximated: a task's transfers progress in step and L07 reports only the
 // task's end, so every GPU's part of an all-to-all ends with the op (its most loaded link), and a
 // computation waiting for it starts then. The analytical and flow engines end each GPU's part on
@@ -83,7 +86,7 @@ class LinkHostSlowdown {
   void task(const A2aFootprint& footprint, double alone_s, double sign) {
     for (const LinkLoad& load : footprint.loads) {
       if (slowed_Bps_[load.link] <= 0.0) continue;  // not at a GPU's edge
-      may_ask_Bps_[load.link] = std::max(0.0, may_ask_Bps_[load.link] + sign * load.bytes / alone_s);
+      may_ask_Bps_[load.link] = std::max(0.0, may_ask_Bps_[load.link] + sign * load.demand_bytes / alone_s);
       sync(load.link);
     }
   }
@@ -151,7 +154,7 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
     std::vector<double> amounts;
     for (const LinkLoad& load : f.loads) {
       hosts.push_back(link_host[load.link]);
-      amounts.push_back(load.bytes);
+      amounts.push_back(load.demand_bytes);
     }
     scheduler_ref->communication_begins(f.gpus);
     slowdown.task(f, in.alone_s[id], 1.0);
@@ -177,7 +180,8 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
 }
 
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
-  A2aFootprints footprints(plan, topology);
+  // With the cost model only where ops are paced: their demand bytes (the parts are not used here).
+  A2aFootprints footprints(plan, topology, pacing_applies(topology) ? &model : nullptr);
   const std::vector<std::vector<EdgeLink>> edges = gpu_edge_links(topology, model);
   Timeline timeline = timeline_for(plan, "phase");
   timeline.link_bytes.assign(topology.num_directed_links(), 0.0);
