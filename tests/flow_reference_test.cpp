@@ -345,5 +345,41 @@ TEST(FlowReference, PacingStretchesOnlyAnOpsMostLoadedLinks) {
   EXPECT_EQ(plain.of(*a2a).stretch, 1.0);
 }
 
+// Chunks of one exchange share a pacing profile when their traffic has the same shape (max-min
+// times scale with bytes: half the bytes, the same stretch and parts, exactly), and get their own
+// when it differs (a chunk that stays inside one node must not inherit a skewed chunk's stretch).
+TEST(FlowReference, ChunksShareAPacingProfileOnlyWhenTheirTrafficHasTheSameShape) {
+  const CostModel model = reference_model();
+  const Topology topology = testing::topology_from_yaml(TREE_64);
+  std::vector<Transfer> skewed = skewed_transfers(64, false), half = skewed, local;
+  for (Transfer& t : half) t.bytes *= 0.5;
+  for (int s = 0; s < 8; ++s)
+    for (int d = 0; d < 8; ++d)
+      if (s != d) local.push_back({s, d, 4e6});
+  Plan plan(PlanHeader{64, 64, 1, 1, 1, 1, "test", "test", "test"});
+  std::vector<Op> ops;
+  for (const std::vector<Transfer>* transfers : {&skewed, &half, &local}) {
+    Op op;
+    op.kind = OpKind::ALL_TO_ALL;
+    op.tags.chunk = static_cast<std::int32_t>(ops.size());
+    op.matrix = plan.add_matrix({*transfers});
+    op.id = plan.add(op, {});
+    ops.push_back(op);
+  }
+  A2aFootprints footprints(plan, topology, &model);
+  const A2aFootprint& first = footprints.of(ops[0]);
+  const A2aFootprint& same_shape = footprints.of(ops[1]);
+  const A2aFootprint& inside_a_node = footprints.of(ops[2]);
+  EXPECT_GT(first.stretch, 1.02);
+  EXPECT_EQ(same_shape.stretch, first.stretch);
+  ASSERT_EQ(same_shape.parts.size(), first.parts.size());
+  for (std::size_t i = 0; i < first.parts.size(); ++i) {
+    EXPECT_EQ(same_shape.parts[i].gpu, first.parts[i].gpu);
+    EXPECT_EQ(same_shape.parts[i].fraction, first.parts[i].fraction);
+  }
+  EXPECT_NEAR(alone_s(same_shape, topology, model), 0.5 * alone_s(first, topology, model), 1e-12);
+  EXPECT_LT(inside_a_node.stretch, 1.001) << "a chunk inside one node shared the skewed chunk's profile";
+}
+
 }  // namespace
 }  // namespace comet

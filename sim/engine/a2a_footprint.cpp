@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdlib>
 #include <numeric>
 #include <set>
@@ -17,6 +18,7 @@
 #include "child_pool.hpp"
 #include "input_error.hpp"
 #include "flow_coalescing.hpp"
+#include "fluid_network.hpp"
 #include "max_min_alone.hpp"
 #include "metrics.hpp"
 
@@ -161,7 +163,22 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
   if (coalescer_) {
-    pace(matrix, op.reversed, worker, footprint);
+    // Chunks of one exchange (same group, layer, step, stage and direction) mostly move the same
+    // shape of traffic, and max-min times scale with bytes: a chunk whose per-link times (bytes
+    // over bandwidth) point the way of an exchange's earlier profile (cosine >= SAME_SHAPE) shares
+    // it; others (a local-first chunk, a small ragged one) are simulated.
+    std::vector<Pacing>& profiles = worker.pacing[std::make_tuple(op.group, op.tags.layer, op.tags.step, op.tags.stage, op.reversed)];
+    const Pacing* profile = nullptr;
+    for (const Pacing& candidate : profiles)
+      if (shape_similarity(candidate.loads, footprint.loads) >= SAME_SHAPE) {
+        profile = &candidate;
+        break;
+      }
+    if (!profile) {
+      profiles.push_back(pacing_alone(matrix, op.reversed, worker, footprint));
+      profile = &profiles.back();
+    }
+    apply(*profile, footprint);
   } else if (model_) {
     if (worker.order_matrix != op.matrix) {
       worker.order = indices_by_bytes(matrix);
@@ -172,17 +189,56 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
   return footprint;
 }
 
-void A2aFootprints::pace(const TransferMatrix& matrix, bool reversed, Worker& worker, A2aFootprint& footprint) const {
+A2aFootprints::Pacing A2aFootprints::pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker,
+                                                  const A2aFootprint& footprint) const {
   const CoalescedOp flows = coalescer_->coalesce(matrix, reversed);
-  const MaxMinAlone alone = max_min_alone(flows, *coalescer_, worker.flow_routes);
+  const MaxMinAlone alone = max_min_alone(flows, *coalescer_, FluidNetwork::DEFAULT_WINDOW, worker.flow_routes);
+  Pacing pacing;
+  pacing.loads = footprint.loads;
+  const double bound = in_step_s(footprint);
+  pacing.stretch = bound > 0.0 ? std::max(1.0, alone.duration_s / bound) : 1.0;
+  for (std::size_t i = 0; i < flows.gpus.size(); ++i)  // flows.gpus is sorted
+    pacing.parts.push_back(
+        {flows.gpus[i], alone.duration_s > 0.0 ? std::min(1.0, alone.part_end_s[i] / alone.duration_s) : 1.0});
+  return pacing;
+}
+
+double A2aFootprints::shape_similarity(const std::vector<LinkLoad>& a, const std::vector<LinkLoad>& b) const {
+  // Both sorted by link: one merge.
+  double dot = 0.0, norm_a = 0.0, norm_b = 0.0;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    const bool take_a = j == b.size() || (i < a.size() && a[i].link <= b[j].link);
+    const bool take_b = i == a.size() || (j < b.size() && b[j].link <= a[i].link);
+    const double x = take_a ? a[i].bytes / effective_Bps_[a[i].link] : 0.0;
+    const double y = take_b ? b[j].bytes / effective_Bps_[b[j].link] : 0.0;
+    dot += x * y;
+    norm_a += x * x;
+    norm_b += y * y;
+    i += take_a ? 1 : 0;
+    j += take_b ? 1 : 0;
+  }
+  return norm_a > 0.0 && norm_b > 0.0 ? dot / std::sqrt(norm_a * norm_b) : (norm_a == norm_b ? 1.0 : 0.0);
+}
+
+double A2aFootprints::in_step_s(const A2aFootprint& footprint) const {
   double bound = 0.0;
   for (const LinkLoad& load : footprint.loads) bound = std::max(bound, load.bytes / effective_Bps_[load.link]);
-  footprint.stretch = bound > 0.0 ? std::max(1.0, alone.duration_s / bound) : 1.0;
+  return bound;
+}
+
+void A2aFootprints::apply(const Pacing& pacing, A2aFootprint& footprint) const {
+  const double bound = in_step_s(footprint);
+  footprint.stretch = pacing.stretch;
   for (LinkLoad& load : footprint.loads)
-    if (load.bytes / effective_Bps_[load.link] >= bound * (1.0 - 1e-9)) load.demand_bytes = load.bytes * footprint.stretch;
-  for (std::size_t i = 0; i < flows.gpus.size(); ++i)
-    footprint.parts.push_back(
-        {flows.gpus[i], alone.duration_s > 0.0 ? std::min(1.0, alone.part_end_s[i] / alone.duration_s) : 1.0});
+    if (load.bytes / effective_Bps_[load.link] >= bound * (1.0 - 1e-9)) load.demand_bytes = load.bytes * pacing.stretch;
+  // Parts by GPU from the profile (a GPU it lacks, possible for a sibling chunk, ends with the op).
+  footprint.parts.clear();
+  for (std::int32_t gpu : footprint.gpus) {
+    const auto it = std::lower_bound(pacing.parts.begin(), pacing.parts.end(), gpu,
+                                     [](const PartThreshold& part, std::int32_t g) { return part.gpu < g; });
+    footprint.parts.push_back({gpu, it != pacing.parts.end() && it->gpu == gpu ? it->fraction : 1.0});
+  }
   std::sort(footprint.parts.begin(), footprint.parts.end(), [](const PartThreshold& a, const PartThreshold& b) {
     return a.fraction != b.fraction ? a.fraction < b.fraction : a.gpu < b.gpu;
   });

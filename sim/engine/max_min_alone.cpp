@@ -7,7 +7,7 @@
 
 namespace comet {
 
-MaxMinAlone max_min_alone(const CoalescedOp& op, const FlowCoalescer& coalescer,
+MaxMinAlone max_min_alone(const CoalescedOp& op, const FlowCoalescer& coalescer, double window,
                           std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>>& routes) {
   // FluidNetwork's timers on a plain event queue: (time, insertion order) -> callback.
   struct Timer {
@@ -21,7 +21,7 @@ MaxMinAlone max_min_alone(const CoalescedOp& op, const FlowCoalescer& coalescer,
   std::uint64_t order = 0;
   std::vector<double> capacity(static_cast<std::size_t>(coalescer.num_links()));
   for (int id = 0; id < coalescer.num_links(); ++id) capacity[id] = coalescer.link(id).Bps;
-  FluidNetwork network(std::move(capacity), FluidNetwork::DEFAULT_WINDOW, [&now] { return now; },
+  FluidNetwork network(std::move(capacity), window, [&now] { return now; },
                        [&](double time_s, std::function<void()> callback) {
                          timers.push({time_s, order++, std::move(callback)});
                        });

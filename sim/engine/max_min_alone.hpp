@@ -26,9 +26,10 @@ struct MaxMinAlone {
 };
 
 /// Simulates `op`'s flows alone, every flow from time 0, over `coalescer`'s links at their full
-/// (effective) bandwidth, on FluidNetwork with its default completion window. `routes` caches the
-/// coalescer's routes between calls (one per thread).
-MaxMinAlone max_min_alone(const CoalescedOp& op, const FlowCoalescer& coalescer,
+/// (effective) bandwidth, on FluidNetwork with completion window `window` (flows end at most that
+/// share of their duration early; every flow starts at 0, so the op's duration is at most that
+/// share short). `routes` caches the coalescer's routes between calls (one per thread).
+MaxMinAlone max_min_alone(const CoalescedOp& op, const FlowCoalescer& coalescer, double window,
                           std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>>& routes);
 
 }  // namespace comet
