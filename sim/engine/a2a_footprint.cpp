@@ -70,8 +70,9 @@ bool pacing_applies(const Topology& topology) {
   return topology.oversubscription() > 1.0 + 1e-9;
 }
 
-A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model)
-    : plan_(plan), topology_(topology), model_(model) {
+A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model,
+                             const PacingProfiles* shared)
+    : plan_(plan), topology_(topology), model_(model), shared_(shared) {
   if (model_ && pacing_applies(topology_)) coalescer_ = std::make_unique<FlowCoalescer>(configured_coalescer(topology_, *model_, FlowCoalescer::PACING_PAIR_FLOWS));
 }
 
@@ -109,9 +110,9 @@ void A2aFootprints::compute_all() {
   std::vector<std::size_t> bounds;  // thread t: ops[bounds[t], bounds[t + 1])
   for (int t = 0; t <= threads; ++t)
     bounds.push_back(t == threads ? ops.size() : group_starts[group_starts.size() * static_cast<std::size_t>(t) / threads]);
+  std::vector<Worker> workers(static_cast<std::size_t>(threads));
   auto work = [&](int t) {
-    Worker worker;
-    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i) results[t].push_back(compute(*ops[i], worker));
+    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i) results[t].push_back(compute(*ops[i], workers[t]));
   };
   std::vector<std::thread> helpers;
   for (int t = 1; t < threads; ++t) helpers.emplace_back(work, t);
@@ -120,6 +121,8 @@ void A2aFootprints::compute_all() {
   for (int t = 0; t < threads; ++t)
     for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i)
       cache_.emplace(std::make_pair(ops[i]->matrix, ops[i]->reversed), std::move(results[t][i - bounds[t]]));
+  // Each exchange belongs to one group, hence to one worker.
+  for (Worker& worker : workers) pacing_.by_exchange.merge(worker.pacing.by_exchange);
 }
 
 const GroupRoutes& A2aFootprints::routes_of(const Op& op, const TransferMatrix& matrix) const {
@@ -166,15 +169,12 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     // Chunks of one exchange (same group, layer, step, stage and direction) mostly move the same
     // shape of traffic, and max-min times scale with bytes: a chunk whose per-link times (bytes
     // over bandwidth) point the way of an exchange's earlier profile (cosine >= SAME_SHAPE) shares
-    // it; others (a local-first chunk, a small ragged one) are simulated.
-    std::vector<Pacing>& profiles = worker.pacing[std::make_tuple(op.group, op.tags.layer, op.tags.step, op.tags.stage, op.reversed)];
-    const Pacing* profile = nullptr;
-    for (const Pacing& candidate : profiles)
-      if (shape_similarity(candidate.loads, footprint.loads) >= SAME_SHAPE) {
-        profile = &candidate;
-        break;
-      }
+    // it; others (a local-first chunk, a small ragged one) are simulated. Shared profiles (another
+    // Plan's, of the same routing) count too.
+    const PacingProfiles::Exchange exchange{op.group, op.tags.layer, op.tags.step, op.tags.stage, op.reversed};
+    const PacingProfile* profile = alike(worker.pacing, exchange, footprint.loads);
     if (!profile) {
+      std::vector<PacingProfile>& profiles = worker.pacing.by_exchange[exchange];
       profiles.push_back(pacing_alone(matrix, op.reversed, worker, footprint));
       profile = &profiles.back();
     }
@@ -189,11 +189,11 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
   return footprint;
 }
 
-A2aFootprints::Pacing A2aFootprints::pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker,
+PacingProfile A2aFootprints::pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker,
                                                   const A2aFootprint& footprint) const {
   const CoalescedOp flows = coalescer_->coalesce(matrix, reversed);
   const MaxMinAlone alone = max_min_alone(flows, *coalescer_, FluidNetwork::DEFAULT_WINDOW, worker.flow_routes);
-  Pacing pacing;
+  PacingProfile pacing;
   pacing.loads = footprint.loads;
   const double bound = in_step_s(footprint);
   pacing.stretch = bound > 0.0 ? std::max(1.0, alone.duration_s / bound) : 1.0;
@@ -227,7 +227,19 @@ double A2aFootprints::in_step_s(const A2aFootprint& footprint) const {
   return bound;
 }
 
-void A2aFootprints::apply(const Pacing& pacing, A2aFootprint& footprint) const {
+const PacingProfile* A2aFootprints::alike(const PacingProfiles& own, const PacingProfiles::Exchange& exchange,
+                                          const std::vector<LinkLoad>& loads) const {
+  for (const PacingProfiles* profiles : {&own, shared_}) {
+    if (!profiles) continue;
+    const auto found = profiles->by_exchange.find(exchange);
+    if (found == profiles->by_exchange.end()) continue;
+    for (const PacingProfile& candidate : found->second)
+      if (shape_similarity(candidate.loads, loads) >= SAME_SHAPE) return &candidate;
+  }
+  return nullptr;
+}
+
+void A2aFootprints::apply(const PacingProfile& pacing, A2aFootprint& footprint) const {
   const double bound = in_step_s(footprint);
   footprint.stretch = pacing.stretch;
   for (LinkLoad& load : footprint.loads)

@@ -76,6 +76,22 @@ double alone_s(const A2aFootprint& footprint, const Topology& topology, const Co
 class A2aFootprints;
 class FlowCoalescer;
 
+/// An all-to-all op alone under per-flow max-min (pacing): its stretch, and its GPUs' part
+/// fractions.
+struct PacingProfile {
+  double stretch = 1.0;
+  std::vector<PartThreshold> parts;  ///< sorted by GPU
+  std::vector<LinkLoad> loads;       ///< the simulated op's, to compare shapes with
+};
+
+/// Pacing profiles by exchange: (group, layer, step, stage, reversed) -> the profiles simulated for
+/// its chunks. Made by one A2aFootprints; another, of a Plan on the same topology, cost model and
+/// routing, may read them (`dynamic`'s candidates read the whole exchange's: docs/engines.md).
+struct PacingProfiles {
+  using Exchange = std::tuple<std::int32_t, std::int32_t, std::int32_t, std::int32_t, bool>;
+  std::map<Exchange, std::vector<PacingProfile>> by_exchange;
+};
+
 /// Fills `timeline`'s link_busy_s (per link, the union of the spans of the all-to-alls whose
 /// footprint uses it) and link_effective_Bps (the cost model's effective bandwidth), once its ops
 /// are timed. Every simulated engine calls it, so the figures mean the same in each.
@@ -85,21 +101,19 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
 class A2aFootprints {
  public:
   /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts).
-  /// With `model` and pacing_applies(), paced too (A2aFootprint::stretch).
-  A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr);
+  /// With `model` and pacing_applies(), paced too (A2aFootprint::stretch), reusing the profiles of
+  /// `shared` (read only; null: none) where a chunk has the shape of one.
+  A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr,
+                const PacingProfiles* shared = nullptr);
   ~A2aFootprints();
+  /// The pacing profiles this Plan's footprints simulated (after the first of()).
+  const PacingProfiles& pacing() const { return pacing_; }
   /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
   /// group (groups split over the cores), over the topology's routes of each group
   /// (Topology::group_routes: walked once, whatever the chunks, phases and Plans).
   const A2aFootprint& of(const Op& op);
 
  private:
-  /// An op alone under per-flow max-min: its stretch, and its GPUs' part fractions (by GPU).
-  struct Pacing {
-    double stretch = 1.0;
-    std::vector<PartThreshold> parts;  ///< sorted by GPU
-    std::vector<LinkLoad> loads;       ///< the simulated op's
-  };
   /// Cosine of two ops' per-link times (bytes over effective bandwidth): 1 for the same shape.
   double shape_similarity(const std::vector<LinkLoad>& a, const std::vector<LinkLoad>& b) const;
   /// Chunks at least this alike share a pacing profile: on the 1024-GPU tree scenario four chunks
@@ -114,7 +128,7 @@ class A2aFootprints {
     std::int32_t order_matrix = -1;
     std::vector<std::int32_t> order;
     std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> flow_routes;  // pacing's routes
-    std::map<std::tuple<std::int32_t, std::int32_t, std::int32_t, std::int32_t, bool>, std::vector<Pacing>> pacing;  // by exchange
+    PacingProfiles pacing;  // simulated by this worker (its groups' exchanges)
   };
   void compute_all();
   A2aFootprint compute(const Op& op, Worker& worker) const;
@@ -124,9 +138,12 @@ class A2aFootprints {
   void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
                   const std::vector<std::int32_t>& order, A2aFootprint& footprint) const;
   /// The op of `matrix` alone under per-flow max-min.
-  Pacing pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker, const A2aFootprint& footprint) const;
+  PacingProfile pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker, const A2aFootprint& footprint) const;
   /// Sets the footprint's stretch, demand bytes and parts from `pacing`.
-  void apply(const Pacing& pacing, A2aFootprint& footprint) const;
+  void apply(const PacingProfile& pacing, A2aFootprint& footprint) const;
+  /// A profile of `exchange` (this worker's, then the shared ones) `loads` has the shape of.
+  const PacingProfile* alike(const PacingProfiles& own, const PacingProfiles::Exchange& exchange,
+                             const std::vector<LinkLoad>& loads) const;
   /// Max over links of bytes / effective bandwidth.
   double in_step_s(const A2aFootprint& footprint) const;
 
@@ -134,6 +151,8 @@ class A2aFootprints {
   const Topology& topology_;
   const CostModel* model_;
   std::unique_ptr<FlowCoalescer> coalescer_;  // pacing's flows; null when not paced
+  const PacingProfiles* shared_;
+  PacingProfiles pacing_;  // the workers' profiles, merged after compute_all()
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> effective_Bps_;  // per link, with a cost model
   std::vector<double> latency_s_;      // per link

@@ -39,8 +39,8 @@ struct ActiveTransfer {
 
 class Schedule {
  public:
-  Schedule(const Plan& plan, const Topology& topology, const CostModel& model)
-      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology, &model),
+  Schedule(const Plan& plan, const Topology& topology, const CostModel& model, const PacingProfiles* shared)
+      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology, &model, shared),
         timeline_(timeline_for(plan, "analytical")), release_(plan),
         streams_(topology.num_gpus(), model), residual_Bps_(topology.num_directed_links(), 0.0),
         demand_(topology.num_directed_links(), 0.0),
@@ -55,6 +55,8 @@ class Schedule {
     part_dirty_.assign(static_cast<std::size_t>(num_parts), 0);
     for (std::int32_t id : release_.roots()) push(0.0, EventType::READY, id);
   }
+
+  const PacingProfiles& pacing() const { return footprints_.pacing(); }
 
   Timeline run() {
     while (!events_.empty()) {
@@ -300,7 +302,10 @@ class Schedule {
 }  // namespace
 
 Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
-  return Schedule(plan, topology, model).run();
+  Schedule schedule(plan, topology, model, shared_);
+  Timeline timeline = schedule.run();
+  if (made_) *made_ = schedule.pacing();
+  return timeline;
 }
 
 }  // namespace comet

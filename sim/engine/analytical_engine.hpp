@@ -13,18 +13,28 @@
 // gives (A2aFootprint::parts); computations waiting for it start then (dependency_release.hpp).
 // Rates are recomputed whenever an op starts or ends, and when a GPU's edge links change
 // capacity because it starts or stops slowing its own transfers (transfer_slowdown.hpp) and that
-// capacity binds. In step is a lower bound of per-flow max-min
-// (docs/engines.md: 17% below it on a skewed 128-GPU 4:1 tree).
+// capacity binds. In step is a lower bound of per-flow max-min (docs/engines.md: 17% below it on
+// a skewed 128-GPU 4:1 tree), so on oversubscribed networks ops are paced (a2a_footprint.hpp).
 #pragma once
 
 #include "executor.hpp"
 
 namespace comet {
 
+struct PacingProfiles;
+
 class AnalyticalEngine : public Executor {
  public:
+  /// `shared`: pacing profiles of another Plan of the same topology, cost model and routing that
+  /// runs may reuse (a2a_footprint.hpp); `made`: where a run leaves the profiles it simulated.
+  explicit AnalyticalEngine(const PacingProfiles* shared = nullptr, PacingProfiles* made = nullptr)
+      : shared_(shared), made_(made) {}
   std::string name() const override { return "analytical"; }
   Timeline run(const Plan& plan, const Topology& topology, const CostModel& model) override;
+
+ private:
+  const PacingProfiles* shared_;
+  PacingProfiles* made_;
 };
 
 }  // namespace comet

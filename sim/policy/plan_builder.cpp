@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "a2a_algorithms.hpp"
+#include "a2a_footprint.hpp"
 #include "analytical_engine.hpp"
 #include "input_error.hpp"
 #include "partition_policies.hpp"
@@ -267,9 +268,12 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
 
 // Seconds the analytical engine takes for one layer (forward + backward) of `routing` cut into
 // `chunks`: the Plan is emitted by the same code as the real one, so `dynamic`'s prediction is
-// the layer time the engine then reports for a one-layer, one-step Plan of its choice.
+// the layer time the engine then reports for a one-layer, one-step Plan of its choice (on a paced
+// network within what sharing the whole exchange's pacing profiles moves it: 0.005% on a 256-GPU
+// 4:1 tree).
+// `shared` and `made`: pacing profiles to reuse and to keep (AnalyticalEngine).
 double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                           const ChunkPlan& chunks) {
+                           const ChunkPlan& chunks, const PacingProfiles* shared, PacingProfiles* made) {
   const Scenario& s = *r.scenario;
   Plan plan(PlanHeader{r.topology->num_gpus(), s.expert_parallel, 1, 1, s.model.hidden, s.model.expert_ffn,
                        r.placement.text(), r.partition.text(), r.a2a.text()});
@@ -277,7 +281,7 @@ double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placemen
   const Matrices matrices = emitter.add_matrices(chunks);
   emitter.forward(0, 0, routing, chunks, matrices);
   emitter.backward(0, 0, routing, chunks, matrices);
-  return AnalyticalEngine().run(plan, *r.topology, *r.cost_model).makespan_s();
+  return AnalyticalEngine(shared, made).run(plan, *r.topology, *r.cost_model).makespan_s();
 }
 
 }  // namespace
@@ -326,8 +330,18 @@ BuiltPlan build_plan(const PlanRequest& r) {
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
     PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}};
+    // On a network where all-to-alls are paced, the whole exchange's pacing profiles, simulated
+    // once here, serve every `dynamic` candidate's chunks of the same shape (read only: candidates
+    // priced side by side stay deterministic). Without, each candidate simulated its own: the
+    // 256-GPU tree's dynamic took 3.1 s instead of 1.1.
+    PacingProfiles whole;
+    const bool share_pacing = r.partition.name == "dynamic" && pacing_applies(*r.topology);
+    if (share_pacing)
+      single_layer_time_s(r, built.placement, routing[step],
+                          partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), partition_inputs), nullptr,
+                          &whole);
     partition_inputs.layer_time_s = [&](const ChunkPlan& chunks) {
-      return single_layer_time_s(r, built.placement, routing[step], chunks);
+      return single_layer_time_s(r, built.placement, routing[step], chunks, share_pacing ? &whole : nullptr, nullptr);
     };
     const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
     built.partition_choices.push_back(chunks.description);
