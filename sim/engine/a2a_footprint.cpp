@@ -16,9 +16,9 @@
 #include <utility>
 
 #include "child_pool.hpp"
-#include "input_error.hpp"
 #include "flow_coalescing.hpp"
 #include "fluid_network.hpp"
+#include "input_error.hpp"
 #include "max_min_alone.hpp"
 #include "metrics.hpp"
 
@@ -73,7 +73,8 @@ bool pacing_applies(const Topology& topology) {
 A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model,
                              const PacingProfiles* shared)
     : plan_(plan), topology_(topology), model_(model), shared_(shared) {
-  if (model_ && pacing_applies(topology_)) coalescer_ = std::make_unique<FlowCoalescer>(configured_coalescer(topology_, *model_, FlowCoalescer::PACING_PAIR_FLOWS));
+  if (model_ && pacing_applies(topology_))
+    coalescer_ = std::make_unique<FlowCoalescer>(configured_coalescer(topology_, *model_, FlowCoalescer::PACING_PAIR_FLOWS));
 }
 
 A2aFootprints::~A2aFootprints() = default;
@@ -190,7 +191,7 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
 }
 
 PacingProfile A2aFootprints::pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker,
-                                                  const A2aFootprint& footprint) const {
+                                          const A2aFootprint& footprint) const {
   const CoalescedOp flows = coalescer_->coalesce(matrix, reversed);
   const MaxMinAlone alone = max_min_alone(flows, *coalescer_, FluidNetwork::DEFAULT_WINDOW, worker.flow_routes);
   PacingProfile pacing;
