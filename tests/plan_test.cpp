@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 
 #include <map>
@@ -395,7 +396,7 @@ TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
   const Fixture f;
   const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
   const BuiltPlan built = f.plan("contiguous", "fixed:1", "direct");
-  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, {}};
+  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, {}, {}};
   const ChunkPlan tapered = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:4"), in);
   ASSERT_EQ(tapered.parts.size(), 4u);
   std::vector<double> copies;
@@ -408,6 +409,38 @@ TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
   const ChunkPlan two = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:2"), in);
   const ChunkPlan equal = partition_tokens(parse_policy(PolicyFamily::PARTITION, "fixed:2"), in);
   for (int c = 0; c < 2; ++c) EXPECT_EQ(two.parts[c].total(), equal.parts[c].total()) << c;
+}
+
+// dynamic with a rough pricer: every candidate ranked roughly, only those within
+// DYNAMIC_RE_PRICE_MARGIN of the rough cheapest priced exactly, the choice and its prediction the
+// exact pricer's. Synthetic prices: exact 100 + |K - 6| ms, rough 0.1% above (a uniform bias).
+TEST(Partition, DynamicPricesExactlyOnlyTheCandidatesTheRoughPricerPutsNearTheCheapest) {
+  const Fixture f;
+  const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
+  const BuiltPlan built = f.plan("contiguous", "fixed:1", "direct");
+  std::atomic<int> exact_calls = 0, rough_calls = 0;
+  const auto exact = [&](const ChunkPlan& c) {
+    ++exact_calls;
+    return 1e-3 * (100.0 + std::abs(static_cast<double>(c.chunks.size()) - 6.0));
+  };
+  const auto rough = [&](const ChunkPlan& c) {
+    ++rough_calls;
+    return 1e-3 * (100.0 + std::abs(static_cast<double>(c.chunks.size()) - 6.0)) * 1.001;
+  };
+  PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, exact, rough};
+  const ChunkPlan chosen = partition_tokens(parse_policy(PolicyFamily::PARTITION, "dynamic"), in);
+  EXPECT_EQ(chosen.chunks.size(), 6u);
+  EXPECT_DOUBLE_EQ(chosen.predicted_makespan_s, 100e-3);
+  EXPECT_NE(chosen.description.find("6 equal chunks"), std::string::npos) << chosen.description;
+  // Equal counts: all roughly, K = 6 alone exactly; then the two other shapes at K = 6, exactly.
+  EXPECT_EQ(rough_calls, static_cast<int>(std::size(DYNAMIC_CHUNK_COUNTS)));
+  EXPECT_EQ(exact_calls, 1 + 2);
+  // Without a rough pricer every candidate is priced exactly, and the choice is the same.
+  exact_calls = 0;
+  in.rough_layer_time_s = nullptr;
+  const ChunkPlan alone = partition_tokens(parse_policy(PolicyFamily::PARTITION, "dynamic"), in);
+  EXPECT_EQ(alone.description, chosen.description);
+  EXPECT_EQ(exact_calls, static_cast<int>(std::size(DYNAMIC_CHUNK_COUNTS)) + 2);
 }
 
 // Copies to the source's own experts need no all-to-all: they fill the pipeline's first and last

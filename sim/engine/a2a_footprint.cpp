@@ -71,8 +71,8 @@ bool pacing_applies(const Topology& topology) {
 }
 
 A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model,
-                             const PacingProfiles* shared)
-    : plan_(plan), topology_(topology), model_(model), shared_(shared) {
+                             const PacingProfiles* shared, bool per_gpu_parts)
+    : plan_(plan), topology_(topology), model_(model), shared_(shared), per_gpu_parts_(per_gpu_parts) {
   if (model_ && pacing_applies(topology_))
     coalescer_ = std::make_unique<FlowCoalescer>(configured_coalescer(topology_, *model_, FlowCoalescer::PACING_PAIR_FLOWS));
 }
@@ -180,6 +180,8 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
       profile = &profiles.back();
     }
     apply(*profile, footprint);
+  } else if (model_ && !per_gpu_parts_) {
+    for (std::int32_t gpu : footprint.gpus) footprint.parts.push_back({gpu, 1.0});
   } else if (model_) {
     if (worker.order_matrix != op.matrix) {
       worker.order = indices_by_bytes(matrix);

@@ -100,11 +100,12 @@ void record_link_usage(const Plan& plan, Timeline& timeline, A2aFootprints& foot
 
 class A2aFootprints {
  public:
-  /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts).
-  /// With `model` and pacing_applies(), paced too (A2aFootprint::stretch), reusing the profiles of
-  /// `shared` (read only; null: none) where a chunk has the shape of one.
+  /// With `model`, footprints also hold their GPUs' part thresholds (A2aFootprint::parts; all 1,
+  /// the op's end, without `per_gpu_parts`). With `model` and pacing_applies(), paced too
+  /// (A2aFootprint::stretch), reusing the profiles of `shared` (read only; null: none) where a chunk
+  /// has the shape of one.
   A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model = nullptr,
-                const PacingProfiles* shared = nullptr);
+                const PacingProfiles* shared = nullptr, bool per_gpu_parts = true);
   ~A2aFootprints();
   /// The pacing profiles this Plan's footprints simulated (after the first of()).
   const PacingProfiles& pacing() const { return pacing_; }
@@ -152,6 +153,7 @@ class A2aFootprints {
   const CostModel* model_;
   std::unique_ptr<FlowCoalescer> coalescer_;  // pacing's flows; null when not paced
   const PacingProfiles* shared_;
+  bool per_gpu_parts_;
   PacingProfiles pacing_;  // the workers' profiles, merged after compute_all()
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> effective_Bps_;  // per link, with a cost model

@@ -39,8 +39,9 @@ struct ActiveTransfer {
 
 class Schedule {
  public:
-  Schedule(const Plan& plan, const Topology& topology, const CostModel& model, const PacingProfiles* shared)
-      : plan_(plan), topology_(topology), model_(model), footprints_(plan, topology, &model, shared),
+  Schedule(const Plan& plan, const Topology& topology, const CostModel& model, const AnalyticalOptions& options)
+      : plan_(plan), topology_(topology), model_(model), per_gpu_(options.per_gpu_completion && per_gpu_completion()),
+        footprints_(plan, topology, &model, options.shared_pacing, per_gpu_),
         timeline_(timeline_for(plan, "analytical")), release_(plan),
         streams_(topology.num_gpus(), model), residual_Bps_(topology.num_directed_links(), 0.0),
         demand_(topology.num_directed_links(), 0.0),
@@ -275,10 +276,10 @@ class Schedule {
   const Plan& plan_;
   const Topology& topology_;
   const CostModel& model_;
+  bool per_gpu_;
   A2aFootprints footprints_;
   Timeline timeline_;
   DependencyRelease release_;
-  bool per_gpu_ = per_gpu_completion();
   std::vector<std::int32_t> ready_;  // scratch: ops a release made ready
   std::vector<Retimed> retimed_;     // scratch: computations a communication change moved
   std::vector<std::uint64_t> compute_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
@@ -302,9 +303,9 @@ class Schedule {
 }  // namespace
 
 Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
-  Schedule schedule(plan, topology, model, shared_);
+  Schedule schedule(plan, topology, model, options_);
   Timeline timeline = schedule.run();
-  if (made_) *made_ = schedule.pacing();
+  if (options_.made_pacing) *options_.made_pacing = schedule.pacing();
   return timeline;
 }
 

@@ -23,18 +23,26 @@ namespace comet {
 
 struct PacingProfiles;
 
+struct AnalyticalOptions {
+  /// Pacing profiles of another Plan of the same topology, cost model and routing that the run may
+  /// reuse (a2a_footprint.hpp), or null.
+  const PacingProfiles* shared_pacing = nullptr;
+  /// Where the run leaves the pacing profiles it simulated, or null.
+  PacingProfiles* made_pacing = nullptr;
+  /// False: every GPU's part of an all-to-all ends with the op (as COMET_A2A_COMPLETION=group), and
+  /// the footprints skip their per-GPU profiles, about half of a run's work: `dynamic` ranks its
+  /// candidates so.
+  bool per_gpu_completion = true;
+};
+
 class AnalyticalEngine : public Executor {
  public:
-  /// `shared`: pacing profiles of another Plan of the same topology, cost model and routing that
-  /// runs may reuse (a2a_footprint.hpp); `made`: where a run leaves the profiles it simulated.
-  explicit AnalyticalEngine(const PacingProfiles* shared = nullptr, PacingProfiles* made = nullptr)
-      : shared_(shared), made_(made) {}
+  explicit AnalyticalEngine(AnalyticalOptions options = {}) : options_(options) {}
   std::string name() const override { return "analytical"; }
   Timeline run(const Plan& plan, const Topology& topology, const CostModel& model) override;
 
  private:
-  const PacingProfiles* shared_;
-  PacingProfiles* made_;
+  AnalyticalOptions options_;
 };
 
 }  // namespace comet

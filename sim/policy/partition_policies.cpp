@@ -154,31 +154,52 @@ ChunkPlan fine_chunks(const PartitionInputs& in) {
   return plan;
 }
 
-// Prices candidates with the engine, two or more at once (each builds and runs its own Plan;
-// what they share is read only), and returns the cheapest; ties go to the earlier candidate.
+// A candidate's chunks.
+ChunkPlan chunks_of(const ChunkCandidate& c, const PartitionInputs& in) {
+  ChunkPlan plan;
+  plan.parts = split_routing_local_ends(*in.routing, *in.placement, c.fractions);
+  plan.chunks = exchanges_of(plan.parts, *in.placement);
+  return plan;
+}
+
+// Each candidate's price by `pricer`, two or more at once (each builds and runs its own Plan; what
+// they share is read only).
+std::vector<double> prices(const std::vector<const ChunkCandidate*>& candidates, const PartitionInputs& in,
+                           const std::function<double(const ChunkPlan&)>& pricer) {
+  const std::size_t at_once = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<double> price;
+  for (std::size_t first = 0; first < candidates.size(); first += at_once) {
+    std::vector<std::future<double>> priced;
+    for (std::size_t i = first; i < std::min(candidates.size(), first + at_once); ++i)
+      priced.push_back(std::async(std::launch::async, [&in, &pricer, c = candidates[i]] { return pricer(chunks_of(*c, in)); }));
+    for (auto& f : priced) price.push_back(f.get());
+  }
+  return price;
+}
+
+// The cheapest candidate by layer_time_s; ties go to the earlier candidate. With a rough pricer,
+// only the candidates it puts within DYNAMIC_RE_PRICE_MARGIN of its cheapest are priced exactly.
 struct PricedCandidate {
   ChunkPlan plan;
   std::string name;
 };
 PricedCandidate cheapest(const std::vector<ChunkCandidate>& candidates, const PartitionInputs& in) {
-  const std::size_t at_once = std::max(1u, std::thread::hardware_concurrency());
-  PricedCandidate best{{}, ""};
-  best.plan.predicted_makespan_s = std::numeric_limits<double>::infinity();
-  for (std::size_t first = 0; first < candidates.size(); first += at_once) {
-    std::vector<std::future<PricedCandidate>> priced;
-    for (std::size_t i = first; i < std::min(candidates.size(), first + at_once); ++i)
-      priced.push_back(std::async(std::launch::async, [&in, &c = candidates[i]] {
-        ChunkPlan plan;
-        plan.parts = split_routing_local_ends(*in.routing, *in.placement, c.fractions);
-        plan.chunks = exchanges_of(plan.parts, *in.placement);
-        plan.predicted_makespan_s = in.layer_time_s(plan);
-        return PricedCandidate{std::move(plan), c.name};
-      }));
-    for (auto& f : priced) {
-      PricedCandidate p = f.get();
-      if (p.plan.predicted_makespan_s < best.plan.predicted_makespan_s * (1.0 - 1e-9)) best = std::move(p);
-    }
+  std::vector<const ChunkCandidate*> shortlist;
+  for (const ChunkCandidate& c : candidates) shortlist.push_back(&c);
+  if (in.rough_layer_time_s && shortlist.size() > 2) {  // two: pricing both exactly is cheaper
+    const std::vector<double> rough = prices(shortlist, in, in.rough_layer_time_s);
+    const double best = *std::min_element(rough.begin(), rough.end());
+    std::vector<const ChunkCandidate*> close;
+    for (std::size_t i = 0; i < shortlist.size(); ++i)
+      if (rough[i] <= best * (1.0 + DYNAMIC_RE_PRICE_MARGIN)) close.push_back(shortlist[i]);
+    shortlist = std::move(close);
   }
+  const std::vector<double> exact = prices(shortlist, in, in.layer_time_s);
+  std::size_t chosen = 0;
+  for (std::size_t i = 1; i < exact.size(); ++i)
+    if (exact[i] < exact[chosen] * (1.0 - 1e-9)) chosen = i;
+  PricedCandidate best{chunks_of(*shortlist[chosen], in), shortlist[chosen]->name};
+  best.plan.predicted_makespan_s = exact[chosen];
   return best;
 }
 

@@ -54,7 +54,18 @@ struct PartitionInputs {
   const MoeModel* model = nullptr;
   /// Seconds one layer (forward + backward) takes with these chunks: what `dynamic` minimises.
   std::function<double(const ChunkPlan&)> layer_time_s;
+  /// Optional: the same, cheaper and close (the plan builder's: every GPU's part of an all-to-all
+  /// ending with the op). `dynamic` then ranks every candidate with it and prices again with
+  /// layer_time_s those within DYNAMIC_RE_PRICE_MARGIN of the cheapest, choosing among them.
+  std::function<double(const ChunkPlan&)> rough_layer_time_s;
 };
+
+/// How close to the cheapest rough price a `dynamic` candidate must be to be priced again. Per-GPU
+/// completion moves a layer by up to d below its rough (group completion) price, so the exact
+/// cheapest is within d / (1 - d) of the rough cheapest; d was 0 to 0.36% over the 32
+/// equal-count candidates of the default scenario's four `dynamic` combinations (docs/policies.md),
+/// so 0.5% keeps it.
+inline constexpr double DYNAMIC_RE_PRICE_MARGIN = 0.005;
 
 /// Chunk counts `dynamic` tries.
 inline constexpr int DYNAMIC_CHUNK_COUNTS[] = {1, 2, 3, 4, 6, 8, 12, 16};

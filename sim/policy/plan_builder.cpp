@@ -271,9 +271,8 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
 // the layer time the engine then reports for a one-layer, one-step Plan of its choice (on a paced
 // network within what sharing the whole exchange's pacing profiles moves it: 0.005% on a 256-GPU
 // 4:1 tree).
-// `shared` and `made`: pacing profiles to reuse and to keep (AnalyticalEngine).
 double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                           const ChunkPlan& chunks, const PacingProfiles* shared, PacingProfiles* made) {
+                           const ChunkPlan& chunks, const AnalyticalOptions& options) {
   const Scenario& s = *r.scenario;
   Plan plan(PlanHeader{r.topology->num_gpus(), s.expert_parallel, 1, 1, s.model.hidden, s.model.expert_ffn,
                        r.placement.text(), r.partition.text(), r.a2a.text()});
@@ -281,7 +280,7 @@ double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placemen
   const Matrices matrices = emitter.add_matrices(chunks);
   emitter.forward(0, 0, routing, chunks, matrices);
   emitter.backward(0, 0, routing, chunks, matrices);
-  return AnalyticalEngine(shared, made).run(plan, *r.topology, *r.cost_model).makespan_s();
+  return AnalyticalEngine(options).run(plan, *r.topology, *r.cost_model).makespan_s();
 }
 
 }  // namespace
@@ -329,7 +328,7 @@ BuiltPlan build_plan(const PlanRequest& r) {
                   {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
-    PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}};
+    PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}, {}};
     // On a network where all-to-alls are paced, the whole exchange's pacing profiles, simulated
     // once here, serve every `dynamic` candidate's chunks of the same shape (read only: candidates
     // priced side by side stay deterministic). Without, each candidate simulated its own: the
@@ -338,11 +337,18 @@ BuiltPlan build_plan(const PlanRequest& r) {
     const bool share_pacing = r.partition.name == "dynamic" && pacing_applies(*r.topology);
     if (share_pacing)
       single_layer_time_s(r, built.placement, routing[step],
-                          partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), partition_inputs), nullptr,
-                          &whole);
+                          partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), partition_inputs),
+                          {.made_pacing = &whole});
+    const AnalyticalOptions pricing{.shared_pacing = share_pacing ? &whole : nullptr};
     partition_inputs.layer_time_s = [&](const ChunkPlan& chunks) {
-      return single_layer_time_s(r, built.placement, routing[step], chunks, share_pacing ? &whole : nullptr, nullptr);
+      return single_layer_time_s(r, built.placement, routing[step], chunks, pricing);
     };
+    // Ranked first at group completion, which skips the per-GPU profiles (half of a candidate's
+    // work; docs/policies.md). Paced footprints get their parts from pacing anyway: no saving there.
+    if (!pacing_applies(*r.topology))
+      partition_inputs.rough_layer_time_s = [&](const ChunkPlan& chunks) {
+        return single_layer_time_s(r, built.placement, routing[step], chunks, {.per_gpu_completion = false});
+      };
     const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
     built.partition_choices.push_back(chunks.description);
     // Every layer of a step shares the step's routing, hence its transfer matrices.
