@@ -287,19 +287,28 @@ TEST(FlowReference, PacedInStepEnginesFollowExactPerPairMaxMinOnSkewedTraffic) {
   }
 }
 
-// Pacing is for oversubscribed networks (a non-blocking fat-tree's in-step bound is within 0.2% of
-// per-pair max-min: docs/engines.md); with it off there, phase and analytical carry a caveat that
-// says what they miss; flow never does.
+// Pacing is for oversubscribed single-path networks (a non-blocking fat-tree's in-step bound is
+// within 0.2% of per-pair max-min; where ECMP chooses, pacing's coalesced flows are not trusted:
+// docs/engines.md); where it is off on an oversubscribed network, phase and analytical carry a
+// caveat that says what they miss and why; flow never does.
 TEST(FlowReference, InStepEnginesArePacedOrCarryACaveatOnOversubscribedNetworks) {
   const Topology tree = testing::topology_from_yaml(TREE_64);
   const Topology fat_tree = testing::topology_from_yaml(reference_cases()[2].yaml);
+  const Topology thin_fat_tree = testing::topology_from_yaml(
+      "name: t\nkind: fat-tree\n" + testing::node_yaml(8) + "fat_tree: {down: [16, 4], up: [1, 16], oversubscription: [2]}\n");
   EXPECT_NEAR(tree.oversubscription(), 4.0, 1e-9);
   EXPECT_NEAR(fat_tree.oversubscription(), 1.0, 1e-9);
+  EXPECT_NEAR(thin_fat_tree.oversubscription(), 2.0, 1e-9);
+  EXPECT_TRUE(tree.single_path());
+  EXPECT_FALSE(fat_tree.single_path());
+  EXPECT_FALSE(thin_fat_tree.single_path());
   EXPECT_TRUE(pacing_applies(tree));
   EXPECT_FALSE(pacing_applies(fat_tree));
+  EXPECT_FALSE(pacing_applies(thin_fat_tree));
   for (const std::string engine : {"phase", "analytical"}) {
     EXPECT_EQ(engine_caveat(engine, tree), "") << engine;
     EXPECT_EQ(engine_caveat(engine, fat_tree), "") << engine;
+    EXPECT_NE(engine_caveat(engine, thin_fat_tree).find("several paths"), std::string::npos) << engine;
   }
   ::setenv("COMET_A2A_PACING", "none", 1);
   EXPECT_FALSE(pacing_applies(tree));

@@ -192,6 +192,16 @@ double Topology::oversubscription() const {
   return worst;
 }
 
+bool Topology::single_path() const {
+  std::vector<int> up(boost::num_vertices(graph_), 0);
+  for (auto e : boost::make_iterator_range(boost::edges(graph_))) {
+    const auto u = boost::source(e, graph_), v = boost::target(e, graph_);
+    const bool switches = is_network_switch(graph_[u].kind) && is_network_switch(graph_[v].kind);
+    if (switches && graph_[v].level > graph_[u].level && ++up[u] > 1) return false;
+  }
+  return true;
+}
+
 void Topology::index_switch_edges() {
   switch_edges_begin_.assign(1, 0);
   switch_edge_target_slot_.clear();

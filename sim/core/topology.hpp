@@ -129,6 +129,9 @@ class Topology {
   /// a switch class's (leaf, spine, core) among the classes the cluster has; 1 on non-blocking
   /// networks, 4 on a 4:1 tree, 1 without a network.
   double oversubscription() const;
+  /// Whether every network switch has at most one link up (to a switch of a higher level): one
+  /// path between any two GPUs, no ECMP choice (trees; not fat-trees or rails).
+  bool single_path() const;
 
   // ---- routing (after finalize) ----
   /// Directed link ids a transfer from GPU `src` to GPU `dst` crosses, in order.

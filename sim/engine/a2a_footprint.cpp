@@ -67,7 +67,7 @@ bool pacing_applies(const Topology& topology) {
     if (std::string(value) == "none") return false;
     throw InputError({"<environment>", 0, 0}, "COMET_A2A_PACING", value, "max-min or none");
   }
-  return topology.oversubscription() > 1.0 + 1e-9;
+  return topology.oversubscription() > 1.0 + 1e-9 && topology.single_path();
 }
 
 A2aFootprints::A2aFootprints(const Plan& plan, const Topology& topology, const CostModel* model,

@@ -38,11 +38,14 @@ std::unique_ptr<Executor> make_executor(const std::string& name) {
 std::string engine_caveat(const std::string& engine, const Topology& topology) {
   const double over = topology.oversubscription();
   if ((engine != "phase" && engine != "analytical") || over <= 1.0 + 1e-9 || pacing_applies(topology)) return "";
-  return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs and pacing is off "
-                     "(COMET_A2A_PACING=none): the {} engine moves each all-to-all's transfers in step, a lower bound "
-                     "there (17% below per-flow max-min for a skewed 128-GPU 4:1 tree, 31% at 256 GPUs: "
-                     "docs/engines.md); unset it, or use --engine flow, the reference up to 2048 GPUs",
-                     over, engine);
+  return fmt::format("the switch links carry {:.3g}x less per GPU than the NICs and all-to-alls are not paced here ({}): "
+                     "the {} engine moves each all-to-all's transfers in step, a lower bound there (17% below per-flow "
+                     "max-min for a skewed 128-GPU 4:1 tree, 31% at 256 GPUs: docs/engines.md); --engine flow is the "
+                     "reference up to 2048 GPUs",
+                     over,
+                     topology.single_path() ? "COMET_A2A_PACING=none"
+                                            : "several paths between leaves, where pacing's coalesced flows are not trusted",
+                     engine);
 }
 
 }  // namespace comet
