@@ -14,7 +14,7 @@
 // Rates are recomputed whenever an op starts or ends, and when a GPU's edge links change
 // capacity because it starts or stops slowing its own transfers (transfer_slowdown.hpp) and that
 // capacity binds. In step is a lower bound of per-flow max-min (docs/engines.md: 17% below it on
-// a skewed 128-GPU 4:1 tree), so on oversubscribed networks ops are paced (a2a_footprint.hpp).
+// a skewed 128-GPU 4:1 tree), so on oversubscribed trees ops are paced (a2a_footprint.hpp).
 #pragma once
 
 #include "executor.hpp"

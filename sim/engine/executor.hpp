@@ -24,8 +24,8 @@ class Executor {
 std::vector<std::string> available_engines();
 /// The engine of that name; throws InputError (naming `--engine`) when unknown or not built.
 std::unique_ptr<Executor> make_executor(const std::string& name);
-/// What a user must know about `engine`'s figures on `topology`, or "" when nothing: with pacing
-/// turned off (pacing_applies(), a2a_footprint.hpp), the in-step engines (phase, analytical) are a
+/// What a user must know about `engine`'s figures on `topology`, or "" when nothing: where all-to-alls
+/// are not paced (pacing_applies(), a2a_footprint.hpp), the in-step engines (phase, analytical) are a
 /// lower bound of all-to-all time on oversubscribed networks (docs/engines.md, "Which engine is
 /// wrong where they part").
 std::string engine_caveat(const std::string& engine, const Topology& topology);

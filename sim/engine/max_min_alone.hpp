@@ -1,5 +1,5 @@
 // An all-to-all alone on the network under per-flow max-min: the reference the in-step engines
-// (`analytical`, `phase`) cannot reach by themselves on oversubscribed networks.
+// (`analytical`, `phase`) cannot reach by themselves on oversubscribed trees.
 //
 // Moving an op's transfers in step takes max over links of bytes / bandwidth, a bound that
 // per-flow max-min reaches only while the op's most loaded link stays saturated. With skewed

@@ -10,7 +10,7 @@
 // the GPU slows its own transfers (transfer_slowdown.hpp); the scheduler switches them as GEMMs
 // and communication begin and end, and L07 re-shares the running tasks from then on.
 //
-// Pacing (oversubscribed networks, a2a_footprint.hpp): a paced op's amount on its most loaded
+// Pacing (oversubscribed trees, a2a_footprint.hpp): a paced op's amount on its most loaded
 // link hosts is its demand bytes, stretch x its bytes there.
 //
 // Per-GPU completion, approximated: a task's transfers progress in step and L07 reports only the
