@@ -7,11 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
-
-#include <memory>
 
 #include "cost_model.hpp"
 #include "plan.hpp"
@@ -54,8 +53,8 @@ struct A2aFootprint {
   /// in-step bound, >= 1. Per-flow max-min keeps the op's most loaded link busy only 1/stretch of
   /// the time, so there the op asks stretch x its bytes of the link's capacity (demand_bytes):
   /// alone it then takes the max-min duration, and an op beside it loses that link's time too
-  /// (two pipelined chunks on a skewed 256-GPU 4:1 tree: within 2.4% of per-flow max-min, where
-  /// capping each op's rate instead read 8-13% low and stretching every link 3-11% high).
+  /// (pipelined `fixed:4` layers on skewed 128- and 256-GPU 4:1 trees within 0.3% of `flow`:
+  /// `comet bench --sections engines --sizes 128,256`; docs/engines.md, "Pacing").
   double stretch = 1.0;
 };
 
