@@ -34,7 +34,7 @@ struct FusedCombineGemm::State : FusedState {
 
   cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, stream);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, /*per_warp=*/true, stream);
   }
 };
 

@@ -8,9 +8,9 @@
 //    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete every
 //    consumer warp adds 1 to the tile's done flag (one tile later, so that no warp waits for its
 //    own stores). Tiles expert by expert, N column by N column (each weight tile read once).
-//  - blocks [0, send_blocks): send blocks. They take the schedule's row sends in the GEMM's order,
-//    wait for the tile's done flag to count all its consumer warps, then copy the rows' columns
-//    to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
+//  - blocks [0, send_blocks): send blocks. Their warps take the schedule's row sends in the GEMM's
+//    order, one send each at a time, wait for the tile's done flag to count all its consumer
+//    warps, then copy the rows' columns to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
 //    IPC / peer access, or host-mapped pinned memory).
 // The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
 // once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run.

@@ -33,7 +33,7 @@ struct FusedDispatchGemm::State : FusedState {
 
   cudaError_t launch(int copy_blocks, int gemm_blocks, unsigned char flag_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(flags.get(), flag_byte, sizeof(unsigned) * std::max(flag_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(copies, copy_count, flags.get(), copy_blocks, gemm_blocks, stream);
+    return FusedState::launch(copies, copy_count, flags.get(), copy_blocks, gemm_blocks, /*per_warp=*/false, stream);
   }
 };
 

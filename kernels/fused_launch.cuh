@@ -66,6 +66,11 @@ struct TransferList {
   unsigned* flags;
   unsigned* timed_out;       ///< the watchdog's word, shared with the GEMM's scheduler
   std::uint64_t timeout_ns;
+  /// Each warp takes its own tasks (warp w of block b: tasks b x warps + w, stepping by every
+  /// warp of the transfer blocks) instead of each block: for many small tasks (the combine's
+  /// sends, a tile's 128 rows x 512 bytes each), whose per-task wait, fence and barrier held a
+  /// block to one task at a time.
+  bool per_warp;
 };
 
 // Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
@@ -77,30 +82,32 @@ constexpr int TRANSFER_UNROLL = 16;
 // host memory (one H100), and splitting each vector index into row and column by a 64-bit
 // division held a block at 11 GB/s even into device memory (one H200).
 
+// Each copy below is done by `threads` threads together (a block, or a warp), this one `thread`.
+
 // `count` contiguous vectors.
-__device__ inline void copy_vectors(const int4* source, int4* dest, long long count) {
-  const long long stride = static_cast<long long>(blockDim.x) * TRANSFER_UNROLL;
-  for (long long base = threadIdx.x; base < count; base += stride) {
+__device__ inline void copy_vectors(const int4* source, int4* dest, long long count, int thread, int threads) {
+  const long long stride = static_cast<long long>(threads) * TRANSFER_UNROLL;
+  for (long long base = thread; base < count; base += stride) {
     int4 v[TRANSFER_UNROLL];
 #pragma unroll
     for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-      const long long i = base + static_cast<long long>(u) * blockDim.x;
+      const long long i = base + static_cast<long long>(u) * threads;
       if (i < count) v[u] = __ldcs(source + i);
     }
 #pragma unroll
     for (int u = 0; u < TRANSFER_UNROLL; ++u) {
-      const long long i = base + static_cast<long long>(u) * blockDim.x;
+      const long long i = base + static_cast<long long>(u) * threads;
       if (i < count) dest[i] = v[u];
     }
   }
 }
 
-// Row pieces no wider than the block (a GEMM tile's columns of each row): each thread keeps one
-// column and steps over rows, blockDim / row_vectors rows at a time.
-__device__ inline void copy_row_pieces(const RowTask& task) {
+// Row pieces no wider than the threads (a GEMM tile's columns of each row): each thread keeps one
+// column and steps over rows, threads / row_vectors rows at a time.
+__device__ inline void copy_row_pieces(const RowTask& task, int thread, int threads) {
   const int width = static_cast<int>(task.row_vectors);
-  const int rows_at_once = static_cast<int>(blockDim.x) / width;
-  const int first_row = static_cast<int>(threadIdx.x) / width, column = static_cast<int>(threadIdx.x) % width;
+  const int rows_at_once = threads / width;
+  const int first_row = thread / width, column = thread % width;
   if (first_row >= rows_at_once) return;
   const long long step = static_cast<long long>(rows_at_once) * TRANSFER_UNROLL;
   for (long long base = first_row; base < task.rows; base += step) {
@@ -118,26 +125,50 @@ __device__ inline void copy_row_pieces(const RowTask& task) {
   }
 }
 
+// One task's rows, by `threads` threads together.
+__device__ inline void copy_task(const RowTask& task, int thread, int threads) {
+  if (task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors)
+    copy_vectors(task.source, task.dest, task.rows * task.row_vectors, thread, threads);
+  else if (task.row_vectors <= threads)
+    copy_row_pieces(task, thread, threads);
+  else
+    for (long long row = 0; row < task.rows; ++row)
+      copy_vectors(task.source + row * task.source_stride, task.dest + row * task.dest_stride, task.row_vectors, thread, threads);
+}
+
+__device__ inline void raise_flag(const TransferList& list, const RowTask& task) {
+  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
+}
+
+// The tasks of this block (per_warp: of each of its warps), each after its wait. Rows raised here
+// are read by TMA (the async proxy): every writer orders its stores for that proxy, and the
+// group's stores all precede the release of the flag by its first thread.
 __device__ inline void transfer_rows(const TransferList& list) {
+  if (list.per_warp) {
+    const int lane = static_cast<int>(threadIdx.x) % 32, warps = static_cast<int>(blockDim.x) / 32;
+    for (int t = static_cast<int>(blockIdx.x) * warps + static_cast<int>(threadIdx.x) / 32; t < list.count; t += list.blocks * warps) {
+      const RowTask task = list.tasks[t];
+      if (task.wait_flag >= 0) {
+        if (lane == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
+        __syncwarp();
+      }
+      copy_task(task, lane, 32);
+      fence_generic_to_async_proxy();
+      __syncwarp();
+      if (lane == 0 && task.raise_flag >= 0) raise_flag(list, task);
+    }
+    return;
+  }
   for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
     const RowTask task = list.tasks[t];
     if (task.wait_flag >= 0) {
       if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
       __syncthreads();
     }
-    if (task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors)
-      copy_vectors(task.source, task.dest, task.rows * task.row_vectors);
-    else if (task.row_vectors <= static_cast<long long>(blockDim.x))
-      copy_row_pieces(task);
-    else
-      for (long long row = 0; row < task.rows; ++row)
-        copy_vectors(task.source + row * task.source_stride, task.dest + row * task.dest_stride, task.row_vectors);
-    // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
-    // proxy, and the block's stores all precede thread 0's release of the flag.
+    copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     fence_generic_to_async_proxy();
     __syncthreads();
-    if (threadIdx.x == 0 && task.raise_flag >= 0)
-      asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
+    if (threadIdx.x == 0 && task.raise_flag >= 0) raise_flag(list, task);
   }
 }
 
@@ -411,10 +442,11 @@ struct FusedState {
   bool transfers_alone_run(int transfer_blocks) {
     return prepared && transfer_blocks > 0 && transfer_blocks <= blocks() && transfer_blocks % FUSED_CLUSTER_M == 0;
   }
+  /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList).
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
-                     cudaStream_t stream) {
+                     bool per_warp, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(timed_out.get(), 0, sizeof(unsigned), stream); e != cudaSuccess) return e;
-    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, timed_out.get(), timeout_ns};
+    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, timed_out.get(), timeout_ns, per_warp};
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
