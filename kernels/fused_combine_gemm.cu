@@ -10,8 +10,9 @@
 
 namespace comet::kernels {
 
-FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n) {
-  return make_fused_combine_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M);
+FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles) {
+  return make_fused_combine_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M,
+                                     band_tiles);
 }
 
 #ifdef COMET_HAVE_CUTLASS
@@ -29,12 +30,13 @@ using namespace fused_detail;
 
 struct FusedCombineGemm::State : FusedState {
   int send_count = 0, done_count = 0;
+  bool per_warp = true;
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done;
 
   cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, /*per_warp=*/true, stream);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream);
   }
 };
 
@@ -44,6 +46,8 @@ FusedCombineGemm::~FusedCombineGemm() = default;
 bool FusedCombineGemm::available(std::string* why_not) { return hopper_kernels_run_here("the fused combine kernel", why_not); }
 
 void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
+
+void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = tasks == SendTasks::PER_WARP; }
 
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
                                       const FusedCombineBuffers& buffers, bool weights_transposed) {
@@ -112,6 +116,7 @@ bool FusedCombineGemm::available(std::string* why_not) {
   return false;
 }
 void FusedCombineGemm::set_timeout(double) {}
+void FusedCombineGemm::set_send_tasks(SendTasks) {}
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;
 }

@@ -56,8 +56,14 @@ class FusedCombineGemm {
   FusedCombineGemm& operator=(const FusedCombineGemm&) = delete;
 
   static bool available(std::string* why_not = nullptr);
-  /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns.
-  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n);
+  /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns,
+  /// bands of `band_tiles` M tiles per expert (make_fused_combine_schedule; 0: whole experts).
+  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0);
+
+  /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
+  /// send block, or each warp of it (several tiles in flight per block; the default).
+  enum class SendTasks { PER_BLOCK, PER_WARP };
+  void set_send_tasks(SendTasks tasks);
 
   /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With
   /// `weights_transposed` each expert's W_e^T is what is stored, [n, k] (the backward: d_h13 w13^T,

@@ -11,8 +11,9 @@
 
 namespace comet::kernels {
 
-FusedDispatchSchedule FusedDispatchGemm::schedule_for(const DispatchRoute& route, std::int64_t n) {
-  return make_fused_dispatch_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M);
+FusedDispatchSchedule FusedDispatchGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles) {
+  return make_fused_dispatch_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M,
+                                      band_tiles);
 }
 
 #ifdef COMET_HAVE_CUTLASS

@@ -60,8 +60,9 @@ class FusedDispatchGemm {
   /// Whether this build has the kernel and the current device runs it (sm_90); if not, why.
   static bool available(std::string* why_not = nullptr);
 
-  /// The schedule of `route` in this kernel's tiles for an output of n columns.
-  static FusedDispatchSchedule schedule_for(const DispatchRoute& route, std::int64_t n);
+  /// The schedule of `route` in this kernel's tiles for an output of n columns, bands of
+  /// `band_tiles` M tiles per expert (make_fused_dispatch_schedule; 0: whole experts).
+  static FusedDispatchSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0);
 
   /// Uploads the schedule's tables and the per-expert pointers for `buffers` (synchronous: once per
   /// routing, not per run). `schedule.copies` may be a subset of the schedule's (a test withholds a

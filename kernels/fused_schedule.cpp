@@ -8,7 +8,7 @@ namespace comet::kernels {
 
 namespace {
 
-void check_route(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
+void check_route(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles) {
   if (route.sources <= 0 || route.experts < 0)
     throw std::invalid_argument("fused dispatch: need at least one source and no negative expert count");
   if (route.local_source < 0 || route.local_source >= route.sources)
@@ -21,6 +21,20 @@ void check_route(const DispatchRoute& route, int tile_m, int n_tiles, int cluste
     if (r < 0) throw std::invalid_argument("fused dispatch: negative row count " + std::to_string(r));
   if (tile_m <= 0 || n_tiles <= 0 || cluster_m <= 0)
     throw std::invalid_argument("fused dispatch: tile rows, N tiles and cluster size must be positive");
+  if (band_tiles < 0) throw std::invalid_argument("fused dispatch: negative band of M tiles " + std::to_string(band_tiles));
+}
+
+// An expert's work units (cluster_m M tiles x one N tile) in band order: bands of band_tiles M
+// tiles (rounded up to whole clusters; 0: the expert's every M tile), each band N column by N
+// column, its M tiles together. A band's rows stay in L2 while its columns go by, and each weight
+// column is read once per band: banding trades weight reads (one per band) for activation reads
+// (one per column sweep over rows that no longer fit in L2).
+template <typename Visit>
+void for_each_unit(int m_tiles, int n_tiles, int cluster_m, int band_tiles, Visit&& visit) {
+  const int band = band_tiles == 0 ? std::max(m_tiles, 1) : (band_tiles + cluster_m - 1) / cluster_m * cluster_m;
+  for (int first = 0; first < m_tiles; first += band)
+    for (int n = 0; n < n_tiles; ++n)
+      for (int m = first; m < std::min(first + band, m_tiles); m += cluster_m) visit(m, n);
 }
 
 // Where the rows of a route are: the expert-major receive buffer (an expert's rows in wave
@@ -64,8 +78,8 @@ struct ReceiveLayout {
 
 }  // namespace
 
-FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
-  check_route(route, tile_m, n_tiles, cluster_m);
+FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles) {
+  check_route(route, tile_m, n_tiles, cluster_m, band_tiles);
   const int sources = route.sources, experts = route.experts;
   const ReceiveLayout layout(route, tile_m);
   FusedDispatchSchedule s;
@@ -99,25 +113,24 @@ FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, i
   for (int e = 0; e < experts; ++e)
     for (int w = 1; w < sources; ++w) copy_segment(e, w);  // expert pass
 
-  // Work units: local pass (M tiles of own rows only), then expert pass; each expert N column by
-  // N column, its M tiles in cluster_m groups.
+  // Work units: local pass (M tiles of own rows only), then expert pass; each expert in band
+  // order, its M tiles in cluster_m groups.
   for (const bool local_pass : {true, false})
     for (int e = 0; e < experts; ++e) {
       const int first_flag = s.expert_first_flag[static_cast<std::size_t>(e)];
-      const int m_tiles = s.expert_first_flag[static_cast<std::size_t>(e) + 1] - first_flag;
-      for (int n = 0; n < n_tiles; ++n)
-        for (int m = 0; m < m_tiles; m += cluster_m) {
-          int wave = 0;
-          for (int member = m; member < std::min(m + cluster_m, m_tiles); ++member)
-            wave = std::max(wave, tile_wave[static_cast<std::size_t>(first_flag + member)]);
-          if ((wave == 0) == local_pass) s.tiles.push_back({e, m, n, wave});
-        }
+      const int m_tiles = layout.m_tiles(e);
+      for_each_unit(m_tiles, n_tiles, cluster_m, band_tiles, [&](int m, int n) {
+        int wave = 0;
+        for (int member = m; member < std::min(m + cluster_m, m_tiles); ++member)
+          wave = std::max(wave, tile_wave[static_cast<std::size_t>(first_flag + member)]);
+        if ((wave == 0) == local_pass) s.tiles.push_back({e, m, n, wave});
+      });
     }
   return s;
 }
 
-FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m) {
-  check_route(route, tile_m, n_tiles, cluster_m);
+FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles) {
+  check_route(route, tile_m, n_tiles, cluster_m, band_tiles);
   const ReceiveLayout layout(route, tile_m);
   FusedCombineSchedule s;
   s.tile_m = tile_m;
@@ -125,8 +138,7 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   s.cluster_m = cluster_m;
   s.expert_first_row = layout.expert_first_row;
   for (int e = 0; e < route.experts; ++e)
-    for (int n = 0; n < n_tiles; ++n)
-      for (int m = 0; m < layout.m_tiles(e); m += cluster_m) s.tiles.push_back({e, m, n, 0});
+    for_each_unit(layout.m_tiles(e), n_tiles, cluster_m, band_tiles, [&](int m, int n) { s.tiles.push_back({e, m, n, 0}); });
   // Each unit's M tiles, cut where their rows change source (the wave segments of the expert).
   for (std::size_t unit = 0; unit < s.tiles.size(); ++unit) {
     const GemmTile& t = s.tiles[unit];

@@ -77,9 +77,12 @@ struct FusedDispatchSchedule {
 };
 
 /// The schedule for `route` with GEMM tiles of `tile_m` rows, `n_tiles` tiles across the output
-/// columns and work units of `cluster_m` M tiles. Throws std::invalid_argument on a route that
-/// cannot be (sizes, negative rows, a local source out of range) or non-positive tile counts.
-FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1);
+/// columns and work units of `cluster_m` M tiles; within an expert, bands of `band_tiles` M tiles
+/// (0: one band, the whole expert), each band N column by N column. Throws std::invalid_argument
+/// on a route that cannot be (sizes, negative rows, a local source out of range), non-positive
+/// tile counts or a negative band.
+FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1,
+                                                   int band_tiles = 0);
 
 /// One run of finished output rows a send block writes back to their source: rows [row, row + rows)
 /// of the expert-major output, columns of N tile n, to rows [dest_row, ...) of source `source`'s
@@ -96,9 +99,9 @@ struct RowSend {
 };
 
 /// The combine side: the same expert-major rows (as the dispatch laid them out) through the
-/// down projection, then back to their sources. Work units expert by expert, N column by N column,
-/// M tiles in cluster_m groups (no waiting: the rows are already here); the sends in the order the
-/// units are taken, within a unit by cluster rank, then row.
+/// down projection, then back to their sources. Work units expert by expert, band by band, N
+/// column by N column, M tiles in cluster_m groups (no waiting: the rows are already here); the
+/// sends in the order the units are taken, within a unit by cluster rank, then row.
 struct FusedCombineSchedule {
   int tile_m = 0, n_tiles = 0, cluster_m = 1;
   std::vector<std::int64_t> expert_first_row;  ///< as in the dispatch schedule
@@ -110,6 +113,7 @@ struct FusedCombineSchedule {
 
 /// The combine schedule of `route` (what this GPU received in its dispatch), with the same
 /// conditions as make_fused_dispatch_schedule.
-FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1);
+FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1,
+                                                 int band_tiles = 0);
 
 }  // namespace comet::kernels

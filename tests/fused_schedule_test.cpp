@@ -31,8 +31,15 @@ DispatchRoute random_route(std::mt19937_64& rng) {
   return route;
 }
 
+// Where work unit (expert, m, n) comes in an expert's band order with bands of band_tiles M tiles
+// (rounded up to whole clusters; 0: one band): (expert, band, n, m), compared as a tuple.
+std::tuple<int, int, int, int> band_order_key(int expert, int m, int n, int band_tiles, int cluster_m) {
+  const int band = band_tiles == 0 ? 1 << 30 : (band_tiles + cluster_m - 1) / cluster_m * cluster_m;
+  return {expert, m / band, n, m};
+}
+
 // Checks every property of one schedule; returns nothing, fails through gtest.
-void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s) {
+void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s, int band_tiles) {
   const int tile_m = s.tile_m;
   // Pull order: a permutation of the sources starting with the destination's own.
   ASSERT_EQ(static_cast<int>(s.pull_order.size()), route.sources);
@@ -113,12 +120,12 @@ void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s) 
 
   // Tiles: every (expert, M tile, N tile) once, waiting for exactly its rows; the local pass (tiles
   // of own rows only, ready before any remote row moves) first, then expert by expert in the order
-  // the copies finish the experts, each expert N column by N column with its M tiles in order.
+  // the copies finish the experts, each expert band by band, N column by N column, M tiles in order.
   std::size_t local_copies = 0;
   while (local_copies < s.copies.size() && s.copies[local_copies].wave == 0) ++local_copies;
   std::set<std::tuple<int, int, int>> seen;
   bool tile_expert_pass = false;
-  std::tuple<int, int, int> previous{-1, 0, 0};
+  std::tuple<int, int, int, int> previous{-1, 0, 0, 0};
   std::vector<std::size_t> expert_ready;  // per expert of the expert pass, in tile order: its last copy
   for (const GemmTile& t : s.tiles) {
     ASSERT_GE(t.n, 0);
@@ -139,7 +146,7 @@ void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s) 
       ready = std::max(ready, last_copy_of_flag[flag]);
     }
     EXPECT_EQ(t.wave, wave);
-    if (t.wave > 0 && !tile_expert_pass) tile_expert_pass = true, previous = {-1, 0, 0};
+    if (t.wave > 0 && !tile_expert_pass) tile_expert_pass = true, previous = {-1, 0, 0, 0};
     if (tile_expert_pass) {
       EXPECT_GT(t.wave, 0) << "a local-pass tile after the expert pass began";
       if (expert_ready.empty() || std::get<0>(previous) != t.expert) expert_ready.push_back(0);
@@ -147,8 +154,9 @@ void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s) 
     } else {
       EXPECT_LT(ready, local_copies) << "a local-pass tile waits for a remote row";
     }
-    EXPECT_LT(previous, std::make_tuple(t.expert, t.n, t.m)) << "tiles out of (expert, N, M) order within a pass";
-    previous = {t.expert, t.n, t.m};
+    const auto key = band_order_key(t.expert, t.m, t.n, band_tiles, s.cluster_m);
+    EXPECT_LT(previous, key) << "tiles out of (expert, band, N, M) order within a pass";
+    previous = key;
   }
   for (std::size_t i = 1; i < expert_ready.size(); ++i)
     EXPECT_LT(expert_ready[i - 1], expert_ready[i]) << "the GEMM takes an expert before one whose rows arrive earlier";
@@ -160,10 +168,11 @@ TEST(FusedDispatchSchedule, RandomRaggedRoutesKeepEveryInvariant) {
   for (int trial = 0; trial < 300; ++trial) {
     const DispatchRoute route = random_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4];
-    const int n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
+    const int n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2, band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts
-                                      << " experts, local " << route.local_source << ", tile_m " << tile_m << ", cluster_m " << cluster_m);
-    check_schedule(route, make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m));
+                                      << " experts, local " << route.local_source << ", tile_m " << tile_m << ", cluster_m " << cluster_m
+                                      << ", band " << band_tiles);
+    check_schedule(route, make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m, band_tiles), band_tiles);
     if (::testing::Test::HasFailure()) return;
   }
 }
@@ -195,27 +204,29 @@ TEST(FusedDispatchSchedule, HandWorkedCase) {
 }
 
 // The combine sends every output row of every N tile once, back to the very (source, row) the
-// dispatch brought it from, after the tile holding it is done; units in (expert, N, M) order.
+// dispatch brought it from, after the tile holding it is done; units in (expert, band, N, M) order.
 TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
   std::mt19937_64 rng(2027);
   for (int trial = 0; trial < 200; ++trial) {
     const DispatchRoute route = random_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4], n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
+    const int band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts << " experts, tile_m "
-                                      << tile_m << ", cluster_m " << cluster_m);
+                                      << tile_m << ", cluster_m " << cluster_m << ", band " << band_tiles);
     const FusedDispatchSchedule dispatch = make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m);
-    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m);
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band_tiles);
     ASSERT_EQ(s.expert_first_row, dispatch.expert_first_row);
     // Where the dispatch brought each expert-major row from.
     std::vector<std::pair<int, std::int64_t>> origin(static_cast<std::size_t>(s.total_rows()));
     for (const RowCopy& c : dispatch.copies)
       for (std::int64_t r = 0; r < c.rows; ++r) origin[static_cast<std::size_t>(c.dest_row + r)] = {c.source, c.source_row + r};
     std::set<std::tuple<int, int, int>> units;
-    std::tuple<int, int, int> previous{-1, 0, 0};
+    std::tuple<int, int, int, int> previous{-1, 0, 0, 0};
     for (const GemmTile& t : s.tiles) {
       ASSERT_EQ(t.m % cluster_m, 0);
-      EXPECT_LT(previous, std::make_tuple(t.expert, t.n, t.m));
-      previous = {t.expert, t.n, t.m};
+      const auto key = band_order_key(t.expert, t.m, t.n, band_tiles, cluster_m);
+      EXPECT_LT(previous, key);
+      previous = key;
       const int m_tiles = dispatch.expert_first_flag[t.expert + 1] - dispatch.expert_first_flag[t.expert];
       for (int m = t.m; m < std::min(t.m + cluster_m, m_tiles); ++m) EXPECT_TRUE(units.insert({t.expert, m, t.n}).second);
     }
@@ -249,6 +260,7 @@ TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {
   EXPECT_THROW(make_fused_dispatch_schedule({1, 1, 0, {1}}, 0, 1), std::invalid_argument);        // no tile rows
   EXPECT_THROW(make_fused_dispatch_schedule({0, 0, 0, {}}, 128, 1), std::invalid_argument);       // no source
   EXPECT_THROW(make_fused_dispatch_schedule({1, 1, 0, {1}}, 128, 1, 0), std::invalid_argument);   // no cluster
+  EXPECT_THROW(make_fused_combine_schedule({1, 1, 0, {1}}, 128, 1, 1, -1), std::invalid_argument);  // negative band
 }
 
 }  // namespace

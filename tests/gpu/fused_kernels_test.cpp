@@ -116,8 +116,8 @@ struct Fixture {
   kernels::FusedDispatchBuffers buffers;
   bool transposed = false;  // weights stored W_e^T, [n, k]
 
-  Fixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_) : route(std::move(r)), k(k_), n(n_) {
-    schedule = kernels::FusedDispatchGemm::schedule_for(route, n);
+  Fixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_, int band_tiles = 0) : route(std::move(r)), k(k_), n(n_) {
+    schedule = kernels::FusedDispatchGemm::schedule_for(route, n, band_tiles);
     source_rows.assign(route.sources, 0);
     for (int e = 0; e < route.experts; ++e)
       for (int s = 0; s < route.sources; ++s) source_rows[s] += route.rows_of(e, s);
@@ -196,9 +196,15 @@ TEST(FusedDispatch, MatchesCublasOnRaggedRoutesWithEveryCopySplit) {
   std::mt19937_64 rng(seed);
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
-  for (const auto& [local, transposed] : {std::pair{0, false}, std::pair{3, false}, std::pair{3, true}}) {
-    SCOPED_TRACE(transposed ? "weights stored transposed (backward)" : "weights stored [k, n]");
-    Fixture f(ragged_route(rng, local), 264, 520);
+  struct Case {
+    int local;
+    bool transposed;
+    int band_tiles;
+  };
+  for (const auto& [local, transposed, band_tiles] : {Case{0, false, 0}, Case{3, false, 3}, Case{3, true, 0}}) {
+    SCOPED_TRACE(::testing::Message() << (transposed ? "weights stored transposed (backward)" : "weights stored [k, n]") << ", band "
+                                      << band_tiles);
+    Fixture f(ragged_route(rng, local), 264, 520, band_tiles);
     f.transposed = transposed;
     kernels::FusedDispatchGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, transposed), cudaSuccess);
@@ -283,8 +289,8 @@ struct CombineFixture {
   std::vector<std::unique_ptr<HostMapped>> host_destinations;
   bool transposed = false;  // weights stored W_e^T, [n, k]
 
-  CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_) : route(std::move(r)), k(k_), n(n_) {
-    schedule = kernels::FusedCombineGemm::schedule_for(route, n);
+  CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_, int band_tiles = 0) : route(std::move(r)), k(k_), n(n_) {
+    schedule = kernels::FusedCombineGemm::schedule_for(route, n, band_tiles);
     source_rows.assign(route.sources, 0);
     for (int e = 0; e < route.experts; ++e)
       for (int s = 0; s < route.sources; ++s) source_rows[s] += route.rows_of(e, s);
@@ -353,24 +359,35 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
   std::mt19937_64 rng(seed);
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
-  for (const auto& [local, transposed] : {std::pair{0, false}, std::pair{3, false}, std::pair{3, true}}) {
-    SCOPED_TRACE(transposed ? "weights stored transposed (backward)" : "weights stored [k, n]");
-    CombineFixture f(ragged_route(rng, local), 264, 520);
-    f.transposed = transposed;
+  using SendTasks = kernels::FusedCombineGemm::SendTasks;
+  struct Case {
+    int local;
+    bool transposed;
+    int band_tiles;
+  };
+  for (const Case& c : {Case{0, false, 0}, Case{3, false, 3}, Case{3, true, 0}}) {
+    SCOPED_TRACE(::testing::Message() << (c.transposed ? "weights stored transposed (backward)" : "weights stored [k, n]") << ", band "
+                                      << c.band_tiles);
+    CombineFixture f(ragged_route(rng, c.local), 264, 520, c.band_tiles);
+    f.transposed = c.transposed;
     kernels::FusedCombineGemm fused;
-    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, transposed), cudaSuccess);
-    for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
-      f.refill(rng, handle);
-      ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      EXPECT_EQ(fused.watchdog(), -1);
-      f.expect_destinations_match("local source " + std::to_string(local) + ", " + std::to_string(send_blocks) + " send blocks");
-      // The GEMM alone, then the sends alone: the same rows arrive.
-      f.poison();
-      ASSERT_EQ(fused.run(0, nullptr), cudaSuccess);
-      ASSERT_EQ(fused.run_sends(send_blocks, nullptr), cudaSuccess);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      f.expect_destinations_match("GEMM then sends, " + std::to_string(send_blocks) + " send blocks");
+    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, c.transposed), cudaSuccess);
+    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP}) {
+      fused.set_send_tasks(tasks);
+      const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
+      for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
+        f.refill(rng, handle);
+        ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        EXPECT_EQ(fused.watchdog(), -1);
+        f.expect_destinations_match("local source " + std::to_string(c.local) + ", " + std::to_string(send_blocks) + " send blocks, " + by);
+        // The GEMM alone, then the sends alone: the same rows arrive.
+        f.poison();
+        ASSERT_EQ(fused.run(0, nullptr), cudaSuccess);
+        ASSERT_EQ(fused.run_sends(send_blocks, nullptr), cudaSuccess);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        f.expect_destinations_match("GEMM then sends, " + std::to_string(send_blocks) + " send blocks, " + by);
+      }
     }
     EXPECT_EQ(fused.run(kernels::FusedCombineGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);  // not whole clusters
   }

@@ -17,11 +17,21 @@ void ffn_section(const std::vector<std::string>& models, const std::vector<std::
 /// launch costs beyond its GEMM is the kernel's own, not a transport's).
 enum class FusedTransport { HOST, PEER, LOCAL };
 
+struct FusedOptions {
+  std::vector<std::string> models;   ///< model presets for the expert shapes
+  std::vector<std::int64_t> tokens;  ///< tokens per GPU (rows = tokens x top_k)
+  int ep = 2;                        ///< expert-parallel size the local experts come from
+  int sources = 8;                   ///< GPUs sending rows, source 0 this GPU's own rows
+  std::vector<int> blocks;           ///< transfer-block counts to try (even: whole clusters)
+  int rounds = 3;                    ///< interleaved rounds (medians reported)
+  FusedTransport transport = FusedTransport::HOST;
+  std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part in; the first is the overlap runs' order
+};
+
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against
-/// cuBLAS and the CUTLASS grouped GEMM, then the overlap at each transfer-block count
-/// (fused_bench.cpp). Local experts = experts / ep; `sources` GPUs send rows, source 0 this one.
-void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
-                   const std::vector<int>& copy_blocks, int rounds, FusedTransport transport);
+/// cuBLAS and the CUTLASS grouped GEMM (in each tile band), then the overlap at each
+/// transfer-block count (fused_bench.cpp). Local experts = experts / ep.
+void fused_section(const FusedOptions& options);
 
 /// NCCL all-to-all-v with ragged pieces against a plain all-to-all of the same total bytes, for
 /// each size in bytes per rank, one thread per GPU (a2a_bench.cpp).

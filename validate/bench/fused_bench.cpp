@@ -155,17 +155,25 @@ void throw_if_gave_up(int flag, const std::string& what) {
   if (flag >= 0) throw std::runtime_error(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}", what, flag));
 }
 
+// One way of running a side's transfers: its name, the transfers alone and the fused launch at
+// a transfer-block count.
+struct TransferMode {
+  std::string name;
+  std::function<void(int)> transfers, fused;
+};
+
 // The variants every side times first: 0 the fused kernel's GEMM alone, 1 per-expert cuBLAS,
-// 2 CUTLASS grouped, 3 the copy engine; then `extra`, then per block count transfers alone and fused.
+// 2 CUTLASS grouped, 3 the copy engine; then `extra`, then per mode and block count the transfers
+// alone and fused.
 struct SideTimes {
   double fused_gemm, cublas, grouped, engine;
-  std::vector<double> extra, transfers, fused;
+  std::vector<double> extra;
+  std::vector<std::vector<double>> transfers, fused;  // [mode][block count]
 };
 
 SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& grouped, cudaStream_t stream, int rounds,
                     const std::function<void()>& fused_gemm, const std::function<void()>& engine, const std::vector<std::function<void()>>& extra,
-                    const std::vector<int>& blocks, const std::function<void(int)>& transfers, const std::function<void(int)>& fused,
-                    const std::function<void()>& watchdog) {
+                    const std::vector<int>& blocks, const std::vector<TransferMode>& modes, const std::function<void()>& watchdog) {
   std::vector<std::function<void()>> variants{
       fused_gemm,
       [&] {
@@ -178,15 +186,19 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
       },
       engine};
   variants.insert(variants.end(), extra.begin(), extra.end());
-  for (int b : blocks) {
-    variants.push_back([&, b] { transfers(b); });
-    variants.push_back([&, b] { fused(b); });
-  }
+  for (const TransferMode& mode : modes)
+    for (int b : blocks) {
+      variants.push_back([&mode, b] { mode.transfers(b); });
+      variants.push_back([&mode, b] { mode.fused(b); });
+    }
   const std::vector<double> t = time_interleaved(variants, rounds, stream, watchdog);
   SideTimes out{t[0], t[1], t[2], t[3], {}, {}, {}};
   std::size_t i = 4;
   for (std::size_t x = 0; x < extra.size(); ++x) out.extra.push_back(t[i++]);
-  for (std::size_t x = 0; x < blocks.size(); ++x) out.transfers.push_back(t[i++]), out.fused.push_back(t[i++]);
+  for (std::size_t m = 0; m < modes.size(); ++m) {
+    out.transfers.emplace_back(), out.fused.emplace_back();
+    for (std::size_t x = 0; x < blocks.size(); ++x) out.transfers.back().push_back(t[i++]), out.fused.back().push_back(t[i++]);
+  }
   return out;
 }
 
@@ -196,15 +208,29 @@ std::string gemm_row(const Side& side, const SideTimes& t, const std::string& ex
                      t.cublas * 1e3, t.grouped * 1e3, 100.0 * t.cublas / t.fused_gemm, 100.0 * t.grouped / t.fused_gemm);
 }
 
-void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, std::vector<std::string>& out) {
+// The GEMM part in each tile band (the first is the fused column of the GEMM table): `band_times`
+// the extra variants from `first_extra` on.
+void band_rows(const std::string& side_name, const Side& side, const SideTimes& t, const std::vector<int>& bands, std::size_t first_extra,
+               std::vector<std::string>& out) {
+  for (std::size_t b = 0; b < bands.size(); ++b) {
+    const double time = b == 0 ? t.fused_gemm : t.extra[first_extra + b - 1];
+    out.push_back(fmt::format("{:<9} {:<14} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>8.1f} {:>8.1f}", side_name, side.model, side.tokens, bands[b],
+                              time * 1e3, side.flops() / time * 1e-12, 100.0 * t.cublas / time, 100.0 * t.grouped / time));
+  }
+}
+
+void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, const std::vector<TransferMode>& modes,
+                  std::vector<std::string>& out) {
   const double gemm_best = std::min({t.fused_gemm, t.cublas, t.grouped});
-  const double transfer_best = std::min(t.engine, *std::min_element(t.transfers.begin(), t.transfers.end()));
+  double transfer_best = t.engine;
+  for (const auto& mode : t.transfers) transfer_best = std::min(transfer_best, *std::min_element(mode.begin(), mode.end()));
   const double serial = transfer_best + gemm_best, bound = std::max(transfer_best, gemm_best);
-  for (std::size_t i = 0; i < blocks.size(); ++i)
-    out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}", side.model,
-                              side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, blocks[i], t.transfers[i] * 1e3,
-                              side.remote_bytes / t.transfers[i] * 1e-9, t.fused[i] * 1e3, serial * 1e3, bound * 1e3, t.engine * 1e3,
-                              (serial - t.fused[i]) / (serial - bound)));
+  for (std::size_t m = 0; m < modes.size(); ++m)
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
+                                side.model, side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, modes[m].name,
+                                blocks[i], t.transfers[m][i] * 1e3, side.remote_bytes / t.transfers[m][i] * 1e-9, t.fused[m][i] * 1e3,
+                                serial * 1e3, bound * 1e3, t.engine * 1e3, (serial - t.fused[m][i]) / (serial - bound)));
 }
 
 // Each shape's rows on stderr as soon as they are measured (the tables come at the end).
@@ -222,15 +248,23 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   fmt::print("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8}\n", "#", "", "", "", "", "", "ms", "TFLOP/s", "ms",
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
-  fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); serial = best transfer + best GEMM;\n"
-             "# bound = max of the two; engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound),\n"
-             "# >= 0.8 wanted where transfer/gemm >= 20%\n",
+  fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
+             "# (a block, or each warp of it); serial = best transfer + best GEMM; bound = max of the two; engine = the copy engine\n"
+             "# for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where transfer/gemm >= 20%\n",
              transfer);
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "blocks",
-             "alone", "rate", "fused", "serial", "bound", "engine", "effic");
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "ms", "GB/s", "ms", "ms",
-             "ms", "ms", "");
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "tasks",
+             "blocks", "alone", "rate", "fused", "serial", "bound", "engine", "effic");
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "", "ms", "GB/s", "ms",
+             "ms", "ms", "ms", "");
   for (const auto& row : overlap) fmt::print("{}\n", row);
+}
+
+void print_band_table(const std::vector<std::string>& rows) {
+  fmt::print("\n# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles, each band N column\n"
+             "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's\n");
+  fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
+  fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
+  for (const auto& row : rows) fmt::print("{}\n", row);
 }
 
 std::string where_the_others_are(FusedTransport transport, int gpus) {
@@ -243,11 +277,10 @@ std::string where_the_others_are(FusedTransport transport, int gpus) {
 
 }  // namespace
 
-void fused_section(const std::vector<std::string>& models, const std::vector<std::int64_t>& tokens_list, int ep, int sources,
-                   const std::vector<int>& blocks, int rounds, FusedTransport transport) {
+void fused_section(const FusedOptions& o) {
   int gpus = 0;
   check_cuda(cudaGetDeviceCount(&gpus), "GPU count");
-  if (transport == FusedTransport::PEER && gpus < 2) {
+  if (o.transport == FusedTransport::PEER && gpus < 2) {
     fmt::print("\n# Fused kernels over peer access: skipped (needs 2 GPUs, this machine has {})\n", gpus);
     return;
   }
@@ -257,43 +290,53 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
     fmt::print("\n# Fused kernels: skipped ({})\n", why_not);
     return;
   }
+  const std::vector<int> bands = o.band_tiles.empty() ? std::vector<int>{0} : o.band_tiles;
+  const int band = bands.front();  // the order of the overlap runs
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreate(&stream), "stream");
   check_cublas(cublasSetStream(handle, stream), "stream");
   kernels::GroupedGemm grouped;
-  std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap;
-  for (const std::string& name : models) {
+  std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap, band_table;
+  for (const std::string& name : o.models) {
     const MoeModel m = *find_model_preset(name);
-    const int experts = std::max(1, m.experts / ep);
-    for (std::int64_t tokens : tokens_list) {
+    const int experts = std::max(1, m.experts / o.ep);
+    for (std::int64_t tokens : o.tokens) {
       const std::int64_t rows_per_expert = tokens * m.top_k / experts;
       {  // Dispatch: h13 = x w13, the rows pulled from the sources.
-        Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, sources);
-        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
-        const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n);
-        const std::int64_t per_source = schedule.total_rows() / sources;
-        PerSource source(sources, per_source * side.k, transport, gpus);
+        Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, o.sources);
+        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
+        const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n, band);
+        const std::int64_t per_source = schedule.total_rows() / o.sources;
+        PerSource source(o.sources, per_source * side.k, o.transport, gpus);
         check_cuda(cudaMemcpy(source.own.get(), side.rows_in.get(), per_source * side.k * sizeof(bf16), cudaMemcpyDefault), "own rows");
-        for (int s = 1; s < sources; ++s)
+        for (int s = 1; s < o.sources; ++s)
           check_cuda(cudaMemcpy(source.pointers[s], side.rows_in.get() + s * per_source * side.k, per_source * side.k * sizeof(bf16),
                                 cudaMemcpyDefault),
                      "source rows");
-        side.remote_bytes = (sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
+        side.remote_bytes = (o.sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
         kernels::FusedDispatchBuffers buffers{{source.pointers.begin(), source.pointers.end()}, side.rows_in.get(), side.weights.get(),
                                               side.out.get()};
-        kernels::FusedDispatchGemm fused, local;
+        kernels::FusedDispatchGemm fused;
         check_cuda(fused.prepare(schedule, side.k, side.n, buffers), "prepare the fused dispatch");
-        // The GEMM part with every row here: the route of one source (all rows local, expert-major
-        // order), rows read in place.
+        // The GEMM part with every row here, in each band: the route of one source (all rows local,
+        // expert-major order), rows read in place.
         kernels::FusedDispatchBuffers in_place = buffers;
         in_place.sources = {side.rows_in.get()};
-        check_cuda(local.prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n), side.k,
-                                 side.n, in_place),
-                   "prepare the fused dispatch, all rows local");
+        std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> local;
+        for (int b : bands) {
+          local.push_back(std::make_unique<kernels::FusedDispatchGemm>());
+          check_cuda(local.back()->prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n, b),
+                                           side.k, side.n, in_place),
+                     "prepare the fused dispatch, all rows local");
+        }
+        std::vector<std::function<void()>> extra{[&] { check_cuda(fused.run(0, stream), "fused GEMM, dispatch order"); }};
+        for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
+        const std::vector<TransferMode> modes{{"block", [&](int b) { check_cuda(fused.run_copies(b, stream), "copies"); },
+                                               [&](int b) { check_cuda(fused.run(b, stream), "fused"); }}};
         const SideTimes t = time_side(
-            side, handle, grouped, stream, rounds, [&] { check_cuda(local.run(0, stream), "fused GEMM"); },
+            side, handle, grouped, stream, o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
             [&] {
               for (const kernels::RowCopy& c : schedule.copies)
                 if (c.source != 0)
@@ -301,26 +344,41 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
                                              c.rows * side.k * sizeof(bf16), cudaMemcpyDefault, stream),
                              "copy engine");
             },
-            {[&] { check_cuda(fused.run(0, stream), "fused GEMM, dispatch order"); }}, blocks,
-            [&](int b) { check_cuda(fused.run_copies(b, stream), "copies"); }, [&](int b) { check_cuda(fused.run(b, stream), "fused"); },
-            [&] { throw_if_gave_up(fused.watchdog(), "fused dispatch"); });
+            extra, o.blocks, modes, [&] { throw_if_gave_up(fused.watchdog(), "fused dispatch"); });
         dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
-        overlap_rows(side, t, blocks, dispatch_overlap);
-        report_progress("dispatch", dispatch_gemm, dispatch_overlap, blocks.size());
+        band_rows("dispatch", side, t, bands, 1, band_table);
+        overlap_rows(side, t, o.blocks, modes, dispatch_overlap);
+        report_progress("dispatch", dispatch_gemm, dispatch_overlap, o.blocks.size() * modes.size());
       }
       {  // Combine: y = act w2, the rows sent back to their sources.
-        Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, sources);
-        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, sources);
-        const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n);
-        const std::int64_t per_source = schedule.total_rows() / sources;
-        PerSource destination(sources, per_source * side.n, transport, gpus);
-        side.remote_bytes = (sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
+        Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, o.sources);
+        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
+        const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n, band);
+        const std::int64_t per_source = schedule.total_rows() / o.sources;
+        PerSource destination(o.sources, per_source * side.n, o.transport, gpus);
+        side.remote_bytes = (o.sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
         kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
                                              {destination.pointers.begin(), destination.pointers.end()}};
-        kernels::FusedCombineGemm fused;
-        check_cuda(fused.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
+        // One kernel per band (the first runs the overlap) and send granularity.
+        std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
+        for (int b : bands) {
+          fused.push_back(std::make_unique<kernels::FusedCombineGemm>());
+          check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+                     "prepare the fused combine");
+        }
+        kernels::FusedCombineGemm per_block;
+        check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
+        per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
+        fused[0]->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
+        std::vector<std::function<void()>> extra;
+        for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
+        const auto mode = [&](const std::string& label, kernels::FusedCombineGemm& kernel) {
+          return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
+                              [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
+        };
+        const std::vector<TransferMode> modes{mode("block", per_block), mode("warp", *fused[0])};
         const SideTimes t = time_side(
-            side, handle, grouped, stream, rounds, [&] { check_cuda(fused.run(0, stream), "fused GEMM"); },
+            side, handle, grouped, stream, o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
             [&] {
               for (const kernels::RowSend& send : schedule.sends)
                 if (send.source != 0 && send.n == 0)  // whole rows: every N tile at once
@@ -328,19 +386,21 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
                                              send.rows * side.n * sizeof(bf16), cudaMemcpyDefault, stream),
                              "copy engine");
             },
-            {}, blocks, [&](int b) { check_cuda(fused.run_sends(b, stream), "sends"); },
-            [&](int b) { check_cuda(fused.run(b, stream), "fused"); }, [&] { throw_if_gave_up(fused.watchdog(), "fused combine"); });
+            extra, o.blocks, modes, [&] {
+              for (const auto& kernel : fused) throw_if_gave_up(kernel->watchdog(), "fused combine");
+              throw_if_gave_up(per_block.watchdog(), "fused combine, sends per block");
+            });
         combine_gemm.push_back(gemm_row(side, t, "-"));
-        overlap_rows(side, t, blocks, combine_overlap);
-        report_progress("combine", combine_gemm, combine_overlap, blocks.size());
+        band_rows("combine", side, t, bands, 0, band_table);
+        overlap_rows(side, t, o.blocks, modes, combine_overlap);
+        report_progress("combine", combine_gemm, combine_overlap, o.blocks.size() * modes.size());
       }
     }
   }
   const std::string preamble =
-      fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); {} "
-                  "interleaved rounds, medians",
-                  sources, where_the_others_are(transport, gpus),
-                  ep, rounds);
+      fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); "
+                  "tile band {}; {} interleaved rounds, medians",
+                  o.sources, where_the_others_are(o.transport, gpus), o.ep, band, o.rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
                    "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "
@@ -349,6 +409,7 @@ void fused_section(const std::vector<std::string>& models, const std::vector<std
   print_tables("Fused expert GEMM + combine (y = act w2): " + preamble +
                    ".\n# fused = the kernel's GEMM alone (no send blocks), all SMs; cublas / grouped as above",
                "-", combine_gemm, combine_overlap, "sends (write back to the sources)");
+  print_band_table(band_table);
   cublasDestroy(handle);
   cudaStreamDestroy(stream);
 }

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
           {"host", comet::bench::FusedTransport::HOST}, {"peer", comet::bench::FusedTransport::PEER},
           {"local", comet::bench::FusedTransport::LOCAL}}))
       ->capture_default_str();
+  std::vector<int> band_tiles{0};
+  app.add_option("--band-tiles", band_tiles, "Fused section: tile bands (M tiles per band within an expert, each band N column by "
+                                             "N column; 0 = one band per expert) to time the GEMM part in; the first orders the "
+                                             "overlap runs")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -102,7 +107,8 @@ int main(int argc, char** argv) {
         comet::bench::a2a_section(sizes, gpus, max_ctas);
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
-    if (wants(sections, "fused")) comet::bench::fused_section(models, tokens, ep, sources, copy_blocks, rounds, transport);
+    if (wants(sections, "fused"))
+      comet::bench::fused_section({models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles});
   } catch (const std::exception& error) {
     fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
     return 3;
