@@ -227,7 +227,7 @@ void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& 
   const double serial = transfer_best + gemm_best, bound = std::max(transfer_best, gemm_best);
   for (std::size_t m = 0; m < modes.size(); ++m)
     for (std::size_t i = 0; i < blocks.size(); ++i)
-      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
+      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
                                 side.model, side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, modes[m].name,
                                 blocks[i], t.transfers[m][i] * 1e3, side.remote_bytes / t.transfers[m][i] * 1e-9, t.fused[m][i] * 1e3,
                                 serial * 1e3, bound * 1e3, t.engine * 1e3, (serial - t.fused[m][i]) / (serial - bound)));
@@ -249,12 +249,13 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
-             "# (a block, or each warp of it); serial = best transfer + best GEMM; bound = max of the two; engine = the copy engine\n"
-             "# for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where transfer/gemm >= 20%\n",
+             "# (blk: a block, wrp: each warp of it) / the tile band; serial = best transfer + best GEMM; bound = max of the two;\n"
+             "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
+             "# transfer/gemm >= 20%\n",
              transfer);
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "tasks",
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "tasks",
              "blocks", "alone", "rate", "fused", "serial", "bound", "engine", "effic");
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>6} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "", "ms", "GB/s", "ms",
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "", "ms", "GB/s", "ms",
              "ms", "ms", "ms", "");
   for (const auto& row : overlap) fmt::print("{}\n", row);
 }
@@ -291,7 +292,7 @@ void fused_section(const FusedOptions& o) {
     return;
   }
   const std::vector<int> bands = o.band_tiles.empty() ? std::vector<int>{0} : o.band_tiles;
-  const int band = bands.front();  // the order of the overlap runs
+  const int band = bands.front();  // the order of the GEMM table's dispatch-order column and the transfers' table
   cublasHandle_t handle = nullptr;
   check_cublas(cublasCreate(&handle), "cuBLAS");
   cudaStream_t stream = nullptr;
@@ -318,8 +319,13 @@ void fused_section(const FusedOptions& o) {
         side.remote_bytes = (o.sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
         kernels::FusedDispatchBuffers buffers{{source.pointers.begin(), source.pointers.end()}, side.rows_in.get(), side.weights.get(),
                                               side.out.get()};
-        kernels::FusedDispatchGemm fused;
-        check_cuda(fused.prepare(schedule, side.k, side.n, buffers), "prepare the fused dispatch");
+        // One fused kernel per band (the first's order is the GEMM table's `order` column).
+        std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> fused;
+        for (int b : bands) {
+          fused.push_back(std::make_unique<kernels::FusedDispatchGemm>());
+          check_cuda(fused.back()->prepare(kernels::FusedDispatchGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+                     "prepare the fused dispatch");
+        }
         // The GEMM part with every row here, in each band: the route of one source (all rows local,
         // expert-major order), rows read in place.
         kernels::FusedDispatchBuffers in_place = buffers;
@@ -331,10 +337,14 @@ void fused_section(const FusedOptions& o) {
                                            side.k, side.n, in_place),
                      "prepare the fused dispatch, all rows local");
         }
-        std::vector<std::function<void()>> extra{[&] { check_cuda(fused.run(0, stream), "fused GEMM, dispatch order"); }};
+        std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
         for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
-        const std::vector<TransferMode> modes{{"block", [&](int b) { check_cuda(fused.run_copies(b, stream), "copies"); },
-                                               [&](int b) { check_cuda(fused.run(b, stream), "fused"); }}};
+        std::vector<TransferMode> modes;
+        for (std::size_t b = 0; b < bands.size(); ++b) {
+          kernels::FusedDispatchGemm& kernel = *fused[b];
+          modes.push_back({fmt::format("blk/{}", bands[b]), [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
+                           [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
+        }
         const SideTimes t = time_side(
             side, handle, grouped, stream, o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
             [&] {
@@ -344,7 +354,9 @@ void fused_section(const FusedOptions& o) {
                                              c.rows * side.k * sizeof(bf16), cudaMemcpyDefault, stream),
                              "copy engine");
             },
-            extra, o.blocks, modes, [&] { throw_if_gave_up(fused.watchdog(), "fused dispatch"); });
+            extra, o.blocks, modes, [&] {
+              for (const auto& kernel : fused) throw_if_gave_up(kernel->watchdog(), "fused dispatch");
+            });
         dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
         band_rows("dispatch", side, t, bands, 1, band_table);
         overlap_rows(side, t, o.blocks, modes, dispatch_overlap);
@@ -359,24 +371,25 @@ void fused_section(const FusedOptions& o) {
         side.remote_bytes = (o.sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
         kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
                                              {destination.pointers.begin(), destination.pointers.end()}};
-        // One kernel per band (the first runs the overlap) and send granularity.
+        // One kernel per band, sends per warp, and the first band's with sends per block.
         std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
         for (int b : bands) {
           fused.push_back(std::make_unique<kernels::FusedCombineGemm>());
           check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
                      "prepare the fused combine");
+          fused.back()->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
         }
         kernels::FusedCombineGemm per_block;
         check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
         per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
-        fused[0]->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
         std::vector<std::function<void()>> extra;
         for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
-        const auto mode = [&](const std::string& label, kernels::FusedCombineGemm& kernel) {
+        const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
           return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
                               [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
         };
-        const std::vector<TransferMode> modes{mode("block", per_block), mode("warp", *fused[0])};
+        std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
+        for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
         const SideTimes t = time_side(
             side, handle, grouped, stream, o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
             [&] {
@@ -399,8 +412,8 @@ void fused_section(const FusedOptions& o) {
   }
   const std::string preamble =
       fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); "
-                  "tile band {}; {} interleaved rounds, medians",
-                  o.sources, where_the_others_are(o.transport, gpus), o.ep, band, o.rounds);
+                  "{} interleaved rounds, medians",
+                  o.sources, where_the_others_are(o.transport, gpus), o.ep, o.rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
                    "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "
