@@ -50,27 +50,33 @@ TEST(FlowCoalescing, KeepsBytesAndPoolsEachGroupsNics) {
     EXPECT_NEAR(coalescer.link(id).Bps, 4 * member, 1.0) << id;
 }
 
+// Every leaf uplink carries the same bytes under a uniform all-to-all, on the non-blocking tree
+// (32 uplinks per leaf) and oversubscribed 2:1 (16) and 4:1 (8).
 TEST(FlowCoalescing, GroupFlowsSpreadOverEveryLeafUplink) {
-  const Topology t = fat_tree_128();
-  const CostModel model = CostModel::defaults_for("h100-sxm");
-  const FlowCoalescer coalescer(t, model);
-  const CoalescedOp op = coalescer.coalesce(uniform(128, 1e6), false);
-  std::vector<double> bytes(t.num_directed_links(), 0.0);
-  for (const Flow& f : op.flows)
-    for (int id : coalescer.route(f.src, f.dst))
-      if (id < t.num_directed_links()) bytes[id] += f.bytes;
-  std::vector<double> uplinks;
-  for (int id = 0; id < t.num_directed_links(); ++id) {
-    const auto [from, to] = t.link_endpoints(id);
-    if (t.graph()[from].kind == VertexKind::LEAF && t.graph()[to].kind == VertexKind::SPINE) uplinks.push_back(bytes[id]);
+  for (const int uplinks_per_leaf : {32, 16, 8}) {
+    SCOPED_TRACE(::testing::Message() << uplinks_per_leaf << " uplinks per leaf");
+    const Topology t = testing::topology_from_yaml("name: t\nkind: fat-tree\n" + testing::node_yaml(8) +
+                                                   "fat_tree: {down: [32, 4], up: [1, " + std::to_string(uplinks_per_leaf) + "]}\n");
+    const CostModel model = CostModel::defaults_for("h100-sxm");
+    const FlowCoalescer coalescer(t, model);
+    const CoalescedOp op = coalescer.coalesce(uniform(128, 1e6), false);
+    std::vector<double> bytes(t.num_directed_links(), 0.0);
+    for (const Flow& f : op.flows)
+      for (int id : coalescer.route(f.src, f.dst))
+        if (id < t.num_directed_links()) bytes[id] += f.bytes;
+    std::vector<double> uplinks;
+    for (int id = 0; id < t.num_directed_links(); ++id) {
+      const auto [from, to] = t.link_endpoints(id);
+      if (t.graph()[from].kind == VertexKind::LEAF && t.graph()[to].kind == VertexKind::SPINE) uplinks.push_back(bytes[id]);
+    }
+    ASSERT_EQ(uplinks.size(), 4u * uplinks_per_leaf);
+    const double mean = std::accumulate(uplinks.begin(), uplinks.end(), 0.0) / uplinks.size();
+    EXPECT_DOUBLE_EQ(mean, 96e6 * 32 / uplinks_per_leaf);  // a leaf's 32 GPUs each send 1 MB to 96 GPUs
+    const auto [low, high] = std::minmax_element(uplinks.begin(), uplinks.end());
+    std::printf("%d uplinks per leaf: uplink bytes / mean %.3f .. %.3f\n", uplinks_per_leaf, *low / mean, *high / mean);
+    EXPECT_GT(*low, 0.95 * mean);
+    EXPECT_LT(*high, 1.05 * mean);
   }
-  ASSERT_EQ(uplinks.size(), 4u * 32);
-  const double mean = std::accumulate(uplinks.begin(), uplinks.end(), 0.0) / uplinks.size();
-  EXPECT_DOUBLE_EQ(mean, 96e6);  // a leaf's 32 GPUs each send 1 MB to 96 GPUs, over 32 uplinks
-  const auto [low, high] = std::minmax_element(uplinks.begin(), uplinks.end());
-  std::printf("uplink bytes / mean: %.3f .. %.3f\n", *low / mean, *high / mean);
-  EXPECT_GT(*low, 0.95 * mean);
-  EXPECT_LT(*high, 1.05 * mean);
 }
 
 }  // namespace

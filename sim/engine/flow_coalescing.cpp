@@ -217,8 +217,13 @@ FlowLink FlowCoalescer::link(int id) const {
   return pooled_.at(static_cast<std::size_t>(id - num_real_links_));
 }
 
+int FlowCoalescer::group_nodes_for(const Topology& topology) {
+  const bool oversubscribed = topology.oversubscription() > 1.0 + 1e-9;
+  return oversubscribed && !topology.single_path() ? 1 : GROUP_NODES;
+}
+
 FlowCoalescer configured_coalescer(const Topology& topology, const CostModel& model, int max_pair_flows) {
-  return FlowCoalescer(topology, model, environment_int("COMET_FLOW_GROUP_NODES", 1).value_or(FlowCoalescer::GROUP_NODES),
+  return FlowCoalescer(topology, model, environment_int("COMET_FLOW_GROUP_NODES", 1).value_or(FlowCoalescer::group_nodes_for(topology)),
                        environment_int("COMET_FLOW_PAIR_LIMIT", 0).value_or(max_pair_flows));
 }
 

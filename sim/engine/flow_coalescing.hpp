@@ -66,6 +66,14 @@ class FlowCoalescer {
  public:
   static constexpr int MAX_PAIR_FLOWS = 4096;
   static constexpr int GROUP_NODES = 4;
+  /// Nodes per source group on `topology`: GROUP_NODES, or 1 where the switch links are
+  /// oversubscribed and ECMP chooses between paths (fat-trees and rails with oversubscription > 1).
+  /// There a group flow is one fat flow on one member's path, and max-min gives it a fair share of
+  /// each shared uplink where per pair its bytes spread thinly over many: Mixtral-8x7B zipf 0.3 on
+  /// 128 GPUs, 2:1, `--partition none`, coalesced `flow` read +13.5% (fat-tree) and +91% (rail, 4
+  /// nodes per leaf) over per pair with groups of 4 nodes, +0.1% and +2.1% with groups of 1
+  /// (docs/engines.md). On trees every flow has one path and groups of 4 stay exact.
+  static int group_nodes_for(const Topology& topology);
   /// Pacing's limit: per pair up to 32-GPU ops. A 64-GPU op per pair took 60 ms alone (the
   /// 1024-GPU tree scenario 2.0 s instead of 0.26 s coalesced, its layer 0.3% apart). Coalescing
   /// pools the even side, which MoE dispatches and combines have; on arbitrary ragged matrices
@@ -122,7 +130,7 @@ class FlowCoalescer {
 };
 
 /// The flow engine's coalescer (`max_pair_flows` MAX_PAIR_FLOWS), and pacing's (a2a_footprint.hpp,
-/// PACING_PAIR_FLOWS): GROUP_NODES, or COMET_FLOW_GROUP_NODES (nodes per source group) and
+/// PACING_PAIR_FLOWS): group_nodes_for(topology), or COMET_FLOW_GROUP_NODES (nodes per source group) and
 /// COMET_FLOW_PAIR_LIMIT (largest op run per pair) where set, knobs for reproducing the
 /// coalescing error figures in docs/engines.md.
 FlowCoalescer configured_coalescer(const Topology& topology, const CostModel& model, int max_pair_flows);
