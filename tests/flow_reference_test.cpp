@@ -323,7 +323,7 @@ TEST(FlowReference, PacedInStepEnginesFollowExactPerPairMaxMinOnSkewedTraffic) {
 }
 
 // Pacing is for oversubscribed single-path networks (a non-blocking fat-tree's in-step bound is
-// within 0.2% of per-pair max-min; where ECMP chooses, pacing's coalesced flows are not trusted:
+// within 0.2% of per-pair max-min; where ECMP chooses, pacing's coalesced flows are no closer than in step:
 // docs/engines.md); where it is off on an oversubscribed network, phase and analytical carry a
 // caveat that says what they miss and why; flow never does.
 TEST(FlowReference, InStepEnginesArePacedOrCarryACaveatOnOversubscribedNetworks) {

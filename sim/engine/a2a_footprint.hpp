@@ -61,8 +61,9 @@ struct A2aFootprint {
 /// Whether footprints built with a cost model on `topology` are paced by per-flow max-min: the
 /// network's switch links are oversubscribed (on non-blocking networks only the GPUs' edge links
 /// bind and the in-step bound is within 0.2% of per-pair max-min: docs/engines.md), there is one
-/// path between any two GPUs (Topology::single_path: trees; where ECMP chooses, pacing's coalesced
-/// flows read 13.5% above per-pair max-min on a 2:1 fat-tree of 128 GPUs, worse than in step), and
+/// path between any two GPUs (Topology::single_path: trees; where ECMP chooses, coalesced flows
+/// read up to 2% above per-pair max-min on MoE layers, no closer than in step, and far off on
+/// traffic skewed towards one node: docs/engines.md), and
 /// COMET_A2A_PACING is unset or `max-min` (`none` turns it off; anything else is bad input).
 bool pacing_applies(const Topology& topology);
 

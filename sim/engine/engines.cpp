@@ -44,7 +44,7 @@ std::string engine_caveat(const std::string& engine, const Topology& topology) {
                      "reference up to 2048 GPUs",
                      over,
                      topology.single_path() ? "COMET_A2A_PACING=none"
-                                            : "several paths between leaves, where pacing's coalesced flows are not trusted",
+                                            : "several paths between leaves, where pacing's coalesced flows are no closer to per-flow max-min",
                      engine);
 }
 
