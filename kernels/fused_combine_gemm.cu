@@ -30,7 +30,7 @@ using namespace fused_detail;
 
 struct FusedCombineGemm::State : FusedState {
   int send_count = 0, done_count = 0;
-  bool per_warp = true;
+  bool per_warp = false;  // SendTasks::PER_BLOCK until per-warp sends have run on a GPU
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done;
 

@@ -7,11 +7,12 @@
 //  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
 //    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete every
 //    consumer warp adds 1 to the tile's done flag (one tile later, so that no warp waits for its
-//    own stores). Tiles expert by expert, N column by N column (each weight tile read once).
-//  - blocks [0, send_blocks): send blocks. Their warps take the schedule's row sends in the GEMM's
-//    order, one send each at a time, wait for the tile's done flag to count all its consumer
-//    warps, then copy the rows' columns to the destination through its pointer (device memory, another GPU's buffer mapped by CUDA
-//    IPC / peer access, or host-mapped pinned memory).
+//    own stores). Tiles expert by expert (in bands of M tiles if asked), N column by N column.
+//  - blocks [0, send_blocks): send blocks. They (or each of their warps: set_send_tasks) take the
+//    schedule's row sends in the GEMM's order, one at a time, wait for the tile's done flag to
+//    count all its consumer warps, then copy the rows' columns to the destination through its
+//    pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped
+//    pinned memory).
 // The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
 // once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run.
 // A tile that never finishes is the watchdog's case (watchdog()). What this launch does not do
@@ -61,7 +62,8 @@ class FusedCombineGemm {
   static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0);
 
   /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
-  /// send block, or each warp of it (several tiles in flight per block; the default).
+  /// send block (the default: the measured path), or each warp of it (several tiles in flight per
+  /// block; written, not yet run on a GPU).
   enum class SendTasks { PER_BLOCK, PER_WARP };
   void set_send_tasks(SendTasks tasks);
 
