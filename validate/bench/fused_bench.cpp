@@ -361,7 +361,8 @@ void fused_section(const FusedOptions& o) {
                              "copy engine");
             },
             extra, o.blocks, modes, [&] {
-              for (const auto& kernel : fused) throw_if_gave_up(kernel->watchdog(), "fused dispatch");
+              for (std::size_t b = 0; b < fused.size(); ++b)
+                throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused dispatch, band {}", bands[b]));
             });
         dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
         band_rows("dispatch", side, t, bands, 1, band_table);
@@ -406,7 +407,8 @@ void fused_section(const FusedOptions& o) {
                              "copy engine");
             },
             extra, o.blocks, modes, [&] {
-              for (const auto& kernel : fused) throw_if_gave_up(kernel->watchdog(), "fused combine");
+              for (std::size_t b = 0; b < fused.size(); ++b)
+                throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused combine, band {}, sends per warp", bands[b]));
               throw_if_gave_up(per_block.watchdog(), "fused combine, sends per block");
             });
         combine_gemm.push_back(gemm_row(side, t, "-"));
