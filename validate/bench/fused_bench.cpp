@@ -156,8 +156,7 @@ void throw_if_gave_up(int flag, const std::string& what) {
 }
 
 // One way of running a side's transfers: its name, the transfers alone and the fused launch at
-// a transfer-block count. Without `transfers` (the same transfers as the first mode's) those
-// times are the first mode's.
+// a transfer-block count.
 struct TransferMode {
   std::string name;
   std::function<void(int)> transfers, fused;
@@ -189,7 +188,7 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
   variants.insert(variants.end(), extra.begin(), extra.end());
   for (const TransferMode& mode : modes)
     for (int b : blocks) {
-      if (mode.transfers) variants.push_back([&mode, b] { mode.transfers(b); });
+      variants.push_back([&mode, b] { mode.transfers(b); });
       variants.push_back([&mode, b] { mode.fused(b); });
     }
   const std::vector<double> t = time_interleaved(variants, rounds, stream, watchdog);
@@ -198,10 +197,7 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
   for (std::size_t x = 0; x < extra.size(); ++x) out.extra.push_back(t[i++]);
   for (std::size_t m = 0; m < modes.size(); ++m) {
     out.transfers.emplace_back(), out.fused.emplace_back();
-    for (std::size_t x = 0; x < blocks.size(); ++x) {
-      out.transfers.back().push_back(modes[m].transfers ? t[i++] : out.transfers.front()[x]);
-      out.fused.back().push_back(t[i++]);
-    }
+    for (std::size_t x = 0; x < blocks.size(); ++x) out.transfers.back().push_back(t[i++]), out.fused.back().push_back(t[i++]);
   }
   return out;
 }
@@ -346,10 +342,8 @@ void fused_section(const FusedOptions& o) {
         std::vector<TransferMode> modes;
         for (std::size_t b = 0; b < bands.size(); ++b) {
           kernels::FusedDispatchGemm& kernel = *fused[b];
-          // The copies are the same in every band: timed alone once.
-          std::function<void(int)> copies;
-          if (b == 0) copies = [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); };
-          modes.push_back({fmt::format("blk/{}", bands[b]), copies, [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
+          modes.push_back({fmt::format("blk/{}", bands[b]), [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
+                           [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
         }
         const SideTimes t = time_side(
             side, handle, grouped, stream, o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
