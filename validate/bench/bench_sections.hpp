@@ -25,7 +25,7 @@ struct FusedOptions {
   std::vector<int> blocks;           ///< transfer-block counts to try (even: whole clusters)
   int rounds = 3;                    ///< interleaved rounds (medians reported)
   FusedTransport transport = FusedTransport::HOST;
-  std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part in; the first is the overlap runs' order
+  std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part and the overlap in
 };
 
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against

@@ -150,9 +150,28 @@ std::vector<double> time_interleaved(const std::vector<std::function<void()>>& v
   return t;
 }
 
+// A fused kernel's watchdog gave up on a flag: the launch ended, the GPU is usable, the shape's
+// figures are not.
+struct WatchdogTrip : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 void throw_if_gave_up(int flag, const std::string& what) {
   check_cuda(cudaDeviceSynchronize(), what);
-  if (flag >= 0) throw std::runtime_error(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}", what, flag));
+  if (flag >= 0) throw WatchdogTrip(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}", what, flag));
+}
+
+// Runs one side's measurement; a watchdog trip becomes a row saying so (the other shapes are still
+// measured and every table printed) and is remembered in `tripped`.
+void measure_side(const std::string& side, const std::string& model, std::int64_t tokens, std::vector<std::string>& gemm_rows,
+                  std::string& tripped, const std::function<void()>& measure) {
+  try {
+    measure();
+  } catch (const WatchdogTrip& trip) {
+    gemm_rows.push_back(fmt::format("# {} {} tokens: not measured: {}", model, tokens, trip.what()));
+    fmt::print(stderr, "# {} {} {}: not measured: {}\n", side, model, tokens, trip.what());
+    if (tripped.empty()) tripped = trip.what();
+  }
 }
 
 // One way of running a side's transfers: its name, the transfers alone and the fused launch at
@@ -208,8 +227,8 @@ std::string gemm_row(const Side& side, const SideTimes& t, const std::string& ex
                      t.cublas * 1e3, t.grouped * 1e3, 100.0 * t.cublas / t.fused_gemm, 100.0 * t.grouped / t.fused_gemm);
 }
 
-// The GEMM part in each tile band (the first is the fused column of the GEMM table): `band_times`
-// the extra variants from `first_extra` on.
+// The GEMM part in each tile band: the first band's is the GEMM table's fused column, the others'
+// are `t.extra` from `first_extra` on.
 void band_rows(const std::string& side_name, const Side& side, const SideTimes& t, const std::vector<int>& bands, std::size_t first_extra,
                std::vector<std::string>& out) {
   for (std::size_t b = 0; b < bands.size(); ++b) {
@@ -300,12 +319,13 @@ void fused_section(const FusedOptions& o) {
   check_cublas(cublasSetStream(handle, stream), "stream");
   kernels::GroupedGemm grouped;
   std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap, band_table;
+  std::string tripped;  // the first watchdog trip, if any
   for (const std::string& name : o.models) {
     const MoeModel m = *find_model_preset(name);
     const int experts = std::max(1, m.experts / o.ep);
     for (std::int64_t tokens : o.tokens) {
       const std::int64_t rows_per_expert = tokens * m.top_k / experts;
-      {  // Dispatch: h13 = x w13, the rows pulled from the sources.
+      measure_side("dispatch", name, tokens, dispatch_gemm, tripped, [&] {  // h13 = x w13, the rows pulled from the sources
         Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, o.sources);
         const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
         const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n, band);
@@ -362,8 +382,8 @@ void fused_section(const FusedOptions& o) {
         band_rows("dispatch", side, t, bands, 1, band_table);
         overlap_rows(side, t, o.blocks, modes, dispatch_overlap);
         report_progress("dispatch", dispatch_gemm, dispatch_overlap, o.blocks.size() * modes.size());
-      }
-      {  // Combine: y = act w2, the rows sent back to their sources.
+      });
+      measure_side("combine", name, tokens, combine_gemm, tripped, [&] {  // y = act w2, the rows sent back to their sources
         Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, o.sources);
         const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
         const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n, band);
@@ -409,7 +429,7 @@ void fused_section(const FusedOptions& o) {
         band_rows("combine", side, t, bands, 0, band_table);
         overlap_rows(side, t, o.blocks, modes, combine_overlap);
         report_progress("combine", combine_gemm, combine_overlap, o.blocks.size() * modes.size());
-      }
+      });
     }
   }
   const std::string preamble =
@@ -427,6 +447,7 @@ void fused_section(const FusedOptions& o) {
   print_band_table(band_table);
   cublasDestroy(handle);
   cudaStreamDestroy(stream);
+  if (!tripped.empty()) throw std::runtime_error("a fused kernel hung (rows marked `not measured` above): " + tripped);
 }
 
 }  // namespace comet::bench

@@ -59,8 +59,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   std::vector<int> band_tiles{0};
   app.add_option("--band-tiles", band_tiles, "Fused section: tile bands (M tiles per band within an expert, each band N column by "
-                                             "N column; 0 = one band per expert) to time the GEMM part in; the first orders the "
-                                             "overlap runs")
+                                             "N column; 0 = one band per expert): the GEMM part and the overlap are timed in each")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
