@@ -295,6 +295,136 @@ std::string where_the_others_are(FusedTransport transport, int gpus) {
   }
 }
 
+// What both sides share: the options, the GPU's handles, and the tables they add rows to.
+struct FusedContext {
+  FusedContext(const FusedOptions& options, int gpu_count)
+      : o(options), bands(options.band_tiles.empty() ? std::vector<int>{0} : options.band_tiles), gpus(gpu_count) {}
+  const FusedOptions& o;
+  std::vector<int> bands;  // the first: the GEMM table's dispatch-order column and the combine's per-block sends
+  int gpus = 0;
+  cublasHandle_t handle = nullptr;
+  cudaStream_t stream = nullptr;
+  kernels::GroupedGemm grouped;
+  std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap, band_table;
+};
+
+// Dispatch: h13 = x w13, the rows pulled from the sources.
+void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tokens, const MoeModel& m, int experts) {
+  const std::vector<int>& bands = c.bands;
+  const int band = bands.front();
+  cudaStream_t stream = c.stream;
+  const std::int64_t rows_per_expert = tokens * m.top_k / experts;
+    Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, c.o.sources);
+    const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, c.o.sources);
+    const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n, band);
+    const std::int64_t per_source = schedule.total_rows() / c.o.sources;
+    PerSource source(c.o.sources, per_source * side.k, c.o.transport, c.gpus);
+    check_cuda(cudaMemcpy(source.own.get(), side.rows_in.get(), per_source * side.k * sizeof(bf16), cudaMemcpyDefault), "own rows");
+    for (int s = 1; s < c.o.sources; ++s)
+      check_cuda(cudaMemcpy(source.pointers[s], side.rows_in.get() + s * per_source * side.k, per_source * side.k * sizeof(bf16),
+                            cudaMemcpyDefault),
+                 "source rows");
+    side.remote_bytes = (c.o.sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
+    kernels::FusedDispatchBuffers buffers{{source.pointers.begin(), source.pointers.end()}, side.rows_in.get(), side.weights.get(),
+                                          side.out.get()};
+    // One fused kernel per band (the first's order is the GEMM table's `order` column).
+    std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> fused;
+    for (int b : bands) {
+      fused.push_back(std::make_unique<kernels::FusedDispatchGemm>());
+      check_cuda(fused.back()->prepare(kernels::FusedDispatchGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+                 "prepare the fused dispatch");
+    }
+    // The GEMM part with every row here, in each band: the route of one source (all rows local,
+    // expert-major order), rows read in place.
+    kernels::FusedDispatchBuffers in_place = buffers;
+    in_place.sources = {side.rows_in.get()};
+    std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> local;
+    for (int b : bands) {
+      local.push_back(std::make_unique<kernels::FusedDispatchGemm>());
+      check_cuda(local.back()->prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n, b),
+                                       side.k, side.n, in_place),
+                 "prepare the fused dispatch, all rows local");
+    }
+    std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
+    for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
+    std::vector<TransferMode> modes;
+    for (std::size_t b = 0; b < bands.size(); ++b) {
+      kernels::FusedDispatchGemm& kernel = *fused[b];
+      modes.push_back({fmt::format("blk/{}", bands[b]), [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
+                       [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
+    }
+    const SideTimes t = time_side(
+        side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
+        [&] {
+          for (const kernels::RowCopy& copy : schedule.copies)
+            if (copy.source != 0)
+              check_cuda(cudaMemcpyAsync(side.rows_in.get() + copy.dest_row * side.k, buffers.sources[copy.source] + copy.source_row * side.k,
+                                         copy.rows * side.k * sizeof(bf16), cudaMemcpyDefault, stream),
+                         "copy engine");
+        },
+        extra, c.o.blocks, modes, [&] {
+          for (std::size_t b = 0; b < fused.size(); ++b)
+            throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused dispatch, band {}", bands[b]));
+        });
+    c.dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
+    band_rows("dispatch", side, t, bands, 1, c.band_table);
+    overlap_rows(side, t, c.o.blocks, modes, c.dispatch_overlap);
+    report_progress("dispatch", c.dispatch_gemm, c.dispatch_overlap, c.o.blocks.size() * modes.size());
+}
+
+// Combine: y = act w2, the rows sent back to their sources.
+void measure_combine(FusedContext& c, const std::string& name, std::int64_t tokens, const MoeModel& m, int experts) {
+  const std::vector<int>& bands = c.bands;
+  const int band = bands.front();
+  cudaStream_t stream = c.stream;
+  const std::int64_t rows_per_expert = tokens * m.top_k / experts;
+    Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, c.o.sources);
+    const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, c.o.sources);
+    const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n, band);
+    const std::int64_t per_source = schedule.total_rows() / c.o.sources;
+    PerSource destination(c.o.sources, per_source * side.n, c.o.transport, c.gpus);
+    side.remote_bytes = (c.o.sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
+    kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
+                                         {destination.pointers.begin(), destination.pointers.end()}};
+    // One kernel per band, sends per warp, and the first band's with sends per block.
+    std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
+    for (int b : bands) {
+      fused.push_back(std::make_unique<kernels::FusedCombineGemm>());
+      check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+                 "prepare the fused combine");
+      fused.back()->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
+    }
+    kernels::FusedCombineGemm per_block;
+    check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
+    per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
+    std::vector<std::function<void()>> extra;
+    for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
+    const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
+      return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
+                          [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
+    };
+    std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
+    for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
+    const SideTimes t = time_side(
+        side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
+        [&] {
+          for (const kernels::RowSend& send : schedule.sends)
+            if (send.source != 0 && send.n == 0)  // whole rows: every N tile at once
+              check_cuda(cudaMemcpyAsync(buffers.destinations[send.source] + send.dest_row * side.n, side.out.get() + send.row * side.n,
+                                         send.rows * side.n * sizeof(bf16), cudaMemcpyDefault, stream),
+                         "copy engine");
+        },
+        extra, c.o.blocks, modes, [&] {
+          for (std::size_t b = 0; b < fused.size(); ++b)
+            throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused combine, band {}, sends per warp", bands[b]));
+          throw_if_gave_up(per_block.watchdog(), "fused combine, sends per block");
+        });
+    c.combine_gemm.push_back(gemm_row(side, t, "-"));
+    band_rows("combine", side, t, bands, 0, c.band_table);
+    overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);
+    report_progress("combine", c.combine_gemm, c.combine_overlap, c.o.blocks.size() * modes.size());
+}
+
 }  // namespace
 
 void fused_section(const FusedOptions& o) {
@@ -310,126 +440,17 @@ void fused_section(const FusedOptions& o) {
     fmt::print("\n# Fused kernels: skipped ({})\n", why_not);
     return;
   }
-  const std::vector<int> bands = o.band_tiles.empty() ? std::vector<int>{0} : o.band_tiles;
-  const int band = bands.front();  // the order of the GEMM table's dispatch-order column and the transfers' table
-  cublasHandle_t handle = nullptr;
-  check_cublas(cublasCreate(&handle), "cuBLAS");
-  cudaStream_t stream = nullptr;
-  check_cuda(cudaStreamCreate(&stream), "stream");
-  check_cublas(cublasSetStream(handle, stream), "stream");
-  kernels::GroupedGemm grouped;
-  std::vector<std::string> dispatch_gemm, dispatch_overlap, combine_gemm, combine_overlap, band_table;
+  FusedContext c(o, gpus);
+  check_cublas(cublasCreate(&c.handle), "cuBLAS");
+  check_cuda(cudaStreamCreate(&c.stream), "stream");
+  check_cublas(cublasSetStream(c.handle, c.stream), "stream");
   std::string tripped;  // the first watchdog trip, if any
   for (const std::string& name : o.models) {
     const MoeModel m = *find_model_preset(name);
     const int experts = std::max(1, m.experts / o.ep);
     for (std::int64_t tokens : o.tokens) {
-      const std::int64_t rows_per_expert = tokens * m.top_k / experts;
-      measure_side("dispatch", name, tokens, dispatch_gemm, tripped, [&] {  // h13 = x w13, the rows pulled from the sources
-        Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, o.sources);
-        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
-        const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n, band);
-        const std::int64_t per_source = schedule.total_rows() / o.sources;
-        PerSource source(o.sources, per_source * side.k, o.transport, gpus);
-        check_cuda(cudaMemcpy(source.own.get(), side.rows_in.get(), per_source * side.k * sizeof(bf16), cudaMemcpyDefault), "own rows");
-        for (int s = 1; s < o.sources; ++s)
-          check_cuda(cudaMemcpy(source.pointers[s], side.rows_in.get() + s * per_source * side.k, per_source * side.k * sizeof(bf16),
-                                cudaMemcpyDefault),
-                     "source rows");
-        side.remote_bytes = (o.sources - 1) * per_source * side.k * static_cast<std::int64_t>(sizeof(bf16));
-        kernels::FusedDispatchBuffers buffers{{source.pointers.begin(), source.pointers.end()}, side.rows_in.get(), side.weights.get(),
-                                              side.out.get()};
-        // One fused kernel per band (the first's order is the GEMM table's `order` column).
-        std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> fused;
-        for (int b : bands) {
-          fused.push_back(std::make_unique<kernels::FusedDispatchGemm>());
-          check_cuda(fused.back()->prepare(kernels::FusedDispatchGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
-                     "prepare the fused dispatch");
-        }
-        // The GEMM part with every row here, in each band: the route of one source (all rows local,
-        // expert-major order), rows read in place.
-        kernels::FusedDispatchBuffers in_place = buffers;
-        in_place.sources = {side.rows_in.get()};
-        std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> local;
-        for (int b : bands) {
-          local.push_back(std::make_unique<kernels::FusedDispatchGemm>());
-          check_cuda(local.back()->prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n, b),
-                                           side.k, side.n, in_place),
-                     "prepare the fused dispatch, all rows local");
-        }
-        std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
-        for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
-        std::vector<TransferMode> modes;
-        for (std::size_t b = 0; b < bands.size(); ++b) {
-          kernels::FusedDispatchGemm& kernel = *fused[b];
-          modes.push_back({fmt::format("blk/{}", bands[b]), [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
-                           [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
-        }
-        const SideTimes t = time_side(
-            side, handle, grouped, stream, o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
-            [&] {
-              for (const kernels::RowCopy& c : schedule.copies)
-                if (c.source != 0)
-                  check_cuda(cudaMemcpyAsync(side.rows_in.get() + c.dest_row * side.k, buffers.sources[c.source] + c.source_row * side.k,
-                                             c.rows * side.k * sizeof(bf16), cudaMemcpyDefault, stream),
-                             "copy engine");
-            },
-            extra, o.blocks, modes, [&] {
-              for (std::size_t b = 0; b < fused.size(); ++b)
-                throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused dispatch, band {}", bands[b]));
-            });
-        dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
-        band_rows("dispatch", side, t, bands, 1, band_table);
-        overlap_rows(side, t, o.blocks, modes, dispatch_overlap);
-        report_progress("dispatch", dispatch_gemm, dispatch_overlap, o.blocks.size() * modes.size());
-      });
-      measure_side("combine", name, tokens, combine_gemm, tripped, [&] {  // y = act w2, the rows sent back to their sources
-        Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, o.sources);
-        const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, o.sources);
-        const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n, band);
-        const std::int64_t per_source = schedule.total_rows() / o.sources;
-        PerSource destination(o.sources, per_source * side.n, o.transport, gpus);
-        side.remote_bytes = (o.sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
-        kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
-                                             {destination.pointers.begin(), destination.pointers.end()}};
-        // One kernel per band, sends per warp, and the first band's with sends per block.
-        std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
-        for (int b : bands) {
-          fused.push_back(std::make_unique<kernels::FusedCombineGemm>());
-          check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
-                     "prepare the fused combine");
-          fused.back()->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
-        }
-        kernels::FusedCombineGemm per_block;
-        check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
-        per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
-        std::vector<std::function<void()>> extra;
-        for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
-        const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
-          return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
-                              [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
-        };
-        std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
-        for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
-        const SideTimes t = time_side(
-            side, handle, grouped, stream, o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
-            [&] {
-              for (const kernels::RowSend& send : schedule.sends)
-                if (send.source != 0 && send.n == 0)  // whole rows: every N tile at once
-                  check_cuda(cudaMemcpyAsync(buffers.destinations[send.source] + send.dest_row * side.n, side.out.get() + send.row * side.n,
-                                             send.rows * side.n * sizeof(bf16), cudaMemcpyDefault, stream),
-                             "copy engine");
-            },
-            extra, o.blocks, modes, [&] {
-              for (std::size_t b = 0; b < fused.size(); ++b)
-                throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused combine, band {}, sends per warp", bands[b]));
-              throw_if_gave_up(per_block.watchdog(), "fused combine, sends per block");
-            });
-        combine_gemm.push_back(gemm_row(side, t, "-"));
-        band_rows("combine", side, t, bands, 0, band_table);
-        overlap_rows(side, t, o.blocks, modes, combine_overlap);
-        report_progress("combine", combine_gemm, combine_overlap, o.blocks.size() * modes.size());
-      });
+      measure_side("dispatch", name, tokens, c.dispatch_gemm, tripped, [&] { measure_dispatch(c, name, tokens, m, experts); });
+      measure_side("combine", name, tokens, c.combine_gemm, tripped, [&] { measure_combine(c, name, tokens, m, experts); });
     }
   }
   const std::string preamble =
@@ -440,13 +461,13 @@ void fused_section(const FusedOptions& o) {
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
                    "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "
                    "cuBLAS's rate wanted)",
-               "order", dispatch_gemm, dispatch_overlap, "copies (pull from the sources)");
+               "order", c.dispatch_gemm, c.dispatch_overlap, "copies (pull from the sources)");
   print_tables("Fused expert GEMM + combine (y = act w2): " + preamble +
                    ".\n# fused = the kernel's GEMM alone (no send blocks), all SMs; cublas / grouped as above",
-               "-", combine_gemm, combine_overlap, "sends (write back to the sources)");
-  print_band_table(band_table);
-  cublasDestroy(handle);
-  cudaStreamDestroy(stream);
+               "-", c.combine_gemm, c.combine_overlap, "sends (write back to the sources)");
+  print_band_table(c.band_table);
+  cublasDestroy(c.handle);
+  cudaStreamDestroy(c.stream);
   if (!tripped.empty()) throw std::runtime_error("a fused kernel hung (rows marked `not measured` above): " + tripped);
 }
 
