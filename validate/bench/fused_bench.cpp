@@ -228,14 +228,17 @@ std::string gemm_row(const Side& side, const SideTimes& t, const std::string& ex
 }
 
 // The GEMM part in each tile band: the first band's is the GEMM table's fused column, the others'
-// are `t.extra` from `first_extra` on.
+// are `t.extra` from `first_extra` on, then the first band's again (timed after the other bands, at
+// another place in the round: the difference between the two is the noise, METHOD.md's "time the
+// same version twice").
 void band_rows(const std::string& side_name, const Side& side, const SideTimes& t, const std::vector<int>& bands, std::size_t first_extra,
                std::vector<std::string>& out) {
-  for (std::size_t b = 0; b < bands.size(); ++b) {
-    const double time = b == 0 ? t.fused_gemm : t.extra[first_extra + b - 1];
-    out.push_back(fmt::format("{:<9} {:<14} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>8.1f} {:>8.1f}", side_name, side.model, side.tokens, bands[b],
+  const auto row = [&](const std::string& band, double time) {
+    out.push_back(fmt::format("{:<9} {:<14} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>8.1f} {:>8.1f}", side_name, side.model, side.tokens, band,
                               time * 1e3, side.flops() / time * 1e-12, 100.0 * t.cublas / time, 100.0 * t.grouped / time));
-  }
+  };
+  for (std::size_t b = 0; b < bands.size(); ++b) row(std::to_string(bands[b]), b == 0 ? t.fused_gemm : t.extra[first_extra + b - 1]);
+  row(std::to_string(bands[0]) + "*", t.extra[first_extra + bands.size() - 1]);
 }
 
 void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, const std::vector<TransferMode>& modes,
@@ -281,7 +284,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
 
 void print_band_table(const std::vector<std::string>& rows) {
   fmt::print("\n# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles, each band N column\n"
-             "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's\n");
+             "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's;\n"
+             "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round)\n");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
   for (const auto& row : rows) fmt::print("{}\n", row);
@@ -347,6 +351,7 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     }
     std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
+    extra.push_back([&] { check_cuda(local[0]->run(0, stream), "fused GEMM, again"); });
     std::vector<TransferMode> modes;
     for (std::size_t b = 0; b < bands.size(); ++b) {
       kernels::FusedDispatchGemm& kernel = *fused[b];
@@ -399,6 +404,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
+    extra.push_back([&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, again"); });
     const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
       return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
                           [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
