@@ -11,9 +11,10 @@
 //     group) into the group's pooled last hops (leaf -> NIC -> GPU), so that the uneven side's
 //     NICs stay exact. Pooling the hot senders hid their NICs: at 128 GPUs (tree 4:1, DeepSeek-V3,
 //     zipf 0.3) the combine read 17% below per-pair max-min (docs/engines.md).
-//     Source pooling: a source group is up to GROUP_NODES consecutive nodes whose NICs on that
-//     rail hang off the same leaf. The group's flow leaves
-//     from a virtual source host over one virtual link whose bandwidth is the sum of the
+//     Source pooling: a source group is up to group_nodes_for(topology) consecutive nodes (4; 1
+//     on oversubscribed networks where ECMP chooses) whose NICs on that rail hang off the same
+//     leaf. The group's flow leaves from a virtual source host over one virtual link whose
+//     bandwidth is the sum of the
 //     members' first hops on that rail (GPU -> NIC -> leaf: the smaller effective bandwidth of
 //     the two, these links carry nothing else), then follows the Boost.Graph path from that
 //     leaf to the destination node's GPU on that rail.
