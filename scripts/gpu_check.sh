@@ -28,6 +28,8 @@
 #                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
 #                  GPUs or more, on the other GPUs (peer access)
 #     quick        = build,tests
+# Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
+# FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
 # interference, mpirun with 2 ranks) print "skip" lines. Every step runs under a time limit
@@ -111,7 +113,10 @@ interference_step() {
     # No -Werror here: the GPU image has GCC 13, whose -Warray-bounds gives false positives on
     # std::vector<int> growth in plan_builder.cpp (GCC 12, used by CI, builds warning-free).
     step configure cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOMET_WITH_SIMGRID=OFF -DCOMET_WERROR=OFF
-    step build cmake --build "$BUILD" -j "$jobs"
+    # COMET_GPU_TARGETS (space-separated): build only these (e.g. "comet_gpu_tests comet_gpu_bench" for the
+    # fused part, whose CUTLASS files take most of a full build); default every target.
+    read -ra targets <<<"${COMET_GPU_TARGETS:-all}"
+    step build cmake --build "$BUILD" -j "$jobs" --target "${targets[@]}"
   fi
   if has tests; then
     step gpu-tests timeout -k 5 300 ctest --test-dir "$BUILD" -L gpu --output-on-failure
