@@ -108,4 +108,10 @@ std::string CostModel::description() const {
   return text;
 }
 
+CostModel CostModel::with_transfer_blocks(int blocks) const {
+  CostModel capped = *this;
+  capped.transfer_cap_Bps = blocks > 0 ? blocks * fused_block_Bps : 0.0;
+  return capped;
+}
+
 }  // namespace comet

@@ -9,6 +9,7 @@
 // Every measured figure replaces the datasheet formula for the ops it covers and nothing else.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -102,6 +103,15 @@ struct CostModel {
   /// by calibration (one H200, 2026-12-02: 1.01; GEMMs of a chunked layer up to 19% slower than
   /// the same GEMMs alone). The datasheet default is that measurement.
   double memory_kernel_interference = 1.0;
+  /// Bytes per second one transfer block of COMET's fused kernels moves (a dispatch copy block or
+  /// a combine send block: kernels/fused_launch.cuh). Datasheet default: 25 GB/s, what one copy
+  /// block read from host-mapped memory on one H100 (BENCHMARKS.md, "COMET's fused kernels on one
+  /// GPU"); over NVLink not yet measured (issue 19), nor in calibration files yet.
+  double fused_block_Bps = 25e9;
+  /// Cap on a GPU-attached link (NVLink, PCIe to its NIC) while a fused Plan runs: its transfer
+  /// blocks x fused_block_Bps (with_transfer_blocks); 0: none. Each such link is capped on its
+  /// own, though the blocks serve both at once: an upper bound when a GPU sends over both.
+  double transfer_cap_Bps = 0.0;
 
   /// Measured kernel costs over every shape the calibration ran: for shapes it did not run.
   /// Unset: the datasheet formula.
@@ -132,8 +142,13 @@ struct CostModel {
   const std::optional<LinearCost>& kernel_cost(OpKind kind, Direction direction, int hidden, int ffn) const;
   /// Effective all-to-all bandwidth of a link.
   double effective_Bps(const TopologyLink& link) const {
-    return link.bandwidth_Bps * link_efficiency[static_cast<std::size_t>(link.link_class)];
+    const double Bps = link.bandwidth_Bps * link_efficiency[static_cast<std::size_t>(link.link_class)];
+    const bool gpu_attached = link.link_class == LinkClass::NVLINK || link.link_class == LinkClass::PCIE;
+    return transfer_cap_Bps > 0.0 && gpu_attached ? std::min(Bps, transfer_cap_Bps) : Bps;
   }
+  /// This model for a Plan whose transfers run on `blocks` fused transfer blocks per GPU
+  /// (PlanHeader::transfer_blocks; 0: itself).
+  CostModel with_transfer_blocks(int blocks) const;
   /// One line for command preambles: "h200, calibrated DATE on GPU (FILE)", "h100-sxm datasheet
   /// defaults", or "h200 from FILE (no measurement provenance)" for a file without a date.
   std::string description() const;

@@ -16,7 +16,7 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
     double seconds = 0.0;
     for (const ExpertWork& w : plan.work(op))
       seconds += model.expert_time_s(pass, static_cast<double>(w.tokens), plan.header().hidden, plan.header().expert_ffn);
-    return seconds / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
+    return seconds * op.work_share / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
   }
   const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
   const double amount = by_bytes ? op.bytes : op.flops;
@@ -32,6 +32,18 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   // NON_MOE, SHARED_EXPERT: the GPU's tokens are not in the op; attention blocks and shared
   // experts run on whole sequences, so a large-M efficiency.
   return op.flops / (model.peak_flops * model.gemm_efficiency(4096)) + model.launch_overhead_s;
+}
+
+double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model) {
+  if (op.kind == OpKind::EXPERT_GEMM) {
+    double rows = 0.0;
+    for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
+    return rows > 0.0 ? compute_time_s(plan, op, model) * std::min(1.0, FUSED_TILE_ROWS / rows) : 0.0;
+  }
+  const int blocks = plan.header().transfer_blocks;
+  if (op.kind != OpKind::ALL_TO_ALL || blocks <= 0) return 0.0;
+  constexpr double BF16_BYTES = 2.0;  // the fused kernels move bf16 rows
+  return FUSED_TILE_ROWS * plan.header().hidden * BF16_BYTES / (blocks * model.fused_block_Bps);
 }
 
 }  // namespace comet

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <stdexcept>
 
@@ -83,16 +84,23 @@ double TransferMatrix::total_bytes() const {
 
 Plan::Plan(PlanHeader header) : header_(std::move(header)) {}
 
-std::int32_t Plan::add(Op op, std::span<const std::int32_t> deps) {
+std::int32_t Plan::add(Op op, std::span<const std::int32_t> deps, std::span<const std::int32_t> streaming) {
   const auto id = static_cast<std::int32_t>(ops_.size());
   for (std::int32_t dep : deps)
     if (dep < 0 || dep >= id) throw std::logic_error(fmt::format("op {} depends on op {} not yet added", id, dep));
+  for (std::int32_t dep : streaming) {
+    if (dep < 0 || dep >= id) throw std::logic_error(fmt::format("op {} streams from op {} not yet added", id, dep));
+    if (std::find(deps.begin(), deps.end(), dep) != deps.end())
+      throw std::logic_error(fmt::format("op {} both waits for and streams from op {}", id, dep));
+  }
   if (op.kind == OpKind::ALL_TO_ALL && (op.matrix < 0 || op.matrix >= static_cast<std::int32_t>(matrices_.size())))
     throw std::logic_error(fmt::format("all-to-all op {} has no matrix", id));
   op.id = id;
   ops_.push_back(op);
   dep_ids_.insert(dep_ids_.end(), deps.begin(), deps.end());
   dep_start_.push_back(static_cast<std::int64_t>(dep_ids_.size()));
+  stream_dep_ids_.insert(stream_dep_ids_.end(), streaming.begin(), streaming.end());
+  stream_dep_start_.push_back(static_cast<std::int64_t>(stream_dep_ids_.size()));
   return id;
 }
 
@@ -124,6 +132,9 @@ std::uint64_t Plan::hash(bool with_policy_names) const {
     h.text(header_.partition);
     h.text(header_.a2a);
   }
+  // Fields added later are hashed only when set, so that the Plans of recorded measurements
+  // (tests/data, calibrations/, benchmarks/) keep their hashes.
+  if (header_.transfer_blocks != 0) h.value(header_.transfer_blocks);
   for (const Op& op : ops_) {
     h.value(op.id);
     h.value(static_cast<int>(op.kind));
@@ -138,11 +149,13 @@ std::uint64_t Plan::hash(bool with_policy_names) const {
     h.value(op.flops);
     h.value(op.bytes);
     h.value(op.compute_sm_fraction);
+    if (op.work_share != 1.0) h.value(op.work_share);
     h.value(op.matrix);
     h.value(op.reversed ? 1 : 0);
     h.value(op.first_work);
     h.value(op.num_work);
     for (std::int32_t dep : deps(op.id)) h.value(dep);
+    for (std::int32_t dep : streaming_deps(op.id)) h.value(-1 - dep);  // apart from an ordinary one
   }
   for (const TransferMatrix& m : matrices_) {
     h.value(m.transfers.size());
@@ -161,7 +174,8 @@ std::uint64_t Plan::hash(bool with_policy_names) const {
 
 std::size_t Plan::memory_bytes() const {
   std::size_t bytes = ops_.capacity() * sizeof(Op) + dep_ids_.capacity() * sizeof(std::int32_t) +
-                      dep_start_.capacity() * sizeof(std::int64_t) + expert_work_.capacity() * sizeof(ExpertWork);
+                      dep_start_.capacity() * sizeof(std::int64_t) + stream_dep_ids_.capacity() * sizeof(std::int32_t) +
+                      stream_dep_start_.capacity() * sizeof(std::int64_t) + expert_work_.capacity() * sizeof(ExpertWork);
   for (const TransferMatrix& m : matrices_) bytes += m.transfers.capacity() * sizeof(Transfer);
   return bytes;
 }
@@ -170,16 +184,17 @@ std::size_t Plan::memory_bytes() const {
 
 namespace comet {
 
-Successors successors_of(const Plan& plan) {
+Successors successors_of(const Plan& plan, bool streaming) {
+  auto deps = [&](std::int32_t op) { return streaming ? plan.streaming_deps(op) : plan.deps(op); };
   Successors s;
   s.start.assign(plan.ops().size() + 1, 0);
   for (const Op& op : plan.ops())
-    for (std::int32_t dep : plan.deps(op.id)) ++s.start[dep + 1];
+    for (std::int32_t dep : deps(op.id)) ++s.start[dep + 1];
   for (std::size_t i = 1; i < s.start.size(); ++i) s.start[i] += s.start[i - 1];
   s.ids.resize(s.start.back());
   std::vector<std::size_t> fill(s.start.begin(), s.start.end() - 1);
   for (const Op& op : plan.ops())
-    for (std::int32_t dep : plan.deps(op.id)) s.ids[fill[dep]++] = op.id;
+    for (std::int32_t dep : deps(op.id)) s.ids[fill[dep]++] = op.id;
   return s;
 }
 

@@ -76,6 +76,9 @@ struct Op {
   double flops = 0.0;       ///< compute work (GEMMs, attention)
   double bytes = 0.0;       ///< memory traffic of memory-bound ops (permute, unpermute, gate reads)
   double compute_sm_fraction = 1.0;  ///< share of SMs the op may use (fine-grained overlap reserves some)
+  /// EXPERT_GEMM: the share of each expert's pass it computes (1; a fused policy splits the pass
+  /// into its two projections, the SwiGLU gate + up GEMM 2/3 of the flops and the down GEMM 1/3).
+  double work_share = 1.0;
   std::int32_t matrix = -1;          ///< ALL_TO_ALL: index into Plan::matrices()
   bool reversed = false;             ///< ALL_TO_ALL: traffic flows dst -> src of the matrix
   std::int32_t first_work = 0;       ///< EXPERT_GEMM, EXPERT_WGRAD: range in Plan::expert_work()
@@ -90,6 +93,10 @@ struct PlanHeader {
   int hidden = 0;
   int expert_ffn = 0;
   std::string placement, partition, a2a;
+  /// Fused policies (`comet:B`): the thread blocks each GPU gives its transfers inside the fused
+  /// kernels, which cap what one GPU's all-to-all parts move (CostModel::fused_block_Bps each);
+  /// 0: the transfers are NCCL's, uncapped.
+  int transfer_blocks = 0;
 };
 
 StreamRole stream_of(const Op& op);
@@ -98,8 +105,12 @@ class Plan {
  public:
   explicit Plan(PlanHeader header);
 
-  /// Appends an op; `deps` must name existing ops. Returns its id.
-  std::int32_t add(Op op, std::span<const std::int32_t> deps);
+  /// Appends an op; `deps` must name existing ops. Returns its id. `streaming` (existing ops too,
+  /// none of them in `deps`): producers the op streams from, as a fused kernel's GEMM consumes
+  /// rows while they arrive (docs/policies.md, "comet:B"): the op may start once each of them
+  /// has started (and its `deps` have ended), and it cannot end before each has ended plus its
+  /// streaming tail (streaming_tail_s). An all-to-all's part on GPU g counts as its end there.
+  std::int32_t add(Op op, std::span<const std::int32_t> deps, std::span<const std::int32_t> streaming = {});
   std::int32_t add_matrix(TransferMatrix matrix);
   /// Appends expert work items; returns the index of the first.
   std::int32_t add_work(std::span<const ExpertWork> work);
@@ -113,6 +124,10 @@ class Plan {
   std::span<const ExpertWork> work(const Op& op) const {
     return {expert_work_.data() + op.first_work, static_cast<std::size_t>(op.num_work)};
   }
+  std::span<const std::int32_t> streaming_deps(std::int32_t op) const {
+    return {stream_dep_ids_.data() + stream_dep_start_[op], stream_dep_ids_.data() + stream_dep_start_[op + 1]};
+  }
+  bool has_streaming() const { return !stream_dep_ids_.empty(); }
   std::size_t num_dependencies() const { return dep_ids_.size(); }
 
   /// FNV-1a over the header (policy names included), every op, dependency, matrix and work
@@ -131,6 +146,8 @@ class Plan {
   std::vector<Op> ops_;
   std::vector<std::int64_t> dep_start_{0};
   std::vector<std::int32_t> dep_ids_;
+  std::vector<std::int64_t> stream_dep_start_{0};
+  std::vector<std::int32_t> stream_dep_ids_;
   std::vector<TransferMatrix> matrices_;
   std::vector<ExpertWork> expert_work_;
 };
@@ -147,6 +164,7 @@ struct Successors {
     return {ids.data() + start[op], ids.data() + start[op + 1]};
   }
 };
-Successors successors_of(const Plan& plan);
+/// With `streaming`, who streams from each op (Plan::streaming_deps inverted) instead.
+Successors successors_of(const Plan& plan, bool streaming = false);
 
 }  // namespace comet

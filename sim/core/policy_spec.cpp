@@ -20,7 +20,8 @@ std::vector<PolicyForm> forms(PolicyFamily family) {
       return {{"contiguous", false, ""}, {"strided", false, ""}, {"topology", false, ""},
               {"bottleneck", false, ""}, {"replicate", true, "R"}};
     case PolicyFamily::PARTITION:
-      return {{"none", false, ""}, {"fixed", true, "K"}, {"tapered", true, "K"}, {"dynamic", false, ""}, {"fine", false, ""}};
+      return {{"none", false, ""}, {"fixed", true, "K"}, {"tapered", true, "K"}, {"dynamic", false, ""}, {"fine", false, ""},
+              {"comet", true, "B"}};
     case PolicyFamily::A2A:
       return {{"direct", false, ""}, {"hierarchical", false, ""}};
   }

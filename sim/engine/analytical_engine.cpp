@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <queue>
 #include <tuple>
 
@@ -14,7 +15,9 @@
 namespace comet {
 namespace {
 
-enum class EventType { READY, COMPUTE_END, TRANSFER_BEGIN, TRANSFER_CHECK };
+// STREAM_RELEASE: an all-to-all streaming from computations (a fused combine) may end its parts
+// from now: its producers ended a streaming tail ago.
+enum class EventType { READY, COMPUTE_END, TRANSFER_BEGIN, TRANSFER_CHECK, STREAM_RELEASE };
 
 struct Event {
   double time;
@@ -67,12 +70,13 @@ class Schedule {
       switch (event.type) {
         case EventType::READY: start(event.op); break;
         case EventType::COMPUTE_END:
-          if (event.version == compute_version_[event.op]) finish(event.op);  // else retimed since
+          if (event.version == compute_version_[event.op]) computation_reached_end(event.op);  // else retimed since
           break;
         case EventType::TRANSFER_BEGIN: begin_transfer(event.op); break;
         case EventType::TRANSFER_CHECK:
           if (ActiveTransfer* t = find_active(event.op); t && t->version == event.version) parts_reached(*t);
           break;
+        case EventType::STREAM_RELEASE: stream_released(event.op); break;
       }
     }
     record_link_usage(plan_, timeline_, footprints_, topology_, model_);
@@ -95,17 +99,69 @@ class Schedule {
     if (op.kind == OpKind::ALL_TO_ALL) {
       entry.start_s = now_;
       push(now_ + startup_s(footprints_.of(op), model_), EventType::TRANSFER_BEGIN, id);
-      return;
+    } else {
+      std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
+      scheduled_[id] = 1;
+      if (entry.end_s < stream_floor_[id]) {  // its producers ended while its other inputs kept it
+        set_end(op, stream_floor_[id]);
+      } else {
+        push_compute_end(id, entry.end_s);
+      }
+      refresh_slowdown(op.gpu);
     }
-    std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
-    push_compute_end(id, entry.end_s);
-    refresh_slowdown(op.gpu);
+    // What streams from it starts with it, before ops that became ready at the same time after
+    // it (as the SimGrid engines' scheduler starts them).
+    std::vector<std::int32_t> streaming;
+    release_.started(id, streaming);
+    for (std::int32_t next : streaming) start(next);
   }
+
+  // A computation reached its end: it ends unless a streaming producer holds it (Plan::add).
+  void computation_reached_end(std::int32_t id) {
+    const Op& op = plan_.ops()[id];
+    if (release_.streams_pending(id) > 0) return set_end(op, HELD_END_S);
+    if (now_ < stream_floor_[id]) return set_end(op, stream_floor_[id]);
+    finish(id);
+  }
+
+  void set_end(const Op& op, double end_s) {
+    streams_.set_end(op, end_s, now_, retimed_);
+    apply_retimed();
+  }
+
+  // The ops whose last streaming producer just ended: each may end a streaming tail from now.
+  void handle_stream_ends() {
+    for (std::int32_t id : release_.take_stream_ends()) {
+      const Op& op = plan_.ops()[id];
+      stream_floor_[id] = now_ + streaming_tail_s(plan_, op, model_);
+      if (op.kind == OpKind::ALL_TO_ALL) {
+        push(stream_floor_[id], EventType::STREAM_RELEASE, id);
+      } else if (scheduled_[id] && (timeline_.ops[id].end_s < stream_floor_[id] || timeline_.ops[id].end_s >= HELD_END_S)) {
+        set_end(op, stream_floor_[id]);  // ends no earlier than the floor; a held one at it
+      }
+    }
+  }
+
+  // Streaming all-to-all `id` may end its parts now: a held one (all its bytes moved) ends them,
+  // a moving one checks them at once.
+  void stream_released(std::int32_t id) {
+    if (const auto held = held_.find(id); held != held_.end()) {
+      active_.push_back(held->second);
+      held_.erase(held);
+      parts_reached(active_.back());
+    } else if (ActiveTransfer* t = find_active(id)) {
+      parts_reached(*t);
+    }
+  }
+
+  // Whether all-to-all `id`'s parts must wait: it streams from producers not ended a tail ago.
+  bool gated(std::int32_t id) const { return release_.streams_pending(id) > 0 || now_ < stream_floor_[id]; }
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
     refresh_slowdown(plan_.ops()[id].gpu);
     release_.computation_done(id, ready_);
+    handle_stream_ends();
     push_ready();
   }
 
@@ -119,7 +175,11 @@ class Schedule {
     for (const Retimed& r : retimed_) {
       timeline_.ops[r.op].start_s = r.start_s;
       timeline_.ops[r.op].end_s = r.end_s;
-      push_compute_end(r.op, r.end_s);
+      if (r.end_s < HELD_END_S) {
+        push_compute_end(r.op, r.end_s);
+      } else {
+        ++compute_version_[r.op];  // held: no end until its release sets one
+      }
     }
     retimed_.clear();
   }
@@ -147,6 +207,13 @@ class Schedule {
   void parts_reached(ActiveTransfer& t) {
     const std::vector<PartThreshold>& parts = t.footprint->parts;
     const double moved = 1.0 - t.remaining;
+    if (gated(t.op)) {  // streaming from computations not ended: no part ends yet
+      if (moved + PROGRESS_TOLERANCE < 1.0) return push_check(t);
+      held_.emplace(t.op, t);  // every byte moved: it waits for its producers, off the links
+      part_dirty_[t.part] = 1;
+      active_.erase(active_.begin() + (&t - active_.data()));
+      return solve_dirty_parts();
+    }
     std::vector<GpuPartEnd>& ends = timeline_.gpu_part_ends[t.op];
     while (t.parts_done < parts.size() && threshold(t) <= moved + PROGRESS_TOLERANCE) {
       const std::int32_t gpu = parts[t.parts_done++].gpu;
@@ -154,6 +221,7 @@ class Schedule {
       streams_.communication_ends(gpu, now_, retimed_);
       apply_retimed();
       release_.part_done(t.op, gpu, ready_);
+      handle_stream_ends();
       refresh_slowdown(gpu);  // may re-solve the rates: `t` stays valid (no op starts or ends)
     }
     if (t.parts_done < parts.size()) {
@@ -165,6 +233,7 @@ class Schedule {
     std::sort(ends.begin(), ends.end(), [](const GpuPartEnd& a, const GpuPartEnd& b) { return a.gpu < b.gpu; });
     timeline_.ops[id].end_s = now_;
     release_.all_to_all_done(id, t.footprint->gpus, true, ready_);
+    handle_stream_ends();
     part_dirty_[t.part] = 1;
     active_.erase(active_.begin() + (&t - active_.data()));
     push_ready();
@@ -260,8 +329,9 @@ class Schedule {
     push(now_ + std::max(0.0, to_move) / t.rate, EventType::TRANSFER_CHECK, t.op);
   }
 
-  // The share of the op that must have moved for its next part to end.
+  // The share of the op that must have moved for its next part to end (all of it while gated).
   double threshold(const ActiveTransfer& t) const {
+    if (gated(t.op)) return 1.0;
     return per_gpu_ && t.parts_done < t.footprint->parts.size() ? t.footprint->parts[t.parts_done].fraction : 1.0;
   }
 
@@ -283,6 +353,10 @@ class Schedule {
   std::vector<std::int32_t> ready_;  // scratch: ops a release made ready
   std::vector<Retimed> retimed_;     // scratch: computations a communication change moved
   std::vector<std::uint64_t> compute_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
+  std::vector<char> scheduled_ = std::vector<char>(plan_.ops().size(), 0);  // computations on their streams
+  /// Per op: the earliest it may end, its streaming producers' end plus its tail (-inf: none yet).
+  std::vector<double> stream_floor_ = std::vector<double>(plan_.ops().size(), -std::numeric_limits<double>::infinity());
+  std::map<std::int32_t, ActiveTransfer> held_;  // streaming all-to-alls with every byte moved, waiting
   ComputeStreams streams_;
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()
   std::vector<std::int32_t> touched_;
@@ -303,6 +377,8 @@ class Schedule {
 }  // namespace
 
 Timeline AnalyticalEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
+  if (plan.header().transfer_blocks > 0 && model.transfer_cap_Bps == 0.0)  // a fused Plan: its blocks cap its transfers
+    return run(plan, topology, model.with_transfer_blocks(plan.header().transfer_blocks));
   Schedule schedule(plan, topology, model, options_);
   Timeline timeline = schedule.run();
   if (options_.made_pacing) *options_.made_pacing = schedule.pacing();

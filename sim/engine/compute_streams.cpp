@@ -1,6 +1,7 @@
 #include "compute_streams.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace comet {
 
@@ -35,7 +36,7 @@ std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration
   }
   stream_free = begin + duration_s;
   auto& queue = queued_[op.gpu][static_cast<std::size_t>(role)];
-  while (!queue.empty() && queue.front().end_s <= now) queue.pop_front();
+  while (!queue.empty() && queue.front().end_s < now) queue.pop_front();
   queue.push_back({op.id, now, begin, begin + duration_s, rate, slowable});
   return {begin, begin + duration_s};
 }
@@ -43,9 +44,13 @@ std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration
 void ComputeStreams::retime(std::int32_t gpu, double now, std::vector<Retimed>& retimed) {
   for (std::size_t role = 0; role < NUM_STREAM_ROLES; ++role) {
     auto& queue = queued_[gpu][role];
-    while (!queue.empty() && queue.front().end_s <= now) queue.pop_front();
+    while (!queue.empty() && queue.front().end_s < now) queue.pop_front();
     double shift = 0.0;  // how much later (or earlier) the previous op of the stream now ends
     for (Scheduled& s : queue) {
+      if (s.held) {  // its end waits for a producer, not for its work
+        shift = 0.0;
+        continue;
+      }
       const double rate = rate_of(gpu, s.slowable);
       double start = s.start_s, end = 0.0;
       if (s.start_s <= now) {  // running: its work left at the new rate
@@ -62,6 +67,25 @@ void ComputeStreams::retime(std::int32_t gpu, double now, std::vector<Retimed>& 
     }
     free_at_[gpu][role] += shift;
   }
+}
+
+void ComputeStreams::set_end(const Op& op, double end_s, double now, std::vector<Retimed>& retimed) {
+  auto& queue = queued_[op.gpu][static_cast<std::size_t>(stream_of(op))];
+  auto it = std::find_if(queue.begin(), queue.end(), [&](const Scheduled& s) { return s.op == op.id; });
+  if (it == queue.end()) throw std::logic_error("set_end: the op is not scheduled on its stream (it ended already)");
+  double shift = end_s - it->end_s;
+  it->end_s = end_s;
+  it->held = end_s >= HELD_END_S;
+  retimed.push_back({it->op, it->start_s, it->end_s});
+  for (++it; it != queue.end() && it->start_s >= now; ++it) {  // queued behind it: keep their gaps
+    const double start = std::max({it->ready_s, now, it->start_s + shift});
+    const double end = start + (it->end_s - it->start_s);
+    shift = end - it->end_s;
+    it->start_s = start;
+    it->end_s = end;
+    retimed.push_back({it->op, start, end});
+  }
+  free_at_[op.gpu][static_cast<std::size_t>(stream_of(op))] += shift;
 }
 
 void ComputeStreams::communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed) {

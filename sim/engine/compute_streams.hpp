@@ -31,6 +31,11 @@
 
 namespace comet {
 
+/// Placeholder end of a computation held by a streaming producer that has not ended (Plan::add's
+/// `streaming`): far past any simulated time, so the ops queued behind it on its stream wait; the
+/// hold's release sets the real end (set_end). Engines arm no end at or past it.
+inline constexpr double HELD_END_S = 1e6;
+
 /// An op whose times changed: its new start and end (seconds).
 struct Retimed {
   std::int32_t op = 0;
@@ -55,6 +60,11 @@ class ComputeStreams {
   /// ended.
   bool refresh_transfer_slowdown(std::int32_t gpu, double now);
   bool transfers_slowed(std::int32_t gpu) const { return transfers_slowed_[gpu] != 0; }
+  /// Moves the end of computation `op` (scheduled, not yet ended) to `end_s` (HELD_END_S: held
+  /// until a set_end with its real end); the ops queued behind it on its stream keep their gaps.
+  /// A held op keeps its end when communication changes rates. Appends what moved to `retimed`,
+  /// `op` included.
+  void set_end(const Op& op, double end_s, double now, std::vector<Retimed>& retimed);
 
  private:
   struct Scheduled {
@@ -62,6 +72,7 @@ class ComputeStreams {
     double ready_s, start_s, end_s;
     double rate;      ///< share of full speed it runs at now
     bool slowable;    ///< slowed by communication (not on reserved SMs)
+    bool held = false;  ///< its end is set by set_end (a streaming producer), not by its rate
   };
   /// Seconds of the memory kernels scheduled on `gpu`'s side streams that overlap [begin, end).
   double memory_overlap_s(std::int32_t gpu, double begin, double end);

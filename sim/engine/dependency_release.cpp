@@ -16,13 +16,15 @@ bool per_gpu_completion() {
 }
 
 DependencyRelease::DependencyRelease(const Plan& plan)
-    : plan_(plan), successors_(successors_of(plan)), pending_(plan.ops().size()) {
+    : plan_(plan), successors_(successors_of(plan)), streamers_(successors_of(plan, true)), pending_(plan.ops().size()),
+      streams_pending_(plan.ops().size()) {
+  auto by_gpu = [&](std::int32_t a, std::int32_t b) { return plan.ops()[a].gpu < plan.ops()[b].gpu; };
   for (const Op& op : plan.ops()) {
-    pending_[op.id] = static_cast<int>(plan.deps(op.id).size());
+    streams_pending_[op.id] = static_cast<int>(plan.streaming_deps(op.id).size());
+    pending_[op.id] = static_cast<int>(plan.deps(op.id).size()) + streams_pending_[op.id];
     if (op.kind != OpKind::ALL_TO_ALL) continue;
-    auto* first = successors_.ids.data() + successors_.start[op.id];
-    auto* last = successors_.ids.data() + successors_.start[op.id + 1];
-    std::stable_sort(first, last, [&](std::int32_t a, std::int32_t b) { return plan.ops()[a].gpu < plan.ops()[b].gpu; });
+    for (Successors* s : {&successors_, &streamers_})
+      std::stable_sort(s->ids.data() + s->start[op.id], s->ids.data() + s->start[op.id + 1], by_gpu);
   }
 }
 
@@ -33,24 +35,42 @@ std::vector<std::int32_t> DependencyRelease::roots() const {
   return roots;
 }
 
+void DependencyRelease::started(std::int32_t op, std::vector<std::int32_t>& ready) {
+  for (std::int32_t next : streamers_.of(op)) release(next, ready);
+}
+
 void DependencyRelease::computation_done(std::int32_t op, std::vector<std::int32_t>& ready) {
   for (std::int32_t next : successors_.of(op)) release(next, ready);
+  for (std::int32_t next : streamers_.of(op)) stream_ended(next);
+}
+
+template <class Act>
+void DependencyRelease::on_gpu(const Successors& successors, std::int32_t op, std::int32_t gpu, Act act) {
+  const std::span<const std::int32_t> next = successors.of(op);
+  auto on = [&](std::int32_t id) { return plan_.ops()[id].gpu; };
+  const auto first = std::partition_point(next.begin(), next.end(), [&](std::int32_t id) { return on(id) < gpu; });
+  for (auto it = first; it != next.end() && on(*it) == gpu; ++it) act(*it);
+}
+
+template <class Act>
+void DependencyRelease::rest(const Successors& successors, std::int32_t op, std::span<const std::int32_t> gpus,
+                             bool parts_released, Act act) {
+  for (std::int32_t next : successors.of(op)) {
+    const std::int32_t gpu = plan_.ops()[next].gpu;
+    const bool released_by_part = parts_released && gpu >= 0 && std::binary_search(gpus.begin(), gpus.end(), gpu);
+    if (!released_by_part) act(next);
+  }
 }
 
 void DependencyRelease::part_done(std::int32_t op, std::int32_t gpu, std::vector<std::int32_t>& ready) {
-  const std::span<const std::int32_t> next = successors_.of(op);
-  auto on = [&](std::int32_t id) { return plan_.ops()[id].gpu; };
-  const auto first = std::partition_point(next.begin(), next.end(), [&](std::int32_t id) { return on(id) < gpu; });
-  for (auto it = first; it != next.end() && on(*it) == gpu; ++it) release(*it, ready);
+  on_gpu(successors_, op, gpu, [&](std::int32_t next) { release(next, ready); });
+  on_gpu(streamers_, op, gpu, [&](std::int32_t next) { stream_ended(next); });
 }
 
 void DependencyRelease::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus, bool parts_released,
                                         std::vector<std::int32_t>& ready) {
-  for (std::int32_t next : successors_.of(op)) {
-    const std::int32_t gpu = plan_.ops()[next].gpu;
-    const bool released_by_part = parts_released && gpu >= 0 && std::binary_search(gpus.begin(), gpus.end(), gpu);
-    if (!released_by_part) release(next, ready);
-  }
+  rest(successors_, op, gpus, parts_released, [&](std::int32_t next) { release(next, ready); });
+  rest(streamers_, op, gpus, parts_released, [&](std::int32_t next) { stream_ended(next); });
 }
 
 }  // namespace comet

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "plan.hpp"
@@ -26,6 +27,13 @@ class DependencyRelease {
 
   /// Ops without dependencies, in id order.
   std::vector<std::int32_t> roots() const;
+  /// Op `op` started: appends the ops streaming from it that it makes ready to `ready`.
+  void started(std::int32_t op, std::vector<std::int32_t>& ready);
+  /// Streaming producers of `op` that have not ended yet (on its GPU).
+  int streams_pending(std::int32_t op) const { return streams_pending_[op]; }
+  /// The ops whose last streaming producer ended since the last call (they may now end, after
+  /// their streaming tail); cleared by the call.
+  std::vector<std::int32_t> take_stream_ends() { return std::exchange(stream_ends_, {}); }
   /// Computation `op` ended: appends the ops it makes ready to `ready`.
   void computation_done(std::int32_t op, std::vector<std::int32_t>& ready);
   /// GPU `gpu`'s part of all-to-all `op` ended: appends the computations on `gpu` it makes ready.
@@ -40,10 +48,22 @@ class DependencyRelease {
   void release(std::int32_t next, std::vector<std::int32_t>& ready) {
     if (--pending_[next] == 0) ready.push_back(next);
   }
+  void stream_ended(std::int32_t next) {
+    if (--streams_pending_[next] == 0) stream_ends_.push_back(next);
+  }
+  /// Calls act(successor) for the successors of all-to-all `op` in `successors` on `gpu`.
+  template <class Act>
+  void on_gpu(const Successors& successors, std::int32_t op, std::int32_t gpu, Act act);
+  /// Calls act(successor) for those not released by parts already (all_to_all_done).
+  template <class Act>
+  void rest(const Successors& successors, std::int32_t op, std::span<const std::int32_t> gpus, bool parts_released, Act act);
 
   const Plan& plan_;
   Successors successors_;  ///< an all-to-all's successors sorted by their GPU (all-to-alls, -1, first)
+  Successors streamers_;   ///< who streams from each op, sorted alike
   std::vector<int> pending_;
+  std::vector<int> streams_pending_;
+  std::vector<std::int32_t> stream_ends_;
 };
 
 }  // namespace comet

@@ -289,6 +289,8 @@ std::vector<double> simulate_flows(const Plan& plan, const Topology& topology, c
 }
 
 Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
+  if (plan.header().transfer_blocks > 0 && model.transfer_cap_Bps == 0.0)  // a fused Plan: its blocks cap its transfers
+    return run(plan, topology, model.with_transfer_blocks(plan.header().transfer_blocks));
   const int max_gpus = packet_ ? 64 : FLOW_MAX_GPUS;
   if (topology.num_gpus() > max_gpus)
     throw InputError({"<command line>", 0, 0}, "--engine", name(),

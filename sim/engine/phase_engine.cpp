@@ -180,6 +180,8 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
 }
 
 Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const CostModel& model) {
+  if (plan.header().transfer_blocks > 0 && model.transfer_cap_Bps == 0.0)  // a fused Plan: its blocks cap its transfers
+    return run(plan, topology, model.with_transfer_blocks(plan.header().transfer_blocks));
   // With the cost model only where ops are paced: their demand bytes (the parts are not used here).
   A2aFootprints footprints(plan, topology, pacing_applies(topology) ? &model : nullptr);
   const std::vector<std::vector<EdgeLink>> edges = gpu_edge_links(topology, model);

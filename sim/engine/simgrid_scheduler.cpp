@@ -1,9 +1,13 @@
 #include "simgrid_scheduler.hpp"
 
+#include "op_costs.hpp"
+
 #include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 
 #include <algorithm>
+#include <limits>
+#include <utility>
 #include <stdexcept>
 
 namespace comet {
@@ -11,10 +15,11 @@ namespace comet {
 OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
                          std::function<void(std::int32_t)> start_all_to_all,
                          std::function<void(std::int32_t, bool)> slow_transfers)
-    : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
+    : plan_(plan), model_(model), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
       slow_transfers_(std::move(slow_transfers)),
       times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
-      timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model) {}
+      timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model), scheduled_(plan.ops().size(), 0),
+      stream_floor_(plan.ops().size(), -std::numeric_limits<double>::infinity()), kept_(plan.has_streaming() ? plan.ops().size() : 0) {}
 
 void OpScheduler::start(const std::vector<bool>& included) {
   for (std::int32_t id : release_.roots())
@@ -27,12 +32,52 @@ void OpScheduler::start_op(std::int32_t id) {
   if (op.kind == OpKind::ALL_TO_ALL) {
     times_[2 * id] = now;
     start_all_to_all_(id);
-    return;
+  } else {
+    const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
+    times_[2 * id] = begin;
+    scheduled_[id] = 1;
+    if (end < stream_floor_[id]) {  // its producers ended while its other inputs kept it
+      set_end(id, stream_floor_[id]);
+    } else {
+      arm(id, end);
+    }
+    refresh_slowdown(op.gpu);
   }
-  const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
-  times_[2 * id] = begin;
-  arm(id, end);
-  refresh_slowdown(op.gpu);
+  release_.started(id, ready_);  // what streams from it may start too
+  start_ready();
+}
+
+void OpScheduler::reached_end(std::int32_t id) {
+  if (release_.streams_pending(id) > 0) return set_end(id, HELD_END_S);
+  if (simgrid::s4u::Engine::get_clock() < stream_floor_[id]) return set_end(id, stream_floor_[id]);
+  finish(id);
+}
+
+void OpScheduler::set_end(std::int32_t id, double end_s) {
+  streams_.set_end(plan_.ops()[id], end_s, simgrid::s4u::Engine::get_clock(), retimed_);
+  apply_retimed();
+}
+
+void OpScheduler::handle_stream_ends() {
+  const double now = simgrid::s4u::Engine::get_clock();
+  for (std::int32_t id : release_.take_stream_ends()) {
+    stream_floor_[id] = now + streaming_tail_s(plan_, plan_.ops()[id], model_);
+    if (plan_.ops()[id].kind == OpKind::ALL_TO_ALL) {
+      simgrid::kernel::timer::Timer::set(stream_floor_[id], [this, id] { replay(id); });
+    } else if (scheduled_[id] && (times_[2 * id + 1] < stream_floor_[id] || times_[2 * id + 1] >= HELD_END_S)) {
+      set_end(id, stream_floor_[id]);  // ends no earlier than the floor; a held one at it
+    }
+  }
+}
+
+bool OpScheduler::gated(std::int32_t op) const {
+  return release_.streams_pending(op) > 0 || simgrid::s4u::Engine::get_clock() < stream_floor_[op];
+}
+
+void OpScheduler::replay(std::int32_t op) {
+  Kept kept = std::exchange(kept_[op], {});
+  for (std::int32_t gpu : kept.parts) end_part(op, gpu);
+  if (kept.done) end_all_to_all(op, kept.gpus);
 }
 
 void OpScheduler::refresh_slowdown(std::int32_t gpu) {
@@ -42,8 +87,10 @@ void OpScheduler::refresh_slowdown(std::int32_t gpu) {
 
 void OpScheduler::arm(std::int32_t id, double end_s) {
   const std::uint64_t version = ++timer_version_[id];
+  times_[2 * id + 1] = end_s;  // as it stands (a held op: HELD_END_S); the timer that fires sets it again
+  if (end_s >= HELD_END_S) return;  // held: no timer until its release sets an end
   simgrid::kernel::timer::Timer::set(end_s, [this, id, version] {
-    if (version == timer_version_[id]) finish(id);
+    if (version == timer_version_[id]) reached_end(id);
   });
 }
 
@@ -66,6 +113,7 @@ void OpScheduler::finish(std::int32_t id) {
   times_[2 * id + 1] = simgrid::s4u::Engine::get_clock();
   refresh_slowdown(plan_.ops()[id].gpu);
   release_.computation_done(id, ready_);
+  handle_stream_ends();
   start_ready();
 }
 
@@ -76,15 +124,30 @@ void OpScheduler::communication_begins(std::span<const std::int32_t> gpus) {
 }
 
 void OpScheduler::part_done(std::int32_t op, std::int32_t gpu) {
+  if (!kept_.empty() && gated(op)) return kept_[op].parts.push_back(gpu);
+  end_part(op, gpu);
+}
+
+void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus) {
+  if (!kept_.empty() && gated(op)) {
+    kept_[op].done = true;
+    kept_[op].gpus.assign(gpus.begin(), gpus.end());
+    return;
+  }
+  end_all_to_all(op, gpus);
+}
+
+void OpScheduler::end_part(std::int32_t op, std::int32_t gpu) {
   parts_[op].push_back({gpu, simgrid::s4u::Engine::get_clock()});
   streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
   apply_retimed();
   refresh_slowdown(gpu);
   release_.part_done(op, gpu, ready_);
+  handle_stream_ends();
   start_ready();
 }
 
-void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t> gpus) {
+void OpScheduler::end_all_to_all(std::int32_t op, std::span<const std::int32_t> gpus) {
   const bool parts_reported = !parts_[op].empty();
   if (!parts_reported)
     for (std::int32_t gpu : gpus) streams_.communication_ends(gpu, simgrid::s4u::Engine::get_clock(), retimed_);
@@ -93,6 +156,7 @@ void OpScheduler::all_to_all_done(std::int32_t op, std::span<const std::int32_t>
     for (std::int32_t gpu : gpus) refresh_slowdown(gpu);
   times_[2 * op + 1] = simgrid::s4u::Engine::get_clock();
   release_.all_to_all_done(op, gpus, parts_reported, ready_);
+  handle_stream_ends();
   start_ready();
 }
 

@@ -2,6 +2,10 @@
 // dependency order inside a SimGrid simulation. Computations are ComputeStreams (as in the
 // analytical engine) ending on SimGrid timers. All-to-alls are handed to the engine, which tells
 // the scheduler when each GPU's part of one is done (DependencyRelease) and when the op is.
+// Streaming dependencies (fused policies) as in the analytical engine: a consumer starts with its
+// producer and ends no earlier than the producer's end plus its streaming tail; a computation
+// that reaches its end first is held on its stream (ComputeStreams::set_end), an all-to-all's
+// parts and end reported before then are kept and replayed at that time.
 //
 // Why timers and not SimGrid executions: L07's bottleneck solver re-solves the whole max-min
 // system at every event, in rounds; ~30K GEMMs on 1024 GPU resources made one layer take 28 s.
@@ -48,7 +52,18 @@ class OpScheduler {
 
  private:
   void start_op(std::int32_t id);
+  /// Computation `id`'s timer fired: it ends, unless a streaming producer holds it.
+  void reached_end(std::int32_t id);
   void finish(std::int32_t id);
+  void set_end(std::int32_t id, double end_s);
+  /// The ops whose last streaming producer just ended may end a tail from now.
+  void handle_stream_ends();
+  /// Whether all-to-all `op` must keep its parts and end: it streams from producers not ended a tail ago.
+  bool gated(std::int32_t op) const;
+  /// Replays the parts and end of streaming all-to-all `op` kept while it was gated.
+  void replay(std::int32_t op);
+  void end_part(std::int32_t op, std::int32_t gpu);
+  void end_all_to_all(std::int32_t op, std::span<const std::int32_t> gpus);
   void start_ready();
   /// Arms the timer ending computation `id` at `end_s` (earlier timers of it are ignored).
   void arm(std::int32_t id, double end_s);
@@ -57,6 +72,7 @@ class OpScheduler {
   void refresh_slowdown(std::int32_t gpu);
 
   const Plan& plan_;
+  const CostModel& model_;
   std::vector<double> compute_s_;
   std::function<void(std::int32_t)> start_all_to_all_;
   std::function<void(std::int32_t, bool)> slow_transfers_;
@@ -67,6 +83,14 @@ class OpScheduler {
   std::vector<Retimed> retimed_;
   std::vector<std::uint64_t> timer_version_;
   ComputeStreams streams_;
+  std::vector<char> scheduled_;         ///< computations scheduled on their streams
+  std::vector<double> stream_floor_;    ///< per op: earliest end its streaming producers allow (-inf: none yet)
+  struct Kept {                         ///< what a gated all-to-all reported: parts, then maybe its end
+    std::vector<std::int32_t> parts;
+    bool done = false;
+    std::vector<std::int32_t> gpus;
+  };
+  std::vector<Kept> kept_;              ///< per op (empty for a plan without streaming)
 };
 
 /// Writes times() of a scheduler (run over the ops `included`, or all when empty) into `timeline`.

@@ -280,12 +280,24 @@ std::vector<ChunkCandidate> dynamic_candidates() {
   return candidates;
 }
 
+int transfer_blocks_of(const PolicySpec& partition) { return partition.name == "comet" ? partition.parameter : 0; }
+
 ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& in) {
-  if (partition.name == "none") {
+  if (partition.name == "none" || partition.name == "comet") {
     ChunkPlan plan;
     plan.chunks.push_back(exchange_tokens(*in.routing, *in.placement));
     plan.parts.push_back(*in.routing);
     plan.description = "1 chunk";
+    if (partition.name == "none") return plan;
+    const int blocks = partition.parameter, sms = in.cost_model->sm_count;
+    // The fused kernels launch whole clusters of 2 blocks, one block per SM, and keep an SM for the GEMM.
+    if (blocks % 2 != 0 || blocks >= sms)
+      throw std::invalid_argument(fmt::format("partition policy '{}' needs an even number of transfer blocks below the "
+                                              "GPU's {} SMs, as in comet:8",
+                                              partition.text(), sms));
+    plan.transfer_blocks = blocks;
+    plan.compute_sm_fraction = 1.0 - static_cast<double>(blocks) / sms;
+    plan.description = fmt::format("1 chunk, fused kernels with {} transfer blocks per GPU", blocks);
     return plan;
   }
   if (partition.name == "fixed" || partition.name == "tapered") {

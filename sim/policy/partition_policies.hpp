@@ -13,6 +13,12 @@
 //   fine     COMET-style: chunks by source distance, chunk c holding the copies from sources c
 //            nodes (or GPUs, inside one node) away, so a GPU's own node's tokens are computed
 //            first; GEMMs run on the SMs left after FINE_COMM_SMS go to communication.
+//   comet:B  COMET's fused kernels (kernels/fused_*): one chunk, each expert pass one fused launch
+//            per projection whose B transfer blocks (an even count below the SMs) move the rows
+//            while the GEMM runs on the other SMs: the GEMM streams from the dispatch and the
+//            combine from the GEMM (Plan::add's `streaming`), the transfers capped at B x
+//            CostModel::fused_block_Bps per GPU link. Simulated only: `comet validate` does not run
+//            it yet (docs/policies.md).
 #pragma once
 
 #include <functional>
@@ -43,7 +49,11 @@ struct ChunkPlan {
   double compute_sm_fraction = 1.0;   ///< share of SMs the expert GEMMs may use
   std::string description;            ///< e.g. "4 equal chunks" (dynamic: what it chose and why)
   double predicted_makespan_s = 0.0;  ///< dynamic: the analytical engine's layer time of its choice
+  int transfer_blocks = 0;            ///< comet:B: B (the Plan's fused transfer blocks); else 0
 };
+
+/// The fused transfer blocks per GPU a partition policy runs on (comet:B: B; others 0).
+int transfer_blocks_of(const PolicySpec& partition);
 
 struct PartitionInputs {
   const RoutingMatrix* routing = nullptr;

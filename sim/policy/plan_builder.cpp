@@ -54,10 +54,18 @@ class PlanEmitter {
   }
   // The stages of one all-to-all in one group; returns what a consumer must wait for: the last
   // stage, or `inputs` when there is no traffic at all (an expert-parallel group of one GPU).
+  // With `stream_inputs` (fused policies) the first stage streams from `inputs` instead of waiting for them.
   Ids all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
-                 std::int32_t previous);
+                 std::int32_t previous, bool stream_inputs = false);
+  // `work_share` of each expert's pass (Op::work_share); `streaming`: what it streams from.
   std::int32_t gemm(OpKind kind, int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens, double sm_fraction,
-                    const Ids& deps);
+                    const Ids& deps, double work_share = 1.0, const Ids& streaming = {});
+  // A fused policy's expert pass on `gpu`: its two projections, the first streaming from the
+  // all-to-all that brings its rows (`arrived`: that op, or what it waits for when its group
+  // exchanged nothing), the second after it. `first_share`: the first projection's share of the
+  // pass (forward: gate + up, 2/3; backward data gradient: down's, 1/3). Returns the second.
+  std::int32_t fused_gemms(int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens, double sm_fraction,
+                           const Ids& arrived, double first_share);
   // Tokens of each local expert slot of `gpu` in `chunk`.
   std::vector<std::int64_t> slot_tokens(int gpu, const TokenExchange& chunk) const;
   // One all-to-all phase of chunk tags.chunk in every group: `inputs[g]` is GPU g's op feeding
@@ -65,7 +73,7 @@ class PlanEmitter {
   // per GPU what its next op waits for: its group's last stage, or its own input when the
   // group exchanges nothing (a group of one GPU, or no tokens).
   std::vector<Ids> exchange(OpTags tags, A2aPhase phase, bool reversed, const Ids& inputs,
-                            std::vector<std::int32_t>& previous, const Matrices& matrices);
+                            std::vector<std::int32_t>& previous, const Matrices& matrices, bool stream_inputs = false);
   /// Bytes each GPU's permute or unpermute of a chunk reads and writes.
   std::vector<double> bytes_moved(const TokenExchange& chunk) const;
   static Ids in_stream(Ids deps, std::int32_t previous);
@@ -80,8 +88,10 @@ class PlanEmitter {
 };
 
 Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
-                            std::int32_t previous) {
-  Ids frontier = std::move(inputs);
+                            std::int32_t previous, bool stream_inputs) {
+  Ids streaming;
+  if (stream_inputs) streaming = inputs;
+  Ids frontier = stream_inputs ? Ids{} : std::move(inputs);
   if (previous >= 0) frontier.push_back(previous);
   const int count = static_cast<int>(stages.size());
   bool any = false;
@@ -96,10 +106,12 @@ Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32
     op.tags.stage = i;
     op.matrix = matrix;
     op.reversed = reversed;
-    frontier = {plan_.add(op, frontier)};
+    frontier = {plan_.add(op, frontier, streaming)};
+    streaming.clear();  // later stages wait for the one before
     any = true;
   }
   if (!any && previous >= 0) frontier.pop_back();
+  if (!any && stream_inputs) return streaming;
   return frontier;
 }
 
@@ -113,7 +125,7 @@ std::vector<std::int64_t> PlanEmitter::slot_tokens(int gpu, const TokenExchange&
 // backward's weight gradient. Each is the flops of the forward over its tokens (three H x F
 // SwiGLU matrices, 2 flops per multiply-add).
 std::int32_t PlanEmitter::gemm(OpKind kind, int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens,
-                               double sm_fraction, const Ids& deps) {
+                               double sm_fraction, const Ids& deps, double work_share, const Ids& streaming) {
   std::vector<ExpertWork> work;
   double tokens = 0.0;
   const std::vector<int>& experts = placement_.experts_on(gpu % ep_);
@@ -127,11 +139,22 @@ std::int32_t PlanEmitter::gemm(OpKind kind, int gpu, OpTags tags, const std::vec
   op.gpu = gpu;
   op.group = gpu / ep_;
   op.tags = tags;
-  op.flops = tokens * 2.0 * 3.0 * model_.hidden * model_.expert_ffn;
+  op.flops = tokens * 2.0 * 3.0 * model_.hidden * model_.expert_ffn * work_share;
   op.compute_sm_fraction = sm_fraction;
+  op.work_share = work_share;
   op.first_work = plan_.add_work(work);
   op.num_work = static_cast<std::int32_t>(work.size());
-  return plan_.add(op, deps);
+  return plan_.add(op, deps, streaming);
+}
+
+std::int32_t PlanEmitter::fused_gemms(int gpu, OpTags tags, const std::vector<std::int64_t>& slot_tokens, double sm_fraction,
+                                      const Ids& arrived, double first_share) {
+  Ids deps, streaming;  // an all-to-all is streamed from; anything else (no exchange) waited for
+  for (std::int32_t id : arrived) (plan_.ops()[id].kind == OpKind::ALL_TO_ALL ? streaming : deps).push_back(id);
+  tags.stage = 0;  // EXPERT_GEMM's stage: which projection of a fused pass
+  const std::int32_t first = gemm(OpKind::EXPERT_GEMM, gpu, tags, slot_tokens, sm_fraction, deps, first_share, streaming);
+  tags.stage = 1;
+  return gemm(OpKind::EXPERT_GEMM, gpu, tags, slot_tokens, sm_fraction, {first}, 1.0 - first_share);
 }
 
 Matrices PlanEmitter::add_matrices(const ChunkPlan& chunks) {
@@ -149,13 +172,14 @@ Matrices PlanEmitter::add_matrices(const ChunkPlan& chunks) {
 }
 
 std::vector<Ids> PlanEmitter::exchange(OpTags tags, A2aPhase phase, bool reversed, const Ids& inputs,
-                                       std::vector<std::int32_t>& previous, const Matrices& matrices) {
+                                       std::vector<std::int32_t>& previous, const Matrices& matrices, bool stream_inputs) {
   const int groups = gpus_ / ep_;
   tags.phase = phase;
   std::vector<Ids> waits(gpus_);
   for (int group = 0; group < groups; ++group) {
     const Ids group_inputs(inputs.begin() + group * ep_, inputs.begin() + (group + 1) * ep_);
-    const Ids done = all_to_all(group, tags, matrices[tags.chunk * groups + group], reversed, group_inputs, previous[group]);
+    const Ids done =
+        all_to_all(group, tags, matrices[tags.chunk * groups + group], reversed, group_inputs, previous[group], stream_inputs);
     const bool exchanged = done.size() == 1;
     if (exchanged) previous[group] = done[0];
     for (int g = group * ep_; g < (group + 1) * ep_; ++g) waits[g] = exchanged ? done : Ids{inputs[g]};
@@ -190,6 +214,7 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
                       tokens * model_.hidden * model_.dtype_bytes, {block});
   }
   Ids permute(gpus_, -1), gemm_ops(gpus_, -1), unpermute(gpus_, -1);
+  const bool fused = chunks.transfer_blocks > 0;  // one chunk (partition_tokens)
   std::vector<std::int32_t> dispatch_prev(gpus_ / ep_, -1), combine_prev(gpus_ / ep_, -1);
   for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
@@ -204,9 +229,10 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
         shared_ops[g] = shared_experts(g, tags, static_cast<double>(copies_sent[g]) / model_.top_k, shared, {gate[g]});
     const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
     for (int g = 0; g < gpus_; ++g)
-      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction,
-                         in_stream(dispatched[g], gemm_ops[g]));
-    const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices);
+      gemm_ops[g] = fused ? fused_gemms(g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction, dispatched[g], 2.0 / 3.0)
+                          : gemm(OpKind::EXPERT_GEMM, g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction,
+                                 in_stream(dispatched[g], gemm_ops[g]));
+    const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices, fused);
     for (int g = 0; g < gpus_; ++g)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
   }
@@ -224,6 +250,7 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   OpTags tags{layer, step, Direction::BACKWARD, A2aPhase::NONE, 0, 0};
   Ids shared_ops(gpus_, -1);
   Ids unpermute(gpus_, -1), gemm_ops(gpus_, -1), wgrad_ops(gpus_, -1), permute(gpus_, -1);
+  const bool fused = chunks.transfer_blocks > 0;
   std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
   std::vector<std::vector<std::int64_t>> layer_tokens(gpus_);
   for (int g = 0; g < gpus_; ++g) layer_tokens[g].assign(placement_.experts_on(g % ep_).size(), 0);
@@ -243,10 +270,11 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
     // Per chunk only the data gradient: what the input gradients' all-to-all waits for.
     for (int g = 0; g < gpus_; ++g) {
       const std::vector<std::int64_t> tokens = slot_tokens(g, chunk);
-      gemm_ops[g] = gemm(OpKind::EXPERT_GEMM, g, tags, tokens, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
+      gemm_ops[g] = fused ? fused_gemms(g, tags, tokens, chunks.compute_sm_fraction, to_experts[g], 1.0 / 3.0)
+                          : gemm(OpKind::EXPERT_GEMM, g, tags, tokens, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
       for (std::size_t s = 0; s < tokens.size(); ++s) layer_tokens[g][s] += tokens[s];
     }
-    const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices);
+    const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices, fused);
     for (int g = 0; g < gpus_; ++g)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream(to_sources[g], permute[g]));
   }
@@ -322,7 +350,7 @@ BuiltPlan build_plan(const PlanRequest& r) {
     throw std::logic_error(fmt::format("build_plan: {} routed steps for {} steps", routed.steps.size(), r.steps));
   const std::vector<RoutingMatrix>& routing = routed.steps;
   PlanHeader header{r.topology->num_gpus(), s.expert_parallel, r.layers, r.steps, s.model.hidden,
-                    s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text()};
+                    s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text(), transfer_blocks_of(r.partition)};
   BuiltPlan built{Plan(std::move(header)),
                   r.made_placement ? *r.made_placement : make_plan_placement(s, *r.topology, *r.costs, r.placement, routed),
                   {}, {}, {}};

@@ -1,0 +1,233 @@
+// Streaming dependencies (Plan::add's `streaming`, the fused policy `comet:B`) against closed
+// forms on every engine this build has: a consumer starts with its producer and ends no earlier
+// than the producer's end plus its tail; a held computation holds its stream; the fused
+// transfer blocks cap a GPU's links. And the `comet:B` Plan: the same work as `none`, each pass
+// split into its two projections, streaming edges where the fused kernels stream.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "executor.hpp"
+#include "op_costs.hpp"
+#include "plan_builder.hpp"
+#include "scenario_plans.hpp"
+#include "test_support.hpp"
+
+namespace comet {
+namespace {
+
+CostModel ideal_links() {
+  CostModel model = CostModel::defaults_for("h100-sxm");
+  model.link_efficiency.fill(1.0);
+  model.comm_sm_share = 0.0;
+  model.comm_slowdown_with_compute = 0.0;
+  model.a2a_per_message_s = 0.0;
+  model.memory_kernel_interference = 0.0;
+  return model;
+}
+
+std::vector<std::string> engines_under_test() {
+  std::vector<std::string> engines;
+  for (const std::string& e : available_engines())
+    if (e != "packet") engines.push_back(e);
+  return engines;
+}
+
+// One 8-GPU node, Mixtral's experts over all 8 (EP 8): small enough for every engine.
+const std::string NODE_LAYER = R"(name: node-layer
+topology:
+  name: node-8
+  kind: node
+  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 0}
+model: {preset: mixtral-8x7b}
+parallelism: {expert_parallel: 8}
+workload:
+  tokens_per_gpu: 2048
+  seed: 5
+  routing: {kind: zipf, alpha: 0.6}
+)";
+
+BuiltPlan layer_plan(const testing::ScenarioPlans& s, const std::string& partition) {
+  return s.plan("contiguous", partition, "direct");
+}
+
+const std::string TWO_GPUS = "name: t\nkind: node\nnode: {gpus: 2, fabric: nvswitch, gpu_link_bandwidth: 100GB/s, nics: 0}\n"
+                             "latency: {nvlink: 2us}\n";
+constexpr double HOPS_S = 4e-6;  // GPU -> NVSwitch -> GPU, 2 us each
+
+// A two-GPU plan built by hand: all-to-alls from GPU 0 to GPU 1, expert GEMMs of one expert.
+struct HandPlan {
+  Plan plan;
+  explicit HandPlan(int transfer_blocks = 0)
+      : plan(PlanHeader{2, 2, 1, 1, 4096, 14336, "test", "test", "test", transfer_blocks}) {}
+  std::int32_t transfer(double bytes, std::vector<std::int32_t> deps = {}, std::vector<std::int32_t> streaming = {}) {
+    Op op;
+    op.kind = OpKind::ALL_TO_ALL;
+    op.matrix = plan.add_matrix({{{0, 1, bytes}}});
+    return plan.add(op, deps, streaming);
+  }
+  std::int32_t gemm(int gpu, std::int64_t rows, std::vector<std::int32_t> deps = {}, std::vector<std::int32_t> streaming = {}) {
+    Op op;
+    op.kind = OpKind::EXPERT_GEMM;
+    op.gpu = gpu;
+    const ExpertWork work{0, rows};
+    op.first_work = plan.add_work({&work, 1});
+    op.num_work = 1;
+    return plan.add(op, deps, streaming);
+  }
+  double seconds(std::int32_t op, const CostModel& model) const { return compute_time_s(plan, plan.ops()[op], model); }
+  double tail(std::int32_t op, const CostModel& model) const { return streaming_tail_s(plan, plan.ops()[op], model); }
+};
+
+TEST(Streaming, AGemmStreamingFromAnAllToAllStartsWithItAndEndsAfterItsLastRowsOrItsWork) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  const double transfer_s = HOPS_S + 1e9 / 100e9;  // 10 ms
+  // 1024 rows: a GEMM far shorter than the transfer; 65536 rows: far longer.
+  for (std::int64_t rows : {1024, 65536}) {
+    HandPlan p;
+    const std::int32_t x = p.transfer(1e9);
+    const std::int32_t g = p.gemm(1, rows, {}, {x});
+    const double work = p.seconds(g, model), tail = p.tail(g, model);
+    EXPECT_NEAR(tail, work * 128.0 / rows, 1e-15);
+    ASSERT_TRUE(rows == 1024 ? work < 0.5 * transfer_s : work > 2.0 * transfer_s) << rows;
+    const double expected_end = std::max(work, transfer_s + tail);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[g].start_s, 0.0, 1e-12) << engine << ", " << rows << " rows";
+      EXPECT_NEAR(timeline.ops[g].end_s, expected_end, 1e-9) << engine << ", " << rows << " rows";
+      EXPECT_NEAR(timeline.ops[x].end_s, transfer_s, 1e-9) << engine;
+    }
+  }
+}
+
+TEST(Streaming, AnAllToAllStreamingFromAGemmEndsAfterItsLastTileOrItsBytes) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  // 1 MB moves in ~14 us, well before the GEMM ends; 4 GB take 40 ms, well after.
+  for (double bytes : {1e6, 4e9}) {
+    HandPlan p(8);  // 8 blocks x 25 GB/s cap the 100 GB/s links at 200: no effect
+    const std::int32_t g = p.gemm(0, 8192);
+    const std::int32_t y = p.transfer(bytes, {}, {g});
+    const double work = p.seconds(g, model), tail = p.tail(y, model), transfer_s = HOPS_S + bytes / 100e9;
+    EXPECT_NEAR(tail, 128.0 * 4096 * 2.0 / (8 * model.fused_block_Bps), 1e-15);
+    ASSERT_TRUE(bytes < 1e9 ? transfer_s < 0.5 * work : transfer_s > 2.0 * work) << bytes;
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[y].start_s, 0.0, 1e-12) << engine;
+      EXPECT_NEAR(timeline.ops[y].end_s, std::max(transfer_s, work + tail), 1e-9) << engine << ", " << bytes << " bytes";
+      if (timeline.gpu_part_ends.size() > static_cast<std::size_t>(y)) {  // engines that end parts on their own
+        for (const GpuPartEnd& part : timeline.gpu_part_ends[y]) EXPECT_GE(part.end_s, work + tail - 1e-12) << engine;
+      }
+    }
+  }
+}
+
+// GEMM G streams from a 10 ms transfer and would end after ~0.3 ms; GEMM H, on the same GPU's
+// compute stream and ready at once, queues behind it: it starts when G really ends (the fused
+// kernel holds its SMs while it waits for rows), not when G's work is done.
+TEST(Streaming, AHeldGemmHoldsItsStream) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  HandPlan p;
+  const std::int32_t x = p.transfer(1e9);
+  const std::int32_t g = p.gemm(1, 1024, {}, {x});
+  const std::int32_t h = p.gemm(1, 1024);
+  const double g_end = HOPS_S + 1e9 / 100e9 + p.tail(g, model);
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.ops[g].end_s, g_end, 1e-9) << engine;
+    EXPECT_NEAR(timeline.ops[h].start_s, g_end, 1e-9) << engine;
+    EXPECT_NEAR(timeline.ops[h].end_s, g_end + p.seconds(h, model), 1e-9) << engine;
+  }
+}
+
+// A Plan whose transfers run on fused blocks: GPU links carry at most blocks x fused_block_Bps.
+TEST(Streaming, FusedTransferBlocksCapTheGpuLinks) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  for (int blocks : {0, 2, 8}) {
+    HandPlan p(blocks);
+    const std::int32_t x = p.transfer(1e9);
+    const double Bps = blocks == 0 ? 100e9 : std::min(100e9, blocks * model.fused_block_Bps);
+    for (const std::string& engine : engines_under_test()) {
+      const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+      EXPECT_NEAR(timeline.ops[x].end_s, HOPS_S + 1e9 / Bps, 1e-9) << engine << ", " << blocks << " blocks";
+    }
+  }
+}
+
+TEST(Streaming, APlanRefusesAStreamingEdgeThatIsAlsoAnOrdinaryOne) {
+  HandPlan p;
+  const std::int32_t x = p.transfer(1e6);
+  EXPECT_THROW(p.gemm(1, 128, {x}, {x}), std::logic_error);
+  EXPECT_THROW(p.gemm(1, 128, {}, {x + 5}), std::logic_error);
+}
+
+// comet:B does the work of `none` (same tokens, same flops per GPU and direction), split into
+// two projections per pass; the first streams from the all-to-all that brings its rows and the
+// next all-to-all streams from the second; everything else waits as in `none`.
+TEST(Streaming, TheFusedPlanDoesTheWorkOfNoneWithStreamingWhereTheKernelsStream) {
+  const testing::ScenarioPlans plans(NODE_LAYER, "node-layer.yaml");
+  const BuiltPlan none = layer_plan(plans, "none");
+  const BuiltPlan fused = layer_plan(plans, "comet:8");
+  EXPECT_EQ(fused.plan.header().transfer_blocks, 8);
+  EXPECT_EQ(none.plan.header().transfer_blocks, 0);
+  auto gemm_flops = [](const Plan& plan, Direction direction) {
+    std::vector<double> flops(static_cast<std::size_t>(plan.header().num_gpus), 0.0);
+    for (const Op& op : plan.ops())
+      if (op.kind == OpKind::EXPERT_GEMM && op.tags.direction == direction) flops[op.gpu] += op.flops;
+    return flops;
+  };
+  for (Direction d : {Direction::FORWARD, Direction::BACKWARD}) {
+    const std::vector<double> a = gemm_flops(none.plan, d), b = gemm_flops(fused.plan, d);
+    for (std::size_t g = 0; g < a.size(); ++g) EXPECT_NEAR(b[g], a[g], a[g] * 1e-12) << g;
+  }
+  int streamed_gemms = 0, streaming_a2as = 0;
+  for (const Op& op : fused.plan.ops()) {
+    const auto streaming = fused.plan.streaming_deps(op.id);
+    if (op.kind == OpKind::EXPERT_GEMM) {
+      const double first_share = op.tags.direction == Direction::FORWARD ? 2.0 / 3.0 : 1.0 / 3.0;
+      EXPECT_NEAR(op.work_share, op.tags.stage == 0 ? first_share : 1.0 - first_share, 1e-15);
+      EXPECT_LT(op.compute_sm_fraction, 1.0);
+      if (op.tags.stage == 1) {
+        EXPECT_TRUE(streaming.empty());
+      }
+    }
+    for (std::int32_t producer : streaming) {
+      const Op& from = fused.plan.ops()[producer];
+      if (op.kind == OpKind::EXPERT_GEMM) {
+        ++streamed_gemms;
+        EXPECT_EQ(from.kind, OpKind::ALL_TO_ALL);
+        EXPECT_TRUE(from.tags.phase == A2aPhase::DISPATCH || from.tags.phase == A2aPhase::COMBINE_GRAD);
+      } else {
+        ASSERT_EQ(op.kind, OpKind::ALL_TO_ALL);
+        EXPECT_TRUE(op.tags.phase == A2aPhase::COMBINE || op.tags.phase == A2aPhase::DISPATCH_GRAD);
+        EXPECT_EQ(from.kind, OpKind::EXPERT_GEMM);
+        EXPECT_EQ(from.tags.stage, 1);
+        ++streaming_a2as;
+      }
+    }
+  }
+  EXPECT_GT(streamed_gemms, 0);
+  EXPECT_GT(streaming_a2as, 0);
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(fused.plan, plans.topology, plans.cost_model);
+    for (const Op& op : fused.plan.ops()) {
+      for (std::int32_t dep : fused.plan.deps(op.id)) EXPECT_GE(timeline.ops[op.id].start_s, timeline.ops[dep].end_s - 1e-12);
+      for (std::int32_t producer : fused.plan.streaming_deps(op.id)) {
+        EXPECT_GE(timeline.ops[op.id].start_s, timeline.ops[producer].start_s - 1e-12) << engine;
+        EXPECT_GE(timeline.ops[op.id].end_s, timeline.ops[producer].end_s - 1e-12) << engine;
+      }
+    }
+  }
+}
+
+TEST(Streaming, TheFusedPolicyNeedsAnEvenBlockCountBelowTheSms) {
+  const testing::ScenarioPlans plans(NODE_LAYER, "node-layer.yaml");
+  for (const char* bad : {"comet:3", "comet:132", "comet:200"}) EXPECT_THROW(layer_plan(plans, bad), std::invalid_argument) << bad;
+}
+
+}  // namespace
+}  // namespace comet
