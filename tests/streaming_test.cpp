@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "executor.hpp"
+#include "input_error.hpp"
 #include "op_costs.hpp"
 #include "plan_builder.hpp"
 #include "scenario_plans.hpp"
@@ -174,6 +175,7 @@ TEST(Streaming, TheFusedPlanDoesTheWorkOfNoneWithStreamingWhereTheKernelsStream)
   const BuiltPlan fused = layer_plan(plans, "comet:8");
   EXPECT_EQ(fused.plan.header().transfer_blocks, 8);
   EXPECT_EQ(none.plan.header().transfer_blocks, 0);
+  EXPECT_NE(fused.plan.work_hash(), none.plan.work_hash());
   auto gemm_flops = [](const Plan& plan, Direction direction) {
     std::vector<double> flops(static_cast<std::size_t>(plan.header().num_gpus), 0.0);
     for (const Op& op : plan.ops())
@@ -226,7 +228,10 @@ TEST(Streaming, TheFusedPlanDoesTheWorkOfNoneWithStreamingWhereTheKernelsStream)
 
 TEST(Streaming, TheFusedPolicyNeedsAnEvenBlockCountBelowTheSms) {
   const testing::ScenarioPlans plans(NODE_LAYER, "node-layer.yaml");
-  for (const char* bad : {"comet:3", "comet:132", "comet:200"}) EXPECT_THROW(layer_plan(plans, bad), std::invalid_argument) << bad;
+  EXPECT_THROW(parse_policy(PolicyFamily::PARTITION, "comet:3"), std::invalid_argument);  // half a cluster
+  EXPECT_THROW(parse_policy(PolicyFamily::PARTITION, "comet:0"), std::invalid_argument);
+  for (const char* bad : {"comet:132", "comet:200"}) EXPECT_THROW(layer_plan(plans, bad), InputError) << bad;  // an H100 has 132 SMs
+  EXPECT_EQ(layer_plan(plans, "comet:130").plan.header().transfer_blocks, 130);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@ struct PolicyForm {
   std::string_view name;
   bool takes_parameter;
   std::string_view parameter_letter;
+  int multiple_of = 1;  ///< the parameter must be a multiple of it (comet:B: whole clusters of 2 blocks)
+  int example = 4;
 };
 
 std::vector<PolicyForm> forms(PolicyFamily family) {
@@ -21,7 +23,7 @@ std::vector<PolicyForm> forms(PolicyFamily family) {
               {"bottleneck", false, ""}, {"replicate", true, "R"}};
     case PolicyFamily::PARTITION:
       return {{"none", false, ""}, {"fixed", true, "K"}, {"tapered", true, "K"}, {"dynamic", false, ""}, {"fine", false, ""},
-              {"comet", true, "B"}};
+              {"comet", true, "B", 2, 8}};
     case PolicyFamily::A2A:
       return {{"direct", false, ""}, {"hierarchical", false, ""}};
   }
@@ -68,8 +70,11 @@ PolicySpec parse_policy(PolicyFamily family, std::string_view text) {
     int value = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || value < 1)
-      throw std::invalid_argument(fmt::format("{} policy '{}' needs a whole number >= 1, as in {}:{}",
-                                              to_string(family), text, name, 4));
+      throw std::invalid_argument(fmt::format("{} policy '{}' needs a whole number >= {}, as in {}:{}", to_string(family),
+                                              text, form.multiple_of, name, form.example));
+    if (value % form.multiple_of != 0)
+      throw std::invalid_argument(fmt::format("{} policy '{}' needs a multiple of {}, as in {}:{}", to_string(family), text,
+                                              form.multiple_of, name, form.example));
     spec.parameter = value;
     return spec;
   }

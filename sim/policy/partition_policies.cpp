@@ -1,5 +1,7 @@
 #include "partition_policies.hpp"
 
+#include "input_error.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -290,11 +292,10 @@ ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& i
     plan.description = "1 chunk";
     if (partition.name == "none") return plan;
     const int blocks = partition.parameter, sms = in.cost_model->sm_count;
-    // The fused kernels launch whole clusters of 2 blocks, one block per SM, and keep an SM for the GEMM.
-    if (blocks % 2 != 0 || blocks >= sms)
-      throw std::invalid_argument(fmt::format("partition policy '{}' needs an even number of transfer blocks below the "
-                                              "GPU's {} SMs, as in comet:8",
-                                              partition.text(), sms));
+    // One block per SM (parse_policy checks whole clusters of 2), and SMs left for the GEMM.
+    if (blocks >= sms)
+      throw InputError({"<policy>", 0, 0}, "partition", partition.text(),
+                       fmt::format("fewer transfer blocks than the GPU's {} SMs, as in comet:8", sms));
     plan.transfer_blocks = blocks;
     plan.compute_sm_fraction = 1.0 - static_cast<double>(blocks) / sms;
     plan.description = fmt::format("1 chunk, fused kernels with {} transfer blocks per GPU", blocks);
