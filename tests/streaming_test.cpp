@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "critical_path.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
 #include "op_costs.hpp"
@@ -99,6 +100,12 @@ TEST(Streaming, AGemmStreamingFromAnAllToAllStartsWithItAndEndsAfterItsLastRowsO
       EXPECT_NEAR(timeline.ops[g].start_s, 0.0, 1e-12) << engine << ", " << rows << " rows";
       EXPECT_NEAR(timeline.ops[g].end_s, expected_end, 1e-9) << engine << ", " << rows << " rows";
       EXPECT_NEAR(timeline.ops[x].end_s, transfer_s, 1e-9) << engine;
+      // The critical path: the transfer, then the GEMM's last tile, when the GEMM waited for its
+      // rows; the GEMM alone (the transfer hidden under it) when it did not.
+      EXPECT_EQ(timeline.ops[g].ended_by_stream, rows == 1024) << engine;
+      const CriticalPath path = critical_path(p.plan, timeline);
+      EXPECT_NEAR(path.all_to_all_s, rows == 1024 ? transfer_s : 0.0, 1e-9) << engine << ", " << rows << " rows";
+      EXPECT_NEAR(path.compute_s, rows == 1024 ? tail : work, 1e-9) << engine << ", " << rows << " rows";
     }
   }
 }

@@ -80,6 +80,12 @@ CriticalPath critical_path(const Plan& plan, const Timeline& t) {
       }
     };
     for (std::int32_t dep : plan.deps(at)) consider(dep);
+    // A streaming consumer (fused kernels) started with its producers: what they waited for is
+    // what it waited for; and when its end was theirs plus its tail, they are on the path.
+    for (std::int32_t producer : plan.streaming_deps(at)) {
+      if (t.ops[at].ended_by_stream) consider(producer);
+      for (std::int32_t dep : plan.deps(producer)) consider(dep);
+    }
     consider(before[at]);
     if (best < 0) break;
     visited[best] = true;

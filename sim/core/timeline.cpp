@@ -71,6 +71,7 @@ nlohmann::ordered_json timeline_to_json(const Timeline& t) {
       for (const GpuPartEnd& part : t.gpu_part_ends[op.op]) parts.push_back({part.gpu, part.end_s});
       ops.back()["gpu_end_s"] = std::move(parts);
     }
+    if (op.ended_by_stream) ops.back()["ended_by_stream"] = true;
   }
   j["ops"] = std::move(ops);
   j["link_bytes"] = t.link_bytes;
@@ -148,6 +149,7 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
                          "finite times with 0 <= start_s <= end_s");
       entry.flops = op.at("flops").get<double>();
       entry.bytes = op.at("bytes").get<double>();
+      entry.ended_by_stream = op.value("ended_by_stream", false);
       if (!(entry.flops >= 0.0) || !(entry.bytes >= 0.0) || !std::isfinite(entry.flops) || !std::isfinite(entry.bytes))
         throw InputError({origin, 0, 0}, field("flops"), fmt::format("flops {}, bytes {}", entry.flops, entry.bytes),
                          "finite, non-negative flops and bytes");

@@ -22,6 +22,9 @@ struct TimelineOp {
   double end_s = 0.0;
   double flops = 0.0;
   double bytes = 0.0;      ///< all-to-all: bytes moved; memory ops: bytes read + written
+  /// Its end was its streaming producers' end plus its streaming tail (Plan::add's `streaming`):
+  /// it waited for them, not they for it (the critical path walks through them then).
+  bool ended_by_stream = false;
 };
 
 /// When one GPU's part of an all-to-all ended: its own sends and receives done (NCCL's grouped

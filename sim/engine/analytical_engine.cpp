@@ -80,6 +80,7 @@ class Schedule {
       }
     }
     record_link_usage(plan_, timeline_, footprints_, topology_, model_);
+    mark_ends_by_stream(plan_, model_, timeline_);
     return std::move(timeline_);
   }
 

@@ -1,10 +1,12 @@
 #include "dependency_release.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
 #include "input_error.hpp"
+#include "op_costs.hpp"
 
 namespace comet {
 
@@ -13,6 +15,18 @@ bool per_gpu_completion() {
   if (!value || std::string(value) == "per-gpu") return true;
   if (std::string(value) == "group") return false;
   throw InputError({"<environment>", 0, 0}, "COMET_A2A_COMPLETION", value, "per-gpu or group");
+}
+
+void mark_ends_by_stream(const Plan& plan, const CostModel& model, Timeline& timeline) {
+  if (!plan.has_streaming()) return;
+  for (const Op& op : plan.ops()) {
+    const auto producers = plan.streaming_deps(op.id);
+    if (producers.empty()) continue;
+    double last = 0.0;
+    for (std::int32_t p : producers) last = std::max(last, timeline.end_on(p, op.gpu));
+    const double floor = last + streaming_tail_s(plan, op, model), end = timeline.ops[op.id].end_s;
+    timeline.ops[op.id].ended_by_stream = std::abs(end - floor) <= 1e-12 * std::max(1.0, end);
+  }
 }
 
 DependencyRelease::DependencyRelease(const Plan& plan)

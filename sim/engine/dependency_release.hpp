@@ -11,7 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "cost_model.hpp"
 #include "plan.hpp"
+#include "timeline.hpp"
 
 namespace comet {
 
@@ -20,6 +22,11 @@ namespace comet {
 /// changes (docs/engines.md), not for users. Any other value than "per-gpu" or "group" is an
 /// InputError.
 bool per_gpu_completion();
+
+/// Sets TimelineOp::ended_by_stream on the ops of `timeline` that streamed (Plan::add's
+/// `streaming`) and ended at their producers' end (on their GPU) plus their streaming tail, as
+/// every engine holds them; engines call it once their times are final.
+void mark_ends_by_stream(const Plan& plan, const CostModel& model, Timeline& timeline);
 
 class DependencyRelease {
  public:

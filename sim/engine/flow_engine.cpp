@@ -363,6 +363,7 @@ Timeline FlowEngine::run(const Plan& plan, const Topology& topology, const CostM
       name(), configs, packet_ ? 300.0 : FLOW_TIMEOUT_S, num_parts,
       [&](int part, sg4::Engine&) { return simulate_flows(plan, topology, model, in, packet_, included[part]); });
   for (int part = 0; part < num_parts; ++part) apply_times(times[part], included[part], timeline);
+  mark_ends_by_stream(plan, model, timeline);
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }

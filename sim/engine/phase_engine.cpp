@@ -229,6 +229,7 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
       "phase", {"host/model:ptask_L07", "surf/precision:1e-9"}, PHASE_TIMEOUT_S, num_parts,
       [&](int part, sg4::Engine& engine) { return simulate_phases(engine, plan, topology, model, parts[part]); });
   for (std::size_t part = 0; part < parts.size(); ++part) apply_times(times[part], parts[part].included, timeline);
+  mark_ends_by_stream(plan, model, timeline);
   record_link_usage(plan, timeline, footprints, topology, model);
   return timeline;
 }
