@@ -58,6 +58,8 @@ int PlanCommand::run() const {
     j["steps"] = steps_;
     j["ops"] = plan.ops().size();
     j["dependencies"] = plan.num_dependencies();
+    j["streaming_dependencies"] = plan.num_streaming_dependencies();
+    j["transfer_blocks"] = plan.header().transfer_blocks;
     for (std::size_t k = 0; k < NUM_OP_KINDS; ++k) j["ops_by_kind"][std::string(to_string(static_cast<OpKind>(k)))] = ops_by_kind[k];
     j["chunks"] = max_chunk + 1;
     for (const auto& [phase, bytes] : bytes_by_phase) j["bytes_by_phase"][phase] = bytes;
@@ -80,8 +82,10 @@ int PlanCommand::run() const {
   fmt::print("\n");
   for (std::size_t step = 0; step < built.partition_choices.size(); ++step)
     fmt::print("partition, step {}: {}\n", step, built.partition_choices[step]);
-  fmt::print("dependencies {}, plan memory {}, plan hash {:016x}\n", plan.num_dependencies(),
-             format_quantity(static_cast<double>(plan.memory_bytes()), Dimension::BYTES), hash);
+  fmt::print("dependencies {} (streaming {}), plan memory {}, plan hash {:016x}\n", plan.num_dependencies(),
+             plan.num_streaming_dependencies(), format_quantity(static_cast<double>(plan.memory_bytes()), Dimension::BYTES), hash);
+  if (plan.header().transfer_blocks > 0)
+    fmt::print("fused kernels: {} transfer blocks per GPU, GEMMs on the other SMs\n", plan.header().transfer_blocks);
   fmt::print("built in {:.3f} s (workload, placement, partition, plan)\n", seconds);
   return 0;
 }

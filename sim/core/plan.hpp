@@ -129,6 +129,7 @@ class Plan {
   }
   bool has_streaming() const { return !stream_dep_ids_.empty(); }
   std::size_t num_dependencies() const { return dep_ids_.size(); }
+  std::size_t num_streaming_dependencies() const { return stream_dep_ids_.size(); }
 
   /// FNV-1a over the header (policy names included), every op, dependency, matrix and work
   /// item: equal plans hash equal on any machine; any change to an op changes it.
