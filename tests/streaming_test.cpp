@@ -103,6 +103,10 @@ TEST(Streaming, AGemmStreamingFromAnAllToAllStartsWithItAndEndsAfterItsLastRowsO
       // The critical path: the transfer, then the GEMM's last tile, when the GEMM waited for its
       // rows; the GEMM alone (the transfer hidden under it) when it did not.
       EXPECT_EQ(timeline.ops[g].ended_by_stream, rows == 1024) << engine;
+      EXPECT_NEAR(timeline.ops[g].stream_wait_s, rows == 1024 ? transfer_s + tail - work : 0.0, 1e-9) << engine;
+      const Timeline read_back = timeline_from_json(nlohmann::json::parse(timeline_to_json(timeline).dump()), "t.json");
+      EXPECT_EQ(read_back.ops[g].ended_by_stream, timeline.ops[g].ended_by_stream);
+      EXPECT_EQ(read_back.ops[g].stream_wait_s, timeline.ops[g].stream_wait_s);
       const CriticalPath path = critical_path(p.plan, timeline);
       EXPECT_NEAR(path.all_to_all_s, rows == 1024 ? transfer_s : 0.0, 1e-9) << engine << ", " << rows << " rows";
       EXPECT_NEAR(path.compute_s, rows == 1024 ? tail : work, 1e-9) << engine << ", " << rows << " rows";

@@ -38,8 +38,8 @@ Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& top
   std::vector<double> busy(t.num_gpus, 0.0);
   std::vector<std::vector<std::pair<double, double>>> per_gpu(t.num_gpus);
   for (const TimelineOp& op : t.ops) {
-    if (op.gpu >= 0) per_gpu[op.gpu].emplace_back(op.start_s, op.end_s);
-    if (op.gpu == m.critical_gpu) compute.emplace_back(op.start_s, op.end_s);
+    if (op.gpu >= 0) per_gpu[op.gpu].emplace_back(op.busy_from_s(), op.end_s);
+    if (op.gpu == m.critical_gpu) compute.emplace_back(op.busy_from_s(), op.end_s);
     if (op.kind == OpKind::ALL_TO_ALL && op.group == group) comm.emplace_back(op.start_s, t.end_on(op.op, m.critical_gpu));
   }
   m.compute_s = union_length(compute);
@@ -86,7 +86,7 @@ std::vector<PhaseRow> phase_rows(const Timeline& t, const Metrics& m, int expert
   };
   const int group = m.critical_gpu / expert_parallel;
   for (const TimelineOp& op : t.ops) {
-    if (op.gpu == m.critical_gpu) busy[key_of(op.tags)].first.emplace_back(op.start_s, op.end_s);
+    if (op.gpu == m.critical_gpu) busy[key_of(op.tags)].first.emplace_back(op.busy_from_s(), op.end_s);
     if (op.kind == OpKind::ALL_TO_ALL && op.group == group)
       busy[key_of(op.tags)].second.emplace_back(op.start_s, t.end_on(op.op, m.critical_gpu));
   }

@@ -72,6 +72,7 @@ nlohmann::ordered_json timeline_to_json(const Timeline& t) {
       ops.back()["gpu_end_s"] = std::move(parts);
     }
     if (op.ended_by_stream) ops.back()["ended_by_stream"] = true;
+    if (op.stream_wait_s > 0.0) ops.back()["stream_wait_s"] = op.stream_wait_s;
   }
   j["ops"] = std::move(ops);
   j["link_bytes"] = t.link_bytes;
@@ -150,6 +151,10 @@ Timeline timeline_from_json(const nlohmann::json& j, const std::string& origin) 
       entry.flops = op.at("flops").get<double>();
       entry.bytes = op.at("bytes").get<double>();
       entry.ended_by_stream = op.value("ended_by_stream", false);
+      entry.stream_wait_s = op.value("stream_wait_s", 0.0);
+      if (!(entry.stream_wait_s >= 0.0) || entry.stream_wait_s > entry.end_s - entry.start_s)
+        throw InputError({origin, 0, 0}, field("stream_wait_s"), fmt::format("{}", entry.stream_wait_s),
+                         "seconds between 0 and the op's span");
       if (!(entry.flops >= 0.0) || !(entry.bytes >= 0.0) || !std::isfinite(entry.flops) || !std::isfinite(entry.bytes))
         throw InputError({origin, 0, 0}, field("flops"), fmt::format("flops {}, bytes {}", entry.flops, entry.bytes),
                          "finite, non-negative flops and bytes");

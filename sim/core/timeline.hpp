@@ -25,6 +25,11 @@ struct TimelineOp {
   /// Its end was its streaming producers' end plus its streaming tail (Plan::add's `streaming`):
   /// it waited for them, not they for it (the critical path walks through them then).
   bool ended_by_stream = false;
+  /// Such a computation's seconds of waiting for rows, not computing: its span minus its time
+  /// alone (a fused launch holds its SMs while it waits). The metrics count a computation busy
+  /// over busy_from_s() .. end_s.
+  double stream_wait_s = 0.0;
+  double busy_from_s() const { return start_s + stream_wait_s; }
 };
 
 /// When one GPU's part of an all-to-all ended: its own sends and receives done (NCCL's grouped

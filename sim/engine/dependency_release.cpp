@@ -24,8 +24,11 @@ void mark_ends_by_stream(const Plan& plan, const CostModel& model, Timeline& tim
     if (producers.empty()) continue;
     double last = 0.0;
     for (std::int32_t p : producers) last = std::max(last, timeline.end_on(p, op.gpu));
-    const double floor = last + streaming_tail_s(plan, op, model), end = timeline.ops[op.id].end_s;
-    timeline.ops[op.id].ended_by_stream = std::abs(end - floor) <= 1e-12 * std::max(1.0, end);
+    TimelineOp& entry = timeline.ops[op.id];
+    const double floor = last + streaming_tail_s(plan, op, model);
+    entry.ended_by_stream = std::abs(entry.end_s - floor) <= 1e-12 * std::max(1.0, entry.end_s);
+    if (entry.ended_by_stream && op.kind != OpKind::ALL_TO_ALL)
+      entry.stream_wait_s = std::max(0.0, entry.end_s - entry.start_s - compute_time_s(plan, op, model));
   }
 }
 

@@ -25,7 +25,8 @@ bool per_gpu_completion();
 
 /// Sets TimelineOp::ended_by_stream on the ops of `timeline` that streamed (Plan::add's
 /// `streaming`) and ended at their producers' end (on their GPU) plus their streaming tail, as
-/// every engine holds them; engines call it once their times are final.
+/// every engine holds them, and for such computations stream_wait_s; engines call it once their
+/// times are final.
 void mark_ends_by_stream(const Plan& plan, const CostModel& model, Timeline& timeline);
 
 class DependencyRelease {
