@@ -211,6 +211,7 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   m.source.provenance = {{"gpu_name", "NVIDIA H200"}, {"date", "2026-12-02T10:00:00Z"}, {"nccl_env", "NCCL_NVLS_ENABLE=0"}};
   m.fit_quality = {{"expert forward H1024 F2048", 9, 0.004, 0.02}};
   m.link_efficiency[0] = 0.6123456789;
+  m.fused_block_Bps = 31.25e9;
   const std::string text = cost_model_yaml(m);
   const CostModel back = load_cost_model_text(text, "round-trip.yaml");
   EXPECT_EQ(cost_model_yaml(back), text);
@@ -226,6 +227,7 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   EXPECT_EQ(back.shapes[0].kernels, m.shapes[0].kernels);
   EXPECT_EQ(back.link_efficiency, m.link_efficiency);
   EXPECT_EQ(back.hbm_Bps, m.hbm_Bps);
+  EXPECT_EQ(back.fused_block_Bps, 31.25e9);
   EXPECT_EQ(back.source.provenance, m.source.provenance);
   EXPECT_EQ(back.description(), "h200, calibrated 2026-12-02T10:00:00Z on NVIDIA H200 (round-trip.yaml)");
 }
@@ -244,6 +246,7 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
       {"kernels:\n  permute_sideways: {overhead: 1us, rate: 1TB/s}\n", "bad.yaml:3:3: 'kernels.permute_sideways'"},
       {"kernels:\n  permute_forward: {overhead: 1us, rate: -1TB/s}\n", "'kernels.permute_forward.rate': value '-1TB/s'"},
       {"provenance: {gpu_name: x, colour: red}\n", "'provenance.colour'"},
+      {"fused_block_bandwidth: 25GB\n", "bad.yaml:2:24: 'fused_block_bandwidth': value '25GB'"},
       {"kernels:\n  gate_forward: {overhead: 1us, rate: 1e14}\n  gate_forward: {overhead: 2us, rate: 1e14}\n",
        "bad.yaml:4:3: 'kernels': value 'gate_forward': each op kind once"},
   };

@@ -77,7 +77,8 @@ ShapeCosts read_shape(const YamlValue& value) {
 CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   const YamlMap map = root.as_map({"gpu", "provenance", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
                                    "gemm_efficiency", "link_efficiency", "comm_sm_share", "comm_slowdown_with_compute",
-                                   "a2a_per_message", "memory_kernel_interference", "kernels", "shapes", "fit_quality"});
+                                   "a2a_per_message", "memory_kernel_interference", "fused_block_bandwidth", "kernels", "shapes",
+                                   "fit_quality"});
   CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
   model.source.file = file;
   if (auto v = map.optional("provenance")) {
@@ -115,6 +116,8 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   // engines that let memory kernels overlap for free (0), which its Plans must be rebuilt with.
   const auto interference = map.optional("memory_kernel_interference");
   model.memory_kernel_interference = interference ? interference->as_number(0.0, 10.0) : 0.0;
+  // Not measured by `comet calibrate` yet (comet_gpu_bench --sections fused measures it): absent, the default.
+  if (auto v = map.optional("fused_block_bandwidth")) model.fused_block_Bps = v->as_quantity(Dimension::BYTES_PER_SECOND);
   if (auto v = map.optional("kernels")) read_kernels(*v, model.kernel_costs);
   if (auto v = map.optional("shapes"))
     for (const YamlValue& item : v->as_list()) {
@@ -178,6 +181,7 @@ std::string cost_model_yaml(const CostModel& m) {
     text += fmt::format("  {}: {}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
   text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\na2a_per_message: {}s\nmemory_kernel_interference: {}\n",
                       m.comm_sm_share, m.comm_slowdown_with_compute, m.a2a_per_message_s, m.memory_kernel_interference);
+  text += fmt::format("fused_block_bandwidth: {}B/s   # one transfer block of the fused kernels (comet:B)\n", m.fused_block_Bps);
   if (const std::string k = kernels_yaml(m.kernel_costs, ""); !k.empty())
     text += "kernels:                    # every shape; seconds = overhead + amount / rate (B/s or flop/s)\n" + k;
   if (!m.shapes.empty()) text += "shapes:                     # per model shape (H, F): kernels, seconds per expert [M, s]\n";

@@ -106,7 +106,7 @@ struct CostModel {
   /// Bytes per second one transfer block of COMET's fused kernels moves (a dispatch copy block or
   /// a combine send block: kernels/fused_launch.cuh). Datasheet default: 25 GB/s, what one copy
   /// block read from host-mapped memory on one H100 (BENCHMARKS.md, "COMET's fused kernels on one
-  /// GPU"); over NVLink not yet measured (issue 19), nor in calibration files yet.
+  /// GPU"); over NVLink not yet measured (issue 19). Calibration files: `fused_block_bandwidth`.
   double fused_block_Bps = 25e9;
   /// Cap on a GPU-attached link (NVLink, PCIe to its NIC) while a fused Plan runs: its transfer
   /// blocks x fused_block_Bps (with_transfer_blocks); 0: none. Each such link is capped on its
