@@ -94,7 +94,7 @@ RandomCase random_case(std::uint64_t seed) {
   c.policies.placement = parse_policy(PolicyFamily::PLACEMENT,
                                       pick<std::string>(rng, {"contiguous", "strided", "topology", "bottleneck", "replicate:2"}));
   c.policies.partition = parse_policy(PolicyFamily::PARTITION,
-                                      pick<std::string>(rng, {"none", "fixed:2", "fixed:4", "tapered:3", "dynamic", "fine"}));
+                                      pick<std::string>(rng, {"none", "fixed:2", "fixed:4", "tapered:3", "dynamic", "fine", "comet:8"}));
   c.policies.a2a = parse_policy(PolicyFamily::A2A, pick<std::string>(rng, {"direct", "hierarchical"}));
   c.text = replace_line_starting(c.text, "  placement:", "  placement: [\"" + c.policies.placement.text() + "\"]");
   c.text = replace_line_starting(c.text, "  partition:", "  partition: [\"" + c.policies.partition.text() + "\"]");
@@ -177,6 +177,11 @@ void expect_every_op_once_after_its_dependencies(const Simulated& s, const std::
                                ? s.timeline.end_on(dep, op.gpu)
                                : s.timeline.ops[dep].end_s;
       EXPECT_GE(t.start_s, ready - SLACK_S) << label << ": op " << op.id << " starts before op " << dep << " ends";
+    }
+    // Streaming (comet:B): not before its producer starts, not ending before it ends (on its GPU).
+    for (std::int32_t producer : plan.streaming_deps(op.id)) {
+      EXPECT_GE(t.start_s, s.timeline.ops[producer].start_s - SLACK_S) << label << ": op " << op.id << " streams from " << producer;
+      EXPECT_GE(t.end_s, s.timeline.end_on(producer, op.gpu) - SLACK_S) << label << ": op " << op.id << " streams from " << producer;
     }
   }
 }

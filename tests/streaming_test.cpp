@@ -155,6 +155,25 @@ TEST(Streaming, AHeldGemmHoldsItsStream) {
   }
 }
 
+// GEMM P queues behind GEMM Q on GPU 0's compute stream: the transfer streaming from P starts
+// when P really starts (Q's end), not when P was queued.
+TEST(Streaming, AConsumerStartsWhenItsQueuedProducerStarts) {
+  const Topology t = testing::topology_from_yaml(TWO_GPUS);
+  const CostModel model = ideal_links();
+  HandPlan p(8);
+  const std::int32_t q = p.gemm(0, 4096);
+  const std::int32_t producer = p.gemm(0, 1024);
+  const std::int32_t y = p.transfer(1e8, {}, {producer});
+  const double q_end = p.seconds(q, model);
+  for (const std::string& engine : engines_under_test()) {
+    const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
+    EXPECT_NEAR(timeline.ops[producer].start_s, q_end, 1e-12) << engine;
+    EXPECT_NEAR(timeline.ops[y].start_s, q_end, 1e-12) << engine;
+    EXPECT_NEAR(timeline.ops[y].end_s, q_end + std::max(HOPS_S + 1e8 / 100e9, p.seconds(producer, model) + p.tail(y, model)), 1e-9)
+        << engine;
+  }
+}
+
 // A Plan whose transfers run on fused blocks: GPU links carry at most blocks x fused_block_Bps.
 TEST(Streaming, FusedTransferBlocksCapTheGpuLinks) {
   const Topology t = testing::topology_from_yaml(TWO_GPUS);

@@ -17,7 +17,8 @@ namespace {
 
 // STREAM_RELEASE: an all-to-all streaming from computations (a fused combine) may end its parts
 // from now: its producers ended a streaming tail ago.
-enum class EventType { READY, COMPUTE_END, TRANSFER_BEGIN, TRANSFER_CHECK, STREAM_RELEASE };
+// COMPUTE_START: a computation queued on its stream, with ops streaming from it, starts.
+enum class EventType { READY, COMPUTE_START, COMPUTE_END, TRANSFER_BEGIN, TRANSFER_CHECK, STREAM_RELEASE };
 
 struct Event {
   double time;
@@ -69,6 +70,9 @@ class Schedule {
       advance_to(event.time);
       switch (event.type) {
         case EventType::READY: start(event.op); break;
+        case EventType::COMPUTE_START:
+          if (event.version == start_version_[event.op]) release_streamers(event.op);  // else retimed since
+          break;
         case EventType::COMPUTE_END:
           if (event.version == compute_version_[event.op]) computation_reached_end(event.op);  // else retimed since
           break;
@@ -109,12 +113,23 @@ class Schedule {
         push_compute_end(id, entry.end_s);
       }
       refresh_slowdown(op.gpu);
+      if (entry.start_s > now_ && release_.streamed_from(id)) return push_compute_start(id, entry.start_s);  // queued
     }
-    // What streams from it starts with it, before ops that became ready at the same time after
-    // it (as the SimGrid engines' scheduler starts them).
+    release_streamers(id);
+  }
+
+  // What streams from `id` starts with it, before ops that became ready at the same time after it
+  // (as the SimGrid engines' scheduler starts them).
+  void release_streamers(std::int32_t id) {
+    start_version_[id] = 0;
     std::vector<std::int32_t> streaming;
     release_.started(id, streaming);
     for (std::int32_t next : streaming) start(next);
+  }
+
+  void push_compute_start(std::int32_t id, double start_s) {
+    start_version_[id] = ++version_;
+    events_.push({start_s, sequence_++, EventType::COMPUTE_START, id, start_version_[id]});
   }
 
   // A computation reached its end: it ends unless a streaming producer holds it (Plan::add).
@@ -174,6 +189,7 @@ class Schedule {
   // Communication began or ended on GPUs: their computations' new spans.
   void apply_retimed() {
     for (const Retimed& r : retimed_) {
+      if (start_version_[r.op] != 0 && r.start_s != timeline_.ops[r.op].start_s) push_compute_start(r.op, r.start_s);
       timeline_.ops[r.op].start_s = r.start_s;
       timeline_.ops[r.op].end_s = r.end_s;
       if (r.end_s < HELD_END_S) {
@@ -355,6 +371,8 @@ class Schedule {
   std::vector<Retimed> retimed_;     // scratch: computations a communication change moved
   std::vector<std::uint64_t> compute_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
   std::vector<char> scheduled_ = std::vector<char>(plan_.ops().size(), 0);  // computations on their streams
+  /// Computations streamed from and queued: the version of their COMPUTE_START event (0: none pending).
+  std::vector<std::uint64_t> start_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
   /// Per op: the earliest it may end, its streaming producers' end plus its tail (-inf: none yet).
   std::vector<double> stream_floor_ = std::vector<double>(plan_.ops().size(), -std::numeric_limits<double>::infinity());
   std::map<std::int32_t, ActiveTransfer> held_;  // streaming all-to-alls with every byte moved, waiting

@@ -37,6 +37,8 @@ class DependencyRelease {
   std::vector<std::int32_t> roots() const;
   /// Op `op` started: appends the ops streaming from it that it makes ready to `ready`.
   void started(std::int32_t op, std::vector<std::int32_t>& ready);
+  /// Whether any op streams from `op` (its actual start matters, not when it was scheduled).
+  bool streamed_from(std::int32_t op) const { return !streamers_.of(op).empty(); }
   /// Streaming producers of `op` that have not ended yet (on its GPU).
   int streams_pending(std::int32_t op) const { return streams_pending_[op]; }
   /// The ops whose last streaming producer ended since the last call (they may now end, after

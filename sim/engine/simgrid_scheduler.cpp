@@ -19,7 +19,7 @@ OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<d
       slow_transfers_(std::move(slow_transfers)),
       times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
       timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model), scheduled_(plan.ops().size(), 0),
-      stream_floor_(plan.ops().size(), -std::numeric_limits<double>::infinity()), kept_(plan.has_streaming() ? plan.ops().size() : 0) {}
+      stream_floor_(plan.ops().size(), -std::numeric_limits<double>::infinity()), start_version_(plan.ops().size(), 0), kept_(plan.has_streaming() ? plan.ops().size() : 0) {}
 
 void OpScheduler::start(const std::vector<bool>& included) {
   for (std::int32_t id : release_.roots())
@@ -42,9 +42,23 @@ void OpScheduler::start_op(std::int32_t id) {
       arm(id, end);
     }
     refresh_slowdown(op.gpu);
+    if (begin > now && release_.streamed_from(id)) return arm_start(id, begin);  // queued on its stream
   }
-  release_.started(id, ready_);  // what streams from it may start too
+  release_streamers(id);
+}
+
+void OpScheduler::release_streamers(std::int32_t id) {
+  start_version_[id] = 0;
+  release_.started(id, ready_);  // what streams from it starts with it
   start_ready();
+}
+
+void OpScheduler::arm_start(std::int32_t id, double start_s) {
+  const std::uint64_t version = ++start_timers_;
+  start_version_[id] = version;
+  simgrid::kernel::timer::Timer::set(start_s, [this, id, version] {
+    if (version == start_version_[id]) release_streamers(id);
+  });
 }
 
 void OpScheduler::reached_end(std::int32_t id) {
@@ -96,6 +110,7 @@ void OpScheduler::arm(std::int32_t id, double end_s) {
 
 void OpScheduler::apply_retimed() {
   for (const Retimed& r : retimed_) {
+    if (start_version_[r.op] != 0 && r.start_s != times_[2 * r.op]) arm_start(r.op, r.start_s);
     times_[2 * r.op] = r.start_s;
     arm(r.op, r.end_s);
   }

@@ -56,6 +56,9 @@ class OpScheduler {
   void reached_end(std::int32_t id);
   void finish(std::int32_t id);
   void set_end(std::int32_t id, double end_s);
+  /// Starts what streams from `id` (at its actual start: arm_start when it is queued).
+  void release_streamers(std::int32_t id);
+  void arm_start(std::int32_t id, double start_s);
   /// The ops whose last streaming producer just ended may end a tail from now.
   void handle_stream_ends();
   /// Whether all-to-all `op` must keep its parts and end: it streams from producers not ended a tail ago.
@@ -85,6 +88,8 @@ class OpScheduler {
   ComputeStreams streams_;
   std::vector<char> scheduled_;         ///< computations scheduled on their streams
   std::vector<double> stream_floor_;    ///< per op: earliest end its streaming producers allow (-inf: none yet)
+  std::vector<std::uint64_t> start_version_;  ///< queued computations streamed from: their start timer (0: none)
+  std::uint64_t start_timers_ = 0;
   struct Kept {                         ///< what a gated all-to-all reported: parts, then maybe its end
     std::vector<std::int32_t> parts;
     bool done = false;
