@@ -29,7 +29,7 @@
 #                  GPUs or more, on the other GPUs (peer access)
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
-# FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
+# FUSED_MODELS, FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
 # interference, mpirun with 2 ranks) print "skip" lines. Every step runs under a time limit
@@ -170,8 +170,15 @@ interference_step() {
     # FUSED_BLOCKS: transfer-block counts; FUSED_BANDS: tile bands, each timed for the GEMM part and
     # the overlap (comet_gpu_bench --help).
     read -ra fused_args <<<"--copy-blocks ${FUSED_BLOCKS:-2 4 6 8 12 16} --band-tiles ${FUSED_BANDS:-0 8 16}"
-    step fused-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused --tokens 4096 16384 \
-      "${fused_args[@]}"
+    # One process per model and token count: a kernel whose watchdog trips cannot leave its state
+    # to the next shape's launches (2026-12-06: after one hang, every later shape of the process
+    # timed out on flags no table holds).
+    for model in ${FUSED_MODELS:-mixtral-8x7b deepseek-v3}; do
+      for tokens in 4096 16384; do
+        step "fused-bench-$model-$tokens" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
+          --models "$model" --tokens "$tokens" "${fused_args[@]}"
+      done
+    done
     # No link: the other sources' buffers in this GPU's memory, so what the fused launch adds to its
     # GEMM is the kernels' own cost (set FUSED_LOCAL=0 to skip).
     if [[ ${FUSED_LOCAL:-1} != 0 ]]; then
