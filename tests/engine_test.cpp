@@ -12,6 +12,7 @@
 #include "compute_streams.hpp"
 #include "critical_path.hpp"
 #include "input_error.hpp"
+#include "engine_fixtures.hpp"
 #include "executor.hpp"
 #include "metrics.hpp"
 #include "op_costs.hpp"
@@ -22,22 +23,8 @@
 namespace comet {
 namespace {
 
-// A cost model whose links deliver their full bandwidth, so closed forms are exact.
-CostModel ideal_links() {
-  CostModel model = CostModel::defaults_for("h100-sxm");
-  model.link_efficiency.fill(1.0);
-  model.comm_sm_share = 0.0;
-  model.comm_slowdown_with_compute = 0.0;
-  model.a2a_per_message_s = 0.0;
-  return model;
-}
-
-std::vector<std::string> engines_under_test() {
-  std::vector<std::string> engines;
-  for (const std::string& e : available_engines())
-    if (e != "packet") engines.push_back(e);
-  return engines;
-}
+using testing::engines_under_test;
+using testing::ideal_links;
 
 // A plan of all-to-all ops only, each with its own matrix and the given dependencies.
 struct TransferPlan {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "critical_path.hpp"
+#include "engine_fixtures.hpp"
 #include "executor.hpp"
 #include "input_error.hpp"
 #include "op_costs.hpp"
@@ -19,22 +20,8 @@
 namespace comet {
 namespace {
 
-CostModel ideal_links() {
-  CostModel model = CostModel::defaults_for("h100-sxm");
-  model.link_efficiency.fill(1.0);
-  model.comm_sm_share = 0.0;
-  model.comm_slowdown_with_compute = 0.0;
-  model.a2a_per_message_s = 0.0;
-  model.memory_kernel_interference = 0.0;
-  return model;
-}
-
-std::vector<std::string> engines_under_test() {
-  std::vector<std::string> engines;
-  for (const std::string& e : available_engines())
-    if (e != "packet") engines.push_back(e);
-  return engines;
-}
+using testing::engines_under_test;
+using testing::ideal_links;
 
 // One 8-GPU node, Mixtral's experts over all 8 (EP 8): small enough for every engine.
 const std::string NODE_LAYER = R"(name: node-layer
