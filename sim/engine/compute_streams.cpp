@@ -36,6 +36,7 @@ std::pair<double, double> ComputeStreams::schedule(const Op& op, double duration
   }
   stream_free = begin + duration_s;
   auto& queue = queued_[op.gpu][static_cast<std::size_t>(role)];
+  // An op ending exactly now stays queued: a streaming hold may still move its end (set_end).
   while (!queue.empty() && queue.front().end_s < now) queue.pop_front();
   queue.push_back({op.id, now, begin, begin + duration_s, rate, slowable});
   return {begin, begin + duration_s};
