@@ -10,6 +10,7 @@
 #include "compute_streams.hpp"
 #include "dependency_release.hpp"
 #include "op_costs.hpp"
+#include "stream_floors.hpp"
 #include "transfer_slowdown.hpp"
 
 namespace comet {
@@ -107,8 +108,8 @@ class Schedule {
     } else {
       std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
       scheduled_[id] = 1;
-      if (entry.end_s < stream_floor_[id]) {  // its producers ended while its other inputs kept it
-        set_end(op, stream_floor_[id]);
+      if (entry.end_s < floors_.floor(id)) {  // its producers ended while its other inputs kept it
+        set_end(op, floors_.floor(id));
       } else {
         push_compute_end(id, entry.end_s);
       }
@@ -134,9 +135,7 @@ class Schedule {
 
   // A computation reached its end: it ends unless a streaming producer holds it (Plan::add).
   void computation_reached_end(std::int32_t id) {
-    const Op& op = plan_.ops()[id];
-    if (release_.streams_pending(id) > 0) return set_end(op, HELD_END_S);
-    if (now_ < stream_floor_[id]) return set_end(op, stream_floor_[id]);
+    if (const double end = floors_.end_at(id, now_); end > now_) return set_end(plan_.ops()[id], end);
     finish(id);
   }
 
@@ -149,11 +148,11 @@ class Schedule {
   void handle_stream_ends() {
     for (std::int32_t id : release_.take_stream_ends()) {
       const Op& op = plan_.ops()[id];
-      stream_floor_[id] = now_ + streaming_tail_s(plan_, op, model_);
+      const double floor = floors_.producers_ended(id, now_);
       if (op.kind == OpKind::ALL_TO_ALL) {
-        push(stream_floor_[id], EventType::STREAM_RELEASE, id);
-      } else if (scheduled_[id] && (timeline_.ops[id].end_s < stream_floor_[id] || timeline_.ops[id].end_s >= HELD_END_S)) {
-        set_end(op, stream_floor_[id]);  // ends no earlier than the floor; a held one at it
+        push(floor, EventType::STREAM_RELEASE, id);
+      } else if (scheduled_[id] && floors_.must_move(id, timeline_.ops[id].end_s)) {
+        set_end(op, floor);
       }
     }
   }
@@ -171,7 +170,7 @@ class Schedule {
   }
 
   // Whether all-to-all `id`'s parts must wait: it streams from producers not ended a tail ago.
-  bool gated(std::int32_t id) const { return release_.streams_pending(id) > 0 || now_ < stream_floor_[id]; }
+  bool gated(std::int32_t id) const { return floors_.gated(id, now_); }
 
   void finish(std::int32_t id) {
     timeline_.ops[id].end_s = now_;
@@ -373,8 +372,7 @@ class Schedule {
   std::vector<char> scheduled_ = std::vector<char>(plan_.ops().size(), 0);  // computations on their streams
   /// Computations streamed from and queued: the version of their COMPUTE_START event (0: none pending).
   std::vector<std::uint64_t> start_version_ = std::vector<std::uint64_t>(plan_.ops().size(), 0);
-  /// Per op: the earliest it may end, its streaming producers' end plus its tail (-inf: none yet).
-  std::vector<double> stream_floor_ = std::vector<double>(plan_.ops().size(), -std::numeric_limits<double>::infinity());
+  StreamFloors floors_{plan_, model_, release_};
   std::map<std::int32_t, ActiveTransfer> held_;  // streaming all-to-alls with every byte moved, waiting
   ComputeStreams streams_;
   std::vector<double> residual_Bps_, demand_;  // per link, scratch of reschedule()

@@ -1,12 +1,9 @@
 #include "simgrid_scheduler.hpp"
 
-#include "op_costs.hpp"
-
 #include <simgrid/kernel/Timer.hpp>
 #include <simgrid/s4u.hpp>
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 #include <stdexcept>
 
@@ -15,11 +12,11 @@ namespace comet {
 OpScheduler::OpScheduler(const Plan& plan, const CostModel& model, std::vector<double> compute_s,
                          std::function<void(std::int32_t)> start_all_to_all,
                          std::function<void(std::int32_t, bool)> slow_transfers)
-    : plan_(plan), model_(model), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
+    : plan_(plan), compute_s_(std::move(compute_s)), start_all_to_all_(std::move(start_all_to_all)),
       slow_transfers_(std::move(slow_transfers)),
       times_(2 * plan.ops().size(), 0.0), parts_(plan.ops().size()), release_(plan),
       timer_version_(plan.ops().size(), 0), streams_(plan.header().num_gpus, model), scheduled_(plan.ops().size(), 0),
-      stream_floor_(plan.ops().size(), -std::numeric_limits<double>::infinity()), start_version_(plan.ops().size(), 0), kept_(plan.has_streaming() ? plan.ops().size() : 0) {}
+      floors_(plan, model, release_), start_version_(plan.ops().size(), 0), kept_(plan.has_streaming() ? plan.ops().size() : 0) {}
 
 void OpScheduler::start(const std::vector<bool>& included) {
   for (std::int32_t id : release_.roots())
@@ -36,8 +33,8 @@ void OpScheduler::start_op(std::int32_t id) {
     const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
     times_[2 * id] = begin;
     scheduled_[id] = 1;
-    if (end < stream_floor_[id]) {  // its producers ended while its other inputs kept it
-      set_end(id, stream_floor_[id]);
+    if (end < floors_.floor(id)) {  // its producers ended while its other inputs kept it
+      set_end(id, floors_.floor(id));
     } else {
       arm(id, end);
     }
@@ -62,8 +59,8 @@ void OpScheduler::arm_start(std::int32_t id, double start_s) {
 }
 
 void OpScheduler::reached_end(std::int32_t id) {
-  if (release_.streams_pending(id) > 0) return set_end(id, HELD_END_S);
-  if (simgrid::s4u::Engine::get_clock() < stream_floor_[id]) return set_end(id, stream_floor_[id]);
+  const double now = simgrid::s4u::Engine::get_clock();
+  if (const double end = floors_.end_at(id, now); end > now) return set_end(id, end);
   finish(id);
 }
 
@@ -75,18 +72,16 @@ void OpScheduler::set_end(std::int32_t id, double end_s) {
 void OpScheduler::handle_stream_ends() {
   const double now = simgrid::s4u::Engine::get_clock();
   for (std::int32_t id : release_.take_stream_ends()) {
-    stream_floor_[id] = now + streaming_tail_s(plan_, plan_.ops()[id], model_);
+    const double floor = floors_.producers_ended(id, now);
     if (plan_.ops()[id].kind == OpKind::ALL_TO_ALL) {
-      simgrid::kernel::timer::Timer::set(stream_floor_[id], [this, id] { replay(id); });
-    } else if (scheduled_[id] && (times_[2 * id + 1] < stream_floor_[id] || times_[2 * id + 1] >= HELD_END_S)) {
-      set_end(id, stream_floor_[id]);  // ends no earlier than the floor; a held one at it
+      simgrid::kernel::timer::Timer::set(floor, [this, id] { replay(id); });
+    } else if (scheduled_[id] && floors_.must_move(id, times_[2 * id + 1])) {
+      set_end(id, floor);
     }
   }
 }
 
-bool OpScheduler::gated(std::int32_t op) const {
-  return release_.streams_pending(op) > 0 || simgrid::s4u::Engine::get_clock() < stream_floor_[op];
-}
+bool OpScheduler::gated(std::int32_t op) const { return floors_.gated(op, simgrid::s4u::Engine::get_clock()); }
 
 void OpScheduler::replay(std::int32_t op) {
   Kept kept = std::exchange(kept_[op], {});

@@ -21,6 +21,7 @@
 #include "compute_streams.hpp"
 #include "cost_model.hpp"
 #include "dependency_release.hpp"
+#include "stream_floors.hpp"
 #include "plan.hpp"
 #include "timeline.hpp"
 
@@ -75,7 +76,6 @@ class OpScheduler {
   void refresh_slowdown(std::int32_t gpu);
 
   const Plan& plan_;
-  const CostModel& model_;
   std::vector<double> compute_s_;
   std::function<void(std::int32_t)> start_all_to_all_;
   std::function<void(std::int32_t, bool)> slow_transfers_;
@@ -87,7 +87,7 @@ class OpScheduler {
   std::vector<std::uint64_t> timer_version_;
   ComputeStreams streams_;
   std::vector<char> scheduled_;         ///< computations scheduled on their streams
-  std::vector<double> stream_floor_;    ///< per op: earliest end its streaming producers allow (-inf: none yet)
+  StreamFloors floors_;
   std::vector<std::uint64_t> start_version_;  ///< queued computations streamed from: their start timer (0: none)
   std::uint64_t start_timers_ = 0;
   struct Kept {                         ///< what a gated all-to-all reported: parts, then maybe its end
