@@ -77,6 +77,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   }
   for (cudaError_t e : {s.tiles.upload(tiles), s.sends.upload(sends), s.done.resize(static_cast<std::size_t>(schedule.done_flags()))})
     if (e != cudaSuccess) return e;
+  s.host_tiles = tiles;
   s.tile_count = static_cast<int>(tiles.size());
   s.send_count = static_cast<int>(sends.size());
   s.done_count = schedule.done_flags();
@@ -106,6 +107,13 @@ cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
 
 int FusedCombineGemm::watchdog() { return state_->watchdog(); }
 
+std::string FusedCombineGemm::short_flags(int listed) {
+  State& s = *state_;
+  if (!s.prepared) return "";
+  return State::short_flags(s.done.get(), std::vector<unsigned>(static_cast<std::size_t>(s.done_count), CONSUMER_WARPS),
+                            [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
+}
+
 #else  // without CUTLASS: the API exists and says why it cannot run
 
 struct FusedCombineGemm::State {};
@@ -123,6 +131,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t,
 cudaError_t FusedCombineGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }
 cudaError_t FusedCombineGemm::run_sends(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedCombineGemm::watchdog() { return -1; }
+std::string FusedCombineGemm::short_flags(int) { return ""; }
 
 #endif
 

@@ -84,6 +84,10 @@ class FusedCombineGemm {
   void set_timeout(double seconds);
   /// After the runs are synchronised: -1, or the done flag a send block gave up on.
   int watchdog();
+  /// After a watchdog trip (runs synchronised): which done flags (a tile's count of consumer warps that stored it) stayed below their count, the first
+  /// `listed` with their tile, e.g. "2 of 4096 flags short: 5 at 7 of 8 (entry 2: group 0, M tile
+  /// 5 of 32, N tile 0), ..."; "" when none did.
+  std::string short_flags(int listed = 8);
 
  private:
   struct State;

@@ -31,6 +31,7 @@ struct FusedDispatchGemm::State : FusedState {
   int copy_count = 0, flag_count = 0;
   DeviceArray<RowTask> copies;
   DeviceArray<unsigned> flags, flag_rows;
+  std::vector<unsigned> host_flag_rows;
 
   cudaError_t launch(int copy_blocks, int gemm_blocks, unsigned char flag_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(flags.get(), flag_byte, sizeof(unsigned) * std::max(flag_count, 1), stream); e != cudaSuccess) return e;
@@ -76,6 +77,8 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   for (cudaError_t e : {s.tiles.upload(tiles), s.copies.upload(copies), s.flags.resize(static_cast<std::size_t>(schedule.flag_count())),
                         s.flag_rows.upload(flag_rows)})
     if (e != cudaSuccess) return e;
+  s.host_tiles = tiles;
+  s.host_flag_rows = flag_rows;
   s.tile_count = static_cast<int>(tiles.size());
   s.copy_count = static_cast<int>(copies.size());
   s.flag_count = schedule.flag_count();
@@ -106,6 +109,12 @@ cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) 
 
 int FusedDispatchGemm::watchdog() { return state_->watchdog(); }
 
+std::string FusedDispatchGemm::short_flags(int listed) {
+  State& s = *state_;
+  if (!s.prepared) return "";
+  return State::short_flags(s.flags.get(), s.host_flag_rows, [](int flag) { return "M tile flag " + std::to_string(flag); }, listed);
+}
+
 #else  // without CUTLASS: the API exists and says why it cannot run
 
 struct FusedDispatchGemm::State {};
@@ -123,6 +132,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_
 cudaError_t FusedDispatchGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }
 cudaError_t FusedDispatchGemm::run_copies(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedDispatchGemm::watchdog() { return -1; }
+std::string FusedDispatchGemm::short_flags(int) { return ""; }
 
 #endif
 

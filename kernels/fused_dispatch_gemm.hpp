@@ -87,6 +87,10 @@ class FusedDispatchGemm {
   /// After the runs are synchronised: -1 when every tile's rows arrived, else the arrival flag a
   /// GEMM block gave up on (its output is then garbage; a caller reports it and exits 3).
   int watchdog();
+  /// After a watchdog trip (runs synchronised): which arrival flags (rows copied into an M tile) stayed below their count, the first
+  /// `listed` with their tile, e.g. "2 of 4096 flags short: 5 at 7 of 8 (entry 2: group 0, M tile
+  /// 5 of 32, N tile 0), ..."; "" when none did.
+  std::string short_flags(int listed = 8);
 
   /// After prepare(): the most blocks one launch has (copy + GEMM), those of this kernel the GPU
   /// holds at once in whole clusters (at most one per SM).

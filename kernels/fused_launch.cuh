@@ -450,6 +450,36 @@ struct FusedState {
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
+  /// After a watchdog trip: the flags of `device_flags` below their `expected` counts, the first
+  /// `listed` of them with where they are (`where(flag)`), e.g. "2 of 4096 flags short: 5 at 7 of 8
+  /// (group 0, M tile 5, N tile 0), ...", or "" when every flag reached its count (or on a copy error).
+  template <class Where>
+  static std::string short_flags(const unsigned* device_flags, const std::vector<unsigned>& expected, Where&& where, int listed) {
+    std::vector<unsigned> counts(expected.size());
+    if (counts.empty() ||
+        cudaMemcpy(counts.data(), device_flags, counts.size() * sizeof(unsigned), cudaMemcpyDeviceToHost) != cudaSuccess)
+      return "";
+    std::string text;
+    std::size_t short_count = 0;
+    for (std::size_t f = 0; f < counts.size(); ++f) {
+      if (counts[f] >= expected[f]) continue;
+      if (static_cast<int>(short_count++) < listed)
+        text += (text.empty() ? "" : ", ") + std::to_string(f) + " at " + std::to_string(counts[f]) + " of " +
+                std::to_string(expected[f]) + " (" + where(static_cast<int>(f)) + ")";
+    }
+    if (short_count == 0) return "";
+    return std::to_string(short_count) + " of " + std::to_string(counts.size()) + " flags short: " + text +
+           (short_count > static_cast<std::size_t>(listed) ? ", ..." : "");
+  }
+  /// "group g, M tile m, N tile n" of the tile table's entry `entry`, rank `rank` of its cluster.
+  std::string tile_at(int entry, int rank) const {
+    if (entry < 0 || entry >= static_cast<int>(host_tiles.size())) return "no tile";
+    const ArrivalTile& t = host_tiles[static_cast<std::size_t>(entry)];
+    return "entry " + std::to_string(entry) + ": group " + std::to_string(t.group) + ", M tile " + std::to_string(t.m + rank) +
+           " of " + std::to_string(t.m_tiles) + ", N tile " + std::to_string(t.n);
+  }
+  std::vector<ArrivalTile> host_tiles;  // the tile table as uploaded (for short_flags' reports)
+
   /// After the runs: -1, or the flag a wait gave up on.
   int watchdog() {
     unsigned flag = 0;

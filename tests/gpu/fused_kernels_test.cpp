@@ -21,6 +21,7 @@
 #include "expert_ffn.hpp"
 #include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
+#include "random_fill.hpp"
 #include "gpu_test_support.hpp"
 
 namespace comet {
@@ -248,6 +249,9 @@ TEST(FusedDispatch, WatchdogCatchesASourceThatNeverArrives) {
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const int flag = fused.watchdog();
   EXPECT_NE(std::find(withheld_flags.begin(), withheld_flags.end(), flag), withheld_flags.end()) << "flag " << flag;
+  // The report lists the short flags, the tripped one among them.
+  const std::string short_flags = fused.short_flags(64);
+  EXPECT_NE(short_flags.find(" " + std::to_string(flag) + " at "), std::string::npos) << short_flags;
 
   ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
   f.refill(rng);
@@ -322,6 +326,16 @@ struct CombineFixture {
     const std::vector<bf16> a = random_bf16(schedule.total_rows() * k, rng), w = random_bf16(route.experts * k * n, rng);
     ASSERT_EQ(cudaMemcpy(act, a.data(), a.size() * sizeof(bf16), cudaMemcpyHostToDevice), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(weights, w.data(), w.size() * sizeof(bf16), cudaMemcpyHostToDevice), cudaSuccess);
+    poison_and_reference(handle);
+  }
+  // The same with the data drawn on the GPU (shapes of real models: billions of values).
+  void refill_on_device(std::uint64_t seed, cublasHandle_t handle) {
+    ASSERT_EQ(kernels::random_fill_bf16(act, schedule.total_rows() * k, seed, 1.0f, nullptr), cudaSuccess);
+    ASSERT_EQ(kernels::random_fill_bf16(weights, route.experts * k * n, seed + 1, 1.0f / std::sqrt(static_cast<float>(k)), nullptr),
+              cudaSuccess);
+    poison_and_reference(handle);
+  }
+  void poison_and_reference(cublasHandle_t handle) {
     poison();
     for_each_segment(route, [&](int e, int s, std::int64_t expert_major_row, std::int64_t source_row, std::int64_t rows) {
       if (rows > 0) {
@@ -390,6 +404,37 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
       }
     }
     EXPECT_EQ(fused.run(kernels::FusedCombineGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);  // not whole clusters
+  }
+  cublasDestroy(handle);
+}
+
+// Mixtral-8x7B's down projection at 16K tokens per GPU (8 local experts, 4096 rows each from 8
+// sources, k 14336, n 4096) in bands of 8 M tiles with sends per warp: the shape whose combine gave
+// up on a done flag in the bench (one H100, 2026-12-06, BENCHMARKS.md). Every row must arrive, the
+// watchdog must stay quiet, and a trip names the flags that stayed short.
+TEST(FusedCombine, Mixtral16kBandsOfEightWithSendsPerWarpFinish) {
+  COMET_REQUIRE_FUSED_COMBINE();
+  const auto seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  constexpr int EXPERTS = 8, SOURCES = 8;
+  kernels::DispatchRoute route{SOURCES, EXPERTS, 0, std::vector<std::int64_t>(EXPERTS * SOURCES, 4096 / SOURCES)};
+  CombineFixture f(route, 14336, 4096, /*band_tiles=*/8);
+  using SendTasks = kernels::FusedCombineGemm::SendTasks;
+  for (SendTasks tasks : {SendTasks::PER_WARP, SendTasks::PER_BLOCK}) {
+    kernels::FusedCombineGemm fused;
+    ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
+    fused.set_timeout(5.0);
+    fused.set_send_tasks(tasks);
+    const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
+    for (int send_blocks : {2, 4, 8}) {
+      f.refill_on_device(seed + send_blocks, handle);
+      ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_EQ(fused.watchdog(), -1) << by << ", " << send_blocks << " send blocks: " << fused.short_flags();
+      f.expect_destinations_match(by + ", " + std::to_string(send_blocks) + " send blocks");
+    }
   }
   cublasDestroy(handle);
 }

@@ -156,9 +156,12 @@ struct WatchdogTrip : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void throw_if_gave_up(int flag, const std::string& what) {
+// `kernel`: a fused kernel (watchdog(), short_flags()).
+template <class Kernel>
+void throw_if_gave_up(Kernel& kernel, const std::string& what) {
   check_cuda(cudaDeviceSynchronize(), what);
-  if (flag >= 0) throw WatchdogTrip(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}", what, flag));
+  if (const int flag = kernel.watchdog(); flag >= 0)
+    throw WatchdogTrip(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}; {}", what, flag, kernel.short_flags()));
 }
 
 // Runs one side's measurement; a watchdog trip becomes a row saying so (the other shapes are still
@@ -369,7 +372,7 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
         },
         extra, c.o.blocks, modes, [&] {
           for (std::size_t b = 0; b < fused.size(); ++b)
-            throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused dispatch, band {}", bands[b]));
+            throw_if_gave_up(*fused[b], fmt::format("fused dispatch, band {}", bands[b]));
         });
     c.dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
     band_rows("dispatch", side, t, bands, 1, c.band_table);
@@ -422,8 +425,8 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
         },
         extra, c.o.blocks, modes, [&] {
           for (std::size_t b = 0; b < fused.size(); ++b)
-            throw_if_gave_up(fused[b]->watchdog(), fmt::format("fused combine, band {}, sends per warp", bands[b]));
-          throw_if_gave_up(per_block.watchdog(), "fused combine, sends per block");
+            throw_if_gave_up(*fused[b], fmt::format("fused combine, band {}, sends per warp", bands[b]));
+          throw_if_gave_up(per_block, "fused combine, sends per block");
         });
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
     band_rows("combine", side, t, bands, 0, c.band_table);
