@@ -21,9 +21,9 @@
 //    behind `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the latest tile's done),
 //    and the last tile behind wait_group 0. Waiting for each tile's own stores would stall the
 //    issuing warp, and both warp groups with it, once per tile.
-// A flag that never fills is the watchdog's case: after timeout_ns of waiting the scheduler
-// records the flag (+1) in *timed_out and lets the tile go with whatever rows are there; every
-// later wait sees *timed_out and stops waiting, so the launch ends and the host reports it.
+// A flag that never fills is the watchdog's case: after its timeout the scheduler records the flag
+// (+1) in the watchdog's word and lets the tile go with whatever rows are there; every later wait
+// sees the word and stops waiting, so the launch ends and the host reports it (Watchdog).
 #pragma once
 
 #include <cstdint>
@@ -63,19 +63,40 @@ __device__ __forceinline__ std::uint64_t global_timer_ns() {
   return t;
 }
 
+/// What every wait of one fused launch shares to give up instead of hanging (device memory the
+/// host resets): the watchdog's word and timeout, and what the wait that trips it records for the
+/// host's report (FusedState::watchdog_report).
+struct Watchdog {
+  unsigned* word = nullptr;   ///< 0, or 1 + the flag a wait gave up on; sticky until the host resets it
+  std::uint64_t timeout_ns = 0;
+  /// Per block of the launch: %globaltimer when it started (0: not started). Written by the launch.
+  unsigned long long* block_start_ns = nullptr;
+  int blocks = 0;
+  const unsigned* flags = nullptr;  ///< the flags this launch's waits read (arrival or done counts)
+  int flag_count = 0;
+  /// At the trip: the flags, then block_start_ns, then the trip's own time (blocks + 1 entries).
+  unsigned* flag_snapshot = nullptr;
+  unsigned long long* start_snapshot = nullptr;
+};
+
 /// Waits until flags[flag] reaches `count` (acquire), or gives up: after timeout_ns it records the
-/// flag (+1) in *timed_out, the watchdog's word, and returns; once the word is set every wait returns
-/// at once, so that a launch whose rows will not all come still ends.
-__device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, unsigned count, unsigned* timed_out,
-                                               std::uint64_t timeout_ns) {
+/// flag (+1) in the watchdog's word, snapshots the flags and the blocks' start times (the first wait
+/// to give up only), and returns; once the word is set every wait returns at once, so that a launch
+/// whose rows will not all come still ends.
+__device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, unsigned count, const Watchdog& watchdog) {
   std::uint64_t start = 0;
   while (load_acquire_gpu(flags + flag) < count) {
-    if (*static_cast<volatile unsigned*>(timed_out) != 0) return;  // the run is already lost: finish
+    if (*static_cast<volatile unsigned*>(watchdog.word) != 0) return;  // the run is already lost: finish
     const std::uint64_t now = global_timer_ns();
     if (start == 0) {
       start = now;
-    } else if (now - start > timeout_ns) {
-      atomicCAS(timed_out, 0u, static_cast<unsigned>(flag) + 1u);
+    } else if (now - start > watchdog.timeout_ns) {
+      if (atomicCAS(watchdog.word, 0u, static_cast<unsigned>(flag) + 1u) == 0u) {
+        for (int f = 0; f < watchdog.flag_count; ++f) watchdog.flag_snapshot[f] = load_acquire_gpu(watchdog.flags + f);
+        for (int b = 0; b < watchdog.blocks; ++b)
+          watchdog.start_snapshot[b] = *static_cast<volatile unsigned long long*>(watchdog.block_start_ns + b);
+        watchdog.start_snapshot[watchdog.blocks] = now;
+      }
       return;
     }
     __nanosleep(256);
@@ -94,8 +115,7 @@ struct ArrivalSchedulerArguments {
   int cluster_size = 1;                ///< blocks of a cluster, along M
   const unsigned* flags = nullptr;     ///< arrival counters, rows
   const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
-  unsigned* timed_out = nullptr;       ///< 0, or 1 + the flag a wait gave up on
-  std::uint64_t timeout_ns = 0;
+  Watchdog watchdog;                   ///< the launch's (set by the launch)
   /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once that
   /// output tile is in global memory.
   unsigned* tile_done = nullptr;
@@ -142,7 +162,7 @@ class ArrivalTileScheduler {
   CUTLASS_HOST_DEVICE static bool can_implement(Arguments const& args) {
     return args.cluster_size > 0 && args.gemm_blocks > 0 && args.gemm_blocks % args.cluster_size == 0 &&
            args.first_gemm_block % args.cluster_size == 0 && (args.tile_count == 0 || args.tiles != nullptr) &&
-           args.timed_out != nullptr;
+           args.watchdog.word != nullptr;
   }
 
   template <class ProblemShape, class ElementAccumulator>
@@ -239,7 +259,7 @@ class ArrivalTileScheduler {
     const ArrivalTile tile = params_.tiles[index];
     const int m = tile.m + rank_;
     if (tile.flag >= 0 && m < tile.m_tiles)
-      wait_for_count(params_.flags, tile.flag + rank_, params_.flag_rows[tile.flag + rank_], params_.timed_out, params_.timeout_ns);
+      wait_for_count(params_.flags, tile.flag + rank_, params_.flag_rows[tile.flag + rank_], params_.watchdog);
     return {m, tile.n, tile.group, 1, static_cast<int32_t>(index)};
   }
 

@@ -56,7 +56,6 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.gemm.transposed = weights_transposed;
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   // One GEMM group per expert with rows: its act rows times its weights; nothing to wait for.
   std::vector<GroupOperands> groups;
   std::vector<ArrivalTile> tiles;
@@ -83,10 +82,11 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.done_count = schedule.done_flags();
   s.has_gemm = !groups.empty();
   const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
-                                                     s.timed_out.get(), s.timeout_ns, s.done.get()};
+                                                     Watchdog{}, s.done.get()};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
+  if (cudaError_t e = s.prepare_watchdog(schedule.done_flags()); e != cudaSuccess) return e;
   s.prepared = true;
   return cudaSuccess;
 }
@@ -107,11 +107,11 @@ cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
 
 int FusedCombineGemm::watchdog() { return state_->watchdog(); }
 
-std::string FusedCombineGemm::short_flags(int listed) {
+std::string FusedCombineGemm::watchdog_report(int listed) {
   State& s = *state_;
   if (!s.prepared) return "";
-  return State::short_flags(s.done.get(), std::vector<unsigned>(static_cast<std::size_t>(s.done_count), CONSUMER_WARPS),
-                            [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
+  return s.watchdog_report(std::vector<unsigned>(static_cast<std::size_t>(s.done_count), CONSUMER_WARPS),
+                           [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
 }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
@@ -131,7 +131,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t,
 cudaError_t FusedCombineGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }
 cudaError_t FusedCombineGemm::run_sends(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedCombineGemm::watchdog() { return -1; }
-std::string FusedCombineGemm::short_flags(int) { return ""; }
+std::string FusedCombineGemm::watchdog_report(int) { return ""; }
 
 #endif
 

@@ -82,12 +82,16 @@ class FusedCombineGemm {
 
   /// How long a send block waits for a tile before it gives up, seconds (default 10).
   void set_timeout(double seconds);
-  /// After the runs are synchronised: -1, or the done flag a send block gave up on.
+  /// After the runs are synchronised: -1, or the done flag a send block gave up on (the first wait
+  /// to give up in any run since prepare(): a trip is never hidden by a later run that went well).
   int watchdog();
-  /// After a watchdog trip (runs synchronised): which done flags (a tile's count of consumer warps that stored it) stayed below their count, the first
-  /// `listed` with their tile, e.g. "2 of 4096 flags short: 5 at 7 of 8 (entry 2: group 0, M tile
-  /// 5 of 32, N tile 0), ..."; "" when none did.
-  std::string short_flags(int listed = 8);
+  /// After a watchdog trip (runs synchronised): what the first wait that gave up saw, for the
+  /// message: how long after the launch's first block it gave up, which flags were below their
+  /// count then (the first `listed`, with their tiles) and which blocks of the launch had not started
+  /// (e.g. "at the trip, 10000.4 ms after the launch's first block started: 870 of 1024 flags short:
+  /// 8 at 0 of 8 (entry 4: group 0, M tile 0 of 16, N tile 1), ...; blocks started: 8 of 8 transfer,
+  /// 124 of 124 GEMM"); "" without a trip.
+  std::string watchdog_report(int listed = 8);
 
  private:
   struct State;

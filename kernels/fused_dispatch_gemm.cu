@@ -55,7 +55,6 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.gemm.transposed = weights_transposed;
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.received) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  if (cudaError_t e = s.timed_out.resize(1); e != cudaSuccess) return e;
   // One GEMM group per expert with rows: its received rows times its weights; tiles wait for rows.
   std::vector<GroupOperands> groups;
   std::vector<ArrivalTile> tiles;
@@ -84,10 +83,11 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.flag_count = schedule.flag_count();
   s.has_gemm = !groups.empty();
   const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
-                                                     s.flag_rows.get(), s.timed_out.get(), s.timeout_ns, nullptr};
+                                                     s.flag_rows.get(), Watchdog{}, nullptr};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
+  if (cudaError_t e = s.prepare_watchdog(schedule.flag_count()); e != cudaSuccess) return e;
   s.prepared = true;
   return cudaSuccess;
 }
@@ -109,10 +109,10 @@ cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) 
 
 int FusedDispatchGemm::watchdog() { return state_->watchdog(); }
 
-std::string FusedDispatchGemm::short_flags(int listed) {
+std::string FusedDispatchGemm::watchdog_report(int listed) {
   State& s = *state_;
   if (!s.prepared) return "";
-  return State::short_flags(s.flags.get(), s.host_flag_rows, [](int flag) { return "M tile flag " + std::to_string(flag); }, listed);
+  return s.watchdog_report(s.host_flag_rows, [](int flag) { return "arrival flag of M tile " + std::to_string(flag); }, listed);
 }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
@@ -132,7 +132,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_
 cudaError_t FusedDispatchGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }
 cudaError_t FusedDispatchGemm::run_copies(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedDispatchGemm::watchdog() { return -1; }
-std::string FusedDispatchGemm::short_flags(int) { return ""; }
+std::string FusedDispatchGemm::watchdog_report(int) { return ""; }
 
 #endif
 

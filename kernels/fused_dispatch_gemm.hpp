@@ -84,13 +84,18 @@ class FusedDispatchGemm {
   /// How long a GEMM block waits for a tile's rows before it gives up, seconds (default 10).
   void set_timeout(double seconds);
 
-  /// After the runs are synchronised: -1 when every tile's rows arrived, else the arrival flag a
-  /// GEMM block gave up on (its output is then garbage; a caller reports it and exits 3).
+  /// After the runs are synchronised: -1 when every tile's rows arrived in every run since
+  /// prepare(), else the arrival flag the first GEMM block to give up gave up on (the output of that
+  /// run and of every later one is then garbage: their waits no longer wait; a caller reports it and
+  /// exits 3, or prepares again).
   int watchdog();
-  /// After a watchdog trip (runs synchronised): which arrival flags (rows copied into an M tile) stayed below their count, the first
-  /// `listed` with their tile, e.g. "2 of 4096 flags short: 5 at 7 of 8 (entry 2: group 0, M tile
-  /// 5 of 32, N tile 0), ..."; "" when none did.
-  std::string short_flags(int listed = 8);
+  /// After a watchdog trip (runs synchronised): what the first wait that gave up saw, for the
+  /// message: how long after the launch's first block it gave up, which flags were below their
+  /// count then (the first `listed`, with their tiles) and which blocks of the launch had not started
+  /// (e.g. "at the trip, 10000.4 ms after the launch's first block started: 870 of 1024 flags short:
+  /// 8 at 0 of 8 (entry 4: group 0, M tile 0 of 16, N tile 1), ...; blocks started: 8 of 8 transfer,
+  /// 124 of 124 GEMM"); "" without a trip.
+  std::string watchdog_report(int listed = 8);
 
   /// After prepare(): the most blocks one launch has (copy + GEMM), those of this kernel the GPU
   /// holds at once in whole clusters (at most one per SM).

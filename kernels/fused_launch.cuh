@@ -64,8 +64,7 @@ struct TransferList {
   int count;
   int blocks;
   unsigned* flags;
-  unsigned* timed_out;       ///< the watchdog's word, shared with the GEMM's scheduler
-  std::uint64_t timeout_ns;
+  Watchdog watchdog;         ///< shared with the GEMM's scheduler
   /// Each warp takes its own tasks (warp w of block b: tasks b x warps + w, stepping by every
   /// warp of the transfer blocks) instead of each block: for many small tasks (the combine's
   /// sends, a tile's 128 rows x 512 bytes each), whose per-task wait, fence and barrier held a
@@ -149,7 +148,7 @@ __device__ inline void transfer_rows(const TransferList& list) {
     for (int t = static_cast<int>(blockIdx.x) * warps + static_cast<int>(threadIdx.x) / 32; t < list.count; t += list.blocks * warps) {
       const RowTask task = list.tasks[t];
       if (task.wait_flag >= 0) {
-        if (lane == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
+        if (lane == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
         __syncwarp();
       }
       copy_task(task, lane, 32);
@@ -162,7 +161,7 @@ __device__ inline void transfer_rows(const TransferList& list) {
   for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
     const RowTask task = list.tasks[t];
     if (task.wait_flag >= 0) {
-      if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.timed_out, list.timeout_ns);
+      if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
       __syncthreads();
     }
     copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
@@ -177,6 +176,8 @@ __device__ inline void transfer_rows(const TransferList& list) {
 template <class GemmKernel>
 __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::MinBlocksPerMultiprocessor)
     fused_kernel(CUTLASS_GRID_CONSTANT typename GemmKernel::Params const gemm, TransferList const transfers) {
+  // When each block started: what a watchdog trip reports (which blocks were running then).
+  if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
   if (static_cast<int>(blockIdx.x) < transfers.blocks) {
     transfer_rows(transfers);
     return;
@@ -223,7 +224,7 @@ cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList&
                          cudaStream_t stream) {
   params.scheduler.first_gemm_block = transfers.blocks;
   params.scheduler.gemm_blocks = std::max(gemm_blocks, cluster_m);
-  params.scheduler.timeout_ns = transfers.timeout_ns;
+  params.scheduler.watchdog = transfers.watchdog;
   const FusedLaunchConfig<GemmKernel> config(transfers.blocks + gemm_blocks, cluster_m, stream);
   return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers);
 }
@@ -386,15 +387,33 @@ struct FusedVariants {
 };
 
 
-/// What the dispatch and combine kernels keep alike on the host: the tile table, the watchdog's
-/// word and timeout, the GEMM in both layouts of B, and how one launch's blocks are counted.
+/// What the dispatch and combine kernels keep alike on the host: the tile table, the watchdog (its
+/// word, timeout and what a trip records), the GEMM in both layouts of B, and how one launch's
+/// blocks are counted.
 struct FusedState {
   std::uint64_t timeout_ns = 10'000'000'000ull;
   bool prepared = false, has_gemm = false;
   int tile_count = 0;
   DeviceArray<ArrivalTile> tiles;
-  DeviceArray<unsigned> timed_out;
+  std::vector<ArrivalTile> host_tiles;  // the tile table as uploaded (for watchdog reports)
   FusedVariants gemm;
+  // The watchdog: its word (sticky: set by the first wait that gives up in any launch since
+  // prepare()), the blocks' start times of the launch running, and the trip's snapshot.
+  DeviceArray<unsigned> watchdog_word, flag_snapshot;
+  DeviceArray<unsigned long long> block_start, start_snapshot;
+  int waited_flags = 0;                       // flags the launches' waits read
+  int last_transfer_blocks = 0, last_blocks = 0;  // of the latest launch
+
+  /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
+  /// read `flag_count` flags, and its word cleared (synchronous).
+  cudaError_t prepare_watchdog(int flag_count) {
+    waited_flags = flag_count;
+    const std::size_t most_blocks = static_cast<std::size_t>(std::max(blocks(), 1));
+    for (cudaError_t e : {watchdog_word.resize(1), flag_snapshot.resize(static_cast<std::size_t>(std::max(flag_count, 1))),
+                          block_start.resize(most_blocks), start_snapshot.resize(most_blocks + 1)})
+      if (e != cudaSuccess) return e;
+    return cudaMemset(watchdog_word.get(), 0, sizeof(unsigned));
+  }
 
   /// One GEMM group per expert with rows (rows of A from `a`, row stride k; W_e at b + e k n; D
   /// into `d`, row stride n) and the tile table of `schedule_tiles` over them, in `operands` and
@@ -445,45 +464,67 @@ struct FusedState {
   /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList).
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
                      bool per_warp, cudaStream_t stream) {
-    if (cudaError_t e = cudaMemsetAsync(timed_out.get(), 0, sizeof(unsigned), stream); e != cudaSuccess) return e;
-    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, timed_out.get(), timeout_ns, per_warp};
+    const int launch_blocks = transfer_blocks + gemm_blocks;
+    if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
+      return e;
+    const Watchdog watchdog{watchdog_word.get(), timeout_ns,         block_start.get(),   launch_blocks,
+                            flags,               waited_flags,       flag_snapshot.get(), start_snapshot.get()};
+    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, per_warp};
+    last_transfer_blocks = transfer_blocks, last_blocks = launch_blocks;
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
-  /// After a watchdog trip: the flags of `device_flags` below their `expected` counts, the first
-  /// `listed` of them with where they are (`where(flag)`), e.g. "2 of 4096 flags short: 5 at 7 of 8
-  /// (group 0, M tile 5, N tile 0), ...", or "" when every flag reached its count (or on a copy error).
+  /// After a watchdog trip (runs synchronised): what the first wait that gave up saw, e.g. "at the
+  /// trip, 10002.1 ms after the launch's first block started: 2 of 4096 flags short: 5 at 7 of 8 (entry
+  /// 2: group 0, M tile 5 of 32, N tile 0), ...; blocks started: 4 of 4 transfer, 12 of 128 GEMM (not
+  /// started: 16, 17, ...)"; "" without a trip. `expected[f]`: the count that completes flag f;
+  /// `where(f)`: what flag f is. The first `listed` of each list.
   template <class Where>
-  static std::string short_flags(const unsigned* device_flags, const std::vector<unsigned>& expected, Where&& where, int listed) {
-    std::vector<unsigned> counts(expected.size());
-    if (counts.empty() ||
-        cudaMemcpy(counts.data(), device_flags, counts.size() * sizeof(unsigned), cudaMemcpyDeviceToHost) != cudaSuccess)
-      return "";
-    std::string text;
+  std::string watchdog_report(const std::vector<unsigned>& expected, Where&& where, int listed) {
+    if (watchdog() < 0) return "";
+    std::vector<unsigned> counts(static_cast<std::size_t>(waited_flags));
+    std::vector<unsigned long long> starts(static_cast<std::size_t>(last_blocks) + 1);
+    if ((!counts.empty() && cudaMemcpy(counts.data(), flag_snapshot.get(), counts.size() * sizeof(unsigned), cudaMemcpyDeviceToHost) != cudaSuccess) ||
+        cudaMemcpy(starts.data(), start_snapshot.get(), starts.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
+      return "(the watchdog's records could not be read)";
+    const auto listing = [listed](std::string& text, std::size_t& count, const std::string& item) {
+      if (static_cast<int>(count++) < listed) text += (text.empty() ? "" : ", ") + item;
+      else if (static_cast<int>(count) == listed + 1) text += ", ...";
+    };
+    std::string flags_text;
     std::size_t short_count = 0;
-    for (std::size_t f = 0; f < counts.size(); ++f) {
-      if (counts[f] >= expected[f]) continue;
-      if (static_cast<int>(short_count++) < listed)
-        text += (text.empty() ? "" : ", ") + std::to_string(f) + " at " + std::to_string(counts[f]) + " of " +
-                std::to_string(expected[f]) + " (" + where(static_cast<int>(f)) + ")";
+    for (std::size_t f = 0; f < counts.size() && f < expected.size(); ++f)
+      if (counts[f] < expected[f])
+        listing(flags_text, short_count,
+                std::to_string(f) + " at " + std::to_string(counts[f]) + " of " + std::to_string(expected[f]) + " (" + where(static_cast<int>(f)) + ")");
+    unsigned long long first = 0;
+    for (int b = 0; b < last_blocks; ++b)
+      if (starts[b] != 0 && (first == 0 || starts[b] < first)) first = starts[b];
+    std::string missing;
+    std::size_t missing_count = 0;
+    int started_transfer = 0, started_gemm = 0;
+    for (int b = 0; b < last_blocks; ++b) {
+      if (starts[b] == 0) listing(missing, missing_count, std::to_string(b));
+      else (b < last_transfer_blocks ? started_transfer : started_gemm)++;
     }
-    if (short_count == 0) return "";
-    return std::to_string(short_count) + " of " + std::to_string(counts.size()) + " flags short: " + text +
-           (short_count > static_cast<std::size_t>(listed) ? ", ..." : "");
+    const double trip_ms = first == 0 ? 0.0 : static_cast<double>(starts[last_blocks] - first) * 1e-6;
+    return "at the trip, " + std::to_string(trip_ms) + " ms after the launch's first block started: " + std::to_string(short_count) +
+           " of " + std::to_string(counts.size()) + " flags short" + (flags_text.empty() ? "" : ": " + flags_text) + "; blocks started: " +
+           std::to_string(started_transfer) + " of " + std::to_string(last_transfer_blocks) + " transfer, " + std::to_string(started_gemm) +
+           " of " + std::to_string(last_blocks - last_transfer_blocks) + " GEMM" + (missing.empty() ? "" : " (not started: " + missing + ")");
   }
-  /// "group g, M tile m, N tile n" of the tile table's entry `entry`, rank `rank` of its cluster.
+  /// "entry e: group g, M tile m of M, N tile n" of the tile table's entry `entry`, rank `rank` of its cluster.
   std::string tile_at(int entry, int rank) const {
     if (entry < 0 || entry >= static_cast<int>(host_tiles.size())) return "no tile";
     const ArrivalTile& t = host_tiles[static_cast<std::size_t>(entry)];
     return "entry " + std::to_string(entry) + ": group " + std::to_string(t.group) + ", M tile " + std::to_string(t.m + rank) +
            " of " + std::to_string(t.m_tiles) + ", N tile " + std::to_string(t.n);
   }
-  std::vector<ArrivalTile> host_tiles;  // the tile table as uploaded (for short_flags' reports)
 
-  /// After the runs: -1, or the flag a wait gave up on.
+  /// After the runs: -1, or the flag the first wait that gave up (in any launch since prepare()) gave up on.
   int watchdog() {
     unsigned flag = 0;
-    if (!prepared || cudaMemcpy(&flag, timed_out.get(), sizeof flag, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
+    if (!prepared || cudaMemcpy(&flag, watchdog_word.get(), sizeof flag, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
     return flag == 0 ? -1 : static_cast<int>(flag) - 1;
   }
 };

@@ -249,9 +249,11 @@ TEST(FusedDispatch, WatchdogCatchesASourceThatNeverArrives) {
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   const int flag = fused.watchdog();
   EXPECT_NE(std::find(withheld_flags.begin(), withheld_flags.end(), flag), withheld_flags.end()) << "flag " << flag;
-  // The report lists the short flags, the tripped one among them.
-  const std::string short_flags = fused.short_flags(64);
-  EXPECT_NE(short_flags.find(" " + std::to_string(flag) + " at "), std::string::npos) << short_flags;
+  // The report lists the short flags, the tripped one among them, and every block started.
+  const std::string report = fused.watchdog_report(64);
+  EXPECT_NE(report.find(" " + std::to_string(flag) + " at "), std::string::npos) << report;
+  EXPECT_NE(report.find("transfer"), std::string::npos) << report;
+  EXPECT_EQ(report.find("not started"), std::string::npos) << report;
 
   ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
   f.refill(rng);
@@ -411,7 +413,7 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
 // Mixtral-8x7B's down projection at 16K tokens per GPU (8 local experts, 4096 rows each from 8
 // sources, k 14336, n 4096) in bands of 8 M tiles with sends per warp: the shape whose combine gave
 // up on a done flag in the bench (one H100, 2026-12-06, BENCHMARKS.md). Every row must arrive, the
-// watchdog must stay quiet, and a trip names the flags that stayed short.
+// watchdog must stay quiet, and a trip says what was short and what was running.
 TEST(FusedCombine, Mixtral16kBandsOfEightWithSendsPerWarpFinish) {
   COMET_REQUIRE_FUSED_COMBINE();
   const auto seed = std::random_device{}();
@@ -432,7 +434,7 @@ TEST(FusedCombine, Mixtral16kBandsOfEightWithSendsPerWarpFinish) {
       f.refill_on_device(seed + send_blocks, handle);
       ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      EXPECT_EQ(fused.watchdog(), -1) << by << ", " << send_blocks << " send blocks: " << fused.short_flags();
+      EXPECT_EQ(fused.watchdog(), -1) << by << ", " << send_blocks << " send blocks: " << fused.watchdog_report();
       f.expect_destinations_match(by + ", " + std::to_string(send_blocks) + " send blocks");
     }
   }

@@ -156,12 +156,12 @@ struct WatchdogTrip : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// `kernel`: a fused kernel (watchdog(), short_flags()).
+// `kernel`: a fused kernel (watchdog(), watchdog_report()).
 template <class Kernel>
 void throw_if_gave_up(Kernel& kernel, const std::string& what) {
   check_cuda(cudaDeviceSynchronize(), what);
   if (const int flag = kernel.watchdog(); flag >= 0)
-    throw WatchdogTrip(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}; {}", what, flag, kernel.short_flags()));
+    throw WatchdogTrip(fmt::format("{}: the fused kernel's watchdog gave up waiting on flag {}; {}", what, flag, kernel.watchdog_report()));
 }
 
 // Runs one side's measurement; a watchdog trip becomes a row saying so (the other shapes are still
