@@ -175,8 +175,8 @@ std::vector<BadInput> bad_inputs() {
        "simulate {} --engine analytical --partition comet:3", {"--partition", "comet:3", "multiple of 2"}},
       {"fused policy with as many transfer blocks as SMs", "s.yaml", GOOD_SCENARIO,
        "simulate {} --engine analytical --partition comet:132", {"comet:132", "132 SMs"}},
-      {"fused policy in validate (simulated only)", "", "", "validate " + std::string(COMET_SOURCE_DIR) +
-       "/tests/data/validate-tiny.yaml --partitions none,comet:8", {"--partitions", "comet:8", "simulated only"}},
+      {"fused policy in validate between GPUs (simulated only)", "", "", "validate " + std::string(COMET_SOURCE_DIR) +
+       "/tests/data/validate-tiny.yaml --partitions none,comet:8", {"--partitions", "comet:8", "one GPU only"}},
 #ifdef COMET_HAVE_SIMGRID
       {"flow engine on 10,240 GPUs", "s.yaml", edit(GOOD_SCENARIO, "topology: dgx-h100", "topology: fat-tree-10240"),
        "simulate {} --engine flow", {"--engine", "at most 2048 GPUs"}},

@@ -28,7 +28,7 @@ std::vector<std::int64_t> bytes_of(const std::vector<std::int64_t>& rows, std::i
 
 RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
                        LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols,
-                       FaultInjection fault)
+                       FaultInjection fault, double watchdog_s)
     : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
       stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)),
       graphs_(resources.compute_settings.op_graphs) {
@@ -55,8 +55,21 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
     chunk_rows_.push_back(std::move(rows));
   }
   layer_rows_ = kernels::ExpertRows::from_offsets(layout.layer_slot_offsets(resources.rank));
+  if (const int blocks = plan.header().transfer_blocks; blocks > 0) {
+    // The fused launches read and write the other ranks' buffers directly, so launches on
+    // different GPUs must be ordered against each other, which this executor (a thread or a
+    // process per GPU, ordered through NCCL) does not do yet: one GPU only (validate refuses more).
+    if (layout.num_ranks() != 1)
+      throw std::logic_error("RankRunner: comet:B Plans run on one GPU only (their fused launches are not ordered across GPUs)");
+    // The kernels' own watchdog gives up first (half of the run's): its report names the flags.
+    fused_ = std::make_unique<FusedExpertOps>(layout, resources.rank, dims, std::vector<LayerBuffers*>{&buffers}, blocks,
+                                              0.5 * watchdog_s, fault.silent_rank);
+    return;  // the weight gradient stays on cuBLAS
+  }
   grouped_ = choose_grouped();
 }
+
+std::string RankRunner::fused_watchdog_report() { return fused_ ? fused_->watchdog_report() : ""; }
 
 bool RankRunner::choose_grouped() {
   const std::string& mode = res_.compute_settings.expert_gemm;
@@ -173,6 +186,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
   switch (op.kind) {
     case OpKind::ALL_TO_ALL: return all_to_all_op(c, role);
     case OpKind::EXPERT_GEMM:
+      if (fused_) return fused_gemm_op(op, s);
+      return graphs_.launch(op.id, s, expert_work(op));
     case OpKind::EXPERT_WGRAD: return graphs_.launch(op.id, s, expert_work(op));
     case OpKind::GATE: return stand_in_gemms(op, dims_.experts, buf_.gate_w.get(), buf_.logits.get());
     case OpKind::NON_MOE:
@@ -191,7 +206,8 @@ void RankRunner::launch(const Op& op, StreamRole role) {
     const bf16* from = is_forward(op) ? buf_.x.get() : buf_.d_out.get();
     const float* scale = is_forward(op) ? nullptr : cb.send_weights.get();
     check_cuda(kernels::gather_rows(from, cb.send_rows.get(), scale, l.rows_sent(), h, slot.send.get(), s), "permute");
-    copy_self(slot.send.get(), send_at[r], slot.recv.get(), recv_at[r], l.send_count[r], s);
+    // The fused launches read this rank's own rows from the send buffer too (fused_gemm_op).
+    if (!fused_) copy_self(slot.send.get(), send_at[r], slot.recv.get(), recv_at[r], l.send_count[r], s);
     return;
   }
   // Forward unpermute: weighted sum of the returned expert outputs. Backward permute: sum of the
@@ -204,6 +220,7 @@ void RankRunner::launch(const Op& op, StreamRole role) {
 }
 
 std::function<void(cudaStream_t)> RankRunner::expert_work(const Op& op) {
+  if (op.kind == OpKind::EXPERT_GEMM && fused_) return {};  // launched as it is (fused_gemm_op)
   if (op.kind == OpKind::EXPERT_GEMM) return [this, &op](cudaStream_t into) { gemm_op(op, op.tags.chunk, into); };
   if (op.kind == OpKind::EXPERT_WGRAD) return [this](cudaStream_t into) { weight_gradient_op(into); };
   return {};
@@ -251,6 +268,17 @@ void RankRunner::gemm_op(const Op& op, int c, cudaStream_t s) {
   check_cuda(kernels::gather_rows(buf_.y.get(), cb.source_layer_rows.get(), nullptr, rows, h, slot.combine_send.get(), s),
              "source-major reorder");
   copy_self(slot.combine_send.get(), l.recv_offsets[r], slot.combine_recv.get(), l.send_offsets[r], l.recv_count[r], s);
+}
+
+// comet:B: stage 0 is the pass's first projection (forward gate + up, backward the down
+// projection's data gradient), streaming from the rows' transfer; stage 1 the second, streaming
+// into the transfer back (plan_builder.cpp, fused_gemms).
+void RankRunner::fused_gemm_op(const Op& op, cudaStream_t s) {
+  const bool first = op.tags.stage == 0;
+  if (is_forward(op))
+    first ? fused_->forward_gate_up(s) : fused_->forward_down(s);
+  else
+    first ? fused_->backward_down(s) : fused_->backward_gate_up(s);
 }
 
 kernels::ExpertFfnGrads RankRunner::grads() const {

@@ -6,11 +6,13 @@
 #include <cuda_runtime.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "expert_ffn.hpp"
+#include "fused_expert_ops.hpp"
 #include "layer_buffers.hpp"
 #include "op_graphs.hpp"
 #include "plan.hpp"
@@ -27,8 +29,10 @@ struct FaultInjection {
 
 class RankRunner {
  public:
+  /// `watchdog_s`: the run's watchdog (comet:B Plans: a fused kernel's wait gives up after half of it).
   RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
-             LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols, FaultInjection fault);
+             LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols, FaultInjection fault,
+             double watchdog_s);
   ~RankRunner();
   RankRunner(const RankRunner&) = delete;
   RankRunner& operator=(const RankRunner&) = delete;
@@ -38,6 +42,9 @@ class RankRunner {
   /// After the end event completed: (start, end) seconds of every op since the base event;
   /// (-1, -1) for ops this rank did not run.
   std::vector<std::pair<double, double>> op_times() const;
+  /// After the end event completed: "" unless a fused kernel's wait gave up (comet:B), else what
+  /// it saw (FusedExpertOps::watchdog_report).
+  std::string fused_watchdog_report();
 
  private:
   cudaStream_t stream(StreamRole s) const;
@@ -45,6 +52,8 @@ class RankRunner {
   /// The work of an expert op (captured as a graph), or an empty function for other ops.
   std::function<void(cudaStream_t)> expert_work(const Op& op);
   void gemm_op(const Op& op, int chunk, cudaStream_t s);
+  /// A comet:B expert op: the fused launch of its direction and stage (FusedExpertOps).
+  void fused_gemm_op(const Op& op, cudaStream_t s);
   void weight_gradient_op(cudaStream_t s);
   kernels::ExpertFfnGrads grads() const;
   /// Whether the expert GEMMs run grouped (ComputeSettings::expert_gemm; "auto" times both here).
@@ -78,6 +87,7 @@ class RankRunner {
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;
   OpGraphs graphs_;  // the expert ops, captured on their first run
+  std::unique_ptr<FusedExpertOps> fused_;  // comet:B Plans (transfer blocks in the header): the expert GEMMs
 };
 
 }  // namespace comet

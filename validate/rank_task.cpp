@@ -105,7 +105,7 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
         shared.progress(rank, "allocating buffers for policy " + job.name);
         LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
         RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
-                                                 stand_in_columns(dims), options.fault);
+                                                 stand_in_columns(dims), options.fault, options.watchdog_s);
         shared.progress(rank, "heating the GPU before policy " + job.name);
         heater.heat_for(options.heat_s);
         for (int i = 0; i < options.warmup + timed; ++i) {
@@ -120,6 +120,9 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
           const cudaEvent_t done = runner.enqueue();
           shared.progress(rank, fmt::format("running policy {} run {}", job.name, i));
           wait_with_watchdog(done, res, shared, options.watchdog_s, fmt::format("policy {} run {}", job.name, i));
+          // A fused kernel's wait that gave up ended its launch (no hang) but its output is garbage.
+          if (const std::string report = runner.fused_watchdog_report(); !report.empty())
+            throw GpuError(fmt::format("policy {} run {}: {}", job.name, i, report));
           nvtxRangePop();
           if (i >= options.warmup) result.times[j].push_back(runner.op_times());
         }

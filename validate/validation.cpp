@@ -8,9 +8,11 @@
 
 #include "analytical_engine.hpp"
 #include "calibration_file.hpp"
+#include "fused_expert_ops.hpp"
 #include "input_error.hpp"
 #include "mpi_executor.hpp"
 #include "numerics.hpp"
+#include "partition_policies.hpp"
 #include "plan_builder.hpp"
 #include "token_layout.hpp"
 
@@ -67,6 +69,9 @@ std::array<double, NUM_OP_KINDS> busy_per_kind(const Timeline& t, int critical_g
 
 std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
   check_fits_machine(r.scenario->origin, r.topology->num_gpus(), r.scenario->expert_parallel, r.options.mpi);
+  for (const PolicySpec& p : r.partitions)
+    if (std::string why; transfer_blocks_of(p) > 0 && !FusedExpertOps::available(&why))
+      throw InputError({r.scenario->origin, 0, 0}, "partition", p.text(), "a partition this build and GPU run: " + why);
   std::vector<PolicySpec> partitions = r.partitions;
   auto is_none = [](const PolicySpec& p) { return p.name == "none"; };
   partitions.erase(std::remove_if(partitions.begin(), partitions.end(), is_none), partitions.end());

@@ -81,6 +81,48 @@ TEST(ValidateCli, OneGpuPipelinesMatchNoneAndCpu) {
   EXPECT_LT(json["policies"][0]["row_error_vs_cpu"].get<double>(), 5e-2);
 }
 
+// COMET's fused kernels as a policy (comet:8) on one GPU: the same Plan the simulator runs, its
+// expert passes as fused launches (transfer blocks pulling the rows beside the GEMM): the output
+// and every gradient must match `none`'s, and every op be timed.
+TEST(ValidateCli, OneGpuFusedPolicyMatchesNone) {
+  COMET_REQUIRE_GPUS(1);
+  const std::string out = (std::filesystem::temp_directory_path() / ("comet_validate_fused_" + std::to_string(::getpid()) + ".json")).string();
+  const CommandRun run = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny-1gpu.yaml "
+                                   "--partitions none,comet:8 --warmup 1 --repeats 2 -o " + out);
+  if (run.exit_code == 2 && run.output.find("a partition this build and GPU run") != std::string::npos)
+    GTEST_SKIP() << "SKIPPED: " << run.output;  // no CUTLASS in this build, or not a Hopper GPU
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(std::ifstream(out));
+  std::filesystem::remove(out);
+  ASSERT_EQ(json["policies"].size(), 2u);
+  const auto& fused = json["policies"][1];
+  EXPECT_EQ(fused["partition"], "comet:8");
+  EXPECT_TRUE(fused["pass"].get<bool>()) << run.output;
+  ASSERT_TRUE(fused["error_vs_none"].is_number());
+  EXPECT_LT(fused["error_vs_none"].get<double>(), 2e-2);
+  ASSERT_TRUE(fused["row_error_vs_none"].is_number());
+  EXPECT_LT(fused["row_error_vs_none"].get<double>(), 5e-2);
+  for (const auto& op : fused["timeline"]["ops"]) {
+    EXPECT_GE(op["start_s"].get<double>(), 0.0);
+    EXPECT_GT(op["end_s"].get<double>(), op["start_s"].get<double>());
+  }
+}
+
+// A source whose rows never come to the fused kernels: their waits give up after --watchdog
+// seconds, the launch ends (no hang) and the run stops with exit 3, saying what was waited for.
+TEST(ValidateCli, OneGpuFusedWatchdogExitsThree) {
+  COMET_REQUIRE_GPUS(1);
+  const CommandRun run = run_comet("validate " + std::string(COMET_SOURCE_DIR) + "/tests/data/validate-tiny-1gpu.yaml "
+                                   "--measure-only --partitions none,comet:8 --warmup 0 --repeats 1 --watchdog 2 "
+                                   "--inject-fault silent-rank:0");
+  if (run.exit_code == 2 && run.output.find("a partition this build and GPU run") != std::string::npos)
+    GTEST_SKIP() << "SKIPPED: " << run.output;
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("gave up waiting"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("flags short"), std::string::npos) << run.output;
+  EXPECT_LT(run.seconds, 60.0);
+}
+
 TEST(ValidateCli, WatchdogAbortsWhenAPeerStopsAnswering) {
   COMET_REQUIRE_GPUS(2);
   const CommandRun run = run_comet("validate " + TINY + " --measure-only --partitions none --warmup 0 --repeats 1 --watchdog 5 "
