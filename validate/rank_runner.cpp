@@ -61,9 +61,11 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
     // process per GPU, ordered through NCCL) does not do yet: one GPU only (validate refuses more).
     if (layout.num_ranks() != 1)
       throw std::logic_error("RankRunner: comet:B Plans run on one GPU only (their fused launches are not ordered across GPUs)");
-    // The kernels' own watchdog gives up first (half of the run's): its report names the flags.
+    // The kernels' own watchdog gives up first, so that its report (which flags) is what stops the
+    // run: each of the four launches of a run may wait out its timeout once while the host blocks
+    // in its enqueue, so all four within half of the run's watchdog.
     fused_ = std::make_unique<FusedExpertOps>(layout, resources.rank, dims, std::vector<LayerBuffers*>{&buffers}, blocks,
-                                              0.5 * watchdog_s, fault.silent_rank);
+                                              watchdog_s / 8.0, fault.silent_rank);
     return;  // the weight gradient stays on cuBLAS
   }
   grouped_ = choose_grouped();

@@ -29,7 +29,7 @@ struct FaultInjection {
 
 class RankRunner {
  public:
-  /// `watchdog_s`: the run's watchdog (comet:B Plans: a fused kernel's wait gives up after half of it).
+  /// `watchdog_s`: the run's watchdog (comet:B Plans: a fused kernel's wait gives up after an eighth of it).
   RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
              LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols, FaultInjection fault,
              double watchdog_s);
