@@ -26,7 +26,8 @@
 #                  the same expert shapes (scripts/grouped_mm_reference.py), comet_gpu_bench --sections fused (GEMM
 #                  part vs cuBLAS and CUTLASS grouped, overlap per transfer-block count) with the other GPUs'
 #                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
-#                  GPUs or more, on the other GPUs (peer access)
+#                  GPUs or more, on the other GPUs (peer access); then comet validate of comet:8 and comet:16 on the
+#                  one-GPU Mixtral 16K and DeepSeek-V3 scenarios (predicted against measured)
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
 # FUSED_MODELS, FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
@@ -185,6 +186,11 @@ interference_step() {
       step fused-bench-local timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
         --fused-transport local --tokens 4096 16384 "${fused_args[@]}"
     fi
+    # The fused kernels as the comet:B policy in comet validate: one GPU (between GPUs validate refuses it).
+    for model in mixtral16k deepseek; do
+      step "validate-fused-$model-1gpu" timeout -k 5 300 "$BUILD/comet" validate "scenarios/validate-$model-1gpu.yaml" \
+        --partitions none,comet:8,comet:16 -o "$LOGS/validate-fused-$model-1gpu.json"
+    done
     # Between GPUs: the other GPUs' buffers reached by peer access (NVLink or PCIe).
     if multi_gpu fused-bench-peer; then
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
