@@ -71,12 +71,14 @@ struct Watchdog {
   std::uint64_t timeout_ns = 0;
   /// Per block of the launch: %globaltimer when it started (0: not started). Written by the launch.
   unsigned long long* block_start_ns = nullptr;
-  int blocks = 0;
-  const unsigned* flags = nullptr;  ///< the flags this launch's waits read (arrival or done counts)
+  int blocks = 0, transfer_blocks = 0;  ///< of the launch; blocks [0, transfer_blocks) move rows
+  const unsigned* flags = nullptr;      ///< the flags this launch's waits read (arrival or done counts)
   int flag_count = 0;
-  /// At the trip: the flags, then block_start_ns, then the trip's own time (blocks + 1 entries).
+  /// At the trip: the flags, and (TRIP_RECORD + blocks entries) the trip's time, the launch's blocks
+  /// and transfer blocks, then block_start_ns.
   unsigned* flag_snapshot = nullptr;
   unsigned long long* start_snapshot = nullptr;
+  static constexpr int TRIP_RECORD = 3;
 };
 
 /// Waits until flags[flag] reaches `count` (acquire), or gives up: after timeout_ns it records the
@@ -93,9 +95,11 @@ __device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, 
     } else if (now - start > watchdog.timeout_ns) {
       if (atomicCAS(watchdog.word, 0u, static_cast<unsigned>(flag) + 1u) == 0u) {
         for (int f = 0; f < watchdog.flag_count; ++f) watchdog.flag_snapshot[f] = load_acquire_gpu(watchdog.flags + f);
+        watchdog.start_snapshot[0] = now;
+        watchdog.start_snapshot[1] = static_cast<unsigned long long>(watchdog.blocks);
+        watchdog.start_snapshot[2] = static_cast<unsigned long long>(watchdog.transfer_blocks);
         for (int b = 0; b < watchdog.blocks; ++b)
-          watchdog.start_snapshot[b] = *static_cast<volatile unsigned long long*>(watchdog.block_start_ns + b);
-        watchdog.start_snapshot[watchdog.blocks] = now;
+          watchdog.start_snapshot[Watchdog::TRIP_RECORD + b] = *static_cast<volatile unsigned long long*>(watchdog.block_start_ns + b);
       }
       return;
     }

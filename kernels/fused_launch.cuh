@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -401,8 +402,7 @@ struct FusedState {
   // prepare()), the blocks' start times of the launch running, and the trip's snapshot.
   DeviceArray<unsigned> watchdog_word, flag_snapshot;
   DeviceArray<unsigned long long> block_start, start_snapshot;
-  int waited_flags = 0;                       // flags the launches' waits read
-  int last_transfer_blocks = 0, last_blocks = 0;  // of the latest launch
+  int waited_flags = 0;  // flags the launches' waits read
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -410,7 +410,7 @@ struct FusedState {
     waited_flags = flag_count;
     const std::size_t most_blocks = static_cast<std::size_t>(std::max(blocks(), 1));
     for (cudaError_t e : {watchdog_word.resize(1), flag_snapshot.resize(static_cast<std::size_t>(std::max(flag_count, 1))),
-                          block_start.resize(most_blocks), start_snapshot.resize(most_blocks + 1)})
+                          block_start.resize(most_blocks), start_snapshot.resize(most_blocks + Watchdog::TRIP_RECORD)})
       if (e != cudaSuccess) return e;
     return cudaMemset(watchdog_word.get(), 0, sizeof(unsigned));
   }
@@ -467,10 +467,9 @@ struct FusedState {
     const int launch_blocks = transfer_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;
-    const Watchdog watchdog{watchdog_word.get(), timeout_ns,         block_start.get(),   launch_blocks,
-                            flags,               waited_flags,       flag_snapshot.get(), start_snapshot.get()};
+    const Watchdog watchdog{watchdog_word.get(), timeout_ns, block_start.get(),   launch_blocks,       transfer_blocks,
+                            flags,               waited_flags, flag_snapshot.get(), start_snapshot.get()};
     const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, per_warp};
-    last_transfer_blocks = transfer_blocks, last_blocks = launch_blocks;
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
@@ -482,11 +481,15 @@ struct FusedState {
   template <class Where>
   std::string watchdog_report(const std::vector<unsigned>& expected, Where&& where, int listed) {
     if (watchdog() < 0) return "";
+    // The tripping launch's record (the word is sticky: it may be an earlier launch than the last).
     std::vector<unsigned> counts(static_cast<std::size_t>(waited_flags));
-    std::vector<unsigned long long> starts(static_cast<std::size_t>(last_blocks) + 1);
+    std::vector<unsigned long long> record(static_cast<std::size_t>(std::max(blocks(), 1)) + Watchdog::TRIP_RECORD);
     if ((!counts.empty() && cudaMemcpy(counts.data(), flag_snapshot.get(), counts.size() * sizeof(unsigned), cudaMemcpyDeviceToHost) != cudaSuccess) ||
-        cudaMemcpy(starts.data(), start_snapshot.get(), starts.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
+        cudaMemcpy(record.data(), start_snapshot.get(), record.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
       return "(the watchdog's records could not be read)";
+    const unsigned long long trip_ns = record[0];
+    const int launch_blocks = static_cast<int>(record[1]), transfer_blocks = static_cast<int>(record[2]);
+    const unsigned long long* starts = record.data() + Watchdog::TRIP_RECORD;
     const auto listing = [listed](std::string& text, std::size_t& count, const std::string& item) {
       if (static_cast<int>(count++) < listed) text += (text.empty() ? "" : ", ") + item;
       else if (static_cast<int>(count) == listed + 1) text += ", ...";
@@ -498,20 +501,21 @@ struct FusedState {
         listing(flags_text, short_count,
                 std::to_string(f) + " at " + std::to_string(counts[f]) + " of " + std::to_string(expected[f]) + " (" + where(static_cast<int>(f)) + ")");
     unsigned long long first = 0;
-    for (int b = 0; b < last_blocks; ++b)
+    for (int b = 0; b < launch_blocks; ++b)
       if (starts[b] != 0 && (first == 0 || starts[b] < first)) first = starts[b];
     std::string missing;
     std::size_t missing_count = 0;
     int started_transfer = 0, started_gemm = 0;
-    for (int b = 0; b < last_blocks; ++b) {
+    for (int b = 0; b < launch_blocks; ++b) {
       if (starts[b] == 0) listing(missing, missing_count, std::to_string(b));
-      else (b < last_transfer_blocks ? started_transfer : started_gemm)++;
+      else (b < transfer_blocks ? started_transfer : started_gemm)++;
     }
-    const double trip_ms = first == 0 ? 0.0 : static_cast<double>(starts[last_blocks] - first) * 1e-6;
-    return "at the trip, " + std::to_string(trip_ms) + " ms after the launch's first block started: " + std::to_string(short_count) +
+    char trip_ms[32];
+    std::snprintf(trip_ms, sizeof trip_ms, "%.1f", first == 0 ? 0.0 : static_cast<double>(trip_ns - first) * 1e-6);
+    return std::string("at the trip, ") + trip_ms + " ms after the launch's first block started: " + std::to_string(short_count) +
            " of " + std::to_string(counts.size()) + " flags short" + (flags_text.empty() ? "" : ": " + flags_text) + "; blocks started: " +
-           std::to_string(started_transfer) + " of " + std::to_string(last_transfer_blocks) + " transfer, " + std::to_string(started_gemm) +
-           " of " + std::to_string(last_blocks - last_transfer_blocks) + " GEMM" + (missing.empty() ? "" : " (not started: " + missing + ")");
+           std::to_string(started_transfer) + " of " + std::to_string(transfer_blocks) + " transfer, " + std::to_string(started_gemm) +
+           " of " + std::to_string(launch_blocks - transfer_blocks) + " GEMM" + (missing.empty() ? "" : " (not started: " + missing + ")");
   }
   /// "entry e: group g, M tile m of M, N tile n" of the tile table's entry `entry`, rank `rank` of its cluster.
   std::string tile_at(int entry, int rank) const {
