@@ -396,7 +396,7 @@ TEST(Partition, TaperedHalvesTheFirstAndLastChunk) {
   const Fixture f;
   const RoutingMatrix routing = Workload(f.scenario.workload, {64, 32, 64, 4}).sample(0);
   const BuiltPlan built = f.plan("contiguous", "fixed:1", "direct");
-  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, {}, {}};
+  const PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, {}, {}, {}, {}};
   const ChunkPlan tapered = partition_tokens(parse_policy(PolicyFamily::PARTITION, "tapered:4"), in);
   ASSERT_EQ(tapered.parts.size(), 4u);
   std::vector<double> copies;
@@ -427,7 +427,7 @@ TEST(Partition, DynamicPricesExactlyOnlyTheCandidatesTheRoughPricerPutsNearTheCh
     ++rough_calls;
     return 1e-3 * (100.0 + std::abs(static_cast<double>(c.chunks.size()) - 6.0)) * 1.001;
   };
-  PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, exact, rough};
+  PartitionInputs in{&routing, &built.placement, &f.topology, &f.costs, &f.cost_model, &f.scenario.model, exact, rough, {}, {}};
   const ChunkPlan chosen = partition_tokens(parse_policy(PolicyFamily::PARTITION, "dynamic"), in);
   EXPECT_EQ(chosen.chunks.size(), 6u);
   EXPECT_DOUBLE_EQ(chosen.predicted_makespan_s, 100e-3);

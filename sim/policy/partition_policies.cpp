@@ -1,13 +1,12 @@
 #include "partition_policies.hpp"
 
+#include "dynamic_search.hpp"
 #include "input_error.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <future>
-#include <thread>
 #include <limits>
 #include <stdexcept>
 
@@ -110,13 +109,6 @@ std::vector<double> tapered_fractions(int k) {
   return f;
 }
 
-std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts, const ExpertPlacement& placement) {
-  std::vector<TokenExchange> chunks;
-  chunks.reserve(parts.size());
-  for (const RoutingMatrix& part : parts) chunks.push_back(exchange_tokens(part, placement));
-  return chunks;
-}
-
 ChunkPlan fine_chunks(const PartitionInputs& in) {
   const RoutingMatrix& routing = *in.routing;
   const ExpertPlacement& placement = *in.placement;
@@ -156,74 +148,6 @@ ChunkPlan fine_chunks(const PartitionInputs& in) {
   return plan;
 }
 
-// A candidate's chunks.
-ChunkPlan chunks_of(const ChunkCandidate& c, const PartitionInputs& in) {
-  ChunkPlan plan;
-  plan.parts = split_routing_local_ends(*in.routing, *in.placement, c.fractions);
-  plan.chunks = exchanges_of(plan.parts, *in.placement);
-  return plan;
-}
-
-// Each candidate's price by `pricer`, two or more at once (each builds and runs its own Plan; what
-// they share is read only).
-std::vector<double> prices(const std::vector<const ChunkCandidate*>& candidates, const PartitionInputs& in,
-                           const std::function<double(const ChunkPlan&)>& pricer) {
-  const std::size_t at_once = std::max(1u, std::thread::hardware_concurrency());
-  std::vector<double> price;
-  for (std::size_t first = 0; first < candidates.size(); first += at_once) {
-    std::vector<std::future<double>> priced;
-    for (std::size_t i = first; i < std::min(candidates.size(), first + at_once); ++i)
-      priced.push_back(std::async(std::launch::async, [&in, &pricer, c = candidates[i]] { return pricer(chunks_of(*c, in)); }));
-    for (auto& f : priced) price.push_back(f.get());
-  }
-  return price;
-}
-
-// The cheapest candidate by layer_time_s; ties go to the earlier candidate. With a rough pricer,
-// only the candidates it puts within DYNAMIC_RE_PRICE_MARGIN of its cheapest are priced exactly.
-struct PricedCandidate {
-  ChunkPlan plan;
-  std::string name;
-};
-PricedCandidate cheapest(const std::vector<ChunkCandidate>& candidates, const PartitionInputs& in) {
-  std::vector<const ChunkCandidate*> shortlist;
-  for (const ChunkCandidate& c : candidates) shortlist.push_back(&c);
-  if (in.rough_layer_time_s && shortlist.size() > 2) {  // two: pricing both exactly is cheaper
-    const std::vector<double> rough = prices(shortlist, in, in.rough_layer_time_s);
-    const double best = *std::min_element(rough.begin(), rough.end());
-    std::vector<const ChunkCandidate*> close;
-    for (std::size_t i = 0; i < shortlist.size(); ++i)
-      if (rough[i] <= best * (1.0 + DYNAMIC_RE_PRICE_MARGIN)) close.push_back(shortlist[i]);
-    shortlist = std::move(close);
-  }
-  const std::vector<double> exact = prices(shortlist, in, in.layer_time_s);
-  std::size_t chosen = 0;
-  for (std::size_t i = 1; i < exact.size(); ++i)
-    if (exact[i] < exact[chosen] * (1.0 - 1e-9)) chosen = i;
-  PricedCandidate best{chunks_of(*shortlist[chosen], in), shortlist[chosen]->name};
-  best.plan.predicted_makespan_s = exact[chosen];
-  return best;
-}
-
-// Equal chunks at every count first, then the other shapes at the best count: the shape refines
-// a count, it rarely beats a better count (10 Plans priced instead of 19).
-ChunkPlan dynamic_chunks(const PartitionInputs& in) {
-  if (!in.layer_time_s) throw std::invalid_argument("dynamic needs a layer-time pricer (PartitionInputs::layer_time_s)");
-  std::vector<ChunkCandidate> equal, shaped;
-  for (const ChunkCandidate& c : dynamic_candidates()) (c.shape == 0 ? equal : shaped).push_back(c);
-  PricedCandidate best = cheapest(equal, in);
-  const int best_k = static_cast<int>(best.plan.chunks.size());
-  std::vector<ChunkCandidate> refinements;
-  for (const ChunkCandidate& c : shaped)
-    if (static_cast<int>(c.fractions.size()) == best_k) refinements.push_back(c);
-  if (!refinements.empty()) {
-    PricedCandidate refined = cheapest(refinements, in);
-    if (refined.plan.predicted_makespan_s < best.plan.predicted_makespan_s * (1.0 - 1e-9)) best = std::move(refined);
-  }
-  best.plan.description = fmt::format("{} (predicted layer {:.3f} ms)", best.name, best.plan.predicted_makespan_s * 1e3);
-  return std::move(best.plan);
-}
-
 }  // namespace
 
 std::vector<RoutingMatrix> split_routing(const RoutingMatrix& routing, const std::vector<double>& fractions) {
@@ -247,6 +171,7 @@ std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing
   const std::vector<std::pair<double, double>> copies = source_copies(routing, placement);
   std::vector<std::int64_t> split(fractions.size());
   for (int src = 0; src < routing.num_gpus(); ++src) {
+    if (copies[src].first == 0.0) continue;  // its cells stay 0 in every chunk
     const std::int32_t* row = routing.row(src);
     const ChunkShares shares = chunk_shares(copies[src].first, copies[src].second, fractions, sum);
     const double local_sum = sum_of(shares.local), remote_sum = sum_of(shares.remote);
@@ -263,6 +188,13 @@ std::vector<RoutingMatrix> split_routing_local_ends(const RoutingMatrix& routing
     }
   }
   return parts;
+}
+
+std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts, const ExpertPlacement& placement) {
+  std::vector<TokenExchange> chunks;
+  chunks.reserve(parts.size());
+  for (const RoutingMatrix& part : parts) chunks.push_back(exchange_tokens(part, placement));
+  return chunks;
 }
 
 std::vector<ChunkCandidate> dynamic_candidates() {

@@ -68,6 +68,14 @@ struct PartitionInputs {
   /// ending with the op). `dynamic` then ranks every candidate with it and prices again with
   /// layer_time_s those within DYNAMIC_RE_PRICE_MARGIN of the cheapest, choosing among them.
   std::function<double(const ChunkPlan&)> rough_layer_time_s;
+  /// Optional, with part_of_group: seconds from the layer's start to the last op of each
+  /// expert-parallel group with these chunks (the layer time is their max); for `part` >= 0, of a
+  /// Plan of that part's groups alone (the others 0; only their chunks' rows are read). `dynamic`
+  /// then bounds candidates by one independent part before pricing them whole (dynamic_search.hpp).
+  std::function<std::vector<double>(const ChunkPlan&, int part)> group_times_s;
+  /// Per expert-parallel group, its independent part (independent_parts(): groups of different
+  /// parts share no link and no GPU, under every chunking of this routing). Empty: not known.
+  std::vector<int> part_of_group;
 };
 
 /// How close to the cheapest rough price a `dynamic` candidate must be to be priced again. Per-GPU
@@ -87,6 +95,9 @@ struct ChunkCandidate {
   int shape = 0;  ///< 0 equal, 1 small first, 2 tapered
 };
 std::vector<ChunkCandidate> dynamic_candidates();
+
+/// The token exchange of each chunk's copies.
+std::vector<TokenExchange> exchanges_of(const std::vector<RoutingMatrix>& parts, const ExpertPlacement& placement);
 
 ChunkPlan partition_tokens(const PolicySpec& partition, const PartitionInputs& inputs);
 

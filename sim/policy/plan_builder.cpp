@@ -7,6 +7,7 @@
 #include "a2a_algorithms.hpp"
 #include "a2a_footprint.hpp"
 #include "analytical_engine.hpp"
+#include "timeline.hpp"
 #include "input_error.hpp"
 #include "partition_policies.hpp"
 #include "placement_policies.hpp"
@@ -22,10 +23,18 @@ using Matrices = std::vector<std::vector<std::int32_t>>;  // [chunk * groups + g
 // for") across layers and steps.
 class PlanEmitter {
  public:
-  PlanEmitter(const PlanRequest& request, Plan& plan, const ExpertPlacement& placement)
+  /// `kept_groups` (one flag per expert-parallel group; null: all): the groups whose ops it emits.
+  PlanEmitter(const PlanRequest& request, Plan& plan, const ExpertPlacement& placement,
+              const std::vector<bool>* kept_groups = nullptr)
       : r_(request), plan_(plan), placement_(placement), model_(request.scenario->model),
         gpus_(request.topology->num_gpus()), ep_(request.scenario->expert_parallel),
-        bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_) {}
+        bytes_per_copy_(model_.bytes_per_token_copy()), last_(gpus_) {
+    for (int group = 0; group < gpus_ / ep_; ++group) {
+      if (kept_groups && !kept_groups->at(static_cast<std::size_t>(group))) continue;
+      groups_.push_back(group);
+      for (int g = group * ep_; g < (group + 1) * ep_; ++g) emitted_gpus_.push_back(g);
+    }
+  }
 
   void forward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
   void backward(int step, int layer, const RoutingMatrix& routing, const ChunkPlan& chunks, const Matrices& matrices);
@@ -85,6 +94,7 @@ class PlanEmitter {
   int gpus_, ep_;
   double bytes_per_copy_;
   std::vector<Ids> last_;  // per GPU, what its next layer or direction starts after
+  std::vector<int> groups_, emitted_gpus_;  // the groups emitted, and their GPUs
 };
 
 Ids PlanEmitter::all_to_all(int group, OpTags tags, const std::vector<std::int32_t>& stages, bool reversed, Ids inputs,
@@ -160,14 +170,11 @@ std::int32_t PlanEmitter::fused_gemms(int gpu, OpTags tags, const std::vector<st
 Matrices PlanEmitter::add_matrices(const ChunkPlan& chunks) {
   const A2aAlgorithm algorithm = parse_a2a_algorithm(r_.a2a.name);
   const int groups = gpus_ / ep_;
-  Matrices ids;
-  for (const TokenExchange& chunk : chunks.chunks)
-    for (int group = 0; group < groups; ++group) {
-      std::vector<std::int32_t> stages;
-      for (TransferMatrix& m : build_a2a_stages(chunk, group, algorithm, *r_.topology, bytes_per_copy_, model_.top_k))
-        stages.push_back(plan_.add_matrix(std::move(m)));
-      ids.push_back(std::move(stages));
-    }
+  Matrices ids(chunks.chunks.size() * static_cast<std::size_t>(groups));
+  for (std::size_t c = 0; c < chunks.chunks.size(); ++c)
+    for (int group : groups_)
+      for (TransferMatrix& m : build_a2a_stages(chunks.chunks[c], group, algorithm, *r_.topology, bytes_per_copy_, model_.top_k))
+        ids[c * groups + group].push_back(plan_.add_matrix(std::move(m)));
   return ids;
 }
 
@@ -176,7 +183,7 @@ std::vector<Ids> PlanEmitter::exchange(OpTags tags, A2aPhase phase, bool reverse
   const int groups = gpus_ / ep_;
   tags.phase = phase;
   std::vector<Ids> waits(gpus_);
-  for (int group = 0; group < groups; ++group) {
+  for (int group : groups_) {
     const Ids group_inputs(inputs.begin() + group * ep_, inputs.begin() + (group + 1) * ep_);
     const Ids done =
         all_to_all(group, tags, matrices[tags.chunk * groups + group], reversed, group_inputs, previous[group], stream_inputs);
@@ -189,7 +196,7 @@ std::vector<Ids> PlanEmitter::exchange(OpTags tags, A2aPhase phase, bool reverse
 
 std::vector<double> PlanEmitter::bytes_moved(const TokenExchange& chunk) const {
   std::vector<double> bytes(gpus_, 0.0);
-  for (int g = 0; g < gpus_; ++g)
+  for (int g : emitted_gpus_)
     for (int p = 0; p < ep_; ++p) bytes[g] += 2.0 * static_cast<double>(chunk.pair(g, p)) * bytes_per_copy_;
   return bytes;
 }
@@ -207,7 +214,7 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
   const std::vector<std::int64_t> copies_sent = routing.per_source();
   OpTags tags{layer, step, Direction::FORWARD, A2aPhase::NONE, 0, 0};
   Ids gate(gpus_), shared_ops(gpus_, -1);
-  for (int g = 0; g < gpus_; ++g) {
+  for (int g : emitted_gpus_) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
     const std::int32_t block = compute(OpKind::NON_MOE, g, tags, tokens * attention, 0.0, after(g));
     gate[g] = compute(OpKind::GATE, g, tags, tokens * 2.0 * model_.hidden * model_.experts,
@@ -220,23 +227,23 @@ void PlanEmitter::forward(int step, int layer, const RoutingMatrix& routing, con
     const TokenExchange& chunk = chunks.chunks[c];
     const std::vector<double> bytes = bytes_moved(chunk);
     tags.chunk = c;
-    for (int g = 0; g < gpus_; ++g)
+    for (int g : emitted_gpus_)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream({gate[g]}, permute[g]));
     // The shared experts after the first permute (ops ready at once start in id order): they
     // run while the first chunk's dispatch travels.
     if (c == 0)
-      for (int g = 0; g < gpus_; ++g)
+      for (int g : emitted_gpus_)
         shared_ops[g] = shared_experts(g, tags, static_cast<double>(copies_sent[g]) / model_.top_k, shared, {gate[g]});
     const std::vector<Ids> dispatched = exchange(tags, A2aPhase::DISPATCH, false, permute, dispatch_prev, matrices);
-    for (int g = 0; g < gpus_; ++g)
+    for (int g : emitted_gpus_)
       gemm_ops[g] = fused ? fused_gemms(g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction, dispatched[g], 2.0 / 3.0)
                           : gemm(OpKind::EXPERT_GEMM, g, tags, slot_tokens(g, chunk), chunks.compute_sm_fraction,
                                  in_stream(dispatched[g], gemm_ops[g]));
     const std::vector<Ids> combined = exchange(tags, A2aPhase::COMBINE, true, gemm_ops, combine_prev, matrices, fused);
-    for (int g = 0; g < gpus_; ++g)
+    for (int g : emitted_gpus_)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], in_stream(combined[g], unpermute[g]));
   }
-  for (int g = 0; g < gpus_; ++g) {
+  for (int g : emitted_gpus_) {
     last_[g] = {unpermute[g]};
     if (shared_ops[g] >= 0) last_[g].push_back(shared_ops[g]);
   }
@@ -253,38 +260,38 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   const bool fused = chunks.transfer_blocks > 0;
   std::vector<std::int32_t> combine_prev(gpus_ / ep_, -1), dispatch_prev(gpus_ / ep_, -1);
   std::vector<std::vector<std::int64_t>> layer_tokens(gpus_);
-  for (int g = 0; g < gpus_; ++g) layer_tokens[g].assign(placement_.experts_on(g % ep_).size(), 0);
+  for (int g : emitted_gpus_) layer_tokens[g].assign(placement_.experts_on(g % ep_).size(), 0);
   for (int c = 0; c < static_cast<int>(chunks.chunks.size()); ++c) {
     const TokenExchange& chunk = chunks.chunks[c];
     const std::vector<double> bytes = bytes_moved(chunk);
     tags.chunk = c;
-    for (int g = 0; g < gpus_; ++g)
+    for (int g : emitted_gpus_)
       unpermute[g] = compute(OpKind::UNPERMUTE, g, tags, 0.0, bytes[g], after(g, unpermute[g]));
     // The shared experts' backward (twice the forward's flops) needs only the output gradient:
     // after the first unpermute, it runs while the first chunk's combine-grad travels.
     if (c == 0)
-      for (int g = 0; g < gpus_; ++g)
+      for (int g : emitted_gpus_)
         shared_ops[g] = shared_experts(g, tags, 2.0 * static_cast<double>(copies_sent[g]) / model_.top_k, shared, after(g));
     // Output gradients travel like the dispatch, input gradients like the combine.
     const std::vector<Ids> to_experts = exchange(tags, A2aPhase::COMBINE_GRAD, false, unpermute, combine_prev, matrices);
     // Per chunk only the data gradient: what the input gradients' all-to-all waits for.
-    for (int g = 0; g < gpus_; ++g) {
+    for (int g : emitted_gpus_) {
       const std::vector<std::int64_t> tokens = slot_tokens(g, chunk);
       gemm_ops[g] = fused ? fused_gemms(g, tags, tokens, chunks.compute_sm_fraction, to_experts[g], 1.0 / 3.0)
                           : gemm(OpKind::EXPERT_GEMM, g, tags, tokens, chunks.compute_sm_fraction, in_stream(to_experts[g], gemm_ops[g]));
       for (std::size_t s = 0; s < tokens.size(); ++s) layer_tokens[g][s] += tokens[s];
     }
     const std::vector<Ids> to_sources = exchange(tags, A2aPhase::DISPATCH_GRAD, true, gemm_ops, dispatch_prev, matrices, fused);
-    for (int g = 0; g < gpus_; ++g)
+    for (int g : emitted_gpus_)
       permute[g] = compute(OpKind::PERMUTE, g, tags, 0.0, bytes[g], in_stream(to_sources[g], permute[g]));
   }
   // The weight gradient once, over every chunk's tokens (tagged with the last chunk): after the
   // last data gradient on the compute stream, while the last input gradients travel. Per chunk
   // it would re-read and re-write every expert's weight gradient K times, at 1/K the rows.
-  for (int g = 0; g < gpus_; ++g)
+  for (int g : emitted_gpus_)
     wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, layer_tokens[g], chunks.compute_sm_fraction, {gemm_ops[g]});
   tags.chunk = 0;
-  for (int g = 0; g < gpus_; ++g) {
+  for (int g : emitted_gpus_) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
     Ids gate_deps = in_stream({permute[g]}, wgrad_ops[g]);
     if (shared_ops[g] >= 0) gate_deps.push_back(shared_ops[g]);
@@ -299,16 +306,77 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
 // the layer time the engine then reports for a one-layer, one-step Plan of its choice (on a paced
 // network within what sharing the whole exchange's pacing profiles moves it: 0.005% on a 256-GPU
 // 4:1 tree).
-double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                           const ChunkPlan& chunks, const AnalyticalOptions& options) {
+// `kept_groups`: the groups whose ops it holds (null: all).
+Plan single_layer_plan(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                       const ChunkPlan& chunks, const std::vector<bool>* kept_groups = nullptr) {
   const Scenario& s = *r.scenario;
   Plan plan(PlanHeader{r.topology->num_gpus(), s.expert_parallel, 1, 1, s.model.hidden, s.model.expert_ffn,
                        r.placement.text(), r.partition.text(), r.a2a.text()});
-  PlanEmitter emitter(r, plan, placement);
+  PlanEmitter emitter(r, plan, placement, kept_groups);
   const Matrices matrices = emitter.add_matrices(chunks);
   emitter.forward(0, 0, routing, chunks, matrices);
   emitter.backward(0, 0, routing, chunks, matrices);
-  return AnalyticalEngine(options).run(plan, *r.topology, *r.cost_model).makespan_s();
+  return plan;
+}
+
+double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                           const ChunkPlan& chunks, const AnalyticalOptions& options) {
+  return AnalyticalEngine(options).run(single_layer_plan(r, placement, routing, chunks), *r.topology, *r.cost_model).makespan_s();
+}
+
+// The same run's seconds from the layer's start to each expert-parallel group's last op (their
+// max is the layer time, to the last bit: max(end - first) = max(end) - first); with
+// `kept_groups`, of a Plan of those groups alone (the others' 0).
+std::vector<double> single_layer_group_times_s(const PlanRequest& r, const ExpertPlacement& placement,
+                                               const RoutingMatrix& routing, const ChunkPlan& chunks,
+                                               const AnalyticalOptions& options, const std::vector<bool>* kept_groups) {
+  const Plan plan = single_layer_plan(r, placement, routing, chunks, kept_groups);
+  const Timeline timeline = AnalyticalEngine(options).run(plan, *r.topology, *r.cost_model);
+  std::vector<double> end(static_cast<std::size_t>(plan.header().num_gpus / plan.header().expert_parallel), 0.0);
+  double first = timeline.ops.empty() ? 0.0 : timeline.ops.front().start_s;
+  for (const TimelineOp& op : timeline.ops) first = std::min(first, op.start_s);
+  for (const TimelineOp& op : timeline.ops) end.at(static_cast<std::size_t>(op.group)) = std::max(end[op.group], op.end_s);
+  for (double& e : end) e = std::max(0.0, e - first);
+  return end;
+}
+
+// The independent parts of the groups (a2a_footprint.hpp) in the one-chunk Plan of `routing`: a
+// chunking's transfers are among its pairs, on the same routes, so they hold for every chunking.
+std::vector<int> group_parts(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                             const ChunkPlan& one_chunk) {
+  const Plan plan = single_layer_plan(r, placement, routing, one_chunk);
+  A2aFootprints footprints(plan, *r.topology);
+  int num_parts = 0;
+  return independent_parts(plan, *r.topology, footprints, num_parts);
+}
+
+// `dynamic`'s pricers (PartitionInputs): the analytical engine on one-layer Plans of `routing`.
+// On a network where all-to-alls are paced, the whole exchange's pacing profiles, simulated once
+// here into `whole`, serve every candidate's chunks of the same shape (read only: candidates priced
+// side by side stay deterministic). Without, each candidate simulated its own: the 256-GPU tree's
+// dynamic took 3.1 s instead of 1.1.
+void add_dynamic_pricers(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                         PacingProfiles& whole, PartitionInputs& in) {
+  const ChunkPlan one_chunk = partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), in);
+  const bool paced = pacing_applies(*r.topology);
+  if (paced) single_layer_time_s(r, placement, routing, one_chunk, {.made_pacing = &whole});
+  const AnalyticalOptions pricing{.shared_pacing = paced ? &whole : nullptr};
+  in.layer_time_s = [&r, &placement, &routing, pricing](const ChunkPlan& chunks) {
+    return single_layer_time_s(r, placement, routing, chunks, pricing);
+  };
+  // Groups in independent parts: candidates bounded by one part first (dynamic_search.hpp).
+  in.part_of_group = group_parts(r, placement, routing, one_chunk);
+  in.group_times_s = [&r, &placement, &routing, pricing, &in](const ChunkPlan& chunks, int part) {
+    std::vector<bool> kept;
+    for (int p : in.part_of_group) kept.push_back(p == part);
+    return single_layer_group_times_s(r, placement, routing, chunks, pricing, part < 0 ? nullptr : &kept);
+  };
+  // Ranked first at group completion, which skips the per-GPU profiles (half of a candidate's
+  // work; docs/policies.md). Paced footprints get their parts from pacing anyway: no saving there.
+  if (!paced)
+    in.rough_layer_time_s = [&r, &placement, &routing](const ChunkPlan& chunks) {
+      return single_layer_time_s(r, placement, routing, chunks, {.per_gpu_completion = false});
+    };
 }
 
 }  // namespace
@@ -356,27 +424,9 @@ BuiltPlan build_plan(const PlanRequest& r) {
                   {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
-    PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}, {}};
-    // On a network where all-to-alls are paced, the whole exchange's pacing profiles, simulated
-    // once here, serve every `dynamic` candidate's chunks of the same shape (read only: candidates
-    // priced side by side stay deterministic). Without, each candidate simulated its own: the
-    // 256-GPU tree's dynamic took 3.1 s instead of 1.1.
-    PacingProfiles whole;
-    const bool share_pacing = r.partition.name == "dynamic" && pacing_applies(*r.topology);
-    if (share_pacing)
-      single_layer_time_s(r, built.placement, routing[step],
-                          partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), partition_inputs),
-                          {.made_pacing = &whole});
-    const AnalyticalOptions pricing{.shared_pacing = share_pacing ? &whole : nullptr};
-    partition_inputs.layer_time_s = [&](const ChunkPlan& chunks) {
-      return single_layer_time_s(r, built.placement, routing[step], chunks, pricing);
-    };
-    // Ranked first at group completion, which skips the per-GPU profiles (half of a candidate's
-    // work; docs/policies.md). Paced footprints get their parts from pacing anyway: no saving there.
-    if (!pacing_applies(*r.topology))
-      partition_inputs.rough_layer_time_s = [&](const ChunkPlan& chunks) {
-        return single_layer_time_s(r, built.placement, routing[step], chunks, {.per_gpu_completion = false});
-      };
+    PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}, {}, {}, {}};
+    PacingProfiles whole;  // read by the pricers
+    if (r.partition.name == "dynamic") add_dynamic_pricers(r, built.placement, routing[step], whole, partition_inputs);
     const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
     built.partition_choices.push_back(chunks.description);
     // Every layer of a step shares the step's routing, hence its transfer matrices.
