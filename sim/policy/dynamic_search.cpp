@@ -87,33 +87,23 @@ PricedCandidate cheapest_by_rough(const std::vector<ChunkCandidate>& candidates,
   return entries[scan_cheapest(entries, [](std::size_t) { return true; })];
 }
 
-// The search by independent parts (dynamic_search.hpp). Keeps the part found slowest from one
-// call to the next: the refinements at the best count are bounded by the part that bound the
-// count.
+// The search by independent parts (dynamic_search.hpp). Candidates are bounded by every part
+// found slowest in a whole pricing of this search; the next search (the refinements at the best
+// count) starts from the part that bound its incumbent.
 class PartSearch {
  public:
   explicit PartSearch(const PartitionInputs& in) : in_(in) {}
 
   PricedCandidate cheapest(const std::vector<ChunkCandidate>& candidates, const PricedCandidate* incumbent) {
-    // s: the layer time once `whole`, before that a lower bound.
-    struct Entry {
-      const ChunkCandidate* candidate;
-      double s = 0.0;
-      bool whole = false;
-    };
     std::vector<Entry> entries;
-    if (incumbent) entries.push_back({incumbent->candidate, incumbent->s, true});
+    if (incumbent) entries.push_back({incumbent->candidate, incumbent->s, true, critical_part_});
     for (const ChunkCandidate& c : candidates) entries.push_back({&c});
-    if (critical_part_ < 0) {  // the first candidate (1 chunk: the cheapest to price) whole
-      entries.front().s = price_whole(*entries.front().candidate);
-      entries.front().whole = true;
+    if (critical_part_ < 0) {  // the first (1 chunk: the cheapest to price) whole
+      price_whole(entries.front());
+      critical_part_ = entries.front().slowest_part;
     }
-    std::vector<const ChunkCandidate*> open;
-    for (const Entry& e : entries)
-      if (!e.whole) open.push_back(e.candidate);
-    const std::vector<double> bounds = prices(open, [this, part = critical_part_](const ChunkCandidate& c) { return part_time(c, part); });
-    for (std::size_t i = 0, next = 0; i < entries.size(); ++i)
-      if (!entries[i].whole) entries[i].s = bounds[next++];
+    std::vector<int> bounded_by;
+    bound(entries, critical_part_, bounded_by);
     for (;;) {
       const std::size_t best = scan_cheapest(entries, [&](std::size_t i) { return entries[i].whole; });
       std::optional<std::size_t> challenger;  // the lowest bound that could still beat `best`
@@ -121,19 +111,43 @@ class PartSearch {
         if (!entries[i].whole && beats(entries[i].s, i, entries[best].s, best) &&
             (!challenger || entries[i].s < entries[*challenger].s))
           challenger = i;
-      if (!challenger) return {entries[best].candidate, entries[best].s};
-      entries[*challenger].s = price_whole(*entries[*challenger].candidate);
-      entries[*challenger].whole = true;
+      if (!challenger) {
+        critical_part_ = entries[best].slowest_part;
+        return {entries[best].candidate, entries[best].s};
+      }
+      price_whole(entries[*challenger]);
+      bound(entries, entries[*challenger].slowest_part, bounded_by);
     }
   }
 
  private:
-  // The layer time: the slowest group's. Its part becomes the one candidates are bounded by.
-  double price_whole(const ChunkCandidate& c) {
-    const std::vector<double> times = in_.group_times_s(chunks_of(c, in_), -1);
+  // s: the layer time once `whole`; before that a lower bound.
+  struct Entry {
+    const ChunkCandidate* candidate;
+    double s = 0.0;
+    bool whole = false;
+    int slowest_part = -1;  ///< once whole
+  };
+
+  // The layer time: the slowest group's.
+  void price_whole(Entry& e) const {
+    const std::vector<double> times = in_.group_times_s(chunks_of(*e.candidate, in_), -1);
     const auto slowest = std::max_element(times.begin(), times.end());
-    critical_part_ = in_.part_of_group.at(static_cast<std::size_t>(slowest - times.begin()));
-    return *slowest;
+    e.s = *slowest;
+    e.whole = true;
+    e.slowest_part = in_.part_of_group.at(static_cast<std::size_t>(slowest - times.begin()));
+  }
+
+  // Raises the open entries' bounds to `part`'s time, unless they are bounded by it already.
+  void bound(std::vector<Entry>& entries, int part, std::vector<int>& bounded_by) const {
+    if (std::find(bounded_by.begin(), bounded_by.end(), part) != bounded_by.end()) return;
+    bounded_by.push_back(part);
+    std::vector<const ChunkCandidate*> open;
+    for (const Entry& e : entries)
+      if (!e.whole) open.push_back(e.candidate);
+    const std::vector<double> times = prices(open, [&](const ChunkCandidate& c) { return part_time(c, part); });
+    for (std::size_t i = 0, next = 0; i < entries.size(); ++i)
+      if (!entries[i].whole) entries[i].s = std::max(entries[i].s, times[next++]);
   }
 
   // A lower bound of the layer time: `part`'s slowest group in a Plan of that part alone (less a

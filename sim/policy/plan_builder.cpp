@@ -350,11 +350,30 @@ std::vector<int> group_parts(const PlanRequest& r, const ExpertPlacement& placem
   return independent_parts(plan, *r.topology, footprints, num_parts);
 }
 
-// `dynamic`'s pricers (PartitionInputs): the analytical engine on one-layer Plans of `routing`.
-// On a network where all-to-alls are paced, the whole exchange's pacing profiles, simulated once
-// here into `whole`, serve every candidate's chunks of the same shape (read only: candidates priced
-// side by side stay deterministic). Without, each candidate simulated its own: the 256-GPU tree's
-// dynamic took 3.1 s instead of 1.1.
+}  // namespace
+
+double attention_flops_per_token(const MoeModel& m, int sequence_length) {
+  const double h = m.hidden, q = static_cast<double>(m.heads) * m.head_dim, kv = static_cast<double>(m.kv_heads) * m.head_dim;
+  const double projections = 2.0 * h * q + 2.0 * 2.0 * h * kv + 2.0 * q * h;
+  const double attention = 2.0 * 2.0 * q * sequence_length / 2.0;  // QK^T and AV, causal: half the keys
+  return projections + attention;
+}
+
+double shared_expert_flops_per_token(const MoeModel& m) {
+  return m.shared_experts * 2.0 * 3.0 * static_cast<double>(m.hidden) * m.shared_expert_ffn;
+}
+
+ExpertPlacement make_plan_placement(const Scenario& s, const Topology& topology, const PathCosts& costs,
+                                    const PolicySpec& placement, const PlanRouting& routing) {
+  const PlacementInputs inputs{&topology, &costs, [&routing]() -> const RoutingMatrix& { return routing.expected(); },
+                               s.model.experts, s.expert_parallel, s.model.bytes_per_token_copy()};
+  try {
+    return make_placement(placement, inputs);
+  } catch (const std::invalid_argument& error) {
+    throw InputError({s.origin, 0, 0}, "placement", placement.text(), error.what());
+  }
+}
+
 void add_dynamic_pricers(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
                          PacingProfiles& whole, PartitionInputs& in) {
   const ChunkPlan one_chunk = partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), in);
@@ -379,29 +398,6 @@ void add_dynamic_pricers(const PlanRequest& r, const ExpertPlacement& placement,
     };
 }
 
-}  // namespace
-
-double attention_flops_per_token(const MoeModel& m, int sequence_length) {
-  const double h = m.hidden, q = static_cast<double>(m.heads) * m.head_dim, kv = static_cast<double>(m.kv_heads) * m.head_dim;
-  const double projections = 2.0 * h * q + 2.0 * 2.0 * h * kv + 2.0 * q * h;
-  const double attention = 2.0 * 2.0 * q * sequence_length / 2.0;  // QK^T and AV, causal: half the keys
-  return projections + attention;
-}
-
-double shared_expert_flops_per_token(const MoeModel& m) {
-  return m.shared_experts * 2.0 * 3.0 * static_cast<double>(m.hidden) * m.shared_expert_ffn;
-}
-
-ExpertPlacement make_plan_placement(const Scenario& s, const Topology& topology, const PathCosts& costs,
-                                    const PolicySpec& placement, const PlanRouting& routing) {
-  const PlacementInputs inputs{&topology, &costs, [&routing]() -> const RoutingMatrix& { return routing.expected(); },
-                               s.model.experts, s.expert_parallel, s.model.bytes_per_token_copy()};
-  try {
-    return make_placement(placement, inputs);
-  } catch (const std::invalid_argument& error) {
-    throw InputError({s.origin, 0, 0}, "placement", placement.text(), error.what());
-  }
-}
 
 BuiltPlan build_plan(const PlanRequest& r) {
   const Scenario& s = *r.scenario;

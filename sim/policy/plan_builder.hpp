@@ -20,6 +20,8 @@
 
 namespace comet {
 
+struct PacingProfiles;  // a2a_footprint.hpp
+
 /// The routing a Plan is built from: each step's, and what fitted placements see.
 class PlanRouting {
  public:
@@ -81,6 +83,16 @@ struct BuiltPlan {
 /// step's tokens and emits forward then backward ops for every layer and step.
 /// Throws InputError for policies the scenario cannot satisfy (named as on the command line).
 BuiltPlan build_plan(const PlanRequest& request);
+
+/// `dynamic`'s pricers for one step of `request` (PartitionInputs: layer_time_s, group_times_s with
+/// part_of_group, and rough_layer_time_s where all-to-alls are not paced): the analytical engine
+/// on one-layer Plans of `routing`, emitted by the same code as the real Plan. On a network where
+/// all-to-alls are paced, the whole exchange's pacing profiles, simulated once here into `whole`,
+/// serve every candidate's chunks of the same shape (read only: candidates priced side by side
+/// stay deterministic; without, each candidate simulated its own: the 256-GPU tree's dynamic took
+/// 3.1 s instead of 1.1). The request, placement, routing, `whole` and `in` must outlive the pricers.
+void add_dynamic_pricers(const PlanRequest& request, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                         PacingProfiles& whole, PartitionInputs& in);
 
 /// FLOPs of the attention block of one MoE layer for one token, forward: attention projections
 /// and attention over `sequence_length` (causal).
