@@ -9,6 +9,7 @@
 #include <map>
 
 #include "a2a_footprint.hpp"
+#include "analytical_engine.hpp"
 #include "dynamic_search.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
@@ -39,7 +40,7 @@ struct Pricers : testing::ScenarioPlans {
   PlanRequest request;
   PlanRouting routing;
   ExpertPlacement placement;
-  PacingProfiles whole;
+  DynamicPricing shared;
   PartitionInputs in;
 
   Pricers(const std::string& placement_name, const std::string& a2a)
@@ -49,7 +50,7 @@ struct Pricers : testing::ScenarioPlans {
         routing(route_workload(scenario, topology.num_gpus(), 1)),
         placement(make_plan_placement(scenario, topology, costs, request.placement, routing)),
         in{&routing.steps[0], &placement, &topology, &costs, &cost_model, &scenario.model, {}, {}, {}, {}} {
-    add_dynamic_pricers(request, placement, routing.steps[0], whole, in);
+    add_dynamic_pricers(request, placement, routing.steps[0], shared, in);
   }
   ChunkPlan chunks(const std::string& partition, const RoutingMatrix* of = nullptr) const {
     PartitionInputs cut = in;
@@ -150,6 +151,28 @@ TEST(DynamicSearch, RoutingOfAPartKeepsOnlyItsSourceRows) {
   const RoutingMatrix kept = routing_of_part(routing, 2, {1, 0, 1}, 1);
   for (int src = 0; src < 6; ++src)
     for (int e = 0; e < 3; ++e) EXPECT_EQ(kept.at(src, e), src / 2 == 1 ? 0 : routing.at(src, e)) << src << " " << e;
+}
+
+}  // namespace
+}  // namespace comet
+
+namespace comet {
+namespace {
+
+// Where all-to-alls are not paced, `dynamic`'s one-layer, one-step Plan comes with the run its
+// pricing made of it, which is what the engine returns for the Plan; with two layers the Plan is
+// another, and no run comes with it.
+TEST(DynamicSearch, KeepsTheRunOfItsChoiceOnlyWhereItIsThePlansRun) {
+  const testing::ScenarioPlans s(TWO_PARTS, "two-parts.yaml");
+  ASSERT_FALSE(pacing_applies(s.topology));
+  for (const char* a2a : {"direct", "hierarchical"}) {
+    const BuiltPlan one = s.plan("contiguous", "dynamic", a2a);
+    ASSERT_TRUE(one.analytical_run.has_value()) << a2a;
+    const Timeline fresh = AnalyticalEngine().run(one.plan, s.topology, s.cost_model);
+    EXPECT_EQ(timeline_to_json(*one.analytical_run).dump(), timeline_to_json(fresh).dump()) << a2a;
+    EXPECT_FALSE(s.plan("contiguous", "dynamic", a2a, 2).analytical_run.has_value()) << a2a;
+    EXPECT_FALSE(s.plan("contiguous", "fixed:4", a2a).analytical_run.has_value()) << a2a;
+  }
 }
 
 }  // namespace

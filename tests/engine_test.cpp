@@ -521,6 +521,7 @@ TEST(Engines, DynamicsPredictionOnAPacedNetworkIsTheAnalyticalLayerTime) {
   const double predicted = built.chunks[0].predicted_makespan_s;
   const double simulated = AnalyticalEngine().run(built.plan, layer.topology, layer.cost_model).makespan_s();
   EXPECT_NEAR(predicted / simulated, 1.0, 0.005) << built.chunks[0].description;
+  EXPECT_FALSE(built.analytical_run.has_value()) << "its pricing's runs read shared profiles: not the Plan's run";
 }
 
 TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {

@@ -23,7 +23,9 @@ SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies
   SimulationResult result;
   result.policies = policies;
   result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
-  result.timeline = make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
+  result.timeline = s.engine == "analytical" && built.analytical_run
+                        ? std::move(*built.analytical_run)
+                        : make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
   result.metrics = compute_metrics(built.plan, result.timeline, *s.topology, *s.costs);
   result.rows = phase_rows(result.timeline, result.metrics, s.scenario->expert_parallel);
   result.plan = std::make_shared<const Plan>(std::move(built.plan));

@@ -301,12 +301,11 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   }
 }
 
-// Seconds the analytical engine takes for one layer (forward + backward) of `routing` cut into
-// `chunks`: the Plan is emitted by the same code as the real one, so `dynamic`'s prediction is
-// the layer time the engine then reports for a one-layer, one-step Plan of its choice (on a paced
+// The one-layer, one-step Plan of `routing` cut into `chunks` (`kept_groups`: the groups whose ops
+// it holds; null: all), emitted by the same code as the real one, so `dynamic`'s prediction is the
+// layer time the engine then reports for a one-layer, one-step Plan of its choice (on a paced
 // network within what sharing the whole exchange's pacing profiles moves it: 0.005% on a 256-GPU
 // 4:1 tree).
-// `kept_groups`: the groups whose ops it holds (null: all).
 Plan single_layer_plan(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
                        const ChunkPlan& chunks, const std::vector<bool>* kept_groups = nullptr) {
   const Scenario& s = *r.scenario;
@@ -319,23 +318,31 @@ Plan single_layer_plan(const PlanRequest& r, const ExpertPlacement& placement, c
   return plan;
 }
 
-double single_layer_time_s(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                           const ChunkPlan& chunks, const AnalyticalOptions& options) {
-  return AnalyticalEngine(options).run(single_layer_plan(r, placement, routing, chunks), *r.topology, *r.cost_model).makespan_s();
+// The analytical engine's run of that Plan. With `keep`, a run of the whole Plan with the engine's
+// default options is kept there when it is the cheapest so far (ties: the first).
+Timeline single_layer_run(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
+                          const ChunkPlan& chunks, const AnalyticalOptions& options,
+                          const std::vector<bool>* kept_groups = nullptr, DynamicPricing* keep = nullptr) {
+  const Plan plan = single_layer_plan(r, placement, routing, chunks, kept_groups);
+  Timeline run = AnalyticalEngine(options).run(plan, *r.topology, *r.cost_model);
+  const bool default_run = !kept_groups && !options.shared_pacing && options.per_gpu_completion;
+  if (keep && default_run) {
+    std::lock_guard lock(keep->mutex);
+    if (!keep->cheapest_run || run.makespan_s() < keep->cheapest_run->makespan_s()) {
+      keep->cheapest_plan_hash = plan.stable_hash();
+      keep->cheapest_run = run;
+    }
+  }
+  return run;
 }
 
-// The same run's seconds from the layer's start to each expert-parallel group's last op (their
-// max is the layer time, to the last bit: max(end - first) = max(end) - first); with
-// `kept_groups`, of a Plan of those groups alone (the others' 0).
-std::vector<double> single_layer_group_times_s(const PlanRequest& r, const ExpertPlacement& placement,
-                                               const RoutingMatrix& routing, const ChunkPlan& chunks,
-                                               const AnalyticalOptions& options, const std::vector<bool>* kept_groups) {
-  const Plan plan = single_layer_plan(r, placement, routing, chunks, kept_groups);
-  const Timeline timeline = AnalyticalEngine(options).run(plan, *r.topology, *r.cost_model);
-  std::vector<double> end(static_cast<std::size_t>(plan.header().num_gpus / plan.header().expert_parallel), 0.0);
-  double first = timeline.ops.empty() ? 0.0 : timeline.ops.front().start_s;
-  for (const TimelineOp& op : timeline.ops) first = std::min(first, op.start_s);
-  for (const TimelineOp& op : timeline.ops) end.at(static_cast<std::size_t>(op.group)) = std::max(end[op.group], op.end_s);
+// Seconds from the layer's start to each expert-parallel group's last op (their max is the layer
+// time, to the last bit: max(end - first) = max(end) - first; groups without ops 0).
+std::vector<double> group_times_s(const Timeline& run, int groups) {
+  std::vector<double> end(static_cast<std::size_t>(groups), 0.0);
+  double first = run.ops.empty() ? 0.0 : run.ops.front().start_s;
+  for (const TimelineOp& op : run.ops) first = std::min(first, op.start_s);
+  for (const TimelineOp& op : run.ops) end.at(static_cast<std::size_t>(op.group)) = std::max(end[op.group], op.end_s);
   for (double& e : end) e = std::max(0.0, e - first);
   return end;
 }
@@ -375,29 +382,29 @@ ExpertPlacement make_plan_placement(const Scenario& s, const Topology& topology,
 }
 
 void add_dynamic_pricers(const PlanRequest& r, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                         PacingProfiles& whole, PartitionInputs& in) {
+                         DynamicPricing& shared, PartitionInputs& in) {
   const ChunkPlan one_chunk = partition_tokens(parse_policy(PolicyFamily::PARTITION, "none"), in);
   const bool paced = pacing_applies(*r.topology);
-  if (paced) single_layer_time_s(r, placement, routing, one_chunk, {.made_pacing = &whole});
-  const AnalyticalOptions pricing{.shared_pacing = paced ? &whole : nullptr};
-  in.layer_time_s = [&r, &placement, &routing, pricing](const ChunkPlan& chunks) {
-    return single_layer_time_s(r, placement, routing, chunks, pricing);
+  if (paced) single_layer_run(r, placement, routing, one_chunk, {.made_pacing = &shared.pacing});
+  const AnalyticalOptions pricing{.shared_pacing = paced ? &shared.pacing : nullptr};
+  in.layer_time_s = [&r, &placement, &routing, pricing, &shared](const ChunkPlan& chunks) {
+    return single_layer_run(r, placement, routing, chunks, pricing, nullptr, &shared).makespan_s();
   };
   // Groups in independent parts: candidates bounded by one part first (dynamic_search.hpp).
   in.part_of_group = group_parts(r, placement, routing, one_chunk);
-  in.group_times_s = [&r, &placement, &routing, pricing, &in](const ChunkPlan& chunks, int part) {
+  const int groups = static_cast<int>(in.part_of_group.size());
+  in.group_times_s = [&r, &placement, &routing, pricing, &shared, &in, groups](const ChunkPlan& chunks, int part) {
     std::vector<bool> kept;
     for (int p : in.part_of_group) kept.push_back(p == part);
-    return single_layer_group_times_s(r, placement, routing, chunks, pricing, part < 0 ? nullptr : &kept);
+    return group_times_s(single_layer_run(r, placement, routing, chunks, pricing, part < 0 ? nullptr : &kept, &shared), groups);
   };
   // Ranked first at group completion, which skips the per-GPU profiles (half of a candidate's
   // work; docs/policies.md). Paced footprints get their parts from pacing anyway: no saving there.
   if (!paced)
     in.rough_layer_time_s = [&r, &placement, &routing](const ChunkPlan& chunks) {
-      return single_layer_time_s(r, placement, routing, chunks, {.per_gpu_completion = false});
+      return single_layer_run(r, placement, routing, chunks, {.per_gpu_completion = false}).makespan_s();
     };
 }
-
 
 BuiltPlan build_plan(const PlanRequest& r) {
   const Scenario& s = *r.scenario;
@@ -417,12 +424,12 @@ BuiltPlan build_plan(const PlanRequest& r) {
                     s.model.expert_ffn, r.placement.text(), r.partition.text(), r.a2a.text(), transfer_blocks_of(r.partition)};
   BuiltPlan built{Plan(std::move(header)),
                   r.made_placement ? *r.made_placement : make_plan_placement(s, *r.topology, *r.costs, r.placement, routed),
-                  {}, {}, {}};
+                  {}, {}, {}, {}};
   PlanEmitter emitter(r, built.plan, built.placement);
   for (int step = 0; step < r.steps; ++step) {
     PartitionInputs partition_inputs{&routing[step], &built.placement, r.topology, r.costs, r.cost_model, &s.model, {}, {}, {}, {}};
-    PacingProfiles whole;  // read by the pricers
-    if (r.partition.name == "dynamic") add_dynamic_pricers(r, built.placement, routing[step], whole, partition_inputs);
+    DynamicPricing pricing;  // read by the pricers
+    if (r.partition.name == "dynamic") add_dynamic_pricers(r, built.placement, routing[step], pricing, partition_inputs);
     const ChunkPlan chunks = partition_tokens(r.partition, partition_inputs);
     built.partition_choices.push_back(chunks.description);
     // Every layer of a step shares the step's routing, hence its transfer matrices.
@@ -430,6 +437,9 @@ BuiltPlan build_plan(const PlanRequest& r) {
     for (int layer = 0; layer < r.layers; ++layer) emitter.forward(step, layer, routing[step], chunks, matrices);
     for (int layer = r.layers - 1; layer >= 0; --layer) emitter.backward(step, layer, routing[step], chunks, matrices);
     if (r.keep_chunks) built.chunks.push_back(chunks);
+    // A one-layer, one-step Plan of the choice is the Plan its pricing ran whole.
+    if (r.layers == 1 && r.steps == 1 && pricing.cheapest_run && pricing.cheapest_plan_hash == built.plan.stable_hash())
+      built.analytical_run = std::move(pricing.cheapest_run);
   }
   built.routing = routing;
   return built;

@@ -5,9 +5,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "a2a_footprint.hpp"
 #include "cost_model.hpp"
 #include "expert_placement.hpp"
 #include "partition_policies.hpp"
@@ -16,11 +18,11 @@
 #include "policy_spec.hpp"
 #include "routing_matrix.hpp"
 #include "scenario.hpp"
+#include "timeline.hpp"
 #include "topology.hpp"
 
 namespace comet {
 
-struct PacingProfiles;  // a2a_footprint.hpp
 
 /// The routing a Plan is built from: each step's, and what fitted placements see.
 class PlanRouting {
@@ -77,6 +79,10 @@ struct BuiltPlan {
   std::vector<RoutingMatrix> routing;            ///< per step
   std::vector<std::string> partition_choices;    ///< per step: what the partition policy chose
   std::vector<ChunkPlan> chunks;                  ///< per step, when asked: the chunks the ops came from
+  /// The analytical engine's run of `plan` with its default options, when building it ran one
+  /// (`dynamic`'s choice with one layer and step, where all-to-alls are not paced): the very
+  /// Timeline AnalyticalEngine().run(plan) returns, so simulating it need not run it again.
+  std::optional<Timeline> analytical_run;
 };
 
 /// Generates the workload, places experts from the expected (summed) routing, partitions each
@@ -84,15 +90,24 @@ struct BuiltPlan {
 /// Throws InputError for policies the scenario cannot satisfy (named as on the command line).
 BuiltPlan build_plan(const PlanRequest& request);
 
+/// What `dynamic`'s pricers of one step share: the whole exchange's pacing profiles (paced
+/// networks), and the cheapest run of a whole candidate Plan with the engine's default options.
+struct DynamicPricing {
+  PacingProfiles pacing;
+  std::mutex mutex;
+  std::uint64_t cheapest_plan_hash = 0;  ///< Plan::stable_hash of cheapest_run's Plan
+  std::optional<Timeline> cheapest_run;
+};
+
 /// `dynamic`'s pricers for one step of `request` (PartitionInputs: layer_time_s, group_times_s with
 /// part_of_group, and rough_layer_time_s where all-to-alls are not paced): the analytical engine
 /// on one-layer Plans of `routing`, emitted by the same code as the real Plan. On a network where
-/// all-to-alls are paced, the whole exchange's pacing profiles, simulated once here into `whole`,
+/// all-to-alls are paced, the whole exchange's pacing profiles, simulated once here into `shared`,
 /// serve every candidate's chunks of the same shape (read only: candidates priced side by side
 /// stay deterministic; without, each candidate simulated its own: the 256-GPU tree's dynamic took
-/// 3.1 s instead of 1.1). The request, placement, routing, `whole` and `in` must outlive the pricers.
+/// 3.1 s instead of 1.1). The request, placement, routing, `shared` and `in` must outlive the pricers.
 void add_dynamic_pricers(const PlanRequest& request, const ExpertPlacement& placement, const RoutingMatrix& routing,
-                         PacingProfiles& whole, PartitionInputs& in);
+                         DynamicPricing& shared, PartitionInputs& in);
 
 /// FLOPs of the attention block of one MoE layer for one token, forward: attention projections
 /// and attention over `sequence_length` (causal).
