@@ -8,8 +8,9 @@
 //   dynamic  per step, the chunk count (1..16) and shape (equal, a small first chunk, or tapered) whose
 //            layer (forward + backward of this step's routing) the analytical engine runs fastest
 //            with the scenario's cost model: the same cost and network model every engine uses,
-//            priced through PartitionInputs::layer_time_s (the plan builder supplies it). Equal
-//            chunks at every count first, then the other shapes at the best count.
+//            priced through PartitionInputs' pricers (the plan builder supplies them; the search:
+//            dynamic_search.hpp). Equal chunks at every count first, then the other shapes at the
+//            best count.
 //   fine     COMET-style: chunks by source distance, chunk c holding the copies from sources c
 //            nodes (or GPUs, inside one node) away, so a GPU's own node's tokens are computed
 //            first; GEMMs run on the SMs left after FINE_COMM_SMS go to communication.
