@@ -28,6 +28,10 @@
 #                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
 #                  GPUs or more, on the other GPUs (peer access); then comet validate of comet:8 and comet:16 on the
 #                  one-GPU Mixtral 16K and DeepSeek-V3 scenarios (predicted against measured)
+#     fusedcal     comet calibrate of Mixtral and DeepSeek-V3 (FUSEDCAL_MODELS) on this GPU with comet:8 measured
+#                  too (the fused GEMM's scale per shape and pass) -> OUT/fused-calibration-GPU.yaml, then comet
+#                  validate of comet:8 and comet:16 on the one-GPU Mixtral 16K and DeepSeek-V3 scenarios (their
+#                  GPU set to this card's) with that calibration (predicted against measured)
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
 # FUSED_MODELS, FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
@@ -196,6 +200,19 @@ interference_step() {
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
         --fused-transport peer --tokens 4096 16384 "${fused_args[@]}"
     fi
+  fi
+  if has fusedcal; then
+    # The card's model: the calibration is of it, and the scenarios it predicts name it.
+    gpu=h200
+    [[ $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) == *H100* ]] && gpu=h100-sxm
+    step fusedcal-calibrate timeout -k 5 "${FUSEDCAL_TIMEOUT_S:-420}" "$BUILD/comet" calibrate --gpu "$gpu" \
+      --models "${FUSEDCAL_MODELS:-mixtral-8x7b,deepseek-v3}" --fused-blocks 8 -o "$OUT/fused-calibration-$gpu.yaml" \
+      --runs "$LOGS/fused-calibration-runs.json"
+    for model in mixtral16k deepseek; do
+      sed "s/gpu: h200/gpu: $gpu/" "scenarios/validate-$model-1gpu.yaml" >"$LOGS/validate-$model-1gpu-$gpu.yaml"
+      step "fusedcal-validate-$model" timeout -k 5 300 "$BUILD/comet" validate "$LOGS/validate-$model-1gpu-$gpu.yaml" \
+        --partitions none,comet:8,comet:16 --calibration "$OUT/fused-calibration-$gpu.yaml" -o "$LOGS/fusedcal-validate-$model.json"
+    done
   fi
   if has sockets && multi_gpu sockets; then
     for model in mixtral16k mixtral deepseek; do validate_step "$model" sock; done

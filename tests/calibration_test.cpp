@@ -206,12 +206,63 @@ TEST(CalibrationFit, IgnoresKernelsThatRanBesideAnotherOp) {
   EXPECT_NEAR(fit.model.kernel_costs[i]->rate / known.kernel_costs[i]->rate, 1.0, 1e-6);
 }
 
+// comet:B's fused launches measured slower than the tables price their ops on the same SMs, by
+// a known factor per pass: the fit finds the factors (ShapeCosts::fused_scale) and keeps the fused
+// ops out of the tables, which come out as without them; the scaled model prices the fused ops
+// as measured and every other op as before.
+TEST(CalibrationFit, FitsTheFusedKernelsScaleApartFromTheTables) {
+  CostModel known = known_model();
+  SyntheticRuns s = synthetic_runs(known, 0.002);
+  known.shapes[0].fused_scale = {1.4, 1.15, 0.0};
+  for (const auto& scenario : s.scenarios) {
+    s.plans.push_back(scenario->plan("contiguous", "comet:8"));
+    const Plan& plan = s.plans.back().plan;
+    Timeline t = timeline_for(plan, "synthetic");
+    double now = 0.0;
+    for (const Op& op : plan.ops()) {
+      t.ops[op.id].start_s = now;
+      now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
+    }
+    s.timelines.push_back(std::move(t));
+  }
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  const ShapeCosts* table = fit.model.shape(1024, 2048);
+  ASSERT_NE(table, nullptr);
+  EXPECT_NEAR(table->fused_scale[0], 1.4, 0.014);
+  EXPECT_NEAR(table->fused_scale[1], 1.15, 0.0115);
+  EXPECT_EQ(table->fused_scale[2], 0.0) << "the weight gradient is not fused";
+  for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
+    for (const auto& [m, seconds] : table->seconds_by_m[p])
+      EXPECT_NEAR(seconds / known.expert_time_s(static_cast<ExpertPass>(p), m, 1024, 2048), 1.0, 0.01) << p << " M " << m;
+  bool fused_table = false;
+  for (const FitQuality& q : fit.quality) {
+    EXPECT_LT(q.median_residual, 0.01) << q.table;
+    fused_table = fused_table || q.table.rfind("fused expert", 0) == 0;
+  }
+  EXPECT_TRUE(fused_table);
+  // The scale applies to fused launches only.
+  const BuiltPlan& fused = s.plans.back();
+  const BuiltPlan& none = s.plans.front();
+  CostModel unscaled = fit.model;
+  unscaled.shapes[0].fused_scale = {};
+  for (const BuiltPlan* b : {&fused, &none})
+    for (const Op& op : b->plan.ops()) {
+      const double ratio = compute_time_s(b->plan, op, fit.model) / compute_time_s(b->plan, op, unscaled);
+      if (fused_gemm(b->plan, op)) {
+        EXPECT_DOUBLE_EQ(ratio, table->fused_scale[static_cast<std::size_t>(expert_pass(op))]) << op.id;
+      } else if (compute_time_s(b->plan, op, unscaled) > 0.0) {
+        EXPECT_DOUBLE_EQ(ratio, 1.0) << op.id;
+      }
+    }
+}
+
 TEST(CalibrationFile, RoundTripsEveryFigure) {
   CostModel m = known_model();
   m.source.provenance = {{"gpu_name", "NVIDIA H200"}, {"date", "2026-12-02T10:00:00Z"}, {"nccl_env", "NCCL_NVLS_ENABLE=0"}};
   m.fit_quality = {{"expert forward H1024 F2048", 9, 0.004, 0.02}};
   m.link_efficiency[0] = 0.6123456789;
   m.fused_block_Bps = 31.25e9;
+  m.shapes[0].fused_scale = {1.4123456789, 1.15, 0.0};
   const std::string text = cost_model_yaml(m);
   const CostModel back = load_cost_model_text(text, "round-trip.yaml");
   EXPECT_EQ(cost_model_yaml(back), text);
@@ -225,6 +276,7 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   ASSERT_EQ(back.shapes.size(), 1u);
   EXPECT_EQ(back.shapes[0].seconds_by_m, m.shapes[0].seconds_by_m);
   EXPECT_EQ(back.shapes[0].kernels, m.shapes[0].kernels);
+  EXPECT_EQ(back.shapes[0].fused_scale, m.shapes[0].fused_scale);
   EXPECT_EQ(back.link_efficiency, m.link_efficiency);
   EXPECT_EQ(back.hbm_Bps, m.hbm_Bps);
   EXPECT_EQ(back.fused_block_Bps, 31.25e9);

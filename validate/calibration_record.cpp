@@ -20,11 +20,12 @@ Scenario calibration_scenario(Scenario s, std::int64_t tokens) {
   return s;
 }
 
+std::string chunked_partition(int chunks) { return chunks == 1 ? "none" : fmt::format("fixed:{}", chunks); }
+
 BuiltPlan calibration_plan(const Scenario& scenario, const Topology& topology, const PathCosts& costs, const CostModel& model,
-                           int chunks) {
+                           const std::string& partition) {
   PlanRequest request{&scenario, &topology, &costs, &model, parse_policy(PolicyFamily::PLACEMENT, "contiguous"),
-                      parse_policy(PolicyFamily::PARTITION, chunks == 1 ? "none" : fmt::format("fixed:{}", chunks)),
-                      parse_policy(PolicyFamily::A2A, "direct")};
+                      parse_policy(PolicyFamily::PARTITION, partition), parse_policy(PolicyFamily::A2A, "direct")};
   request.keep_chunks = true;
   return build_plan(request);
 }
@@ -42,7 +43,7 @@ nlohmann::ordered_json calibration_runs_json(const std::vector<RecordedRun>& run
     j["scenario_yaml"] = r.scenario_yaml;
     j["origin"] = r.origin;
     j["tokens_per_gpu"] = r.tokens;
-    j["chunks"] = r.chunks;
+    j["partition"] = r.partition;
     j["plan_hash"] = fmt::format("{:016x}", r.plan_hash);
     j["timeline"] = timeline_to_json(r.timeline);
     list.push_back(std::move(j));
@@ -73,8 +74,12 @@ CalibrationFit fit_recorded_runs(const std::string& path) {
       loads.push_back(std::make_unique<CalibrationLoad>(calibration_scenario(base, r.at("tokens_per_gpu").get<std::int64_t>())));
       const CalibrationLoad& l = *loads.back();
       gpu_model = l.scenario.topology.node.gpu_model;
-      const CostModel planning = CostModel::defaults_for(gpu_model);  // none and fixed:K do not depend on it
-      plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, planning, r.at("chunks").get<int>())));
+      // The Plans depend on the model only through its SM count (comet:B's SM split): the GPU's.
+      const CostModel planning = CostModel::defaults_for(gpu_model);
+      // Records before the fused runs name their chunk count instead of their partition.
+      const std::string partition =
+          r.contains("partition") ? r.at("partition").get<std::string>() : chunked_partition(r.at("chunks").get<int>());
+      plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, planning, partition)));
       const std::string rebuilt = fmt::format("{:016x}", plans.back()->plan.stable_hash());
       if (r.at("plan_hash").get<std::string>() != rebuilt)
         throw InputError({path, 0, 0}, where + ".plan_hash", r.at("plan_hash").get<std::string>(),

@@ -32,16 +32,19 @@ struct CalibrationLoad {
   Topology topology;
   PathCosts costs;
 };
-/// The calibration Plan of `scenario` cut into `chunks` equal chunks (none for 1).
+/// The partition of a calibration Plan cut into `chunks` equal chunks: none for 1, else fixed:K.
+std::string chunked_partition(int chunks);
+/// The calibration Plan of `scenario` with `partition` (none, fixed:K, or comet:B: the fused
+/// kernels, one chunk).
 BuiltPlan calibration_plan(const Scenario& scenario, const Topology& topology, const PathCosts& costs, const CostModel& model,
-                           int chunks);
+                           const std::string& partition);
 
 /// One measured calibration Plan.
 struct RecordedRun {
   std::string scenario_yaml;  ///< the base scenario as given
   std::string origin;         ///< where it came from (file name)
   std::int64_t tokens = 0;
-  int chunks = 1;
+  std::string partition = "none";  ///< none, fixed:K or comet:B
   std::uint64_t plan_hash = 0;
   Timeline timeline;
 };

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "fused_expert_ops.hpp"
 #include "path_costs.hpp"
 #include "token_layout.hpp"
 #include "topology_builders.hpp"
@@ -17,11 +18,33 @@ struct LoadRuns : CalibrationLoad {
   std::vector<std::unique_ptr<BuiltPlan>> plans;
   std::vector<std::unique_ptr<TokenLayout>> layouts;
   std::vector<RealMeasurement> measured;
+  std::vector<std::string> partitions;
 };
+
+// The partitions measured at each load of `load`'s shape: the chunked ones, and comet:B where the
+// fused kernels run (else said once through `progress`).
+std::vector<std::string> calibration_partitions(const CalibrationRequest& r, const CalibrationLoad& load, bool& said) {
+  std::vector<std::string> partitions;
+  for (int k : r.chunk_counts) partitions.push_back(chunked_partition(k));
+  if (r.fused_blocks <= 0) return partitions;
+  std::string why;
+  if (load.topology.num_gpus() != 1)
+    why = "between GPUs the executor does not order fused launches yet (docs/fused-kernels.md)";
+  else
+    FusedExpertOps::available(&why);
+  if (why.empty())
+    partitions.push_back(fmt::format("comet:{}", r.fused_blocks));
+  else if (!said && r.progress) {
+    r.progress(fmt::format("comet:{} (the fused kernels) not measured: {}", r.fused_blocks, why));
+    said = true;
+  }
+  return partitions;
+}
 
 }  // namespace
 
 CalibrationResult run_calibration(const CalibrationRequest& r) {
+  bool said_no_fused = false;
   std::vector<std::unique_ptr<LoadRuns>> loads;
   std::vector<RecordedRun> recorded;
   for (std::size_t b = 0; b < r.scenarios.size(); ++b) {
@@ -32,11 +55,12 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
       check_fits_machine(base.origin, l.topology.num_gpus(), l.scenario.expert_parallel, r.options.mpi);
       const MoeModel& m = l.scenario.model;
       std::vector<RealJob> jobs;
-      for (int k : r.chunk_counts) {
-        l.plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, r.base, k)));
+      l.partitions = calibration_partitions(r, l, said_no_fused);
+      for (const std::string& partition : l.partitions) {
+        l.plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, r.base, partition)));
         l.layouts.push_back(std::make_unique<TokenLayout>(l.plans.back()->chunks.front().parts, l.plans.back()->placement, m.top_k,
                                                           r.options.seed));
-        jobs.push_back({fmt::format("{} chunk(s)", k), &l.plans.back()->plan, l.layouts.back().get(), 1.0});
+        jobs.push_back({partition, &l.plans.back()->plan, l.layouts.back().get(), 1.0});
       }
       if (r.progress)
         r.progress(fmt::format("measuring {} ({} H{} F{}, {} experts) at {} tokens/GPU: {} Plans", base.name, m.preset, m.hidden,
@@ -44,7 +68,7 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
       l.measured = run_on_gpus(jobs, LayerDims{m.hidden, m.expert_ffn, m.top_k, m.experts}, l.topology.num_gpus(), r.options);
       if (r.options.mpi && !r.options.mpi->root()) continue;  // rank 0 records and fits
       for (std::size_t i = 0; i < l.measured.size(); ++i)
-        recorded.push_back({b < r.scenario_texts.size() ? r.scenario_texts[b] : "", base.origin, tokens, r.chunk_counts[i],
+        recorded.push_back({b < r.scenario_texts.size() ? r.scenario_texts[b] : "", base.origin, tokens, l.partitions[i],
                             l.plans[i]->plan.stable_hash(), l.measured[i].timeline});
       loads.push_back(std::move(runs));
     }

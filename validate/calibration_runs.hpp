@@ -1,7 +1,8 @@
 // `comet calibrate` without the terminal: the calibration Plans (each model shape at several
 // token loads, uniform routing, cut into 1, 2, 4 and 8 chunks, so the expert GEMMs run over a
-// range of M), measured on this machine's GPUs with the real executor, then the fit
-// (calibration_fit.hpp). All-to-all ops are measured and fitted when the scenario has 2+ GPUs.
+// range of M; on one GPU also comet:B, the fused kernels' Plan), measured on this machine's GPUs
+// with the real executor, then the fit (calibration_fit.hpp). All-to-all ops are measured and
+// fitted when the scenario has 2+ GPUs.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,9 @@ struct CalibrationRequest {
   std::vector<std::string> scenario_texts;   ///< their YAML, recorded with each measured Plan
   std::vector<std::int64_t> tokens_per_gpu{1024, 4096, 16384};
   std::vector<int> chunk_counts{1, 2, 4, 8};
+  /// B of the comet:B Plan measured at each load where the fused kernels run (one GPU: `comet
+  /// validate` runs comet:B on one GPU only; a GPU and build that has them); 0: none.
+  int fused_blocks = 8;
   RealRunOptions options;                    ///< warm-up, repeats, lanes, graphs, watchdog
   CostModel base;                            ///< figures not measured stay as here
   std::function<void(const std::string&)> progress;  ///< one line per measured Plan (stderr)

@@ -64,13 +64,18 @@ void read_kernels(const YamlValue& value, KernelCosts& kernels) {
 }
 
 ShapeCosts read_shape(const YamlValue& value) {
-  const YamlMap map = value.as_map({"hidden", "ffn", "kernels", "forward", "data_gradient", "weight_gradient"});
+  const YamlMap map = value.as_map({"hidden", "ffn", "kernels", "forward", "data_gradient", "weight_gradient", "fused_scale"});
   ShapeCosts table;
   table.hidden = static_cast<int>(map.required("hidden").as_int(1, 1 << 20));
   table.ffn = static_cast<int>(map.required("ffn").as_int(1, 1 << 20));
   for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
     if (auto v = map.optional(to_string(static_cast<ExpertPass>(p)))) table.seconds_by_m[p] = read_curve(*v, 1.0);
   if (auto v = map.optional("kernels")) read_kernels(*v, table.kernels);
+  if (auto v = map.optional("fused_scale")) {  // the fused launches run the forward and the data gradient
+    const YamlMap passes = v->as_map({"forward", "data_gradient"});
+    for (ExpertPass pass : {ExpertPass::FORWARD, ExpertPass::DATA_GRADIENT})
+      if (auto s = passes.optional(to_string(pass))) table.fused_scale[static_cast<std::size_t>(pass)] = s->as_number(0.05, 20.0);
+  }
   return table;
 }
 
@@ -191,6 +196,11 @@ std::string cost_model_yaml(const CostModel& m) {
     for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
       if (!t.seconds_by_m[p].empty())
         text += fmt::format("    {}: {}\n", to_string(static_cast<ExpertPass>(p)), curve_yaml(t.seconds_by_m[p]));
+    std::string scales;
+    for (ExpertPass pass : {ExpertPass::FORWARD, ExpertPass::DATA_GRADIENT})
+      if (const double s = t.fused_scale[static_cast<std::size_t>(pass)]; s > 0.0)
+        scales += fmt::format("{}{}: {}", scales.empty() ? "" : ", ", to_string(pass), s);
+    if (!scales.empty()) text += fmt::format("    fused_scale: {{{}}}   # comet:B's fused GEMM over these tables\n", scales);
   }
   if (!m.fit_quality.empty()) text += "fit_quality:                # relative residuals of the fit per table\n";
   for (const FitQuality& q : m.fit_quality)

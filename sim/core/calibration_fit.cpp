@@ -87,6 +87,27 @@ struct TableKey {
   auto operator<=>(const TableKey&) const = default;
 };
 
+// One fused launch's measurement (a `comet:B` Plan's expert GEMM op).
+struct FusedSample {
+  const Plan* plan;
+  const Op* op;
+  double measured_s;
+  double exposure_s = 0.0;  ///< memory-kernel seconds beside it (memory_exposure_s)
+};
+
+// ShapeCosts::fused_scale of `pass`: the median over its fused ops of measured time over what
+// the fitted tables price them at (compute_time_s unscaled, on the op's SMs) with the memory
+// interference the engines would charge them.
+void fit_fused_scale(CostModel& model, ShapeCosts& shape, std::size_t pass, const std::vector<FusedSample>& samples) {
+  shape.fused_scale[pass] = 0.0;  // unscaled while priced
+  std::vector<double> ratios;
+  for (const FusedSample& s : samples) {
+    const double predicted = compute_time_s(*s.plan, *s.op, model) + model.memory_kernel_interference * s.exposure_s;
+    if (predicted > 0.0) ratios.push_back(s.measured_s / predicted);
+  }
+  if (!ratios.empty()) shape.fused_scale[pass] = median(ratios);
+}
+
 void add_quality(std::vector<FitQuality>& out, const std::string& table, const std::vector<double>& residuals) {
   if (residuals.empty()) return;
   out.push_back({table, static_cast<int>(residuals.size()), median(residuals),
@@ -169,6 +190,7 @@ double fit_memory_interference(const std::vector<MeasuredRun>& runs, const std::
   double sxy = 0.0, sxx = 0.0;
   for (std::size_t r = 0; r < runs.size(); ++r)
     for (const Op& op : runs[r].plan->ops()) {
+      if (fused_gemm(*runs[r].plan, op)) continue;  // its own scale, fitted after
       const double x = exposures[r][op.id], d = duration_s(*runs[r].timeline, op);
       if (!(x > 0.0) || !(d > 0.0)) continue;
       const double predicted = compute_time_s(*runs[r].plan, op, model);
@@ -179,9 +201,10 @@ double fit_memory_interference(const std::vector<MeasuredRun>& runs, const std::
   return sxx > 0.0 ? std::clamp(sxy / sxx, 0.0, 10.0) : 0.0;
 }
 
-std::string table_name(const Op& op, const PlanHeader& h) {
+std::string table_name(const Plan& plan, const Op& op) {
+  const PlanHeader& h = plan.header();
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
-    return fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
+    return fmt::format("{}expert {} H{} F{}", fused_gemm(plan, op) ? "fused " : "", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
   return fmt::format("{} {} H{} F{}", to_string(op.kind), to_string(op.tags.direction), h.hidden, h.expert_ffn);
 }
 
@@ -192,6 +215,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   std::map<std::pair<TableKey, std::size_t>, Points> shape_kernel_points;
   std::map<std::size_t, Points> kernel_points;  // every shape together
   std::map<std::pair<TableKey, std::size_t>, std::vector<ExpertSample>> expert_samples;
+  std::map<std::pair<TableKey, std::size_t>, std::vector<FusedSample>> fused_samples;
   Points a2a_points;  // (bytes of the busiest GPU, seconds)
   for (const MeasuredRun& run : runs) {
     const Plan& plan = *run.plan;
@@ -203,6 +227,10 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
       switch (op.kind) {
         case OpKind::EXPERT_GEMM:
         case OpKind::EXPERT_WGRAD: {
+          if (fused_gemm(plan, op)) {  // not the tables' kernels: their scale, after the tables
+            fused_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back({&plan, &op, d});
+            break;
+          }
           double rows = 0.0;
           for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
           if (op.num_work > 0)
@@ -236,7 +264,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   auto shape_of = [&](const TableKey& key) -> ShapeCosts& {
     for (ShapeCosts& s : model.shapes)
       if (s.hidden == key.hidden && s.ffn == key.ffn) return s;
-    return model.shapes.emplace_back(ShapeCosts{key.hidden, key.ffn, {}, {}});
+    return model.shapes.emplace_back(ShapeCosts{key.hidden, key.ffn, {}, {}, {}});
   };
   for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
   for (const auto& [key_index, points] : shape_kernel_points) shape_of(key_index.first).kernels[key_index.second] = fit_linear_cost(points);
@@ -250,6 +278,8 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   for (const MeasuredRun& run : runs) run_of[run.plan] = run_index++;
   for (auto& [key_pass, samples] : expert_samples)
     for (ExpertSample& s : samples) s.exposure_s = exposures[run_of[s.plan]][s.op->id];
+  for (auto& [key_pass, samples] : fused_samples)
+    for (FusedSample& s : samples) s.exposure_s = exposures[run_of[s.plan]][s.op->id];
   model.memory_kernel_interference = 0.0;
   for (int round = 0; round < 20; ++round) {
     for (auto& [key_pass, samples] : expert_samples) {
@@ -266,6 +296,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
     model.memory_kernel_interference += fit_memory_interference(runs, exposures, model);
     if (std::abs(model.memory_kernel_interference - before) < 1e-4) break;
   }
+  for (const auto& [key_pass, samples] : fused_samples) fit_fused_scale(model, shape_of(key_pass.first), key_pass.second, samples);
   if (!a2a_points.empty() && gpu_link_Bps > 0.0) {
     const LinearCost transfer = fit_linear_cost(a2a_points);
     model.link_efficiency[static_cast<std::size_t>(LinkClass::NVLINK)] = std::clamp(transfer.rate / gpu_link_Bps, 0.01, 1.0);
@@ -284,7 +315,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
       if (!(d > 0.0) || op.kind == OpKind::ALL_TO_ALL || (!expert && !alone[op.id])) continue;
       if (!expert && !model.kernel_cost(op.kind, op.tags.direction, plan.header().hidden, plan.header().expert_ffn)) continue;
       const double predicted = compute_time_s(plan, op, model) + model.memory_kernel_interference * exposure[op.id];
-      residuals[table_name(op, plan.header())].push_back(std::abs(predicted - d) / d);
+      residuals[table_name(plan, op)].push_back(std::abs(predicted - d) / d);
     }
   }
   for (const auto& [table, r] : residuals) add_quality(fit.quality, table, r);

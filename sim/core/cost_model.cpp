@@ -82,6 +82,12 @@ const std::optional<LinearCost>& CostModel::kernel_cost(OpKind kind, Direction d
   return kernel_costs[i];
 }
 
+double CostModel::fused_scale(ExpertPass pass, int hidden, int ffn) const {
+  const ShapeCosts* s = shape(hidden, ffn);
+  const double scale = s ? s->fused_scale[static_cast<std::size_t>(pass)] : 0.0;
+  return scale > 0.0 ? scale : 1.0;
+}
+
 double CostModel::expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const {
   if (m <= 0.0) return 0.0;
   const double h = hidden, f = ffn;

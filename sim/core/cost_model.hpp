@@ -55,6 +55,11 @@ struct ShapeCosts {
   int ffn = 0;     ///< F
   KernelCosts kernels{};
   std::array<MeasuredCurve, NUM_EXPERT_PASSES> seconds_by_m;
+  /// COMET's fused kernels (`comet:B` Plans), per pass: the fused launches' measured time over
+  /// what these tables price the same op at on the same SMs (the fused GEMM has its own tile
+  /// scheduler and clusters, and runs beside its transfer blocks); 0: not measured (1 is used).
+  /// The weight gradient is not fused: its entry stays 0.
+  std::array<double, NUM_EXPERT_PASSES> fused_scale{};
 };
 
 /// Where the figures came from, written into calibration files and echoed by every command.
@@ -137,6 +142,8 @@ struct CostModel {
   /// op, so once per chunk) over HBM bandwidth; without a table the GEMMs' datasheet time.
   double expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const;
   const ShapeCosts* shape(int hidden, int ffn) const;
+  /// ShapeCosts::fused_scale of shape (H, F) in `pass` where measured, else 1.
+  double fused_scale(ExpertPass pass, int hidden, int ffn) const;
   /// The measured cost of a kind and direction for shape (H, F): the shape's own, else the one
   /// over every shape, else none (the datasheet formula applies).
   const std::optional<LinearCost>& kernel_cost(OpKind kind, Direction direction, int hidden, int ffn) const;

@@ -9,6 +9,10 @@ ExpertPass expert_pass(const Op& op) {
   return op.tags.direction == Direction::FORWARD ? ExpertPass::FORWARD : ExpertPass::DATA_GRADIENT;
 }
 
+bool fused_gemm(const Plan& plan, const Op& op) {
+  return op.kind == OpKind::EXPERT_GEMM && plan.header().transfer_blocks > 0;
+}
+
 double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   if (op.kind == OpKind::ALL_TO_ALL) return 0.0;
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) {
@@ -16,6 +20,7 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
     double seconds = 0.0;
     for (const ExpertWork& w : plan.work(op))
       seconds += model.expert_time_s(pass, static_cast<double>(w.tokens), plan.header().hidden, plan.header().expert_ffn);
+    if (fused_gemm(plan, op)) seconds *= model.fused_scale(pass, plan.header().hidden, plan.header().expert_ffn);
     return seconds * op.work_share / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
   }
   const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;

@@ -10,7 +10,8 @@ namespace comet {
 /// Seconds op `op` takes alone on its GPU (all-to-all ops: 0; engines time those).
 ///   expert_gemm, expert_wgrad: the sum over the op's experts of CostModel::expert_time_s at the
 ///                expert's M (forward; backward: data gradient; wgrad: weight gradient), times the
-///                op's work share, on the op's SM share.
+///                op's work share, on the op's SM share; a fused launch's (fused_gemm) times
+///                CostModel::fused_scale of its pass.
 ///   permute, unpermute: the measured kernel cost of the kind and direction by op.bytes, else
 ///                op.bytes at HBM bandwidth plus a launch.
 ///   gate, non_moe, shared_expert: the measured kernel cost by op.flops, else the datasheet:
@@ -29,6 +30,9 @@ inline constexpr double FUSED_TILE_ROWS = 128.0;
 ///                plan's transfer blocks (CostModel::fused_block_Bps each);
 ///   others: 0.
 double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model);
+
+/// Whether `op` is an expert GEMM run as a fused launch (a `comet:B` Plan's: PlanHeader::transfer_blocks > 0).
+bool fused_gemm(const Plan& plan, const Op& op);
 
 /// Which expert pass an EXPERT_GEMM or EXPERT_WGRAD op runs.
 ExpertPass expert_pass(const Op& op);
