@@ -28,8 +28,8 @@
 #                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
 #                  GPUs or more, on the other GPUs (peer access); then comet validate of comet:8 and comet:16 on the
 #                  one-GPU Mixtral 16K and DeepSeek-V3 scenarios (predicted against measured)
-#     fusedcal     comet calibrate of Mixtral and DeepSeek-V3 (FUSEDCAL_MODELS) on this GPU with comet:8 measured
-#                  too (the fused GEMM's scale per shape and pass) -> OUT/fused-calibration-GPU.yaml, then comet
+#     fusedcal     comet calibrate of Mixtral and DeepSeek-V3 (FUSEDCAL_MODELS) on this GPU with comet:8 and :16
+#                  measured too (the fused GEMM's scale per shape, B, launch and M) -> OUT/fused-calibration-GPU.yaml, then comet
 #                  validate of comet:8 and comet:16 on the one-GPU Mixtral 16K and DeepSeek-V3 scenarios (their
 #                  GPU set to this card's) with that calibration (predicted against measured)
 #     quick        = build,tests
@@ -205,8 +205,8 @@ interference_step() {
     # The card's model: the calibration is of it, and the scenarios it predicts name it.
     gpu=h200
     [[ $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1) == *H100* ]] && gpu=h100-sxm
-    step fusedcal-calibrate timeout -k 5 "${FUSEDCAL_TIMEOUT_S:-420}" "$BUILD/comet" calibrate --gpu "$gpu" \
-      --models "${FUSEDCAL_MODELS:-mixtral-8x7b,deepseek-v3}" --fused-blocks 8 -o "$OUT/fused-calibration-$gpu.yaml" \
+    step fusedcal-calibrate timeout -k 5 "${FUSEDCAL_TIMEOUT_S:-480}" "$BUILD/comet" calibrate --gpu "$gpu" \
+      --models "${FUSEDCAL_MODELS:-mixtral-8x7b,deepseek-v3}" --fused-blocks 8,16 -o "$OUT/fused-calibration-$gpu.yaml" \
       --runs "$LOGS/fused-calibration-runs.json"
     for model in mixtral16k deepseek; do
       sed "s/gpu: h200/gpu: $gpu/" "scenarios/validate-$model-1gpu.yaml" >"$LOGS/validate-$model-1gpu-$gpu.yaml"

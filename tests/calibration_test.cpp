@@ -206,51 +206,71 @@ TEST(CalibrationFit, IgnoresKernelsThatRanBesideAnotherOp) {
   EXPECT_NEAR(fit.model.kernel_costs[i]->rate / known.kernel_costs[i]->rate, 1.0, 1e-6);
 }
 
-// comet:B's fused launches measured slower than the tables price their ops on the same SMs, by
-// a known factor per pass: the fit finds the factors (ShapeCosts::fused_scale) and keeps the fused
-// ops out of the tables, which come out as without them; the scaled model prices the fused ops
-// as measured and every other op as before.
-TEST(CalibrationFit, FitsTheFusedKernelsScaleApartFromTheTables) {
+// comet:B's fused launches measured against what the tables price their ops at on the same SMs,
+// by known factors per B, launch and M: the fit finds them (ShapeCosts::fused) and keeps the fused
+// ops out of the tables, which come out as without them; the scaled model prices fused ops only.
+TEST(CalibrationFit, FitsTheFusedKernelsScalesApartFromTheTables) {
   CostModel known = known_model();
   SyntheticRuns s = synthetic_runs(known, 0.002);
-  known.shapes[0].fused_scale = {1.4, 1.15, 0.0};
-  for (const auto& scenario : s.scenarios) {
-    s.plans.push_back(scenario->plan("contiguous", "comet:8"));
-    const Plan& plan = s.plans.back().plan;
-    Timeline t = timeline_for(plan, "synthetic");
-    double now = 0.0;
-    for (const Op& op : plan.ops()) {
-      t.ops[op.id].start_s = now;
-      now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
+  // Mean rows per expert of the 1-chunk Plans: 64, 256 and 1024 (the three loads, top-2 of 16).
+  known.shapes[0].fused = {{8, {MeasuredCurve{{64, 1.4}, {1024, 1.05}}, MeasuredCurve{{64, 1.2}},
+                                MeasuredCurve{{64, 1.3}, {1024, 1.5}}, MeasuredCurve{}}},
+                           {16, {MeasuredCurve{{64, 0.9}}, MeasuredCurve{}, MeasuredCurve{}, MeasuredCurve{}}}};
+  for (const auto& scenario : s.scenarios)
+    for (const char* partition : {"comet:8", "comet:16"}) {
+      s.plans.push_back(scenario->plan("contiguous", partition));
+      const Plan& plan = s.plans.back().plan;
+      Timeline t = timeline_for(plan, "synthetic");
+      double now = 0.0;
+      for (const Op& op : plan.ops()) {
+        t.ops[op.id].start_s = now;
+        now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
+      }
+      s.timelines.push_back(std::move(t));
     }
-    s.timelines.push_back(std::move(t));
-  }
   const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
   const ShapeCosts* table = fit.model.shape(1024, 2048);
   ASSERT_NE(table, nullptr);
-  EXPECT_NEAR(table->fused_scale[0], 1.4, 0.014);
-  EXPECT_NEAR(table->fused_scale[1], 1.15, 0.0115);
-  EXPECT_EQ(table->fused_scale[2], 0.0) << "the weight gradient is not fused";
+  ASSERT_EQ(table->fused.size(), 2u);
+  for (const FusedScales& f : table->fused)
+    for (std::size_t l = 0; l < NUM_FUSED_LAUNCHES; ++l) {
+      ASSERT_EQ(f.by_m[l].size(), 3u) << f.blocks << " " << fused_launch_name(l);
+      for (const auto& [m, scale] : f.by_m[l])
+        EXPECT_NEAR(scale / known.fused_scale(f.blocks, l, m, 1024, 2048), 1.0, 0.01) << f.blocks << " " << fused_launch_name(l) << " M " << m;
+    }
+  EXPECT_EQ(table->fused[0].blocks, 8);
+  EXPECT_EQ(table->fused[1].blocks, 16);
   for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
     for (const auto& [m, seconds] : table->seconds_by_m[p])
       EXPECT_NEAR(seconds / known.expert_time_s(static_cast<ExpertPass>(p), m, 1024, 2048), 1.0, 0.01) << p << " M " << m;
   bool fused_table = false;
   for (const FitQuality& q : fit.quality) {
     EXPECT_LT(q.median_residual, 0.01) << q.table;
-    fused_table = fused_table || q.table.rfind("fused expert", 0) == 0;
+    fused_table = fused_table || q.table.rfind("fused ", 0) == 0;
   }
   EXPECT_TRUE(fused_table);
-  // The scale applies to fused launches only.
-  const BuiltPlan& fused = s.plans.back();
-  const BuiltPlan& none = s.plans.front();
+  // Interpolated linearly in log M, the nearest outside; the nearest measured B (ties: the smaller).
+  const std::size_t gate_up = fused_launch(ExpertPass::FORWARD, 0);
+  EXPECT_NEAR(known.fused_scale(8, gate_up, 256, 1024, 2048), 1.4 + 0.5 * (1.05 - 1.4), 1e-12);
+  EXPECT_DOUBLE_EQ(known.fused_scale(8, gate_up, 8, 1024, 2048), 1.4);
+  EXPECT_DOUBLE_EQ(known.fused_scale(8, gate_up, 1e5, 1024, 2048), 1.05);
+  EXPECT_DOUBLE_EQ(known.fused_scale(12, gate_up, 64, 1024, 2048), 1.4);
+  EXPECT_DOUBLE_EQ(known.fused_scale(14, gate_up, 64, 1024, 2048), 0.9);
+  EXPECT_DOUBLE_EQ(known.fused_scale(16, fused_launch(ExpertPass::DATA_GRADIENT, 1), 64, 1024, 2048), 1.0);
+  EXPECT_DOUBLE_EQ(known.fused_scale(8, gate_up, 64, 4096, 14336), 1.0) << "a shape not measured";
+  // The scales apply to fused launches only.
   CostModel unscaled = fit.model;
-  unscaled.shapes[0].fused_scale = {};
-  for (const BuiltPlan* b : {&fused, &none})
+  unscaled.shapes[0].fused.clear();
+  for (const BuiltPlan* b : {&s.plans.back(), &s.plans.front()})
     for (const Op& op : b->plan.ops()) {
-      const double ratio = compute_time_s(b->plan, op, fit.model) / compute_time_s(b->plan, op, unscaled);
+      const double unscaled_s = compute_time_s(b->plan, op, unscaled);
+      if (!(unscaled_s > 0.0)) continue;
+      const double ratio = compute_time_s(b->plan, op, fit.model) / unscaled_s;
       if (fused_gemm(b->plan, op)) {
-        EXPECT_DOUBLE_EQ(ratio, table->fused_scale[static_cast<std::size_t>(expert_pass(op))]) << op.id;
-      } else if (compute_time_s(b->plan, op, unscaled) > 0.0) {
+        double rows = 0.0;
+        for (const ExpertWork& w : b->plan.work(op)) rows += static_cast<double>(w.tokens);
+        EXPECT_NEAR(ratio, fit.model.fused_scale(16, fused_launch(expert_pass(op), op.tags.stage), rows / op.num_work, 1024, 2048), 1e-12);
+      } else {
         EXPECT_DOUBLE_EQ(ratio, 1.0) << op.id;
       }
     }
@@ -262,7 +282,8 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   m.fit_quality = {{"expert forward H1024 F2048", 9, 0.004, 0.02}};
   m.link_efficiency[0] = 0.6123456789;
   m.fused_block_Bps = 31.25e9;
-  m.shapes[0].fused_scale = {1.4123456789, 1.15, 0.0};
+  m.shapes[0].fused = {{8, {MeasuredCurve{{64, 1.4123456789}, {1024, 1.05}}, MeasuredCurve{}, MeasuredCurve{{256, 1.3}}, MeasuredCurve{}}},
+                       {16, {MeasuredCurve{}, MeasuredCurve{{64, 0.9}}, MeasuredCurve{}, MeasuredCurve{}}}};
   const std::string text = cost_model_yaml(m);
   const CostModel back = load_cost_model_text(text, "round-trip.yaml");
   EXPECT_EQ(cost_model_yaml(back), text);
@@ -276,7 +297,7 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   ASSERT_EQ(back.shapes.size(), 1u);
   EXPECT_EQ(back.shapes[0].seconds_by_m, m.shapes[0].seconds_by_m);
   EXPECT_EQ(back.shapes[0].kernels, m.shapes[0].kernels);
-  EXPECT_EQ(back.shapes[0].fused_scale, m.shapes[0].fused_scale);
+  EXPECT_EQ(back.shapes[0].fused, m.shapes[0].fused);
   EXPECT_EQ(back.link_efficiency, m.link_efficiency);
   EXPECT_EQ(back.hbm_Bps, m.hbm_Bps);
   EXPECT_EQ(back.fused_block_Bps, 31.25e9);
@@ -301,6 +322,12 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
       {"fused_block_bandwidth: 25GB\n", "bad.yaml:2:24: 'fused_block_bandwidth': value '25GB'"},
       {"kernels:\n  gate_forward: {overhead: 1us, rate: 1e14}\n  gate_forward: {overhead: 2us, rate: 1e14}\n",
        "bad.yaml:4:3: 'kernels': value 'gate_forward': each op kind once"},
+      {"shapes:\n  - {hidden: 64, ffn: 128, fused_scale: [{blocks: 8, forward_up: [[64, 1.2]]}]}\n",
+       "'shapes[0].fused_scale[0].forward_up'"},
+      {"shapes:\n  - {hidden: 64, ffn: 128, fused_scale: [{blocks: 8, forward_down: [[64, 0]]}]}\n",
+       "'shapes[0].fused_scale[0].forward_down[0][1]': value '0'"},
+      {"shapes:\n  - {hidden: 64, ffn: 128, fused_scale: [{blocks: 16}, {blocks: 8}]}\n",
+       "'shapes[0].fused_scale[1].blocks': value '8': blocks in increasing order"},
   };
   for (const Case& c : cases) {
     try {

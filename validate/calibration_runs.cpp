@@ -26,16 +26,16 @@ struct LoadRuns : CalibrationLoad {
 std::vector<std::string> calibration_partitions(const CalibrationRequest& r, const CalibrationLoad& load, bool& said) {
   std::vector<std::string> partitions;
   for (int k : r.chunk_counts) partitions.push_back(chunked_partition(k));
-  if (r.fused_blocks <= 0) return partitions;
+  if (r.fused_blocks.empty()) return partitions;
   std::string why;
   if (load.topology.num_gpus() != 1)
     why = "between GPUs the executor does not order fused launches yet (docs/fused-kernels.md)";
   else
     FusedExpertOps::available(&why);
   if (why.empty())
-    partitions.push_back(fmt::format("comet:{}", r.fused_blocks));
+    for (int blocks : r.fused_blocks) partitions.push_back(fmt::format("comet:{}", blocks));
   else if (!said && r.progress) {
-    r.progress(fmt::format("comet:{} (the fused kernels) not measured: {}", r.fused_blocks, why));
+    r.progress(fmt::format("comet:B (the fused kernels) not measured: {}", why));
     said = true;
   }
   return partitions;

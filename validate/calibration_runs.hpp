@@ -22,9 +22,9 @@ struct CalibrationRequest {
   std::vector<std::string> scenario_texts;   ///< their YAML, recorded with each measured Plan
   std::vector<std::int64_t> tokens_per_gpu{1024, 4096, 16384};
   std::vector<int> chunk_counts{1, 2, 4, 8};
-  /// B of the comet:B Plan measured at each load where the fused kernels run (one GPU: `comet
-  /// validate` runs comet:B on one GPU only; a GPU and build that has them); 0: none.
-  int fused_blocks = 8;
+  /// B of the comet:B Plans measured at each load where the fused kernels run (one GPU: `comet
+  /// validate` runs comet:B on one GPU only; a GPU and build that has them); empty: none.
+  std::vector<int> fused_blocks{8, 16};
   RealRunOptions options;                    ///< warm-up, repeats, lanes, graphs, watchdog
   CostModel base;                            ///< figures not measured stay as here
   std::function<void(const std::string&)> progress;  ///< one line per measured Plan (stderr)

@@ -48,9 +48,11 @@ void CalibrateCommand::add_to(CLI::App& app) {
   app_->add_option("--chunks", chunks_, "Chunk counts each load is cut into (the expert GEMMs' M ranges over them)")
       ->capture_default_str()->delimiter(',')->allow_extra_args(false)->check(CLI::Range(1, 64));
   app_->add_option("--fused-blocks", fused_blocks_,
-                   "Transfer blocks B of the comet:B Plan also measured at each load, on one GPU (the fused kernels' "
-                   "GEMM scale; 0: none)")
+                   "Transfer blocks B of the comet:B Plans also measured at each load, on one GPU (the fused kernels' "
+                   "GEMM scale per B; 0: none)")
       ->capture_default_str()
+      ->delimiter(',')
+      ->allow_extra_args(false)
       ->check(CLI::Range(0, 1024));
   add_real_run_options(*app_, options_, "Plan");
   app_->add_option("--runs", runs_,
@@ -79,13 +81,23 @@ int CalibrateCommand::run() const {
                        fmt::format("the same GPU as the first scenario ({}): one calibration is of one GPU", gpu_model));
   request.tokens_per_gpu = tokens_;
   request.chunk_counts = chunks_;
-  request.fused_blocks = fused_blocks_;
-  if (fused_blocks_ > 0) {  // comet:B's rules (even, whole clusters of two), named as given here
-    try {
-      parse_policy(PolicyFamily::PARTITION, fmt::format("comet:{}", fused_blocks_));
-    } catch (const InputError& e) {
-      throw InputError({"<command line>", 0, 0}, "--fused-blocks", std::to_string(fused_blocks_), e.expected());
+  request.fused_blocks.clear();
+  for (int blocks : fused_blocks_) {
+    if (blocks == 0) {
+      if (fused_blocks_.size() > 1)
+        throw InputError({"<command line>", 0, 0}, "--fused-blocks", fmt::format("{}", fmt::join(fused_blocks_, ",")),
+                         "0 alone (no comet:B Plans) or block counts");
+      continue;
     }
+    if (!request.fused_blocks.empty() && blocks <= request.fused_blocks.back())
+      throw InputError({"<command line>", 0, 0}, "--fused-blocks", fmt::format("{}", fmt::join(fused_blocks_, ",")),
+                       "block counts in increasing order");
+    try {  // comet:B's rules (even, whole clusters of two), named as given here
+      parse_policy(PolicyFamily::PARTITION, fmt::format("comet:{}", blocks));
+    } catch (const InputError& e) {
+      throw InputError({"<command line>", 0, 0}, "--fused-blocks", std::to_string(blocks), e.expected());
+    }
+    request.fused_blocks.push_back(blocks);
   }
   request.options = options_;
   request.options.mpi = mpi_;
@@ -103,7 +115,8 @@ int CalibrateCommand::run() const {
   if (!runs_.empty()) write_file_atomically(runs_, calibration_runs_json(result.runs, result.fit.model.source.provenance).dump(1) + "\n");
   report_calibration(result.fit,
                      fmt::format("comet calibrate: {} scenario(s), tokens/GPU {}, chunks {}, fused blocks {}, {}{}",
-                                 request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","), fused_blocks_,
+                                 request.scenarios.size(), fmt::join(tokens_, ","), fmt::join(chunks_, ","),
+                                 fmt::join(fused_blocks_, ","),
                                  real_run_description(options_),
                                  runs_.empty() ? "" : ", measurements in " + runs_),
                      output_);

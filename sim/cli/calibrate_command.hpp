@@ -29,7 +29,7 @@ class CalibrateCommand : public Command {
   std::vector<std::int64_t> tokens_{1024, 4096, 16384};
   std::vector<int> chunks_{1, 2, 4, 8};
   int gpus_ = 1;
-  int fused_blocks_ = 8;
+  std::vector<int> fused_blocks_{8, 16};
   RealRunOptions options_;  ///< warm-up, repeats, passes, heat, lead-in, lanes, watchdog (real_run_options.hpp)
   const MpiWorld* mpi_;
   std::string command_;

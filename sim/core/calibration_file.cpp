@@ -19,16 +19,18 @@ std::string kernel_key(OpKind kind, Direction direction) {
   return fmt::format("{}_{}", to_string(kind), to_string(direction));
 }
 
-MeasuredCurve read_curve(const YamlValue& value, double min_x) {
+// [[M, y], ...] with M increasing from min_x and y in [min_y, max_y] (`y_name` in messages).
+MeasuredCurve read_curve(const YamlValue& value, double min_x, double min_y = 1e-12, double max_y = 1e3,
+                         const char* y_name = "seconds") {
   MeasuredCurve curve;
   for (const YamlValue& point : value.as_list()) {
     const std::vector<YamlValue> pair = point.as_list();
-    if (pair.size() != 2) point.fail("expected [M, seconds]");
+    if (pair.size() != 2) point.fail(fmt::format("expected [M, {}]", y_name));
     const double x = pair[0].as_number(min_x, 1e12);
     if (!curve.empty() && x <= curve.back().first) pair[0].fail(fmt::format("M values in increasing order (after {})", curve.back().first));
-    curve.emplace_back(x, pair[1].as_number(1e-12, 1e3));
+    curve.emplace_back(x, pair[1].as_number(min_y, max_y));
   }
-  if (curve.empty()) value.fail("at least one [M, seconds] point");
+  if (curve.empty()) value.fail(fmt::format("at least one [M, {}] point", y_name));
   return curve;
 }
 
@@ -71,11 +73,17 @@ ShapeCosts read_shape(const YamlValue& value) {
   for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
     if (auto v = map.optional(to_string(static_cast<ExpertPass>(p)))) table.seconds_by_m[p] = read_curve(*v, 1.0);
   if (auto v = map.optional("kernels")) read_kernels(*v, table.kernels);
-  if (auto v = map.optional("fused_scale")) {  // the fused launches run the forward and the data gradient
-    const YamlMap passes = v->as_map({"forward", "data_gradient"});
-    for (ExpertPass pass : {ExpertPass::FORWARD, ExpertPass::DATA_GRADIENT})
-      if (auto s = passes.optional(to_string(pass))) table.fused_scale[static_cast<std::size_t>(pass)] = s->as_number(0.05, 20.0);
-  }
+  if (auto v = map.optional("fused_scale"))
+    for (const YamlValue& item : v->as_list()) {
+      const YamlMap entry = item.as_map({"blocks", fused_launch_name(0), fused_launch_name(1), fused_launch_name(2), fused_launch_name(3)});
+      FusedScales scales;
+      scales.blocks = static_cast<int>(entry.required("blocks").as_int(1, 1024));
+      if (!table.fused.empty() && scales.blocks <= table.fused.back().blocks)
+        entry.required("blocks").fail(fmt::format("blocks in increasing order (after {})", table.fused.back().blocks));
+      for (std::size_t l = 0; l < NUM_FUSED_LAUNCHES; ++l)
+        if (auto s = entry.optional(fused_launch_name(l))) scales.by_m[l] = read_curve(*s, 1e-3, 0.05, 20.0, "scale");
+      table.fused.push_back(std::move(scales));
+    }
   return table;
 }
 
@@ -196,11 +204,12 @@ std::string cost_model_yaml(const CostModel& m) {
     for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
       if (!t.seconds_by_m[p].empty())
         text += fmt::format("    {}: {}\n", to_string(static_cast<ExpertPass>(p)), curve_yaml(t.seconds_by_m[p]));
-    std::string scales;
-    for (ExpertPass pass : {ExpertPass::FORWARD, ExpertPass::DATA_GRADIENT})
-      if (const double s = t.fused_scale[static_cast<std::size_t>(pass)]; s > 0.0)
-        scales += fmt::format("{}{}: {}", scales.empty() ? "" : ", ", to_string(pass), s);
-    if (!scales.empty()) text += fmt::format("    fused_scale: {{{}}}   # comet:B's fused GEMM over these tables\n", scales);
+    if (!t.fused.empty()) text += "    fused_scale:              # comet:B's fused GEMM over these tables, per B: [M, scale]\n";
+    for (const FusedScales& f : t.fused) {
+      text += fmt::format("      - blocks: {}\n", f.blocks);
+      for (std::size_t l = 0; l < NUM_FUSED_LAUNCHES; ++l)
+        if (!f.by_m[l].empty()) text += fmt::format("        {}: {}\n", fused_launch_name(l), curve_yaml(f.by_m[l]));
+    }
   }
   if (!m.fit_quality.empty()) text += "fit_quality:                # relative residuals of the fit per table\n";
   for (const FitQuality& q : m.fit_quality)

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "median.hpp"
 #include "op_costs.hpp"
@@ -27,28 +28,35 @@ struct ExpertSample {
   double exposure_s = 0.0;  ///< memory-kernel seconds beside it (memory_exposure_s)
 };
 
-// Groups samples by M (sorted; a new group when M is more than 15% above the group's first: calibration loads step by 2x) into
-// table knots at the group's median M and median time per expert; `group_of[i]` is sample i's
-// knot (samples are sorted in place).
-MeasuredCurve merge_by_m(std::vector<ExpertSample>& samples, std::vector<std::size_t>& group_of) {
-  std::sort(samples.begin(), samples.end(), [](const ExpertSample& a, const ExpertSample& b) { return a.mean_m < b.mean_m; });
+// (M, y) points sorted by M merged into knots at each group's median M and median y: a new group
+// when M is more than 15% above the group's first (calibration loads step by 2x); `group_of[i]`
+// is point i's knot.
+MeasuredCurve knots_by_m(const std::vector<std::pair<double, double>>& sorted, std::vector<std::size_t>& group_of) {
   MeasuredCurve curve;
-  group_of.assign(samples.size(), 0);
-  std::vector<double> group_m, group_s;
+  group_of.assign(sorted.size(), 0);
+  std::vector<double> group_m, group_y;
   auto flush = [&] {
     if (group_m.empty()) return;
-    curve.emplace_back(median(group_m), median(group_s));
+    curve.emplace_back(median(group_m), median(group_y));
     group_m.clear();
-    group_s.clear();
+    group_y.clear();
   };
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    if (!group_m.empty() && samples[i].mean_m > group_m.front() * 1.15) flush();
-    group_m.push_back(samples[i].mean_m);
-    group_s.push_back(samples[i].seconds_per_expert);
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    if (!group_m.empty() && sorted[i].first > group_m.front() * 1.15) flush();
+    group_m.push_back(sorted[i].first);
+    group_y.push_back(sorted[i].second);
     group_of[i] = curve.size();
   }
   flush();
   return curve;
+}
+
+// The samples (sorted in place by M) as table knots of time per expert (knots_by_m).
+MeasuredCurve merge_by_m(std::vector<ExpertSample>& samples, std::vector<std::size_t>& group_of) {
+  std::sort(samples.begin(), samples.end(), [](const ExpertSample& a, const ExpertSample& b) { return a.mean_m < b.mean_m; });
+  std::vector<std::pair<double, double>> points;
+  for (const ExpertSample& s : samples) points.emplace_back(s.mean_m, s.seconds_per_expert);
+  return knots_by_m(points, group_of);
 }
 
 // An op's experts have different M even under uniform routing (sampled counts), and a table is
@@ -95,17 +103,22 @@ struct FusedSample {
   double exposure_s = 0.0;  ///< memory-kernel seconds beside it (memory_exposure_s)
 };
 
-// ShapeCosts::fused_scale of `pass`: the median over its fused ops of measured time over what
-// the fitted tables price them at (compute_time_s unscaled, on the op's SMs) with the memory
-// interference the engines would charge them.
-void fit_fused_scale(CostModel& model, ShapeCosts& shape, std::size_t pass, const std::vector<FusedSample>& samples) {
-  shape.fused_scale[pass] = 0.0;  // unscaled while priced
-  std::vector<double> ratios;
+// The FusedScales curve of `launch` (`scales`, of the samples' B, in `shape`): per fused op, its
+// mean rows per expert and its measured time over what the fitted tables price it at
+// (compute_time_s unscaled, on the op's SMs) with the memory interference the engines would
+// charge it, merged into knots by M (knots_by_m).
+void fit_fused_scale(const CostModel& model, MeasuredCurve& scales, const std::vector<FusedSample>& samples) {
+  scales.clear();  // unscaled while priced
+  std::vector<std::pair<double, double>> points;
   for (const FusedSample& s : samples) {
+    double rows = 0.0;
+    for (const ExpertWork& w : s.plan->work(*s.op)) rows += static_cast<double>(w.tokens);
     const double predicted = compute_time_s(*s.plan, *s.op, model) + model.memory_kernel_interference * s.exposure_s;
-    if (predicted > 0.0) ratios.push_back(s.measured_s / predicted);
+    if (predicted > 0.0 && s.op->num_work > 0) points.emplace_back(rows / s.op->num_work, s.measured_s / predicted);
   }
-  if (!ratios.empty()) shape.fused_scale[pass] = median(ratios);
+  std::sort(points.begin(), points.end());
+  std::vector<std::size_t> group_of;
+  scales = knots_by_m(points, group_of);
 }
 
 void add_quality(std::vector<FitQuality>& out, const std::string& table, const std::vector<double>& residuals) {
@@ -204,7 +217,9 @@ double fit_memory_interference(const std::vector<MeasuredRun>& runs, const std::
 std::string table_name(const Plan& plan, const Op& op) {
   const PlanHeader& h = plan.header();
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
-    return fmt::format("{}expert {} H{} F{}", fused_gemm(plan, op) ? "fused " : "", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
+    return fused_gemm(plan, op)
+               ? fmt::format("fused {} H{} F{}", fused_launch_name(fused_launch(expert_pass(op), op.tags.stage)), h.hidden, h.expert_ffn)
+               : fmt::format("expert {} H{} F{}", to_string(expert_pass(op)), h.hidden, h.expert_ffn);
   return fmt::format("{} {} H{} F{}", to_string(op.kind), to_string(op.tags.direction), h.hidden, h.expert_ffn);
 }
 
@@ -215,7 +230,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   std::map<std::pair<TableKey, std::size_t>, Points> shape_kernel_points;
   std::map<std::size_t, Points> kernel_points;  // every shape together
   std::map<std::pair<TableKey, std::size_t>, std::vector<ExpertSample>> expert_samples;
-  std::map<std::pair<TableKey, std::size_t>, std::vector<FusedSample>> fused_samples;
+  std::map<std::tuple<TableKey, int, std::size_t>, std::vector<FusedSample>> fused_samples;  // shape, B, launch
   Points a2a_points;  // (bytes of the busiest GPU, seconds)
   for (const MeasuredRun& run : runs) {
     const Plan& plan = *run.plan;
@@ -228,7 +243,8 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
         case OpKind::EXPERT_GEMM:
         case OpKind::EXPERT_WGRAD: {
           if (fused_gemm(plan, op)) {  // not the tables' kernels: their scale, after the tables
-            fused_samples[{key, static_cast<std::size_t>(expert_pass(op))}].push_back({&plan, &op, d});
+            fused_samples[{key, plan.header().transfer_blocks, fused_launch(expert_pass(op), op.tags.stage)}].push_back(
+                {&plan, &op, d});
             break;
           }
           double rows = 0.0;
@@ -296,7 +312,12 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
     model.memory_kernel_interference += fit_memory_interference(runs, exposures, model);
     if (std::abs(model.memory_kernel_interference - before) < 1e-4) break;
   }
-  for (const auto& [key_pass, samples] : fused_samples) fit_fused_scale(model, shape_of(key_pass.first), key_pass.second, samples);
+  for (const auto& [key_blocks_launch, samples] : fused_samples) {  // by shape, then increasing B
+    const auto& [key, blocks, launch] = key_blocks_launch;
+    std::vector<FusedScales>& fused = shape_of(key).fused;
+    if (fused.empty() || fused.back().blocks != blocks) fused.push_back({blocks, {}});
+    fit_fused_scale(model, fused.back().by_m[launch], samples);
+  }
   if (!a2a_points.empty() && gpu_link_Bps > 0.0) {
     const LinearCost transfer = fit_linear_cost(a2a_points);
     model.link_efficiency[static_cast<std::size_t>(LinkClass::NVLINK)] = std::clamp(transfer.rate / gpu_link_Bps, 0.01, 1.0);

@@ -45,8 +45,7 @@ double interpolate_log_log(const MeasuredCurve& curve, double x) {
   return lower->second * std::pow(upper->second / lower->second, t);
 }
 
-double CostModel::gemm_efficiency(double m) const {
-  const auto& table = gemm_efficiency_by_m;
+double interpolate_log_m(const std::vector<std::pair<double, double>>& table, double m) {
   if (m <= table.front().first) return table.front().second;
   if (m >= table.back().first) return table.back().second;
   for (std::size_t i = 1; i < table.size(); ++i) {
@@ -57,6 +56,8 @@ double CostModel::gemm_efficiency(double m) const {
   }
   return table.back().second;
 }
+
+double CostModel::gemm_efficiency(double m) const { return interpolate_log_m(gemm_efficiency_by_m, m); }
 
 double CostModel::gemm_time_s(double m, double n, double k, double compute_sm_fraction) const {
   if (m <= 0.0) return 0.0;
@@ -82,10 +83,25 @@ const std::optional<LinearCost>& CostModel::kernel_cost(OpKind kind, Direction d
   return kernel_costs[i];
 }
 
-double CostModel::fused_scale(ExpertPass pass, int hidden, int ffn) const {
+std::size_t fused_launch(ExpertPass pass, int stage) {
+  if (pass == ExpertPass::WEIGHT_GRADIENT || stage < 0 || stage > 1)
+    throw std::invalid_argument("fused_launch: the forward or data gradient, stage 0 or 1");
+  return (pass == ExpertPass::FORWARD ? 0 : 2) + static_cast<std::size_t>(stage);
+}
+
+std::string_view fused_launch_name(std::size_t launch) {
+  static constexpr std::string_view NAMES[NUM_FUSED_LAUNCHES] = {"forward_gate_up", "forward_down", "data_gradient_down",
+                                                                 "data_gradient_gate_up"};
+  return NAMES[launch];
+}
+
+double CostModel::fused_scale(int blocks, std::size_t launch, double m, int hidden, int ffn) const {
   const ShapeCosts* s = shape(hidden, ffn);
-  const double scale = s ? s->fused_scale[static_cast<std::size_t>(pass)] : 0.0;
-  return scale > 0.0 ? scale : 1.0;
+  if (!s || s->fused.empty()) return 1.0;
+  const FusedScales* nearest = &s->fused.front();
+  for (const FusedScales& f : s->fused)  // by increasing B: a tie keeps the smaller
+    if (std::abs(f.blocks - blocks) < std::abs(nearest->blocks - blocks)) nearest = &f;
+  return nearest->by_m[launch].empty() ? 1.0 : interpolate_log_m(nearest->by_m[launch], m);
 }
 
 double CostModel::expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const {

@@ -35,6 +35,15 @@ enum class ExpertPass : std::uint8_t { FORWARD, DATA_GRADIENT, WEIGHT_GRADIENT }
 inline constexpr std::size_t NUM_EXPERT_PASSES = 3;
 std::string_view to_string(ExpertPass pass);
 
+/// The launches of COMET's fused kernels in a `comet:B` expert pass, one per projection (the
+/// Plan's EXPERT_GEMM stage): forward gate_up (stage 0), down (1); data gradient down (0),
+/// gate_up (1). The weight gradient is not fused.
+inline constexpr std::size_t NUM_FUSED_LAUNCHES = 4;
+/// Index of the launch of `pass` (forward or data gradient) and `stage` (0, 1).
+std::size_t fused_launch(ExpertPass pass, int stage);
+/// "forward_gate_up", "forward_down", "data_gradient_down", "data_gradient_gate_up".
+std::string_view fused_launch_name(std::size_t launch);
+
 /// A measured table: (x, seconds) points with x strictly increasing.
 using MeasuredCurve = std::vector<std::pair<double, double>>;
 
@@ -50,16 +59,28 @@ using KernelCosts = std::array<std::optional<LinearCost>, NUM_OP_KINDS * 2>;
 /// depends on the shape, not on flops alone) and its expert tables: seconds per expert over M
 /// (its rows), the op's experts running as the real executor runs them (spread over parallel
 /// lanes, captured in a CUDA graph), so an op's experts cost the sum of their entries.
+/// What COMET's fused kernels measured for one shape at one transfer-block count (`comet:B`).
+struct FusedScales {
+  int blocks = 0;  ///< B
+  /// Per launch (fused_launch): its measured time over what the shape's tables price the same op
+  /// at on the same SMs (the fused GEMM has its own tile scheduler and clusters and runs beside
+  /// its transfer blocks, and the pass's time is split between its two launches by flops), by the
+  /// op's mean rows per expert M: [M, scale] points, linear in log M between them, the nearest
+  /// outside; empty: not measured (1). On one H100 (2026-12-06, B = 8) DeepSeek-V3's forward down
+  /// launch measured 1.2 to 2.1 and its gate_up 0.9 to 1.1, Mixtral's forward gate_up 1.25 at M 256
+  /// and 1.05 at M 4096, and DeepSeek-V3's forward ran faster at B = 16 than at 8: no one number
+  /// per shape fits.
+  std::array<MeasuredCurve, NUM_FUSED_LAUNCHES> by_m;
+  bool operator==(const FusedScales&) const = default;
+};
+
 struct ShapeCosts {
   int hidden = 0;  ///< H
   int ffn = 0;     ///< F
   KernelCosts kernels{};
   std::array<MeasuredCurve, NUM_EXPERT_PASSES> seconds_by_m;
-  /// COMET's fused kernels (`comet:B` Plans), per pass: the fused launches' measured time over
-  /// what these tables price the same op at on the same SMs (the fused GEMM has its own tile
-  /// scheduler and clusters, and runs beside its transfer blocks); 0: not measured (1 is used).
-  /// The weight gradient is not fused: its entry stays 0.
-  std::array<double, NUM_EXPERT_PASSES> fused_scale{};
+  /// COMET's fused kernels (`comet:B` Plans) per measured B, by increasing B; empty: not measured.
+  std::vector<FusedScales> fused{};
 };
 
 /// Where the figures came from, written into calibration files and echoed by every command.
@@ -142,8 +163,9 @@ struct CostModel {
   /// op, so once per chunk) over HBM bandwidth; without a table the GEMMs' datasheet time.
   double expert_time_s(ExpertPass pass, double m, int hidden, int ffn) const;
   const ShapeCosts* shape(int hidden, int ffn) const;
-  /// ShapeCosts::fused_scale of shape (H, F) in `pass` where measured, else 1.
-  double fused_scale(ExpertPass pass, int hidden, int ffn) const;
+  /// The scale of shape (H, F)'s fused `launch` with `blocks` transfer blocks at mean rows per
+  /// expert `m`: from the measured B nearest `blocks` (ties: the smaller), 1 where not measured.
+  double fused_scale(int blocks, std::size_t launch, double m, int hidden, int ffn) const;
   /// The measured cost of a kind and direction for shape (H, F): the shape's own, else the one
   /// over every shape, else none (the datasheet formula applies).
   const std::optional<LinearCost>& kernel_cost(OpKind kind, Direction direction, int hidden, int ffn) const;
@@ -164,5 +186,8 @@ struct CostModel {
 /// Interpolates a measured curve in log-log (both axes positive); clamps below the first point
 /// and scales proportionally above the last.
 double interpolate_log_log(const MeasuredCurve& curve, double x);
+/// Interpolates (M, value) points linearly in log M; the first value below them, the last above
+/// (a non-empty table, M increasing).
+double interpolate_log_m(const std::vector<std::pair<double, double>>& table, double m);
 
 }  // namespace comet

@@ -17,10 +17,14 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   if (op.kind == OpKind::ALL_TO_ALL) return 0.0;
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) {
     const ExpertPass pass = expert_pass(op);
-    double seconds = 0.0;
-    for (const ExpertWork& w : plan.work(op))
+    double seconds = 0.0, rows = 0.0;
+    for (const ExpertWork& w : plan.work(op)) {
       seconds += model.expert_time_s(pass, static_cast<double>(w.tokens), plan.header().hidden, plan.header().expert_ffn);
-    if (fused_gemm(plan, op)) seconds *= model.fused_scale(pass, plan.header().hidden, plan.header().expert_ffn);
+      rows += static_cast<double>(w.tokens);
+    }
+    if (fused_gemm(plan, op) && op.num_work > 0)
+      seconds *= model.fused_scale(plan.header().transfer_blocks, fused_launch(pass, op.tags.stage), rows / op.num_work,
+                                   plan.header().hidden, plan.header().expert_ffn);
     return seconds * op.work_share / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
   }
   const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;

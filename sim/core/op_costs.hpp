@@ -11,7 +11,8 @@ namespace comet {
 ///   expert_gemm, expert_wgrad: the sum over the op's experts of CostModel::expert_time_s at the
 ///                expert's M (forward; backward: data gradient; wgrad: weight gradient), times the
 ///                op's work share, on the op's SM share; a fused launch's (fused_gemm) times
-///                CostModel::fused_scale of its pass.
+///                CostModel::fused_scale of its launch (pass and stage) at the Plan's transfer blocks
+///                and its mean rows per expert.
 ///   permute, unpermute: the measured kernel cost of the kind and direction by op.bytes, else
 ///                op.bytes at HBM bandwidth plus a launch.
 ///   gate, non_moe, shared_expert: the measured kernel cost by op.flops, else the datasheet:
