@@ -67,7 +67,7 @@ struct FusedScales {
   /// its transfer blocks, and the pass's time is split between its two launches by flops), by the
   /// op's mean rows per expert M: [M, scale] points, linear in log M between them, the nearest
   /// outside; empty: not measured (1). On one H100 (2026-12-06, B = 8) DeepSeek-V3's forward down
-  /// launch measured 1.2 to 2.1 and its gate_up 0.9 to 1.1, Mixtral's forward gate_up 1.25 at M 256
+  /// launch measured 1.25 to 2.1 and its gate_up 0.9 to 1.1, Mixtral's forward gate_up 1.20 at M 256
   /// and 1.05 at M 4096, and DeepSeek-V3's forward ran faster at B = 16 than at 8: no one number
   /// per shape fits.
   std::array<MeasuredCurve, NUM_FUSED_LAUNCHES> by_m;
