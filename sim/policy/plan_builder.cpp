@@ -393,9 +393,10 @@ void add_dynamic_pricers(const PlanRequest& r, const ExpertPlacement& placement,
   // Groups in independent parts: candidates bounded by one part first (dynamic_search.hpp).
   in.part_of_group = group_parts(r, placement, routing, one_chunk);
   const int groups = static_cast<int>(in.part_of_group.size());
-  in.group_times_s = [&r, &placement, &routing, pricing, &shared, &in, groups](const ChunkPlan& chunks, int part) {
+  in.group_times_s = [&r, &placement, &routing, pricing, &shared, part_of_group = in.part_of_group, groups](const ChunkPlan& chunks,
+                                                                                                         int part) {
     std::vector<bool> kept;
-    for (int p : in.part_of_group) kept.push_back(p == part);
+    for (int p : part_of_group) kept.push_back(p == part);
     return group_times_s(single_layer_run(r, placement, routing, chunks, pricing, part < 0 ? nullptr : &kept, &shared), groups);
   };
   // Ranked first at group completion, which skips the per-GPU profiles (half of a candidate's
