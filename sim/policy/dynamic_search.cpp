@@ -145,17 +145,18 @@ class PartSearch {
     std::vector<const ChunkCandidate*> open;
     for (const Entry& e : entries)
       if (!e.whole) open.push_back(e.candidate);
-    const std::vector<double> times = prices(open, [&](const ChunkCandidate& c) { return part_time(c, part); });
+    const RoutingMatrix rows = routing_of_part(*in_.routing, in_.placement->expert_parallel(), in_.part_of_group, part);
+    const std::vector<double> times = prices(open, [&](const ChunkCandidate& c) { return part_time(c, part, rows); });
     for (std::size_t i = 0, next = 0; i < entries.size(); ++i)
       if (!entries[i].whole) entries[i].s = std::max(entries[i].s, times[next++]);
   }
 
   // A lower bound of the layer time: `part`'s slowest group in a Plan of that part alone (less a
-  // tie's width: alone, its last bits may round differently). Its chunks are cut from its rows only.
-  double part_time(const ChunkCandidate& c, int part) const {
-    const RoutingMatrix routing = routing_of_part(*in_.routing, in_.placement->expert_parallel(), in_.part_of_group, part);
+  // tie's width: alone, its last bits may round differently). Its chunks are cut from its rows
+  // only (`rows`: routing_of_part).
+  double part_time(const ChunkCandidate& c, int part, const RoutingMatrix& rows) const {
     PartitionInputs part_in = in_;
-    part_in.routing = &routing;
+    part_in.routing = &rows;
     const std::vector<double> times = in_.group_times_s(chunks_of(c, part_in), part);
     double slowest = 0.0;
     for (std::size_t g = 0; g < times.size(); ++g)
