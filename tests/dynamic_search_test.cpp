@@ -22,13 +22,7 @@ namespace {
 // 32 GPUs, four 8-GPU nodes, one leaf each under one spine; two expert-parallel groups of two
 // nodes: their traffic crosses the spine on different directed links (two independent parts).
 // Zipf routing, so the groups' layers differ.
-const std::string TWO_PARTS = R"(name: two-parts
-topology:
-  name: fat-tree-32
-  kind: fat-tree
-  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 8, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
-  fat_tree: {down: [8, 4], up: [1, 8]}
-model: {preset: deepseek-v3, experts: 32}
+const std::string TWO_PARTS = "name: two-parts\n" + testing::FAT_TREE_32_TOPOLOGY + R"(model: {preset: deepseek-v3, experts: 32}
 parallelism: {expert_parallel: 16}
 workload:
   tokens_per_gpu: 2048

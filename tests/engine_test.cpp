@@ -145,13 +145,7 @@ TEST(Engines, FourToOneOversubscribedTreeIsFourTimesSlowerBetweenLeaves) {
 }
 
 // A DeepSeek-V3-like layer on 32 GPUs where communication and computation are of similar size.
-const std::string LAYER = R"(name: layer
-topology:
-  name: fat-tree-32
-  kind: fat-tree
-  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 8, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
-  fat_tree: {down: [8, 4], up: [1, 8]}
-model: {preset: deepseek-v3, experts: 32}
+const std::string LAYER = "name: layer\n" + testing::FAT_TREE_32_TOPOLOGY + R"(model: {preset: deepseek-v3, experts: 32}
 parallelism: {expert_parallel: 32}
 workload:
   tokens_per_gpu: 8192

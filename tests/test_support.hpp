@@ -25,4 +25,12 @@ inline std::string node_yaml(int gpus) {
          ", nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}\n";
 }
 
+/// A scenario's `topology:` section: 32 GPUs, four 8-GPU nodes, one leaf each under one spine.
+inline const std::string FAT_TREE_32_TOPOLOGY = R"(topology:
+  name: fat-tree-32
+  kind: fat-tree
+  node: {gpus: 8, fabric: nvswitch, gpu_link_bandwidth: 450GB/s, nics: 8, nic_bandwidth: 400Gbps, pcie_bandwidth: 64GB/s}
+  fat_tree: {down: [8, 4], up: [1, 8]}
+)";
+
 }  // namespace comet::testing
