@@ -34,6 +34,7 @@
 
 #include "a2a_footprint.hpp"
 #include "op_costs.hpp"
+#include "phase_transfers.hpp"
 #include "simgrid_child.hpp"
 #include "simgrid_engines.hpp"
 #include "simgrid_scheduler.hpp"
@@ -61,20 +62,20 @@ struct PhaseInputs {
   std::vector<double> alone_s;                  // all-to-all ops: seconds alone (LinkHostSlowdown)
   std::vector<int> used_links;                  // directed links any all-to-all loads
   std::vector<double> latencies;                // distinct start-up delays (startup_s)
+  bool every_link = false;                      // COMET_PHASE_LINKS=all (phase_transfers.hpp)
 };
 
 // Which link hosts run in their slowed power state. A GPU slowing its transfers wants its edge
 // links slowed; but every power-state change makes L07 re-solve the whole system (at 1024 GPUs the
 // GEMMs starting and ending made the default scenario take 55 s instead of 3), so a link host is
 // switched only while the change can bind: while the running tasks could ask more of it than its
-// slowed speed. A task never moves faster than alone (rate <= 1 / alone_s, its most loaded link's
-// bytes over bandwidth), so sum over running tasks of bytes on the link / alone_s bounds what
-// they ask; below the slowed speed, switching would change no rate.
+// slowed speed (LinkAsk: a task never moves faster than alone); below it, switching would change
+// no rate.
 class LinkHostSlowdown {
  public:
-  LinkHostSlowdown(std::vector<sg4::Host*> hosts, std::vector<double> slowed_Bps)
-      : hosts_(std::move(hosts)), slowed_Bps_(std::move(slowed_Bps)), slowed_by_(hosts_.size(), 0),
-        may_ask_Bps_(hosts_.size(), 0.0), applied_(hosts_.size(), 0) {}
+  LinkHostSlowdown(std::vector<sg4::Host*> hosts, std::vector<double> slowed_Bps, const LinkAsk& ask)
+      : hosts_(std::move(hosts)), slowed_Bps_(std::move(slowed_Bps)), ask_(ask), slowed_by_(hosts_.size(), 0),
+        applied_(hosts_.size(), 0) {}
 
   void gpu_changed(const std::vector<EdgeLink>& edges, bool slowed) {
     for (const EdgeLink& edge : edges) {
@@ -82,18 +83,15 @@ class LinkHostSlowdown {
       sync(edge.link);
     }
   }
-  /// A task of `footprint`, `alone_s` long alone, starts (`sign` 1) or ends (-1).
-  void task(const A2aFootprint& footprint, double alone_s, double sign) {
-    for (const LinkLoad& load : footprint.loads) {
-      if (slowed_Bps_[load.link] <= 0.0) continue;  // not at a GPU's edge
-      may_ask_Bps_[load.link] = std::max(0.0, may_ask_Bps_[load.link] + sign * load.demand_bytes / alone_s);
-      sync(load.link);
-    }
+  /// The ask of `footprint`'s links changed (a task of it started or ended).
+  void asked(const A2aFootprint& footprint) {
+    for (const LinkLoad& load : footprint.loads)
+      if (slowed_Bps_[load.link] > 0.0) sync(load.link);  // only links at a GPU's edge are ever slowed
   }
 
  private:
   void sync(int link) {
-    const char want = slowed_by_[link] > 0 && may_ask_Bps_[link] >= slowed_Bps_[link] * (1.0 - 1e-9) ? 1 : 0;
+    const char want = slowed_by_[link] > 0 && ask_.Bps(link) >= slowed_Bps_[link] * (1.0 - 1e-9) ? 1 : 0;
     if (want == applied_[link] || !hosts_[link]) return;
     applied_[link] = want;
     hosts_[link]->set_pstate(want);
@@ -101,8 +99,8 @@ class LinkHostSlowdown {
 
   std::vector<sg4::Host*> hosts_;
   std::vector<double> slowed_Bps_;   // per link: its slowed speed, 0 if at no GPU's edge
+  const LinkAsk& ask_;
   std::vector<int> slowed_by_;       // per link: GPUs slowing it (a GPU-to-GPU link has two)
-  std::vector<double> may_ask_Bps_;  // per link: bound on what the running tasks ask of it
   std::vector<char> applied_;        // per link: its host's power state
 };
 
@@ -115,11 +113,13 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   for (const std::vector<EdgeLink>& edges : *in.edges)
     for (const EdgeLink& edge : edges) slowed_Bps[edge.link] = edge.slowed_Bps;
   std::vector<sg4::Host*> link_host(topology.num_directed_links(), nullptr);
+  std::vector<double> floor_Bps(topology.num_directed_links(), 0.0);  // each link host's lowest speed
   for (int id : in.used_links) {
     const double Bps = model.effective_Bps(topology.link(id));
     std::vector<double> speeds{Bps};
     if (slowed_Bps[id] > 0.0) speeds.push_back(std::min(Bps, slowed_Bps[id]));  // pstate 1: slowed
     link_host[id] = zone->create_host(fmt::format("link{}", id), speeds);
+    floor_Bps[id] = speeds.back();
   }
   std::map<double, std::pair<sg4::Host*, sg4::Host*>> latency_pair;
   for (std::size_t i = 0; i < in.latencies.size(); ++i) {
@@ -133,45 +133,39 @@ std::vector<double> simulate_phases(sg4::Engine&, const Plan& plan, const Topolo
   }
   zone->seal();
 
-  std::unordered_map<const sg4::Activity*, std::pair<std::int32_t, int>> running;  // -> (op, 0 hop / 1 task)
+  std::unordered_map<const sg4::Activity*, std::int32_t> hops;  // running latency hops -> op
   std::vector<sg4::ActivityPtr> keep_alive;  // never released inside a callback: SimGrid still uses them
   OpScheduler* scheduler_ref = nullptr;
   auto start_hop = [&](std::int32_t id) {
     const auto [a, b] = latency_pair.at(startup_s(*in.footprint[id], model));
     sg4::CommPtr hop = sg4::Comm::sendto_init(a, b)->set_payload_size(1);
-    running[hop.get()] = {id, 0};
+    hops[hop.get()] = id;
     keep_alive.push_back(hop);
     hop->start();
   };
-  LinkHostSlowdown slowdown(link_host, slowed_Bps);
+  LinkAsk ask(link_host.size());
+  LinkHostSlowdown slowdown(link_host, slowed_Bps, ask);
+  PhaseTransfers transfers(link_host, floor_Bps, ask, in.every_link);
   auto slow_transfers = [&](std::int32_t gpu, bool slowed) { slowdown.gpu_changed((*in.edges)[gpu], slowed); };
   OpScheduler scheduler(plan, model, in.duration_s, start_hop, slow_transfers);
   scheduler_ref = &scheduler;
-  // The transfer: one parallel task over the link hosts.
+  // After the hop, the transfer: one parallel task over the link hosts that may bind.
   auto start_transfer = [&](std::int32_t id) {
     const A2aFootprint& f = *in.footprint[id];
-    std::vector<sg4::Host*> hosts;
-    std::vector<double> amounts;
-    for (const LinkLoad& load : f.loads) {
-      hosts.push_back(link_host[load.link]);
-      amounts.push_back(load.demand_bytes);
-    }
     scheduler_ref->communication_begins(f.gpus);
-    slowdown.task(f, in.alone_s[id], 1.0);
-    sg4::ExecPtr task = sg4::Exec::init()->set_hosts(hosts)->set_flops_amounts(amounts);
-    running[task.get()] = {id, 1};
-    keep_alive.push_back(task);
-    task->start();
+    ask.add(f, in.alone_s[id], 1.0);
+    slowdown.asked(f);
+    transfers.start(id, f);
   };
   sg4::Activity::on_completion_cb([&](const sg4::Activity& activity) {
-    const auto found = running.find(&activity);
-    if (found == running.end()) return;
-    const auto [id, part] = found->second;
-    running.erase(found);
-    if (part == 0) start_transfer(id);
-    else {
-      slowdown.task(*in.footprint[id], in.alone_s[id], -1.0);
-      scheduler_ref->all_to_all_done(id, in.footprint[id]->gpus);
+    if (const auto hop = hops.find(&activity); hop != hops.end()) {
+      const std::int32_t id = hop->second;
+      hops.erase(hop);
+      start_transfer(id);
+    } else if (const std::optional<std::int32_t> id = transfers.finished(activity)) {
+      ask.add(*in.footprint[*id], in.alone_s[*id], -1.0);
+      slowdown.asked(*in.footprint[*id]);
+      scheduler_ref->all_to_all_done(*id, in.footprint[*id]->gpus);
     }
   });
   scheduler.start(in.included);
@@ -199,7 +193,9 @@ Timeline PhaseEngine::run(const Plan& plan, const Topology& topology, const Cost
   // Parts run side by side, one child process per core.
   const std::vector<int> part_of_group = independent_parts(plan, topology, footprints, num_parts);
   std::vector<PhaseInputs> parts(static_cast<std::size_t>(num_parts));
+  const bool every_link = PhaseTransfers::every_link_from_environment();
   for (PhaseInputs& in : parts) {
+    in.every_link = every_link;
     in.duration_s = duration_s;
     in.included.assign(plan.ops().size(), false);
     in.footprint.assign(plan.ops().size(), nullptr);
