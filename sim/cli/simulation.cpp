@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "child_process.hpp"
 #include "executor.hpp"
@@ -101,9 +102,24 @@ ResultWithBaseline simulate_with_baseline(const SimulationSetup& given, const Po
   // Routed once, before the fork: both Plans are built from it.
   std::optional<PlanRouting> routing;
   SimulationSetup setup = given;
-  if (!setup.routing) {
-    routing = route_workload(*setup.scenario, setup.topology->num_gpus(), setup.steps);
-    setup.routing = &*routing;
+  {
+    // The groups' routes are walked while the workload is drawn, and before the fork, so that
+    // the baseline's child inherits them instead of walking them again.
+    const int group_size = setup.scenario->expert_parallel;
+    std::thread walker([&] {
+      for (int group = 0; group < setup.topology->num_gpus() / group_size; ++group)
+        setup.topology->group_routes(group_size, group);
+    });
+    try {
+      if (!setup.routing) {
+        routing = route_workload(*setup.scenario, setup.topology->num_gpus(), setup.steps);
+        setup.routing = &*routing;
+      }
+    } catch (...) {
+      walker.join();
+      throw;
+    }
+    walker.join();
   }
   if (same_policies(policies, baseline)) {
     SimulationResult result = simulate(setup, policies);
