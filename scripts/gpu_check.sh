@@ -32,6 +32,9 @@
 #                  measured too (the fused GEMM's scale per shape, B, launch and M) -> OUT/fused-calibration-GPU.yaml, then comet
 #                  validate of comet:8 and comet:16 on the one-GPU Mixtral 16K and DeepSeek-V3 scenarios (their
 #                  GPU set to this card's) with that calibration (predicted against measured)
+#     hunt         the fused kernels under compute-sanitizer memcheck (their GPU tests; the fused bench on the
+#                  Mixtral and DeepSeek-V3 4K shapes with bands of 8), then the shape that hung (Mixtral 16K,
+#                  bands of 8, sends per warp) in HUNT_RUNS fresh processes (default 4), each watchdog report kept
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
 # FUSED_MODELS, FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
@@ -200,6 +203,24 @@ interference_step() {
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
         --fused-transport peer --tokens 4096 16384 "${fused_args[@]}"
     fi
+  fi
+  if has hunt; then
+    sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+    if [[ -z $sanitizer ]]; then
+      echo "skip  hunt-memcheck (no compute-sanitizer on this machine)"
+    else
+      memcheck=(timeout -k 5 "${HUNT_MEMCHECK_TIMEOUT_S:-300}" "$sanitizer" --tool memcheck --error-exitcode 9 --print-limit 20)
+      step hunt-memcheck-tests "${memcheck[@]}" "$BUILD/comet_gpu_tests" --gtest_filter='Fused*'
+      for model in mixtral-8x7b deepseek-v3; do
+        step "hunt-memcheck-bench-$model" "${memcheck[@]}" "$BUILD/comet_gpu_bench" --sections fused --models "$model" \
+          --tokens 4096 --copy-blocks 4 --band-tiles 0 8 --rounds 1
+      done
+    fi
+    for run in $(seq "${HUNT_RUNS:-4}"); do
+      step "hunt-mixtral16k-$run" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-240}" "$BUILD/comet_gpu_bench" --sections fused \
+        --models mixtral-8x7b --tokens 16384 --copy-blocks 2 4 --band-tiles 0 8 --rounds 2
+      grep -h "watchdog\|gave up" "$LOGS/hunt-mixtral16k-$run.log" | head -5
+    done
   fi
   if has fusedcal; then
     # The card's model: the calibration is of it, and the scenarios it predicts name it.

@@ -22,7 +22,7 @@
 // (SimGrid's "fair bottleneck") is max-min only in the limit of its rounds, in which a link that
 // never saturates can still cap a task's step, so the two may differ slightly: on the shipped
 // scenarios every op starts and ends at the same time to 1e-15 of the layer, except tree-1024
-// under `fine` with the direct all-to-all (2.4e-4 of the layer, 7 us; the same layer time).
+// under `fine` (up to 2.4e-4 of the layer, 7 us, with the direct all-to-all; the same layer time).
 #pragma once
 
 #include <cstdint>
