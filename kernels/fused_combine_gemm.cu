@@ -114,6 +114,8 @@ std::string FusedCombineGemm::watchdog_report(int listed) {
                            [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
 }
 
+TransferSpan FusedCombineGemm::transfer_span() { return state_->transfer_span(); }
+
 #else  // without CUTLASS: the API exists and says why it cannot run
 
 struct FusedCombineGemm::State {};
@@ -132,6 +134,7 @@ cudaError_t FusedCombineGemm::run(int, cudaStream_t, int) { return cudaErrorNotS
 cudaError_t FusedCombineGemm::run_sends(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedCombineGemm::watchdog() { return -1; }
 std::string FusedCombineGemm::watchdog_report(int) { return ""; }
+TransferSpan FusedCombineGemm::transfer_span() { return {}; }
 
 #endif
 

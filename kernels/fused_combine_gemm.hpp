@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "fused_schedule.hpp"
+#include "global_timer.hpp"
 
 namespace comet::kernels {
 
@@ -92,6 +93,9 @@ class FusedCombineGemm {
   /// 8 at 0 of 8 (entry 4: group 0, M tile 0 of 16, N tile 1), ...; blocks started: 8 of 8 transfer,
   /// 124 of 124 GEMM"); "" without a trip.
   std::string watchdog_report(int listed = 8);
+  /// After the last run is synchronised: when its transfer blocks ran (%globaltimer ns; none ran:
+  /// both 0, as without CUTLASS).
+  TransferSpan transfer_span();
 
  private:
   struct State;

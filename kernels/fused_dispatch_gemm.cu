@@ -115,6 +115,8 @@ std::string FusedDispatchGemm::watchdog_report(int listed) {
   return s.watchdog_report(s.host_flag_rows, [](int flag) { return "arrival flag of M tile " + std::to_string(flag); }, listed);
 }
 
+TransferSpan FusedDispatchGemm::transfer_span() { return state_->transfer_span(); }
+
 #else  // without CUTLASS: the API exists and says why it cannot run
 
 struct FusedDispatchGemm::State {};
@@ -133,6 +135,7 @@ cudaError_t FusedDispatchGemm::run(int, cudaStream_t, int) { return cudaErrorNot
 cudaError_t FusedDispatchGemm::run_copies(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedDispatchGemm::watchdog() { return -1; }
 std::string FusedDispatchGemm::watchdog_report(int) { return ""; }
+TransferSpan FusedDispatchGemm::transfer_span() { return {}; }
 
 #endif
 

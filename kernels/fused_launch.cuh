@@ -14,6 +14,7 @@
 #include "arrival_tile_scheduler.cuh"
 #include "cutlass_grouped_kernels.cuh"
 #include "fused_schedule.hpp"
+#include "global_timer.hpp"
 
 namespace comet::kernels::fused_detail {
 
@@ -66,6 +67,8 @@ struct TransferList {
   int blocks;
   unsigned* flags;
   Watchdog watchdog;         ///< shared with the GEMM's scheduler
+  /// Per transfer block: %globaltimer when it finished its tasks (its start: watchdog.block_start_ns).
+  unsigned long long* end_ns;
   /// Each warp takes its own tasks (warp w of block b: tasks b x warps + w, stepping by every
   /// warp of the transfer blocks) instead of each block: for many small tasks (the combine's
   /// sends, a tile's 128 rows x 512 bytes each), whose per-task wait, fence and barrier held a
@@ -181,6 +184,8 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
   if (static_cast<int>(blockIdx.x) < transfers.blocks) {
     transfer_rows(transfers);
+    __syncthreads();  // every warp's tasks done (per_warp)
+    if (threadIdx.x == 0) transfers.end_ns[blockIdx.x] = global_timer_ns();
     return;
   }
   extern __shared__ char shared_storage[];
@@ -403,6 +408,8 @@ struct FusedState {
   DeviceArray<unsigned> watchdog_word, flag_snapshot;
   DeviceArray<unsigned long long> block_start, start_snapshot;
   int waited_flags = 0;  // flags the launches' waits read
+  DeviceArray<unsigned long long> transfer_end;  // per transfer block of the last launch: when it finished
+  int last_transfer_blocks = 0;
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -410,7 +417,8 @@ struct FusedState {
     waited_flags = flag_count;
     const std::size_t most_blocks = static_cast<std::size_t>(std::max(blocks(), 1));
     for (cudaError_t e : {watchdog_word.resize(1), flag_snapshot.resize(static_cast<std::size_t>(std::max(flag_count, 1))),
-                          block_start.resize(most_blocks), start_snapshot.resize(most_blocks + Watchdog::TRIP_RECORD)})
+                          block_start.resize(most_blocks), start_snapshot.resize(most_blocks + Watchdog::TRIP_RECORD),
+                          transfer_end.resize(most_blocks)})
       if (e != cudaSuccess) return e;
     return cudaMemset(watchdog_word.get(), 0, sizeof(unsigned));
   }
@@ -467,12 +475,31 @@ struct FusedState {
     const int launch_blocks = transfer_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;
+    if (transfer_blocks > 0)
+      if (cudaError_t e = cudaMemsetAsync(transfer_end.get(), 0, sizeof(unsigned long long) * transfer_blocks, stream); e != cudaSuccess)
+        return e;
+    last_transfer_blocks = transfer_blocks;
     const Watchdog watchdog{watchdog_word.get(), timeout_ns, block_start.get(),   launch_blocks,       transfer_blocks,
                             flags,               waited_flags, flag_snapshot.get(), start_snapshot.get()};
-    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, per_warp};
+    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, transfer_end.get(), per_warp};
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
+  /// After the last launch is synchronised: when its transfer blocks ran (synchronous reads).
+  TransferSpan transfer_span() {
+    TransferSpan span;
+    if (!prepared || last_transfer_blocks <= 0) return span;
+    std::vector<unsigned long long> starts(static_cast<std::size_t>(last_transfer_blocks)), ends(starts.size());
+    if (cudaMemcpy(starts.data(), block_start.get(), starts.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess ||
+        cudaMemcpy(ends.data(), transfer_end.get(), ends.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
+      return TransferSpan{};
+    for (std::size_t b = 0; b < starts.size(); ++b) {
+      if (starts[b] == 0 || ends[b] == 0) return TransferSpan{};  // a block that never ran or never finished
+      span.start_ns = span.start_ns == 0 ? starts[b] : std::min<std::uint64_t>(span.start_ns, starts[b]);
+      span.end_ns = std::max<std::uint64_t>(span.end_ns, ends[b]);
+    }
+    return span;
+  }
   /// After a watchdog trip (runs synchronised): what the first wait that gave up saw, e.g. "at the
   /// trip, 10002.1 ms after the launch's first block started: 2 of 4096 flags short: 5 at 7 of 8 (entry
   /// 2: group 0, M tile 5 of 32, N tile 0), ...; blocks started: 4 of 4 transfer, 12 of 128 GEMM (not

@@ -71,6 +71,11 @@ void FusedExpertOps::backward_gate_up(cudaStream_t stream) {
   check_cuda(gate_up_grad_.run(blocks_, stream), "fused gate/up GEMM data gradient + dispatch-grad");
 }
 
+kernels::TransferSpan FusedExpertOps::transfer_span(bool forward, int stage) {
+  if (stage == 0) return forward ? gate_up_.transfer_span() : down_grad_.transfer_span();
+  return forward ? down_.transfer_span() : gate_up_grad_.transfer_span();
+}
+
 std::string FusedExpertOps::watchdog_report() {
   const auto report = [](const char* launch, auto& kernel) -> std::string {
     if (kernel.watchdog() < 0) return "";

@@ -50,6 +50,9 @@ class FusedExpertOps {
   /// After the runs are synchronised: "" when no wait gave up since the ops were prepared, else
   /// which launch and the watchdog's report (kernels' watchdog_report()).
   std::string watchdog_report();
+  /// After the runs are synchronised: when the transfer blocks of the last run's launch of
+  /// `forward` pass's `stage` (0: the rows in, 1: the rows back) ran (kernels' transfer_span).
+  kernels::TransferSpan transfer_span(bool forward, int stage);
 
  private:
   LayerBuffers& buffers_;

@@ -9,6 +9,7 @@
 #include "all_to_all_v.hpp"
 #include "expert_ffn.hpp"
 #include "expert_ffn_grouped.hpp"
+#include "global_timer.hpp"
 #include "gpu_error.hpp"
 #include "permute.hpp"
 #include "stream_schedule.hpp"
@@ -28,7 +29,7 @@ std::vector<std::int64_t> bytes_of(const std::vector<std::int64_t>& rows, std::i
 
 RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
                        LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols,
-                       FaultInjection fault, double watchdog_s)
+                       FaultInjection fault, double watchdog_s, const FusedPeers* peers)
     : plan_(plan), layout_(layout), dims_(dims), res_(resources), buf_(buffers), sm_fraction_(compute_sm_fraction),
       stand_in_cols_(stand_in_cols), fault_(fault), schedule_(schedule_rank(plan, resources.rank)),
       graphs_(resources.compute_settings.op_graphs) {
@@ -56,16 +57,18 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
   }
   layer_rows_ = kernels::ExpertRows::from_offsets(layout.layer_slot_offsets(resources.rank));
   if (const int blocks = plan.header().transfer_blocks; blocks > 0) {
-    // The fused launches read and write the other ranks' buffers directly, so launches on
-    // different GPUs must be ordered against each other, which this executor (a thread or a
-    // process per GPU, ordered through NCCL) does not do yet: one GPU only (validate refuses more).
-    if (layout.num_ranks() != 1)
-      throw std::logic_error("RankRunner: comet:B Plans run on one GPU only (their fused launches are not ordered across GPUs)");
+    // The fused launches read and write the other ranks' buffers directly: between GPUs they need
+    // those buffers and the board that orders their launches against the other ranks' ops.
+    if (layout.num_ranks() != 1 && (!peers || static_cast<int>(peers->buffers.size()) != layout.num_ranks() || !peers->board))
+      throw std::logic_error("RankRunner: comet:B Plans between GPUs need every rank's buffers and a milestone board");
+    peers_ = layout.num_ranks() != 1 ? peers : nullptr;
     // The kernels' own watchdog gives up first, so that its report (which flags) is what stops the
     // run: each of the four launches of a run may wait out its timeout once while the host blocks
     // in its enqueue, so all four within half of the run's watchdog.
-    fused_ = std::make_unique<FusedExpertOps>(layout, resources.rank, dims, std::vector<LayerBuffers*>{&buffers}, blocks,
-                                              watchdog_s / 8.0, fault.silent_rank);
+    fused_ = std::make_unique<FusedExpertOps>(layout, resources.rank, dims, peers_ ? peers_->buffers : std::vector<LayerBuffers*>{&buffers},
+                                              blocks, watchdog_s / 8.0, fault.silent_rank);
+    check_cuda(cudaEventCreate(&stamped_), "create event");
+    check_cuda(cudaMalloc(&stamp_ns_, sizeof(unsigned long long)), "allocate the timer stamp");
     return;  // the weight gradient stays on cuBLAS
   }
   grouped_ = choose_grouped();
@@ -126,6 +129,8 @@ RankRunner::~RankRunner() {
       if (e) cudaEventDestroy(e);
   cudaEventDestroy(base_);
   cudaEventDestroy(done_);
+  if (stamped_) cudaEventDestroy(stamped_);
+  cudaFree(stamp_ns_);
 }
 
 cudaStream_t RankRunner::stream(StreamRole s) const {
@@ -133,7 +138,12 @@ cudaStream_t RankRunner::stream(StreamRole s) const {
 }
 
 cudaEvent_t RankRunner::enqueue() {
+  if (peers_) run_ = ++*peers_->run;
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
+  if (fused_) {
+    check_cuda(kernels::stamp_global_timer(stamp_ns_, res_.compute), "stamp the global timer");
+    check_cuda(cudaEventRecord(stamped_, res_.compute), "record the stamp's event");
+  }
   check_cuda(cudaStreamWaitEvent(res_.dispatch, base_, 0), "order streams");
   check_cuda(cudaStreamWaitEvent(res_.combine, base_, 0), "order streams");
   gemm_sms_ = sm_fraction_ < 1.0 ? static_cast<int>(std::floor(res_.sm_count * sm_fraction_)) : 0;
@@ -145,10 +155,16 @@ cudaEvent_t RankRunner::enqueue() {
     const Op& op = plan_.ops()[s.op];
     nvtxRangePushA(range_names_[i].c_str());
     for (std::int32_t dep : s.waits) check_cuda(cudaStreamWaitEvent(stream(s.stream), end_[dep], 0), "wait for a dependency");
+    if (peers_)  // comet:B between GPUs: after every rank's milestone (fused_rank_order.hpp)
+      if (const auto milestone = milestone_awaited(op))
+        for (cudaEvent_t e : peers_->board->wait_all(run_, *milestone, *peers_->failed))
+          check_cuda(cudaStreamWaitEvent(stream(s.stream), e, 0), "wait for the other GPUs");
     if (const auto work = expert_work(op)) graphs_.prepare(op.id, work);  // host time, before the op's timing starts
     check_cuda(cudaEventRecord(start_[op.id], stream(s.stream)), "record op start");
     launch(op, s.stream);
     check_cuda(cudaEventRecord(end_[op.id], stream(s.stream)), "record op end");
+    if (peers_)
+      if (const auto milestone = milestone_reached(op)) peers_->board->publish(run_, *milestone, res_.rank, end_[op.id]);
     nvtxRangePop();
   }
   for (cudaStream_t s : {res_.dispatch, res_.combine}) {
@@ -170,8 +186,24 @@ std::vector<std::pair<double, double>> RankRunner::op_times() const {
     check_cuda(cudaEventElapsedTime(&start_ms, base_, start_[i]), "read op start");
     check_cuda(cudaEventElapsedTime(&end_ms, base_, end_[i]), "read op end");
     times[i] = {start_ms * 1e-3, end_ms * 1e-3};
+    const Op& op = plan_.ops()[i];
+    if (fused_ && op.kind == OpKind::ALL_TO_ALL)
+      if (const auto transfer = fused_transfer_times(op, s.stream)) times[i] = *transfer;
   }
   return times;
+}
+
+std::optional<std::pair<double, double>> RankRunner::fused_transfer_times(const Op& op, StreamRole role) const {
+  const kernels::TransferSpan span = fused_->transfer_span(is_forward(op), role == StreamRole::DISPATCH ? 0 : 1);
+  if (!span.ran()) return std::nullopt;
+  unsigned long long stamp_ns = 0;
+  float stamped_ms = 0.0f;
+  check_cuda(cudaMemcpy(&stamp_ns, stamp_ns_, sizeof stamp_ns, cudaMemcpyDeviceToHost), "read the timer stamp");
+  check_cuda(cudaEventElapsedTime(&stamped_ms, base_, stamped_), "read the stamp's event");
+  // The stamp ran between the base event and its own event: taken at the middle of the two.
+  const double stamp_s = stamped_ms * 0.5e-3;
+  const auto at = [&](std::uint64_t ns) { return stamp_s + (static_cast<double>(ns) - static_cast<double>(stamp_ns)) * 1e-9; };
+  return std::pair{at(span.start_ns), at(span.end_ns)};
 }
 
 void RankRunner::copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows,
@@ -304,6 +336,7 @@ void RankRunner::weight_gradient_op(cudaStream_t s) {
 
 void RankRunner::all_to_all_op(int c, StreamRole role) {
   if (fault_.silent_rank == res_.rank) return;
+  if (fused_) return;  // comet:B: the fused launches' transfer blocks move the rows (fused_transfer_times)
   const int r = res_.rank;
   const StagingSlot& slot = buf_.staging[c % 2];
   const auto& [send_at, send_bytes, recv_at, recv_bytes] = pieces_[c];

@@ -5,14 +5,17 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "expert_ffn.hpp"
 #include "fused_expert_ops.hpp"
+#include "fused_rank_order.hpp"
 #include "layer_buffers.hpp"
 #include "op_graphs.hpp"
 #include "plan.hpp"
@@ -27,12 +30,23 @@ struct FaultInjection {
   int silent_rank = -1;
 };
 
+/// comet:B between GPUs (a thread per GPU in one process): every rank's buffers, which the fused
+/// launches read and write through peer pointers, and where the ranks post the events their
+/// launches and the ops beside them wait for (fused_rank_order.hpp).
+struct FusedPeers {
+  std::vector<LayerBuffers*> buffers;            ///< per rank
+  MilestoneBoard<cudaEvent_t>* board = nullptr;
+  const std::atomic<bool>* failed = nullptr;     ///< set: another rank failed (waits give up)
+  std::uint64_t* run = nullptr;                  ///< this rank's run counter (the same sequence on every rank)
+};
+
 class RankRunner {
  public:
   /// `watchdog_s`: the run's watchdog (comet:B Plans: a fused kernel's wait gives up after an eighth of it).
+  /// `peers`: comet:B Plans on more than one GPU (null otherwise).
   RankRunner(const Plan& plan, const TokenLayout& layout, const LayerDims& dims, RankResources& resources,
              LayerBuffers& buffers, double compute_sm_fraction, std::int64_t stand_in_cols, FaultInjection fault,
-             double watchdog_s);
+             double watchdog_s, const FusedPeers* peers = nullptr);
   ~RankRunner();
   RankRunner(const RankRunner&) = delete;
   RankRunner& operator=(const RankRunner&) = delete;
@@ -40,7 +54,9 @@ class RankRunner {
   /// Enqueues the whole plan after a base event; returns the event marking its end.
   cudaEvent_t enqueue();
   /// After the end event completed: (start, end) seconds of every op since the base event;
-  /// (-1, -1) for ops this rank did not run.
+  /// (-1, -1) for ops this rank did not run. comet:B: an all-to-all op is when the transfer blocks
+  /// of its fused launch ran (their %globaltimer stamps, placed on the events' time line by a
+  /// stamp enqueued right after the base event: within half the gap between the two, a few us).
   std::vector<std::pair<double, double>> op_times() const;
   /// After the end event completed: "" unless a fused kernel's wait gave up (comet:B), else what
   /// it saw (FusedExpertOps::watchdog_report).
@@ -63,6 +79,10 @@ class RankRunner {
   double time_forward_s(bool grouped, OpGraphs& graphs);
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
+  /// comet:B: (start, end) seconds since the base event of the transfer blocks of the fused launch
+  /// that moves all-to-all `op`'s rows (dispatch stream: the pass's first launch, combine stream:
+  /// its second), or nullopt when no transfer block ran.
+  std::optional<std::pair<double, double>> fused_transfer_times(const Op& op, StreamRole role) const;
   void copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows, cudaStream_t s);
 
   const Plan& plan_;
@@ -86,8 +106,12 @@ class RankRunner {
   std::vector<std::string> range_names_;  // NVTX range of each scheduled op
   std::vector<cudaEvent_t> start_, end_;  // per plan op; null for ops of other ranks
   cudaEvent_t base_ = nullptr, done_ = nullptr;
+  cudaEvent_t stamped_ = nullptr;                // comet:B: right after the %globaltimer stamp
+  unsigned long long* stamp_ns_ = nullptr;       // comet:B: %globaltimer right after the base event (device)
   OpGraphs graphs_;  // the expert ops, captured on their first run
   std::unique_ptr<FusedExpertOps> fused_;  // comet:B Plans (transfer blocks in the header): the expert GEMMs
+  const FusedPeers* peers_ = nullptr;      // comet:B between GPUs
+  std::uint64_t run_ = 0;                  // this enqueue's run (peers_->run)
 };
 
 }  // namespace comet

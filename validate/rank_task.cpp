@@ -77,6 +77,41 @@ std::vector<std::pair<std::vector<std::size_t>, int>> run_order(std::size_t jobs
   return order;
 }
 
+// comet:B between GPUs: publishes this rank's buffers, waits until every rank has, and maps the
+// other GPUs' memory into this one (the fused launches read and write it through peer pointers).
+FusedPeers share_fused_buffers(int rank, RankResources& res, LayerBuffers& buffers, RunControl& shared, RankBarrier& barrier,
+                               std::uint64_t& run) {
+  {
+    std::lock_guard lock(shared.mutex);
+    shared.fused_buffers[static_cast<std::size_t>(rank)] = &buffers;
+  }
+  barrier.arrive_and_wait(shared.failed);
+  FusedPeers peers;
+  std::vector<int> devices;
+  {
+    std::lock_guard lock(shared.mutex);
+    peers.buffers = shared.fused_buffers;
+    for (const RankResources* other : shared.resources) devices.push_back(other ? other->device : -1);
+  }
+  for (int device : devices) {
+    if (device == res.device) continue;
+    int can = 0;
+    check_cuda(cudaDeviceCanAccessPeer(&can, res.device, device), "query peer access");
+    if (!can)
+      throw GpuError(fmt::format("comet:B between GPUs reads and writes the other GPUs' buffers, but GPU {} cannot map GPU {}'s "
+                                 "memory (no NVLink or PCIe peer access between them)",
+                                 res.device, device));
+    if (const cudaError_t e = cudaDeviceEnablePeerAccess(device, 0); e == cudaErrorPeerAccessAlreadyEnabled)
+      cudaGetLastError();  // mapped for an earlier Plan
+    else
+      check_cuda(e, "enable peer access");
+  }
+  peers.board = shared.fused_board.get();
+  peers.failed = &shared.failed;
+  peers.run = &run;
+  return peers;
+}
+
 }  // namespace
 
 void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs, const LayerDims& dims,
@@ -90,7 +125,9 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
   // Declared outside the try: on failure they must outlive the abort of the communicators
   // (freeing device memory waits for the device, and a stuck NCCL kernel would never finish).
   std::optional<LayerBuffers> buffers_slot;
+  std::optional<FusedPeers> peers_slot;  // outlives the runner that points at it
   std::optional<RankRunner> runner_slot;
+  std::uint64_t fused_run = 0;           // comet:B between GPUs: the runs' numbers on the milestone board
   std::optional<GpuHeater> heater_slot;
   result.times.assign(jobs.size(), {});
   result.output.assign(jobs.size(), {});
@@ -104,8 +141,14 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
         runner_slot.reset();
         shared.progress(rank, "allocating buffers for policy " + job.name);
         LayerBuffers& buffers = buffers_slot.emplace(*job.layout, rank, dims, DataSeeds{options.seed}, stand_in_columns(dims));
+        // comet:B between GPUs: every rank's launches touch every rank's buffers, so the ranks also
+        // meet after each run (no rank resets or frees buffers another's kernels still use).
+        const bool fused_between = job.plan->header().transfer_blocks > 0 && ranks > 1;
+        peers_slot.reset();
+        if (fused_between) peers_slot.emplace(share_fused_buffers(rank, res, buffers, shared, barrier, fused_run));
         RankRunner& runner = runner_slot.emplace(*job.plan, *job.layout, dims, res, buffers, job.compute_sm_fraction,
-                                                 stand_in_columns(dims), options.fault, options.watchdog_s);
+                                                 stand_in_columns(dims), options.fault, options.watchdog_s,
+                                                 peers_slot ? &*peers_slot : nullptr);
         shared.progress(rank, "heating the GPU before policy " + job.name);
         heater.heat_for(options.heat_s);
         for (int i = 0; i < options.warmup + timed; ++i) {
@@ -123,6 +166,10 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
           // A fused kernel's wait that gave up ended its launch (no hang) but its output is garbage.
           if (const std::string report = runner.fused_watchdog_report(); !report.empty())
             throw GpuError(fmt::format("policy {} run {}: {}", job.name, i, report));
+          if (fused_between) {
+            barrier.arrive_and_wait(shared.failed);
+            shared.fused_board->forget_before(fused_run + 1);  // every rank is past this run
+          }
           nvtxRangePop();
           if (i >= options.warmup) result.times[j].push_back(runner.op_times());
         }
@@ -142,6 +189,7 @@ void run_rank(int rank, int device, int ranks, const std::vector<RealJob>& jobs,
       shared.resources[rank] = nullptr;
     }
     runner_slot.reset();
+    peers_slot.reset();
     buffers_slot.reset();
     heater_slot.reset();
     throw;

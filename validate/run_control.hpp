@@ -17,9 +17,12 @@
 #include <vector>
 
 #include "gpu_error.hpp"
+#include "fused_rank_order.hpp"
 #include "rank_resources.hpp"
 
 namespace comet {
+
+class LayerBuffers;
 
 /// Where the ranks of one run meet before each repeat: threads of this process, or MPI processes.
 class RankBarrier {
@@ -60,11 +63,16 @@ struct RunControl {
   /// `ranks` of the run; `activity` starts as `first_activity` for each (MPI: only this
   /// process's rank is known here, the others run elsewhere).
   explicit RunControl(int ranks, const std::string& first_activity = "starting")
-      : resources(ranks, nullptr), activity(ranks, first_activity) {}
+      : resources(ranks, nullptr), fused_buffers(ranks, nullptr),
+        fused_board(std::make_unique<MilestoneBoard<cudaEvent_t>>(ranks)), activity(ranks, first_activity) {}
   std::atomic<bool> failed{false};
   std::mutex mutex;
   std::string first_error;
   std::vector<RankResources*> resources;
+  /// comet:B between GPUs (thread per GPU): each rank's buffers for the Plan it runs now, and the
+  /// board of the milestones its launches are ordered by (fused_rank_order.hpp).
+  std::vector<LayerBuffers*> fused_buffers;
+  std::unique_ptr<MilestoneBoard<cudaEvent_t>> fused_board;
 
   /// Records the first root cause (not the "another rank failed" echoes) and stops every rank.
   void fail(const std::string& message, bool echo) {

@@ -69,9 +69,15 @@ std::array<double, NUM_OP_KINDS> busy_per_kind(const Timeline& t, int critical_g
 
 std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
   check_fits_machine(r.scenario->origin, r.topology->num_gpus(), r.scenario->expert_parallel, r.options.mpi);
-  for (const PolicySpec& p : r.partitions)
+  for (const PolicySpec& p : r.partitions) {
     if (std::string why; transfer_blocks_of(p) > 0 && !FusedExpertOps::available(&why))
       throw InputError({r.scenario->origin, 0, 0}, "partition", p.text(), "a partition this build and GPU run: " + why);
+    // Between GPUs the fused launches map the other ranks' buffers, which threads of one process
+    // share (peer access); MPI processes would need CUDA IPC handles and events, not built.
+    if (transfer_blocks_of(p) > 0 && r.options.mpi && r.topology->num_gpus() > 1)
+      throw InputError({r.scenario->origin, 0, 0}, "partition", p.text(),
+                       "comet:B between GPUs in the thread-per-GPU launch (comet validate without mpirun)");
+  }
   std::vector<PolicySpec> partitions = r.partitions;
   auto is_none = [](const PolicySpec& p) { return p.name == "none"; };
   partitions.erase(std::remove_if(partitions.begin(), partitions.end(), is_none), partitions.end());

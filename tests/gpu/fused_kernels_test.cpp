@@ -21,6 +21,7 @@
 #include "expert_ffn.hpp"
 #include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
+#include "global_timer.hpp"
 #include "random_fill.hpp"
 #include "gpu_test_support.hpp"
 
@@ -29,6 +30,26 @@ namespace {
 
 using namespace comet::testing;
 using bf16 = __nv_bfloat16;
+
+// Runs `launch` (one fused run on the null stream) between two %globaltimer stamps and checks
+// that the kernel's transfer_span() (what comet validate times comet:B's all-to-alls by) lies
+// between them and is not empty.
+template <class Kernel, class Launch>
+void run_checking_transfer_span(Kernel& kernel, Launch&& launch, const std::string& what) {
+  unsigned long long* stamps = nullptr;
+  ASSERT_EQ(cudaMalloc(&stamps, 2 * sizeof(unsigned long long)), cudaSuccess);
+  ASSERT_EQ(kernels::stamp_global_timer(stamps, nullptr), cudaSuccess);
+  ASSERT_EQ(launch(), cudaSuccess);
+  ASSERT_EQ(kernels::stamp_global_timer(stamps + 1, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  unsigned long long host[2] = {0, 0};
+  ASSERT_EQ(cudaMemcpy(host, stamps, sizeof host, cudaMemcpyDeviceToHost), cudaSuccess);
+  cudaFree(stamps);
+  const kernels::TransferSpan span = kernel.transfer_span();
+  EXPECT_TRUE(span.ran()) << what;
+  EXPECT_LE(host[0], span.start_ns) << what;
+  EXPECT_LE(span.end_ns, host[1]) << what;
+}
 
 #define COMET_REQUIRE_FUSED_DISPATCH()                       \
   do {                                                       \
@@ -212,8 +233,7 @@ TEST(FusedDispatch, MatchesCublasOnRaggedRoutesWithEveryCopySplit) {
     for (int copy_blocks : {2, 8, 32}) {  // back to back: the flags of the previous run must not count
       f.refill(rng);
       f.compute_reference(handle);
-      ASSERT_EQ(fused.run(copy_blocks, nullptr), cudaSuccess);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      run_checking_transfer_span(fused, [&] { return fused.run(copy_blocks, nullptr); }, std::to_string(copy_blocks) + " copy blocks");
       EXPECT_EQ(fused.watchdog(), -1);
       f.expect_output_matches("local source " + std::to_string(local) + ", " + std::to_string(copy_blocks) + " copy blocks");
       // The GEMM alone on the rows now received: the same output.
@@ -393,8 +413,7 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
       const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
       for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
         f.refill(rng, handle);
-        ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " send blocks");
         EXPECT_EQ(fused.watchdog(), -1);
         f.expect_destinations_match("local source " + std::to_string(c.local) + ", " + std::to_string(send_blocks) + " send blocks, " + by);
         // The GEMM alone, then the sends alone: the same rows arrive.

@@ -106,6 +106,23 @@ TEST(ValidateCli, OneGpuFusedPolicyMatchesNone) {
     EXPECT_GE(op["start_s"].get<double>(), 0.0);
     EXPECT_GT(op["end_s"].get<double>(), op["start_s"].get<double>());
   }
+  // The all-to-alls run no NCCL: each is when the transfer blocks of the fused launch moving its
+  // rows ran, inside that launch's span (dispatch, combine-grad: the pass's first launch; combine,
+  // dispatch-grad: its second), up to the stamps' alignment and the medians' noise.
+  for (const auto& a2a : fused["timeline"]["ops"]) {
+    if (a2a["kind"] != "all_to_all") continue;
+    const int stage = a2a["phase"] == "dispatch" || a2a["phase"] == "combine_grad" ? 0 : 1;
+    int launches = 0;
+    for (const auto& gemm : fused["timeline"]["ops"]) {
+      if (gemm["kind"] != "expert_gemm" || gemm["direction"] != a2a["direction"] || gemm["stage"] != stage) continue;
+      ++launches;
+      const double start = gemm["start_s"].get<double>(), end = gemm["end_s"].get<double>();
+      const double slack = 50e-6 + 0.05 * (end - start);
+      EXPECT_GE(a2a["start_s"].get<double>(), start - slack) << a2a.dump();
+      EXPECT_LE(a2a["end_s"].get<double>(), end + slack) << a2a.dump();
+    }
+    EXPECT_EQ(launches, 1) << a2a.dump();
+  }
 }
 
 // A source whose rows never come to the fused kernels: their waits give up after --watchdog

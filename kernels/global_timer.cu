@@ -1,0 +1,19 @@
+#include "global_timer.hpp"
+
+namespace comet::kernels {
+namespace {
+
+__global__ void stamp_kernel(unsigned long long* out) {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  *out = t;
+}
+
+}  // namespace
+
+cudaError_t stamp_global_timer(unsigned long long* out, cudaStream_t stream) {
+  stamp_kernel<<<1, 1, 0, stream>>>(out);
+  return cudaGetLastError();
+}
+
+}  // namespace comet::kernels
