@@ -46,6 +46,7 @@ RankRunner::RankRunner(const Plan& plan, const TokenLayout& layout, const LayerD
   }
   check_cuda(cudaEventCreate(&base_), "create event");
   check_cuda(cudaEventCreate(&done_), "create event");
+  check_cuda(cudaMalloc(&common_start_, sizeof(float)), "allocate the common start's element");
   const std::int64_t rb = dims.row_bytes();
   for (int c = 0; c < layout.num_chunks(); ++c) {
     const ChunkLayout& l = layout.chunk(c, resources.rank);
@@ -129,6 +130,7 @@ RankRunner::~RankRunner() {
       if (e) cudaEventDestroy(e);
   cudaEventDestroy(base_);
   cudaEventDestroy(done_);
+  cudaFree(common_start_);
   if (stamped_) cudaEventDestroy(stamped_);
   cudaFree(stamp_ns_);
 }
@@ -139,6 +141,10 @@ cudaStream_t RankRunner::stream(StreamRole s) const {
 
 cudaEvent_t RankRunner::enqueue() {
   if (peers_) run_ = ++*peers_->run;
+  // The common start: the dispatch and combine streams wait for the base event, so this is the
+  // run's first use of the dispatch communicator on every rank.
+  check_nccl(ncclAllReduce(common_start_, common_start_, 1, ncclFloat32, ncclSum, res_.dispatch_comm, res_.compute),
+             "the ranks' common start");
   check_cuda(cudaEventRecord(base_, res_.compute), "record base event");
   if (fused_) {
     check_cuda(kernels::stamp_global_timer(stamp_ns_, res_.compute), "stamp the global timer");

@@ -51,7 +51,11 @@ class RankRunner {
   RankRunner(const RankRunner&) = delete;
   RankRunner& operator=(const RankRunner&) = delete;
 
-  /// Enqueues the whole plan after a base event; returns the event marking its end.
+  /// Enqueues the whole plan after a base event; returns the event marking its end. The base event
+  /// follows a one-element all-reduce over the ranks (on the compute stream, before anything else
+  /// of the run uses the communicators), so every rank's base is the instant that collective
+  /// completed: the ranks' op times share one origin (up to the collective's own skew, microseconds)
+  /// instead of each rank's release from the host barrier plus its launch delays.
   cudaEvent_t enqueue();
   /// After the end event completed: (start, end) seconds of every op since the base event;
   /// (-1, -1) for ops this rank did not run. comet:B: an all-to-all op is when the transfer blocks
@@ -108,6 +112,7 @@ class RankRunner {
   cudaEvent_t base_ = nullptr, done_ = nullptr;
   cudaEvent_t stamped_ = nullptr;                // comet:B: right after the %globaltimer stamp
   unsigned long long* stamp_ns_ = nullptr;       // comet:B: %globaltimer right after the base event (device)
+  float* common_start_ = nullptr;                // the one element the ranks all-reduce before the base event
   OpGraphs graphs_;  // the expert ops, captured on their first run
   std::unique_ptr<FusedExpertOps> fused_;  // comet:B Plans (transfer blocks in the header): the expert GEMMs
   const FusedPeers* peers_ = nullptr;      // comet:B between GPUs
