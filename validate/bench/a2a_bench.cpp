@@ -1,5 +1,8 @@
 // comet_gpu_bench section `a2a`: NCCL all-to-all-v with ragged pieces against a plain NCCL
-// all-to-all of the same total bytes (the 85% target), one thread per GPU.
+// all-to-all whose busiest rank moves as many remote bytes as the all-to-all-v's busiest rank
+// (sent or received: what bounds either), one thread per GPU. Until stop 34 the reference had the
+// same total bytes instead, so its busiest rank moved 1.17x the mean piece against the ragged
+// one's 1.5x, and the ratio charged the all-to-all-v for moving more.
 #include <fmt/format.h>
 #include <nccl.h>
 
@@ -24,6 +27,22 @@ struct A2aTimes {
   double ragged_s = 0, uniform_s = 0, ragged_remote_bytes = 0, uniform_remote_bytes = 0;
 };
 
+// The most remote bytes one rank sends or receives in the ragged all-to-all-v (the same on every
+// rank: it is computed from every rank's pieces).
+std::int64_t busiest_remote_bytes(std::int64_t mean, int ranks) {
+  std::int64_t busiest = 0;
+  for (int r = 0; r < ranks; ++r) {
+    std::int64_t sent = 0, received = 0;
+    for (int p = 0; p < ranks; ++p) {
+      if (p == r) continue;
+      sent += ragged_piece(mean, r, p, ranks);
+      received += ragged_piece(mean, p, r, ranks);
+    }
+    busiest = std::max({busiest, sent, received});
+  }
+  return busiest;
+}
+
 // One rank of the all-to-all benchmark: joins the communicator, then times both variants at
 // every size (the same sequence of NCCL calls on every rank).
 std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const std::vector<std::int64_t>& sizes, int max_ctas) {
@@ -40,14 +59,13 @@ std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const s
       recv_bytes.push_back(ragged_piece(mean, p, r, ranks));
       send_off.push_back(send_off.back() + send_bytes.back());
       recv_off.push_back(recv_off.back() + recv_bytes.back());
-      if (p != r) t.ragged_remote_bytes += static_cast<double>(send_bytes.back());
     }
-    // Same total bytes in equal pieces. Every rank must compute the same piece from the global
-    // total: NCCL pairs a send with a receive of the same size, and a mismatch hangs both.
-    std::int64_t all_ranks_total = 0;
-    for (int s = 0; s < ranks; ++s)
-      for (int p = 0; p < ranks; ++p) all_ranks_total += ragged_piece(mean, s, p, ranks);
-    const std::int64_t uniform = all_ranks_total / ranks / ranks / 256 * 256;
+    // Equal pieces whose remote bytes per rank are the ragged case's busiest rank's. Every rank
+    // computes the same piece from every rank's pieces: NCCL pairs a send with a receive of the
+    // same size, and a mismatch hangs both.
+    const std::int64_t busiest = busiest_remote_bytes(mean, ranks);
+    const std::int64_t uniform = ranks > 1 ? busiest / (ranks - 1) / 256 * 256 : mean / 256 * 256;
+    t.ragged_remote_bytes = static_cast<double>(busiest);
     t.uniform_remote_bytes = static_cast<double>(uniform) * (ranks - 1);
     DeviceBuffer<std::uint8_t> send("send", std::max(send_off.back(), uniform * ranks));
     DeviceBuffer<std::uint8_t> recv("recv", std::max(recv_off.back(), uniform * ranks));
@@ -70,7 +88,8 @@ std::vector<A2aTimes> a2a_rank(int r, int ranks, const ncclUniqueId& id, const s
 
 void a2a_section(const std::vector<std::int64_t>& sizes, int ranks, int max_ctas) {
   fmt::print("\n# All-to-all: {} GPUs, one thread each; a2a-v = ragged pieces (0.5x .. 1.5x the mean), a2a = equal pieces\n", ranks);
-  fmt::print("# of the same total bytes; busbw = remote bytes of the busiest rank / time of the slowest rank\n");
+  fmt::print("# whose busiest rank moves as many remote bytes as the a2a-v's busiest rank (sent or received); busbw = those\n");
+  fmt::print("# remote bytes / time of the slowest rank; ratio = a2a-v busbw / a2a busbw\n");
   ncclUniqueId id{};
   check_nccl(ncclGetUniqueId(&id), "NCCL id");
   std::vector<std::vector<A2aTimes>> per_rank(ranks);
