@@ -32,6 +32,9 @@
 #                  measured too (the fused GEMM's scale per shape, B, launch and M) -> OUT/fused-calibration-GPU.yaml, then comet
 #                  validate of comet:8 and comet:16 on the one-GPU Mixtral 16K and DeepSeek-V3 scenarios (their
 #                  GPU set to this card's) with that calibration (predicted against measured)
+#     fusedgpus    (2 GPUs or more) comet:B between GPUs: the two-GPU fused policy test, then comet validate of every
+#                  validate-*-2gpu scenario over NVLink with none, fixed:4, tapered:4, dynamic, fine and comet:B at
+#                  B = 8, 16, 24 (the SM splits), predicted with FUSED_CALIBRATION when set (else the shipped one)
 #     hunt         the fused kernels under compute-sanitizer memcheck (their GPU tests; the fused bench on the
 #                  Mixtral and DeepSeek-V3 4K shapes with bands of 8), then the shape that hung (Mixtral 16K,
 #                  bands of 8, sends per warp) in HUNT_RUNS fresh processes (default 4), each watchdog report kept
@@ -203,6 +206,16 @@ interference_step() {
       step fused-bench-peer timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
         --fused-transport peer --tokens 4096 16384 "${fused_args[@]}"
     fi
+  fi
+  if has fusedgpus && multi_gpu fusedgpus; then
+    step fusedgpus-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='ValidateCli.TwoGpuFused*'
+    calibration=()
+    [[ -n ${FUSED_CALIBRATION:-} ]] && calibration=(--calibration "$FUSED_CALIBRATION")
+    for model in mixtral mixtral16k deepseek; do
+      step "fusedgpus-$model" timeout -k 5 400 "$BUILD/comet" validate "scenarios/validate-$model-2gpu.yaml" \
+        --partitions none,fixed:4,tapered:4,dynamic,fine,comet:8,comet:16,comet:24 "${calibration[@]}" \
+        -o "$LOGS/fusedgpus-$model.json"
+    done
   fi
   if has hunt; then
     sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
