@@ -33,6 +33,7 @@
 #include "cutlass/gemm/group_array_problem_shape.hpp"
 #include "cutlass/gemm/kernel/tile_scheduler.hpp"
 #include "cutlass/pipeline/pipeline.hpp"
+#include "global_timer.hpp"
 
 namespace comet::kernels::fused_detail {
 
@@ -55,12 +56,6 @@ __device__ __forceinline__ unsigned load_acquire_gpu(const unsigned* address) {
   unsigned value;
   asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(value) : "l"(address) : "memory");
   return value;
-}
-
-__device__ __forceinline__ std::uint64_t global_timer_ns() {
-  std::uint64_t t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
 }
 
 /// What every wait of one fused launch shares to give up instead of hanging (device memory the

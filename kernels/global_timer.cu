@@ -3,11 +3,7 @@
 namespace comet::kernels {
 namespace {
 
-__global__ void stamp_kernel(unsigned long long* out) {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  *out = t;
-}
+__global__ void stamp_kernel(unsigned long long* out) { *out = global_timer_ns(); }
 
 }  // namespace
 

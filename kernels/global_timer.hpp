@@ -19,4 +19,13 @@ struct TransferSpan {
 /// Enqueues one thread that writes %globaltimer into *out (device memory) when it runs.
 cudaError_t stamp_global_timer(unsigned long long* out, cudaStream_t stream);
 
+#ifdef __CUDACC__
+/// %globaltimer now, nanoseconds (device code).
+__device__ __forceinline__ std::uint64_t global_timer_ns() {
+  std::uint64_t t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+#endif
+
 }  // namespace comet::kernels
