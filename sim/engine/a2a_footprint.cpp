@@ -143,16 +143,27 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
   messages.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
   const TransferMatrix& matrix = plan_.matrices()[op.matrix];
   const GroupRoutes& routes = routes_of(op, matrix);
+  // Per-GPU parts (fill_parts) read the routes again in byte order: kept from this walk.
+  const bool parts = model_ && per_gpu_parts_ && !coalescer_;
+  if (parts) {
+    worker.route.resize(matrix.transfers.size());
+    worker.transfers_on_link.assign(static_cast<std::size_t>(topology_.num_directed_links()), 0.0);
+  }
   // A reversed op reads the group's routes column-wise (dst -> src in src order): prefetched.
   constexpr std::size_t ROUTE_AHEAD = 8;
   for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
     if (op.reversed && t + ROUTE_AHEAD < matrix.transfers.size())
       __builtin_prefetch(links_of(routes, matrix.transfers[t + ROUTE_AHEAD], true).data());
     const Transfer& transfer = matrix.transfers[t];
+    const std::span<const int> route = links_of(routes, transfer, op.reversed);
     double latency = 0.0;
-    for (int link : links_of(routes, transfer, op.reversed)) {
+    for (int link : route) {
       bytes_on_link[link] += transfer.bytes;
       latency += latency_s_[link];
+    }
+    if (parts) {
+      worker.route[t] = route;
+      for (int link : route) worker.transfers_on_link[static_cast<std::size_t>(link)] += 1.0;
     }
     footprint.latency_s = std::max(footprint.latency_s, latency);
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
@@ -187,7 +198,7 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
       worker.order = indices_by_bytes(matrix);
       worker.order_matrix = op.matrix;
     }
-    fill_parts(matrix, routes, op.reversed, worker.order, footprint);
+    fill_parts(matrix, worker, footprint);
   }
   return footprint;
 }
@@ -259,8 +270,7 @@ void A2aFootprints::apply(const PacingProfile& pacing, A2aFootprint& footprint) 
   });
 }
 
-void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
-                               const std::vector<std::int32_t>& order, A2aFootprint& footprint) const {
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, Worker& worker, A2aFootprint& footprint) const {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
   // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
@@ -272,11 +282,9 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, const GroupRoutes& 
     double left = 0.0;     // its transfers not yet visited
   };
   std::vector<LinkSweep> sweep(static_cast<std::size_t>(links));
-  std::vector<std::span<const int>> route(matrix.transfers.size());  // per transfer: one lookup, then read in byte order
-  for (std::size_t t = 0; t < route.size(); ++t) {
-    route[t] = links_of(routes, matrix.transfers[t], reversed);
-    for (int id : route[t]) sweep[id].left += 1.0;
-  }
+  for (std::size_t id = 0; id < sweep.size(); ++id) sweep[id].left = worker.transfers_on_link[id];
+  const std::vector<std::span<const int>>& route = worker.route;  // per transfer, read in byte order
+  const std::vector<std::int32_t>& order = worker.order;
   std::vector<double> part_end(static_cast<std::size_t>(topology_.num_gpus()), 0.0);
   double op_end = 0.0;
   // Transfers are visited in byte order, so the transfers, their routes and the links' sweeps

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <memory>
 #include <tuple>
 #include <utility>
@@ -131,6 +132,10 @@ class A2aFootprints {
     std::vector<int> messages;
     std::int32_t order_matrix = -1;
     std::vector<std::int32_t> order;
+    // Of the matrix compute() walked last, kept for fill_parts: each transfer's route, and how
+    // many transfers cross each link.
+    std::vector<std::span<const int>> route;
+    std::vector<double> transfers_on_link;
     std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> flow_routes;  // pacing's routes
     PacingProfiles pacing;  // simulated by this worker (its groups' exchanges)
   };
@@ -138,9 +143,9 @@ class A2aFootprints {
   A2aFootprint compute(const Op& op, Worker& worker) const;
   /// The routes of `op`'s group; throws if a transfer of `matrix` leaves the group.
   const GroupRoutes& routes_of(const Op& op, const TransferMatrix& matrix) const;
-  /// `order`: the matrix's transfers by increasing bytes.
-  void fill_parts(const TransferMatrix& matrix, const GroupRoutes& routes, bool reversed,
-                  const std::vector<std::int32_t>& order, A2aFootprint& footprint) const;
+  /// `worker.order`: the matrix's transfers by increasing bytes; `worker.route` and
+  /// `worker.transfers_on_link`: its routes and link counts (compute()'s walk).
+  void fill_parts(const TransferMatrix& matrix, Worker& worker, A2aFootprint& footprint) const;
   /// The op of `matrix` alone under per-flow max-min.
   PacingProfile pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker, const A2aFootprint& footprint) const;
   /// Sets the footprint's stretch, demand bytes and parts from `pacing`.
