@@ -186,6 +186,7 @@ cudaEvent_t RankRunner::enqueue() {
 
 std::vector<std::pair<double, double>> RankRunner::op_times() const {
   std::vector<std::pair<double, double>> times(plan_.ops().size(), {-1.0, -1.0});
+  const std::optional<TimerStamp> stamp = fused_ ? std::optional(timer_stamp()) : std::nullopt;
   for (const ScheduledOp& s : schedule_) {
     const std::size_t i = static_cast<std::size_t>(s.op);
     float start_ms = 0.0f, end_ms = 0.0f;
@@ -194,21 +195,25 @@ std::vector<std::pair<double, double>> RankRunner::op_times() const {
     times[i] = {start_ms * 1e-3, end_ms * 1e-3};
     const Op& op = plan_.ops()[i];
     if (fused_ && op.kind == OpKind::ALL_TO_ALL)
-      if (const auto transfer = fused_transfer_times(op, s.stream)) times[i] = *transfer;
+      if (const auto transfer = fused_transfer_times(op, s.stream, *stamp)) times[i] = *transfer;
   }
   return times;
 }
 
-std::optional<std::pair<double, double>> RankRunner::fused_transfer_times(const Op& op, StreamRole role) const {
+RankRunner::TimerStamp RankRunner::timer_stamp() const {
+  TimerStamp stamp;
+  float stamped_ms = 0.0f;
+  check_cuda(cudaMemcpy(&stamp.ns, stamp_ns_, sizeof stamp.ns, cudaMemcpyDeviceToHost), "read the timer stamp");
+  check_cuda(cudaEventElapsedTime(&stamped_ms, base_, stamped_), "read the stamp's event");
+  stamp.s = stamped_ms * 0.5e-3;  // it ran between the base event and its own event: taken at the middle
+  return stamp;
+}
+
+std::optional<std::pair<double, double>> RankRunner::fused_transfer_times(const Op& op, StreamRole role,
+                                                                          const TimerStamp& stamp) const {
   const kernels::TransferSpan span = fused_->transfer_span(is_forward(op), role == StreamRole::DISPATCH ? 0 : 1);
   if (!span.ran()) return std::nullopt;
-  unsigned long long stamp_ns = 0;
-  float stamped_ms = 0.0f;
-  check_cuda(cudaMemcpy(&stamp_ns, stamp_ns_, sizeof stamp_ns, cudaMemcpyDeviceToHost), "read the timer stamp");
-  check_cuda(cudaEventElapsedTime(&stamped_ms, base_, stamped_), "read the stamp's event");
-  // The stamp ran between the base event and its own event: taken at the middle of the two.
-  const double stamp_s = stamped_ms * 0.5e-3;
-  const auto at = [&](std::uint64_t ns) { return stamp_s + (static_cast<double>(ns) - static_cast<double>(stamp_ns)) * 1e-9; };
+  const auto at = [&](std::uint64_t ns) { return stamp.s + (static_cast<double>(ns) - static_cast<double>(stamp.ns)) * 1e-9; };
   return std::pair{at(span.start_ns), at(span.end_ns)};
 }
 

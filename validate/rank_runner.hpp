@@ -83,10 +83,17 @@ class RankRunner {
   double time_forward_s(bool grouped, OpGraphs& graphs);
   void stand_in_gemms(const Op& op, std::int64_t cols, const bf16* weights, bf16* out);
   void all_to_all_op(int chunk, StreamRole role);
+  /// comet:B, after the run: the %globaltimer stamp taken right after the base event, and when it
+  /// was, seconds since that event.
+  struct TimerStamp {
+    unsigned long long ns = 0;
+    double s = 0.0;
+  };
+  TimerStamp timer_stamp() const;
   /// comet:B: (start, end) seconds since the base event of the transfer blocks of the fused launch
   /// that moves all-to-all `op`'s rows (dispatch stream: the pass's first launch, combine stream:
   /// its second), or nullopt when no transfer block ran.
-  std::optional<std::pair<double, double>> fused_transfer_times(const Op& op, StreamRole role) const;
+  std::optional<std::pair<double, double>> fused_transfer_times(const Op& op, StreamRole role, const TimerStamp& stamp) const;
   void copy_self(const bf16* from, std::int64_t from_row, bf16* to, std::int64_t to_row, std::int64_t rows, cudaStream_t s);
 
   const Plan& plan_;

@@ -59,7 +59,7 @@ struct PhaseInputs {
   std::vector<double> duration_s;               // compute ops
   std::vector<const A2aFootprint*> footprint;   // all-to-all ops
   const std::vector<std::vector<EdgeLink>>* edges = nullptr;  // per GPU (transfer_slowdown.hpp)
-  std::vector<double> alone_s;                  // all-to-all ops: seconds alone (LinkHostSlowdown)
+  std::vector<double> alone_s;                  // all-to-all ops: seconds alone (LinkAsk)
   std::vector<int> used_links;                  // directed links any all-to-all loads
   std::vector<double> latencies;                // distinct start-up delays (startup_s)
   bool every_link = false;                      // COMET_PHASE_LINKS=all (phase_transfers.hpp)

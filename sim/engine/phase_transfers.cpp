@@ -59,25 +59,30 @@ void PhaseTransfers::launch(Task task, std::vector<std::int32_t> links, double s
 }
 
 void PhaseTransfers::start(std::int32_t id, const A2aFootprint& footprint) {
-  // Running tasks that now lack a link that may bind (sets only grow while tasks start).
-  std::vector<const sg4::Activity*> stale;
+  // Running tasks that now lack a link that may bind (sets only grow while tasks start), with
+  // the links each needs now.
+  struct Stale {
+    std::int32_t id;
+    const sg4::Activity* key;
+    std::vector<std::int32_t> need;
+  };
+  std::vector<Stale> stale;
   for (const auto& [key, task] : running_) {
-    const std::vector<std::int32_t> need = links_that_may_bind(*task.footprint);
-    if (!std::includes(task.links.begin(), task.links.end(), need.begin(), need.end())) stale.push_back(key);
+    std::vector<std::int32_t> need = links_that_may_bind(*task.footprint);
+    if (!std::includes(task.links.begin(), task.links.end(), need.begin(), need.end()))
+      stale.push_back({task.id, key, std::move(need)});
   }
-  std::sort(stale.begin(), stale.end(), [&](const sg4::Activity* a, const sg4::Activity* b) {
-    return running_.at(a).id < running_.at(b).id;  // a deterministic order of SimGrid calls
-  });
-  for (const sg4::Activity* key : stale) {
-    auto found = running_.find(key);
+  // A deterministic order of SimGrid calls.
+  std::sort(stale.begin(), stale.end(), [](const Stale& a, const Stale& b) { return a.id < b.id; });
+  for (Stale& restart : stale) {
+    auto found = running_.find(restart.key);
     Task task = std::move(found->second);
     running_.erase(found);  // before cancelling: its completion callback must not find it
     const double share = task.exec->get_remaining_ratio();
     task.exec->suspend();  // a cancelled action keeps its max-min share until SimGrid reaps it; a suspended one has none
     task.exec->cancel();
-    std::vector<std::int32_t> need = links_that_may_bind(*task.footprint);
     ++restarts_;
-    launch(std::move(task), std::move(need), share);
+    launch(std::move(task), std::move(restart.need), share);
   }
   launch(Task{id, &footprint, {}, nullptr}, links_that_may_bind(footprint), 1.0);
 }
