@@ -10,9 +10,9 @@
 
 namespace comet::kernels {
 
-FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles) {
+FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles, CombineOrder order) {
   return make_fused_combine_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M,
-                                     band_tiles);
+                                     band_tiles, order);
 }
 
 #ifdef COMET_HAVE_CUTLASS

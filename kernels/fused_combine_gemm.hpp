@@ -60,7 +60,8 @@ class FusedCombineGemm {
   static bool available(std::string* why_not = nullptr);
   /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns,
   /// bands of `band_tiles` M tiles per expert (make_fused_combine_schedule; 0: whole experts).
-  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0);
+  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0,
+                                           CombineOrder order = CombineOrder::EXPERT);
 
   /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
   /// send block (the default: the measured path), or each warp of it (several tiles in flight per

@@ -129,7 +129,8 @@ FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, i
   return s;
 }
 
-FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles) {
+FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles,
+                                                 CombineOrder order) {
   check_route(route, tile_m, n_tiles, cluster_m, band_tiles);
   const ReceiveLayout layout(route, tile_m);
   FusedCombineSchedule s;
@@ -137,8 +138,21 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   s.n_tiles = n_tiles;
   s.cluster_m = cluster_m;
   s.expert_first_row = layout.expert_first_row;
-  for (int e = 0; e < route.experts; ++e)
-    for_each_unit(layout.m_tiles(e), n_tiles, cluster_m, band_tiles, [&](int m, int n) { s.tiles.push_back({e, m, n, 0}); });
+  // An expert's own rows come first in its expert-major rows (wave 0), so a unit is made only of
+  // them when its last row is among the first rows_of(e, local) rows.
+  const auto local_only = [&](int e, int m) {
+    const std::int64_t expert_rows = layout.expert_first_row[static_cast<std::size_t>(e) + 1] - layout.expert_first_row[static_cast<std::size_t>(e)];
+    const std::int64_t unit_end = std::min<std::int64_t>(static_cast<std::int64_t>(m + cluster_m) * tile_m, expert_rows);
+    return unit_end <= route.rows_of(e, route.local_source);
+  };
+  const bool local_last = order == CombineOrder::LOCAL_LAST;
+  for (const bool local_pass : {false, true}) {
+    if (local_pass && !local_last) break;
+    for (int e = 0; e < route.experts; ++e)
+      for_each_unit(layout.m_tiles(e), n_tiles, cluster_m, band_tiles, [&](int m, int n) {
+        if (!local_last || local_only(e, m) == local_pass) s.tiles.push_back({e, m, n, 0});
+      });
+  }
   // Each unit's M tiles, cut where their rows change source (the wave segments of the expert).
   for (std::size_t unit = 0; unit < s.tiles.size(); ++unit) {
     const GemmTile& t = s.tiles[unit];

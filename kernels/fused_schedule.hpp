@@ -98,10 +98,23 @@ struct RowSend {
   std::int64_t rows = 0;
 };
 
+/// The order of the combine's work units (the GEMM waits for nothing there; the order decides
+/// when each tile's rows can be sent).
+enum class CombineOrder {
+  /// Expert by expert, band by band, N column by N column: each weight column is read once per band.
+  EXPERT,
+  /// COMET's rescheduling, combine side (the mirror of the dispatch's local pass): the units
+  /// holding any other source's rows first, in EXPERT order, then the units made only of this
+  /// GPU's own rows (which go back through device memory). The link's sends then overlap the
+  /// GEMM's last wave instead of trailing it; the price is a second read of the weight columns
+  /// that the local units use.
+  LOCAL_LAST,
+};
+
 /// The combine side: the same expert-major rows (as the dispatch laid them out) through the
-/// down projection, then back to their sources. Work units expert by expert, band by band, N
-/// column by N column, M tiles in cluster_m groups (no waiting: the rows are already here); the
-/// sends in the order the units are taken, within a unit by cluster rank, then row.
+/// down projection, then back to their sources. Work units in `order`, M tiles in cluster_m
+/// groups (no waiting: the rows are already here); the sends in the order the units are taken,
+/// within a unit by cluster rank, then row.
 struct FusedCombineSchedule {
   int tile_m = 0, n_tiles = 0, cluster_m = 1;
   std::vector<std::int64_t> expert_first_row;  ///< as in the dispatch schedule
@@ -114,6 +127,6 @@ struct FusedCombineSchedule {
 /// The combine schedule of `route` (what this GPU received in its dispatch), with the same
 /// conditions as make_fused_dispatch_schedule.
 FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1,
-                                                 int band_tiles = 0);
+                                                 int band_tiles = 0, CombineOrder order = CombineOrder::EXPERT);
 
 }  // namespace comet::kernels

@@ -40,7 +40,7 @@
 #                  bands of 8, sends per warp) in HUNT_RUNS fresh processes (default 4), each watchdog report kept
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
-# FUSED_MODELS, FUSED_LOCAL, FUSED_BENCH_TIMEOUT_S (see the parts above).
+# FUSED_MODELS, FUSED_TOKENS, FUSED_RUNS, FUSED_LOCAL, FUSED_VALIDATE, FUSED_BENCH_TIMEOUT_S (see the parts above).
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
 # interference, mpirun with 2 ranks) print "skip" lines. Every step runs under a time limit
@@ -184,10 +184,15 @@ interference_step() {
     # One process per model and token count: a kernel whose watchdog trips cannot leave its state
     # to the next shape's launches (2026-12-06: after one hang, every later shape of the process
     # timed out on flags no table holds).
+    # FUSED_RUNS: processes per shape (the card's drift between processes is of the size of the margins).
     for model in ${FUSED_MODELS:-mixtral-8x7b deepseek-v3}; do
-      for tokens in 4096 16384; do
-        step "fused-bench-$model-$tokens" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
-          --models "$model" --tokens "$tokens" "${fused_args[@]}"
+      for tokens in ${FUSED_TOKENS:-4096 16384}; do
+        for ((run = 1; run <= ${FUSED_RUNS:-1}; ++run)); do
+          name="fused-bench-$model-$tokens"
+          ((${FUSED_RUNS:-1} > 1)) && name+="-run$run"
+          step "$name" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
+            --models "$model" --tokens "$tokens" "${fused_args[@]}"
+        done
       done
     done
     # No link: the other sources' buffers in this GPU's memory, so what the fused launch adds to its
@@ -196,8 +201,8 @@ interference_step() {
       step fused-bench-local timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
         --fused-transport local --tokens 4096 16384 "${fused_args[@]}"
     fi
-    # The fused kernels as the comet:B policy in comet validate: one GPU (between GPUs validate refuses it).
-    for model in mixtral16k deepseek; do
+    # The fused kernels as the comet:B policy in comet validate on one GPU (FUSED_VALIDATE=0 skips).
+    for model in $( [[ ${FUSED_VALIDATE:-1} != 0 ]] && echo mixtral16k deepseek); do
       step "validate-fused-$model-1gpu" timeout -k 5 300 "$BUILD/comet" validate "scenarios/validate-$model-1gpu.yaml" \
         --partitions none,comet:8,comet:16 -o "$LOGS/validate-fused-$model-1gpu.json"
     done

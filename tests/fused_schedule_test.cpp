@@ -204,27 +204,42 @@ TEST(FusedDispatchSchedule, HandWorkedCase) {
 }
 
 // The combine sends every output row of every N tile once, back to the very (source, row) the
-// dispatch brought it from, after the tile holding it is done; units in (expert, band, N, M) order.
+// dispatch brought it from, after the tile holding it is done; units in (expert, band, N, M) order,
+// and with LOCAL_LAST the units made only of the local source's rows after all others (each part
+// in that order).
 TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
   std::mt19937_64 rng(2027);
-  for (int trial = 0; trial < 200; ++trial) {
+  int reordered = 0;  // LOCAL_LAST trials with both kinds of unit: the order is tested, not vacuous
+  for (int trial = 0; trial < 400; ++trial) {
     const DispatchRoute route = random_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4], n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
     const int band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
+    const CombineOrder order = (trial / 2) % 2 ? CombineOrder::LOCAL_LAST : CombineOrder::EXPERT;
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts << " experts, tile_m "
-                                      << tile_m << ", cluster_m " << cluster_m << ", band " << band_tiles);
+                                      << tile_m << ", cluster_m " << cluster_m << ", band " << band_tiles << ", local last "
+                                      << (order == CombineOrder::LOCAL_LAST));
     const FusedDispatchSchedule dispatch = make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m);
-    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band_tiles);
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band_tiles, order);
     ASSERT_EQ(s.expert_first_row, dispatch.expert_first_row);
     // Where the dispatch brought each expert-major row from.
     std::vector<std::pair<int, std::int64_t>> origin(static_cast<std::size_t>(s.total_rows()));
     for (const RowCopy& c : dispatch.copies)
       for (std::int64_t r = 0; r < c.rows; ++r) origin[static_cast<std::size_t>(c.dest_row + r)] = {c.source, c.source_row + r};
+    // Whether a unit's rows all came from the local source (by the dispatch's copies).
+    const auto local_only = [&](const GemmTile& t) {
+      const std::int64_t first = s.expert_first_row[t.expert] + static_cast<std::int64_t>(t.m) * tile_m;
+      const std::int64_t end = std::min(first + static_cast<std::int64_t>(cluster_m) * tile_m, s.expert_first_row[t.expert + 1]);
+      for (std::int64_t r = first; r < end; ++r)
+        if (origin[static_cast<std::size_t>(r)].first != route.local_source) return false;
+      return true;
+    };
     std::set<std::tuple<int, int, int>> units;
-    std::tuple<int, int, int, int> previous{-1, 0, 0, 0};
+    std::tuple<bool, std::tuple<int, int, int, int>> previous{false, {-1, 0, 0, 0}};
+    int local_units = 0;
     for (const GemmTile& t : s.tiles) {
       ASSERT_EQ(t.m % cluster_m, 0);
-      const auto key = band_order_key(t.expert, t.m, t.n, band_tiles, cluster_m);
+      local_units += local_only(t);
+      const auto key = std::make_tuple(order == CombineOrder::LOCAL_LAST && local_only(t), band_order_key(t.expert, t.m, t.n, band_tiles, cluster_m));
       EXPECT_LT(previous, key);
       previous = key;
       const int m_tiles = dispatch.expert_first_flag[t.expert + 1] - dispatch.expert_first_flag[t.expert];
@@ -250,7 +265,9 @@ TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
     }
     for (std::size_t i = 0; i < sent.size(); ++i) ASSERT_EQ(sent[i], 1) << "output row " << i / n_tiles << " N tile " << i % n_tiles;
     if (::testing::Test::HasFailure()) return;
+    reordered += order == CombineOrder::LOCAL_LAST && local_units > 0 && local_units < static_cast<int>(s.tiles.size());
   }
+  EXPECT_GT(reordered, 50);
 }
 
 TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {

@@ -315,8 +315,10 @@ struct CombineFixture {
   std::vector<std::unique_ptr<HostMapped>> host_destinations;
   bool transposed = false;  // weights stored W_e^T, [n, k]
 
-  CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_, int band_tiles = 0) : route(std::move(r)), k(k_), n(n_) {
-    schedule = kernels::FusedCombineGemm::schedule_for(route, n, band_tiles);
+  CombineFixture(kernels::DispatchRoute r, std::int64_t k_, std::int64_t n_, int band_tiles = 0,
+                 kernels::CombineOrder order = kernels::CombineOrder::EXPERT)
+      : route(std::move(r)), k(k_), n(n_) {
+    schedule = kernels::FusedCombineGemm::schedule_for(route, n, band_tiles, order);
     source_rows.assign(route.sources, 0);
     for (int e = 0; e < route.experts; ++e)
       for (int s = 0; s < route.sources; ++s) source_rows[s] += route.rows_of(e, s);
@@ -396,15 +398,18 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   using SendTasks = kernels::FusedCombineGemm::SendTasks;
+  using Order = kernels::CombineOrder;
   struct Case {
     int local;
     bool transposed;
     int band_tiles;
+    Order order;
   };
-  for (const Case& c : {Case{0, false, 0}, Case{3, false, 3}, Case{3, true, 0}}) {
+  for (const Case& c : {Case{0, false, 0, Order::EXPERT}, Case{3, false, 3, Order::EXPERT}, Case{3, true, 0, Order::EXPERT},
+                        Case{2, false, 0, Order::LOCAL_LAST}, Case{1, true, 3, Order::LOCAL_LAST}}) {
     SCOPED_TRACE(::testing::Message() << (c.transposed ? "weights stored transposed (backward)" : "weights stored [k, n]") << ", band "
-                                      << c.band_tiles);
-    CombineFixture f(ragged_route(rng, c.local), 264, 520, c.band_tiles);
+                                      << c.band_tiles << (c.order == Order::LOCAL_LAST ? ", local last" : ""));
+    CombineFixture f(ragged_route(rng, c.local), 264, 520, c.band_tiles, c.order);
     f.transposed = c.transposed;
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, c.transposed), cudaSuccess);

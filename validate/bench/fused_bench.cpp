@@ -235,13 +235,14 @@ std::string gemm_row(const Side& side, const SideTimes& t, const std::string& ex
 // another place in the round: the difference between the two is the noise, METHOD.md's "time the
 // same version twice").
 void band_rows(const std::string& side_name, const Side& side, const SideTimes& t, const std::vector<int>& bands, std::size_t first_extra,
-               std::vector<std::string>& out) {
+               std::vector<std::string>& out, const std::vector<std::pair<std::string, double>>& other_orders = {}) {
   const auto row = [&](const std::string& band, double time) {
     out.push_back(fmt::format("{:<9} {:<14} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>8.1f} {:>8.1f}", side_name, side.model, side.tokens, band,
                               time * 1e3, side.flops() / time * 1e-12, 100.0 * t.cublas / time, 100.0 * t.grouped / time));
   };
   for (std::size_t b = 0; b < bands.size(); ++b) row(std::to_string(bands[b]), b == 0 ? t.fused_gemm : t.extra[first_extra + b - 1]);
   row(std::to_string(bands[0]) + "*", t.extra[first_extra + bands.size() - 1]);
+  for (const auto& [label, time] : other_orders) row(label, time);
 }
 
 void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, const std::vector<TransferMode>& modes,
@@ -274,7 +275,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
-             "# (blk: a block, wrp: each warp of it) / the tile band; serial = best transfer + best GEMM; bound = max of the two;\n"
+             "# (blk: a block, wrp: each warp of it) / the tile band (L: combine units of this GPU's own rows last); serial = best\n"
+             "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
              transfer);
@@ -288,7 +290,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
 void print_band_table(const std::vector<std::string>& rows) {
   fmt::print("\n# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles, each band N column\n"
              "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's;\n"
-             "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round)\n");
+             "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round);\n"
+             "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others)\n");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
   for (const auto& row : rows) fmt::print("{}\n", row);
@@ -405,15 +408,25 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     kernels::FusedCombineGemm per_block;
     check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
+    // The first band in the local-last order (COMET's combine-side rescheduling), both send modes.
+    const kernels::FusedCombineSchedule local_last_schedule =
+        kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::LOCAL_LAST);
+    kernels::FusedCombineGemm local_last_block, local_last_warp;
+    for (kernels::FusedCombineGemm* kernel : {&local_last_block, &local_last_warp})
+      check_cuda(kernel->prepare(local_last_schedule, side.k, side.n, buffers), "prepare the fused combine, local last");
+    local_last_warp.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
     extra.push_back([&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, again"); });
+    extra.push_back([&] { check_cuda(local_last_block.run(0, stream), "fused GEMM, local last"); });
     const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
       return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
                           [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
     };
     std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
     for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
+    modes.push_back(mode(fmt::format("blk/{}L", band), local_last_block));
+    modes.push_back(mode(fmt::format("wrp/{}L", band), local_last_warp));
     const SideTimes t = time_side(
         side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
         [&] {
@@ -427,9 +440,11 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
           for (std::size_t b = 0; b < fused.size(); ++b)
             throw_if_gave_up(*fused[b], fmt::format("fused combine, band {}, sends per warp", bands[b]));
           throw_if_gave_up(per_block, "fused combine, sends per block");
+          throw_if_gave_up(local_last_block, "fused combine, local last, sends per block");
+          throw_if_gave_up(local_last_warp, "fused combine, local last, sends per warp");
         });
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
-    band_rows("combine", side, t, bands, 0, c.band_table);
+    band_rows("combine", side, t, bands, 0, c.band_table, {{fmt::format("{}L", band), t.extra.back()}});
     overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);
     report_progress("combine", c.combine_gemm, c.combine_overlap, c.o.blocks.size() * modes.size());
 }
