@@ -15,18 +15,28 @@
 
 namespace comet {
 
-SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies, const ExpertPlacement* placement) {
+namespace {
+
+// The Plan of `policies` and its Timeline on the setup's engine.
+std::pair<BuiltPlan, Timeline> build_and_run(const SimulationSetup& s, const PolicyTriple& policies, const ExpertPlacement* placement) {
   PlanRequest request{s.scenario, s.topology, s.costs, s.cost_model, policies.placement,
                       policies.partition, policies.a2a, s.layers, s.steps};
   request.routing = s.routing;
   request.made_placement = placement;
   BuiltPlan built = build_plan(request);
+  Timeline timeline = s.engine == "analytical" && built.analytical_run ? std::move(*built.analytical_run)
+                                                                       : make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
+  return {std::move(built), std::move(timeline)};
+}
+
+}  // namespace
+
+SimulationResult simulate(const SimulationSetup& s, const PolicyTriple& policies, const ExpertPlacement* placement) {
+  auto [built, timeline] = build_and_run(s, policies, placement);
   SimulationResult result;
   result.policies = policies;
   result.partition_choice = built.partition_choices.empty() ? "" : built.partition_choices.front();
-  result.timeline = s.engine == "analytical" && built.analytical_run
-                        ? std::move(*built.analytical_run)
-                        : make_executor(s.engine)->run(built.plan, *s.topology, *s.cost_model);
+  result.timeline = std::move(timeline);
   result.metrics = compute_metrics(built.plan, result.timeline, *s.topology, *s.costs);
   result.rows = phase_rows(result.timeline, result.metrics, s.scenario->expert_parallel);
   result.plan = std::make_shared<const Plan>(std::move(built.plan));
@@ -127,9 +137,15 @@ ResultWithBaseline simulate_with_baseline(const SimulationSetup& given, const Po
     return {std::move(result), layer_time_s};
   }
   // Hexadecimal floating point: the parent reads back exactly the double the child computed.
-  // In its own process group with a parent-death signal: it never outlives this process.
+  // In its own process group with a parent-death signal: it never outlives this process. The
+  // child computes the layer time only (no critical path or other metrics): it shares the two
+  // cores with the parent's Plan and footprints.
   const RunningChild child = spawn_child_process(
-      [&] { return fmt::format("{:a}", simulate(setup, baseline).metrics.layer_time_s); }, /*own_process_group=*/true);
+      [&] {
+        const auto [built, timeline] = build_and_run(setup, baseline, nullptr);
+        return fmt::format("{:a}", layer_time_s(built.plan, timeline));
+      },
+      /*own_process_group=*/true);
   ResultWithBaseline out;
   try {
     out.result = simulate(setup, policies);

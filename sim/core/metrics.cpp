@@ -28,10 +28,14 @@ double union_length(std::vector<std::pair<double, double>> intervals) {
   return total;
 }
 
+double layer_time_s(const Plan& plan, const Timeline& t) {
+  return t.makespan_s() / std::max(1, plan.header().layers * plan.header().steps);
+}
+
 Metrics compute_metrics(const Plan& plan, const Timeline& t, const Topology& topology, const PathCosts& costs) {
   Metrics m;
   m.makespan_s = t.makespan_s();
-  m.layer_time_s = m.makespan_s / std::max(1, plan.header().layers * plan.header().steps);
+  m.layer_time_s = layer_time_s(plan, t);
   m.critical_path = critical_path(plan, t);
   m.critical_gpu = m.critical_path.gpu;
   const int group = m.critical_gpu / plan.header().expert_parallel;

@@ -52,6 +52,10 @@ struct Metrics {
   CriticalPath critical_path;
 };
 
+/// Metrics::layer_time_s on its own: the makespan over the Plan's layers x steps (what a baseline
+/// run needs, without the critical path and the rest of compute_metrics).
+double layer_time_s(const Plan& plan, const Timeline& t);
+
 /// One row of the per-layer-direction table: the critical path's time in the layer direction
 /// (span = its compute + all-to-all + imbalance), and the critical GPU's busy compute and its
 /// group's busy communication there; exposed = span - compute - imbalance, at least 0.
