@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <map>
 #include <random>
+#include <set>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -255,6 +257,51 @@ TEST(GroupRoutes, EveryPairIsTheWalkedRouteAndEachGroupIsBuiltOnce) {
   EXPECT_THROW(t.group_routes(3, 0), std::invalid_argument);   // 8 GPUs are not groups of 3
   EXPECT_THROW(t.group_routes(2, 4), std::invalid_argument);   // groups 0..3
   EXPECT_THROW(t.group_routes(0, 0), std::invalid_argument);
+}
+
+// Twin links (GroupRoutes::distinct_links): each (twin, representative) is crossed by exactly the
+// same pairs of the group; the distinct route is the route less its twins, in route order; no two
+// distinct links of a group are crossed by the same pairs on these topologies; the route latency is
+// its links' added in route order.
+TEST(GroupRoutes, TwinsCarryTheSamePairsAndTheDistinctRoutesKeepOneOfEach) {
+  for (const char* name : {"fat-tree-1024", "dgx-h100", "tree-1024", "rail-1024"}) {
+    const Topology t = shipped_topology(name);
+    const int size = std::min(t.num_gpus(), 64);
+    for (int group : {0, t.num_gpus() / size - 1}) {
+      SCOPED_TRACE(::testing::Message() << name << ", group " << group);
+      const GroupRoutes& routes = t.group_routes(size, group);
+      std::map<int, std::vector<int>> pairs_of;  // link -> the pairs crossing it, in pair order
+      std::set<int> twins;
+      for (const auto& [twin, rep] : routes.twins()) {
+        EXPECT_LT(rep, twin);
+        EXPECT_TRUE(twins.insert(twin).second);
+      }
+      for (int src = group * size, pair = 0; src < (group + 1) * size; ++src)
+        for (int dst = group * size; dst < (group + 1) * size; ++dst, ++pair) {
+          const std::vector<int> route = t.route(src, dst);
+          std::vector<int> expected;
+          double latency = 0.0;
+          for (int link : route) {
+            pairs_of[link].push_back(pair);
+            if (!twins.contains(link)) expected.push_back(link);
+            latency += t.link(link).latency_s;
+          }
+          const std::span<const int> distinct = routes.distinct_links(src, dst);
+          ASSERT_EQ(std::vector<int>(distinct.begin(), distinct.end()), expected) << src << "->" << dst;
+          ASSERT_EQ(routes.latency_s(src, dst), latency) << src << "->" << dst;
+        }
+      for (const auto& [twin, rep] : routes.twins()) EXPECT_EQ(pairs_of[twin], pairs_of[rep]) << "link " << twin << " and " << rep;
+      std::map<std::vector<int>, int> distinct_sets;
+      for (const auto& [link, pairs] : pairs_of) {
+        if (twins.contains(link)) continue;
+        const auto [alike, inserted] = distinct_sets.emplace(pairs, link);
+        EXPECT_TRUE(inserted) << "links " << link << " and " << alike->second << " are twins";
+      }
+      if (std::string(name) == "fat-tree-1024") {
+        EXPECT_FALSE(routes.twins().empty());  // a NIC per GPU: its two links
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 namespace comet {
@@ -21,17 +22,40 @@ class GroupRoutes {
   /// The directed links from `src` to `dst`, in order (none when src == dst). Both must be in the
   /// group (checked by the caller: this is the simulator's innermost loop).
   std::span<const int> links(int src, int dst) const {
-    const std::size_t i = static_cast<std::size_t>(src - first_) * static_cast<std::size_t>(size_) +
-                          static_cast<std::size_t>(dst - first_);
+    const std::size_t i = pair(src, dst);
     return {links_.data() + start_[i], start_[i + 1] - start_[i]};
   }
+  /// The same route less its twin links. Links are twins when exactly the same pairs of this group
+  /// cross them (a GPU's link to its NIC and the NIC's link to its leaf, when the NIC serves one
+  /// GPU): whatever a group's all-to-all moves, they carry the same bytes in the same order, so one
+  /// of them, the representative (the lowest id), stands for all (twins()).
+  std::span<const int> distinct_links(int src, int dst) const {
+    const std::size_t i = pair(src, dst);
+    return {distinct_.data() + distinct_start_[i], distinct_start_[i + 1] - distinct_start_[i]};
+  }
+  /// The route's latency, seconds: its links' latencies added in route order.
+  double latency_s(int src, int dst) const { return latency_s_[pair(src, dst)]; }
+  /// (twin, representative) for every link that distinct_links() leaves out.
+  const std::vector<std::pair<int, int>>& twins() const { return twins_; }
   bool contains(int gpu) const { return gpu >= first_ && gpu < first_ + size_; }
 
  private:
+  std::size_t pair(int src, int dst) const {
+    return static_cast<std::size_t>(src - first_) * static_cast<std::size_t>(size_) + static_cast<std::size_t>(dst - first_);
+  }
+  struct LinkPairs {
+    std::vector<std::uint32_t> count, first, last;  // per link: pairs crossing it, the first and the last
+  };
+  void find_twins(const LinkPairs& crossing);
+
   int first_;
   int size_;
   std::vector<int> links_;             // every route, (src, dst) in row-major order
   std::vector<std::uint32_t> start_;  // pair i's links: [start_[i], start_[i + 1])
+  std::vector<int> distinct_;          // every route less its twins
+  std::vector<std::uint32_t> distinct_start_;
+  std::vector<double> latency_s_;      // per pair
+  std::vector<std::pair<int, int>> twins_;
 };
 
 /// Topology's cache of GroupRoutes, per group size and group, each built on first use (by

@@ -55,9 +55,10 @@ std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
   return order;
 }
 
-// A transfer's links in the op's direction (a reversed op moves each transfer from dst to src).
+// A transfer's links in the op's direction (a reversed op moves each transfer from dst to src),
+// less their twins (GroupRoutes::distinct_links: twins carry what their representative carries).
 [[gnu::always_inline]] inline std::span<const int> links_of(const GroupRoutes& routes, const Transfer& t, bool reversed) {
-  return reversed ? routes.links(t.dst, t.src) : routes.links(t.src, t.dst);
+  return reversed ? routes.distinct_links(t.dst, t.src) : routes.distinct_links(t.src, t.dst);
 }
 
 }  // namespace
@@ -89,8 +90,6 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
 
 void A2aFootprints::compute_all() {
   computed_all_ = true;
-  latency_s_.resize(static_cast<std::size_t>(topology_.num_directed_links()));
-  for (int id = 0; id < topology_.num_directed_links(); ++id) latency_s_[id] = topology_.link(id).latency_s;
   if (model_) {
     effective_Bps_.resize(static_cast<std::size_t>(topology_.num_directed_links()));
     for (int id = 0; id < topology_.num_directed_links(); ++id) effective_Bps_[id] = model_->effective_Bps(topology_.link(id));
@@ -156,20 +155,18 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
       __builtin_prefetch(links_of(routes, matrix.transfers[t + ROUTE_AHEAD], true).data());
     const Transfer& transfer = matrix.transfers[t];
     const std::span<const int> route = links_of(routes, transfer, op.reversed);
-    double latency = 0.0;
-    for (int link : route) {
-      bytes_on_link[link] += transfer.bytes;
-      latency += latency_s_[link];
-    }
+    for (int link : route) bytes_on_link[link] += transfer.bytes;
     if (parts) {
       worker.route[t] = route;
       for (int link : route) worker.transfers_on_link[static_cast<std::size_t>(link)] += 1.0;
     }
-    footprint.latency_s = std::max(footprint.latency_s, latency);
+    footprint.latency_s = std::max(footprint.latency_s, op.reversed ? routes.latency_s(transfer.dst, transfer.src)
+                                                                    : routes.latency_s(transfer.src, transfer.dst));
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
     ++messages[static_cast<std::size_t>(transfer.src)];
     ++messages[static_cast<std::size_t>(transfer.dst)];
   }
+  for (const auto& [twin, rep] : routes.twins()) bytes_on_link[twin] = bytes_on_link[rep];  // same transfers, same order
   for (int id = 0; id < topology_.num_directed_links(); ++id)
     if (bytes_on_link[id] > 0.0) footprint.loads.push_back({id, bytes_on_link[id], bytes_on_link[id]});
   for (int gpu = 0; gpu < topology_.num_gpus(); ++gpu) {
@@ -197,6 +194,13 @@ A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
     if (worker.order_matrix != op.matrix) {
       worker.order = indices_by_bytes(matrix);
       worker.order_matrix = op.matrix;
+    }
+    if (worker.parts_routes != &routes) {
+      // A representative's time on its links is its bytes over the slowest of its twins' rates.
+      worker.parts_Bps = effective_Bps_;
+      for (const auto& [twin, rep] : routes.twins())
+        worker.parts_Bps[static_cast<std::size_t>(rep)] = std::min(worker.parts_Bps[static_cast<std::size_t>(rep)], effective_Bps_[twin]);
+      worker.parts_routes = &routes;
     }
     fill_parts(matrix, worker, footprint);
   }
@@ -303,7 +307,7 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, Worker& worker, A2a
     double end = 0.0;
     for (int id : route[order[k]]) {
       LinkSweep& link = sweep[id];
-      end = std::max(end, (link.smaller + tr.bytes * link.left) / effective_Bps_[id]);
+      end = std::max(end, (link.smaller + tr.bytes * link.left) / worker.parts_Bps[static_cast<std::size_t>(id)]);
       link.smaller += tr.bytes;
       link.left -= 1.0;
     }

@@ -136,6 +136,10 @@ class A2aFootprints {
     // many transfers cross each link.
     std::vector<std::span<const int>> route;
     std::vector<double> transfers_on_link;
+    // Per link, the rate fill_parts divides by: the effective rate, and for a representative the
+    // slowest of its twins' (GroupRoutes::distinct_links) in the group of `parts_routes`.
+    const GroupRoutes* parts_routes = nullptr;
+    std::vector<double> parts_Bps;
     std::map<std::pair<std::int32_t, std::int32_t>, std::vector<int>> flow_routes;  // pacing's routes
     PacingProfiles pacing;  // simulated by this worker (its groups' exchanges)
   };
@@ -165,7 +169,6 @@ class A2aFootprints {
   PacingProfiles pacing_;  // the workers' profiles, merged after compute_all()
   std::map<std::pair<std::int32_t, bool>, A2aFootprint> cache_;
   std::vector<double> effective_Bps_;  // per link, with a cost model
-  std::vector<double> latency_s_;      // per link
   bool computed_all_ = false;
 };
 
