@@ -227,9 +227,9 @@ TEST(FatTree, TenThousandGpuClusterCounts) {
   EXPECT_DOUBLE_EQ(bisection_bandwidth_Bps(t), 5120 * 50e9);  // non-blocking: half the NICs
 }
 
-// The cached routes of every group are the routes Topology::route walks, pair by pair; one
-// table per (group size, group), built once whichever thread asks first.
-TEST(GroupRoutes, EveryPairIsTheWalkedRouteAndEachGroupIsBuiltOnce) {
+// One table per (group size, group), built once whichever thread asks first (its routes:
+// GroupRoutes.TwinsCarryTheSamePairsAndTheDistinctRoutesKeepOneOfEach).
+TEST(GroupRoutes, EachGroupIsBuiltOnce) {
   for (const char* name : {"dgx-h100", "tree-1024", "rail-1024"}) {
     const Topology t = shipped_topology(name);
     const int size = std::min(t.num_gpus(), 64);
@@ -237,11 +237,6 @@ TEST(GroupRoutes, EveryPairIsTheWalkedRouteAndEachGroupIsBuiltOnce) {
     for (int group : {0, last}) {
       const GroupRoutes& routes = t.group_routes(size, group);
       EXPECT_EQ(&routes, &t.group_routes(size, group)) << name;
-      for (int src = group * size; src < (group + 1) * size; ++src)
-        for (int dst = group * size; dst < (group + 1) * size; ++dst) {
-          const std::span<const int> links = routes.links(src, dst);
-          ASSERT_EQ(std::vector<int>(links.begin(), links.end()), t.route(src, dst)) << name << " " << src << "->" << dst;
-        }
       EXPECT_FALSE(routes.contains(group * size - 1));
       EXPECT_FALSE(routes.contains((group + 1) * size));
     }
@@ -259,8 +254,9 @@ TEST(GroupRoutes, EveryPairIsTheWalkedRouteAndEachGroupIsBuiltOnce) {
   EXPECT_THROW(t.group_routes(0, 0), std::invalid_argument);
 }
 
-// Twin links (GroupRoutes::distinct_links): each (twin, representative) is crossed by exactly the
-// same pairs of the group; the distinct route is the route less its twins, in route order; no two
+// The cached routes of every group are the routes Topology::route walks, pair by pair, less their
+// twin links: each (twin, representative) is crossed by exactly the same pairs of the group; the
+// distinct route is the route less its twins, in route order; no two
 // distinct links of a group are crossed by the same pairs on these topologies; the route latency is
 // its links' added in route order.
 TEST(GroupRoutes, TwinsCarryTheSamePairsAndTheDistinctRoutesKeepOneOfEach) {

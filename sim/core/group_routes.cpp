@@ -21,37 +21,39 @@ GroupRoutes::GroupRoutes(const Topology& topology, int first_gpu, int size) : fi
   const auto links = static_cast<std::size_t>(topology.num_directed_links());
   std::vector<double> link_latency_s(links);
   for (std::size_t id = 0; id < links; ++id) link_latency_s[id] = topology.link(static_cast<int>(id)).latency_s;
-  start_.reserve(pairs + 1);
-  start_.push_back(0);
-  links_.reserve(pairs * 6);  // a route between nodes is about six links
+  // Every route, pair by pair (kept only while the twins are found: the footprints walk the distinct ones).
+  std::vector<int> route_links;
+  std::vector<std::uint32_t> start;
+  start.reserve(pairs + 1);
+  start.push_back(0);
+  route_links.reserve(pairs * 6);  // a route between nodes is about six links
   latency_s_.reserve(pairs);
   // Per link: how many pairs cross it, the first and the last (for find_twins).
   LinkPairs crossing{std::vector<std::uint32_t>(links, 0), std::vector<std::uint32_t>(links, 0), std::vector<std::uint32_t>(links, 0)};
   for (int src = first_gpu; src < first_gpu + size; ++src)
     for (int dst = first_gpu; dst < first_gpu + size; ++dst) {
-      const std::size_t begin = links_.size();
-      topology.append_route(src, dst, links_);
-      if (links_.size() > std::numeric_limits<std::uint32_t>::max())
+      const std::size_t begin = route_links.size();
+      topology.append_route(src, dst, route_links);
+      if (route_links.size() > std::numeric_limits<std::uint32_t>::max())
         throw std::length_error(fmt::format("GroupRoutes: the routes of a {}-GPU group exceed 2^32 links", size));
-      const auto pair = static_cast<std::uint32_t>(start_.size() - 1);
+      const auto pair = static_cast<std::uint32_t>(start.size() - 1);
       double latency = 0.0;
-      for (std::size_t k = begin; k < links_.size(); ++k) {
-        const auto link = static_cast<std::size_t>(links_[k]);
+      for (std::size_t k = begin; k < route_links.size(); ++k) {
+        const auto link = static_cast<std::size_t>(route_links[k]);
         latency += link_latency_s[link];
         if (crossing.count[link]++ == 0) crossing.first[link] = pair;
         crossing.last[link] = pair;
       }
       latency_s_.push_back(latency);
-      start_.push_back(static_cast<std::uint32_t>(links_.size()));
+      start.push_back(static_cast<std::uint32_t>(route_links.size()));
     }
-  links_.shrink_to_fit();
-  find_twins(crossing);
+  keep_distinct(route_links, start, crossing);
 }
 
-void GroupRoutes::find_twins(const LinkPairs& crossing) {
+void GroupRoutes::keep_distinct(const std::vector<int>& route_links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing) {
   // A link alike to a lower one in its count, first and last pair is a candidate twin of the
   // lowest such link, confirmed below.
-  const std::size_t pairs = start_.size() - 1, links = crossing.count.size();
+  const std::size_t pairs = start.size() - 1, links = crossing.count.size();
   const auto summary = [&](int link) {
     const auto l = static_cast<std::size_t>(link);
     return std::make_tuple(crossing.count[l], crossing.first[l], crossing.last[l]);
@@ -70,8 +72,9 @@ void GroupRoutes::find_twins(const LinkPairs& crossing) {
     any = true;
   }
   if (!any) {  // no twins: the distinct routes are the routes
-    distinct_ = links_;
-    distinct_start_ = start_;
+    distinct_ = route_links;
+    distinct_start_ = start;
+    distinct_.shrink_to_fit();
     return;
   }
   // Confirmed exactly: a candidate crossed by as many pairs as its representative is its twin when
@@ -79,8 +82,8 @@ void GroupRoutes::find_twins(const LinkPairs& crossing) {
   std::vector<char> twin(links, 0);
   for (std::size_t l = 0; l < links; ++l) twin[l] = rep_of[l] >= 0;
   for (std::size_t i = 0; i < pairs; ++i) {
-    const int* route = links_.data() + start_[i];
-    const int* route_end = links_.data() + start_[i + 1];
+    const int* route = route_links.data() + start[i];
+    const int* route_end = route_links.data() + start[i + 1];
     for (const int* link = route; link != route_end; ++link)
       if (const int rep = rep_of[static_cast<std::size_t>(*link)]; rep >= 0 && std::find(route, route_end, rep) == route_end)
         twin[static_cast<std::size_t>(*link)] = 0;
@@ -89,12 +92,13 @@ void GroupRoutes::find_twins(const LinkPairs& crossing) {
     if (twin[link]) twins_.emplace_back(static_cast<int>(link), rep_of[link]);
   distinct_start_.reserve(pairs + 1);
   distinct_start_.push_back(0);
-  distinct_.reserve(links_.size());
+  distinct_.reserve(route_links.size());
   for (std::size_t i = 0; i < pairs; ++i) {
-    for (std::uint32_t k = start_[i]; k < start_[i + 1]; ++k)
-      if (!twin[static_cast<std::size_t>(links_[k])]) distinct_.push_back(links_[k]);
+    for (std::uint32_t k = start[i]; k < start[i + 1]; ++k)
+      if (!twin[static_cast<std::size_t>(route_links[k])]) distinct_.push_back(route_links[k]);
     distinct_start_.push_back(static_cast<std::uint32_t>(distinct_.size()));
   }
+  distinct_.shrink_to_fit();
 }
 
 struct GroupRouteCache::Sized {

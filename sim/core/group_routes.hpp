@@ -19,16 +19,12 @@ class GroupRoutes {
   /// Walks the route of every ordered pair of GPUs in [first_gpu, first_gpu + size).
   GroupRoutes(const Topology& topology, int first_gpu, int size);
 
-  /// The directed links from `src` to `dst`, in order (none when src == dst). Both must be in the
-  /// group (checked by the caller: this is the simulator's innermost loop).
-  std::span<const int> links(int src, int dst) const {
-    const std::size_t i = pair(src, dst);
-    return {links_.data() + start_[i], start_[i + 1] - start_[i]};
-  }
-  /// The same route less its twin links. Links are twins when exactly the same pairs of this group
-  /// cross them (a GPU's link to its NIC and the NIC's link to its leaf, when the NIC serves one
-  /// GPU): whatever a group's all-to-all moves, they carry the same bytes in the same order, so one
-  /// of them, the representative (the lowest id), stands for all (twins()).
+  /// The directed links from `src` to `dst`, in route order (none when src == dst), less the twin
+  /// links. Links are twins when exactly the same pairs of this group cross them (a GPU's link to
+  /// its NIC and the NIC's link to its leaf, when the NIC serves one GPU): whatever a group's
+  /// all-to-all moves, they carry the same bytes in the same order, so one of them, the
+  /// representative (the lowest id), stands for all (twins()). Both GPUs must be in the group
+  /// (checked by the caller: this is the simulator's innermost loop).
   std::span<const int> distinct_links(int src, int dst) const {
     const std::size_t i = pair(src, dst);
     return {distinct_.data() + distinct_start_[i], distinct_start_[i + 1] - distinct_start_[i]};
@@ -46,14 +42,13 @@ class GroupRoutes {
   struct LinkPairs {
     std::vector<std::uint32_t> count, first, last;  // per link: pairs crossing it, the first and the last
   };
-  void find_twins(const LinkPairs& crossing);
+  /// Keeps the routes less their twins (`links`, `start`: every route, pair by pair).
+  void keep_distinct(const std::vector<int>& links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing);
 
   int first_;
   int size_;
-  std::vector<int> links_;             // every route, (src, dst) in row-major order
-  std::vector<std::uint32_t> start_;  // pair i's links: [start_[i], start_[i + 1])
-  std::vector<int> distinct_;          // every route less its twins
-  std::vector<std::uint32_t> distinct_start_;
+  std::vector<int> distinct_;                  // every route less its twins, (src, dst) in row-major order
+  std::vector<std::uint32_t> distinct_start_;  // pair i's links: [distinct_start_[i], distinct_start_[i + 1])
   std::vector<double> latency_s_;      // per pair
   std::vector<std::pair<int, int>> twins_;
 };
