@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <utility>
 #include <stdexcept>
 
 #include "topology.hpp"
@@ -28,7 +29,7 @@ GroupRoutes::GroupRoutes(const Topology& topology, int first_gpu, int size) : fi
   start.push_back(0);
   route_links.reserve(pairs * 6);  // a route between nodes is about six links
   latency_s_.reserve(pairs);
-  // Per link: how many pairs cross it, the first and the last (for find_twins).
+  // Per link: how many pairs cross it, the first and the last (for keep_distinct).
   LinkPairs crossing{std::vector<std::uint32_t>(links, 0), std::vector<std::uint32_t>(links, 0), std::vector<std::uint32_t>(links, 0)};
   for (int src = first_gpu; src < first_gpu + size; ++src)
     for (int dst = first_gpu; dst < first_gpu + size; ++dst) {
@@ -47,10 +48,10 @@ GroupRoutes::GroupRoutes(const Topology& topology, int first_gpu, int size) : fi
       latency_s_.push_back(latency);
       start.push_back(static_cast<std::uint32_t>(route_links.size()));
     }
-  keep_distinct(route_links, start, crossing);
+  keep_distinct(std::move(route_links), start, crossing);
 }
 
-void GroupRoutes::keep_distinct(const std::vector<int>& route_links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing) {
+void GroupRoutes::keep_distinct(std::vector<int> route_links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing) {
   // A link alike to a lower one in its count, first and last pair is a candidate twin of the
   // lowest such link, confirmed below.
   const std::size_t pairs = start.size() - 1, links = crossing.count.size();
@@ -72,7 +73,7 @@ void GroupRoutes::keep_distinct(const std::vector<int>& route_links, const std::
     any = true;
   }
   if (!any) {  // no twins: the distinct routes are the routes
-    distinct_ = route_links;
+    distinct_ = std::move(route_links);
     distinct_start_ = start;
     distinct_.shrink_to_fit();
     return;

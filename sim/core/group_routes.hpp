@@ -43,7 +43,7 @@ class GroupRoutes {
     std::vector<std::uint32_t> count, first, last;  // per link: pairs crossing it, the first and the last
   };
   /// Keeps the routes less their twins (`links`, `start`: every route, pair by pair).
-  void keep_distinct(const std::vector<int>& links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing);
+  void keep_distinct(std::vector<int> links, const std::vector<std::uint32_t>& start, const LinkPairs& crossing);
 
   int first_;
   int size_;
