@@ -6,7 +6,7 @@
 #include "executor.hpp"
 #include "input_error.hpp"
 #ifdef COMET_HAVE_SIMGRID
-#include "simgrid_engines.hpp"
+#include "simgrid_engine_loader.hpp"
 #endif
 
 namespace comet {
@@ -22,9 +22,7 @@ std::vector<std::string> available_engines() {
 std::unique_ptr<Executor> make_executor(const std::string& name) {
   if (name == "analytical") return std::make_unique<AnalyticalEngine>();
 #ifdef COMET_HAVE_SIMGRID
-  if (name == "phase") return make_phase_engine();
-  if (name == "flow") return make_flow_engine();
-  if (name == "packet") return make_packet_engine();
+  if (name == "phase" || name == "flow" || name == "packet") return load_simgrid_engine(name);
 #else
   if (name == "phase" || name == "flow" || name == "packet")
     throw InputError({"<command line>", 0, 0}, "--engine", name,
