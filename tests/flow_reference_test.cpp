@@ -2,6 +2,7 @@
 // right"): an event-driven max-min fair simulation of every GPU pair of an all-to-all, written
 // here independently of the engines (its own progressive filling over the topology's routes),
 // against the flow engine run without coalescing, on small ragged all-to-alls.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -423,6 +424,67 @@ TEST(FlowReference, ChunksShareAPacingProfileOnlyWhenTheirTrafficHasTheSameShape
   }
   EXPECT_NEAR(alone_s(same_shape, topology, model), 0.5 * alone_s(first, topology, model), 1e-12);
   EXPECT_LT(inside_a_node.stretch, 1.001) << "a chunk inside one node shared the skewed chunk's profile";
+}
+
+// The chunks of an exchange that move bytes between the same pairs have their footprints computed
+// in one walk of their routes (A2aFootprints::compute, up to MAX_BATCH at a time): each must be
+// what it is alone, to the bit, in both directions, and its loads the bytes a plain walk of
+// Topology::route puts on each link. Thirteen chunks over the same pairs but the fourth (batches
+// of 3, 1, 8 and 1 in each direction, the last forward batch alike the first reversed one); a
+// paced tree among the networks (there chunks share pacing profiles, so only what does not depend
+// on the other chunks is compared).
+TEST(FlowReference, FootprintsOfChunksWalkedTogetherEqualEachAlone) {
+  const CostModel model = reference_model();
+  for (const Case& c : reference_cases()) {
+    const Topology topology = testing::topology_from_yaml(c.yaml);
+    const bool paced = pacing_applies(topology);
+    Plan plan(PlanHeader{c.gpus, c.gpus, 1, 1, 1, 1, "test", "test", "test"});
+    std::vector<Op> ops;
+    const std::vector<Transfer> pairs = ragged_transfers(c.gpus, 1e6, 7), other_pairs = ragged_transfers(c.gpus, 1e6, 8);
+    for (int chunk = 0; chunk < 13; ++chunk) {
+      std::vector<Transfer> transfers = chunk == 3 ? other_pairs : pairs;
+      std::mt19937 rng(static_cast<unsigned>(chunk));
+      for (Transfer& t : transfers) t.bytes = std::round(t.bytes * (0.5 + static_cast<double>(rng() % 100) / 100.0)) + 1.0;
+      const std::int32_t matrix = plan.add_matrix({transfers});
+      for (const bool reversed : {false, true}) {
+        Op op;
+        op.kind = OpKind::ALL_TO_ALL;
+        op.matrix = matrix;
+        op.reversed = reversed;
+        op.tags.chunk = chunk;
+        op.id = plan.add(op, {});
+        ops.push_back(op);
+      }
+    }
+    A2aFootprints together(plan, topology, &model);
+    for (const Op& op : ops) {
+      const std::string where = fmt::format("{}, chunk {}, {}", c.name, op.tags.chunk, op.reversed ? "reversed" : "forward");
+      const std::vector<Transfer>& transfers = plan.matrices()[op.matrix].transfers;
+      Plan single = single_all_to_all(c.gpus, transfers);
+      Op alone_op = single.ops().front();
+      alone_op.reversed = op.reversed;
+      A2aFootprints alone(single, topology, &model);
+      const A2aFootprint& a = together.of(op);
+      const A2aFootprint& b = alone.of(alone_op);
+      std::vector<double> walked(static_cast<std::size_t>(topology.num_directed_links()), 0.0);
+      for (const Transfer& t : transfers)
+        for (int link : op.reversed ? topology.route(t.dst, t.src) : topology.route(t.src, t.dst)) walked[link] += t.bytes;
+      std::size_t nonzero = 0;
+      for (double bytes : walked) nonzero += bytes > 0.0 ? 1 : 0;
+      ASSERT_EQ(a.loads.size(), nonzero) << where;
+      for (const LinkLoad& load : a.loads) EXPECT_EQ(load.bytes, walked[load.link]) << where << ", link " << load.link;
+      EXPECT_EQ(a.latency_s, b.latency_s) << where;
+      EXPECT_EQ(a.max_messages, b.max_messages) << where;
+      EXPECT_EQ(a.gpus, b.gpus) << where;
+      if (paced) continue;
+      ASSERT_EQ(a.parts.size(), b.parts.size()) << where;
+      for (std::size_t i = 0; i < a.parts.size(); ++i) {
+        EXPECT_EQ(a.parts[i].gpu, b.parts[i].gpu) << where;
+        EXPECT_EQ(a.parts[i].fraction, b.parts[i].fraction) << where << ", GPU " << a.parts[i].gpu;
+      }
+      for (std::size_t i = 0; i < a.loads.size(); ++i) EXPECT_EQ(a.loads[i].demand_bytes, b.loads[i].demand_bytes) << where;
+    }
+  }
 }
 
 }  // namespace

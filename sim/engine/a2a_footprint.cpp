@@ -55,6 +55,13 @@ std::vector<std::int32_t> indices_by_bytes(const TransferMatrix& matrix) {
   return order;
 }
 
+// Whether two matrices move bytes between the same pairs, in the same order (their transfers
+// are sorted by pair): the chunks of one exchange mostly do.
+bool same_pairs(const TransferMatrix& a, const TransferMatrix& b) {
+  return std::equal(a.transfers.begin(), a.transfers.end(), b.transfers.begin(), b.transfers.end(),
+                    [](const Transfer& x, const Transfer& y) { return x.src == y.src && x.dst == y.dst; });
+}
+
 // A transfer's links in the op's direction (a reversed op moves each transfer from dst to src),
 // less their twins (GroupRoutes::distinct_links: twins carry what their representative carries).
 [[gnu::always_inline]] inline std::span<const int> links_of(const GroupRoutes& routes, const Transfer& t, bool reversed) {
@@ -85,7 +92,7 @@ const A2aFootprint& A2aFootprints::of(const Op& op) {
   const auto key = std::make_pair(op.matrix, op.reversed);
   if (auto found = cache_.find(key); found != cache_.end()) return found->second;
   Worker worker;
-  return cache_.emplace(key, compute(op, worker)).first->second;
+  return cache_.emplace(key, std::move(compute({&op}, worker).front())).first->second;
 }
 
 void A2aFootprints::compute_all() {
@@ -111,8 +118,32 @@ void A2aFootprints::compute_all() {
   for (int t = 0; t <= threads; ++t)
     bounds.push_back(t == threads ? ops.size() : group_starts[group_starts.size() * static_cast<std::size_t>(t) / threads]);
   std::vector<Worker> workers(static_cast<std::size_t>(threads));
+  for (int t = 0; t < threads; ++t) results[t].resize(bounds[t + 1] - bounds[t]);
   auto work = [&](int t) {
-    for (std::size_t i = bounds[t]; i < bounds[t + 1]; ++i) results[t].push_back(compute(*ops[i], workers[t]));
+    std::vector<std::size_t> batch;  // indices into ops
+    auto run_batch = [&] {
+      std::vector<const Op*> batch_ops;
+      for (std::size_t i : batch) batch_ops.push_back(ops[i]);
+      std::vector<A2aFootprint> footprints = compute(batch_ops, workers[t]);
+      for (std::size_t b = 0; b < batch.size(); ++b) results[t][batch[b] - bounds[t]] = std::move(footprints[b]);
+      batch.clear();
+    };
+    for (std::size_t first = bounds[t]; first < bounds[t + 1];) {  // one group at a time
+      std::size_t last = first;
+      while (last < bounds[t + 1] && ops[last]->group == ops[first]->group) ++last;
+      workers[t].orders.clear();  // sorted transfers are kept for one group's matrices
+      for (const bool reversed : {false, true}) {
+        for (std::size_t i = first; i < last; ++i) {
+          if (ops[i]->reversed != reversed) continue;
+          if (!batch.empty() && (batch.size() == MAX_BATCH || !same_pairs(plan_.matrices()[ops[batch.front()]->matrix],
+                                                                          plan_.matrices()[ops[i]->matrix])))
+            run_batch();
+          batch.push_back(i);
+        }
+        if (!batch.empty()) run_batch();
+      }
+      first = last;
+    }
   };
   std::vector<std::thread> helpers;
   for (int t = 1; t < threads; ++t) helpers.emplace_back(work, t);
@@ -134,77 +165,95 @@ const GroupRoutes& A2aFootprints::routes_of(const Op& op, const TransferMatrix& 
   return routes;
 }
 
-A2aFootprint A2aFootprints::compute(const Op& op, Worker& worker) const {
-  A2aFootprint footprint;
-  std::vector<double>& bytes_on_link = worker.scratch;
+std::vector<A2aFootprint> A2aFootprints::compute(const std::vector<const Op*>& batch, Worker& worker) const {
+  // The batch's matrices move bytes between the same pairs in the same order (same_pairs), in one
+  // direction: each transfer's route is looked up once and its links get every matrix's bytes.
+  // Each matrix's per-link sums add the same terms in the same order as alone: the same doubles.
+  const std::size_t width = batch.size(), links = static_cast<std::size_t>(topology_.num_directed_links());
+  const Op& op = *batch.front();
+  std::vector<const TransferMatrix*> matrices;
+  for (const Op* o : batch) matrices.push_back(&plan_.matrices()[o->matrix]);
+  const std::vector<Transfer>& pairs = matrices.front()->transfers;
+  std::vector<double>& bytes_on_link = worker.scratch;  // [link * width + matrix]
   std::vector<int>& messages = worker.messages;
-  bytes_on_link.assign(topology_.num_directed_links(), 0.0);
+  bytes_on_link.assign(links * width, 0.0);
   messages.assign(static_cast<std::size_t>(topology_.num_gpus()), 0);
-  const TransferMatrix& matrix = plan_.matrices()[op.matrix];
-  const GroupRoutes& routes = routes_of(op, matrix);
+  const GroupRoutes& routes = routes_of(op, *matrices.front());
   // Per-GPU parts (fill_parts) read the routes again in byte order: kept from this walk.
   const bool parts = model_ && per_gpu_parts_ && !coalescer_;
   if (parts) {
-    worker.route.resize(matrix.transfers.size());
-    worker.transfers_on_link.assign(static_cast<std::size_t>(topology_.num_directed_links()), 0.0);
+    worker.route.resize(pairs.size());
+    worker.transfers_on_link.assign(links, 0.0);
   }
+  double latency_s = 0.0;
   // A reversed op reads the group's routes column-wise (dst -> src in src order): prefetched.
   constexpr std::size_t ROUTE_AHEAD = 8;
-  for (std::size_t t = 0; t < matrix.transfers.size(); ++t) {
-    if (op.reversed && t + ROUTE_AHEAD < matrix.transfers.size())
-      __builtin_prefetch(links_of(routes, matrix.transfers[t + ROUTE_AHEAD], true).data());
-    const Transfer& transfer = matrix.transfers[t];
+  for (std::size_t t = 0; t < pairs.size(); ++t) {
+    if (op.reversed && t + ROUTE_AHEAD < pairs.size())
+      __builtin_prefetch(links_of(routes, pairs[t + ROUTE_AHEAD], true).data());
+    const Transfer& transfer = pairs[t];
     const std::span<const int> route = links_of(routes, transfer, op.reversed);
-    for (int link : route) bytes_on_link[link] += transfer.bytes;
+    for (int link : route)
+      for (std::size_t m = 0; m < width; ++m)
+        bytes_on_link[static_cast<std::size_t>(link) * width + m] += matrices[m]->transfers[t].bytes;
     if (parts) {
       worker.route[t] = route;
       for (int link : route) worker.transfers_on_link[static_cast<std::size_t>(link)] += 1.0;
     }
-    footprint.latency_s = std::max(footprint.latency_s, op.reversed ? routes.latency_s(transfer.dst, transfer.src)
-                                                                    : routes.latency_s(transfer.src, transfer.dst));
+    latency_s = std::max(latency_s, op.reversed ? routes.latency_s(transfer.dst, transfer.src)
+                                                : routes.latency_s(transfer.src, transfer.dst));
     // Each GPU posts one message per transfer it sends or receives (a matrix has one entry per pair).
     ++messages[static_cast<std::size_t>(transfer.src)];
     ++messages[static_cast<std::size_t>(transfer.dst)];
   }
-  for (const auto& [twin, rep] : routes.twins()) bytes_on_link[twin] = bytes_on_link[rep];  // same transfers, same order
-  for (int id = 0; id < topology_.num_directed_links(); ++id)
-    if (bytes_on_link[id] > 0.0) footprint.loads.push_back({id, bytes_on_link[id], bytes_on_link[id]});
+  for (const auto& [twin, rep] : routes.twins())  // same transfers, same order
+    for (std::size_t m = 0; m < width; ++m)
+      bytes_on_link[static_cast<std::size_t>(twin) * width + m] = bytes_on_link[static_cast<std::size_t>(rep) * width + m];
+  A2aFootprint shared;  // what the batch's footprints have in common
+  shared.latency_s = latency_s;
   for (int gpu = 0; gpu < topology_.num_gpus(); ++gpu) {
     if (messages[static_cast<std::size_t>(gpu)] == 0) continue;
-    footprint.gpus.push_back(gpu);
-    footprint.max_messages = std::max(footprint.max_messages, messages[static_cast<std::size_t>(gpu)]);
+    shared.gpus.push_back(gpu);
+    shared.max_messages = std::max(shared.max_messages, messages[static_cast<std::size_t>(gpu)]);
   }
-  if (coalescer_) {
-    // Chunks of one exchange (same group, layer, step, stage and direction) mostly move the same
-    // shape of traffic, and max-min times scale with bytes: a chunk whose per-link times (bytes
-    // over bandwidth) point the way of an exchange's earlier profile (cosine >= SAME_SHAPE) shares
-    // it; others (a local-first chunk, a small ragged one) are simulated. Shared profiles (another
-    // Plan's, of the same routing) count too.
-    const PacingProfiles::Exchange exchange{op.group, op.tags.layer, op.tags.step, op.tags.stage, op.reversed};
-    const PacingProfile* profile = alike(worker.pacing, exchange, footprint.loads);
-    if (!profile) {
-      std::vector<PacingProfile>& profiles = worker.pacing.by_exchange[exchange];
-      profiles.push_back(pacing_alone(matrix, op.reversed, worker, footprint));
-      profile = &profiles.back();
-    }
-    apply(*profile, footprint);
-  } else if (model_ && !per_gpu_parts_) {
-    for (std::int32_t gpu : footprint.gpus) footprint.parts.push_back({gpu, 1.0});
-  } else if (model_) {
-    if (worker.order_matrix != op.matrix) {
-      worker.order = indices_by_bytes(matrix);
-      worker.order_matrix = op.matrix;
-    }
-    if (worker.parts_routes != &routes) {
-      // A representative's time on its links is its bytes over the slowest of its twins' rates.
-      worker.parts_Bps = effective_Bps_;
-      for (const auto& [twin, rep] : routes.twins())
-        worker.parts_Bps[static_cast<std::size_t>(rep)] = std::min(worker.parts_Bps[static_cast<std::size_t>(rep)], effective_Bps_[twin]);
-      worker.parts_routes = &routes;
-    }
-    fill_parts(matrix, worker, footprint);
+  if (parts && worker.parts_routes != &routes) {
+    // A representative's time on its links is its bytes over the slowest of its twins' rates.
+    worker.parts_Bps = effective_Bps_;
+    for (const auto& [twin, rep] : routes.twins())
+      worker.parts_Bps[static_cast<std::size_t>(rep)] = std::min(worker.parts_Bps[static_cast<std::size_t>(rep)], effective_Bps_[twin]);
+    worker.parts_routes = &routes;
   }
-  return footprint;
+  std::vector<A2aFootprint> footprints(width, shared);
+  for (std::size_t m = 0; m < width; ++m) {
+    A2aFootprint& footprint = footprints[m];
+    for (std::size_t id = 0; id < links; ++id)
+      if (const double bytes = bytes_on_link[id * width + m]; bytes > 0.0)
+        footprint.loads.push_back({static_cast<std::int32_t>(id), bytes, bytes});
+    const Op& member = *batch[m];
+    if (coalescer_) {
+      // Chunks of one exchange (same group, layer, step, stage and direction) mostly move the same
+      // shape of traffic, and max-min times scale with bytes: a chunk whose per-link times (bytes
+      // over bandwidth) point the way of an exchange's earlier profile (cosine >= SAME_SHAPE) shares
+      // it; others (a local-first chunk, a small ragged one) are simulated. Shared profiles (another
+      // Plan's, of the same routing) count too.
+      const PacingProfiles::Exchange exchange{member.group, member.tags.layer, member.tags.step, member.tags.stage,
+                                              member.reversed};
+      const PacingProfile* profile = alike(worker.pacing, exchange, footprint.loads);
+      if (!profile) {
+        std::vector<PacingProfile>& profiles = worker.pacing.by_exchange[exchange];
+        profiles.push_back(pacing_alone(*matrices[m], member.reversed, worker, footprint));
+        profile = &profiles.back();
+      }
+      apply(*profile, footprint);
+    } else if (model_ && !per_gpu_parts_) {
+      for (std::int32_t gpu : footprint.gpus) footprint.parts.push_back({gpu, 1.0});
+    } else if (model_) {
+      auto [sorted, inserted] = worker.orders.try_emplace(member.matrix);
+      if (inserted) sorted->second = indices_by_bytes(*matrices[m]);
+      fill_parts(*matrices[m], sorted->second, worker, footprint);
+    }
+  }
+  return footprints;
 }
 
 PacingProfile A2aFootprints::pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker,
@@ -274,7 +323,8 @@ void A2aFootprints::apply(const PacingProfile& pacing, A2aFootprint& footprint) 
   });
 }
 
-void A2aFootprints::fill_parts(const TransferMatrix& matrix, Worker& worker, A2aFootprint& footprint) const {
+void A2aFootprints::fill_parts(const TransferMatrix& matrix, const std::vector<std::int32_t>& order, Worker& worker,
+                               A2aFootprint& footprint) const {
   // (A transfer's two GPUs are its source and destination in either direction: the same parts.)
   // On a link whose n transfers sorted by bytes are b_1 <= ... <= b_n, the k-th is through after
   // (b_1 + ... + b_(k-1) + b_k x (n - k + 1)) / bandwidth (ties in any order give the same
@@ -288,7 +338,6 @@ void A2aFootprints::fill_parts(const TransferMatrix& matrix, Worker& worker, A2a
   std::vector<LinkSweep> sweep(static_cast<std::size_t>(links));
   for (std::size_t id = 0; id < sweep.size(); ++id) sweep[id].left = worker.transfers_on_link[id];
   const std::vector<std::span<const int>>& route = worker.route;  // per transfer, read in byte order
-  const std::vector<std::int32_t>& order = worker.order;
   std::vector<double> part_end(static_cast<std::size_t>(topology_.num_gpus()), 0.0);
   double op_end = 0.0;
   // Transfers are visited in byte order, so the transfers, their routes and the links' sweeps

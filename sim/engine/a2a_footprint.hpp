@@ -125,14 +125,16 @@ class A2aFootprints {
   /// the layer 2% (similarities measured once with a temporary print; the layers by `comet
   /// simulate scenarios/tree-1024.yaml --partition fixed:8 --engine analytical` before and after).
   static constexpr double SAME_SHAPE = 0.995;
-  /// One thread's scratch: per-link bytes, per-GPU messages, and the last matrix's transfers in
-  /// increasing bytes (a matrix's two directions are computed one after the other: sorted once).
+  /// Matrices computed in one walk of their routes, at most (compute()).
+  static constexpr std::size_t MAX_BATCH = 8;
+  /// One thread's scratch: per-link bytes, per-GPU messages, and the current group's matrices'
+  /// transfers in increasing bytes (a matrix's two directions are computed in two batches:
+  /// sorted once).
   struct Worker {
     std::vector<double> scratch;
     std::vector<int> messages;
-    std::int32_t order_matrix = -1;
-    std::vector<std::int32_t> order;
-    // Of the matrix compute() walked last, kept for fill_parts: each transfer's route, and how
+    std::map<std::int32_t, std::vector<std::int32_t>> orders;  // by matrix
+    // Of the batch compute() walked last, kept for fill_parts: each transfer's route, and how
     // many transfers cross each link.
     std::vector<std::span<const int>> route;
     std::vector<double> transfers_on_link;
@@ -144,12 +146,15 @@ class A2aFootprints {
     PacingProfiles pacing;  // simulated by this worker (its groups' exchanges)
   };
   void compute_all();
-  A2aFootprint compute(const Op& op, Worker& worker) const;
+  /// The footprints of `batch`: all-to-all ops of one group and direction whose matrices move
+  /// bytes between the same pairs (same_pairs), from one walk of their routes.
+  std::vector<A2aFootprint> compute(const std::vector<const Op*>& batch, Worker& worker) const;
   /// The routes of `op`'s group; throws if a transfer of `matrix` leaves the group.
   const GroupRoutes& routes_of(const Op& op, const TransferMatrix& matrix) const;
-  /// `worker.order`: the matrix's transfers by increasing bytes; `worker.route` and
+  /// `order`: the matrix's transfers by increasing bytes; `worker.route` and
   /// `worker.transfers_on_link`: its routes and link counts (compute()'s walk).
-  void fill_parts(const TransferMatrix& matrix, Worker& worker, A2aFootprint& footprint) const;
+  void fill_parts(const TransferMatrix& matrix, const std::vector<std::int32_t>& order, Worker& worker,
+                  A2aFootprint& footprint) const;
   /// The op of `matrix` alone under per-flow max-min.
   PacingProfile pacing_alone(const TransferMatrix& matrix, bool reversed, Worker& worker, const A2aFootprint& footprint) const;
   /// Sets the footprint's stretch, demand bytes and parts from `pacing`.
