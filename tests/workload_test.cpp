@@ -5,9 +5,11 @@
 #include <fstream>
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "input_error.hpp"
+#include "sequential_binomials.hpp"
 #include "workload.hpp"
 
 namespace comet {
@@ -56,6 +58,45 @@ TEST(Workload, EveryKindConservesCopiesAndRespectsTopK) {
       }
       ASSERT_EQ(row, spec.tokens_per_gpu * SHAPE.top_k) << to_string(kind);
     }
+  }
+}
+
+// The draws expert by expert, sharing the binomial's parameters between sources with the same
+// copies left, are exactly each source drawn alone (a fresh binomial per expert, in expert order,
+// stopping at none left): on probabilities with zeros and an expert that takes all that is left
+// before the last, and sources of many equal and some different counts, zero included.
+TEST(Workload, SequentialBinomialsEqualEachSourceDrawnAlone) {
+  std::mt19937 pick(3);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int experts = 2 + static_cast<int>(pick() % 40);
+    std::vector<double> p(experts);
+    for (double& v : p) v = pick() % 5 == 0 ? 0.0 : std::uniform_real_distribution<double>(0.1, 1.0)(pick);
+    if (trial % 4 == 0) std::fill(p.begin() + experts / 2 + 1, p.end(), 0.0);  // all left goes before the last
+    const double sum = std::accumulate(p.begin(), p.end(), 0.0);
+    if (sum == 0.0) p[0] = 1.0;
+    for (double& v : p) v /= sum == 0.0 ? 1.0 : sum;
+    const std::vector<std::int64_t> counts{0, 1, 7, 50, 50, 50, 50, 1000, 1000, 1000, 4096, 33};
+    const int sources = 30;
+    std::vector<std::int32_t> shared(static_cast<std::size_t>(sources * experts), 0), alone(shared);
+    std::vector<SourceDraw> draws;
+    for (int s = 0; s < sources; ++s)
+      draws.push_back({std::mt19937_64(1000u * trial + s), counts[s % counts.size()], shared.data() + s * experts});
+    draw_sequential_binomials(p, draws);
+    for (int s = 0; s < sources; ++s) {
+      std::mt19937_64 rng(1000u * trial + s);
+      std::int64_t remaining = counts[s % counts.size()];
+      double mass = 1.0;
+      for (int e = 0; e < experts && remaining > 0; ++e) {
+        const double q = mass > 0.0 ? std::clamp(p[e] / mass, 0.0, 1.0) : 0.0;
+        const std::int64_t n =
+            e + 1 == experts || q >= 1.0 ? remaining : std::binomial_distribution<std::int64_t>(remaining, q)(rng);
+        alone[static_cast<std::size_t>(s * experts + e)] = static_cast<std::int32_t>(n);
+        remaining -= n;
+        mass -= p[e];
+      }
+      EXPECT_EQ(draws[s].remaining, 0) << "trial " << trial << ", source " << s;
+    }
+    ASSERT_EQ(shared, alone) << "trial " << trial;
   }
 }
 

@@ -8,12 +8,15 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "atomic_file.hpp"
 #include "input_error.hpp"
+#include "sequential_binomials.hpp"
 
 namespace comet {
 namespace {
@@ -53,33 +56,18 @@ void cap_probabilities(std::vector<double>& p, double cap) {
   }
 }
 
-// Draws `copies` copies over experts with probabilities `p` (sequential binomials), then moves
-// any count above `limit` to experts with room, largest room first, so no count exceeds it.
-void draw_copies(std::int64_t copies, const std::vector<double>& p, std::int64_t limit, std::mt19937_64& rng,
-                 std::int32_t* out) {
-  const int experts = static_cast<int>(p.size());
-  double remaining_mass = 1.0;
-  std::int64_t remaining = copies;
-  for (int e = 0; e < experts && remaining > 0; ++e) {
-    std::int64_t n = remaining;
-    if (e + 1 < experts) {
-      const double q = remaining_mass > 0.0 ? std::clamp(p[e] / remaining_mass, 0.0, 1.0) : 0.0;
-      n = q >= 1.0 ? remaining : std::binomial_distribution<std::int64_t>(remaining, q)(rng);
-    }
-    out[e] = static_cast<std::int32_t>(n);
-    remaining -= n;
-    remaining_mass -= p[e];
-  }
+// Moves any count above `limit` to experts with room, largest room first, so no count exceeds it.
+void cap_counts(std::int32_t* counts, int experts, std::int64_t limit) {
   std::int64_t excess = 0;
   for (int e = 0; e < experts; ++e) {
-    if (out[e] <= limit) continue;
-    excess += out[e] - limit;
-    out[e] = static_cast<std::int32_t>(limit);
+    if (counts[e] <= limit) continue;
+    excess += counts[e] - limit;
+    counts[e] = static_cast<std::int32_t>(limit);
   }
   for (int e = 0; e < experts && excess > 0; ++e) {
-    const std::int64_t room = limit - out[e];
+    const std::int64_t room = limit - counts[e];
     const std::int64_t moved = std::min(room, excess);
-    out[e] += static_cast<std::int32_t>(moved);
+    counts[e] += static_cast<std::int32_t>(moved);
     excess -= moved;
   }
 }
@@ -212,11 +200,15 @@ RoutingMatrix Workload::generate(int step) const {
   // Every source draws from its own seeded stream, so sources split over threads give the same
   // matrix as one thread; drawing is most of a Plan's build time at 1024 GPUs.
   auto draw_sources = [&](int first, int last) {
-    for (int src = first; src < last; ++src) {
-      std::mt19937_64 rng(stream_seed(spec_.seed, static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(src)));
-      draw_copies(tokens_of(step, src) * shape_.top_k, probabilities.at(key_of[src]), tokens_of(step, src), rng,
-                  matrix.row(src));
+    for (const auto& [key, p] : probabilities) {
+      std::vector<SourceDraw> sources;
+      for (int src = first; src < last; ++src)
+        if (key_of[src] == key)
+          sources.push_back({std::mt19937_64(stream_seed(spec_.seed, static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(src))),
+                             tokens_of(step, src) * shape_.top_k, matrix.row(src)});
+      draw_sequential_binomials(p, sources);
     }
+    for (int src = first; src < last; ++src) cap_counts(matrix.row(src), shape_.num_experts, tokens_of(step, src));
   };
   const int threads = std::clamp(shape_.num_gpus / 256, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   std::vector<std::thread> helpers;
