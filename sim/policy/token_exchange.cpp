@@ -32,6 +32,11 @@ TokenExchange exchange_tokens(const RoutingMatrix& routing, const ExpertPlacemen
       if (row[e] == 0) continue;
       const std::vector<int>& where = placement.replicas(e);
       const int count = static_cast<int>(where.size());
+      if (count == 1) {  // most experts: one replica takes every copy (replica_share's divisions skipped)
+        exchange.pair(src, where[0]) += row[e];
+        exchange.slot(base + where[0], slot_of[e][0]) += row[e];
+        continue;
+      }
       for (int r = 0; r < count; ++r) {
         const std::int64_t copies = ExpertPlacement::replica_share(row[e], r, count);
         exchange.pair(src, where[r]) += copies;
