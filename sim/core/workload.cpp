@@ -8,11 +8,9 @@
 #include <fstream>
 #include <map>
 #include <numeric>
-#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
-#include <utility>
 
 #include "atomic_file.hpp"
 #include "input_error.hpp"
@@ -201,7 +199,8 @@ RoutingMatrix Workload::generate(int step) const {
   // matrix as one thread; drawing is most of a Plan's build time at 1024 GPUs.
   auto draw_sources = [&](int first, int last) {
     for (const auto& [key, p] : probabilities) {
-      std::vector<SourceDraw> sources;
+      std::vector<SourceDraw> sources;  // each holds a 2.5 KB stream: no regrowth
+      sources.reserve(static_cast<std::size_t>(last - first));
       for (int src = first; src < last; ++src)
         if (key_of[src] == key)
           sources.push_back({std::mt19937_64(stream_seed(spec_.seed, static_cast<std::uint64_t>(step), static_cast<std::uint64_t>(src))),
