@@ -114,7 +114,8 @@ class A2aFootprints {
   const PacingProfiles& pacing() const { return pacing_; }
   /// The footprint of an all-to-all op. The first call computes every all-to-all's, group by
   /// group (groups split over the cores), over the topology's routes of each group
-  /// (Topology::group_routes: walked once, whatever the chunks, phases and Plans).
+  /// (Topology::group_routes: walked once, whatever the chunks, phases and Plans); within a group,
+  /// one direction at a time, the chunks moving bytes between the same pairs in one walk (compute()).
   const A2aFootprint& of(const Op& op);
 
  private:
