@@ -221,6 +221,31 @@ TEST_F(CliTest, EveryBadInputExitsTwoWithAMessageNamingTheProblem) {
 }
 
 #ifdef COMET_HAVE_SIMGRID
+// The SimGrid engines are a module beside the binary, loaded on first use: a `comet` copied
+// without it still runs the analytical engine, and asking for a SimGrid engine names the module's
+// path instead of crashing; beside its module, the copy runs them.
+TEST_F(CliTest, ACopyWithoutTheSimgridModuleRunsAnalyticalAndNamesTheMissingModule) {
+  const fs::path binary(COMET_BINARY), module(COMET_SIMGRID_MODULE);
+  ASSERT_EQ(module.parent_path(), binary.parent_path()) << "the build puts the module beside the binary";
+  const fs::path copy = dir_ / "comet";
+  fs::copy_file(binary, copy);
+  const std::string simulate = copy.string() + " simulate nvlink-2gpu --partition fixed:2 --engine ";
+  const Result analytical = run_command(simulate + "analytical");
+  EXPECT_EQ(analytical.exit_code, 0) << analytical.output;
+  for (const char* engine : {"phase", "flow"}) {
+    const Result r = run_command(simulate + engine);
+    EXPECT_EQ(r.exit_code, 3) << engine << ": " << r.output;
+    EXPECT_FALSE(r.crashed) << r.output;
+    EXPECT_NE(r.output.find((dir_ / module.filename()).string()), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("--engine analytical needs no SimGrid"), std::string::npos) << r.output;
+  }
+  fs::copy_file(module, dir_ / module.filename());
+  const Result phase = run_command(simulate + "phase");
+  EXPECT_EQ(phase.exit_code, 0) << phase.output;
+}
+#endif
+
+#ifdef COMET_HAVE_SIMGRID
 // Engine knobs in the environment: set but malformed is an error naming the variable, never a
 // silent 0 (atoi) or default.
 TEST_F(CliTest, MalformedEnvironmentKnobsExitTwo) {
