@@ -10,9 +10,10 @@
 
 namespace comet::kernels {
 
-FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles, CombineOrder order) {
+FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles, CombineOrder order,
+                                                    CombineStores stores) {
   return make_fused_combine_schedule(route, TILE_M, static_cast<int>(std::max<std::int64_t>(1, (n + TILE_N - 1) / TILE_N)), CLUSTER_M,
-                                     band_tiles, order);
+                                     band_tiles, order, stores);
 }
 
 #ifdef COMET_HAVE_CUTLASS
@@ -23,6 +24,30 @@ constexpr unsigned CONSUMER_WARPS = decltype(FusedVariants::b_stored)::Kernel::N
 static_assert(CONSUMER_WARPS == decltype(FusedVariants::b_transposed)::Kernel::NumMmaThreads / 32);
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
+
+// The GEMM groups of `schedule` (A from act, W_e from weights; D into the output at the group's own
+// rows, or straight into the destination it is stored to) and its tile table, in `operands` and
+// `table`. False on what the kernel cannot run (a group of more rows than int, a destination
+// missing or misaligned, a tile of no group).
+bool combine_groups(const FusedCombineSchedule& schedule, const FusedCombineBuffers& buffers, std::int64_t k, std::int64_t n,
+                    std::vector<GroupOperands>& operands, std::vector<ArrivalTile>& table) {
+  const auto* act = reinterpret_cast<const Element*>(buffers.act);
+  const auto* weights = reinterpret_cast<const Element*>(buffers.weights);
+  for (const CombineGroup& g : schedule.groups) {
+    if (g.rows <= 0 || g.rows > INT32_MAX) return false;
+    Element* d = reinterpret_cast<Element*>(buffers.out) + g.first_row * n;
+    if (g.direct_source >= 0) {
+      if (g.direct_source >= static_cast<int>(buffers.destinations.size()) || !aligned16(buffers.destinations[g.direct_source])) return false;
+      d = reinterpret_cast<Element*>(buffers.destinations[g.direct_source]) + g.dest_row * n;
+    }
+    operands.push_back({static_cast<int>(g.rows), act + g.first_row * k, weights + static_cast<std::int64_t>(g.expert) * k * n, d});
+  }
+  for (const GemmTile& t : schedule.tiles) {
+    if (t.group < 0 || t.group >= static_cast<int>(schedule.groups.size())) return false;
+    table.push_back({t.group, t.m, t.n, -1, schedule.m_tiles(t.group)});
+  }
+  return true;
+}
 
 }  // namespace fused_detail
 
@@ -56,13 +81,10 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.gemm.transposed = weights_transposed;
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  // One GEMM group per expert with rows: its act rows times its weights; nothing to wait for.
+  // The schedule's GEMM groups (nothing to wait for).
   std::vector<GroupOperands> groups;
   std::vector<ArrivalTile> tiles;
-  if (!State::expert_groups(schedule.expert_first_row, schedule.tiles, nullptr, reinterpret_cast<const Element*>(buffers.act),
-                            reinterpret_cast<const Element*>(buffers.weights), reinterpret_cast<Element*>(buffers.out), k, n, groups,
-                            tiles))
-    return cudaErrorInvalidValue;
+  if (!combine_groups(schedule, buffers, k, n, groups, tiles)) return cudaErrorInvalidValue;
   // Sends: the tile's columns of each row, from the output to the destination (row strides n).
   std::vector<RowTask> sends;
   const long long stride = n / 8;

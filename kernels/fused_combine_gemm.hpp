@@ -13,6 +13,9 @@
 //    count all its consumer warps, then copy the rows' columns to the destination through its
 //    pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped
 //    pinned memory).
+//  - the groups the schedule stores directly (CombineStores): their epilogue's TMA stores write the
+//    rows straight into the destination, with no send (this GPU's own rows: nothing left to drain
+//    after the GEMM when they come last).
 // The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
 // once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run.
 // A tile that never finishes is the watchdog's case (watchdog()). What this launch does not do
@@ -60,8 +63,9 @@ class FusedCombineGemm {
   static bool available(std::string* why_not = nullptr);
   /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns,
   /// bands of `band_tiles` M tiles per expert (make_fused_combine_schedule; 0: whole experts).
+  /// `stores`: which rows the GEMM's epilogue stores straight into their destination (no send).
   static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0,
-                                           CombineOrder order = CombineOrder::EXPERT);
+                                           CombineOrder order = CombineOrder::EXPERT, CombineStores stores = CombineStores::SEND);
 
   /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
   /// send block (the default: the measured path), or each warp of it (several tiles in flight per

@@ -123,14 +123,40 @@ FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, i
         int wave = 0;
         for (int member = m; member < std::min(m + cluster_m, m_tiles); ++member)
           wave = std::max(wave, tile_wave[static_cast<std::size_t>(first_flag + member)]);
-        if ((wave == 0) == local_pass) s.tiles.push_back({e, m, n, wave});
+        if ((wave == 0) == local_pass) s.tiles.push_back({e, m, n, wave, e});
       });
     }
   return s;
 }
 
+namespace {
+
+// The combine's GEMM groups of expert e (rows in wave order: own rows first) for `stores`.
+void add_combine_groups(const DispatchRoute& route, const ReceiveLayout& layout, int e, CombineStores stores,
+                        std::vector<CombineGroup>& groups) {
+  const std::int64_t first = layout.expert_first_row[static_cast<std::size_t>(e)];
+  const std::int64_t rows = layout.expert_first_row[static_cast<std::size_t>(e) + 1] - first;
+  const auto add = [&](std::int64_t at, std::int64_t count, int direct_source, std::int64_t dest_row) {
+    if (count > 0) groups.push_back({e, at, count, direct_source, dest_row});
+  };
+  if (stores == CombineStores::SEND) return add(first, rows, -1, 0);
+  const std::size_t own = ReceiveLayout::at(route.sources, e, 0);  // wave 0: this GPU's rows
+  if (stores == CombineStores::LOCAL_DIRECT) {
+    const std::int64_t local = route.rows_of(e, route.local_source);
+    add(first, local, route.local_source, layout.source_first[own]);
+    return add(first + local, rows - local, -1, 0);
+  }
+  for (int w = 0; w < route.sources; ++w) {
+    const std::size_t segment = ReceiveLayout::at(route.sources, e, w);
+    const int src = layout.pull_order[static_cast<std::size_t>(w)];
+    add(layout.dest_first[segment], route.rows_of(e, src), src, layout.source_first[segment]);
+  }
+}
+
+}  // namespace
+
 FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles,
-                                                 CombineOrder order) {
+                                                 CombineOrder order, CombineStores stores) {
   check_route(route, tile_m, n_tiles, cluster_m, band_tiles);
   const ReceiveLayout layout(route, tile_m);
   FusedCombineSchedule s;
@@ -138,29 +164,35 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   s.n_tiles = n_tiles;
   s.cluster_m = cluster_m;
   s.expert_first_row = layout.expert_first_row;
+  for (int e = 0; e < route.experts; ++e) add_combine_groups(route, layout, e, stores, s.groups);
+  // A group's row range within its expert's rows.
+  const auto in_expert = [&](const CombineGroup& g) { return g.first_row - layout.expert_first_row[static_cast<std::size_t>(g.expert)]; };
   // An expert's own rows come first in its expert-major rows (wave 0), so a unit is made only of
   // them when its last row is among the first rows_of(e, local) rows.
-  const auto local_only = [&](int e, int m) {
-    const std::int64_t expert_rows = layout.expert_first_row[static_cast<std::size_t>(e) + 1] - layout.expert_first_row[static_cast<std::size_t>(e)];
-    const std::int64_t unit_end = std::min<std::int64_t>(static_cast<std::int64_t>(m + cluster_m) * tile_m, expert_rows);
-    return unit_end <= route.rows_of(e, route.local_source);
+  const auto local_only = [&](const CombineGroup& g, int m) {
+    const std::int64_t unit_end = in_expert(g) + std::min<std::int64_t>(static_cast<std::int64_t>(m + cluster_m) * tile_m, g.rows);
+    return unit_end <= route.rows_of(g.expert, route.local_source);
   };
   const bool local_last = order == CombineOrder::LOCAL_LAST;
   for (const bool local_pass : {false, true}) {
     if (local_pass && !local_last) break;
-    for (int e = 0; e < route.experts; ++e)
-      for_each_unit(layout.m_tiles(e), n_tiles, cluster_m, band_tiles, [&](int m, int n) {
-        if (!local_last || local_only(e, m) == local_pass) s.tiles.push_back({e, m, n, 0});
+    for (int g = 0; g < static_cast<int>(s.groups.size()); ++g) {
+      const CombineGroup& group = s.groups[static_cast<std::size_t>(g)];
+      for_each_unit(s.m_tiles(g), n_tiles, cluster_m, band_tiles, [&](int m, int n) {
+        if (!local_last || local_only(group, m) == local_pass) s.tiles.push_back({group.expert, m, n, 0, g});
       });
+    }
   }
-  // Each unit's M tiles, cut where their rows change source (the wave segments of the expert).
+  // Each unit's M tiles of a group stored into the output, cut where their rows change source (the
+  // wave segments of the expert).
   for (std::size_t unit = 0; unit < s.tiles.size(); ++unit) {
     const GemmTile& t = s.tiles[unit];
+    const CombineGroup& group = s.groups[static_cast<std::size_t>(t.group)];
+    if (group.direct_source >= 0) continue;
     const std::int64_t expert_first = layout.expert_first_row[static_cast<std::size_t>(t.expert)];
-    const std::int64_t expert_rows = layout.expert_first_row[static_cast<std::size_t>(t.expert) + 1] - expert_first;
-    for (int rank = 0; rank < cluster_m && t.m + rank < layout.m_tiles(t.expert); ++rank) {
-      const std::int64_t tile_first = static_cast<std::int64_t>(t.m + rank) * tile_m;
-      const std::int64_t tile_end = std::min<std::int64_t>(tile_first + tile_m, expert_rows);
+    for (int rank = 0; rank < cluster_m && t.m + rank < s.m_tiles(t.group); ++rank) {
+      const std::int64_t tile_first = in_expert(group) + static_cast<std::int64_t>(t.m + rank) * tile_m;
+      const std::int64_t tile_end = std::min<std::int64_t>(tile_first + tile_m, in_expert(group) + group.rows);
       for (int w = 0; w < route.sources; ++w) {
         const std::size_t segment = ReceiveLayout::at(route.sources, t.expert, w);
         const int src = layout.pull_order[static_cast<std::size_t>(w)];

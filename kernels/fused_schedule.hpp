@@ -61,7 +61,8 @@ struct GemmTile {
   int expert = 0;
   int m = 0;
   int n = 0;
-  int wave = 0;  ///< the latest wave that copies rows into these M tiles (0: local rows only, local pass)
+  int wave = 0;   ///< the latest wave that copies rows into these M tiles (0: local rows only, local pass)
+  int group = 0;  ///< the GEMM group whose M tiles m counts (dispatch: the expert; combine: a CombineGroup)
 };
 
 struct FusedDispatchSchedule {
@@ -101,32 +102,66 @@ struct RowSend {
 /// The order of the combine's work units (the GEMM waits for nothing there; the order decides
 /// when each tile's rows can be sent).
 enum class CombineOrder {
-  /// Expert by expert, band by band, N column by N column: each weight column is read once per band.
+  /// Expert by expert (each expert's groups in row order), band by band, N column by N column:
+  /// each weight column is read once per band and group.
   EXPERT,
   /// COMET's rescheduling, combine side (the mirror of the dispatch's local pass): the units
   /// holding any other source's rows first, in EXPERT order, then the units made only of this
-  /// GPU's own rows (which go back through device memory). The link's sends then overlap the
-  /// GEMM's last wave instead of trailing it; the price is a second read of the weight columns
-  /// that the local units use.
+  /// GPU's own rows (which go back through device memory, or need no send at all with
+  /// CombineStores::LOCAL_DIRECT). The link's sends then overlap the GEMM's last wave instead of
+  /// trailing it; the price is a second read of the weight columns that the local units use.
   LOCAL_LAST,
 };
 
+/// Who writes the combine's output rows to the buffers of the sources they came from.
+enum class CombineStores {
+  /// Every row: the GEMM's epilogue stores it into the expert-major output, a send block then
+  /// copies it to its source (one GEMM group per expert with rows; the measured default).
+  SEND,
+  /// This GPU's own rows: the epilogue stores them straight into this GPU's combine buffer (device
+  /// memory; no send, so nothing drains after the GEMM when they come last); the others as SEND.
+  /// Two GEMM groups per expert: its own rows (first in its expert-major rows), the rest.
+  LOCAL_DIRECT,
+  /// Every row: the epilogue stores it straight into its source's combine buffer (the pointer the
+  /// kernel is given: device memory, peer memory, host-mapped memory), no send at all. One GEMM
+  /// group per expert and source with rows, so an expert's rows are cut into more partial M tiles.
+  ALL_DIRECT,
+};
+
+/// One GEMM group of the combine: rows [first_row, first_row + rows) of the expert-major act and
+/// output, all of expert `expert`, with its weights. The epilogue stores the group's output rows
+/// into the expert-major output at the same rows (direct_source < 0: the send blocks then copy
+/// them), or straight into source direct_source's combine buffer from row dest_row on.
+struct CombineGroup {
+  int expert = 0;
+  std::int64_t first_row = 0;
+  std::int64_t rows = 0;
+  int direct_source = -1;
+  std::int64_t dest_row = 0;
+};
+
 /// The combine side: the same expert-major rows (as the dispatch laid them out) through the
-/// down projection, then back to their sources. Work units in `order`, M tiles in cluster_m
-/// groups (no waiting: the rows are already here); the sends in the order the units are taken,
-/// within a unit by cluster rank, then row.
+/// down projection, then back to their sources. Work units in `order`, M tiles (counted within
+/// their group) in cluster_m groups (no waiting: the rows are already here); the sends of the
+/// groups that are not stored directly, in the order the units are taken, within a unit by
+/// cluster rank, then row.
 struct FusedCombineSchedule {
   int tile_m = 0, n_tiles = 0, cluster_m = 1;
   std::vector<std::int64_t> expert_first_row;  ///< as in the dispatch schedule
-  std::vector<GemmTile> tiles;                 ///< work units in the order the GEMM blocks take them (wave unused: 0)
+  std::vector<CombineGroup> groups;            ///< the GEMM's groups, experts in order, each expert's in row order
+  std::vector<GemmTile> tiles;                 ///< work units in the order the GEMM blocks take them (m within `group`; wave unused: 0)
   std::vector<RowSend> sends;                  ///< in the order the send blocks take them
   int done_flags() const { return static_cast<int>(tiles.size()) * cluster_m; }
   std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
+  int m_tiles(int group) const {
+    return static_cast<int>((groups[static_cast<std::size_t>(group)].rows + tile_m - 1) / tile_m);
+  }
 };
 
 /// The combine schedule of `route` (what this GPU received in its dispatch), with the same
 /// conditions as make_fused_dispatch_schedule.
 FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1,
-                                                 int band_tiles = 0, CombineOrder order = CombineOrder::EXPERT);
+                                                 int band_tiles = 0, CombineOrder order = CombineOrder::EXPERT,
+                                                 CombineStores stores = CombineStores::SEND);
 
 }  // namespace comet::kernels

@@ -203,49 +203,84 @@ TEST(FusedDispatchSchedule, HandWorkedCase) {
   EXPECT_EQ(std::tie(s.tiles[1].expert, s.tiles[1].m, s.tiles[2].expert, s.tiles[2].m), std::make_tuple(0, 1, 2, 0));
 }
 
-// The combine sends every output row of every N tile once, back to the very (source, row) the
-// dispatch brought it from, after the tile holding it is done; units in (expert, band, N, M) order,
-// and with LOCAL_LAST the units made only of the local source's rows after all others (each part
-// in that order).
-TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
+// The combine stores every output row of every N tile once, back at the very (source, row) the
+// dispatch brought it from: straight from the GEMM's epilogue for the groups stored directly (this
+// GPU's own rows with LOCAL_DIRECT, every row with ALL_DIRECT), else by one send after the tile
+// holding it is done. Groups cover every row once within one expert; units in (group, band, N, M)
+// order, and with LOCAL_LAST the units made only of the local source's rows after all others
+// (each part in that order).
+TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
   std::mt19937_64 rng(2027);
   int reordered = 0;  // LOCAL_LAST trials with both kinds of unit: the order is tested, not vacuous
-  for (int trial = 0; trial < 400; ++trial) {
+  std::map<CombineStores, int> direct_rows;  // rows stored directly, per mode: not vacuous either
+  for (int trial = 0; trial < 600; ++trial) {
     const DispatchRoute route = random_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4], n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
     const int band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
     const CombineOrder order = (trial / 2) % 2 ? CombineOrder::LOCAL_LAST : CombineOrder::EXPERT;
+    const CombineStores stores = std::vector<CombineStores>{CombineStores::SEND, CombineStores::LOCAL_DIRECT, CombineStores::ALL_DIRECT}[(trial / 4) % 3];
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts << " experts, tile_m "
                                       << tile_m << ", cluster_m " << cluster_m << ", band " << band_tiles << ", local last "
-                                      << (order == CombineOrder::LOCAL_LAST));
+                                      << (order == CombineOrder::LOCAL_LAST) << ", stores " << static_cast<int>(stores));
     const FusedDispatchSchedule dispatch = make_fused_dispatch_schedule(route, tile_m, n_tiles, cluster_m);
-    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band_tiles, order);
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band_tiles, order, stores);
     ASSERT_EQ(s.expert_first_row, dispatch.expert_first_row);
     // Where the dispatch brought each expert-major row from.
     std::vector<std::pair<int, std::int64_t>> origin(static_cast<std::size_t>(s.total_rows()));
     for (const RowCopy& c : dispatch.copies)
       for (std::int64_t r = 0; r < c.rows; ++r) origin[static_cast<std::size_t>(c.dest_row + r)] = {c.source, c.source_row + r};
+    // Groups: every row in exactly one, in expert and row order; a direct group's rows land where they came from.
+    std::vector<int> group_of_row(static_cast<std::size_t>(s.total_rows()), -1);
+    std::int64_t next_row = 0;
+    for (int g = 0; g < static_cast<int>(s.groups.size()); ++g) {
+      const CombineGroup& group = s.groups[g];
+      ASSERT_GT(group.rows, 0);
+      EXPECT_EQ(group.first_row, next_row) << "group " << g;
+      next_row = group.first_row + group.rows;
+      EXPECT_GE(group.first_row, s.expert_first_row[group.expert]);
+      EXPECT_LE(group.first_row + group.rows, s.expert_first_row[group.expert + 1]);
+      for (std::int64_t r = 0; r < group.rows; ++r) {
+        const std::pair<int, std::int64_t> from = origin[static_cast<std::size_t>(group.first_row + r)];
+        group_of_row[static_cast<std::size_t>(group.first_row + r)] = g;
+        const bool want_direct = stores == CombineStores::ALL_DIRECT || (stores == CombineStores::LOCAL_DIRECT && from.first == route.local_source);
+        ASSERT_EQ(group.direct_source >= 0, want_direct) << "group " << g << " row " << r;
+        if (want_direct) {
+          EXPECT_EQ(from, std::make_pair(group.direct_source, group.dest_row + r)) << "group " << g << " row " << r;
+        }
+      }
+      if (group.direct_source >= 0) direct_rows[stores] += static_cast<int>(group.rows);
+    }
+    EXPECT_EQ(next_row, s.total_rows());
     // Whether a unit's rows all came from the local source (by the dispatch's copies).
+    const auto unit_rows = [&](const GemmTile& t) {
+      const CombineGroup& g = s.groups[t.group];
+      const std::int64_t first = g.first_row + static_cast<std::int64_t>(t.m) * tile_m;
+      return std::make_pair(first, std::min(first + static_cast<std::int64_t>(cluster_m) * tile_m, g.first_row + g.rows));
+    };
     const auto local_only = [&](const GemmTile& t) {
-      const std::int64_t first = s.expert_first_row[t.expert] + static_cast<std::int64_t>(t.m) * tile_m;
-      const std::int64_t end = std::min(first + static_cast<std::int64_t>(cluster_m) * tile_m, s.expert_first_row[t.expert + 1]);
+      const auto [first, end] = unit_rows(t);
       for (std::int64_t r = first; r < end; ++r)
         if (origin[static_cast<std::size_t>(r)].first != route.local_source) return false;
       return true;
     };
     std::set<std::tuple<int, int, int>> units;
     std::tuple<bool, std::tuple<int, int, int, int>> previous{false, {-1, 0, 0, 0}};
-    int local_units = 0;
+    int local_units = 0, tiles = 0;
     for (const GemmTile& t : s.tiles) {
       ASSERT_EQ(t.m % cluster_m, 0);
+      ASSERT_GE(t.group, 0);
+      ASSERT_LT(t.group, static_cast<int>(s.groups.size()));
+      EXPECT_EQ(t.expert, s.groups[t.group].expert);
       local_units += local_only(t);
-      const auto key = std::make_tuple(order == CombineOrder::LOCAL_LAST && local_only(t), band_order_key(t.expert, t.m, t.n, band_tiles, cluster_m));
+      const auto key = std::make_tuple(order == CombineOrder::LOCAL_LAST && local_only(t), band_order_key(t.group, t.m, t.n, band_tiles, cluster_m));
       EXPECT_LT(previous, key);
       previous = key;
-      const int m_tiles = dispatch.expert_first_flag[t.expert + 1] - dispatch.expert_first_flag[t.expert];
-      for (int m = t.m; m < std::min(t.m + cluster_m, m_tiles); ++m) EXPECT_TRUE(units.insert({t.expert, m, t.n}).second);
+      for (int m = t.m; m < std::min(t.m + cluster_m, s.m_tiles(t.group)); ++m, ++tiles) EXPECT_TRUE(units.insert({t.group, m, t.n}).second);
     }
-    EXPECT_EQ(static_cast<std::int64_t>(units.size()), static_cast<std::int64_t>(dispatch.flag_count()) * n_tiles);
+    int group_tiles = 0;
+    for (int g = 0; g < static_cast<int>(s.groups.size()); ++g) group_tiles += s.m_tiles(g) * n_tiles;
+    EXPECT_EQ(tiles, group_tiles) << "every M tile of every group, once per N tile";
+    // Sends: every row of the groups not stored directly, once per N tile, after the tile holding it.
     std::vector<int> sent(static_cast<std::size_t>(s.total_rows() * n_tiles), 0);
     int previous_flag = 0;
     for (const RowSend& send : s.sends) {
@@ -253,21 +288,47 @@ TEST(FusedCombineSchedule, RandomRoutesSendEveryOutputRowBackWhereItCameFrom) {
       EXPECT_GE(send.done_flag, previous_flag) << "sends out of the GEMM's order";
       previous_flag = send.done_flag;
       const GemmTile& unit = s.tiles[static_cast<std::size_t>(send.done_flag / cluster_m)];
-      const std::int64_t first = s.expert_first_row[send.expert], tile_first = first + static_cast<std::int64_t>(unit.m + send.done_flag % cluster_m) * tile_m;
+      const CombineGroup& group = s.groups[unit.group];
+      const std::int64_t tile_first = group.first_row + static_cast<std::int64_t>(unit.m + send.done_flag % cluster_m) * tile_m;
       EXPECT_EQ(unit.expert, send.expert);
       EXPECT_EQ(unit.n, send.n);
       EXPECT_GE(send.row, tile_first) << "a send waits for a tile that does not hold its rows";
-      EXPECT_LE(send.row + send.rows, std::min(tile_first + tile_m, s.expert_first_row[send.expert + 1]));
+      EXPECT_LE(send.row + send.rows, std::min(tile_first + tile_m, group.first_row + group.rows));
       for (std::int64_t r = 0; r < send.rows; ++r) {
         ++sent[static_cast<std::size_t>((send.row + r) * n_tiles + send.n)];
         EXPECT_EQ(origin[static_cast<std::size_t>(send.row + r)], std::make_pair(send.source, send.dest_row + r)) << "row " << send.row + r;
       }
     }
-    for (std::size_t i = 0; i < sent.size(); ++i) ASSERT_EQ(sent[i], 1) << "output row " << i / n_tiles << " N tile " << i % n_tiles;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      const bool direct = s.groups[group_of_row[i / n_tiles]].direct_source >= 0;
+      ASSERT_EQ(sent[i], direct ? 0 : 1) << "output row " << i / n_tiles << " N tile " << i % n_tiles << (direct ? " (stored directly)" : "");
+    }
     if (::testing::Test::HasFailure()) return;
     reordered += order == CombineOrder::LOCAL_LAST && local_units > 0 && local_units < static_cast<int>(s.tiles.size());
   }
   EXPECT_GT(reordered, 50);
+  EXPECT_GT(direct_rows[CombineStores::LOCAL_DIRECT], 0);
+  EXPECT_GT(direct_rows[CombineStores::ALL_DIRECT], direct_rows[CombineStores::LOCAL_DIRECT]);
+}
+
+// With this GPU's own rows stored directly, an expert is two groups and its M tiles restart at the
+// second: 3 own rows and 2 of another source, tiles of 2 rows.
+TEST(FusedCombineSchedule, LocalDirectHandWorkedCase) {
+  const DispatchRoute route{2, 1, 1, {2, 3}};  // expert 0: 2 rows from source 0, 3 from source 1 (local)
+  const FusedCombineSchedule s = make_fused_combine_schedule(route, 2, 1, 1, 0, CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT);
+  ASSERT_EQ(s.groups.size(), 2u);
+  EXPECT_EQ(std::tie(s.groups[0].first_row, s.groups[0].rows, s.groups[0].direct_source, s.groups[0].dest_row),
+            std::make_tuple(std::int64_t{0}, std::int64_t{3}, 1, std::int64_t{0}));
+  EXPECT_EQ(std::tie(s.groups[1].first_row, s.groups[1].rows, s.groups[1].direct_source),
+            std::make_tuple(std::int64_t{3}, std::int64_t{2}, -1));
+  // Group 1's one tile first (it holds source 0's rows), then group 0's two tiles (own rows only).
+  ASSERT_EQ(s.tiles.size(), 3u);
+  EXPECT_EQ(std::tie(s.tiles[0].group, s.tiles[0].m, s.tiles[1].group, s.tiles[1].m, s.tiles[2].group, s.tiles[2].m),
+            std::make_tuple(1, 0, 0, 0, 0, 1));
+  // One send: rows 3-4 to source 0's rows 0-1, after unit 0.
+  ASSERT_EQ(s.sends.size(), 1u);
+  EXPECT_EQ(std::tie(s.sends[0].done_flag, s.sends[0].source, s.sends[0].row, s.sends[0].dest_row, s.sends[0].rows),
+            std::make_tuple(0, 0, std::int64_t{3}, std::int64_t{0}, std::int64_t{2}));
 }
 
 TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {

@@ -18,7 +18,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -181,7 +183,7 @@ void measure_side(const std::string& side, const std::string& model, std::int64_
 // a transfer-block count.
 struct TransferMode {
   std::string name;
-  std::function<void(int)> transfers, fused;
+  std::function<void(int)> transfers, fused;  // transfers empty: the mode has none of its own (the epilogue stores every row)
 };
 
 // The variants every side times first: 0 the fused kernel's GEMM alone, 1 per-expert cuBLAS,
@@ -210,16 +212,19 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
   variants.insert(variants.end(), extra.begin(), extra.end());
   for (const TransferMode& mode : modes)
     for (int b : blocks) {
-      variants.push_back([&mode, b] { mode.transfers(b); });
+      if (mode.transfers) variants.push_back([&mode, b] { mode.transfers(b); });
       variants.push_back([&mode, b] { mode.fused(b); });
     }
   const std::vector<double> t = time_interleaved(variants, rounds, stream, watchdog);
   SideTimes out{t[0], t[1], t[2], t[3], {}, {}, {}};
   std::size_t i = 4;
   for (std::size_t x = 0; x < extra.size(); ++x) out.extra.push_back(t[i++]);
-  for (std::size_t m = 0; m < modes.size(); ++m) {
+  for (const TransferMode& mode : modes) {
     out.transfers.emplace_back(), out.fused.emplace_back();
-    for (std::size_t x = 0; x < blocks.size(); ++x) out.transfers.back().push_back(t[i++]), out.fused.back().push_back(t[i++]);
+    for (std::size_t x = 0; x < blocks.size(); ++x) {
+      out.transfers.back().push_back(mode.transfers ? t[i++] : std::numeric_limits<double>::quiet_NaN());
+      out.fused.back().push_back(t[i++]);
+    }
   }
   return out;
 }
@@ -249,14 +254,19 @@ void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& 
                   std::vector<std::string>& out) {
   const double gemm_best = std::min({t.fused_gemm, t.cublas, t.grouped});
   double transfer_best = t.engine;
-  for (const auto& mode : t.transfers) transfer_best = std::min(transfer_best, *std::min_element(mode.begin(), mode.end()));
+  for (const auto& mode : t.transfers)
+    for (double transfer : mode)
+      if (!std::isnan(transfer)) transfer_best = std::min(transfer_best, transfer);
   const double serial = transfer_best + gemm_best, bound = std::max(transfer_best, gemm_best);
   for (std::size_t m = 0; m < modes.size(); ++m)
-    for (std::size_t i = 0; i < blocks.size(); ++i)
-      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const double alone = t.transfers[m][i];  // NaN: the mode has no transfers of its own
+      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>7} {:>6} {:>9} {:>8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
                                 side.model, side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, modes[m].name,
-                                blocks[i], t.transfers[m][i] * 1e3, side.remote_bytes / t.transfers[m][i] * 1e-9, t.fused[m][i] * 1e3,
+                                blocks[i], std::isnan(alone) ? "-" : fmt::format("{:.3f}", alone * 1e3),
+                                std::isnan(alone) ? "-" : fmt::format("{:.1f}", side.remote_bytes / alone * 1e-9), t.fused[m][i] * 1e3,
                                 serial * 1e3, bound * 1e3, t.engine * 1e3, (serial - t.fused[m][i]) / (serial - bound)));
+    }
 }
 
 // Each shape's rows on stderr as soon as they are measured (the tables come at the end).
@@ -275,7 +285,9 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
-             "# (blk: a block, wrp: each warp of it) / the tile band (L: combine units of this GPU's own rows last); serial = best\n"
+             "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
+             "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
+             "# stored by the epilogue straight into this GPU's combine buffer, not sent); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
@@ -291,7 +303,8 @@ void print_band_table(const std::vector<std::string>& rows) {
   fmt::print("\n# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles, each band N column\n"
              "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's;\n"
              "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round);\n"
-             "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others)\n");
+             "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others);\n"
+             "# `LD`: the same with those rows stored by the epilogue straight into this GPU's combine buffer\n");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
   for (const auto& row : rows) fmt::print("{}\n", row);
@@ -408,25 +421,41 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     kernels::FusedCombineGemm per_block;
     check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
-    // The first band in the local-last order (COMET's combine-side rescheduling), both send modes.
-    const kernels::FusedCombineSchedule local_last_schedule =
-        kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::LOCAL_LAST);
-    kernels::FusedCombineGemm local_last_block, local_last_warp;
-    for (kernels::FusedCombineGemm* kernel : {&local_last_block, &local_last_warp})
-      check_cuda(kernel->prepare(local_last_schedule, side.k, side.n, buffers), "prepare the fused combine, local last");
-    local_last_warp.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
+    // The first band in the local-last order (COMET's combine-side rescheduling), both send modes;
+    // the same with this GPU's own rows stored by the epilogue (no send, nothing to drain after the
+    // GEMM); and every row stored by the epilogue straight into its source (no send blocks at all).
+    using kernels::CombineOrder;
+    using kernels::CombineStores;
+    const auto prepared = [&](CombineOrder order, CombineStores stores, kernels::FusedCombineGemm::SendTasks tasks, const char* what) {
+      auto kernel = std::make_unique<kernels::FusedCombineGemm>();
+      check_cuda(kernel->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, order, stores), side.k, side.n, buffers),
+                 fmt::format("prepare the fused combine, {}", what));
+      kernel->set_send_tasks(tasks);
+      return kernel;
+    };
+    using SendTasks = kernels::FusedCombineGemm::SendTasks;
+    const auto local_last_block = prepared(CombineOrder::LOCAL_LAST, CombineStores::SEND, SendTasks::PER_BLOCK, "local last");
+    const auto local_last_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::SEND, SendTasks::PER_WARP, "local last");
+    const auto own_direct_block = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored");
+    const auto own_direct_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_WARP, "own rows stored");
+    const auto all_direct = prepared(CombineOrder::EXPERT, CombineStores::ALL_DIRECT, SendTasks::PER_BLOCK, "every row stored");
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
     extra.push_back([&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, again"); });
-    extra.push_back([&] { check_cuda(local_last_block.run(0, stream), "fused GEMM, local last"); });
+    extra.push_back([&] { check_cuda(local_last_block->run(0, stream), "fused GEMM, local last"); });
+    extra.push_back([&] { check_cuda(own_direct_block->run(0, stream), "fused GEMM, own rows stored"); });
     const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
       return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
                           [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
     };
     std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
     for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
-    modes.push_back(mode(fmt::format("blk/{}L", band), local_last_block));
-    modes.push_back(mode(fmt::format("wrp/{}L", band), local_last_warp));
+    modes.push_back(mode(fmt::format("blk/{}L", band), *local_last_block));
+    modes.push_back(mode(fmt::format("wrp/{}L", band), *local_last_warp));
+    modes.push_back(mode(fmt::format("blk/{}LD", band), *own_direct_block));
+    modes.push_back(mode(fmt::format("wrp/{}LD", band), *own_direct_warp));
+    // No send blocks: the block count is not used (every row of this mode is timed with the GEMM on all SMs).
+    modes.push_back(TransferMode{fmt::format("epi/{}", band), {}, [&kernel = *all_direct, stream](int) { check_cuda(kernel.run(0, stream), "fused"); }});
     const SideTimes t = time_side(
         side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
         [&] {
@@ -440,11 +469,14 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
           for (std::size_t b = 0; b < fused.size(); ++b)
             throw_if_gave_up(*fused[b], fmt::format("fused combine, band {}, sends per warp", bands[b]));
           throw_if_gave_up(per_block, "fused combine, sends per block");
-          throw_if_gave_up(local_last_block, "fused combine, local last, sends per block");
-          throw_if_gave_up(local_last_warp, "fused combine, local last, sends per warp");
+          throw_if_gave_up(*local_last_block, "fused combine, local last, sends per block");
+          throw_if_gave_up(*local_last_warp, "fused combine, local last, sends per warp");
+          throw_if_gave_up(*own_direct_block, "fused combine, own rows stored, sends per block");
+          throw_if_gave_up(*own_direct_warp, "fused combine, own rows stored, sends per warp");
         });
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
-    band_rows("combine", side, t, bands, 0, c.band_table, {{fmt::format("{}L", band), t.extra.back()}});
+    band_rows("combine", side, t, bands, 0, c.band_table,
+              {{fmt::format("{}L", band), t.extra[t.extra.size() - 2]}, {fmt::format("{}LD", band), t.extra.back()}});
     overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);
     report_progress("combine", c.combine_gemm, c.combine_overlap, c.o.blocks.size() * modes.size());
 }
