@@ -24,17 +24,20 @@ void check_route(const DispatchRoute& route, int tile_m, int n_tiles, int cluste
   if (band_tiles < 0) throw std::invalid_argument("fused dispatch: negative band of M tiles " + std::to_string(band_tiles));
 }
 
-// An expert's work units (cluster_m M tiles x one N tile) in band order: bands of band_tiles M
-// tiles (rounded up to whole clusters; 0: the expert's every M tile), each band N column by N
-// column, its M tiles together. A band's rows stay in L2 while its columns go by, and each weight
-// column is read once per band: banding trades weight reads (one per band) for activation reads
-// (one per column sweep over rows that no longer fit in L2).
+// An expert's work units (cluster_m M tiles x one N tile of one of its GEMM groups, whose M tile
+// counts are `m_tiles`) in band order: bands of band_tiles M tiles (rounded up to whole clusters;
+// 0: each group's every M tile), band b of every group together, N column by N column, group by
+// group. A band's rows stay in L2 while its columns go by, and each weight column is read once
+// per band: banding trades weight reads (one per band) for activation reads (one per column sweep
+// over rows that no longer fit in L2). visit(group index, m, n).
 template <typename Visit>
-void for_each_unit(int m_tiles, int n_tiles, int cluster_m, int band_tiles, Visit&& visit) {
-  const int band = band_tiles == 0 ? std::max(m_tiles, 1) : (band_tiles + cluster_m - 1) / cluster_m * cluster_m;
-  for (int first = 0; first < m_tiles; first += band)
+void for_each_unit(const std::vector<int>& m_tiles, int n_tiles, int cluster_m, int band_tiles, Visit&& visit) {
+  const int most = m_tiles.empty() ? 0 : *std::max_element(m_tiles.begin(), m_tiles.end());
+  const int band = band_tiles == 0 ? std::max(most, 1) : (band_tiles + cluster_m - 1) / cluster_m * cluster_m;
+  for (int first = 0; first < most; first += band)
     for (int n = 0; n < n_tiles; ++n)
-      for (int m = first; m < std::min(first + band, m_tiles); m += cluster_m) visit(m, n);
+      for (std::size_t g = 0; g < m_tiles.size(); ++g)
+        for (int m = first; m < std::min(first + band, m_tiles[g]); m += cluster_m) visit(static_cast<int>(g), m, n);
 }
 
 // Where the rows of a route are: the expert-major receive buffer (an expert's rows in wave
@@ -119,7 +122,7 @@ FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, i
     for (int e = 0; e < experts; ++e) {
       const int first_flag = s.expert_first_flag[static_cast<std::size_t>(e)];
       const int m_tiles = layout.m_tiles(e);
-      for_each_unit(m_tiles, n_tiles, cluster_m, band_tiles, [&](int m, int n) {
+      for_each_unit({m_tiles}, n_tiles, cluster_m, band_tiles, [&](int, int m, int n) {
         int wave = 0;
         for (int member = m; member < std::min(m + cluster_m, m_tiles); ++member)
           wave = std::max(wave, tile_wave[static_cast<std::size_t>(first_flag + member)]);
@@ -176,10 +179,13 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   const bool local_last = order == CombineOrder::LOCAL_LAST;
   for (const bool local_pass : {false, true}) {
     if (local_pass && !local_last) break;
-    for (int g = 0; g < static_cast<int>(s.groups.size()); ++g) {
-      const CombineGroup& group = s.groups[static_cast<std::size_t>(g)];
-      for_each_unit(s.m_tiles(g), n_tiles, cluster_m, band_tiles, [&](int m, int n) {
-        if (!local_last || local_only(group, m) == local_pass) s.tiles.push_back({group.expert, m, n, 0, g});
+    for (int first = 0, end = 0; first < static_cast<int>(s.groups.size()); first = end) {  // an expert's groups [first, end)
+      std::vector<int> m_tiles;
+      for (end = first; end < static_cast<int>(s.groups.size()) && s.groups[end].expert == s.groups[first].expert; ++end)
+        m_tiles.push_back(s.m_tiles(end));
+      for_each_unit(m_tiles, n_tiles, cluster_m, band_tiles, [&](int member, int m, int n) {
+        const int g = first + member;
+        if (!local_last || local_only(s.groups[g], m) == local_pass) s.tiles.push_back({s.groups[g].expert, m, n, 0, g});
       });
     }
   }

@@ -102,8 +102,8 @@ struct RowSend {
 /// The order of the combine's work units (the GEMM waits for nothing there; the order decides
 /// when each tile's rows can be sent).
 enum class CombineOrder {
-  /// Expert by expert (each expert's groups in row order), band by band, N column by N column:
-  /// each weight column is read once per band and group.
+  /// Expert by expert, band by band (band b of each of the expert's GEMM groups together), N
+  /// column by N column, group by group: each weight column is read once per band.
   EXPERT,
   /// COMET's rescheduling, combine side (the mirror of the dispatch's local pass): the units
   /// holding any other source's rows first, in EXPERT order, then the units made only of this

@@ -206,8 +206,8 @@ TEST(FusedDispatchSchedule, HandWorkedCase) {
 // The combine stores every output row of every N tile once, back at the very (source, row) the
 // dispatch brought it from: straight from the GEMM's epilogue for the groups stored directly (this
 // GPU's own rows with LOCAL_DIRECT, every row with ALL_DIRECT), else by one send after the tile
-// holding it is done. Groups cover every row once within one expert; units in (group, band, N, M)
-// order, and with LOCAL_LAST the units made only of the local source's rows after all others
+// holding it is done. Groups cover every row once within one expert; units in (expert, band, N,
+// group, M) order, and with LOCAL_LAST the units made only of the local source's rows after all others
 // (each part in that order).
 TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
   std::mt19937_64 rng(2027);
@@ -264,7 +264,7 @@ TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
       return true;
     };
     std::set<std::tuple<int, int, int>> units;
-    std::tuple<bool, std::tuple<int, int, int, int>> previous{false, {-1, 0, 0, 0}};
+    std::tuple<bool, std::tuple<int, int, int, int, int>> previous{false, {-1, 0, 0, 0, 0}};
     int local_units = 0, tiles = 0;
     for (const GemmTile& t : s.tiles) {
       ASSERT_EQ(t.m % cluster_m, 0);
@@ -272,7 +272,9 @@ TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
       ASSERT_LT(t.group, static_cast<int>(s.groups.size()));
       EXPECT_EQ(t.expert, s.groups[t.group].expert);
       local_units += local_only(t);
-      const auto key = std::make_tuple(order == CombineOrder::LOCAL_LAST && local_only(t), band_order_key(t.group, t.m, t.n, band_tiles, cluster_m));
+      // (expert, band, n, group, m): band b of every group of the expert together.
+      const auto [expert, band, n, m] = band_order_key(t.expert, t.m, t.n, band_tiles, cluster_m);
+      const auto key = std::make_tuple(order == CombineOrder::LOCAL_LAST && local_only(t), std::make_tuple(expert, band, n, t.group, m));
       EXPECT_LT(previous, key);
       previous = key;
       for (int m = t.m; m < std::min(t.m + cluster_m, s.m_tiles(t.group)); ++m, ++tiles) EXPECT_TRUE(units.insert({t.group, m, t.n}).second);
