@@ -56,12 +56,13 @@ using namespace fused_detail;
 struct FusedCombineGemm::State : FusedState {
   int send_count = 0, done_count = 0;
   bool per_warp = false;  // SendTasks::PER_BLOCK until per-warp sends have run on a GPU
+  double send_rate = 0;   // bytes per second, all send blocks together (0: unpaced)
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done;
 
   cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate);
   }
 };
 
@@ -73,6 +74,8 @@ bool FusedCombineGemm::available(std::string* why_not) { return hopper_kernels_r
 void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
 
 void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = tasks == SendTasks::PER_WARP; }
+
+void FusedCombineGemm::set_send_rate(double bytes_per_second) { state_->send_rate = std::max(bytes_per_second, 0.0); }
 
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
                                       const FusedCombineBuffers& buffers, bool weights_transposed) {
@@ -149,6 +152,7 @@ bool FusedCombineGemm::available(std::string* why_not) {
 }
 void FusedCombineGemm::set_timeout(double) {}
 void FusedCombineGemm::set_send_tasks(SendTasks) {}
+void FusedCombineGemm::set_send_rate(double) {}
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;
 }

@@ -72,6 +72,11 @@ class FusedCombineGemm {
   /// block; written, not yet run on a GPU).
   enum class SendTasks { PER_BLOCK, PER_WARP };
   void set_send_tasks(SendTasks tasks);
+  /// Paces the sends of later runs (run_sends too) to `bytes_per_second`, all send blocks together:
+  /// each block (or warp) starts a send no sooner than its share of the rate allows. 0: unpaced
+  /// (the default). Writes to host-mapped memory posted faster than PCIe drains them back up into
+  /// the GPU's memory system, where the GEMM's loads queue behind them.
+  void set_send_rate(double bytes_per_second);
 
   /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With
   /// `weights_transposed` each expert's W_e^T is what is stored, [n, k] (the backward: d_h13 w13^T,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "arrival_tile_scheduler.cuh"
@@ -74,6 +75,11 @@ struct TransferList {
   /// sends, a tile's 128 rows x 512 bytes each), whose per-task wait, fence and barrier held a
   /// block to one task at a time.
   bool per_warp;
+  /// Pacing: each task taker (a block, or a warp with per_warp) starts a task no sooner than this
+  /// many picoseconds per byte it has moved since it began (0: as fast as it can). What a rate cap
+  /// on the link costs or saves: PCIe writes posted faster than the link drains them back up into
+  /// the GPU's memory system.
+  unsigned long long pace_ps_per_byte;
 };
 
 // Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
@@ -143,18 +149,35 @@ __device__ inline void raise_flag(const TransferList& list, const RowTask& task)
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
 }
 
-// The tasks of this block (per_warp: of each of its warps), each after its wait. Rows raised here
-// are read by TMA (the async proxy): every writer orders its stores for that proxy, and the
-// group's stores all precede the release of the flag by its first thread.
+// With pacing, waits until `begin` + `moved` bytes' worth of time (by one thread of the taker).
+__device__ inline void pace(const TransferList& list, unsigned long long begin, unsigned long long moved) {
+  if (list.pace_ps_per_byte == 0) return;
+  const unsigned long long due = begin + moved * list.pace_ps_per_byte / 1000;
+  while (global_timer_ns() < due) __nanosleep(500);
+}
+
+__device__ inline unsigned long long task_bytes(const RowTask& task) {
+  return static_cast<unsigned long long>(task.rows) * static_cast<unsigned long long>(task.row_vectors) * sizeof(int4);
+}
+
+// The tasks of this block (per_warp: of each of its warps), each after its wait (and its pace).
+// Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
+// proxy, and the group's stores all precede the release of the flag by its first thread.
 __device__ inline void transfer_rows(const TransferList& list) {
+  const unsigned long long begin = list.pace_ps_per_byte ? global_timer_ns() : 0;
+  unsigned long long moved = 0;
   if (list.per_warp) {
     const int lane = static_cast<int>(threadIdx.x) % 32, warps = static_cast<int>(blockDim.x) / 32;
     for (int t = static_cast<int>(blockIdx.x) * warps + static_cast<int>(threadIdx.x) / 32; t < list.count; t += list.blocks * warps) {
       const RowTask task = list.tasks[t];
-      if (task.wait_flag >= 0) {
-        if (lane == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
+      if (task.wait_flag >= 0 || list.pace_ps_per_byte) {
+        if (lane == 0) {
+          if (task.wait_flag >= 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
+          pace(list, begin, moved);
+        }
         __syncwarp();
       }
+      moved += task_bytes(task);
       copy_task(task, lane, 32);
       fence_generic_to_async_proxy();
       __syncwarp();
@@ -164,10 +187,14 @@ __device__ inline void transfer_rows(const TransferList& list) {
   }
   for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
     const RowTask task = list.tasks[t];
-    if (task.wait_flag >= 0) {
-      if (threadIdx.x == 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
+    if (task.wait_flag >= 0 || list.pace_ps_per_byte) {
+      if (threadIdx.x == 0) {
+        if (task.wait_flag >= 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
+        pace(list, begin, moved);
+      }
       __syncthreads();
     }
+    moved += task_bytes(task);
     copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     fence_generic_to_async_proxy();
     __syncthreads();
@@ -456,6 +483,10 @@ struct FusedState {
            cluster_m == FUSED_CLUSTER_M && n_tiles == static_cast<int>((n + FUSED_TILE_N - 1) / FUSED_TILE_N);
   }
   int blocks() { return gemm.visit([](auto& v) { return v.blocks; }); }
+  /// Threads of every block of the launch (the GEMM's).
+  int threads_per_block() {
+    return gemm.visit([](auto& v) { return static_cast<int>(std::remove_reference_t<decltype(v)>::Kernel::MaxThreadsPerBlock); });
+  }
   /// GEMM blocks of a launch beside `transfer_blocks` (at most gemm_sms when > 0), or -1 when the
   /// transfer-block count cannot run (not prepared, not whole clusters, no SM left for the GEMM).
   int gemm_blocks_beside(int transfer_blocks, int gemm_sms) {
@@ -469,9 +500,10 @@ struct FusedState {
   bool transfers_alone_run(int transfer_blocks) {
     return prepared && transfer_blocks > 0 && transfer_blocks <= blocks() && transfer_blocks % FUSED_CLUSTER_M == 0;
   }
-  /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList).
+  /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList);
+  /// `bytes_per_second` > 0: the transfers together paced to that rate.
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
-                     bool per_warp, cudaStream_t stream) {
+                     bool per_warp, cudaStream_t stream, double bytes_per_second = 0) {
     const int launch_blocks = transfer_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;
@@ -481,7 +513,10 @@ struct FusedState {
     last_transfer_blocks = transfer_blocks;
     const Watchdog watchdog{watchdog_word.get(), timeout_ns, block_start.get(),   launch_blocks,       transfer_blocks,
                             flags,               waited_flags, flag_snapshot.get(), start_snapshot.get()};
-    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, transfer_end.get(), per_warp};
+    // Each taker's share of the rate: the blocks, or every warp of them.
+    const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
+    const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
+    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, transfer_end.get(), per_warp, pace_ps_per_byte};
     return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }

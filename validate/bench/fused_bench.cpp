@@ -30,6 +30,7 @@
 #include "expert_ffn.hpp"
 #include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
+#include "global_timer.hpp"
 #include "gpu_error.hpp"
 #include "grouped_gemm.hpp"
 #include "median.hpp"
@@ -261,7 +262,7 @@ void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& 
   for (std::size_t m = 0; m < modes.size(); ++m)
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       const double alone = t.transfers[m][i];  // NaN: the mode has no transfers of its own
-      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>7} {:>6} {:>9} {:>8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
+      out.push_back(fmt::format("{:<14} {:>7} {:>8.1f} {:>7.1f} {:>11} {:>6} {:>9} {:>8} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>6.2f}",
                                 side.model, side.tokens, side.remote_bytes / 1048576.0, 100.0 * transfer_best / gemm_best, modes[m].name,
                                 blocks[i], std::isnan(alone) ? "-" : fmt::format("{:.3f}", alone * 1e3),
                                 std::isnan(alone) ? "-" : fmt::format("{:.1f}", side.remote_bytes / alone * 1e-9), t.fused[m][i] * 1e3,
@@ -287,14 +288,14 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
-             "# stored by the epilogue straight into this GPU's combine buffer, not sent); serial = best\n"
+             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
              transfer);
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "tasks",
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>11} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "model", "tokens", "remote", "xfer/g", "tasks",
              "blocks", "alone", "rate", "fused", "serial", "bound", "engine", "effic");
-  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>7} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "", "ms", "GB/s", "ms",
+  fmt::print("{:<14} {:>7} {:>8} {:>7} {:>11} {:>6} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}\n", "#", "", "MiB", "%", "", "", "ms", "GB/s", "ms",
              "ms", "ms", "ms", "");
   for (const auto& row : overlap) fmt::print("{}\n", row);
 }
@@ -396,6 +397,24 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     report_progress("dispatch", c.dispatch_gemm, c.dispatch_overlap, c.o.blocks.size() * modes.size());
 }
 
+// One more fused run of `kernel` with `blocks` send blocks, %globaltimer stamped on the stream just
+// before and after it: when its send blocks began and ended within the launch, so whether the sends
+// or the GEMM end it ("# span" lines; one run, not a median).
+void print_send_span(const std::string& label, int blocks, kernels::FusedCombineGemm& kernel, cudaStream_t stream) {
+  DeviceBuffer<unsigned long long> stamps("timer stamps", 2);
+  check_cuda(kernels::stamp_global_timer(stamps.get(), stream), "stamp");
+  check_cuda(kernel.run(blocks, stream), "fused");
+  check_cuda(kernels::stamp_global_timer(stamps.get() + 1, stream), "stamp");
+  check_cuda(cudaStreamSynchronize(stream), "span run");
+  unsigned long long at[2] = {0, 0};
+  check_cuda(cudaMemcpy(at, stamps.get(), sizeof at, cudaMemcpyDeviceToHost), "stamps");
+  const kernels::TransferSpan span = kernel.transfer_span();
+  if (!span.ran()) return;
+  const auto ms = [&](std::uint64_t ns) { return static_cast<double>(ns - at[0]) * 1e-6; };
+  fmt::print("# span {:<11} {:>2} blocks: sends {:.3f} -> {:.3f} ms, launch ends by {:.3f} ms (from the stamp before it)\n", label, blocks,
+             ms(span.start_ns), ms(span.end_ns), ms(at[1]));
+}
+
 // Combine: y = act w2, the rows sent back to their sources.
 void measure_combine(FusedContext& c, const std::string& name, std::int64_t tokens, const MoeModel& m, int experts) {
   const std::vector<int>& bands = c.bands;
@@ -439,6 +458,13 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     const auto own_direct_block = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored");
     const auto own_direct_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_WARP, "own rows stored");
     const auto all_direct = prepared(CombineOrder::EXPERT, CombineStores::ALL_DIRECT, SendTasks::PER_BLOCK, "every row stored");
+    // Own rows stored, sends per block paced below what PCIe drains (GB/s, all send blocks together).
+    const std::vector<int> paces{40, 46};
+    std::vector<std::unique_ptr<kernels::FusedCombineGemm>> paced;
+    for (int gbps : paces) {
+      paced.push_back(prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored, paced"));
+      paced.back()->set_send_rate(gbps * 1e9);
+    }
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
     extra.push_back([&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, again"); });
@@ -454,6 +480,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     modes.push_back(mode(fmt::format("wrp/{}L", band), *local_last_warp));
     modes.push_back(mode(fmt::format("blk/{}LD", band), *own_direct_block));
     modes.push_back(mode(fmt::format("wrp/{}LD", band), *own_direct_warp));
+    for (std::size_t p = 0; p < paces.size(); ++p) modes.push_back(mode(fmt::format("blk/{}LD@{}", band, paces[p]), *paced[p]));
     // No send blocks: the block count is not used (every row of this mode is timed with the GEMM on all SMs).
     modes.push_back(TransferMode{fmt::format("epi/{}", band), {}, [&kernel = *all_direct, stream](int) { check_cuda(kernel.run(0, stream), "fused"); }});
     const SideTimes t = time_side(
@@ -473,7 +500,13 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
           throw_if_gave_up(*local_last_warp, "fused combine, local last, sends per warp");
           throw_if_gave_up(*own_direct_block, "fused combine, own rows stored, sends per block");
           throw_if_gave_up(*own_direct_warp, "fused combine, own rows stored, sends per warp");
+          for (const auto& kernel : paced) throw_if_gave_up(*kernel, "fused combine, own rows stored, paced sends");
         });
+    for (int b : c.o.blocks) {
+      print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
+      print_send_span(fmt::format("blk/{}LD", band), b, *own_direct_block, stream);
+      for (std::size_t p = 0; p < paces.size(); ++p) print_send_span(fmt::format("blk/{}LD@{}", band, paces[p]), b, *paced[p], stream);
+    }
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
     band_rows("combine", side, t, bands, 0, c.band_table,
               {{fmt::format("{}L", band), t.extra[t.extra.size() - 2]}, {fmt::format("{}LD", band), t.extra.back()}});
