@@ -26,6 +26,7 @@ struct FusedOptions {
   int rounds = 3;                    ///< interleaved rounds (medians reported)
   FusedTransport transport = FusedTransport::HOST;
   std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part and the overlap in
+  std::vector<double> send_paces;    ///< GB/s, all send blocks together: paced combine sends to time too
 };
 
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against

@@ -459,9 +459,9 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     const auto own_direct_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_WARP, "own rows stored");
     const auto all_direct = prepared(CombineOrder::EXPERT, CombineStores::ALL_DIRECT, SendTasks::PER_BLOCK, "every row stored");
     // Own rows stored, sends per block paced below what PCIe drains (GB/s, all send blocks together).
-    const std::vector<int> paces{40, 46};
+    const std::vector<double>& paces = c.o.send_paces;
     std::vector<std::unique_ptr<kernels::FusedCombineGemm>> paced;
-    for (int gbps : paces) {
+    for (double gbps : paces) {
       paced.push_back(prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored, paced"));
       paced.back()->set_send_rate(gbps * 1e9);
     }

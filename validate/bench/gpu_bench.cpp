@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
   app.add_option("--band-tiles", band_tiles, "Fused section: tile bands (M tiles per band within an expert, each band N column by "
                                              "N column; 0 = one band per expert): the GEMM part and the overlap are timed in each")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  std::vector<double> send_paces;
+  app.add_option("--send-paces", send_paces, "Fused section: combine sends paced to each of these rates, GB/s for all send blocks "
+                                             "together (this GPU's own rows stored by the epilogue, local last, sends per block)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -107,7 +111,7 @@ int main(int argc, char** argv) {
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
     if (wants(sections, "fused"))
-      comet::bench::fused_section({models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles});
+      comet::bench::fused_section({models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles, send_paces});
   } catch (const std::exception& error) {
     fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
     return 3;
