@@ -23,6 +23,7 @@
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include "bench_common.hpp"
@@ -288,7 +289,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
-             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s); serial = best\n"
+             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
+             "# blocks together); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
@@ -305,7 +307,7 @@ void print_band_table(const std::vector<std::string>& rows) {
              "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's;\n"
              "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round);\n"
              "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others);\n"
-             "# `LD`: the same with those rows stored by the epilogue straight into this GPU's combine buffer\n");
+             "# `D`: this GPU's own rows stored by the epilogue straight into its combine buffer (not sent); `LD`: both\n");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
   for (const auto& row : rows) fmt::print("{}\n", row);
@@ -397,6 +399,42 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     report_progress("dispatch", c.dispatch_gemm, c.dispatch_overlap, c.o.blocks.size() * modes.size());
 }
 
+// A combine kernel the bench times beside the default ones, in the first band: the label of its
+// overlap rows ("blk/0LD", "blk/0D@40"), of its GEMM part in the band table ("0LD"; timed when
+// gemm_alone), its order, stores, send tasks and pace (GB/s, 0: unpaced).
+struct CombineVariant {
+  std::string label, order_label;
+  kernels::CombineOrder order;
+  kernels::CombineStores stores;
+  kernels::FusedCombineGemm::SendTasks tasks;
+  double pace_gbps;
+  bool gemm_alone;
+};
+
+// L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
+// others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
+// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
+// block paced to each of `paces`.
+std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
+  using kernels::CombineOrder;
+  using kernels::CombineStores;
+  using Tasks = kernels::FusedCombineGemm::SendTasks;
+  std::vector<CombineVariant> variants;
+  for (const auto& [suffix, order, stores] : {std::tuple{"L", CombineOrder::LOCAL_LAST, CombineStores::SEND},
+                                              std::tuple{"D", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT},
+                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT}}) {
+    const std::string order_label = std::to_string(band) + suffix;
+    variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
+    variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
+  }
+  for (double gbps : paces) {
+    const std::string order_label = std::to_string(band) + "D";
+    variants.push_back({fmt::format("blk/{}@{}", order_label, gbps), order_label, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT,
+                        Tasks::PER_BLOCK, gbps, false});
+  }
+  return variants;
+}
+
 // One more fused run of `kernel` with `blocks` send blocks, %globaltimer stamped on the stream just
 // before and after it: when its send blocks began and ended within the launch, so whether the sends
 // or the GEMM end it ("# span" lines; one run, not a median).
@@ -440,49 +478,41 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     kernels::FusedCombineGemm per_block;
     check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
-    // The first band in the local-last order (COMET's combine-side rescheduling), both send modes;
-    // the same with this GPU's own rows stored by the epilogue (no send, nothing to drain after the
-    // GEMM); and every row stored by the epilogue straight into its source (no send blocks at all).
-    using kernels::CombineOrder;
-    using kernels::CombineStores;
-    const auto prepared = [&](CombineOrder order, CombineStores stores, kernels::FusedCombineGemm::SendTasks tasks, const char* what) {
-      auto kernel = std::make_unique<kernels::FusedCombineGemm>();
-      check_cuda(kernel->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, order, stores), side.k, side.n, buffers),
-                 fmt::format("prepare the fused combine, {}", what));
-      kernel->set_send_tasks(tasks);
-      return kernel;
-    };
-    using SendTasks = kernels::FusedCombineGemm::SendTasks;
-    const auto local_last_block = prepared(CombineOrder::LOCAL_LAST, CombineStores::SEND, SendTasks::PER_BLOCK, "local last");
-    const auto local_last_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::SEND, SendTasks::PER_WARP, "local last");
-    const auto own_direct_block = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored");
-    const auto own_direct_warp = prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_WARP, "own rows stored");
-    const auto all_direct = prepared(CombineOrder::EXPERT, CombineStores::ALL_DIRECT, SendTasks::PER_BLOCK, "every row stored");
-    // Own rows stored, sends per block paced below what PCIe drains (GB/s, all send blocks together).
-    const std::vector<double>& paces = c.o.send_paces;
-    std::vector<std::unique_ptr<kernels::FusedCombineGemm>> paced;
-    for (double gbps : paces) {
-      paced.push_back(prepared(CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, SendTasks::PER_BLOCK, "own rows stored, paced"));
-      paced.back()->set_send_rate(gbps * 1e9);
+    // The first band in other orders and stores (combine_variants), and every row stored by the
+    // epilogue straight into its source (no send blocks at all).
+    std::vector<CombineVariant> variants = combine_variants(band, c.o.send_paces);
+    std::vector<std::unique_ptr<kernels::FusedCombineGemm>> kernels_of;
+    for (const CombineVariant& v : variants) {
+      kernels_of.push_back(std::make_unique<kernels::FusedCombineGemm>());
+      check_cuda(kernels_of.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, v.order, v.stores), side.k, side.n,
+                                            buffers),
+                 "prepare the fused combine, " + v.label);
+      kernels_of.back()->set_send_tasks(v.tasks);
+      kernels_of.back()->set_send_rate(v.pace_gbps * 1e9);
     }
+    kernels::FusedCombineGemm all_direct;
+    check_cuda(all_direct.prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::EXPERT,
+                                                                          kernels::CombineStores::ALL_DIRECT),
+                                  side.k, side.n, buffers),
+               "prepare the fused combine, every row stored");
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
     extra.push_back([&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, again"); });
-    extra.push_back([&] { check_cuda(local_last_block->run(0, stream), "fused GEMM, local last"); });
-    extra.push_back([&] { check_cuda(own_direct_block->run(0, stream), "fused GEMM, own rows stored"); });
+    std::vector<std::pair<std::string, std::size_t>> other_orders;  // label, index in extra
+    for (std::size_t v = 0; v < variants.size(); ++v)
+      if (variants[v].gemm_alone) {
+        other_orders.emplace_back(variants[v].order_label, extra.size());
+        extra.push_back([&, v] { check_cuda(kernels_of[v]->run(0, stream), "fused GEMM, " + variants[v].label); });
+      }
     const auto mode = [stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
       return TransferMode{label, [&kernel, stream](int b) { check_cuda(kernel.run_sends(b, stream), "sends"); },
                           [&kernel, stream](int b) { check_cuda(kernel.run(b, stream), "fused"); }};
     };
     std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
     for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
-    modes.push_back(mode(fmt::format("blk/{}L", band), *local_last_block));
-    modes.push_back(mode(fmt::format("wrp/{}L", band), *local_last_warp));
-    modes.push_back(mode(fmt::format("blk/{}LD", band), *own_direct_block));
-    modes.push_back(mode(fmt::format("wrp/{}LD", band), *own_direct_warp));
-    for (std::size_t p = 0; p < paces.size(); ++p) modes.push_back(mode(fmt::format("blk/{}LD@{}", band, paces[p]), *paced[p]));
+    for (std::size_t v = 0; v < variants.size(); ++v) modes.push_back(mode(variants[v].label, *kernels_of[v]));
     // No send blocks: the block count is not used (every row of this mode is timed with the GEMM on all SMs).
-    modes.push_back(TransferMode{fmt::format("epi/{}", band), {}, [&kernel = *all_direct, stream](int) { check_cuda(kernel.run(0, stream), "fused"); }});
+    modes.push_back(TransferMode{fmt::format("epi/{}", band), {}, [&all_direct, stream](int) { check_cuda(all_direct.run(0, stream), "fused"); }});
     const SideTimes t = time_side(
         side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(fused[0]->run(0, stream), "fused GEMM"); },
         [&] {
@@ -496,20 +526,17 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
           for (std::size_t b = 0; b < fused.size(); ++b)
             throw_if_gave_up(*fused[b], fmt::format("fused combine, band {}, sends per warp", bands[b]));
           throw_if_gave_up(per_block, "fused combine, sends per block");
-          throw_if_gave_up(*local_last_block, "fused combine, local last, sends per block");
-          throw_if_gave_up(*local_last_warp, "fused combine, local last, sends per warp");
-          throw_if_gave_up(*own_direct_block, "fused combine, own rows stored, sends per block");
-          throw_if_gave_up(*own_direct_warp, "fused combine, own rows stored, sends per warp");
-          for (const auto& kernel : paced) throw_if_gave_up(*kernel, "fused combine, own rows stored, paced sends");
+          for (std::size_t v = 0; v < variants.size(); ++v) throw_if_gave_up(*kernels_of[v], "fused combine, " + variants[v].label);
         });
     for (int b : c.o.blocks) {
       print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
-      print_send_span(fmt::format("blk/{}LD", band), b, *own_direct_block, stream);
-      for (std::size_t p = 0; p < paces.size(); ++p) print_send_span(fmt::format("blk/{}LD@{}", band, paces[p]), b, *paced[p], stream);
+      for (std::size_t v = 0; v < variants.size(); ++v)
+        if (variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
     }
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
-    band_rows("combine", side, t, bands, 0, c.band_table,
-              {{fmt::format("{}L", band), t.extra[t.extra.size() - 2]}, {fmt::format("{}LD", band), t.extra.back()}});
+    std::vector<std::pair<std::string, double>> other_gemms;
+    for (const auto& [label, index] : other_orders) other_gemms.emplace_back(label, t.extra[index]);
+    band_rows("combine", side, t, bands, 0, c.band_table, other_gemms);
     overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);
     report_progress("combine", c.combine_gemm, c.combine_overlap, c.o.blocks.size() * modes.size());
 }
