@@ -76,9 +76,8 @@ struct TransferList {
   /// block to one task at a time.
   bool per_warp;
   /// Pacing: each task taker (a block, or a warp with per_warp) starts a task no sooner than this
-  /// many picoseconds per byte it has moved since it began (0: as fast as it can). What a rate cap
-  /// on the link costs or saves: PCIe writes posted faster than the link drains them back up into
-  /// the GPU's memory system.
+  /// many picoseconds per byte it has moved since it began (0: as fast as it can): what a rate
+  /// below the link's costs or saves beside the GEMM.
   unsigned long long pace_ps_per_byte;
 };
 
