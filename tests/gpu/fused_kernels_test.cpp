@@ -470,6 +470,41 @@ TEST(FusedCombine, EpilogueStoresEveryRowStraightIntoItsSource) {
   expect_combine_cases_match({{0, false, 0, Order::EXPERT, Stores::ALL_DIRECT}, {2, true, 3, Order::LOCAL_LAST, Stores::ALL_DIRECT}});
 }
 
+// Paced sends deliver the same rows and never finish before their rate allows: with R bytes/s over
+// `blocks` send blocks, a block starts a send no sooner than its bytes so far x blocks / R after it
+// began, so the sends' span is at least (all bytes - blocks x the largest send) / R. A lower bound
+// (a slower GPU only lengthens the span), far above the unpaced span at 0.5 GB/s.
+TEST(FusedCombine, PacedSendsMatchAndTakeNoLessThanTheirRateAllows) {
+  COMET_REQUIRE_FUSED_COMBINE();
+  const auto seed = std::random_device{}();
+  SCOPED_TRACE(::testing::Message() << "seed " << seed);
+  std::mt19937_64 rng(seed);
+  cublasHandle_t handle = nullptr;
+  ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  CombineFixture f(ragged_route(rng, 1), 264, 520);
+  double bytes = 0, largest = 0;
+  for (const kernels::RowSend& send : f.schedule.sends) {
+    const double columns = std::min<std::int64_t>(kernels::FusedCombineGemm::TILE_N, f.n - std::int64_t{send.n} * kernels::FusedCombineGemm::TILE_N);
+    bytes += static_cast<double>(send.rows) * columns * sizeof(bf16);
+    largest = std::max(largest, static_cast<double>(send.rows) * columns * sizeof(bf16));
+  }
+  kernels::FusedCombineGemm fused;
+  ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
+  constexpr double RATE = 0.5e9;
+  fused.set_send_rate(RATE);
+  for (int send_blocks : {2, 4}) {
+    f.refill(rng, handle);
+    run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " paced send blocks");
+    const kernels::TransferSpan span = fused.transfer_span();
+    const double floor_s = (bytes - send_blocks * largest) / RATE;
+    ASSERT_GT(floor_s, 1e-3) << "the route is too small for the bound to mean anything";
+    EXPECT_GE(static_cast<double>(span.end_ns - span.start_ns) * 1e-9, floor_s) << send_blocks << " send blocks";
+    EXPECT_EQ(fused.watchdog(), -1);
+    f.expect_destinations_match(std::to_string(send_blocks) + " paced send blocks");
+  }
+  cublasDestroy(handle);
+}
+
 // Mixtral-8x7B's down projection at 16K tokens per GPU (8 local experts, 4096 rows each from 8
 // sources, k 14336, n 4096) in bands of 8 M tiles with sends per warp: the shape whose combine gave
 // up on a done flag in the bench (one H100, 2026-12-06, BENCHMARKS.md). Every row must arrive, the
