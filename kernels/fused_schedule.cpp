@@ -79,28 +79,6 @@ struct ReceiveLayout {
   int m_tiles(int e) const { return expert_first_flag[static_cast<std::size_t>(e) + 1] - expert_first_flag[static_cast<std::size_t>(e)]; }
 };
 
-// The combine's GEMM groups of expert e (rows in wave order: own rows first) for `stores`.
-void add_combine_groups(const DispatchRoute& route, const ReceiveLayout& layout, int e, CombineStores stores,
-                        std::vector<CombineGroup>& groups) {
-  const std::int64_t first = layout.expert_first_row[static_cast<std::size_t>(e)];
-  const std::int64_t rows = layout.expert_first_row[static_cast<std::size_t>(e) + 1] - first;
-  const auto add = [&](std::int64_t at, std::int64_t count, int direct_source, std::int64_t dest_row) {
-    if (count > 0) groups.push_back({e, at, count, direct_source, dest_row});
-  };
-  if (stores == CombineStores::SEND) return add(first, rows, -1, 0);
-  const std::size_t own = ReceiveLayout::at(route.sources, e, 0);  // wave 0: this GPU's rows
-  if (stores == CombineStores::LOCAL_DIRECT) {
-    const std::int64_t local = route.rows_of(e, route.local_source);
-    add(first, local, route.local_source, layout.source_first[own]);
-    return add(first + local, rows - local, -1, 0);
-  }
-  for (int w = 0; w < route.sources; ++w) {
-    const std::size_t segment = ReceiveLayout::at(route.sources, e, w);
-    const int src = layout.pull_order[static_cast<std::size_t>(w)];
-    add(layout.dest_first[segment], route.rows_of(e, src), src, layout.source_first[segment]);
-  }
-}
-
 }  // namespace
 
 FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles) {
@@ -153,6 +131,32 @@ FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, i
     }
   return s;
 }
+
+namespace {
+
+// The combine's GEMM groups of expert e (rows in wave order: own rows first) for `stores`.
+void add_combine_groups(const DispatchRoute& route, const ReceiveLayout& layout, int e, CombineStores stores,
+                        std::vector<CombineGroup>& groups) {
+  const std::int64_t first = layout.expert_first_row[static_cast<std::size_t>(e)];
+  const std::int64_t rows = layout.expert_first_row[static_cast<std::size_t>(e) + 1] - first;
+  const auto add = [&](std::int64_t at, std::int64_t count, int direct_source, std::int64_t dest_row) {
+    if (count > 0) groups.push_back({e, at, count, direct_source, dest_row});
+  };
+  if (stores == CombineStores::SEND) return add(first, rows, -1, 0);
+  const std::size_t own = ReceiveLayout::at(route.sources, e, 0);  // wave 0: this GPU's rows
+  if (stores == CombineStores::LOCAL_DIRECT) {
+    const std::int64_t local = route.rows_of(e, route.local_source);
+    add(first, local, route.local_source, layout.source_first[own]);
+    return add(first + local, rows - local, -1, 0);
+  }
+  for (int w = 0; w < route.sources; ++w) {
+    const std::size_t segment = ReceiveLayout::at(route.sources, e, w);
+    const int src = layout.pull_order[static_cast<std::size_t>(w)];
+    add(layout.dest_first[segment], route.rows_of(e, src), src, layout.source_first[segment]);
+  }
+}
+
+}  // namespace
 
 FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m, int band_tiles,
                                                  CombineOrder order, CombineStores stores) {
