@@ -167,6 +167,7 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   s.n_tiles = n_tiles;
   s.cluster_m = cluster_m;
   s.expert_first_row = layout.expert_first_row;
+  s.landing = {route.sources, route.experts, n_tiles};
   for (int e = 0; e < route.experts; ++e) add_combine_groups(route, layout, e, stores, s.groups);
   // A group's row range within its expert's rows.
   const auto in_expert = [&](const CombineGroup& g) { return g.first_row - layout.expert_first_row[static_cast<std::size_t>(g.expert)]; };
@@ -189,12 +190,12 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
       });
     }
   }
-  // Each unit's M tiles of a group stored into the output, cut where their rows change source (the
-  // wave segments of the expert).
+  // Each unit's M tiles, cut where their rows change source (the wave segments of the expert):
+  // sends of the groups stored into the output, landings of those stored into their source.
   for (std::size_t unit = 0; unit < s.tiles.size(); ++unit) {
     const GemmTile& t = s.tiles[unit];
     const CombineGroup& group = s.groups[static_cast<std::size_t>(t.group)];
-    if (group.direct_source >= 0) continue;
+    std::vector<RowSend>& runs = group.direct_source >= 0 ? s.stored : s.sends;
     const std::int64_t expert_first = layout.expert_first_row[static_cast<std::size_t>(t.expert)];
     for (int rank = 0; rank < cluster_m && t.m + rank < s.m_tiles(t.group); ++rank) {
       const std::int64_t tile_first = in_expert(group) + static_cast<std::int64_t>(t.m + rank) * tile_m;
@@ -205,8 +206,9 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
         const std::int64_t seg_first = layout.dest_first[segment] - expert_first, seg_end = seg_first + route.rows_of(t.expert, src);
         const std::int64_t first = std::max(seg_first, tile_first), end = std::min(seg_end, tile_end);
         if (first >= end) continue;
-        s.sends.push_back({static_cast<int>(unit) * cluster_m + rank, src, t.expert, t.n, expert_first + first,
-                           layout.source_first[segment] + (first - seg_first), end - first});
+        runs.push_back({static_cast<int>(unit) * cluster_m + rank, src, t.expert, t.n, expert_first + first,
+                        layout.source_first[segment] + (first - seg_first), end - first,
+                        s.landing.counter(route.local_source, t.expert, t.n)});
       }
     }
   }

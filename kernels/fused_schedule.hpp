@@ -85,10 +85,22 @@ struct FusedDispatchSchedule {
 FusedDispatchSchedule make_fused_dispatch_schedule(const DispatchRoute& route, int tile_m, int n_tiles, int cluster_m = 1,
                                                    int band_tiles = 0);
 
+/// The landing counters a destination GPU keeps for the combine (kernels/fused_unpermute_schedule.hpp
+/// consumes them): one per (sender, the sender's local expert, N tile), which the sender raises by
+/// the rows of that expert and N tile it has written into the destination's combine buffer, once
+/// they are visible there. Senders are the sources of DispatchRoute (the GPUs of the expert-parallel
+/// group, numbered alike on every GPU), each with `experts` local experts.
+struct LandingLayout {
+  int senders = 0, experts = 0, n_tiles = 0;
+  int counter(int sender, int expert, int n) const { return (sender * experts + expert) * n_tiles + n; }
+  int counters() const { return senders * experts * n_tiles; }
+};
+
 /// One run of finished output rows a send block writes back to their source: rows [row, row + rows)
 /// of the expert-major output, columns of N tile n, to rows [dest_row, ...) of source `source`'s
 /// combine buffer (its rows for this GPU, expert by expert: the layout its dispatch sent them in).
-/// It waits until `done_flag` (the output tile holding these rows) counts the GEMM's warps.
+/// It waits until `done_flag` (the output tile holding these rows) counts the GEMM's warps, and
+/// once they are written adds `rows` to landing counter `landing` of the source (if asked).
 struct RowSend {
   int done_flag = 0;  ///< work unit index x cluster_m + the block's rank in its cluster
   int source = 0;
@@ -97,6 +109,7 @@ struct RowSend {
   std::int64_t row = 0;
   std::int64_t dest_row = 0;
   std::int64_t rows = 0;
+  int landing = 0;    ///< LandingLayout::counter(this GPU, expert, n) at the source
 };
 
 /// The order of the combine's work units (the GEMM waits for nothing there; the order decides
@@ -151,6 +164,10 @@ struct FusedCombineSchedule {
   std::vector<CombineGroup> groups;            ///< the GEMM's groups, experts in order, each expert's in row order
   std::vector<GemmTile> tiles;                 ///< work units in the order the GEMM blocks take them (m within `group`; wave unused: 0)
   std::vector<RowSend> sends;                  ///< in the order the send blocks take them
+  /// The rows the epilogue stores straight into their source (CombineStores), cut as the sends
+  /// are and in the same order: nothing to copy, only their landing to raise once their tile is done.
+  std::vector<RowSend> stored;
+  LandingLayout landing;                       ///< the sources' landing counters (this GPU: sender local_source)
   int done_flags() const { return static_cast<int>(tiles.size()) * cluster_m; }
   std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
   int m_tiles(int group) const {

@@ -282,28 +282,35 @@ TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
     int group_tiles = 0;
     for (int g = 0; g < static_cast<int>(s.groups.size()); ++g) group_tiles += s.m_tiles(g) * n_tiles;
     EXPECT_EQ(tiles, group_tiles) << "every M tile of every group, once per N tile";
-    // Sends: every row of the groups not stored directly, once per N tile, after the tile holding it.
-    std::vector<int> sent(static_cast<std::size_t>(s.total_rows() * n_tiles), 0);
-    int previous_flag = 0;
-    for (const RowSend& send : s.sends) {
-      ASSERT_GT(send.rows, 0);
-      EXPECT_GE(send.done_flag, previous_flag) << "sends out of the GEMM's order";
-      previous_flag = send.done_flag;
-      const GemmTile& unit = s.tiles[static_cast<std::size_t>(send.done_flag / cluster_m)];
-      const CombineGroup& group = s.groups[unit.group];
-      const std::int64_t tile_first = group.first_row + static_cast<std::int64_t>(unit.m + send.done_flag % cluster_m) * tile_m;
-      EXPECT_EQ(unit.expert, send.expert);
-      EXPECT_EQ(unit.n, send.n);
-      EXPECT_GE(send.row, tile_first) << "a send waits for a tile that does not hold its rows";
-      EXPECT_LE(send.row + send.rows, std::min(tile_first + tile_m, group.first_row + group.rows));
-      for (std::int64_t r = 0; r < send.rows; ++r) {
-        ++sent[static_cast<std::size_t>((send.row + r) * n_tiles + send.n)];
-        EXPECT_EQ(origin[static_cast<std::size_t>(send.row + r)], std::make_pair(send.source, send.dest_row + r)) << "row " << send.row + r;
+    // Sends: every row of the groups not stored directly, once per N tile, after the tile holding
+    // it; the stored rows' landings likewise for the groups stored directly. Each raises the
+    // source's landing counter of (this GPU, its expert, its N tile).
+    std::vector<int> sent(static_cast<std::size_t>(s.total_rows() * n_tiles), 0), landed(sent.size(), 0);
+    EXPECT_EQ(s.landing.counters(), route.sources * route.experts * n_tiles);
+    for (const bool stored : {false, true}) {
+      int previous_flag = 0;
+      for (const RowSend& send : stored ? s.stored : s.sends) {
+        ASSERT_GT(send.rows, 0);
+        EXPECT_GE(send.done_flag, previous_flag) << "sends out of the GEMM's order";
+        previous_flag = send.done_flag;
+        const GemmTile& unit = s.tiles[static_cast<std::size_t>(send.done_flag / cluster_m)];
+        const CombineGroup& group = s.groups[unit.group];
+        const std::int64_t tile_first = group.first_row + static_cast<std::int64_t>(unit.m + send.done_flag % cluster_m) * tile_m;
+        EXPECT_EQ(unit.expert, send.expert);
+        EXPECT_EQ(unit.n, send.n);
+        EXPECT_EQ(send.landing, (route.local_source * route.experts + send.expert) * n_tiles + send.n);
+        EXPECT_GE(send.row, tile_first) << "a send waits for a tile that does not hold its rows";
+        EXPECT_LE(send.row + send.rows, std::min(tile_first + tile_m, group.first_row + group.rows));
+        for (std::int64_t r = 0; r < send.rows; ++r) {
+          ++(stored ? landed : sent)[static_cast<std::size_t>((send.row + r) * n_tiles + send.n)];
+          EXPECT_EQ(origin[static_cast<std::size_t>(send.row + r)], std::make_pair(send.source, send.dest_row + r)) << "row " << send.row + r;
+        }
       }
     }
     for (std::size_t i = 0; i < sent.size(); ++i) {
       const bool direct = s.groups[group_of_row[i / n_tiles]].direct_source >= 0;
       ASSERT_EQ(sent[i], direct ? 0 : 1) << "output row " << i / n_tiles << " N tile " << i % n_tiles << (direct ? " (stored directly)" : "");
+      ASSERT_EQ(landed[i], direct ? 1 : 0) << "output row " << i / n_tiles << " N tile " << i % n_tiles << (direct ? " (stored directly)" : "");
     }
     if (::testing::Test::HasFailure()) return;
     reordered += order == CombineOrder::LOCAL_LAST && local_units > 0 && local_units < static_cast<int>(s.tiles.size());
