@@ -58,6 +58,16 @@ __device__ __forceinline__ unsigned load_acquire_gpu(const unsigned* address) {
   return value;
 }
 
+/// For counters that other GPUs raise (the combine's landing counters): acquire at system scope.
+__device__ __forceinline__ unsigned load_acquire_sys(const unsigned* address) {
+  unsigned value;
+  asm volatile("ld.acquire.sys.global.u32 %0, [%1];" : "=r"(value) : "l"(address) : "memory");
+  return value;
+}
+
+/// Who raises the counter a wait reads: blocks of this GPU, or writers on any GPU.
+enum class WaitScope { GPU, SYSTEM };
+
 /// What every wait of one fused launch shares to give up instead of hanging (device memory the
 /// host resets): the watchdog's word and timeout, and what the wait that trips it records for the
 /// host's report (FusedState::watchdog_report).
@@ -66,7 +76,7 @@ struct Watchdog {
   std::uint64_t timeout_ns = 0;
   /// Per block of the launch: %globaltimer when it started (0: not started). Written by the launch.
   unsigned long long* block_start_ns = nullptr;
-  int blocks = 0, transfer_blocks = 0;  ///< of the launch; blocks [0, transfer_blocks) move rows
+  int blocks = 0, transfer_blocks = 0;  ///< of the launch; blocks [0, transfer_blocks) move rows (transfer and unpermute blocks)
   const unsigned* flags = nullptr;      ///< the flags this launch's waits read (arrival or done counts)
   int flag_count = 0;
   /// At the trip: the flags, and (TRIP_RECORD + blocks entries) the trip's time, the launch's blocks
@@ -76,19 +86,20 @@ struct Watchdog {
   static constexpr int TRIP_RECORD = 3;
 };
 
-/// Waits until flags[flag] reaches `count` (acquire), or gives up: after timeout_ns it records the
-/// flag (+1) in the watchdog's word, snapshots the flags and the blocks' start times (the first wait
-/// to give up only), and returns; once the word is set every wait returns at once, so that a launch
-/// whose rows will not all come still ends.
-__device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, unsigned count, const Watchdog& watchdog) {
+/// Waits until flags[flag] reaches `count` (acquire at `Scope`), or gives up: after timeout_ns it
+/// records `report` (the flag when < 0) + 1 in the watchdog's word, snapshots the flags and the
+/// blocks' start times (the first wait to give up only), and returns; once the word is set every
+/// wait returns at once, so that a launch whose rows will not all come still ends.
+template <WaitScope Scope = WaitScope::GPU>
+__device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, unsigned count, const Watchdog& watchdog, int report = -1) {
   std::uint64_t start = 0;
-  while (load_acquire_gpu(flags + flag) < count) {
+  while ((Scope == WaitScope::SYSTEM ? load_acquire_sys(flags + flag) : load_acquire_gpu(flags + flag)) < count) {
     if (*static_cast<volatile unsigned*>(watchdog.word) != 0) return;  // the run is already lost: finish
     const std::uint64_t now = global_timer_ns();
     if (start == 0) {
       start = now;
     } else if (now - start > watchdog.timeout_ns) {
-      if (atomicCAS(watchdog.word, 0u, static_cast<unsigned>(flag) + 1u) == 0u) {
+      if (atomicCAS(watchdog.word, 0u, static_cast<unsigned>(report < 0 ? flag : report) + 1u) == 0u) {
         for (int f = 0; f < watchdog.flag_count; ++f) watchdog.flag_snapshot[f] = load_acquire_gpu(watchdog.flags + f);
         watchdog.start_snapshot[0] = now;
         watchdog.start_snapshot[1] = static_cast<unsigned long long>(watchdog.blocks);

@@ -49,6 +49,41 @@ bool combine_groups(const FusedCombineSchedule& schedule, const FusedCombineBuff
   return true;
 }
 
+// The send blocks' tasks: every send's rows (a tile's columns, from the output to the
+// destination, row strides n) and, with landing counters, each raising its destination's counter;
+// with landing counters also a task of no rows per stored run, which only raises it once its tile
+// is done. In the GEMM's order (done flags). False on a destination or counter missing or misaligned.
+bool send_tasks(const FusedCombineSchedule& schedule, const FusedCombineBuffers& buffers, std::int64_t n, std::vector<RowTask>& tasks) {
+  const bool landing = !buffers.landing.empty();
+  if (landing && buffers.landing.size() != buffers.destinations.size()) return false;
+  const auto task = [&](const RowSend& send, bool copies, RowTask& out) {
+    if (send.source < 0 || send.source >= static_cast<int>(buffers.destinations.size())) return false;
+    __nv_bfloat16* dest = buffers.destinations[send.source];
+    if (!aligned16(dest)) return false;
+    unsigned* land = nullptr;
+    if (landing) {
+      land = buffers.landing[send.source];
+      if (land == nullptr || reinterpret_cast<std::uintptr_t>(land) % alignof(unsigned) != 0) return false;
+      land += send.landing;
+    }
+    const std::int64_t column = static_cast<std::int64_t>(send.n) * FusedCombineGemm::TILE_N;
+    const std::int64_t columns = std::min<std::int64_t>(FusedCombineGemm::TILE_N, n - column), stride = n / 8;
+    out = {reinterpret_cast<const int4*>(buffers.out + send.row * n + column), reinterpret_cast<int4*>(dest + send.dest_row * n + column),
+           copies ? send.rows : 0, columns / 8, stride, stride, send.done_flag, CONSUMER_WARPS, -1, 0, land, static_cast<unsigned>(send.rows)};
+    return true;
+  };
+  const std::vector<RowSend>& sends = schedule.sends;
+  const std::vector<RowSend> none;
+  const std::vector<RowSend>& stored = landing ? schedule.stored : none;
+  for (std::size_t i = 0, j = 0; i < sends.size() || j < stored.size();) {
+    const bool take_stored = j < stored.size() && (i == sends.size() || stored[j].done_flag < sends[i].done_flag);
+    RowTask t{};
+    if (!(take_stored ? task(stored[j++], false, t) : task(sends[i++], true, t))) return false;
+    tasks.push_back(t);
+  }
+  return true;
+}
+
 }  // namespace fused_detail
 
 using namespace fused_detail;
@@ -59,10 +94,20 @@ struct FusedCombineGemm::State : FusedState {
   double send_rate = 0;   // bytes per second, all send blocks together (0: unpaced)
   DeviceArray<RowTask> sends;
   DeviceArray<unsigned> done;
+  // This GPU's unpermute (prepare_unpermute): its tables, and the list a launch's blocks take.
+  DeviceArray<UnpermuteUnit> units;
+  DeviceArray<LandingWait> waits;
+  DeviceArray<std::int32_t> unit_tokens;
+  UnpermuteSchedule unpermute_schedule;  // for watchdog reports
+  UnpermuteList unpermute{};
+  bool unpermute_ready = false;
 
-  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream) {
+  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, int unpermute_blocks = 0) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate);
+    UnpermuteList list = unpermute;
+    list.blocks = unpermute_blocks;
+    list.report_base = done_count;
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list);
   }
 };
 
@@ -88,17 +133,8 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   std::vector<GroupOperands> groups;
   std::vector<ArrivalTile> tiles;
   if (!combine_groups(schedule, buffers, k, n, groups, tiles)) return cudaErrorInvalidValue;
-  // Sends: the tile's columns of each row, from the output to the destination (row strides n).
   std::vector<RowTask> sends;
-  const long long stride = n / 8;
-  for (const RowSend& send : schedule.sends) {
-    if (send.source < 0 || send.source >= static_cast<int>(buffers.destinations.size())) return cudaErrorInvalidValue;
-    __nv_bfloat16* dest = buffers.destinations[send.source];
-    if (!aligned16(dest)) return cudaErrorInvalidValue;
-    const std::int64_t column = static_cast<std::int64_t>(send.n) * TILE_N, columns = std::min<std::int64_t>(TILE_N, n - column);
-    sends.push_back({reinterpret_cast<const int4*>(buffers.out + send.row * n + column), reinterpret_cast<int4*>(dest + send.dest_row * n + column),
-                     send.rows, columns / 8, stride, stride, send.done_flag, CONSUMER_WARPS, -1, 0});
-  }
+  if (!send_tasks(schedule, buffers, n, sends)) return cudaErrorInvalidValue;
   for (cudaError_t e : {s.tiles.upload(tiles), s.sends.upload(sends), s.done.resize(static_cast<std::size_t>(schedule.done_flags()))})
     if (e != cudaSuccess) return e;
   s.host_tiles = tiles;
@@ -116,12 +152,38 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   return cudaSuccess;
 }
 
-cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm_sms) {
+cudaError_t FusedCombineGemm::prepare_unpermute(const UnpermuteSchedule& schedule, std::int64_t n, const FusedUnpermuteBuffers& buffers) {
   State& s = *state_;
-  const int gemm_blocks = s.gemm_blocks_beside(send_blocks, gemm_sms);
+  s.unpermute_ready = false;
+  if (n <= 0 || n % 8 != 0 || schedule.landing.n_tiles != static_cast<int>((n + TILE_N - 1) / TILE_N) || schedule.top_k <= 0)
+    return cudaErrorInvalidValue;
+  if (!aligned16(buffers.received) || !aligned16(buffers.out) || buffers.positions == nullptr || buffers.landing == nullptr)
+    return cudaErrorInvalidValue;
+  for (cudaError_t e : {s.units.upload(schedule.units), s.waits.upload(schedule.waits), s.unit_tokens.upload(schedule.tokens)})
+    if (e != cudaSuccess) return e;
+  s.unpermute_schedule = schedule;
+  s.unpermute = UnpermuteList{s.units.get(), static_cast<int>(schedule.units.size()), 0, 0, s.waits.get(), buffers.landing,
+                              s.unit_tokens.get(), buffers.positions, buffers.weights, schedule.top_k,
+                              reinterpret_cast<const int4*>(buffers.received), buffers.out, static_cast<long long>(n), Watchdog{}, 0};
+  s.unpermute_ready = true;
+  return cudaSuccess;
+}
+
+cudaError_t FusedCombineGemm::clear_landing(cudaStream_t stream) {
+  State& s = *state_;
+  if (!s.unpermute_ready) return cudaErrorInvalidValue;
+  const std::size_t counters = static_cast<std::size_t>(std::max(s.unpermute_schedule.landing.counters(), 1));
+  return cudaMemsetAsync(const_cast<unsigned*>(s.unpermute.landing), 0, counters * sizeof(unsigned), stream);
+}
+
+cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm_sms, int unpermute_blocks) {
+  State& s = *state_;
+  if (unpermute_blocks < 0 || unpermute_blocks % CLUSTER_M != 0 || (unpermute_blocks > 0 && !s.unpermute_ready)) return cudaErrorInvalidValue;
+  if (send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  const int gemm_blocks = s.gemm_blocks_beside(send_blocks + unpermute_blocks, gemm_sms);
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
-  if (send_blocks == 0 && gemm_blocks == 0) return cudaSuccess;
-  return s.launch(send_blocks, gemm_blocks, 0, stream);
+  if (send_blocks == 0 && gemm_blocks == 0 && unpermute_blocks == 0) return cudaSuccess;
+  return s.launch(send_blocks, gemm_blocks, 0, stream, unpermute_blocks);
 }
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
@@ -135,11 +197,25 @@ int FusedCombineGemm::watchdog() { return state_->watchdog(); }
 std::string FusedCombineGemm::watchdog_report(int listed) {
   State& s = *state_;
   if (!s.prepared) return "";
+  if (const int trip = s.watchdog(); trip >= s.done_count && s.unpermute_ready) {
+    // An unpermute block gave up on a landing counter: which sender, expert and N tile, and its count now.
+    const int counter = trip - s.done_count;
+    const LandingLayout& l = s.unpermute_schedule.landing;
+    unsigned now = 0;
+    if (counter >= l.counters() || cudaMemcpy(&now, s.unpermute.landing + counter, sizeof now, cudaMemcpyDeviceToHost) != cudaSuccess)
+      return "(an unpermute block gave up on landing counter " + std::to_string(counter) + ", which cannot be read)";
+    const int n = counter % l.n_tiles, expert = counter / l.n_tiles % l.experts, sender = counter / l.n_tiles / l.experts;
+    return "an unpermute block gave up waiting for the rows of sender " + std::to_string(sender) + ", expert " + std::to_string(expert) +
+           ", N tile " + std::to_string(n) + ": " + std::to_string(now) + " of " +
+           std::to_string(s.unpermute_schedule.expected[static_cast<std::size_t>(counter)]) + " rows landed";
+  }
   return s.watchdog_report(std::vector<unsigned>(static_cast<std::size_t>(s.done_count), CONSUMER_WARPS),
                            [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
 }
 
 TransferSpan FusedCombineGemm::transfer_span() { return state_->transfer_span(); }
+
+TransferSpan FusedCombineGemm::unpermute_span() { return state_->unpermute_span(); }
 
 #else  // without CUTLASS: the API exists and says why it cannot run
 
@@ -156,11 +232,16 @@ void FusedCombineGemm::set_send_rate(double) {}
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;
 }
-cudaError_t FusedCombineGemm::run(int, cudaStream_t, int) { return cudaErrorNotSupported; }
+cudaError_t FusedCombineGemm::prepare_unpermute(const UnpermuteSchedule&, std::int64_t, const FusedUnpermuteBuffers&) {
+  return cudaErrorNotSupported;
+}
+cudaError_t FusedCombineGemm::clear_landing(cudaStream_t) { return cudaErrorNotSupported; }
+cudaError_t FusedCombineGemm::run(int, cudaStream_t, int, int) { return cudaErrorNotSupported; }
 cudaError_t FusedCombineGemm::run_sends(int, cudaStream_t) { return cudaErrorNotSupported; }
 int FusedCombineGemm::watchdog() { return -1; }
 std::string FusedCombineGemm::watchdog_report(int) { return ""; }
 TransferSpan FusedCombineGemm::transfer_span() { return {}; }
+TransferSpan FusedCombineGemm::unpermute_span() { return {}; }
 
 #endif
 

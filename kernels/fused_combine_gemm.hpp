@@ -16,11 +16,18 @@
 //  - the groups the schedule stores directly (CombineStores): their epilogue's TMA stores write the
 //    rows straight into the destination, with no send (this GPU's own rows: nothing left to drain
 //    after the GEMM when they come last).
-// The send blocks wait only for GEMM blocks, which wait for nothing; all blocks are resident at
-// once (the grid is capped at what the GPU holds), so no wait depends on a block that cannot run.
-// A tile that never finishes is the watchdog's case (watchdog()). What this launch does not do
-// yet: raise per-destination flags for an unpermute that would consume rows as they land (the
-// destination reads them after the launch).
+//  - landing counters (optional: FusedCombineBuffers::landing): once a send's rows are written
+//    (or a stored group's tile is done), its send block raises the destination's counter of (this
+//    GPU, expert, N tile) by those rows, at system scope (fused_schedule.hpp, LandingLayout).
+//  - unpermute blocks (optional: prepare_unpermute, run's unpermute_blocks): this GPU as a
+//    destination. They reduce its tokens' rows (the weighted sum of each token's top-k expert rows,
+//    as combine_rows does) N tile by N tile as they land, waiting on this GPU's landing counters,
+//    which every sender's launch raises (fused_unpermute_schedule.hpp).
+// Unpermute blocks wait for send blocks (this launch's, or other GPUs'), send blocks only for GEMM
+// blocks, which wait for nothing; all blocks are resident at once (the grid is capped at what the
+// GPU holds), so on one GPU no wait depends on a block that cannot run; between GPUs the unpermute
+// also needs every sender's launch to run, which waits for nothing of this launch. A tile or a
+// landing that never comes is the watchdog's case (watchdog()).
 //
 // bf16: act [total rows, k] in the dispatch's expert-major layout, W_e [k, n] row-major one after
 // the other ([experts][k][n], as w2 is stored; or W_e^T, [experts][n][k], for the backward's
@@ -39,6 +46,7 @@
 #include <vector>
 
 #include "fused_schedule.hpp"
+#include "fused_unpermute_schedule.hpp"
 #include "global_timer.hpp"
 
 namespace comet::kernels {
@@ -48,6 +56,18 @@ struct FusedCombineBuffers {
   const __nv_bfloat16* weights = nullptr;         ///< [experts][k][n]
   __nv_bfloat16* out = nullptr;                   ///< [schedule.total_rows(), n]
   std::vector<__nv_bfloat16*> destinations;       ///< per source: its combine buffer, [its rows, n]
+  /// Per source: its landing counters (the schedule's LandingLayout; device, peer or host-mapped
+  /// memory), raised by the rows written there; empty: none raised.
+  std::vector<unsigned*> landing;
+};
+
+/// This GPU as a destination: what its unpermute blocks read and write (device memory).
+struct FusedUnpermuteBuffers {
+  const __nv_bfloat16* received = nullptr;  ///< its combine buffer, [rows, n]: what every sender writes
+  const std::int32_t* positions = nullptr;  ///< [tokens x top_k]: each copy's row of `received`, < 0: none
+  const float* weights = nullptr;           ///< [tokens x top_k], or null (all 1)
+  float* out = nullptr;                     ///< [tokens, n] fp32, accumulated into
+  unsigned* landing = nullptr;              ///< its landing counters, schedule.landing.counters()
 };
 
 class FusedCombineGemm {
@@ -85,16 +105,27 @@ class FusedCombineGemm {
   cudaError_t prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n, const FusedCombineBuffers& buffers,
                       bool weights_transposed = false);
 
-  /// Enqueues one fused run: `send_blocks` send blocks and the GEMM on the SMs left (at most
-  /// gemm_sms when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`).
-  cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0);
+  /// Sets up this GPU's unpermute for runs with unpermute blocks (synchronous: once per routing).
+  /// The schedule's N tiles must be this kernel's over n columns (n a multiple of 8).
+  /// cudaErrorInvalidValue otherwise, or on a buffer missing or misaligned.
+  cudaError_t prepare_unpermute(const UnpermuteSchedule& schedule, std::int64_t n, const FusedUnpermuteBuffers& buffers);
+  /// Zeroes this GPU's landing counters on `stream`. Must come before any sender's launch of the run
+  /// can raise them: on one GPU, before run(); between GPUs, before the event that the senders'
+  /// launches wait for (the permute's).
+  cudaError_t clear_landing(cudaStream_t stream);
+
+  /// Enqueues one fused run: `send_blocks` send blocks, `unpermute_blocks` unpermute blocks (a
+  /// multiple of CLUSTER_M; prepare_unpermute first) and the GEMM on the SMs left (at most gemm_sms
+  /// when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`).
+  cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0, int unpermute_blocks = 0);
   /// Enqueues the sends alone, of the output already in `out` (the transfer's own time).
   cudaError_t run_sends(int send_blocks, cudaStream_t stream);
 
   /// How long a send block waits for a tile before it gives up, seconds (default 10).
   void set_timeout(double seconds);
-  /// After the runs are synchronised: -1, or the done flag a send block gave up on (the first wait
-  /// to give up in any run since prepare(): a trip is never hidden by a later run that went well).
+  /// After the runs are synchronised: -1, or the done flag a send block gave up on, or the schedule's
+  /// done_flags() + the landing counter an unpermute block gave up on (the first wait to give up in
+  /// any run since prepare(): a trip is never hidden by a later run that went well).
   int watchdog();
   /// After a watchdog trip (runs synchronised): what the first wait that gave up saw, for the
   /// message: how long after the launch's first block it gave up, which flags were below their
@@ -106,6 +137,8 @@ class FusedCombineGemm {
   /// After the last run is synchronised: when its transfer blocks ran (%globaltimer ns; none ran:
   /// both 0, as without CUTLASS).
   TransferSpan transfer_span();
+  /// After the last run is synchronised: when its unpermute blocks ran (none: both 0).
+  TransferSpan unpermute_span();
 
  private:
   struct State;

@@ -71,7 +71,7 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
     const __nv_bfloat16* source = buffers.sources[c.source];
     if (!aligned16(source)) return cudaErrorInvalidValue;
     copies.push_back({reinterpret_cast<const int4*>(source + c.source_row * k), reinterpret_cast<int4*>(buffers.received + c.dest_row * k),
-                      c.rows, row_vectors, row_vectors, row_vectors, -1, 0, c.flag, static_cast<unsigned>(c.rows)});
+                      c.rows, row_vectors, row_vectors, row_vectors, -1, 0, c.flag, static_cast<unsigned>(c.rows), nullptr, 0});
   }
   for (cudaError_t e : {s.tiles.upload(tiles), s.copies.upload(copies), s.flags.resize(static_cast<std::size_t>(schedule.flag_count())),
                         s.flag_rows.upload(flag_rows)})

@@ -15,6 +15,7 @@
 #include "arrival_tile_scheduler.cuh"
 #include "cutlass_grouped_kernels.cuh"
 #include "fused_schedule.hpp"
+#include "fused_unpermute_schedule.hpp"
 #include "global_timer.hpp"
 
 namespace comet::kernels::fused_detail {
@@ -50,7 +51,9 @@ using FusedGemm = grouped_detail::GroupedKernel<cutlass::layout::RowMajor, Layou
 /// One run of rows a transfer block moves, in 16-byte vectors: `rows` rows of `row_vectors`, row r
 /// from source + r * source_stride to dest + r * dest_stride. Before: wait until flags[wait_flag]
 /// reaches wait_count (wait_flag < 0: nothing to wait for). After: add raise_amount to
-/// flags[raise_flag] (raise_flag < 0: nothing to raise).
+/// flags[raise_flag] (raise_flag < 0: nothing to raise), and land_rows to *land, a landing counter
+/// in the destination's memory, once the rows are visible to every GPU (land null: none). A task
+/// of no rows only waits and raises (the landing of rows the GEMM's epilogue stored itself).
 struct RowTask {
   const int4* source;
   int4* dest;
@@ -59,6 +62,8 @@ struct RowTask {
   unsigned wait_count;
   int raise_flag;
   unsigned raise_amount;
+  unsigned* land;
+  unsigned land_rows;
 };
 
 /// The transfer blocks' work: blocks [0, blocks) of the launch take tasks b, b + blocks, ...
@@ -148,6 +153,15 @@ __device__ inline void raise_flag(const TransferList& list, const RowTask& task)
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
 }
 
+// The destination reads the rows on another GPU, maybe: release at system scope, after every
+// writer's fence.sc.sys (landing_fence) and the group's barrier.
+__device__ inline void raise_landing(const RowTask& task) {
+  asm volatile("red.release.sys.global.add.u32 [%0], %1;" ::"l"(task.land), "r"(task.land_rows) : "memory");
+}
+__device__ inline void landing_fence(const RowTask& task) {
+  if (task.land != nullptr) __threadfence_system();
+}
+
 // With pacing, waits until `begin` + `moved` bytes' worth of time (by one thread of the taker).
 __device__ inline void pace(const TransferList& list, unsigned long long begin, unsigned long long moved) {
   if (list.pace_ps_per_byte == 0) return;
@@ -179,8 +193,10 @@ __device__ inline void transfer_rows(const TransferList& list) {
       moved += task_bytes(task);
       copy_task(task, lane, 32);
       fence_generic_to_async_proxy();
+      landing_fence(task);
       __syncwarp();
       if (lane == 0 && task.raise_flag >= 0) raise_flag(list, task);
+      if (lane == 0 && task.land != nullptr) raise_landing(task);
     }
     return;
   }
@@ -196,20 +212,92 @@ __device__ inline void transfer_rows(const TransferList& list) {
     moved += task_bytes(task);
     copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     fence_generic_to_async_proxy();
+    landing_fence(task);
     __syncthreads();
     if (threadIdx.x == 0 && task.raise_flag >= 0) raise_flag(list, task);
+    if (threadIdx.x == 0 && task.land != nullptr) raise_landing(task);
+  }
+}
+
+/// The unpermute blocks' work (the combine side, at the destination): blocks [first_block,
+/// first_block + blocks) of the launch take units u, u + blocks, ..., each once the landing counters
+/// it waits for count their rows: out[t, columns of N tile n] += sum over j of weights[t, j] x
+/// received[positions[t, j], same columns] (fp32; weights null: all 1), as combine_rows does.
+struct UnpermuteList {
+  const UnpermuteUnit* units;
+  int count;
+  int first_block, blocks;
+  const LandingWait* waits;
+  const unsigned* landing;       ///< this GPU's landing counters (raised by every sender)
+  const std::int32_t* tokens;
+  const std::int32_t* positions;  ///< [tokens x top_k] rows of `received`, < 0: no copy
+  const float* weights;           ///< [tokens x top_k] or null
+  int top_k;
+  const int4* received;           ///< this GPU's combine buffer, bf16 [rows, columns]
+  float* out;                     ///< [tokens, columns]
+  long long columns;
+  Watchdog watchdog;              ///< the launch's (set by the launch)
+  int report_base;                ///< a trip on landing counter c reports report_base + c
+};
+
+// The columns of N tile `unit.n` of the unit's tokens, 8 at a time per thread. The rows are read
+// through L2 (ld.global.cg): other blocks and GPUs wrote them during this launch.
+__device__ inline void unpermute_unit(const UnpermuteList& u, const UnpermuteUnit& unit) {
+  const long long first_column = static_cast<long long>(unit.n) * FUSED_TILE_N;
+  const int vectors = static_cast<int>(min(u.columns - first_column, static_cast<long long>(FUSED_TILE_N)) / 8);
+  for (int item = static_cast<int>(threadIdx.x); item < unit.tokens * vectors; item += static_cast<int>(blockDim.x)) {
+    const long long t = u.tokens[unit.first_token + item / vectors];
+    const long long column = first_column + static_cast<long long>(item % vectors) * 8;
+    float sum[8] = {};
+    for (int j = 0; j < u.top_k; ++j) {
+      const std::int32_t p = u.positions[t * u.top_k + j];
+      if (p < 0) continue;
+      const float w = u.weights == nullptr ? 1.0f : u.weights[t * u.top_k + j];
+      const int4 raw = __ldcg(u.received + (static_cast<long long>(p) * u.columns + column) / 8);
+      const auto* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const float2 f = __bfloat1622float2(pairs[q]);
+        sum[2 * q] += w * f.x;
+        sum[2 * q + 1] += w * f.y;
+      }
+    }
+    auto* out = reinterpret_cast<float4*>(u.out + t * u.columns + column);
+    float4 a = out[0], b = out[1];
+    a.x += sum[0], a.y += sum[1], a.z += sum[2], a.w += sum[3];
+    b.x += sum[4], b.y += sum[5], b.z += sum[6], b.w += sum[7];
+    out[0] = a, out[1] = b;
+  }
+}
+
+// This block's units, each after its landings (one thread waits; the barrier hands its acquire on).
+__device__ inline void unpermute_rows(const UnpermuteList& u) {
+  for (int i = static_cast<int>(blockIdx.x) - u.first_block; i < u.count; i += u.blocks) {
+    const UnpermuteUnit unit = u.units[i];
+    if (threadIdx.x == 0)
+      for (int w = unit.first_wait; w < unit.first_wait + unit.waits; ++w) {
+        const LandingWait wait = u.waits[w];
+        wait_for_count<WaitScope::SYSTEM>(u.landing, wait.counter, static_cast<unsigned>(wait.rows), u.watchdog, u.report_base + wait.counter);
+      }
+    __syncthreads();
+    unpermute_unit(u, unit);
+    __syncthreads();  // no thread runs ahead into the next unit's rows before its wait
   }
 }
 
 // The fused launch: transfer blocks first (the hardware starts blocks in index order), then the
-// GEMM's clusters.
+// unpermute's blocks (the combine at the destination; none elsewhere), then the GEMM's clusters.
+// Unpermute blocks wait for transfer blocks (here, or of other GPUs' launches), which wait for
+// GEMM blocks, which wait for nothing here (the combine) or for transfer blocks (the dispatch).
 template <class GemmKernel>
 __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::MinBlocksPerMultiprocessor)
-    fused_kernel(CUTLASS_GRID_CONSTANT typename GemmKernel::Params const gemm, TransferList const transfers) {
+    fused_kernel(CUTLASS_GRID_CONSTANT typename GemmKernel::Params const gemm, TransferList const transfers,
+                 UnpermuteList const unpermute) {
   // When each block started: what a watchdog trip reports (which blocks were running then).
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
-  if (static_cast<int>(blockIdx.x) < transfers.blocks) {
-    transfer_rows(transfers);
+  if (static_cast<int>(blockIdx.x) < transfers.blocks + unpermute.blocks) {
+    if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows(transfers);
+    else unpermute_rows(unpermute);
     __syncthreads();  // every warp's tasks done (per_warp)
     if (threadIdx.x == 0) transfers.end_ns[blockIdx.x] = global_timer_ns();
     return;
@@ -250,15 +338,16 @@ class FusedLaunchConfig {
   cudaLaunchConfig_t config_{};
 };
 
-/// One launch of `transfer_blocks` + `gemm_blocks` blocks (both whole clusters of cluster_m).
+/// One launch of the transfer blocks, the unpermute's and `gemm_blocks` GEMM blocks (the
+/// unpermute's and the GEMM's whole clusters of cluster_m, the transfer blocks with them).
 template <class GemmKernel>
-cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, int gemm_blocks, int cluster_m,
-                         cudaStream_t stream) {
-  params.scheduler.first_gemm_block = transfers.blocks;
+cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, const UnpermuteList& unpermute,
+                         int gemm_blocks, int cluster_m, cudaStream_t stream) {
+  params.scheduler.first_gemm_block = transfers.blocks + unpermute.blocks;
   params.scheduler.gemm_blocks = std::max(gemm_blocks, cluster_m);
   params.scheduler.watchdog = transfers.watchdog;
-  const FusedLaunchConfig<GemmKernel> config(transfers.blocks + gemm_blocks, cluster_m, stream);
-  return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers);
+  const FusedLaunchConfig<GemmKernel> config(transfers.blocks + unpermute.blocks + gemm_blocks, cluster_m, stream);
+  return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers, unpermute);
 }
 
 /// A device array filled from the host once (setup, synchronous).
@@ -401,8 +490,8 @@ struct FusedVariant {
     if (cudaError_t e = bind_device<Kernel>(device, blocks, FUSED_CLUSTER_M); e != cudaSuccess) return e;
     return groups.prepare(operands, n, k, device, blocks, scheduler, params);
   }
-  cudaError_t launch(const TransferList& transfers, int gemm_blocks, cudaStream_t stream) {
-    return launch_fused<Kernel>(params, transfers, gemm_blocks, FUSED_CLUSTER_M, stream);
+  cudaError_t launch(const TransferList& transfers, const UnpermuteList& unpermute, int gemm_blocks, cudaStream_t stream) {
+    return launch_fused<Kernel>(params, transfers, unpermute, gemm_blocks, FUSED_CLUSTER_M, stream);
   }
 };
 
@@ -434,8 +523,8 @@ struct FusedState {
   DeviceArray<unsigned> watchdog_word, flag_snapshot;
   DeviceArray<unsigned long long> block_start, start_snapshot;
   int waited_flags = 0;  // flags the launches' waits read
-  DeviceArray<unsigned long long> transfer_end;  // per transfer block of the last launch: when it finished
-  int last_transfer_blocks = 0;
+  DeviceArray<unsigned long long> transfer_end;  // per transfer (then unpermute) block of the last launch: when it finished
+  int last_transfer_blocks = 0, last_unpermute_blocks = 0;
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -500,32 +589,40 @@ struct FusedState {
     return prepared && transfer_blocks > 0 && transfer_blocks <= blocks() && transfer_blocks % FUSED_CLUSTER_M == 0;
   }
   /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList);
-  /// `bytes_per_second` > 0: the transfers together paced to that rate.
+  /// `bytes_per_second` > 0: the transfers together paced to that rate; `unpermute`: its blocks
+  /// (none by default) after the transfer blocks, given this launch's watchdog here.
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
-                     bool per_warp, cudaStream_t stream, double bytes_per_second = 0) {
-    const int launch_blocks = transfer_blocks + gemm_blocks;
+                     bool per_warp, cudaStream_t stream, double bytes_per_second = 0, UnpermuteList unpermute = {}) {
+    const int moving_blocks = transfer_blocks + unpermute.blocks, launch_blocks = moving_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;
-    if (transfer_blocks > 0)
-      if (cudaError_t e = cudaMemsetAsync(transfer_end.get(), 0, sizeof(unsigned long long) * transfer_blocks, stream); e != cudaSuccess)
+    if (moving_blocks > 0)
+      if (cudaError_t e = cudaMemsetAsync(transfer_end.get(), 0, sizeof(unsigned long long) * moving_blocks, stream); e != cudaSuccess)
         return e;
     last_transfer_blocks = transfer_blocks;
-    const Watchdog watchdog{watchdog_word.get(), timeout_ns, block_start.get(),   launch_blocks,       transfer_blocks,
+    last_unpermute_blocks = unpermute.blocks;
+    const Watchdog watchdog{watchdog_word.get(), timeout_ns, block_start.get(),   launch_blocks,       moving_blocks,
                             flags,               waited_flags, flag_snapshot.get(), start_snapshot.get()};
     // Each taker's share of the rate: the blocks, or every warp of them.
     const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
     const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
     const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, transfer_end.get(), per_warp, pace_ps_per_byte};
-    return gemm.visit([&](auto& v) { return v.launch(list, gemm_blocks, stream); });
+    unpermute.first_block = transfer_blocks;
+    unpermute.watchdog = watchdog;
+    return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, stream); });
   }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
   /// After the last launch is synchronised: when its transfer blocks ran (synchronous reads).
-  TransferSpan transfer_span() {
+  TransferSpan transfer_span() { return blocks_span(0, last_transfer_blocks); }
+  /// After the last launch is synchronised: when its unpermute blocks ran.
+  TransferSpan unpermute_span() { return blocks_span(last_transfer_blocks, last_unpermute_blocks); }
+  /// When blocks [first, first + count) of the last launch ran (none, or one that never finished: 0s).
+  TransferSpan blocks_span(int first, int count) {
     TransferSpan span;
-    if (!prepared || last_transfer_blocks <= 0) return span;
-    std::vector<unsigned long long> starts(static_cast<std::size_t>(last_transfer_blocks)), ends(starts.size());
-    if (cudaMemcpy(starts.data(), block_start.get(), starts.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess ||
-        cudaMemcpy(ends.data(), transfer_end.get(), ends.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
+    if (!prepared || count <= 0) return span;
+    std::vector<unsigned long long> starts(static_cast<std::size_t>(count)), ends(starts.size());
+    if (cudaMemcpy(starts.data(), block_start.get() + first, starts.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess ||
+        cudaMemcpy(ends.data(), transfer_end.get() + first, ends.size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess)
       return TransferSpan{};
     for (std::size_t b = 0; b < starts.size(); ++b) {
       if (starts[b] == 0 || ends[b] == 0) return TransferSpan{};  // a block that never ran or never finished

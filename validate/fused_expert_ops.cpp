@@ -46,8 +46,8 @@ FusedExpertOps::FusedExpertOps(const TokenLayout& layout, int rank, const LayerD
         "the down projection's data gradient");
   // Forward stage 1: act [rows, f] x w2 [f, h]. Backward stage 1: d_h13 [rows, 2f] x w13^T (w13 stored [h, 2f]).
   const kernels::FusedCombineSchedule back = kernels::FusedCombineGemm::schedule_for(route, h);
-  check(down_.prepare(back, f, h, {b.act.get(), b.w2.get(), b.y.get(), destinations}), "the down projection");
-  check(gate_up_grad_.prepare(back, 2 * f, h, {b.d_h13.get(), b.w13.get(), b.y.get(), destinations}, /*weights_transposed=*/true),
+  check(down_.prepare(back, f, h, {b.act.get(), b.w2.get(), b.y.get(), destinations, {}}), "the down projection");
+  check(gate_up_grad_.prepare(back, 2 * f, h, {b.d_h13.get(), b.w13.get(), b.y.get(), destinations, {}}, /*weights_transposed=*/true),
         "the gate and up projections' data gradient");
   for (auto* kernel : {&gate_up_, &down_grad_}) kernel->set_timeout(timeout_s);
   for (auto* kernel : {&down_, &gate_up_grad_}) kernel->set_timeout(timeout_s);

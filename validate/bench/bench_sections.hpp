@@ -27,12 +27,18 @@ struct FusedOptions {
   FusedTransport transport = FusedTransport::HOST;
   std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part and the overlap in
   std::vector<double> send_paces;    ///< GB/s, all send blocks together: paced combine sends to time too
+  std::vector<int> unpermute_blocks{2, 4, 8};  ///< unpermute section: unpermute-block counts (even)
 };
 
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against
 /// cuBLAS and the CUTLASS grouped GEMM (in each tile band), then the overlap at each
 /// transfer-block count (fused_bench.cpp). Local experts = experts / ep.
 void fused_section(const FusedOptions& options);
+
+/// The fused combine with this GPU's unpermute in the same launch (unpermute blocks reducing its
+/// tokens as their rows land) against the launch and then combine_rows, on GPU 0, at each send-
+/// and unpermute-block count (fused_unpermute_bench.cpp).
+void unpermute_section(const FusedOptions& options);
 
 /// NCCL all-to-all-v with ragged pieces against a plain all-to-all of the same total bytes, for
 /// each size in bytes per rank, one thread per GPU (a2a_bench.cpp).

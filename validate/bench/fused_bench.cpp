@@ -29,6 +29,7 @@
 #include "bench_common.hpp"
 #include "bench_sections.hpp"
 #include "expert_ffn.hpp"
+#include "fused_buffers.hpp"
 #include "fused_combine_gemm.hpp"
 #include "fused_dispatch_gemm.hpp"
 #include "global_timer.hpp"
@@ -40,71 +41,6 @@
 namespace comet::bench {
 
 namespace {
-
-// Another GPU's buffer as this GPU sees it: pinned host memory read and written through its mapped
-// address, or memory of another GPU reached by peer access (NVLink or PCIe).
-class RemoteBuffer {
- public:
-  /// HOST: host-mapped pinned memory; PEER: memory of GPU `device`, not the current one; LOCAL: the
-  /// current GPU's memory.
-  RemoteBuffer(std::int64_t count, FusedTransport transport, int device) {
-    const std::size_t bytes = static_cast<std::size_t>(std::max<std::int64_t>(count, 1)) * sizeof(bf16);
-    if (transport == FusedTransport::LOCAL) {
-      check_cuda(cudaMalloc(&data_, bytes), "a source's buffer in this GPU's memory");
-      return;
-    }
-    if (transport == FusedTransport::HOST) {
-      check_cuda(cudaHostAlloc(&host_, bytes, cudaHostAllocMapped), "pinned buffer");
-      check_cuda(cudaHostGetDevicePointer(reinterpret_cast<void**>(&data_), host_, 0), "mapped buffer");
-      return;
-    }
-    int current = 0, can_access = 0;
-    check_cuda(cudaGetDevice(&current), "current GPU");
-    check_cuda(cudaDeviceCanAccessPeer(&can_access, current, device), "peer query");
-    if (!can_access) throw std::runtime_error(fmt::format("GPU {} cannot access GPU {}'s memory (no peer access)", current, device));
-    if (cudaError_t e = cudaDeviceEnablePeerAccess(device, 0); e != cudaSuccess && e != cudaErrorPeerAccessAlreadyEnabled)
-      check_cuda(e, "peer access");
-    cudaGetLastError();  // clear "already enabled"
-    check_cuda(cudaSetDevice(device), "peer GPU");
-    const cudaError_t allocated = cudaMalloc(&data_, bytes);
-    check_cuda(cudaSetDevice(current), "this GPU");
-    check_cuda(allocated, fmt::format("buffer on GPU {}", device));
-  }
-  ~RemoteBuffer() {
-    if (host_) cudaFreeHost(host_);
-    else if (data_) cudaFree(data_);
-  }
-  RemoteBuffer(const RemoteBuffer&) = delete;
-  RemoteBuffer& operator=(const RemoteBuffer&) = delete;
-  bf16* device() const { return data_; }
-
- private:
-  void* host_ = nullptr;
-  bf16* data_ = nullptr;
-};
-
-// Rows spread evenly over local experts and sources (the rest of the division dropped).
-kernels::DispatchRoute even_route(std::int64_t rows, int experts, int sources) {
-  kernels::DispatchRoute route{sources, experts, 0, {}};
-  route.rows.assign(static_cast<std::size_t>(experts) * sources, rows / (static_cast<std::int64_t>(experts) * sources));
-  return route;
-}
-
-// One buffer per source: source 0 (this GPU) in device memory, the others host-mapped (`host`),
-// spread over the other GPUs (`peer`: source s on GPU 1 + (s - 1) mod (GPUs - 1)) or in this
-// GPU's memory too (`local`).
-struct PerSource {
-  DeviceBuffer<bf16> own;
-  std::vector<std::unique_ptr<RemoteBuffer>> others;
-  std::vector<bf16*> pointers;
-  PerSource(int sources, std::int64_t count, FusedTransport transport, int gpus) : own("this GPU's rows", count) {
-    pointers.push_back(own.get());
-    for (int s = 1; s < sources; ++s) {
-      others.push_back(std::make_unique<RemoteBuffer>(count, transport, transport == FusedTransport::PEER ? 1 + (s - 1) % (gpus - 1) : -1));
-      pointers.push_back(others.back()->device());
-    }
-  }
-};
 
 // One side's shape and the GEMM part's three paths over the same expert-major rows.
 struct Side {
@@ -466,7 +402,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     PerSource destination(c.o.sources, per_source * side.n, c.o.transport, c.gpus);
     side.remote_bytes = (c.o.sources - 1) * per_source * side.n * static_cast<std::int64_t>(sizeof(bf16));
     kernels::FusedCombineBuffers buffers{side.rows_in.get(), side.weights.get(), side.out.get(),
-                                         {destination.pointers.begin(), destination.pointers.end()}};
+                                         {destination.pointers.begin(), destination.pointers.end()}, {}};
     // One kernel per band, sends per warp, and the first band's with sends per block.
     std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
     for (int b : bands) {

@@ -34,8 +34,8 @@ int main(int argc, char** argv) {
   std::vector<std::int64_t> tokens{4096, 16384}, sizes{1 << 24, 1 << 26, 1 << 28};
   int ep = 2, rounds = 3, max_ctas = 0;
   comet::bench::InterferenceOptions interference;
-  app.add_option("--sections", sections, "ffn, a2a, interference, fused (default: ffn a2a)")
-      ->check(CLI::IsMember({"ffn", "a2a", "interference", "fused"}));
+  app.add_option("--sections", sections, "ffn, a2a, interference, fused, unpermute (default: ffn a2a)")
+      ->check(CLI::IsMember({"ffn", "a2a", "interference", "fused", "unpermute"}));
   app.add_option("--models", models, "FFN section: model presets for the expert shapes");
   app.add_option("--tokens", tokens, "FFN section: tokens per GPU (rows = tokens x top_k)");
   app.add_option("--ep", ep, "FFN section: expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
@@ -65,6 +65,11 @@ int main(int argc, char** argv) {
   app.add_option("--send-paces", send_paces, "Fused section: combine sends paced to each of these rates, GB/s for all send blocks "
                                              "together (this GPU's own rows stored by the epilogue, local last, sends per block)")
       ->check(CLI::PositiveNumber);
+  std::vector<int> unpermute_blocks{2, 4, 8};
+  app.add_option("--unpermute-blocks", unpermute_blocks, "Unpermute section: unpermute-block counts to try beside each send-block "
+                                                         "count (--copy-blocks), even")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -110,8 +115,9 @@ int main(int argc, char** argv) {
         comet::bench::a2a_section(sizes, gpus, max_ctas);
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
-    if (wants(sections, "fused"))
-      comet::bench::fused_section({models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles, send_paces});
+    const comet::bench::FusedOptions fused{models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles, send_paces, unpermute_blocks};
+    if (wants(sections, "fused")) comet::bench::fused_section(fused);
+    if (wants(sections, "unpermute")) comet::bench::unpermute_section(fused);
   } catch (const std::exception& error) {
     fmt::print(stderr, "comet_gpu_bench: error: {}\n", error.what());
     return 3;
