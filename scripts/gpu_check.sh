@@ -38,9 +38,12 @@
 #     hunt         the fused kernels under compute-sanitizer memcheck (their GPU tests; the fused bench on the
 #                  Mixtral and DeepSeek-V3 4K shapes with bands of 8), then the shape that hung (Mixtral 16K,
 #                  bands of 8, sends per warp) in HUNT_RUNS fresh processes (default 4), each watchdog report kept
+#     unpermute    the fused GPU tests, then comet_gpu_bench --sections unpermute (the fused combine with this GPU's
+#                  unpermute in its launch against the launch then combine_rows) for UNPERMUTE_MODELS at UNPERMUTE_TOKENS,
+#                  UNPERMUTE_SENDS send blocks and UNPERMUTE_BLOCKS unpermute blocks
 #     quick        = build,tests
 # Environment: COMET_GPU_TARGETS (what `build` builds), STEP_TIMEOUT_S, FUSED_BLOCKS, FUSED_BANDS,
-# FUSED_MODELS, FUSED_TOKENS, FUSED_RUNS, FUSED_LOCAL, FUSED_VALIDATE, FUSED_BENCH_TIMEOUT_S (see the parts above).
+# FUSED_MODELS, FUSED_TOKENS, FUSED_RUNS, FUSED_LOCAL, FUSED_VALIDATE, FUSED_BENCH_TIMEOUT_S, UNPERMUTE_* (see the parts above).
 # The GPU count decides what runs: on one GPU, `tests` runs the one-GPU tiny scenario and
 # `validations` the one-GPU scenarios; the parts that need two GPUs or more (transports,
 # interference, mpirun with 2 ranks) print "skip" lines. Every step runs under a time limit
@@ -240,6 +243,13 @@ interference_step() {
         --models mixtral-8x7b --tokens 16384 --copy-blocks 2 4 --band-tiles 0 8 --rounds 2
       grep -h "watchdog\|gave up" "$LOGS/hunt-mixtral16k-$run.log" | head -5
     done
+  fi
+  if has unpermute; then
+    step unpermute-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='Fused*'
+    # shellcheck disable=SC2086
+    step unpermute-bench timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-240}" "$BUILD/comet_gpu_bench" --sections unpermute \
+      --models ${UNPERMUTE_MODELS:-mixtral-8x7b deepseek-v3} --tokens ${UNPERMUTE_TOKENS:-4096} --copy-blocks ${UNPERMUTE_SENDS:-4 8} \
+      --unpermute-blocks ${UNPERMUTE_BLOCKS:-2 4 8}
   fi
   if has fusedcal; then
     # The card's model: the calibration is of it, and the scenarios it predicts name it.
