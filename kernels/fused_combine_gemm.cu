@@ -180,6 +180,7 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
   State& s = *state_;
   if (unpermute_blocks < 0 || unpermute_blocks % CLUSTER_M != 0 || (unpermute_blocks > 0 && !s.unpermute_ready)) return cudaErrorInvalidValue;
   if (send_blocks % CLUSTER_M != 0) return cudaErrorInvalidValue;
+  if (unpermute_blocks > 0 && send_blocks == 0 && s.send_count > 0) return cudaErrorInvalidValue;  // its own rows would never land
   const int gemm_blocks = s.gemm_blocks_beside(send_blocks + unpermute_blocks, gemm_sms);
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (send_blocks == 0 && gemm_blocks == 0 && unpermute_blocks == 0) return cudaSuccess;

@@ -116,7 +116,7 @@ class FusedCombineGemm {
 
   /// Enqueues one fused run: `send_blocks` send blocks, `unpermute_blocks` unpermute blocks (a
   /// multiple of CLUSTER_M; prepare_unpermute first) and the GEMM on the SMs left (at most gemm_sms
-  /// when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`).
+  /// when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`; no unpermute blocks then).
   cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0, int unpermute_blocks = 0);
   /// Enqueues the sends alone, of the output already in `out` (the transfer's own time).
   cudaError_t run_sends(int send_blocks, cudaStream_t stream);

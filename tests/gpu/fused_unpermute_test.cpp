@@ -183,6 +183,7 @@ TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
     const std::vector<unsigned> cleared = to_host(d.landing, static_cast<std::size_t>(schedule.landing.counters()));
     EXPECT_TRUE(std::all_of(cleared.begin(), cleared.end(), [](unsigned v) { return v == 0; }));
     EXPECT_EQ(fused.run(2, nullptr, 0, 1), cudaErrorInvalidValue);  // unpermute blocks not whole clusters
+    EXPECT_EQ(fused.run(0, nullptr, 0, 2), cudaErrorInvalidValue);  // no send block: its own rows would never land
     for (unsigned* p : others_landing) cudaFree(p);
     cudaFree(out), cudaFree(reference);
   }
