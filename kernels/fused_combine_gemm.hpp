@@ -74,6 +74,9 @@ class FusedCombineGemm {
  public:
   /// Output tile, blocks per cluster; send-block counts must be multiples of CLUSTER_M.
   static constexpr int TILE_M = 128, TILE_N = 256, CLUSTER_M = 2;
+  /// Tokens per unpermute unit (make_unpermute_schedule's tokens_per_unit) that keeps every warp of
+  /// an unpermute block busy: 12 warps of 4 tokens each.
+  static constexpr int UNPERMUTE_TOKENS = 48;
 
   FusedCombineGemm();
   ~FusedCombineGemm();

@@ -153,13 +153,12 @@ __device__ inline void raise_flag(const TransferList& list, const RowTask& task)
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(list.flags + task.raise_flag), "r"(task.raise_amount) : "memory");
 }
 
-// The destination reads the rows on another GPU, maybe: release at system scope, after every
-// writer's fence.sc.sys (landing_fence) and the group's barrier.
+// The destination reads the rows on another GPU, maybe: release at system scope by one thread
+// after the group's barrier (cumulative: it covers the writes the barrier ordered before it, as
+// NCCL's one fence after a barrier does). Its wait for the writes over the link is the costly
+// part: with sends per warp the other warps' copies go on meanwhile.
 __device__ inline void raise_landing(const RowTask& task) {
   asm volatile("red.release.sys.global.add.u32 [%0], %1;" ::"l"(task.land), "r"(task.land_rows) : "memory");
-}
-__device__ inline void landing_fence(const RowTask& task) {
-  if (task.land != nullptr) __threadfence_system();
 }
 
 // With pacing, waits until `begin` + `moved` bytes' worth of time (by one thread of the taker).
@@ -193,7 +192,6 @@ __device__ inline void transfer_rows(const TransferList& list) {
       moved += task_bytes(task);
       copy_task(task, lane, 32);
       fence_generic_to_async_proxy();
-      landing_fence(task);
       __syncwarp();
       if (lane == 0 && task.raise_flag >= 0) raise_flag(list, task);
       if (lane == 0 && task.land != nullptr) raise_landing(task);
@@ -212,7 +210,6 @@ __device__ inline void transfer_rows(const TransferList& list) {
     moved += task_bytes(task);
     copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     fence_generic_to_async_proxy();
-    landing_fence(task);
     __syncthreads();
     if (threadIdx.x == 0 && task.raise_flag >= 0) raise_flag(list, task);
     if (threadIdx.x == 0 && task.land != nullptr) raise_landing(task);
@@ -240,45 +237,86 @@ struct UnpermuteList {
   int report_base;                ///< a trip on landing counter c reports report_base + c
 };
 
-// The columns of N tile `unit.n` of the unit's tokens, 8 at a time per thread. The rows are read
-// through L2 (ld.global.cg): other blocks and GPUs wrote them during this launch.
+// Tokens a warp reduces at once, their rows' loads in flight together (one latency for all).
+constexpr int UNPERMUTE_TOKENS_PER_WARP = 4;
+
+// The columns of N tile `unit.n` of the unit's tokens: a warp takes UNPERMUTE_TOKENS_PER_WARP
+// tokens at a time, lane l their columns 8l .. 8l + 7 (a 512-byte row piece per token and copy,
+// coalesced). The rows are read through L2 (ld.global.cg): other blocks and GPUs wrote them during
+// this launch. The sum is formed first and then added, as combine_rows does (same rounding).
 __device__ inline void unpermute_unit(const UnpermuteList& u, const UnpermuteUnit& unit) {
+  constexpr int G = UNPERMUTE_TOKENS_PER_WARP;
   const long long first_column = static_cast<long long>(unit.n) * FUSED_TILE_N;
   const int vectors = static_cast<int>(min(u.columns - first_column, static_cast<long long>(FUSED_TILE_N)) / 8);
-  for (int item = static_cast<int>(threadIdx.x); item < unit.tokens * vectors; item += static_cast<int>(blockDim.x)) {
-    const long long t = u.tokens[unit.first_token + item / vectors];
-    const long long column = first_column + static_cast<long long>(item % vectors) * 8;
-    float sum[8] = {};
-    for (int j = 0; j < u.top_k; ++j) {
-      const std::int32_t p = u.positions[t * u.top_k + j];
-      if (p < 0) continue;
-      const float w = u.weights == nullptr ? 1.0f : u.weights[t * u.top_k + j];
-      const int4 raw = __ldcg(u.received + (static_cast<long long>(p) * u.columns + column) / 8);
-      const auto* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+  const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
+  const int warps = static_cast<int>(blockDim.x) / 32;
+  if (lane >= vectors) return;
+  const long long column = first_column + static_cast<long long>(lane) * 8;
+  for (int first = warp * G; first < unit.tokens; first += warps * G) {
+    long long t[G];
+    float4 out[G][2];
+    float sum[G][8];
 #pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        const float2 f = __bfloat1622float2(pairs[q]);
-        sum[2 * q] += w * f.x;
-        sum[2 * q + 1] += w * f.y;
+    for (int g = 0; g < G; ++g) {
+      t[g] = first + g < unit.tokens ? u.tokens[unit.first_token + first + g] : -1;
+      if (t[g] >= 0) {
+        const auto* o = reinterpret_cast<const float4*>(u.out + t[g] * u.columns + column);
+        out[g][0] = o[0], out[g][1] = o[1];
+      }
+#pragma unroll
+      for (int x = 0; x < 8; ++x) sum[g][x] = 0.0f;
+    }
+    for (int j = 0; j < u.top_k; ++j) {
+      int4 raw[G];
+      float w[G];
+      bool has[G];
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        const std::int32_t p = t[g] < 0 ? -1 : u.positions[t[g] * u.top_k + j];
+        has[g] = p >= 0;
+        if (!has[g]) continue;
+        w[g] = u.weights == nullptr ? 1.0f : u.weights[t[g] * u.top_k + j];
+        raw[g] = __ldcg(u.received + (static_cast<long long>(p) * u.columns + column) / 8);
+      }
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        if (!has[g]) continue;
+        const auto* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw[g]);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const float2 f = __bfloat1622float2(pairs[q]);
+          sum[g][2 * q] += w[g] * f.x;
+          sum[g][2 * q + 1] += w[g] * f.y;
+        }
       }
     }
-    auto* out = reinterpret_cast<float4*>(u.out + t * u.columns + column);
-    float4 a = out[0], b = out[1];
-    a.x += sum[0], a.y += sum[1], a.z += sum[2], a.w += sum[3];
-    b.x += sum[4], b.y += sum[5], b.z += sum[6], b.w += sum[7];
-    out[0] = a, out[1] = b;
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      if (t[g] < 0) continue;
+      float4 a = out[g][0], b = out[g][1];
+      a.x += sum[g][0], a.y += sum[g][1], a.z += sum[g][2], a.w += sum[g][3];
+      b.x += sum[g][4], b.y += sum[g][5], b.z += sum[g][6], b.w += sum[g][7];
+      auto* o = reinterpret_cast<float4*>(u.out + t[g] * u.columns + column);
+      o[0] = a, o[1] = b;
+    }
   }
 }
 
-// This block's units, each after its landings (one thread waits; the barrier hands its acquire on).
+// Every landing the unit waits for: warp 0's lanes each wait for one counter at a time (their
+// loads in flight together), the rest of the block at the barrier after.
+__device__ inline void wait_for_landings(const UnpermuteList& u, const UnpermuteUnit& unit) {
+  if (threadIdx.x >= 32) return;
+  for (int w = unit.first_wait + static_cast<int>(threadIdx.x); w < unit.first_wait + unit.waits; w += 32) {
+    const LandingWait wait = u.waits[w];
+    wait_for_count<WaitScope::SYSTEM>(u.landing, wait.counter, static_cast<unsigned>(wait.rows), u.watchdog, u.report_base + wait.counter);
+  }
+}
+
+// This block's units, each after its landings (the barrier hands the lanes' acquires on).
 __device__ inline void unpermute_rows(const UnpermuteList& u) {
   for (int i = static_cast<int>(blockIdx.x) - u.first_block; i < u.count; i += u.blocks) {
     const UnpermuteUnit unit = u.units[i];
-    if (threadIdx.x == 0)
-      for (int w = unit.first_wait; w < unit.first_wait + unit.waits; ++w) {
-        const LandingWait wait = u.waits[w];
-        wait_for_count<WaitScope::SYSTEM>(u.landing, wait.counter, static_cast<unsigned>(wait.rows), u.watchdog, u.report_base + wait.counter);
-      }
+    wait_for_landings(u, unit);
     __syncthreads();
     unpermute_unit(u, unit);
     __syncthreads();  // no thread runs ahead into the next unit's rows before its wait

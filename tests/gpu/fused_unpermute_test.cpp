@@ -94,6 +94,7 @@ struct UnpermuteCase {
   int local;
   kernels::CombineStores stores;
   kernels::CombineOrder order;
+  int tokens_per_unit;  // 5: a warp's last group of tokens partial
 };
 
 TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
@@ -106,9 +107,11 @@ TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
   using Stores = kernels::CombineStores;
   using Order = kernels::CombineOrder;
   using SendTasks = kernels::FusedCombineGemm::SendTasks;
-  for (const UnpermuteCase& c : {UnpermuteCase{1, Stores::SEND, Order::EXPERT}, UnpermuteCase{3, Stores::LOCAL_DIRECT, Order::LOCAL_LAST},
-                                 UnpermuteCase{0, Stores::ALL_DIRECT, Order::EXPERT}}) {
-    SCOPED_TRACE(::testing::Message() << "local source " << c.local << ", stores " << static_cast<int>(c.stores));
+  constexpr int UNIT = kernels::FusedCombineGemm::UNPERMUTE_TOKENS;
+  for (const UnpermuteCase& c : {UnpermuteCase{1, Stores::SEND, Order::EXPERT, UNIT}, UnpermuteCase{3, Stores::LOCAL_DIRECT, Order::LOCAL_LAST, 5},
+                                 UnpermuteCase{0, Stores::ALL_DIRECT, Order::EXPERT, UNIT}}) {
+    SCOPED_TRACE(::testing::Message() << "local source " << c.local << ", stores " << static_cast<int>(c.stores) << ", " << c.tokens_per_unit
+                                      << " tokens per unit");
     CombineFixture f(ragged_route(rng, c.local), 264, 520, 0, c.order, c.stores);
     Destination d(f.route, f.n, rng);
     // This GPU's own rows come back into its combine buffer at its sender's place.
@@ -124,7 +127,8 @@ TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
         f.buffers.landing.push_back(others_landing.back());
       }
     }
-    const kernels::UnpermuteSchedule schedule = kernels::make_unpermute_schedule(d.back, d.positions, d.top_k, f.schedule.n_tiles, 16);
+    const kernels::UnpermuteSchedule schedule =
+        kernels::make_unpermute_schedule(d.back, d.positions, d.top_k, f.schedule.n_tiles, c.tokens_per_unit);
     ASSERT_EQ(schedule.landing.counters(), f.schedule.landing.counters());
     float* out = nullptr;
     float* reference = nullptr;

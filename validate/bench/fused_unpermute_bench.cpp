@@ -8,10 +8,12 @@
 // landing counters full: this is one GPU). Its unpermute blocks reduce each token's columns
 // N tile by N tile as soon as the landing counters of its copies say the rows are in.
 // Each variant that launches resets this GPU's landing counters first (a device-to-device copy).
-//   fused      the launch with `send` send blocks, its sends raising the destinations' counters
+//   tasks      who takes a send: blk (a send block) or wrp (each warp of one)
+//   plain      the launch with `send` send blocks and no landing counters (section `fused`'s)
+//   fused      the same with its sends raising the destinations' landing counters
 //   unperm     combine_rows alone (the unpermute kernel every other policy runs after the combine)
-//   serial     the launch, then combine_rows
-//   with       the launch with `unperm` unpermute blocks beside the send blocks
+//   serial     fused, then combine_rows
+//   with       fused with `unperm` unpermute blocks beside the send blocks
 //   hidden     (serial - with) / unperm: the share of the unpermute the launch hides (1: all of it)
 #include <fmt/format.h>
 
@@ -95,7 +97,8 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
     buffers.landing.push_back(other_landing.back()->device_as<unsigned>());
   }
   // The other senders' counters full, this GPU's 0: what each run starts from.
-  const kernels::UnpermuteSchedule unpermute = kernels::make_unpermute_schedule(d.back, d.positions, m.top_k, schedule.n_tiles, 16);
+  const kernels::UnpermuteSchedule unpermute =
+      kernels::make_unpermute_schedule(d.back, d.positions, m.top_k, schedule.n_tiles, kernels::FusedCombineGemm::UNPERMUTE_TOKENS);
   std::vector<unsigned> start(static_cast<std::size_t>(counters), 0);
   for (int s = 1; s < o.sources; ++s)
     for (int e = 0; e < experts; ++e)
@@ -108,8 +111,11 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
   DeviceBuffer<float> gate_weights("gate weights", host_weights);
   DeviceBuffer<float> unpermuted("unpermuted tokens", tokens * n);
   check_cuda(cudaMemset(unpermuted.get(), 0, sizeof(float) * tokens * n), "clear");
-  kernels::FusedCombineGemm kernel;
+  kernels::FusedCombineGemm kernel, plain;
   check_cuda(kernel.prepare(schedule, k, n, buffers), "prepare the fused combine");
+  kernels::FusedCombineBuffers no_landing = buffers;
+  no_landing.landing.clear();
+  check_cuda(plain.prepare(schedule, k, n, no_landing), "prepare the fused combine without landing counters");
   check_cuda(kernel.prepare_unpermute(unpermute, n, {received.get(), positions.get(), gate_weights.get(), unpermuted.get(), landing.get()}),
              "prepare the unpermute");
   const auto reset = [&] {
@@ -120,25 +126,31 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
                                      unpermuted.get(), stream),
                "combine_rows");
   };
-  for (int send : o.blocks) {
-    std::vector<std::function<void()>> variants{[&] { reset(), check_cuda(kernel.run(send, stream), "fused"); }, combine_rows,
-                                                [&] { reset(), check_cuda(kernel.run(send, stream), "fused"), combine_rows(); }};
-    for (int r : o.unpermute_blocks) variants.push_back([&, r] { reset(), check_cuda(kernel.run(send, stream, 0, r), "fused + unpermute"); });
-    std::vector<std::vector<double>> samples(variants.size());
-    for (int round = 0; round < o.rounds; ++round)
-      for (std::size_t v = 0; v < variants.size(); ++v) {
-        samples[v].push_back(time_s(variants[v], stream, 3));
-        check_watchdog(kernel, fmt::format("{} {} tokens, {} send blocks", name, tokens, send));
+  using Tasks = kernels::FusedCombineGemm::SendTasks;
+  for (const Tasks tasks : {Tasks::PER_BLOCK, Tasks::PER_WARP})
+    for (int send : o.blocks) {
+      kernel.set_send_tasks(tasks), plain.set_send_tasks(tasks);
+      std::vector<std::function<void()>> variants{[&] { check_cuda(plain.run(send, stream), "fused, no landing"); },
+                                                  [&] { reset(), check_cuda(kernel.run(send, stream), "fused"); }, combine_rows,
+                                                  [&] { reset(), check_cuda(kernel.run(send, stream), "fused"), combine_rows(); }};
+      for (int r : o.unpermute_blocks) variants.push_back([&, r] { reset(), check_cuda(kernel.run(send, stream, 0, r), "fused + unpermute"); });
+      std::vector<std::vector<double>> samples(variants.size());
+      for (int round = 0; round < o.rounds; ++round)
+        for (std::size_t v = 0; v < variants.size(); ++v) {
+          samples[v].push_back(time_s(variants[v], stream, 3));
+          check_watchdog(kernel, fmt::format("{} {} tokens, {} send blocks", name, tokens, send));
+          check_watchdog(plain, fmt::format("{} {} tokens, {} send blocks, no landing", name, tokens, send));
+        }
+      std::vector<double> t;
+      for (auto& s : samples) t.push_back(median(s));
+      for (std::size_t i = 0; i < o.unpermute_blocks.size(); ++i) {
+        const double with = t[4 + i];
+        rows_out.push_back(fmt::format("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>7.2f}", name, tokens,
+                                       tasks == Tasks::PER_WARP ? "wrp" : "blk", send, o.unpermute_blocks[i], t[0] * 1e3, t[1] * 1e3,
+                                       t[2] * 1e3, t[3] * 1e3, with * 1e3, (t[3] - with) / t[2]));
+        fmt::print(stderr, "# unpermute measured: {}\n", rows_out.back());
       }
-    std::vector<double> t;
-    for (auto& s : samples) t.push_back(median(s));
-    for (std::size_t i = 0; i < o.unpermute_blocks.size(); ++i) {
-      const double with = t[3 + i];
-      rows_out.push_back(fmt::format("{:<14} {:>7} {:>6} {:>6} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>7.2f}", name, tokens, send,
-                                     o.unpermute_blocks[i], t[0] * 1e3, t[1] * 1e3, t[2] * 1e3, with * 1e3, (t[2] - with) / t[1]));
-      fmt::print(stderr, "# unpermute measured: {}\n", rows_out.back());
     }
-  }
 }
 
 }  // namespace
@@ -167,13 +179,15 @@ void unpermute_section(const FusedOptions& o) {
   cudaStreamDestroy(stream);
   fmt::print("\n# Fused combine + unpermute (y = act w2, then each token's weighted sum of its top-k rows): {} sources, source 0 this GPU,\n"
              "# the others' buffers and landing counters {}; EP {}; {} interleaved rounds, medians.\n"
-             "# fused = the launch alone; unperm = combine_rows alone; serial = the launch then combine_rows; with = the launch\n"
+             "# tasks = who takes a send (blk: a block, wrp: each warp of it); plain = the launch without landing counters;\n"
+             "# fused = the launch raising them; unperm = combine_rows alone; serial = fused then combine_rows; with = fused\n"
              "# with `unperm` unpermute blocks; hidden = (serial - with) / unperm (1: the unpermute entirely hidden)\n",
              o.sources, o.transport == FusedTransport::HOST ? "host-mapped pinned memory" : o.transport == FusedTransport::PEER ? "on the other GPUs" : "in this GPU's memory",
              o.ep, o.rounds);
-  fmt::print("{:<14} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "model", "tokens", "send", "unperm", "fused", "unperm", "serial", "with",
-             "hidden");
-  fmt::print("{:<14} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "#", "", "blocks", "blocks", "ms", "ms", "ms", "ms", "");
+  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "model", "tokens", "tasks", "send", "unperm", "plain",
+             "fused", "unperm", "serial", "with", "hidden");
+  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "#", "", "", "blocks", "blocks", "ms", "ms", "ms", "ms",
+             "ms", "");
   for (const auto& row : rows) fmt::print("{}\n", row);
 }
 
