@@ -25,7 +25,7 @@ static_assert(CONSUMER_WARPS == decltype(FusedVariants::b_transposed)::Kernel::N
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
 static_assert(FusedCombineGemm::UNPERMUTE_TOKENS ==
-              UNPERMUTE_TOKENS_PER_WARP * static_cast<int>(decltype(FusedVariants::b_stored)::Kernel::MaxThreadsPerBlock) / 32);
+              UNPERMUTE_TOKENS_PER_WARP * (static_cast<int>(decltype(FusedVariants::b_stored)::Kernel::MaxThreadsPerBlock) / 32 - 1));
 
 // The GEMM groups of `schedule` (A from act, W_e from weights; D into the output at the group's own
 // rows, or straight into the destination it is stored to) and its tile table, in `operands` and

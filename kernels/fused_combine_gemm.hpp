@@ -74,9 +74,10 @@ class FusedCombineGemm {
  public:
   /// Output tile, blocks per cluster; send-block counts must be multiples of CLUSTER_M.
   static constexpr int TILE_M = 128, TILE_N = 256, CLUSTER_M = 2;
-  /// Tokens per unpermute unit (make_unpermute_schedule's tokens_per_unit) that keeps every warp of
-  /// an unpermute block busy: 12 warps of 4 tokens each.
-  static constexpr int UNPERMUTE_TOKENS = 48;
+  /// Tokens per unpermute unit (make_unpermute_schedule's tokens_per_unit) that keeps every
+  /// reducing warp of an unpermute block busy: 11 warps of 4 tokens each (the 12th waits for the
+  /// next unit's landings).
+  static constexpr int UNPERMUTE_TOKENS = 44;
 
   FusedCombineGemm();
   ~FusedCombineGemm();

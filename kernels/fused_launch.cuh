@@ -240,17 +240,17 @@ struct UnpermuteList {
 // Tokens a warp reduces at once, their rows' loads in flight together (one latency for all).
 constexpr int UNPERMUTE_TOKENS_PER_WARP = 4;
 
-// The columns of N tile `unit.n` of the unit's tokens: a warp takes UNPERMUTE_TOKENS_PER_WARP
-// tokens at a time, lane l their columns 8l .. 8l + 7 (a 512-byte row piece per token and copy,
-// coalesced). The rows are read through L2 (ld.global.cg): other blocks and GPUs wrote them during
-// this launch. The sum is formed first and then added, as combine_rows does (same rounding).
-__device__ inline void unpermute_unit(const UnpermuteList& u, const UnpermuteUnit& unit) {
+// The columns of N tile `unit.n` of the unit's tokens by the block's first `warps` warps: a warp
+// takes UNPERMUTE_TOKENS_PER_WARP tokens at a time, lane l their columns 8l .. 8l + 7 (a 512-byte
+// row piece per token and copy, coalesced). The rows are read through L2 (ld.global.cg): other
+// blocks and GPUs wrote them during this launch. The sum is formed first and then added, as
+// combine_rows does (same rounding).
+__device__ inline void unpermute_unit(const UnpermuteList& u, const UnpermuteUnit& unit, int warps) {
   constexpr int G = UNPERMUTE_TOKENS_PER_WARP;
   const long long first_column = static_cast<long long>(unit.n) * FUSED_TILE_N;
   const int vectors = static_cast<int>(min(u.columns - first_column, static_cast<long long>(FUSED_TILE_N)) / 8);
   const int lane = static_cast<int>(threadIdx.x) % 32, warp = static_cast<int>(threadIdx.x) / 32;
-  const int warps = static_cast<int>(blockDim.x) / 32;
-  if (lane >= vectors) return;
+  if (lane >= vectors || warp >= warps) return;
   const long long column = first_column + static_cast<long long>(lane) * 8;
   for (int first = warp * G; first < unit.tokens; first += warps * G) {
     long long t[G];
@@ -302,24 +302,28 @@ __device__ inline void unpermute_unit(const UnpermuteList& u, const UnpermuteUni
   }
 }
 
-// Every landing the unit waits for: warp 0's lanes each wait for one counter at a time (their
-// loads in flight together), the rest of the block at the barrier after.
+// Every landing the unit waits for, by one warp: its lanes each wait for one counter at a time
+// (their loads in flight together).
 __device__ inline void wait_for_landings(const UnpermuteList& u, const UnpermuteUnit& unit) {
-  if (threadIdx.x >= 32) return;
-  for (int w = unit.first_wait + static_cast<int>(threadIdx.x); w < unit.first_wait + unit.waits; w += 32) {
+  for (int w = unit.first_wait + static_cast<int>(threadIdx.x) % 32; w < unit.first_wait + unit.waits; w += 32) {
     const LandingWait wait = u.waits[w];
     wait_for_count<WaitScope::SYSTEM>(u.landing, wait.counter, static_cast<unsigned>(wait.rows), u.watchdog, u.report_base + wait.counter);
   }
 }
 
-// This block's units, each after its landings (the barrier hands the lanes' acquires on).
+// This block's units, each after its landings: the last warp waits for the next unit's while the
+// others reduce this one (a wait is a round trip at system scope, about as long as a unit's
+// reduction), and the barrier after each unit hands its acquires on.
 __device__ inline void unpermute_rows(const UnpermuteList& u) {
-  for (int i = static_cast<int>(blockIdx.x) - u.first_block; i < u.count; i += u.blocks) {
-    const UnpermuteUnit unit = u.units[i];
-    wait_for_landings(u, unit);
-    __syncthreads();
-    unpermute_unit(u, unit);
-    __syncthreads();  // no thread runs ahead into the next unit's rows before its wait
+  const int reducing_warps = static_cast<int>(blockDim.x) / 32 - 1;
+  const bool waiter = static_cast<int>(threadIdx.x) / 32 == reducing_warps;
+  const int first = static_cast<int>(blockIdx.x) - u.first_block;
+  if (waiter && first < u.count) wait_for_landings(u, u.units[first]);
+  __syncthreads();
+  for (int i = first; i < u.count; i += u.blocks) {
+    if (!waiter) unpermute_unit(u, u.units[i], reducing_warps);
+    else if (i + u.blocks < u.count) wait_for_landings(u, u.units[i + u.blocks]);
+    __syncthreads();  // unit i reduced, unit i + blocks landed
   }
 }
 

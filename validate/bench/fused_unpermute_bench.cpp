@@ -14,6 +14,8 @@
 //   unperm     combine_rows alone (the unpermute kernel every other policy runs after the combine)
 //   serial     fused, then combine_rows
 //   with       fused with `unperm` unpermute blocks beside the send blocks
+//   ready      the same with every counter full from the start: the unpermute blocks never wait
+//              (what they cost beside the GEMM and the sends when no rows are late)
 //   hidden     (serial - with) / unperm: the share of the unpermute the launch hides (1: all of it)
 #include <fmt/format.h>
 
@@ -104,6 +106,9 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
     for (int e = 0; e < experts; ++e)
       for (int j = 0; j < schedule.n_tiles; ++j) start[static_cast<std::size_t>(schedule.landing.counter(s, e, j))] = static_cast<unsigned>(d.back.sent_to(s, e));
   DeviceBuffer<unsigned> landing_start("landing counters at the start", start);
+  std::vector<unsigned> full(start.size());
+  std::transform(unpermute.expected.begin(), unpermute.expected.end(), full.begin(), [](std::int64_t rows) { return static_cast<unsigned>(rows); });
+  DeviceBuffer<unsigned> landing_full("landing counters, all full", full);
   DeviceBuffer<std::int32_t> positions("positions", d.positions);
   std::vector<float> host_weights(d.positions.size());
   std::mt19937_64 rng(11);
@@ -118,9 +123,10 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
   check_cuda(plain.prepare(schedule, k, n, no_landing), "prepare the fused combine without landing counters");
   check_cuda(kernel.prepare_unpermute(unpermute, n, {received.get(), positions.get(), gate_weights.get(), unpermuted.get(), landing.get()}),
              "prepare the unpermute");
-  const auto reset = [&] {
-    check_cuda(cudaMemcpyAsync(landing.get(), landing_start.get(), sizeof(unsigned) * counters, cudaMemcpyDeviceToDevice, stream), "reset");
+  const auto reset_to = [&](const DeviceBuffer<unsigned>& from) {
+    check_cuda(cudaMemcpyAsync(landing.get(), from.get(), sizeof(unsigned) * counters, cudaMemcpyDeviceToDevice, stream), "reset");
   };
+  const auto reset = [&] { reset_to(landing_start); };
   const auto combine_rows = [&] {
     check_cuda(kernels::combine_rows(received.get(), positions.get(), gate_weights.get(), tokens, m.top_k, static_cast<int>(n),
                                      unpermuted.get(), stream),
@@ -134,6 +140,8 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
                                                   [&] { reset(), check_cuda(kernel.run(send, stream), "fused"); }, combine_rows,
                                                   [&] { reset(), check_cuda(kernel.run(send, stream), "fused"), combine_rows(); }};
       for (int r : o.unpermute_blocks) variants.push_back([&, r] { reset(), check_cuda(kernel.run(send, stream, 0, r), "fused + unpermute"); });
+      for (int r : o.unpermute_blocks)
+        variants.push_back([&, r] { reset_to(landing_full), check_cuda(kernel.run(send, stream, 0, r), "fused + unpermute, all landed"); });
       std::vector<std::vector<double>> samples(variants.size());
       for (int round = 0; round < o.rounds; ++round)
         for (std::size_t v = 0; v < variants.size(); ++v) {
@@ -144,10 +152,10 @@ void measure_unpermute(const FusedOptions& o, const std::string& name, std::int6
       std::vector<double> t;
       for (auto& s : samples) t.push_back(median(s));
       for (std::size_t i = 0; i < o.unpermute_blocks.size(); ++i) {
-        const double with = t[4 + i];
-        rows_out.push_back(fmt::format("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>7.2f}", name, tokens,
-                                       tasks == Tasks::PER_WARP ? "wrp" : "blk", send, o.unpermute_blocks[i], t[0] * 1e3, t[1] * 1e3,
-                                       t[2] * 1e3, t[3] * 1e3, with * 1e3, (t[3] - with) / t[2]));
+        const double with = t[4 + i], ready = t[4 + o.unpermute_blocks.size() + i];
+        rows_out.push_back(fmt::format("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>9.3f} {:>7.2f}", name,
+                                       tokens, tasks == Tasks::PER_WARP ? "wrp" : "blk", send, o.unpermute_blocks[i], t[0] * 1e3,
+                                       t[1] * 1e3, t[2] * 1e3, t[3] * 1e3, with * 1e3, ready * 1e3, (t[3] - with) / t[2]));
         fmt::print(stderr, "# unpermute measured: {}\n", rows_out.back());
       }
     }
@@ -181,13 +189,14 @@ void unpermute_section(const FusedOptions& o) {
              "# the others' buffers and landing counters {}; EP {}; {} interleaved rounds, medians.\n"
              "# tasks = who takes a send (blk: a block, wrp: each warp of it); plain = the launch without landing counters;\n"
              "# fused = the launch raising them; unperm = combine_rows alone; serial = fused then combine_rows; with = fused\n"
-             "# with `unperm` unpermute blocks; hidden = (serial - with) / unperm (1: the unpermute entirely hidden)\n",
+             "# with `unperm` unpermute blocks; ready = the same with every counter full from the start (no unpermute wait);\n"
+             "# hidden = (serial - with) / unperm (1: the unpermute entirely hidden)\n",
              o.sources, o.transport == FusedTransport::HOST ? "host-mapped pinned memory" : o.transport == FusedTransport::PEER ? "on the other GPUs" : "in this GPU's memory",
              o.ep, o.rounds);
-  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "model", "tokens", "tasks", "send", "unperm", "plain",
-             "fused", "unperm", "serial", "with", "hidden");
-  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "#", "", "", "blocks", "blocks", "ms", "ms", "ms", "ms",
-             "ms", "");
+  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "model", "tokens", "tasks", "send", "unperm",
+             "plain", "fused", "unperm", "serial", "with", "ready", "hidden");
+  fmt::print("{:<14} {:>7} {:>5} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}\n", "#", "", "", "blocks", "blocks", "ms", "ms", "ms",
+             "ms", "ms", "ms", "");
   for (const auto& row : rows) fmt::print("{}\n", row);
 }
 
