@@ -220,6 +220,8 @@ TransferSpan FusedCombineGemm::transfer_span() { return state_->transfer_span();
 
 TransferSpan FusedCombineGemm::unpermute_span() { return state_->unpermute_span(); }
 
+double FusedCombineGemm::send_clock_mhz() { return state_->transfer_clock_mhz(); }
+
 #else  // without CUTLASS: the API exists and says why it cannot run
 
 struct FusedCombineGemm::State {};
@@ -245,6 +247,7 @@ int FusedCombineGemm::watchdog() { return -1; }
 std::string FusedCombineGemm::watchdog_report(int) { return ""; }
 TransferSpan FusedCombineGemm::transfer_span() { return {}; }
 TransferSpan FusedCombineGemm::unpermute_span() { return {}; }
+double FusedCombineGemm::send_clock_mhz() { return 0.0; }
 
 #endif
 

@@ -143,6 +143,9 @@ class FusedCombineGemm {
   TransferSpan transfer_span();
   /// After the last run is synchronised: when its unpermute blocks ran (none: both 0).
   TransferSpan unpermute_span();
+  /// After the last run is synchronised: the SM clock (one for the whole GPU) while its send blocks
+  /// ran, MHz (clock64 cycles over %globaltimer time, averaged over the blocks); 0 without any.
+  double send_clock_mhz();
 
  private:
   struct State;

@@ -73,8 +73,11 @@ struct TransferList {
   int blocks;
   unsigned* flags;
   Watchdog watchdog;         ///< shared with the GEMM's scheduler
-  /// Per transfer block: %globaltimer when it finished its tasks (its start: watchdog.block_start_ns).
+  /// Per transfer (and unpermute) block: %globaltimer when it finished its tasks (its start:
+  /// watchdog.block_start_ns), and the SM clock cycles it ran (clock64): their ratio is the clock
+  /// every SM ran at meanwhile (one clock for the whole GPU).
   unsigned long long* end_ns;
+  unsigned long long* cycles;
   /// Each warp takes its own tasks (warp w of block b: tasks b x warps + w, stepping by every
   /// warp of the transfer blocks) instead of each block: for many small tasks (the combine's
   /// sends, a tile's 128 rows x 512 bytes each), whose per-task wait, fence and barrier held a
@@ -338,10 +341,14 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
   // When each block started: what a watchdog trip reports (which blocks were running then).
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
   if (static_cast<int>(blockIdx.x) < transfers.blocks + unpermute.blocks) {
+    const long long first_cycle = clock64();
     if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows(transfers);
     else unpermute_rows(unpermute);
     __syncthreads();  // every warp's tasks done (per_warp)
-    if (threadIdx.x == 0) transfers.end_ns[blockIdx.x] = global_timer_ns();
+    if (threadIdx.x == 0) {
+      transfers.end_ns[blockIdx.x] = global_timer_ns();
+      transfers.cycles[blockIdx.x] = static_cast<unsigned long long>(clock64() - first_cycle);
+    }
     return;
   }
   extern __shared__ char shared_storage[];
@@ -565,7 +572,8 @@ struct FusedState {
   DeviceArray<unsigned> watchdog_word, flag_snapshot;
   DeviceArray<unsigned long long> block_start, start_snapshot;
   int waited_flags = 0;  // flags the launches' waits read
-  DeviceArray<unsigned long long> transfer_end;  // per transfer (then unpermute) block of the last launch: when it finished
+  // Per transfer (then unpermute) block of the last launch: when it finished, and the SM clock cycles it ran.
+  DeviceArray<unsigned long long> transfer_end, block_cycles;
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
@@ -575,7 +583,7 @@ struct FusedState {
     const std::size_t most_blocks = static_cast<std::size_t>(std::max(blocks(), 1));
     for (cudaError_t e : {watchdog_word.resize(1), flag_snapshot.resize(static_cast<std::size_t>(std::max(flag_count, 1))),
                           block_start.resize(most_blocks), start_snapshot.resize(most_blocks + Watchdog::TRIP_RECORD),
-                          transfer_end.resize(most_blocks)})
+                          transfer_end.resize(most_blocks), block_cycles.resize(most_blocks)})
       if (e != cudaSuccess) return e;
     return cudaMemset(watchdog_word.get(), 0, sizeof(unsigned));
   }
@@ -648,7 +656,8 @@ struct FusedState {
     // Each taker's share of the rate: the blocks, or every warp of them.
     const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
     const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
-    const TransferList list{tasks.get(), task_count, transfer_blocks, flags, watchdog, transfer_end.get(), per_warp, pace_ps_per_byte};
+    const TransferList list{tasks.get(),        task_count, transfer_blocks, flags,           watchdog,
+                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte};
     unpermute.first_block = transfer_blocks;
     unpermute.watchdog = watchdog;
     return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, stream); });
@@ -658,6 +667,21 @@ struct FusedState {
   TransferSpan transfer_span() { return blocks_span(0, last_transfer_blocks); }
   /// After the last launch is synchronised: when its unpermute blocks ran.
   TransferSpan unpermute_span() { return blocks_span(last_transfer_blocks, last_unpermute_blocks); }
+  /// After the last launch is synchronised: the SM clock while its transfer blocks ran, MHz (their
+  /// cycles over their time, averaged); 0 when it had none or a block's record is missing.
+  double transfer_clock_mhz() {
+    const int first = 0, count = last_transfer_blocks;
+    if (!prepared || count <= 0) return 0.0;
+    std::vector<unsigned long long> starts(static_cast<std::size_t>(count)), ends(starts.size()), cycles(starts.size());
+    for (auto [into, from] : {std::pair{&starts, block_start.get()}, std::pair{&ends, transfer_end.get()}, std::pair{&cycles, block_cycles.get()}})
+      if (cudaMemcpy(into->data(), from + first, into->size() * sizeof(unsigned long long), cudaMemcpyDeviceToHost) != cudaSuccess) return 0.0;
+    double sum = 0.0;
+    for (std::size_t b = 0; b < starts.size(); ++b) {
+      if (starts[b] == 0 || ends[b] <= starts[b]) return 0.0;
+      sum += static_cast<double>(cycles[b]) / static_cast<double>(ends[b] - starts[b]) * 1e3;
+    }
+    return sum / static_cast<double>(count);
+  }
   /// When blocks [first, first + count) of the last launch ran (none, or one that never finished: 0s).
   TransferSpan blocks_span(int first, int count) {
     TransferSpan span;

@@ -385,8 +385,27 @@ void print_send_span(const std::string& label, int blocks, kernels::FusedCombine
   const kernels::TransferSpan span = kernel.transfer_span();
   if (!span.ran()) return;
   const auto ms = [&](std::uint64_t ns) { return static_cast<double>(ns - at[0]) * 1e-6; };
-  fmt::print("# span {:<11} {:>2} blocks: sends {:.3f} -> {:.3f} ms, launch ends by {:.3f} ms (from the stamp before it)\n", label, blocks,
-             ms(span.start_ns), ms(span.end_ns), ms(at[1]));
+  fmt::print("# span {:<11} {:>2} blocks: sends {:.3f} -> {:.3f} ms, launch ends by {:.3f} ms (from the stamp before it); "
+             "SM clock meanwhile {:.0f} MHz\n",
+             label, blocks, ms(span.start_ns), ms(span.end_ns), ms(at[1]), kernel.send_clock_mhz());
+}
+
+// The SM clock (one for the whole GPU) in three runs of the combine, one after the other: the GEMM
+// beside `probe`'s blocks, which copy nothing and only wait for each tile in turn (so they run
+// until the GEMM's last tile, and read the clock the GEMM alone runs at), the sends alone, and the
+// fused launch ("# clock" line). Whether the GEMM slows beside the sends because the card lowers
+// its clock (a power cap) or for a reason that leaves the clock alone.
+void print_clocks(kernels::FusedCombineGemm& probe, kernels::FusedCombineGemm& kernel, int blocks, cudaStream_t stream) {
+  const auto clock_of = [&](kernels::FusedCombineGemm& k, const std::function<cudaError_t()>& run) {
+    check_cuda(run(), "clock run");
+    check_cuda(cudaStreamSynchronize(stream), "clock run");
+    return k.send_clock_mhz();
+  };
+  const double gemm = clock_of(probe, [&] { return probe.run(kernels::FusedCombineGemm::CLUSTER_M, stream); });
+  const double sends = clock_of(kernel, [&] { return kernel.run_sends(blocks, stream); });
+  const double fused = clock_of(kernel, [&] { return kernel.run(blocks, stream); });
+  fmt::print("# clock {} send blocks: GEMM (beside {} idle probe blocks) {:.0f} MHz, sends alone {:.0f} MHz, fused {:.0f} MHz\n", blocks,
+             kernels::FusedCombineGemm::CLUSTER_M, gemm, sends, fused);
 }
 
 // Combine: y = act w2, the rows sent back to their sources.
@@ -464,7 +483,12 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
           throw_if_gave_up(per_block, "fused combine, sends per block");
           for (std::size_t v = 0; v < variants.size(); ++v) throw_if_gave_up(*kernels_of[v], "fused combine, " + variants[v].label);
         });
+    kernels::FusedCombineSchedule idle = schedule;  // the same tiles; sends that copy nothing
+    for (kernels::RowSend& send : idle.sends) send.rows = 0;
+    kernels::FusedCombineGemm probe;
+    check_cuda(probe.prepare(idle, side.k, side.n, buffers), "prepare the clock probe");
     for (int b : c.o.blocks) {
+      print_clocks(probe, per_block, b, stream);
       print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
       for (std::size_t v = 0; v < variants.size(); ++v)
         if (variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
