@@ -225,7 +225,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
-             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
+             "# stored by the epilogue straight into this GPU's combine buffer, not sent; K: those rows kept in the GEMM's output,\n"
+             "# not sent, one GEMM group per expert; @R: sends paced to R GB/s, all send\n"
              "# blocks together); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
@@ -349,8 +350,9 @@ struct CombineVariant {
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
-// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
-// block paced to each of `paces`.
+// sent (a second GEMM group per expert); K: those rows kept in the GEMM's output, not sent (one
+// group per expert); each with sends per block and per warp; then the expert order with own rows
+// stored, sends per block paced to each of `paces`.
 std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
   using kernels::CombineStores;
@@ -358,7 +360,9 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
   std::vector<CombineVariant> variants;
   for (const auto& [suffix, order, stores] : {std::tuple{"L", CombineOrder::LOCAL_LAST, CombineStores::SEND},
                                               std::tuple{"D", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT},
-                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT}}) {
+                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT},
+                                              std::tuple{"K", CombineOrder::EXPERT, CombineStores::LOCAL_KEPT},
+                                              std::tuple{"LK", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_KEPT}}) {
     const std::string order_label = std::to_string(band) + suffix;
     variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
     variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
