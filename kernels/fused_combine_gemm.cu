@@ -131,8 +131,6 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.gemm.transposed = weights_transposed;
   if (!State::runs(k, n, schedule.tile_m, schedule.cluster_m, schedule.n_tiles)) return cudaErrorInvalidValue;
   if (!aligned16(buffers.act) || !aligned16(buffers.weights) || !aligned16(buffers.out)) return cudaErrorInvalidValue;
-  // Kept rows never land: an unpermute waiting on this GPU's counters would wait for them forever.
-  if (schedule.stores == CombineStores::LOCAL_KEPT && !buffers.landing.empty()) return cudaErrorInvalidValue;
   // The schedule's GEMM groups (nothing to wait for).
   std::vector<GroupOperands> groups;
   std::vector<ArrivalTile> tiles;

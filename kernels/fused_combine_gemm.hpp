@@ -15,7 +15,7 @@
 //    pinned memory).
 //  - the groups the schedule stores directly (CombineStores): their epilogue's TMA stores write the
 //    rows straight into the destination, with no send (this GPU's own rows: nothing left to drain
-//    after the GEMM when they come last); or, with LOCAL_KEPT, this GPU's own rows stay in `out`.
+//    after the GEMM when they come last).
 //  - landing counters (optional: FusedCombineBuffers::landing): once a send's rows are written
 //    (or a stored group's tile is done), its send block raises the destination's counter of (this
 //    GPU, expert, N tile) by those rows, at system scope (fused_schedule.hpp, LandingLayout).
@@ -105,8 +105,7 @@ class FusedCombineGemm {
   /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With
   /// `weights_transposed` each expert's W_e^T is what is stored, [n, k] (the backward: d_h13 w13^T,
   /// sent back to the sources as the dispatch's gradient). cudaErrorInvalidValue: k or n not a
-  /// multiple of 8, a misaligned pointer, a destination missing, a schedule not in this kernel's tiles,
-  /// landing counters with a CombineStores::LOCAL_KEPT schedule (its own rows would never land).
+  /// multiple of 8, a misaligned pointer, a destination missing, a schedule not in this kernel's tiles.
   cudaError_t prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n, const FusedCombineBuffers& buffers,
                       bool weights_transposed = false);
 

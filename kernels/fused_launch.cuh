@@ -175,15 +175,9 @@ __device__ inline unsigned long long task_bytes(const RowTask& task) {
   return static_cast<unsigned long long>(task.rows) * static_cast<unsigned long long>(task.row_vectors) * sizeof(int4);
 }
 
-// Whether a task tells anyone its rows are written: an arrival flag (the dispatch) or a landing
-// counter. A task that does neither (the combine's sends without landing counters: the launch's
-// end is what publishes them) goes on to the next without a fence or a barrier.
-__device__ inline bool signals(const RowTask& task) { return task.raise_flag >= 0 || task.land != nullptr; }
-
 // The tasks of this block (per_warp: of each of its warps), each after its wait (and its pace).
 // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
-// proxy, and the group's stores all precede the release of the flag by its first thread. Landed
-// rows are read by ordinary loads (the unpermute), so a landing needs the barrier, not that fence.
+// proxy, and the group's stores all precede the release of the flag by its first thread.
 __device__ inline void transfer_rows(const TransferList& list) {
   const unsigned long long begin = list.pace_ps_per_byte ? global_timer_ns() : 0;
   unsigned long long moved = 0;
@@ -200,8 +194,7 @@ __device__ inline void transfer_rows(const TransferList& list) {
       }
       moved += task_bytes(task);
       copy_task(task, lane, 32);
-      if (!signals(task)) continue;
-      if (task.raise_flag >= 0) fence_generic_to_async_proxy();
+      fence_generic_to_async_proxy();
       __syncwarp();
       if (lane == 0 && task.raise_flag >= 0) raise_flag(list, task);
       if (lane == 0 && task.land != nullptr) raise_landing(task);
@@ -219,8 +212,7 @@ __device__ inline void transfer_rows(const TransferList& list) {
     }
     moved += task_bytes(task);
     copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
-    if (!signals(task)) continue;  // the same for every thread of the block
-    if (task.raise_flag >= 0) fence_generic_to_async_proxy();
+    fence_generic_to_async_proxy();
     __syncthreads();
     if (threadIdx.x == 0 && task.raise_flag >= 0) raise_flag(list, task);
     if (threadIdx.x == 0 && task.land != nullptr) raise_landing(task);

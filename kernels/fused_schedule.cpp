@@ -142,7 +142,7 @@ void add_combine_groups(const DispatchRoute& route, const ReceiveLayout& layout,
   const auto add = [&](std::int64_t at, std::int64_t count, int direct_source, std::int64_t dest_row) {
     if (count > 0) groups.push_back({e, at, count, direct_source, dest_row});
   };
-  if (stores == CombineStores::SEND || stores == CombineStores::LOCAL_KEPT) return add(first, rows, -1, 0);
+  if (stores == CombineStores::SEND) return add(first, rows, -1, 0);
   const std::size_t own = ReceiveLayout::at(route.sources, e, 0);  // wave 0: this GPU's rows
   if (stores == CombineStores::LOCAL_DIRECT) {
     const std::int64_t local = route.rows_of(e, route.local_source);
@@ -168,7 +168,6 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
   s.cluster_m = cluster_m;
   s.expert_first_row = layout.expert_first_row;
   s.landing = {route.sources, route.experts, n_tiles};
-  s.stores = stores;
   for (int e = 0; e < route.experts; ++e) add_combine_groups(route, layout, e, stores, s.groups);
   // A group's row range within its expert's rows.
   const auto in_expert = [&](const CombineGroup& g) { return g.first_row - layout.expert_first_row[static_cast<std::size_t>(g.expert)]; };
@@ -206,7 +205,7 @@ FusedCombineSchedule make_fused_combine_schedule(const DispatchRoute& route, int
         const int src = layout.pull_order[static_cast<std::size_t>(w)];
         const std::int64_t seg_first = layout.dest_first[segment] - expert_first, seg_end = seg_first + route.rows_of(t.expert, src);
         const std::int64_t first = std::max(seg_first, tile_first), end = std::min(seg_end, tile_end);
-        if (first >= end || (stores == CombineStores::LOCAL_KEPT && src == route.local_source)) continue;
+        if (first >= end) continue;
         runs.push_back({static_cast<int>(unit) * cluster_m + rank, src, t.expert, t.n, expert_first + first,
                         layout.source_first[segment] + (first - seg_first), end - first,
                         s.landing.counter(route.local_source, t.expert, t.n)});

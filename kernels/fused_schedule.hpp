@@ -139,13 +139,6 @@ enum class CombineStores {
   /// kernel is given: device memory, peer memory, host-mapped memory), no send at all. One GEMM
   /// group per expert and source with rows, so an expert's rows are cut into more partial M tiles.
   ALL_DIRECT,
-  /// This GPU's own rows stay where the epilogue stores them, in the expert-major output, for this
-  /// GPU's unpermute to read there; the others as SEND. One GEMM group per expert, as SEND: what
-  /// LOCAL_DIRECT saves (no copy of the own rows, nothing to drain after the GEMM when they come
-  /// last) without its second group per expert (which cost 15% of the Mixtral 4K GEMM on one
-  /// H100). Their rows are neither sent nor landed: no landing counter completes for them, so an
-  /// unpermute that waits on landings cannot run beside it (FusedCombineGemm refuses the pair).
-  LOCAL_KEPT,
 };
 
 /// One GEMM group of the combine: rows [first_row, first_row + rows) of the expert-major act and
@@ -175,7 +168,6 @@ struct FusedCombineSchedule {
   /// are and in the same order: nothing to copy, only their landing to raise once their tile is done.
   std::vector<RowSend> stored;
   LandingLayout landing;                       ///< the sources' landing counters (this GPU: sender local_source)
-  CombineStores stores = CombineStores::SEND;  ///< who writes the rows back (LOCAL_KEPT: this GPU's own rows stay in the output)
   int done_flags() const { return static_cast<int>(tiles.size()) * cluster_m; }
   std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
   int m_tiles(int group) const {

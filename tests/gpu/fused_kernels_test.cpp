@@ -241,7 +241,7 @@ struct CombineCase {
 };
 
 std::string describe(const CombineCase& c) {
-  static const char* const stores[] = {"sent", "own rows stored directly", "every row stored directly", "own rows kept in the output"};
+  static const char* const stores[] = {"sent", "own rows stored directly", "every row stored directly"};
   std::ostringstream text;
   text << (c.transposed ? "weights stored transposed (backward)" : "weights stored [k, n]") << ", band " << c.band_tiles
        << (c.order == kernels::CombineOrder::LOCAL_LAST ? ", local last, " : ", ") << stores[static_cast<int>(c.stores)]
@@ -295,9 +295,7 @@ TEST(FusedCombine, EveryRowReachesItsSourceOnRaggedRoutesWithEverySendSplit) {
                               {2, false, 0, Order::LOCAL_LAST, Stores::SEND},
                               {1, true, 3, Order::LOCAL_LAST, Stores::SEND},
                               {0, false, 0, Order::LOCAL_LAST, Stores::LOCAL_DIRECT},
-                              {3, true, 3, Order::EXPERT, Stores::LOCAL_DIRECT},
-                              {1, false, 0, Order::LOCAL_LAST, Stores::LOCAL_KEPT},
-                              {2, true, 3, Order::EXPERT, Stores::LOCAL_KEPT}});
+                              {3, true, 3, Order::EXPERT, Stores::LOCAL_DIRECT}});
 }
 
 // The epilogue's TMA stores straight into every source's buffer, host-mapped pinned memory

@@ -22,6 +22,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
@@ -76,15 +78,26 @@ struct Side {
 };
 
 // Times every variant once per round, interleaved, so that a change of the machine's state shows in
-// all of them; medians over rounds. `after` runs after each (the fused kernels' watchdog).
+// all of them; medians over rounds. The first round in the given order, each later one in its own
+// shuffled order (fixed seeds: the same every run): on a power-capped card a GEMM timed after a
+// chain of other GEMMs runs slower (one H100, 2026-12-06: the same kernel 1.195 ms first in the
+// chain, up to 1.39 ms sixth), so a fixed order would charge its place to the variant. `after` runs
+// after each (the fused kernels' watchdog).
 std::vector<double> time_interleaved(const std::vector<std::function<void()>>& variants, int rounds, cudaStream_t stream,
                                      const std::function<void()>& after) {
   std::vector<std::vector<double>> times(variants.size());
-  for (int r = 0; r < rounds; ++r)
-    for (std::size_t v = 0; v < variants.size(); ++v) {
+  std::vector<std::size_t> order(variants.size());
+  for (int r = 0; r < rounds; ++r) {
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (r > 0) {
+      std::mt19937 rng(static_cast<unsigned>(r));
+      std::shuffle(order.begin(), order.end(), rng);
+    }
+    for (std::size_t v : order) {
       times[v].push_back(time_s(variants[v], stream, 3));
       after();
     }
+  }
   std::vector<double> t;
   for (auto& samples : times) t.push_back(median(samples));
   return t;
@@ -225,8 +238,7 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
-             "# stored by the epilogue straight into this GPU's combine buffer, not sent; K: those rows kept in the GEMM's output,\n"
-             "# not sent, one GEMM group per expert; @R: sends paced to R GB/s, all send\n"
+             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
              "# blocks together); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
@@ -350,9 +362,8 @@ struct CombineVariant {
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
-// sent (a second GEMM group per expert); K: those rows kept in the GEMM's output, not sent (one
-// group per expert); each with sends per block and per warp; then the expert order with own rows
-// stored, sends per block paced to each of `paces`.
+// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
+// block paced to each of `paces`.
 std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
   using kernels::CombineStores;
@@ -360,9 +371,7 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
   std::vector<CombineVariant> variants;
   for (const auto& [suffix, order, stores] : {std::tuple{"L", CombineOrder::LOCAL_LAST, CombineStores::SEND},
                                               std::tuple{"D", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT},
-                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT},
-                                              std::tuple{"K", CombineOrder::EXPERT, CombineStores::LOCAL_KEPT},
-                                              std::tuple{"LK", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_KEPT}}) {
+                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT}}) {
     const std::string order_label = std::to_string(band) + suffix;
     variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
     variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
@@ -535,7 +544,7 @@ void fused_section(const FusedOptions& o) {
   }
   const std::string preamble =
       fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); "
-                  "{} interleaved rounds, medians",
+                  "{} interleaved rounds (the first in the listed order, the others shuffled), medians",
                   o.sources, where_the_others_are(o.transport, gpus), o.ep, o.rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
