@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
 
 #include "critical_path.hpp"
 #include "engine_fixtures.hpp"
@@ -56,13 +57,19 @@ struct HandPlan {
     op.matrix = plan.add_matrix({{{0, 1, bytes}}});
     return plan.add(op, deps, streaming);
   }
-  std::int32_t gemm(int gpu, std::int64_t rows, std::vector<std::int32_t> deps = {}, std::vector<std::int32_t> streaming = {}) {
+  // One fused projection of expert work `rows` (one row count per expert) on `sm_fraction` of the
+  // SMs: stage 0, the forward's gate + up (2 x 14336 output columns); stage 1, its down projection (4096).
+  std::int32_t gemm(int gpu, std::vector<std::int64_t> rows, std::vector<std::int32_t> deps = {}, std::vector<std::int32_t> streaming = {},
+                    int stage = 0, double sm_fraction = 1.0) {
     Op op;
     op.kind = OpKind::EXPERT_GEMM;
     op.gpu = gpu;
-    const ExpertWork work{0, rows};
-    op.first_work = plan.add_work({&work, 1});
-    op.num_work = 1;
+    op.tags.stage = stage;
+    op.compute_sm_fraction = sm_fraction;
+    std::vector<ExpertWork> work;
+    for (std::size_t e = 0; e < rows.size(); ++e) work.push_back({static_cast<std::int32_t>(e), rows[e]});
+    op.first_work = plan.add_work(work);
+    op.num_work = static_cast<std::int32_t>(work.size());
     return plan.add(op, deps, streaming);
   }
   double seconds(std::int32_t op, const CostModel& model) const { return compute_time_s(plan, plan.ops()[op], model); }
@@ -77,9 +84,11 @@ TEST(Streaming, AGemmStreamingFromAnAllToAllStartsWithItAndEndsAfterItsLastRowsO
   for (std::int64_t rows : {1024, 65536}) {
     HandPlan p;
     const std::int32_t x = p.transfer(1e9);
-    const std::int32_t g = p.gemm(1, rows, {}, {x});
+    const std::int32_t g = p.gemm(1, {rows}, {}, {x});
     const double work = p.seconds(g, model), tail = p.tail(g, model);
-    EXPECT_NEAR(tail, work * 128.0 / rows, 1e-15);
+    // The last M tile's 112 N tiles (28672 columns) side by side on 132 SMs: one tile time, in
+    // ceil(8 x 112 / 132) = 7 waves at 1024 rows, ceil(512 x 112 / 132) = 435 at 65536.
+    EXPECT_NEAR(tail, work / (rows == 1024 ? 7.0 : 435.0), 1e-15);
     ASSERT_TRUE(rows == 1024 ? work < 0.5 * transfer_s : work > 2.0 * transfer_s) << rows;
     const double expected_end = std::max(work, transfer_s + tail);
     for (const std::string& engine : engines_under_test()) {
@@ -107,10 +116,12 @@ TEST(Streaming, AnAllToAllStreamingFromAGemmEndsAfterItsLastTileOrItsBytes) {
   // 1 MB moves in ~14 us, well before the GEMM ends; 4 GB take 40 ms, well after.
   for (double bytes : {1e6, 4e9}) {
     HandPlan p(8);  // 8 blocks x 25 GB/s cap the 100 GB/s links at 200: no effect
-    const std::int32_t g = p.gemm(0, 8192);
+    const std::int32_t g = p.gemm(0, {8192}, {}, {}, 1);
     const std::int32_t y = p.transfer(bytes, {}, {g});
     const double work = p.seconds(g, model), tail = p.tail(y, model), transfer_s = HOPS_S + bytes / 100e9;
-    EXPECT_NEAR(tail, 128.0 * 4096 * 2.0 / (8 * model.fused_block_Bps), 1e-15);
+    // The down projection's 64 x 16 tiles in waves of 132: the last wave's 1024 - 7 x 132 = 100
+    // tiles of 128 rows x 256 columns of bf16, sent by 8 blocks.
+    EXPECT_NEAR(tail, 100 * 128.0 * 256 * 2.0 / (8 * model.fused_block_Bps), 1e-15);
     ASSERT_TRUE(bytes < 1e9 ? transfer_s < 0.5 * work : transfer_s > 2.0 * work) << bytes;
     for (const std::string& engine : engines_under_test()) {
       const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
@@ -131,8 +142,8 @@ TEST(Streaming, AHeldGemmHoldsItsStream) {
   const CostModel model = ideal_links();
   HandPlan p;
   const std::int32_t x = p.transfer(1e9);
-  const std::int32_t g = p.gemm(1, 1024, {}, {x});
-  const std::int32_t h = p.gemm(1, 1024);
+  const std::int32_t g = p.gemm(1, {1024}, {}, {x});
+  const std::int32_t h = p.gemm(1, {1024});
   const double g_end = HOPS_S + 1e9 / 100e9 + p.tail(g, model);
   for (const std::string& engine : engines_under_test()) {
     const Timeline timeline = make_executor(engine)->run(p.plan, t, model);
@@ -148,8 +159,8 @@ TEST(Streaming, AConsumerStartsWhenItsQueuedProducerStarts) {
   const Topology t = testing::topology_from_yaml(TWO_GPUS);
   const CostModel model = ideal_links();
   HandPlan p(8);
-  const std::int32_t q = p.gemm(0, 4096);
-  const std::int32_t producer = p.gemm(0, 1024);
+  const std::int32_t q = p.gemm(0, {4096});
+  const std::int32_t producer = p.gemm(0, {1024});
   const std::int32_t y = p.transfer(1e8, {}, {producer});
   const double q_end = p.seconds(q, model);
   for (const std::string& engine : engines_under_test()) {
@@ -176,11 +187,30 @@ TEST(Streaming, FusedTransferBlocksCapTheGpuLinks) {
   }
 }
 
+// Tiles per expert round up to whole M tiles (an empty expert has none), N tiles to the projection's
+// columns; the waves are the SMs the op may use (8 of 132 SMs set aside: 124 at once).
+TEST(Streaming, FusedTileWavesCountEachExpertsTilesAndTheWavesOfItsSms) {
+  const CostModel model = ideal_links();
+  ASSERT_EQ(model.sm_count, 132);
+  HandPlan p(8);
+  const double share = 1.0 - 8.0 / 132.0;
+  const std::int32_t gate_up = p.gemm(0, {130, 0, 1, 1000}, {}, {}, 0, share), down = p.gemm(0, {130, 0, 1, 1000}, {}, {}, 1, share);
+  // gate + up: 28672 columns, 112 N tiles; (2 + 0 + 1 + 8) M tiles -> 1232 tiles, ceil(1232 / 124) = 10 waves.
+  FusedTileWaves w = fused_tile_waves(p.plan, p.plan.ops()[gate_up], model);
+  EXPECT_EQ(std::make_tuple(w.columns, w.n_tiles, w.tiles, w.at_once, w.waves, w.last_wave_tiles),
+            std::make_tuple(28672.0, 112.0, 1232.0, 124.0, 10.0, 1232.0 - 9 * 124.0));
+  // down: 4096 columns, 16 N tiles -> 176 tiles, 2 waves, the last of 52.
+  w = fused_tile_waves(p.plan, p.plan.ops()[down], model);
+  EXPECT_EQ(std::make_tuple(w.columns, w.n_tiles, w.tiles, w.waves, w.last_wave_tiles), std::make_tuple(4096.0, 16.0, 176.0, 2.0, 52.0));
+  // Its tail as a consumer: the last M tile's 16 N tiles fit one round, one tile time of two waves.
+  EXPECT_NEAR(streaming_tail_s(p.plan, p.plan.ops()[down], model), compute_time_s(p.plan, p.plan.ops()[down], model) / 2.0, 1e-15);
+}
+
 TEST(Streaming, APlanRefusesAStreamingEdgeThatIsAlsoAnOrdinaryOne) {
   HandPlan p;
   const std::int32_t x = p.transfer(1e6);
-  EXPECT_THROW(p.gemm(1, 128, {x}, {x}), std::logic_error);
-  EXPECT_THROW(p.gemm(1, 128, {}, {x + 5}), std::logic_error);
+  EXPECT_THROW(p.gemm(1, {128}, {x}, {x}), std::logic_error);
+  EXPECT_THROW(p.gemm(1, {128}, {}, {x + 5}), std::logic_error);
 }
 
 // comet:B does the work of `none` (same tokens, same flops per GPU and direction), split into

@@ -43,16 +43,42 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   return op.flops / (model.peak_flops * model.gemm_efficiency(4096)) + model.launch_overhead_s;
 }
 
+double fused_gemm_columns(const Plan& plan, const Op& op) {
+  const PlanHeader& h = plan.header();
+  if (op.tags.stage == 1) return h.hidden;  // forward down, data gradient of gate + up: back to hidden
+  return expert_pass(op) == ExpertPass::FORWARD ? 2.0 * h.expert_ffn : h.expert_ffn;
+}
+
+FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel& model) {
+  FusedTileWaves w;
+  w.columns = fused_gemm_columns(plan, op);
+  w.n_tiles = std::ceil(w.columns / FUSED_TILE_COLS);
+  for (const ExpertWork& work : plan.work(op)) w.tiles += std::ceil(static_cast<double>(work.tokens) / FUSED_TILE_ROWS) * w.n_tiles;
+  w.at_once = std::max(1.0, std::round(model.sm_count * std::clamp(op.compute_sm_fraction, 0.0, 1.0)));
+  w.waves = w.tiles > 0.0 ? std::ceil(w.tiles / w.at_once) : 0.0;
+  w.last_wave_tiles = w.tiles > 0.0 ? w.tiles - (w.waves - 1.0) * w.at_once : 0.0;
+  return w;
+}
+
 double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model) {
   if (op.kind == OpKind::EXPERT_GEMM) {
-    double rows = 0.0;
-    for (const ExpertWork& w : plan.work(op)) rows += static_cast<double>(w.tokens);
-    return rows > 0.0 ? compute_time_s(plan, op, model) * std::min(1.0, FUSED_TILE_ROWS / rows) : 0.0;
+    // The last rows' M tile: its N tiles, computed side by side, a tile's time per round of them.
+    const FusedTileWaves w = fused_tile_waves(plan, op, model);
+    if (w.waves <= 0.0) return 0.0;
+    return compute_time_s(plan, op, model) / w.waves * std::ceil(std::min(w.n_tiles, w.tiles) / w.at_once);
   }
   const int blocks = plan.header().transfer_blocks;
   if (op.kind != OpKind::ALL_TO_ALL || blocks <= 0) return 0.0;
+  // The GEMM's last wave of tiles ends together; their rows are sent after it.
   constexpr double BF16_BYTES = 2.0;  // the fused kernels move bf16 rows
-  return FUSED_TILE_ROWS * plan.header().hidden * BF16_BYTES / (blocks * model.fused_block_Bps);
+  double bytes = 0.0;
+  for (std::int32_t producer : plan.streaming_deps(op.id)) {
+    const Op& gemm = plan.ops()[producer];
+    if (gemm.kind != OpKind::EXPERT_GEMM) continue;
+    const FusedTileWaves w = fused_tile_waves(plan, gemm, model);
+    if (w.tiles > 0.0) bytes = std::max(bytes, w.last_wave_tiles * FUSED_TILE_ROWS * (w.columns / w.n_tiles) * BF16_BYTES);
+  }
+  return bytes / (blocks * model.fused_block_Bps);
 }
 
 }  // namespace comet

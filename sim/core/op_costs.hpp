@@ -20,16 +20,34 @@ namespace comet {
 ///                its flops at its tokens' efficiency and its memory traffic.
 double compute_time_s(const Plan& plan, const Op& op, const CostModel& model);
 
-/// Rows of one M tile of COMET's fused kernels (FusedDispatchGemm::TILE_M): what a streaming
-/// consumer still has to do after its producer's last rows.
-inline constexpr double FUSED_TILE_ROWS = 128.0;
+/// The output tile of COMET's fused kernels (FusedDispatchGemm / FusedCombineGemm TILE_M x TILE_N).
+inline constexpr double FUSED_TILE_ROWS = 128.0, FUSED_TILE_COLS = 256.0;
+
+/// Output columns of fused expert GEMM `op` (its projection: a pass's stage 0 or 1): forward gate
+/// + up 2 x ffn, forward down hidden; data gradient of down ffn, of gate + up hidden.
+double fused_gemm_columns(const Plan& plan, const Op& op);
+
+/// How fused expert GEMM `op`'s output tiles fill its SMs: each GEMM block computes one tile at a
+/// time, so its tiles run in waves of `at_once`, each taking a tile's time, its time / waves.
+struct FusedTileWaves {
+  double columns = 0, n_tiles = 0;  ///< output columns, and tiles across them
+  double tiles = 0;                 ///< sum over its experts of ceil(rows / FUSED_TILE_ROWS) x n_tiles
+  double at_once = 1;               ///< tiles computed at once: its SMs (CostModel::sm_count x its SM share)
+  double waves = 0;                 ///< ceil(tiles / at_once)
+  double last_wave_tiles = 0;       ///< tiles in the last wave
+};
+FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel& model);
 
 /// Seconds op `op` still needs after the last of its streaming producers ended (Plan::add's
 /// `streaming`), the fused kernels' tail:
-///   expert_gemm: its last M tile of rows, FUSED_TILE_ROWS / its rows of its time alone;
-///   all_to_all:  the last M tile of output rows (FUSED_TILE_ROWS x hidden bf16) sent by the
-///                plan's transfer blocks (CostModel::fused_block_Bps each);
+///   expert_gemm: the last rows' M tile, its n_tiles tiles side by side: ceil(min(n_tiles, tiles)
+///                / at_once) tile times, a tile time being its time alone / its waves
+///                (fused_tile_waves);
+///   all_to_all:  the rows of its producing GEMM's last wave of tiles, which end together
+///                (last_wave_tiles x FUSED_TILE_ROWS x columns / n_tiles bf16; the largest over its
+///                producers), sent by the plan's transfer blocks (CostModel::fused_block_Bps each);
 ///   others: 0.
+/// Not modelled: the all-to-all's head (no row can be sent before the GEMM's first wave ends).
 double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model);
 
 /// Whether `op` is an expert GEMM run as a fused launch (a `comet:B` Plan's: PlanHeader::transfer_blocks > 0).
