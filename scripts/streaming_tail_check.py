@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""The streaming tail of `comet:B`'s combine against the one-GPU fused bench, on any machine.
+
+Reads `comet_gpu_bench --sections fused` logs and, for every combine row of the default kernel
+(`blk/<band>` and `wrp/<band>`, no order or store suffix), prices the fused launch the way the
+simulator's streaming dependency does (sim/core/op_costs.cpp, docs/policies.md): the GEMM on the
+SMs the send blocks leave, its all-to-all ending at max(its bytes alone, the GEMM's end + tail).
+Measured inputs: the kernel's GEMM alone on every SM and the sends alone at that block count, so
+what is checked is the tail, not the cost model's rates. Two tails:
+  tile: one M tile of rows, 128 x hidden bf16 (the simulator until stop 39);
+  wave: the rows of the GEMM's last wave of 128 x 256 tiles, one tile per SM (since stop 39).
+Each over the send blocks' own rate (the rows the sends move alone over their time, per block).
+Prints one row per log row and the median |error| of each tail.
+
+  scripts/streaming_tail_check.py LOG [LOG ...]
+"""
+import math
+import re
+import statistics
+import sys
+
+SMS = 132            # the H100 / H200 SXM the bench ran on
+TILE_M, TILE_N = 128, 256
+BF16 = 2
+
+
+def combine_section(lines):
+    """The lines of the log's combine section (from its title to the next section)."""
+    inside = False
+    for line in lines:
+        if line.startswith("# Fused expert GEMM + combine"):
+            inside = True
+            yield line
+            continue
+        if inside and line.startswith("# Fused") and "combine" not in line:
+            return
+        if inside:
+            yield line
+
+
+def rows_of(path):
+    lines = open(path, encoding="utf-8").read().splitlines()
+    section = list(combine_section(lines))
+    if not section:
+        return []
+    sources = int(re.search(r"(\d+) sources", section[0]).group(1))
+    gemm = {}  # (model, tokens) -> (experts, rows/e, K, N, GEMM alone ms)
+    out = []
+    for line in section:
+        f = line.split()
+        if len(f) == 13 and f[2].isdigit() and f[3].isdigit():  # the GEMM table
+            gemm[(f[0], f[1])] = (int(f[2]), int(f[3]), int(f[4]), int(f[5]), float(f[6]))
+        elif len(f) == 13 and re.fullmatch(r"(blk|wrp)/\d+", f[4]) and f[6] != "-":  # the default kernel's overlap rows
+            out.append((f[0], f[1], float(f[2]), f[4], int(f[5]), float(f[6]), float(f[8])))
+    priced = []
+    for model, tokens, remote_mib, tasks, blocks, alone_ms, fused_ms in out:
+        if (model, tokens) not in gemm:
+            continue
+        experts, rows_per_expert, _, hidden, gemm_ms = gemm[(model, tokens)]
+        sent = remote_mib * 2**20 * sources / (sources - 1)  # the own rows are sent too
+        per_block = sent / (alone_ms * 1e-3) / blocks
+        at_once = SMS - blocks
+        n_tiles = math.ceil(hidden / TILE_N)
+        tiles = math.ceil(rows_per_expert / TILE_M) * experts * n_tiles
+        waves = math.ceil(tiles / at_once)
+        last = tiles - (waves - 1) * at_once
+        gemm_here = gemm_ms * SMS / at_once
+        tails = {"tile": TILE_M * hidden * BF16, "wave": last * TILE_M * (hidden / n_tiles) * BF16}
+        predicted = {k: max(alone_ms, gemm_here + b / (blocks * per_block) * 1e3) for k, b in tails.items()}
+        priced.append((path, model, tokens, tasks, blocks, fused_ms, predicted))
+    return priced
+
+
+def main(paths):
+    if not paths:
+        sys.exit(__doc__)
+    errors = {"tile": [], "wave": []}
+    print(f"{'log':<44} {'model':<13} {'tokens':>6} {'tasks':>6} {'B':>3} {'fused':>7} {'tile':>7} {'err':>7} {'wave':>7} {'err':>7}")
+    print(f"{'#':<44} {'':<13} {'':>6} {'':>6} {'':>3} {'ms':>7} {'ms':>7} {'%':>7} {'ms':>7} {'%':>7}")
+    for path in paths:
+        for log, model, tokens, tasks, blocks, fused, predicted in rows_of(path):
+            err = {k: 100.0 * (v - fused) / fused for k, v in predicted.items()}
+            for k in errors:
+                errors[k].append(abs(err[k]))
+            print(f"{log.split('/')[-1][:44]:<44} {model:<13} {tokens:>6} {tasks:>6} {blocks:>3} {fused:7.3f} "
+                  f"{predicted['tile']:7.3f} {err['tile']:+7.1f} {predicted['wave']:7.3f} {err['wave']:+7.1f}")
+    for k, v in errors.items():
+        if v:
+            print(f"# {k} tail: median |error| {statistics.median(v):.1f}%, max {max(v):.1f}% over {len(v)} rows")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
