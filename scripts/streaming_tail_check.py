@@ -10,7 +10,12 @@ what is checked is the tail, not the cost model's rates. Two tails:
   tile: one M tile of rows, 128 x hidden bf16 (the simulator until stop 39);
   wave: the rows of the GEMM's last wave of 128 x 256 tiles, one tile per SM (since stop 39).
 Each over the send blocks' own rate (the rows the sends move alone over their time, per block).
-Prints one row per log row and the median |error| of each tail.
+Two more prices, of what the simulator does not model, to see whether they would pay:
+  +head: `wave`, and the all-to-all cannot end before its bytes' time plus the GEMM's first wave
+         (no row leaves before that wave ends);
+  wgemm: `wave` with the GEMM priced by its waves, ceil(tiles / SMs left) over ceil(tiles / all
+         SMs), instead of linearly in the SMs.
+Prints one row per log row and the median |error| of each price.
 
   scripts/streaming_tail_check.py LOG [LOG ...]
 """
@@ -66,7 +71,10 @@ def rows_of(path):
         last = tiles - (waves - 1) * at_once
         gemm_here = gemm_ms * SMS / at_once
         tails = {"tile": TILE_M * hidden * BF16, "wave": last * TILE_M * (hidden / n_tiles) * BF16}
-        predicted = {k: max(alone_ms, gemm_here + b / (blocks * per_block) * 1e3) for k, b in tails.items()}
+        tail_ms = {k: b / (blocks * per_block) * 1e3 for k, b in tails.items()}
+        predicted = {k: max(alone_ms, gemm_here + t) for k, t in tail_ms.items()}
+        predicted["+head"] = max(alone_ms + gemm_here / waves, gemm_here + tail_ms["wave"])
+        predicted["wgemm"] = max(alone_ms, gemm_ms * waves / math.ceil(tiles / SMS) + tail_ms["wave"])
         priced.append((path, model, tokens, tasks, blocks, fused_ms, predicted))
     return priced
 
@@ -74,19 +82,20 @@ def rows_of(path):
 def main(paths):
     if not paths:
         sys.exit(__doc__)
-    errors = {"tile": [], "wave": []}
-    print(f"{'log':<44} {'model':<13} {'tokens':>6} {'tasks':>6} {'B':>3} {'fused':>7} {'tile':>7} {'err':>7} {'wave':>7} {'err':>7}")
-    print(f"{'#':<44} {'':<13} {'':>6} {'':>6} {'':>3} {'ms':>7} {'ms':>7} {'%':>7} {'ms':>7} {'%':>7}")
+    prices = ("tile", "wave", "+head", "wgemm")
+    errors = {k: [] for k in prices}
+    print(f"{'log':<44} {'model':<13} {'tokens':>6} {'tasks':>6} {'B':>3} {'fused':>7}" + "".join(f" {k:>7} {'err':>6}" for k in prices))
+    print(f"{'#':<44} {'':<13} {'':>6} {'':>6} {'':>3} {'ms':>7}" + "".join(f" {'ms':>7} {'%':>6}" for k in prices))
     for path in paths:
         for log, model, tokens, tasks, blocks, fused, predicted in rows_of(path):
             err = {k: 100.0 * (v - fused) / fused for k, v in predicted.items()}
             for k in errors:
                 errors[k].append(abs(err[k]))
-            print(f"{log.split('/')[-1][:44]:<44} {model:<13} {tokens:>6} {tasks:>6} {blocks:>3} {fused:7.3f} "
-                  f"{predicted['tile']:7.3f} {err['tile']:+7.1f} {predicted['wave']:7.3f} {err['wave']:+7.1f}")
+            print(f"{log.split('/')[-1][:44]:<44} {model:<13} {tokens:>6} {tasks:>6} {blocks:>3} {fused:7.3f}"
+                  + "".join(f" {predicted[k]:7.3f} {err[k]:+6.1f}" for k in prices))
     for k, v in errors.items():
         if v:
-            print(f"# {k} tail: median |error| {statistics.median(v):.1f}%, max {max(v):.1f}% over {len(v)} rows")
+            print(f"# {k}: median |error| {statistics.median(v):.1f}%, max {max(v):.1f}% over {len(v)} rows")
 
 
 if __name__ == "__main__":
