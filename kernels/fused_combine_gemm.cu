@@ -120,10 +120,7 @@ bool FusedCombineGemm::available(std::string* why_not) { return hopper_kernels_r
 
 void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
 
-void FusedCombineGemm::set_send_tasks(SendTasks tasks) {
-  state_->per_warp = tasks == SendTasks::PER_WARP;
-  state_->bulk_transfers = tasks == SendTasks::PER_BLOCK_BULK;
-}
+void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = tasks == SendTasks::PER_WARP; }
 
 void FusedCombineGemm::set_send_rate(double bytes_per_second) { state_->send_rate = std::max(bytes_per_second, 0.0); }
 

@@ -92,10 +92,9 @@ class FusedCombineGemm {
                                            CombineOrder order = CombineOrder::EXPERT, CombineStores stores = CombineStores::SEND);
 
   /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
-  /// send block (the default: the measured path), each warp of it (several tiles in flight per
-  /// block), or a whole block whose first warp has the TMA unit move the rows by bulk copies
-  /// through shared memory (no registers hold them; two chunks in flight).
-  enum class SendTasks { PER_BLOCK, PER_WARP, PER_BLOCK_BULK };
+  /// send block (the default: the measured path), or each warp of it (several tiles in flight per
+  /// block; written, not yet run on a GPU).
+  enum class SendTasks { PER_BLOCK, PER_WARP };
   void set_send_tasks(SendTasks tasks);
   /// Paces the sends of later runs (run_sends too) to `bytes_per_second`, all send blocks together:
   /// each block (or warp) starts a send no sooner than its share of the rate allows. 0: unpaced

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "arrival_tile_scheduler.cuh"
-#include "bulk_copy.cuh"
 #include "cutlass_grouped_kernels.cuh"
 #include "fused_schedule.hpp"
 #include "fused_unpermute_schedule.hpp"
@@ -88,9 +87,6 @@ struct TransferList {
   /// many picoseconds per byte it has moved since it began (0: as fast as it can): what a rate
   /// below the link's costs or saves beside the GEMM.
   unsigned long long pace_ps_per_byte;
-  /// Each block's first warp moves the rows through shared memory by bulk copies (the TMA unit:
-  /// no registers hold them), two buffers in flight; tasks per block. Sends only (no flag raised).
-  bool bulk;
 };
 
 // Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
@@ -223,60 +219,6 @@ __device__ inline void transfer_rows(const TransferList& list) {
   }
 }
 
-// Shared memory of a bulk transfer block: two barriers, then two row buffers.
-constexpr int BULK_BUFFER_BYTES = 64 * 1024, BULK_BUFFERS_AT = 128;
-constexpr int BULK_SHARED_BYTES = BULK_BUFFERS_AT + 2 * BULK_BUFFER_BYTES;
-
-// The tasks of this block by bulk copies (TransferList::bulk), by its first warp: each task's rows
-// in chunks of at most a buffer, each chunk loaded into one buffer (its bytes counted on that
-// buffer's barrier) and stored from it while the next chunk loads into the other. A landing waits
-// for the task's stores to be performed. The block's other warps have nothing to do.
-__device__ inline void bulk_transfer_rows(const TransferList& list, char* shared) {
-  if (threadIdx.x >= 32) return;
-  const int lane = static_cast<int>(threadIdx.x);
-  auto* barriers = reinterpret_cast<std::uint64_t*>(shared);
-  char* buffers = shared + BULK_BUFFERS_AT;
-  if (lane == 0) bulk::barrier_init(&barriers[0]), bulk::barrier_init(&barriers[1]);
-  __syncwarp();
-  const unsigned long long begin = list.pace_ps_per_byte ? global_timer_ns() : 0;
-  unsigned long long moved = 0;
-  unsigned phases = 0;  // bit b: the parity of buffer b's barrier phase to wait for next
-  int use = 0;
-  for (int t = static_cast<int>(blockIdx.x); t < list.count; t += list.blocks) {
-    const RowTask task = list.tasks[t];
-    if (lane == 0) {
-      if (task.wait_flag >= 0) wait_for_count(list.flags, task.wait_flag, task.wait_count, list.watchdog);
-      pace(list, begin, moved);
-    }
-    __syncwarp();
-    moved += task_bytes(task);
-    const unsigned row_bytes = static_cast<unsigned>(task.row_vectors) * sizeof(int4);
-    const long long chunk_rows = row_bytes > 0 ? std::max<long long>(1, BULK_BUFFER_BYTES / row_bytes) : task.rows;
-    for (long long first = 0; first < task.rows; first += chunk_rows) {
-      const long long rows = std::min(chunk_rows, task.rows - first);
-      char* buffer = buffers + use * BULK_BUFFER_BYTES;
-      bulk::wait_read<1>();  // the stores that read this buffer two chunks ago are done with it
-      __syncwarp();
-      if (lane == 0) bulk::barrier_expect(&barriers[use], static_cast<unsigned>(rows) * row_bytes);
-      __syncwarp();
-      for (long long r = lane; r < rows; r += 32)
-        bulk::load(buffer + r * row_bytes, task.source + (first + r) * task.source_stride, row_bytes, &barriers[use]);
-      bulk::barrier_wait(&barriers[use], (phases >> use) & 1u);
-      phases ^= 1u << use;
-      for (long long r = lane; r < rows; r += 32) bulk::store(task.dest + (first + r) * task.dest_stride, buffer + r * row_bytes, row_bytes);
-      bulk::commit();
-      use ^= 1;
-    }
-    if (task.land != nullptr) {  // the rows performed, then released after the warp's barrier
-      bulk::wait_all();
-      fence_generic_to_async_proxy();
-      __syncwarp();
-      if (lane == 0) raise_landing(task);
-    }
-  }
-  bulk::wait_all();
-}
-
 /// The unpermute blocks' work (the combine side, at the destination): blocks [first_block,
 /// first_block + blocks) of the launch take units u, u + blocks, ..., each once the landing counters
 /// it waits for count their rows: out[t, columns of N tile n] += sum over j of weights[t, j] x
@@ -398,13 +340,9 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
                  UnpermuteList const unpermute) {
   // When each block started: what a watchdog trip reports (which blocks were running then).
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
-  extern __shared__ char shared_storage[];
   if (static_cast<int>(blockIdx.x) < transfers.blocks + unpermute.blocks) {
     const long long first_cycle = clock64();
-    if (static_cast<int>(blockIdx.x) < transfers.blocks) {
-      if (transfers.bulk) bulk_transfer_rows(transfers, shared_storage);
-      else transfer_rows(transfers);
-    }
+    if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows(transfers);
     else unpermute_rows(unpermute);
     __syncthreads();  // every warp's tasks done (per_warp)
     if (threadIdx.x == 0) {
@@ -413,7 +351,7 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
     }
     return;
   }
-  static_assert(GemmKernel::SharedStorageSize >= BULK_SHARED_BYTES, "a bulk transfer block's buffers fit the GEMM's shared memory");
+  extern __shared__ char shared_storage[];
   GemmKernel op;
   op(gemm, shared_storage);
 }
@@ -637,7 +575,6 @@ struct FusedState {
   // Per transfer (then unpermute) block of the last launch: when it finished, and the SM clock cycles it ran.
   DeviceArray<unsigned long long> transfer_end, block_cycles;
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
-  bool bulk_transfers = false;  // TransferList::bulk of later launches
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -720,7 +657,7 @@ struct FusedState {
     const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
     const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
     const TransferList list{tasks.get(),        task_count, transfer_blocks, flags,           watchdog,
-                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte, bulk_transfers};
+                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte};
     unpermute.first_block = transfer_blocks;
     unpermute.watchdog = watchdog;
     return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, stream); });

@@ -249,11 +249,6 @@ std::string describe(const CombineCase& c) {
   return text.str();
 }
 
-std::string describe(kernels::FusedCombineGemm::SendTasks tasks) {
-  using SendTasks = kernels::FusedCombineGemm::SendTasks;
-  return tasks == SendTasks::PER_WARP ? "sends per warp" : tasks == SendTasks::PER_BLOCK ? "sends per block" : "bulk sends per block";
-}
-
 // Every row of every case reaches its source equal to cuBLAS's, with each send mode and several
 // send-block counts back to back, and with the GEMM alone then the sends alone.
 void expect_combine_cases_match(const std::vector<CombineCase>& cases) {
@@ -269,9 +264,9 @@ void expect_combine_cases_match(const std::vector<CombineCase>& cases) {
     f.transposed = c.transposed;
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, c.transposed), cudaSuccess);
-    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP, SendTasks::PER_BLOCK_BULK}) {
+    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP}) {
       fused.set_send_tasks(tasks);
-      const std::string by = describe(tasks);
+      const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
       for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
         f.refill(rng, handle);
         run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " send blocks");
@@ -361,12 +356,12 @@ TEST(FusedCombine, Mixtral16kBandsOfEightWithSendsPerWarpFinish) {
   kernels::DispatchRoute route{SOURCES, EXPERTS, 0, std::vector<std::int64_t>(EXPERTS * SOURCES, 4096 / SOURCES)};
   CombineFixture f(route, 14336, 4096, /*band_tiles=*/8);
   using SendTasks = kernels::FusedCombineGemm::SendTasks;
-  for (SendTasks tasks : {SendTasks::PER_WARP, SendTasks::PER_BLOCK, SendTasks::PER_BLOCK_BULK}) {
+  for (SendTasks tasks : {SendTasks::PER_WARP, SendTasks::PER_BLOCK}) {
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
     fused.set_timeout(5.0);
     fused.set_send_tasks(tasks);
-    const std::string by = describe(tasks);
+    const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
     for (int send_blocks : {2, 4, 8}) {
       f.refill_on_device(seed + send_blocks, handle);
       ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);

@@ -237,8 +237,7 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
-             "# (blk: a block, wrp: each warp of it, tma: a block by bulk copies through shared memory;\n"
-             "# epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
+             "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
              "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
              "# blocks together); serial = best\n"
@@ -364,8 +363,8 @@ struct CombineVariant {
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
-// sent; both sends per block and per warp; the default, D and LD with bulk sends (tma); then the
-// expert order with own rows stored, sends per block paced to each of `paces`.
+// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
+// block paced to each of `paces`.
 std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
   using kernels::CombineStores;
@@ -377,13 +376,6 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
     const std::string order_label = std::to_string(band) + suffix;
     variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
     variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
-  }
-  // tma: sends per block by bulk copies through shared memory (the TMA unit), default, D and LD.
-  for (const auto& [suffix, order, stores] : {std::tuple{"", CombineOrder::EXPERT, CombineStores::SEND},
-                                              std::tuple{"D", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT},
-                                              std::tuple{"LD", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT}}) {
-    const std::string order_label = std::to_string(band) + suffix;
-    variants.push_back({"tma/" + order_label, order_label, order, stores, Tasks::PER_BLOCK_BULK, 0.0, false});
   }
   for (double gbps : paces) {
     const std::string order_label = std::to_string(band) + "D";
@@ -513,7 +505,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
       print_clocks(probe, per_block, b, stream);
       print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
       for (std::size_t v = 0; v < variants.size(); ++v)
-        if (variants[v].tasks != kernels::FusedCombineGemm::SendTasks::PER_WARP) print_send_span(variants[v].label, b, *kernels_of[v], stream);
+        if (variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
     }
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
     std::vector<std::pair<std::string, double>> other_gemms;
