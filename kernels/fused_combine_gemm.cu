@@ -122,8 +122,6 @@ void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds
 
 void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = tasks == SendTasks::PER_WARP; }
 
-void FusedCombineGemm::set_send_loads(SendLoads loads) { state_->staged_transfers = loads == SendLoads::STAGED; }
-
 void FusedCombineGemm::set_send_rate(double bytes_per_second) { state_->send_rate = std::max(bytes_per_second, 0.0); }
 
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
@@ -235,7 +233,6 @@ bool FusedCombineGemm::available(std::string* why_not) {
 }
 void FusedCombineGemm::set_timeout(double) {}
 void FusedCombineGemm::set_send_tasks(SendTasks) {}
-void FusedCombineGemm::set_send_loads(SendLoads) {}
 void FusedCombineGemm::set_send_rate(double) {}
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;

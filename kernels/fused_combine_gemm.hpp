@@ -96,12 +96,6 @@ class FusedCombineGemm {
   /// block; written, not yet run on a GPU).
   enum class SendTasks { PER_BLOCK, PER_WARP };
   void set_send_tasks(SendTasks tasks);
-  /// How a send thread holds the rows between their load and their store: in registers (the
-  /// default: 16 loads in flight per thread, then their stores), or staged in its own slots of the
-  /// send block's shared memory (cp.async: 32 loads in flight per thread, issued while it stores
-  /// older ones, no registers held). Staged: written to keep the sends' rate beside the GEMM.
-  enum class SendLoads { REGISTERS, STAGED };
-  void set_send_loads(SendLoads loads);
   /// Paces the sends of later runs (run_sends too) to `bytes_per_second`, all send blocks together:
   /// each block (or warp) starts a send no sooner than its share of the rate allows. 0: unpaced
   /// (the default). Measured, not a default: beside the Mixtral 4K GEMM the sends got ~40 GB/s

@@ -17,7 +17,6 @@
 #include "fused_schedule.hpp"
 #include "fused_unpermute_schedule.hpp"
 #include "global_timer.hpp"
-#include "row_copy.cuh"
 
 namespace comet::kernels::fused_detail {
 
@@ -88,31 +87,69 @@ struct TransferList {
   /// many picoseconds per byte it has moved since it began (0: as fast as it can): what a rate
   /// below the link's costs or saves beside the GEMM.
   unsigned long long pace_ps_per_byte;
-  /// Loads staged through shared memory (cp.async into each thread's own slots, several batches
-  /// in flight: row_copy.cuh) instead of registers; the launch's GEMM shared memory holds them.
-  bool staged;
 };
 
-// The transfers keep every thread of the block busy, each on its own strip of vectors
-// (row_copy.cuh): row by row, a send of 512-byte row pieces kept 32 threads busy and moved 0.5 GB/s
-// per block to host memory (one H100), and splitting each vector index into row and column by a
-// 64-bit division held a block at 11 GB/s even into device memory (one H200).
+// Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
+// keeps many requests outstanding (one H100: 4 blocks moved 42 GB/s with 8 per thread).
+constexpr int TRANSFER_UNROLL = 16;
 
-// One task's rows, by `threads` threads together (a block, or a warp), this one `thread`; staged
-// through `slots` when it has any (copy_strip).
-template <int BATCHES>
-__device__ inline void copy_task(const RowTask& task, int thread, int threads, const StagingSlots& slots) {
+// The transfers keep TRANSFER_UNROLL loads in flight per thread, every thread of the block busy:
+// row by row, a send of 512-byte row pieces kept 32 threads busy and moved 0.5 GB/s per block to
+// host memory (one H100), and splitting each vector index into row and column by a 64-bit
+// division held a block at 11 GB/s even into device memory (one H200).
+
+// Each copy below is done by `threads` threads together (a block, or a warp), this one `thread`.
+
+// `count` contiguous vectors.
+__device__ inline void copy_vectors(const int4* source, int4* dest, long long count, int thread, int threads) {
+  const long long stride = static_cast<long long>(threads) * TRANSFER_UNROLL;
+  for (long long base = thread; base < count; base += stride) {
+    int4 v[TRANSFER_UNROLL];
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long i = base + static_cast<long long>(u) * threads;
+      if (i < count) v[u] = __ldcs(source + i);
+    }
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long i = base + static_cast<long long>(u) * threads;
+      if (i < count) dest[i] = v[u];
+    }
+  }
+}
+
+// Row pieces no wider than the threads (a GEMM tile's columns of each row): each thread keeps one
+// column and steps over rows, threads / row_vectors rows at a time.
+__device__ inline void copy_row_pieces(const RowTask& task, int thread, int threads) {
+  const int width = static_cast<int>(task.row_vectors);
+  const int rows_at_once = threads / width;
+  const int first_row = thread / width, column = thread % width;
+  if (first_row >= rows_at_once) return;
+  const long long step = static_cast<long long>(rows_at_once) * TRANSFER_UNROLL;
+  for (long long base = first_row; base < task.rows; base += step) {
+    int4 v[TRANSFER_UNROLL];
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long row = base + static_cast<long long>(u) * rows_at_once;
+      if (row < task.rows) v[u] = __ldcs(task.source + row * task.source_stride + column);
+    }
+#pragma unroll
+    for (int u = 0; u < TRANSFER_UNROLL; ++u) {
+      const long long row = base + static_cast<long long>(u) * rows_at_once;
+      if (row < task.rows) task.dest[row * task.dest_stride + column] = v[u];
+    }
+  }
+}
+
+// One task's rows, by `threads` threads together.
+__device__ inline void copy_task(const RowTask& task, int thread, int threads) {
   if (task.source_stride == task.row_vectors && task.dest_stride == task.row_vectors)
-    copy_strip<BATCHES>(contiguous_strip(task.source, task.dest, task.rows * task.row_vectors, thread, threads), slots);
+    copy_vectors(task.source, task.dest, task.rows * task.row_vectors, thread, threads);
   else if (task.row_vectors <= threads)
-    copy_strip<BATCHES>(row_piece_strip(task.source, task.dest, task.rows, static_cast<int>(task.row_vectors), task.source_stride,
-                                        task.dest_stride, thread, threads),
-                        slots);
+    copy_row_pieces(task, thread, threads);
   else
     for (long long row = 0; row < task.rows; ++row)
-      copy_strip<BATCHES>(contiguous_strip(task.source + row * task.source_stride, task.dest + row * task.dest_stride, task.row_vectors,
-                                           thread, threads),
-                          slots);
+      copy_vectors(task.source + row * task.source_stride, task.dest + row * task.dest_stride, task.row_vectors, thread, threads);
 }
 
 __device__ inline void raise_flag(const TransferList& list, const RowTask& task) {
@@ -140,11 +177,8 @@ __device__ inline unsigned long long task_bytes(const RowTask& task) {
 
 // The tasks of this block (per_warp: of each of its warps), each after its wait (and its pace).
 // Rows raised here are read by TMA (the async proxy): every writer orders its stores for that
-// proxy, and the group's stores all precede the release of the flag by its first thread. With
-// list.staged the loads go through `shared` (BATCHES batches per thread: row_copy.cuh).
-template <int BATCHES>
-__device__ inline void transfer_rows(const TransferList& list, char* shared) {
-  const StagingSlots slots{list.staged ? reinterpret_cast<int4*>(shared) + threadIdx.x : nullptr, static_cast<int>(blockDim.x)};
+// proxy, and the group's stores all precede the release of the flag by its first thread.
+__device__ inline void transfer_rows(const TransferList& list) {
   const unsigned long long begin = list.pace_ps_per_byte ? global_timer_ns() : 0;
   unsigned long long moved = 0;
   if (list.per_warp) {
@@ -159,7 +193,7 @@ __device__ inline void transfer_rows(const TransferList& list, char* shared) {
         __syncwarp();
       }
       moved += task_bytes(task);
-      copy_task<BATCHES>(task, lane, 32, slots);
+      copy_task(task, lane, 32);
       fence_generic_to_async_proxy();
       __syncwarp();
       if (lane == 0 && task.raise_flag >= 0) raise_flag(list, task);
@@ -177,7 +211,7 @@ __device__ inline void transfer_rows(const TransferList& list, char* shared) {
       __syncthreads();
     }
     moved += task_bytes(task);
-    copy_task<BATCHES>(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x), slots);
+    copy_task(task, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
     fence_generic_to_async_proxy();
     __syncthreads();
     if (threadIdx.x == 0 && task.raise_flag >= 0) raise_flag(list, task);
@@ -306,13 +340,9 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
                  UnpermuteList const unpermute) {
   // When each block started: what a watchdog trip reports (which blocks were running then).
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
-  extern __shared__ char shared_storage[];
   if (static_cast<int>(blockIdx.x) < transfers.blocks + unpermute.blocks) {
     const long long first_cycle = clock64();
-    // A transfer block's staged loads use the shared memory its GEMM twins use for their stages.
-    constexpr int BATCHES = staged_batches(GemmKernel::SharedStorageSize, GemmKernel::MaxThreadsPerBlock);
-    static_assert(BATCHES >= 2, "the GEMM's shared memory holds two batches of staged loads per thread");
-    if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows<BATCHES>(transfers, shared_storage);
+    if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows(transfers);
     else unpermute_rows(unpermute);
     __syncthreads();  // every warp's tasks done (per_warp)
     if (threadIdx.x == 0) {
@@ -321,6 +351,7 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
     }
     return;
   }
+  extern __shared__ char shared_storage[];
   GemmKernel op;
   op(gemm, shared_storage);
 }
@@ -544,7 +575,6 @@ struct FusedState {
   // Per transfer (then unpermute) block of the last launch: when it finished, and the SM clock cycles it ran.
   DeviceArray<unsigned long long> transfer_end, block_cycles;
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
-  bool staged_transfers = false;  // TransferList::staged of later launches
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -627,7 +657,7 @@ struct FusedState {
     const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
     const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
     const TransferList list{tasks.get(),        task_count, transfer_blocks, flags,           watchdog,
-                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte, staged_transfers};
+                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte};
     unpermute.first_block = transfer_blocks;
     unpermute.watchdog = watchdog;
     return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, stream); });

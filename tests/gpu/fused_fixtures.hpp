@@ -12,7 +12,6 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "expert_ffn.hpp"
@@ -98,21 +97,6 @@ inline kernels::DispatchRoute ragged_route(std::mt19937_64& rng, int local_sourc
   for (int e = 0; e < route.experts; ++e)
     for (int s = 0; s < route.sources; ++s) route.rows.push_back(e == 1 || s == 2 ? 0 : rows(rng));
   return route;
-}
-
-using SendTasks = kernels::FusedCombineGemm::SendTasks;
-using SendLoads = kernels::FusedCombineGemm::SendLoads;
-
-/// Every way a send block can work: who takes a task, and where its rows wait between load and store.
-inline std::vector<std::pair<SendTasks, SendLoads>> send_modes() {
-  return {{SendTasks::PER_BLOCK, SendLoads::REGISTERS},
-          {SendTasks::PER_WARP, SendLoads::REGISTERS},
-          {SendTasks::PER_BLOCK, SendLoads::STAGED},
-          {SendTasks::PER_WARP, SendLoads::STAGED}};
-}
-
-inline std::string describe_sends(SendTasks tasks, SendLoads loads) {
-  return std::string(tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block") + (loads == SendLoads::STAGED ? ", loads staged" : "");
 }
 
 // The combine side's data: act in the expert-major layout of `route`, the weights, the GEMM's own

@@ -257,16 +257,16 @@ void expect_combine_cases_match(const std::vector<CombineCase>& cases) {
   std::mt19937_64 rng(seed);
   cublasHandle_t handle = nullptr;
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
+  using SendTasks = kernels::FusedCombineGemm::SendTasks;
   for (const CombineCase& c : cases) {
     SCOPED_TRACE(describe(c));
     CombineFixture f(ragged_route(rng, c.local), 264, 520, c.band_tiles, c.order, c.stores);
     f.transposed = c.transposed;
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, c.transposed), cudaSuccess);
-    for (const auto& [tasks, loads] : send_modes()) {
+    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP}) {
       fused.set_send_tasks(tasks);
-      fused.set_send_loads(loads);
-      const std::string by = describe_sends(tasks, loads);
+      const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
       for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
         f.refill(rng, handle);
         run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " send blocks");
@@ -355,13 +355,13 @@ TEST(FusedCombine, Mixtral16kBandsOfEightWithSendsPerWarpFinish) {
   constexpr int EXPERTS = 8, SOURCES = 8;
   kernels::DispatchRoute route{SOURCES, EXPERTS, 0, std::vector<std::int64_t>(EXPERTS * SOURCES, 4096 / SOURCES)};
   CombineFixture f(route, 14336, 4096, /*band_tiles=*/8);
-  for (const auto& [tasks, loads] : send_modes()) {
+  using SendTasks = kernels::FusedCombineGemm::SendTasks;
+  for (SendTasks tasks : {SendTasks::PER_WARP, SendTasks::PER_BLOCK}) {
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
     fused.set_timeout(5.0);
     fused.set_send_tasks(tasks);
-    fused.set_send_loads(loads);
-    const std::string by = describe_sends(tasks, loads);
+    const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
     for (int send_blocks : {2, 4, 8}) {
       f.refill_on_device(seed + send_blocks, handle);
       ASSERT_EQ(fused.run(send_blocks, nullptr), cudaSuccess);

@@ -106,6 +106,7 @@ TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
   ASSERT_EQ(cublasCreate(&handle), CUBLAS_STATUS_SUCCESS);
   using Stores = kernels::CombineStores;
   using Order = kernels::CombineOrder;
+  using SendTasks = kernels::FusedCombineGemm::SendTasks;
   constexpr int UNIT = kernels::FusedCombineGemm::UNPERMUTE_TOKENS;
   for (const UnpermuteCase& c : {UnpermuteCase{1, Stores::SEND, Order::EXPERT, UNIT}, UnpermuteCase{3, Stores::LOCAL_DIRECT, Order::LOCAL_LAST, 5},
                                  UnpermuteCase{0, Stores::ALL_DIRECT, Order::EXPERT, UNIT}}) {
@@ -142,12 +143,11 @@ TEST(FusedUnpermute, ReducesEveryTokenAsItsRowsLandAndCountsEveryRowSent) {
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
     ASSERT_EQ(fused.prepare_unpermute(schedule, f.n, {d.received, d.positions_device, d.weights, out, d.landing}), cudaSuccess);
     int unpermuted_tokens = 0;
-    for (const auto& [tasks, loads] : send_modes()) {
+    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP}) {
       fused.set_send_tasks(tasks);
-      fused.set_send_loads(loads);
       for (const auto& [send_blocks, unpermute_blocks] : {std::pair{2, 2}, std::pair{4, 8}}) {  // back to back
-        const std::string what = std::to_string(send_blocks) + " send blocks, " + std::to_string(unpermute_blocks) + " unpermute blocks, " +
-                                 describe_sends(tasks, loads);
+        const std::string what = std::to_string(send_blocks) + " send blocks, " + std::to_string(unpermute_blocks) + " unpermute blocks" +
+                                 (tasks == SendTasks::PER_WARP ? ", sends per warp" : "");
         f.refill(rng, handle);  // this GPU's own rows poisoned (NaN), the references from cuBLAS
         d.land_others(f.n, own_first, f.source_rows[static_cast<std::size_t>(c.local)]);
         for (unsigned* counters : others_landing)

@@ -237,9 +237,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "ms", "ms", "%", "%");
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
-             "# (blk: a block, wrp: each warp of it; stb, stw: the same with loads staged through shared memory; epi: none, the\n"
-             "# epilogue stores every row straight into its source, the GEMM on every SM whatever the block count) / the tile\n"
-             "# band (L: combine units of this GPU's own rows last; D: those rows\n"
+             "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
+             "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
              "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
              "# blocks together); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
@@ -360,13 +359,11 @@ struct CombineVariant {
   kernels::FusedCombineGemm::SendTasks tasks;
   double pace_gbps;
   bool gemm_alone;
-  kernels::FusedCombineGemm::SendLoads loads = kernels::FusedCombineGemm::SendLoads::REGISTERS;
 };
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
-// sent; both sends per block and per warp; the default and D with loads staged through shared
-// memory (stb: per block, stw: per warp); then the expert order with own rows stored, sends per
+// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
 // block paced to each of `paces`.
 std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
@@ -379,12 +376,6 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
     const std::string order_label = std::to_string(band) + suffix;
     variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
     variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
-  }
-  for (const auto& [suffix, stores] : {std::pair{"", CombineStores::SEND}, std::pair{"D", CombineStores::LOCAL_DIRECT}}) {
-    const std::string order_label = std::to_string(band) + suffix;
-    for (const auto& [name, tasks] : {std::pair{"stb/", Tasks::PER_BLOCK}, std::pair{"stw/", Tasks::PER_WARP}})
-      variants.push_back({name + order_label, order_label, CombineOrder::EXPERT, stores, tasks, 0.0, false,
-                          kernels::FusedCombineGemm::SendLoads::STAGED});
   }
   for (double gbps : paces) {
     const std::string order_label = std::to_string(band) + "D";
@@ -466,7 +457,6 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
                                             buffers),
                  "prepare the fused combine, " + v.label);
       kernels_of.back()->set_send_tasks(v.tasks);
-      kernels_of.back()->set_send_loads(v.loads);
       kernels_of.back()->set_send_rate(v.pace_gbps * 1e9);
     }
     kernels::FusedCombineGemm all_direct;
