@@ -82,8 +82,7 @@ struct Side {
 // shuffled order (fixed seeds: the same every run): on a power-capped card a GEMM timed after a
 // chain of other GEMMs runs slower (one H100, 2026-12-06: the same GEMM, the same tiles and
 // groups, 1.195 ms first in the chain and 1.391 ms sixth), so a fixed order would charge its place
-// to the variant. `after` runs
-// after each (the fused kernels' watchdog).
+// to the variant. `after` runs after each (the fused kernels' watchdog).
 std::vector<double> time_interleaved(const std::vector<std::function<void()>>& variants, int rounds, cudaStream_t stream,
                                      const std::function<void()>& after) {
   std::vector<std::vector<double>> times(variants.size());
