@@ -15,10 +15,16 @@ Two more prices, of what the simulator does not model, to see whether they would
          (no row leaves before that wave ends);
   wgemm: `wave` with the GEMM priced by its waves, ceil(tiles / SMs left) over ceil(tiles / all
          SMs), instead of linearly in the SMs.
+  shared: `+head`, and while the GEMM runs each send block moves only BESIDE (--beside, default
+         0.8) of its own best rate alone, the link still capping all of them (the best rate of
+         any block count alone, same log and shape); at the GEMM's end the sends go on at their
+         rate alone. The best per-block rate is the highest rate per block of that task kind
+         alone at any block count of the same log and shape.
 Prints one row per log row and the median |error| of each price.
 
-  scripts/streaming_tail_check.py LOG [LOG ...]
+  scripts/streaming_tail_check.py [--beside R] LOG [LOG ...]
 """
+import argparse
 import math
 import re
 import statistics
@@ -43,7 +49,15 @@ def combine_section(lines):
             yield line
 
 
-def rows_of(path):
+def shared_ms(sent, alone_ms, beside_rate, gemm_ms, head_ms, tail_bytes):
+    """The sends' end (ms) when they move at beside_rate (bytes/s) from the GEMM's first wave to its
+    end, the last wave's rows excepted, and at their rate alone after it."""
+    rate = sent / (alone_ms * 1e-3)
+    during = min(sent - tail_bytes, beside_rate * max(0.0, gemm_ms - head_ms) * 1e-3)
+    return gemm_ms + (max(tail_bytes, sent - during) / rate) * 1e3
+
+
+def rows_of(path, beside):
     lines = open(path, encoding="utf-8").read().splitlines()
     section = list(combine_section(lines))
     if not section:
@@ -57,6 +71,12 @@ def rows_of(path):
             gemm[(f[0], f[1])] = (int(f[2]), int(f[3]), int(f[4]), int(f[5]), float(f[6]))
         elif len(f) == 13 and re.fullmatch(r"(blk|wrp)/\d+", f[4]) and f[6] != "-":  # the default kernel's overlap rows
             out.append((f[0], f[1], float(f[2]), f[4], int(f[5]), float(f[6]), float(f[8])))
+    best_block, link = {}, {}  # (model, tokens, task kind) -> bytes/s per block; (model, tokens) -> bytes/s
+    for model, tokens, remote_mib, tasks, blocks, alone_ms, _ in out:
+        rate = remote_mib * 2**20 * sources / (sources - 1) / (alone_ms * 1e-3)
+        kind = (model, tokens, tasks.split("/")[0])
+        best_block[kind] = max(best_block.get(kind, 0.0), rate / blocks)
+        link[(model, tokens)] = max(link.get((model, tokens), 0.0), rate)
     priced = []
     for model, tokens, remote_mib, tasks, blocks, alone_ms, fused_ms in out:
         if (model, tokens) not in gemm:
@@ -75,19 +95,28 @@ def rows_of(path):
         predicted = {k: max(alone_ms, gemm_here + t) for k, t in tail_ms.items()}
         predicted["+head"] = max(alone_ms + gemm_here / waves, gemm_here + tail_ms["wave"])
         predicted["wgemm"] = max(alone_ms, gemm_ms * waves / math.ceil(tiles / SMS) + tail_ms["wave"])
+        beside_rate = min(link[(model, tokens)], beside * blocks * best_block[(model, tokens, tasks.split("/")[0])],
+                          sent / (alone_ms * 1e-3))
+        predicted["shared"] = shared_ms(sent, alone_ms, beside_rate, gemm_here, gemm_here / waves, tails["wave"])
         priced.append((path, model, tokens, tasks, blocks, fused_ms, predicted))
     return priced
 
 
-def main(paths):
-    if not paths:
-        sys.exit(__doc__)
-    prices = ("tile", "wave", "+head", "wgemm")
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], usage="%(prog)s [--beside R] LOG [LOG ...]")
+    parser.add_argument("--beside", type=float, default=0.8,
+                        help="share of a send block's best rate alone it keeps beside the GEMM (`shared`), in (0, 1]")
+    parser.add_argument("logs", nargs="+", help="comet_gpu_bench --sections fused logs")
+    args = parser.parse_args(argv)
+    if not 0.0 < args.beside <= 1.0:
+        parser.error(f"--beside {args.beside}: expected a share in (0, 1]")
+    paths = args.logs
+    prices = ("tile", "wave", "+head", "wgemm", "shared")
     errors = {k: [] for k in prices}
     print(f"{'log':<44} {'model':<13} {'tokens':>6} {'tasks':>6} {'B':>3} {'fused':>7}" + "".join(f" {k:>7} {'err':>6}" for k in prices))
     print(f"{'#':<44} {'':<13} {'':>6} {'':>6} {'':>3} {'ms':>7}" + "".join(f" {'ms':>7} {'%':>6}" for k in prices))
     for path in paths:
-        for log, model, tokens, tasks, blocks, fused, predicted in rows_of(path):
+        for log, model, tokens, tasks, blocks, fused, predicted in rows_of(path, args.beside):
             err = {k: 100.0 * (v - fused) / fused for k, v in predicted.items()}
             for k in errors:
                 errors[k].append(abs(err[k]))
