@@ -8,7 +8,8 @@ SMs the send blocks leave, its all-to-all ending at max(its bytes alone, the GEM
 Measured inputs: the kernel's GEMM alone on every SM and the sends alone at that block count, so
 what is checked is the tail, not the cost model's rates. Two tails:
   tile: one M tile of rows, 128 x hidden bf16 (the simulator until stop 39);
-  wave: the rows of the GEMM's last wave of 128 x 256 tiles, one tile per SM (since stop 39).
+  wave: the rows of the GEMM's last wave of tiles, one tile per SM (since stop 39): 128 x 256,
+        main's, or the tile a log's preamble states (`fused tile 128 x 128`: branch fused-pingpong).
 Each over the send blocks' own rate (the rows the sends move alone over their time, per block).
 Two more prices, of what the simulator does not model, to see whether they would pay:
   +head: `wave`, and the all-to-all cannot end before its bytes' time plus the GEMM's first wave
@@ -31,7 +32,7 @@ import statistics
 import sys
 
 SMS = 132            # the H100 / H200 SXM the bench ran on
-TILE_M, TILE_N = 128, 256
+TILE_M, TILE_N = 128, 256  # main's fused kernels; logs that state no tile
 BF16 = 2
 
 
@@ -63,6 +64,8 @@ def rows_of(path, beside):
     if not section:
         return []
     sources = int(re.search(r"(\d+) sources", section[0]).group(1))
+    stated = re.search(r"fused tile (\d+) x (\d+)", "\n".join(lines))
+    tile_m, tile_n = (int(stated.group(1)), int(stated.group(2))) if stated else (TILE_M, TILE_N)
     gemm = {}  # (model, tokens) -> (experts, rows/e, K, N, GEMM alone ms)
     out = []
     for line in section:
@@ -85,12 +88,12 @@ def rows_of(path, beside):
         sent = remote_mib * 2**20 * sources / (sources - 1)  # the own rows are sent too
         per_block = sent / (alone_ms * 1e-3) / blocks
         at_once = SMS - blocks
-        n_tiles = math.ceil(hidden / TILE_N)
-        tiles = math.ceil(rows_per_expert / TILE_M) * experts * n_tiles
+        n_tiles = math.ceil(hidden / tile_n)
+        tiles = math.ceil(rows_per_expert / tile_m) * experts * n_tiles
         waves = math.ceil(tiles / at_once)
         last = tiles - (waves - 1) * at_once
         gemm_here = gemm_ms * SMS / at_once
-        tails = {"tile": TILE_M * hidden * BF16, "wave": last * TILE_M * (hidden / n_tiles) * BF16}
+        tails = {"tile": tile_m * hidden * BF16, "wave": last * tile_m * (hidden / n_tiles) * BF16}
         tail_ms = {k: b / (blocks * per_block) * 1e3 for k, b in tails.items()}
         predicted = {k: max(alone_ms, gemm_here + t) for k, t in tail_ms.items()}
         predicted["+head"] = max(alone_ms + gemm_here / waves, gemm_here + tail_ms["wave"])
