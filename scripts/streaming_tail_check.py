@@ -17,10 +17,9 @@ Two more prices, of what the simulator does not model, to see whether they would
   wgemm: `wave` with the GEMM priced by its waves, ceil(tiles / SMs left) over ceil(tiles / all
          SMs), instead of linearly in the SMs.
   shared: `+head`, and while the GEMM runs each send block moves only BESIDE (--beside, default
-         0.8) of its own best rate alone, the link still capping all of them (the best rate of
-         any block count alone, same log and shape); at the GEMM's end the sends go on at their
-         rate alone. The best per-block rate is the highest rate per block of that task kind
-         alone at any block count of the same log and shape.
+         0.8) of its best rate alone (the highest per-block rate of its task kind at any block
+         count of the same log and shape), never more than their own rate alone at this count
+         (which the link already caps); after the GEMM they go on at their rate alone.
 Prints one row per log row and the median |error| of each price.
 
   scripts/streaming_tail_check.py [--beside R] LOG [LOG ...]
@@ -73,20 +72,19 @@ def rows_of(path, beside):
         if len(f) == 13 and f[2].isdigit() and f[3].isdigit():  # the GEMM table
             gemm[(f[0], f[1])] = (int(f[2]), int(f[3]), int(f[4]), int(f[5]), float(f[6]))
         elif len(f) == 13 and re.fullmatch(r"(blk|wrp)/\d+", f[4]) and f[6] != "-":  # the default kernel's overlap rows
-            out.append((f[0], f[1], float(f[2]), f[4], int(f[5]), float(f[6]), float(f[8])))
-    best_block, link = {}, {}  # (model, tokens, task kind) -> bytes/s per block; (model, tokens) -> bytes/s
-    for model, tokens, remote_mib, tasks, blocks, alone_ms, _ in out:
-        rate = remote_mib * 2**20 * sources / (sources - 1) / (alone_ms * 1e-3)
+            sent = float(f[2]) * 2**20 * sources / (sources - 1)  # bytes: the own rows are sent too
+            alone_ms = float(f[6])
+            out.append((f[0], f[1], f[4], int(f[5]), alone_ms, float(f[8]), sent, sent / (alone_ms * 1e-3)))
+    best_block = {}  # (model, tokens, task kind) -> bytes/s per block
+    for model, tokens, tasks, blocks, _, _, _, rate in out:
         kind = (model, tokens, tasks.split("/")[0])
         best_block[kind] = max(best_block.get(kind, 0.0), rate / blocks)
-        link[(model, tokens)] = max(link.get((model, tokens), 0.0), rate)
     priced = []
-    for model, tokens, remote_mib, tasks, blocks, alone_ms, fused_ms in out:
+    for model, tokens, tasks, blocks, alone_ms, fused_ms, sent, rate in out:
         if (model, tokens) not in gemm:
             continue
         experts, rows_per_expert, _, hidden, gemm_ms = gemm[(model, tokens)]
-        sent = remote_mib * 2**20 * sources / (sources - 1)  # the own rows are sent too
-        per_block = sent / (alone_ms * 1e-3) / blocks
+        per_block = rate / blocks
         at_once = SMS - blocks
         n_tiles = math.ceil(hidden / tile_n)
         tiles = math.ceil(rows_per_expert / tile_m) * experts * n_tiles
@@ -98,8 +96,7 @@ def rows_of(path, beside):
         predicted = {k: max(alone_ms, gemm_here + t) for k, t in tail_ms.items()}
         predicted["+head"] = max(alone_ms + gemm_here / waves, gemm_here + tail_ms["wave"])
         predicted["wgemm"] = max(alone_ms, gemm_ms * waves / math.ceil(tiles / SMS) + tail_ms["wave"])
-        beside_rate = min(link[(model, tokens)], beside * blocks * best_block[(model, tokens, tasks.split("/")[0])],
-                          sent / (alone_ms * 1e-3))
+        beside_rate = min(beside * blocks * best_block[(model, tokens, tasks.split("/")[0])], rate)
         predicted["shared"] = shared_ms(sent, alone_ms, beside_rate, gemm_here, gemm_here / waves, tails["wave"])
         priced.append((path, model, tokens, tasks, blocks, fused_ms, predicted))
     return priced

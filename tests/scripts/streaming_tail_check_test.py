@@ -2,6 +2,7 @@
 """scripts/streaming_tail_check.py's `shared` price against closed forms (ctest: scripts.streaming_tail_check)."""
 import os
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
@@ -36,6 +37,42 @@ class SharedPrice(unittest.TestCase):
         # the other 32 MiB in 0.5 ms after the GEMM.
         got = check.shared_ms(self.SENT, self.ALONE_MS, self.RATE / 2, 1.5, 0.5, 0)
         self.assertAlmostEqual(got, 2.0, places=9)
+
+
+class SharedRateFromALog(unittest.TestCase):
+    """rows_of picks the rate beside the GEMM: BESIDE x blocks x the best per-block rate, capped by the rate alone."""
+
+    LOG = """# Fused expert GEMM + combine (y = act w2): 8 sources, source 0 this GPU
+model           tokens experts  rows/e      K      N     fused     rate         -    cublas   grouped   vs_cub   vs_grp
+mix               4096       4    2048  14336   4096     0.600   1600.0         -     0.600     0.600    100.0    100.0
+mix               4096     56.0    94.0       wrp/0      2     1.000     64.0     1.500     2.200     1.200     1.000   0.70
+mix               4096     56.0    94.0       wrp/0      4     1.000     64.0     1.600     2.200     1.200     1.000   0.60
+"""
+
+    def priced(self, beside):
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
+            log.write(self.LOG)
+        try:
+            return {row[4]: row[6]["shared"] for row in check.rows_of(log.name, beside)}
+        finally:
+            os.unlink(log.name)
+
+    def expected(self, blocks, beside_share):
+        sent = 56 * MIB * 8 / 7  # the own rows are sent too: 64 MiB
+        rate = sent / 1e-3       # both block counts move it in 1 ms: that is the link
+        at_once = check.SMS - blocks
+        tiles = 16 * 4 * 16      # 2048 / 128 M tiles x 4 experts x 4096 / 256 N tiles
+        waves = -(-tiles // at_once)
+        last = tiles - (waves - 1) * at_once
+        gemm = 0.6 * check.SMS / at_once  # shorter than the sends: the cap shows
+        return check.shared_ms(sent, 1.0, beside_share * rate, gemm, gemm / waves, last * 128 * 256 * 2)
+
+    def test_two_blocks_at_the_link_keep_only_their_share_beside_the_gemm(self):
+        self.assertAlmostEqual(self.priced(0.8)[2], self.expected(2, 0.8), places=9)
+
+    def test_four_blocks_with_headroom_keep_their_rate_alone(self):
+        # 0.8 x 4 blocks x half the link each is 1.6 links: their rate alone (the link) caps it.
+        self.assertAlmostEqual(self.priced(0.8)[4], self.expected(4, 1.0), places=9)
 
 
 if __name__ == "__main__":
