@@ -38,6 +38,7 @@
 #include "gpu_error.hpp"
 #include "grouped_gemm.hpp"
 #include "median.hpp"
+#include "paired_ratio.hpp"
 #include "moe_model.hpp"
 
 namespace comet::bench {
@@ -78,13 +79,13 @@ struct Side {
 };
 
 // Times every variant once per round, interleaved, so that a change of the machine's state shows in
-// all of them; medians over rounds. The first round in the given order, each later one in its own
-// shuffled order (fixed seeds: the same every run): on a power-capped card a GEMM timed after a
-// chain of other GEMMs runs slower (one H100, 2026-12-06: the same GEMM, the same tiles and
-// groups, 1.195 ms first in the chain and 1.391 ms sixth), so a fixed order would charge its place
-// to the variant. `after` runs after each (the fused kernels' watchdog).
-std::vector<double> time_interleaved(const std::vector<std::function<void()>>& variants, int rounds, cudaStream_t stream,
-                                     const std::function<void()>& after) {
+// all of them. The first round in the given order, each later one in its own shuffled order (fixed
+// seeds: the same every run): on a power-capped card a GEMM timed after a chain of other GEMMs runs
+// slower (one H100, 2026-12-06: the same GEMM, the same tiles and groups, 1.195 ms first in the
+// chain and 1.391 ms sixth), so a fixed order would charge its place to the variant. `after` runs
+// after each (the fused kernels' watchdog). samples[variant][round], seconds.
+std::vector<std::vector<double>> time_interleaved(const std::vector<std::function<void()>>& variants, int rounds, cudaStream_t stream,
+                                                  const std::function<void()>& after) {
   std::vector<std::vector<double>> times(variants.size());
   std::vector<std::size_t> order(variants.size());
   for (int r = 0; r < rounds; ++r) {
@@ -98,9 +99,7 @@ std::vector<double> time_interleaved(const std::vector<std::function<void()>>& v
       after();
     }
   }
-  std::vector<double> t;
-  for (auto& samples : times) t.push_back(median(samples));
-  return t;
+  return times;
 }
 
 // A fused kernel's watchdog gave up on a flag: the launch ended, the GPU is usable, the shape's
@@ -141,9 +140,16 @@ struct TransferMode {
 // 2 CUTLASS grouped, 3 the copy engine; then `extra`, then per mode and block count the transfers
 // alone and fused.
 struct SideTimes {
-  double fused_gemm, cublas, grouped, engine;
+  double fused_gemm, cublas, grouped, engine;  // medians over rounds, seconds
   std::vector<double> extra;
   std::vector<std::vector<double>> transfers, fused;  // [mode][block count]
+  std::vector<std::vector<double>> samples;           // [variant][round], seconds, variants in the order above
+
+  const std::vector<double>& fused_gemm_samples() const { return samples[0]; }
+  const std::vector<double>& extra_samples(std::size_t x) const { return samples[4 + x]; }
+  /// cuBLAS's and CUTLASS grouped's time over `gemm`'s (a GEMM variant's samples), paired by round.
+  Quartiles cublas_over(const std::vector<double>& gemm) const { return paired_ratio(samples[1], gemm); }
+  Quartiles grouped_over(const std::vector<double>& gemm) const { return paired_ratio(samples[2], gemm); }
 };
 
 SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& grouped, cudaStream_t stream, int rounds,
@@ -166,8 +172,10 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
       if (mode.transfers) variants.push_back([&mode, b] { mode.transfers(b); });
       variants.push_back([&mode, b] { mode.fused(b); });
     }
-  const std::vector<double> t = time_interleaved(variants, rounds, stream, watchdog);
-  SideTimes out{t[0], t[1], t[2], t[3], {}, {}, {}};
+  std::vector<std::vector<double>> samples = time_interleaved(variants, rounds, stream, watchdog);
+  std::vector<double> t;
+  for (const std::vector<double>& s : samples) t.push_back(median(s));
+  SideTimes out{t[0], t[1], t[2], t[3], {}, {}, {}, std::move(samples)};
   std::size_t i = 4;
   for (std::size_t x = 0; x < extra.size(); ++x) out.extra.push_back(t[i++]);
   for (const TransferMode& mode : modes) {
@@ -180,10 +188,16 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
   return out;
 }
 
+// The GEMM table's row, then a comment line with the quartiles of the paired ratios (vs_* is their
+// median).
 std::string gemm_row(const Side& side, const SideTimes& t, const std::string& extra) {
-  return fmt::format("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.1f}", side.model, side.tokens,
-                     side.experts, side.rows_per_expert, side.k, side.n, t.fused_gemm * 1e3, side.flops() / t.fused_gemm * 1e-12, extra,
-                     t.cublas * 1e3, t.grouped * 1e3, 100.0 * t.cublas / t.fused_gemm, 100.0 * t.grouped / t.fused_gemm);
+  const Quartiles cub = t.cublas_over(t.fused_gemm_samples()), grp = t.grouped_over(t.fused_gemm_samples());
+  return fmt::format("{:<14} {:>7} {:>7} {:>7} {:>6} {:>6} {:>9.3f} {:>8.1f} {:>9} {:>9.3f} {:>9.3f} {:>8.1f} {:>8.1f}\n"
+                     "#   {} {} over {} rounds, quartiles: vs_cub {:.1f} {:.1f} {:.1f} %, vs_grp {:.1f} {:.1f} {:.1f} %",
+                     side.model, side.tokens, side.experts, side.rows_per_expert, side.k, side.n, t.fused_gemm * 1e3,
+                     side.flops() / t.fused_gemm * 1e-12, extra, t.cublas * 1e3, t.grouped * 1e3, 100.0 * cub.median, 100.0 * grp.median,
+                     side.model, side.tokens, t.samples[0].size(), 100.0 * cub.q1, 100.0 * cub.median, 100.0 * cub.q3, 100.0 * grp.q1,
+                     100.0 * grp.median, 100.0 * grp.q3);
 }
 
 // The GEMM part in each tile band: the first band's is the GEMM table's fused column, the others'
@@ -191,14 +205,17 @@ std::string gemm_row(const Side& side, const SideTimes& t, const std::string& ex
 // another place in the round: the difference between the two is the noise, METHOD.md's "time the
 // same version twice").
 void band_rows(const std::string& side_name, const Side& side, const SideTimes& t, const std::vector<int>& bands, std::size_t first_extra,
-               std::vector<std::string>& out, const std::vector<std::pair<std::string, double>>& other_orders = {}) {
-  const auto row = [&](const std::string& band, double time) {
+               std::vector<std::string>& out, const std::vector<std::pair<std::string, std::size_t>>& other_orders = {}) {
+  const auto row = [&](const std::string& band, const std::vector<double>& samples) {
+    const double time = median(samples);
     out.push_back(fmt::format("{:<9} {:<14} {:>7} {:>6} {:>9.3f} {:>8.1f} {:>8.1f} {:>8.1f}", side_name, side.model, side.tokens, band,
-                              time * 1e3, side.flops() / time * 1e-12, 100.0 * t.cublas / time, 100.0 * t.grouped / time));
+                              time * 1e3, side.flops() / time * 1e-12, 100.0 * t.cublas_over(samples).median,
+                              100.0 * t.grouped_over(samples).median));
   };
-  for (std::size_t b = 0; b < bands.size(); ++b) row(std::to_string(bands[b]), b == 0 ? t.fused_gemm : t.extra[first_extra + b - 1]);
-  row(std::to_string(bands[0]) + "*", t.extra[first_extra + bands.size() - 1]);
-  for (const auto& [label, time] : other_orders) row(label, time);
+  for (std::size_t b = 0; b < bands.size(); ++b)
+    row(std::to_string(bands[b]), b == 0 ? t.fused_gemm_samples() : t.extra_samples(first_extra + b - 1));
+  row(std::to_string(bands[0]) + "*", t.extra_samples(first_extra + bands.size() - 1));
+  for (const auto& [label, extra] : other_orders) row(label, t.extra_samples(extra));
 }
 
 void overlap_rows(const Side& side, const SideTimes& t, const std::vector<int>& blocks, const std::vector<TransferMode>& modes,
@@ -253,7 +270,8 @@ void print_tables(const std::string& title, const std::string& extra_name, const
 
 void print_band_table(const std::vector<std::string>& rows) {
   fmt::print("\n# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles, each band N column\n"
-             "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's;\n"
+             "# by N column (0: one band per expert, the default order); vs_* = cuBLAS's, CUTLASS grouped's time over this one's\n"
+             "# in the same round, median over rounds;\n"
              "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round);\n"
              "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others);\n"
              "# `D`: this GPU's own rows stored by the epilogue straight into its combine buffer (not sent); `LD`: both\n");
@@ -507,9 +525,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
         if (variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
     }
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
-    std::vector<std::pair<std::string, double>> other_gemms;
-    for (const auto& [label, index] : other_orders) other_gemms.emplace_back(label, t.extra[index]);
-    band_rows("combine", side, t, bands, 0, c.band_table, other_gemms);
+    band_rows("combine", side, t, bands, 0, c.band_table, other_orders);
     overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);
     report_progress("combine", c.combine_gemm, c.combine_overlap, c.o.blocks.size() * modes.size());
 }
@@ -548,8 +564,8 @@ void fused_section(const FusedOptions& o) {
                   o.sources, where_the_others_are(o.transport, gpus), o.ep, o.rounds);
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
-                   "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = their time over fused's (>= 95% of "
-                   "cuBLAS's rate wanted)",
+                   "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = the median over rounds of their time "
+                   "over fused's in the\n# same round (>= 95% of cuBLAS's rate wanted; the quartiles on the line below each row)",
                "order", c.dispatch_gemm, c.dispatch_overlap, "copies (pull from the sources)");
   print_tables("Fused expert GEMM + combine (y = act w2): " + preamble +
                    ".\n# fused = the kernel's GEMM alone (no send blocks), all SMs; cublas / grouped as above",

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   app.add_option("--models", models, "FFN section: model presets for the expert shapes");
   app.add_option("--tokens", tokens, "FFN section: tokens per GPU (rows = tokens x top_k)");
   app.add_option("--ep", ep, "FFN section: expert-parallel size the local experts come from")->check(CLI::PositiveNumber);
-  app.add_option("--rounds", rounds, "FFN and fused sections: interleaved rounds over the variants (medians reported)")
+  app.add_option("--rounds", rounds, "FFN and fused sections: interleaved rounds over the variants (medians, and ratios paired by round, reported)")
       ->check(CLI::PositiveNumber);
   int sources = 8;
   std::vector<int> copy_blocks{2, 4, 8, 16, 24};
