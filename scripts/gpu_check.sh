@@ -189,13 +189,18 @@ interference_step() {
     # to the next shape's launches (2026-12-06: after one hang, every later shape of the process
     # timed out on flags no table holds).
     # FUSED_RUNS: processes per shape (the card's drift between processes is of the size of the margins).
+    # FUSED_LAYOUTS: the experts' weights layouts to time, each in its own process, one after the
+    # other per shape (--weights-layout: kn = [k, n], comet's; nk = [n, k], nn.Linear's).
     for model in ${FUSED_MODELS:-mixtral-8x7b deepseek-v3}; do
       for tokens in ${FUSED_TOKENS:-4096 16384}; do
         for ((run = 1; run <= ${FUSED_RUNS:-1}; ++run)); do
-          name="fused-bench-$model-$tokens"
-          ((${FUSED_RUNS:-1} > 1)) && name+="-run$run"
-          step "$name" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
-            --models "$model" --tokens "$tokens" "${fused_args[@]}"
+          for layout in ${FUSED_LAYOUTS:-kn}; do
+            name="fused-bench-$model-$tokens"
+            [[ $layout != kn ]] && name+="-$layout"
+            ((${FUSED_RUNS:-1} > 1)) && name+="-run$run"
+            step "$name" timeout -k 5 "${FUSED_BENCH_TIMEOUT_S:-600}" "$BUILD/comet_gpu_bench" --sections fused \
+              --models "$model" --tokens "$tokens" --weights-layout "$layout" "${fused_args[@]}"
+          done
         done
       done
     done
