@@ -28,6 +28,7 @@ struct FusedOptions {
   std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part and the overlap in
   std::vector<double> send_paces;    ///< GB/s, all send blocks together: paced combine sends to time too
   std::vector<int> unpermute_blocks{2, 4, 8};  ///< unpermute section: unpermute-block counts (even)
+  bool weights_transposed = false;   ///< fused section: each expert's weights stored [n, k] (W^T) instead of [k, n]
 };
 
 /// COMET's fused dispatch + expert GEMM and expert GEMM + combine on GPU 0: the GEMM part against

@@ -51,19 +51,21 @@ struct Side {
   std::int64_t tokens, rows_per_expert, k, n;
   int experts;
   std::int64_t remote_bytes;
-  DeviceBuffer<bf16> rows_in, weights, out;  // A [rows, k], B [experts][k][n], D [rows, n]
+  bool weights_transposed;                    // each expert's B stored [n, k] (W^T) instead of [k, n]
+  DeviceBuffer<bf16> rows_in, weights, out;  // A [rows, k], B [experts][k][n] or [experts][n][k], D [rows, n]
   std::vector<std::int64_t> rows;
   std::vector<const bf16*> a, b;
   std::vector<bf16*> c;
 
   Side(std::string model_, std::int64_t tokens_, std::int64_t rows_per_expert_, std::int64_t k_, std::int64_t n_, int experts_,
-       int sources)
+       int sources, bool weights_transposed_)
       : model(std::move(model_)),
         tokens(tokens_),
         rows_per_expert(rows_per_expert_ / sources * sources),
         k(k_),
         n(n_),
         experts(experts_),
+        weights_transposed(weights_transposed_),
         rows_in("rows in", experts_ * rows_per_expert * k_),
         weights("weights", static_cast<std::int64_t>(experts_) * k_ * n_),
         out("out", experts_ * rows_per_expert * n_) {
@@ -159,10 +161,11 @@ SideTimes time_side(Side& side, cublasHandle_t handle, kernels::GroupedGemm& gro
       fused_gemm,
       [&] {
         for (int e = 0; e < side.experts; ++e)
-          check_cublas(kernels::gemm_bf16(handle, false, false, side.rows[e], side.n, side.k, side.a[e], side.b[e], side.c[e], false), "cuBLAS");
+          check_cublas(kernels::gemm_bf16(handle, false, side.weights_transposed, side.rows[e], side.n, side.k, side.a[e], side.b[e], side.c[e], false), "cuBLAS");
       },
       [&] {
-        check_cuda(grouped.run(side.experts, side.rows.data(), side.n, side.k, side.a.data(), side.b.data(), side.c.data(), false, stream),
+        check_cuda(grouped.run(side.experts, side.rows.data(), side.n, side.k, side.a.data(), side.b.data(), side.c.data(), side.weights_transposed,
+                               stream),
                    "grouped GEMM");
       },
       engine};
@@ -307,7 +310,7 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
   const int band = bands.front();
   cudaStream_t stream = c.stream;
   const std::int64_t rows_per_expert = tokens * m.top_k / experts;
-    Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, c.o.sources);
+    Side side(name, tokens, rows_per_expert, m.hidden, 2 * m.expert_ffn, experts, c.o.sources, c.o.weights_transposed);
     const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, c.o.sources);
     const kernels::FusedDispatchSchedule schedule = kernels::FusedDispatchGemm::schedule_for(route, side.n, band);
     const std::int64_t per_source = schedule.total_rows() / c.o.sources;
@@ -324,7 +327,8 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     std::vector<std::unique_ptr<kernels::FusedDispatchGemm>> fused;
     for (int b : bands) {
       fused.push_back(std::make_unique<kernels::FusedDispatchGemm>());
-      check_cuda(fused.back()->prepare(kernels::FusedDispatchGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+      check_cuda(fused.back()->prepare(kernels::FusedDispatchGemm::schedule_for(route, side.n, b), side.k, side.n, buffers,
+                                       side.weights_transposed),
                  "prepare the fused dispatch");
     }
     // The GEMM part with every row here, in each band: the route of one source (all rows local,
@@ -335,7 +339,7 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     for (int b : bands) {
       local.push_back(std::make_unique<kernels::FusedDispatchGemm>());
       check_cuda(local.back()->prepare(kernels::FusedDispatchGemm::schedule_for(even_route(schedule.total_rows(), experts, 1), side.n, b),
-                                       side.k, side.n, in_place),
+                                       side.k, side.n, in_place, side.weights_transposed),
                  "prepare the fused dispatch, all rows local");
     }
     std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
@@ -445,7 +449,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
   const int band = bands.front();
   cudaStream_t stream = c.stream;
   const std::int64_t rows_per_expert = tokens * m.top_k / experts;
-    Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, c.o.sources);
+    Side side(name, tokens, rows_per_expert, m.expert_ffn, m.hidden, experts, c.o.sources, c.o.weights_transposed);
     const kernels::DispatchRoute route = even_route(side.rows_per_expert * experts, experts, c.o.sources);
     const kernels::FusedCombineSchedule schedule = kernels::FusedCombineGemm::schedule_for(route, side.n, band);
     const std::int64_t per_source = schedule.total_rows() / c.o.sources;
@@ -457,12 +461,13 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     std::vector<std::unique_ptr<kernels::FusedCombineGemm>> fused;
     for (int b : bands) {
       fused.push_back(std::make_unique<kernels::FusedCombineGemm>());
-      check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers),
+      check_cuda(fused.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, b), side.k, side.n, buffers,
+                                       side.weights_transposed),
                  "prepare the fused combine");
       fused.back()->set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
     }
     kernels::FusedCombineGemm per_block;
-    check_cuda(per_block.prepare(schedule, side.k, side.n, buffers), "prepare the fused combine");
+    check_cuda(per_block.prepare(schedule, side.k, side.n, buffers, side.weights_transposed), "prepare the fused combine");
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
     // The first band in other orders and stores (combine_variants), and every row stored by the
     // epilogue straight into its source (no send blocks at all).
@@ -471,7 +476,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     for (const CombineVariant& v : variants) {
       kernels_of.push_back(std::make_unique<kernels::FusedCombineGemm>());
       check_cuda(kernels_of.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, v.order, v.stores), side.k, side.n,
-                                            buffers),
+                                            buffers, side.weights_transposed),
                  "prepare the fused combine, " + v.label);
       kernels_of.back()->set_send_tasks(v.tasks);
       kernels_of.back()->set_send_rate(v.pace_gbps * 1e9);
@@ -479,7 +484,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     kernels::FusedCombineGemm all_direct;
     check_cuda(all_direct.prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::EXPERT,
                                                                           kernels::CombineStores::ALL_DIRECT),
-                                  side.k, side.n, buffers),
+                                  side.k, side.n, buffers, side.weights_transposed),
                "prepare the fused combine, every row stored");
     std::vector<std::function<void()>> extra;
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(fused[b]->run(0, stream), "fused GEMM, band"); });
@@ -517,7 +522,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     kernels::FusedCombineSchedule idle = schedule;  // the same tiles; sends that copy nothing
     for (kernels::RowSend& send : idle.sends) send.rows = 0;
     kernels::FusedCombineGemm probe;
-    check_cuda(probe.prepare(idle, side.k, side.n, buffers), "prepare the clock probe");
+    check_cuda(probe.prepare(idle, side.k, side.n, buffers, side.weights_transposed), "prepare the clock probe");
     for (int b : c.o.blocks) {
       print_clocks(probe, per_block, b, stream);
       print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
@@ -560,8 +565,10 @@ void fused_section(const FusedOptions& o) {
   }
   const std::string preamble =
       fmt::format("{} sources, source 0 this GPU (device memory), the others {}; rows/e = tokens x top_k / local experts (EP {}); "
-                  "{} interleaved rounds (the first in the listed order, the others shuffled), medians",
-                  o.sources, where_the_others_are(o.transport, gpus), o.ep, o.rounds);
+                  "{} interleaved rounds (the first in the listed order, the others shuffled), medians; weights stored {}",
+                  o.sources, where_the_others_are(o.transport, gpus), o.ep, o.rounds,
+                  o.weights_transposed ? "[n, k] per expert (W^T, nn.Linear's layout: K-major B in every GEMM here)"
+                                       : "[k, n] per expert (comet's own layout: N-major B in every GEMM here)");
   print_tables("Fused dispatch + expert GEMM (h13 = x w13): " + preamble +
                    ".\n# fused = the kernel's GEMM alone, rows already here, all SMs; order = the same in the dispatch order (local pass, "
                    "then expert\n# pass); cublas / grouped = per-expert cuBLAS, CUTLASS grouped; vs_* = the median over rounds of their time "

@@ -70,6 +70,13 @@ int main(int argc, char** argv) {
                                                          "count (--copy-blocks), even")
       ->capture_default_str()
       ->check(CLI::Range(2, 1024) & CLI::Validator([](std::string& v) { return std::stoi(v) % 2 == 0 ? "" : "must be even"; }, "EVEN"));
+  bool weights_transposed = false;
+  app.add_option("--weights-layout", weights_transposed,
+                 "Fused section: how each expert's weights are stored, kn = W [k, n] (comet's own layout: N-major B) or nk = "
+                 "W^T [n, k] (nn.Linear's: K-major B); the fused kernels, cuBLAS and CUTLASS grouped all read that layout")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"kn", false}, {"nk", true}}))
+      ->default_str("kn")
+      ->type_name("kn|nk");
   app.add_option("--bytes", sizes, "All-to-all section: bytes per rank");
   app.add_option("--comm-ctas", max_ctas, "All-to-all and interference sections: NCCL maxCTAs (0 = NCCL's choice)")
       ->check(CLI::NonNegativeNumber);
@@ -115,7 +122,8 @@ int main(int argc, char** argv) {
         comet::bench::a2a_section(sizes, gpus, max_ctas);
     }
     if (wants(sections, "interference")) comet::bench::interference_section(interference, gpus);
-    const comet::bench::FusedOptions fused{models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles, send_paces, unpermute_blocks};
+    const comet::bench::FusedOptions fused{models, tokens, ep, sources, copy_blocks, rounds, transport, band_tiles, send_paces, unpermute_blocks,
+                                                weights_transposed};
     if (wants(sections, "fused")) comet::bench::fused_section(fused);
     if (wants(sections, "unpermute")) comet::bench::unpermute_section(fused);
   } catch (const std::exception& error) {
