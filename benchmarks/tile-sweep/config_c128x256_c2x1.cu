@@ -1,0 +1,2 @@
+#include "tile_config.cuh"
+std::unique_ptr<SweepRunner> make_c128x256_c2x1() { return std::make_unique<sweep::Runner<128, 256, 2, 1>>(); }
