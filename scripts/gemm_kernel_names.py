@@ -13,7 +13,7 @@ or a CUDA GPU.
 """
 import sys
 
-from grouped_mm_reference import parse
+from grouped_mm_reference import shapes_and_torch
 
 
 def loaded_cublas():
@@ -42,22 +42,9 @@ def profile(torch, call):
 
 
 def main(argv):
-    try:
-        shapes = [parse(s) for s in argv[1:]]
-    except ValueError as error:
-        print(f"gemm_kernel_names: error: {error}", file=sys.stderr)
-        return 2
-    if not shapes:
-        print(__doc__, file=sys.stderr)
-        return 2
-    try:
-        import torch
-    except ImportError:
-        print("gemm_kernel_names: PyTorch is not installed", file=sys.stderr)
-        return 3
-    if not torch.cuda.is_available():
-        print("gemm_kernel_names: needs a CUDA GPU", file=sys.stderr)
-        return 3
+    shapes, torch, code = shapes_and_torch(argv, "gemm_kernel_names", __doc__)
+    if code:
+        return code
     torch.ones(1, device="cuda") @ torch.ones(1, 1, device="cuda")  # loads cuBLAS
     print(f"# torch {torch.__version__} on {torch.cuda.get_device_name()}; cuBLAS loaded: {', '.join(loaded_cublas()) or 'unknown'}")
     print("# shape library calls mean_us kernel")

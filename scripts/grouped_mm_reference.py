@@ -41,22 +41,35 @@ def time_ms(torch, call):
     return statistics.median(samples)
 
 
-def main(argv):
+def shapes_and_torch(argv, program, doc):
+    """The shapes named on the command line and the torch module, or the exit code that says why
+    not: 2 for a malformed or missing shape (the message, or `doc`, on stderr), 3 without PyTorch or
+    a CUDA GPU. Shared by the scripts that time or profile these shapes."""
     try:
         shapes = [parse(s) for s in argv[1:]]
     except ValueError as error:
-        print(f"grouped_mm_reference: error: {error}", file=sys.stderr)
-        return 2
+        print(f"{program}: error: {error}", file=sys.stderr)
+        return None, None, 2
     if not shapes:
-        print(__doc__, file=sys.stderr)
-        return 2
+        print(doc, file=sys.stderr)
+        return None, None, 2
     try:
         import torch
     except ImportError:
-        print("grouped_mm_reference: PyTorch is not installed", file=sys.stderr)
-        return 3
-    if not torch.cuda.is_available() or not hasattr(torch, "_grouped_mm"):
-        print("grouped_mm_reference: needs a CUDA GPU and torch._grouped_mm", file=sys.stderr)
+        print(f"{program}: PyTorch is not installed", file=sys.stderr)
+        return None, None, 3
+    if not torch.cuda.is_available():
+        print(f"{program}: needs a CUDA GPU", file=sys.stderr)
+        return None, None, 3
+    return shapes, torch, 0
+
+
+def main(argv):
+    shapes, torch, code = shapes_and_torch(argv, "grouped_mm_reference", __doc__)
+    if code:
+        return code
+    if not hasattr(torch, "_grouped_mm"):
+        print("grouped_mm_reference: needs torch._grouped_mm", file=sys.stderr)
         return 3
     print(f"# torch {torch.__version__} on {torch.cuda.get_device_name()}: torch._grouped_mm, bf16, median of 20")
     print(f"{'model':<14} {'experts':>7} {'rows/e':>7} {'K':>6} {'N':>6} {'time':>9} {'rate':>8}")
