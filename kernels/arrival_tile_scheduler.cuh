@@ -1,16 +1,19 @@
 // A CUTLASS tile scheduler for the grouped (ptr-array) Hopper GEMM that hands out output tiles in
 // the order of a table computed on the host (fused_schedule.hpp) and holds each tile back
 // until its rows have arrived: a per-M-tile flag counts the rows the copy blocks have written, and
-// the tile goes out once the count reaches the tile's rows.
+// the tile goes out once the count reaches the tile's rows. Clusters claim table entries at run
+// time, in table order (tile_claims.hpp), so any cluster that enters the GEMM takes the next entry:
+// the transfer blocks join it once their rows are moved.
 //
 // It takes the place of CUTLASS's PersistentTileSchedulerSm90Group through the library's
 // extension point, TileSchedulerSelector, specialised for ArrivalProblemShape (a GroupProblemShape
 // under another name, so that only the fused kernel gets this scheduler). The kernel itself is
 // CUTLASS's KernelPtrArrayTmaWarpSpecializedCooperative, unchanged. Three differences from the
 // group scheduler matter:
-//  - Only blocks [first_gemm_block, first_gemm_block + gemm_blocks) of the launch run the GEMM
-//    (the others copy rows), so the persistent stride is gemm_blocks / cluster_size clusters, not
-//    the grid size.
+//  - Entries are claimed, not assigned: rank 0 of a cluster takes the next from a counter and hands
+//    it to its cluster's other ranks (tile_claims.hpp), so the GEMM runs on whichever clusters of
+//    the launch enter it, whenever they do (the GEMM blocks at once, the transfer blocks after
+//    their transfers).
 //  - Rows written by other blocks with ordinary stores are read here by TMA (the async proxy):
 //    after the flag is acquired every thread that goes on to issue TMA loads executes
 //    fence.proxy.async.global.
@@ -34,6 +37,7 @@
 #include "cutlass/gemm/kernel/tile_scheduler.hpp"
 #include "cutlass/pipeline/pipeline.hpp"
 #include "global_timer.hpp"
+#include "tile_claims.hpp"
 
 namespace comet::kernels::fused_detail {
 
@@ -120,9 +124,8 @@ __device__ __forceinline__ void fence_generic_to_async_proxy() { asm volatile("f
 struct ArrivalSchedulerArguments {
   const ArrivalTile* tiles = nullptr;  ///< device memory, tile_count entries
   int tile_count = 0;
-  int first_gemm_block = 0;            ///< blockIdx.x of the first GEMM block (a multiple of cluster_size)
-  int gemm_blocks = 1;                 ///< GEMM blocks of the launch (a multiple of cluster_size)
   int cluster_size = 1;                ///< blocks of a cluster, along M
+  ClaimBoard* claims = nullptr;        ///< the launch's claims, zeroed before it (set by the launch)
   const unsigned* flags = nullptr;     ///< arrival counters, rows
   const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
   Watchdog watchdog;                   ///< the launch's (set by the launch)
@@ -170,8 +173,8 @@ class ArrivalTileScheduler {
   }
 
   CUTLASS_HOST_DEVICE static bool can_implement(Arguments const& args) {
-    return args.cluster_size > 0 && args.gemm_blocks > 0 && args.gemm_blocks % args.cluster_size == 0 &&
-           args.first_gemm_block % args.cluster_size == 0 && (args.tile_count == 0 || args.tiles != nullptr);  // watchdog: set per launch
+    return args.cluster_size > 0 && args.cluster_size <= MAX_CLAIM_RANKS &&
+           (args.tile_count == 0 || args.tiles != nullptr);  // claims, watchdog: set per launch
   }
 
   template <class ProblemShape, class ElementAccumulator>
@@ -191,21 +194,29 @@ class ArrivalTileScheduler {
   CUTLASS_DEVICE ArrivalTileScheduler(Params const& params, SchedulerResponse* response)
       : params_(params),
         response_(response),
-        next_((static_cast<int64_t>(blockIdx.x) - params.first_gemm_block) / params.cluster_size),
+        cluster_(static_cast<int>(blockIdx.x) / params.cluster_size),
         rank_(static_cast<int>(cute::block_rank_in_cluster())) {}
 
+  // Every thread of the block at once (CUTLASS's kernel asks before its warps take their roles):
+  // one thread claims, the others read its claim after the barrier.
   template <class ClusterShape>
   CUTLASS_DEVICE WorkTileInfo initial_work_tile_info(ClusterShape) {
-    const WorkTileInfo work = ready_work(next_);
+    if (threadIdx.x == 0) params_.claims->first_entry[blockIdx.x] = claim(0);
+    __syncthreads();
+    claims_ = 1;
+    const WorkTileInfo work = ready_work(*static_cast<volatile int*>(params_.claims->first_entry + blockIdx.x));
     fence_generic_to_async_proxy();
     return work;
   }
 
   // The scheduler warp: the next tile once its rows are in, pushed to the CTA's other warps.
   template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
-  CUTLASS_DEVICE auto advance_to_next_work(TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state, uint32_t advance_count = 1) {
-    next_ += static_cast<int64_t>(params_.gemm_blocks / params_.cluster_size) * advance_count;
-    const WorkTileInfo work = ready_work(next_);
+  CUTLASS_DEVICE auto advance_to_next_work(TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state, uint32_t = 1) {
+    int entry = 0;
+    if (threadIdx.x % 32 == 0) entry = claim(claims_);
+    entry = __shfl_sync(0xffffffffu, entry, 0);  // the whole warp runs this loop
+    ++claims_;
+    const WorkTileInfo work = ready_work(entry);
     pipeline.producer_acquire(state);
     if (cute::elect_one_sync()) {
       response_[state.index()] = work;
@@ -262,6 +273,33 @@ class ArrivalTileScheduler {
       atomicAdd(params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_, 1u);
   }
 
+  // This cluster's claim number `sequence` (its 0th, 1st, ...): the table entry it computes next
+  // (past the table: none left), by one thread of the block. Rank 0 takes it from the counter and
+  // publishes it once its ring slot is free; the other ranks read it there (tile_claims.hpp). The
+  // waits end: the ranks of a cluster run together and claim before they wait for any rows. After
+  // a watchdog trip they give up too (the launch is ending).
+  CUTLASS_DEVICE int claim(unsigned sequence) const {
+    ClusterClaims& ring = params_.claims->clusters[cluster_];
+    const int slot = claim_slot(sequence);
+    const auto tripped = [&] { return *static_cast<volatile unsigned*>(params_.watchdog.word) != 0; };
+    if (rank_ == 0) {
+      const unsigned entry = atomicAdd(&params_.claims->next_entry, 1u);
+      for (int r = 1; r < params_.cluster_size; ++r)
+        while (!claim_slot_free(sequence, load_acquire_gpu(ring.taken + r)) && !tripped()) __nanosleep(64);
+      asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(ring.ring + slot), "l"(claim_word(sequence, entry)) : "memory");
+      return static_cast<int>(entry);
+    }
+    unsigned long long word = 0;
+    while (true) {
+      asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(word) : "l"(ring.ring + slot) : "memory");
+      if (claim_holds(word, sequence)) break;
+      if (tripped()) return params_.tile_count;
+      __nanosleep(32);
+    }
+    asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(ring.taken + rank_), "r"(sequence + 1) : "memory");
+    return static_cast<int>(claim_entry(word));
+  }
+
   // This block's part of table entry `index`, after its rows have arrived (or the watchdog gave up).
   CUTLASS_DEVICE WorkTileInfo ready_work(int64_t index) const {
     if (index < 0 || index >= params_.tile_count) return WorkTileInfo::invalid_work_tile();
@@ -274,8 +312,9 @@ class ArrivalTileScheduler {
 
   Params params_{};
   SchedulerResponse* response_ = nullptr;
-  int64_t next_ = 0;  // the cluster's next table entry
-  int rank_ = 0;      // this block's rank in its cluster
+  int cluster_ = 0;      // this block's cluster in the launch (blockIdx.x / cluster_size)
+  int rank_ = 0;         // this block's rank in its cluster
+  unsigned claims_ = 0;  // the claims this thread's block has made (the scheduler warp's count)
   WorkTileInfo stored_ = WorkTileInfo::invalid_work_tile();  // consumer warps: the last tile stored, not yet counted
 };
 

@@ -104,12 +104,13 @@ struct FusedCombineGemm::State : FusedState {
   UnpermuteList unpermute{};
   bool unpermute_ready = false;
 
-  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, int unpermute_blocks = 0) {
+  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, int unpermute_blocks = 0,
+                     bool gemm_capped = false) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
     UnpermuteList list = unpermute;
     list.blocks = unpermute_blocks;
     list.report_base = done_count;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list, gemm_capped);
   }
 };
 
@@ -119,6 +120,8 @@ FusedCombineGemm::~FusedCombineGemm() = default;
 bool FusedCombineGemm::available(std::string* why_not) { return hopper_kernels_run_here("the fused combine kernel", why_not); }
 
 void FusedCombineGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
+
+void FusedCombineGemm::set_send_blocks_join(bool join) { state_->set_transfers_join(join); }
 
 void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = tasks == SendTasks::PER_WARP; }
 
@@ -144,8 +147,7 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   s.send_count = static_cast<int>(sends.size());
   s.done_count = schedule.done_flags();
   s.has_gemm = !groups.empty();
-  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, nullptr, nullptr,
-                                                     Watchdog{}, s.done.get()};
+  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, CLUSTER_M, nullptr, nullptr, nullptr, Watchdog{}, s.done.get()};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
@@ -186,7 +188,7 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
   const int gemm_blocks = s.gemm_blocks_beside(send_blocks + unpermute_blocks, gemm_sms);
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (send_blocks == 0 && gemm_blocks == 0 && unpermute_blocks == 0) return cudaSuccess;
-  return s.launch(send_blocks, gemm_blocks, 0, stream, unpermute_blocks);
+  return s.launch(send_blocks, gemm_blocks, 0, stream, unpermute_blocks, gemm_sms > 0);
 }
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
@@ -232,6 +234,7 @@ bool FusedCombineGemm::available(std::string* why_not) {
   return false;
 }
 void FusedCombineGemm::set_timeout(double) {}
+void FusedCombineGemm::set_send_blocks_join(bool) {}
 void FusedCombineGemm::set_send_tasks(SendTasks) {}
 void FusedCombineGemm::set_send_rate(double) {}
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {

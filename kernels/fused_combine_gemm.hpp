@@ -12,7 +12,8 @@
 //    schedule's row sends in the GEMM's order, one at a time, wait for the tile's done flag to
 //    count all its consumer warps, then copy the rows' columns to the destination through its
 //    pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped
-//    pinned memory).
+//    pinned memory). Once its sends are done a send block joins the GEMM (set_send_blocks_join):
+//    the GEMM's clusters claim tiles as they come free (tile_claims.hpp).
 //  - the groups the schedule stores directly (CombineStores): their epilogue's TMA stores write the
 //    rows straight into the destination, with no send (this GPU's own rows: nothing left to drain
 //    after the GEMM when they come last).
@@ -120,13 +121,18 @@ class FusedCombineGemm {
 
   /// Enqueues one fused run: `send_blocks` send blocks, `unpermute_blocks` unpermute blocks (a
   /// multiple of CLUSTER_M; prepare_unpermute first) and the GEMM on the SMs left (at most gemm_sms
-  /// when > 0). send_blocks = 0: the GEMM alone (the output stays in `out`; no unpermute blocks then).
+  /// when > 0; the send blocks' too once their sends are done, unless set_send_blocks_join(false)
+  /// or gemm_sms > 0). send_blocks = 0: the GEMM alone (the output stays in `out`; no unpermute blocks then).
   cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0, int unpermute_blocks = 0);
   /// Enqueues the sends alone, of the output already in `out` (the transfer's own time).
   cudaError_t run_sends(int send_blocks, cudaStream_t stream);
 
   /// How long a send block waits for a tile before it gives up, seconds (default 10).
   void set_timeout(double seconds);
+  /// Whether each send block of later runs joins the GEMM once its sends are done (claims tiles as
+  /// the GEMM blocks do), so that its SM computes instead of idling (default: yes). Never in
+  /// run_sends(), nor in a run whose GEMM SMs are capped (gemm_sms > 0). Unpermute blocks never join.
+  void set_send_blocks_join(bool join);
   /// After the runs are synchronised: -1, or the done flag a send block gave up on, or the schedule's
   /// done_flags() + the landing counter an unpermute block gave up on (the first wait to give up in
   /// any run since prepare(): a trip is never hidden by a later run that went well).

@@ -33,9 +33,9 @@ struct FusedDispatchGemm::State : FusedState {
   DeviceArray<unsigned> flags, flag_rows;
   std::vector<unsigned> host_flag_rows;
 
-  cudaError_t launch(int copy_blocks, int gemm_blocks, unsigned char flag_byte, cudaStream_t stream) {
+  cudaError_t launch(int copy_blocks, int gemm_blocks, unsigned char flag_byte, cudaStream_t stream, bool gemm_capped = false) {
     if (cudaError_t e = cudaMemsetAsync(flags.get(), flag_byte, sizeof(unsigned) * std::max(flag_count, 1), stream); e != cudaSuccess) return e;
-    return FusedState::launch(copies, copy_count, flags.get(), copy_blocks, gemm_blocks, /*per_warp=*/false, stream);
+    return FusedState::launch(copies, copy_count, flags.get(), copy_blocks, gemm_blocks, /*per_warp=*/false, stream, 0, {}, gemm_capped);
   }
 };
 
@@ -47,6 +47,8 @@ bool FusedDispatchGemm::available(std::string* why_not) { return hopper_kernels_
 int FusedDispatchGemm::max_blocks() const { return state_->blocks(); }
 
 void FusedDispatchGemm::set_timeout(double seconds) { state_->set_timeout(seconds); }
+
+void FusedDispatchGemm::set_copy_blocks_join(bool join) { state_->set_transfers_join(join); }
 
 cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, std::int64_t k, std::int64_t n,
                                        const FusedDispatchBuffers& buffers, bool weights_transposed) {
@@ -82,8 +84,8 @@ cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule& schedule, st
   s.copy_count = static_cast<int>(copies.size());
   s.flag_count = schedule.flag_count();
   s.has_gemm = !groups.empty();
-  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, 0, CLUSTER_M, CLUSTER_M, s.flags.get(),
-                                                     s.flag_rows.get(), Watchdog{}, nullptr};
+  const ArrivalSchedulerArguments scheduler{s.tiles.get(), s.tile_count, CLUSTER_M, nullptr, s.flags.get(), s.flag_rows.get(),
+                                            Watchdog{}, nullptr};
   if (cudaError_t e = s.gemm.visit([&](auto& v) { return v.prepare(groups, static_cast<int>(n), static_cast<int>(k), scheduler); });
       e != cudaSuccess)
     return e;
@@ -98,7 +100,7 @@ cudaError_t FusedDispatchGemm::run(int copy_blocks, cudaStream_t stream, int gem
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (copy_blocks == 0 && gemm_blocks == 0) return cudaSuccess;
   // Without copy blocks the rows are already there: every flag raised (all ones) before the launch.
-  return s.launch(copy_blocks, gemm_blocks, copy_blocks == 0 ? 0xFF : 0, stream);
+  return s.launch(copy_blocks, gemm_blocks, copy_blocks == 0 ? 0xFF : 0, stream, gemm_sms > 0);
 }
 
 cudaError_t FusedDispatchGemm::run_copies(int copy_blocks, cudaStream_t stream) {
@@ -128,6 +130,7 @@ bool FusedDispatchGemm::available(std::string* why_not) {
 }
 int FusedDispatchGemm::max_blocks() const { return 0; }
 void FusedDispatchGemm::set_timeout(double) {}
+void FusedDispatchGemm::set_copy_blocks_join(bool) {}
 cudaError_t FusedDispatchGemm::prepare(const FusedDispatchSchedule&, std::int64_t, std::int64_t, const FusedDispatchBuffers&, bool) {
   return cudaErrorNotSupported;
 }

@@ -12,7 +12,9 @@
 //  - the rest: the GEMM, CUTLASS's Hopper ptr-array grouped kernel (TMA, wgmma, two consumer warp
 //    groups, clusters of two sharing the weight tile) with the arrival tile scheduler
 //    (arrival_tile_scheduler.cuh): tiles in the schedule's order (fused_schedule.hpp: the local
-//    pass, then expert by expert), each released when its flag counts its rows.
+//    pass, then expert by expert), each released when its flag counts its rows. Clusters claim
+//    the next tile when they are free (tile_claims.hpp), and a copy block whose copies are done
+//    joins them (set_copy_blocks_join).
 // A GEMM block waits only for copy blocks, which wait for nothing; the grid is capped at the blocks
 // the GPU holds at once (cudaOccupancyMaxActiveClusters), so every block is resident together and
 // no wait depends on a block that cannot run. A flag that still does not fill (a source that never
@@ -75,8 +77,10 @@ class FusedDispatchGemm {
                       bool weights_transposed = false);
 
   /// Enqueues one fused run on `stream`: the flags reset, then one launch of `copy_blocks` copy
-  /// blocks and the GEMM on the SMs left (at most `gemm_sms` of them when > 0). copy_blocks = 0
-  /// runs the GEMM alone on rows already in the receive buffer (every flag raised first).
+  /// blocks and the GEMM on the SMs left (at most `gemm_sms` of them when > 0), and on the copy
+  /// blocks' SMs too once their copies are done (unless set_copy_blocks_join(false) or gemm_sms > 0).
+  /// copy_blocks = 0 runs the GEMM alone on rows already in the receive buffer (every flag raised
+  /// first).
   cudaError_t run(int copy_blocks, cudaStream_t stream, int gemm_sms = 0);
 
   /// Enqueues the copies alone (the same copy blocks, no GEMM): the transfer's own time.
@@ -84,6 +88,9 @@ class FusedDispatchGemm {
 
   /// How long a GEMM block waits for a tile's rows before it gives up, seconds (default 10).
   void set_timeout(double seconds);
+  /// Whether each copy block of later runs joins the GEMM once its copies are done (default: yes):
+  /// without it the copy blocks' SMs idle from the end of the copies to the end of the launch.
+  void set_copy_blocks_join(bool join);
 
   /// After the runs are synchronised: -1 when every tile's rows arrived in every run since
   /// prepare(), else the arrival flag the first GEMM block to give up gave up on (the output of that

@@ -87,6 +87,9 @@ struct TransferList {
   /// many picoseconds per byte it has moved since it began (0: as fast as it can): what a rate
   /// below the link's costs or saves beside the GEMM.
   unsigned long long pace_ps_per_byte;
+  /// Each transfer block, its tasks done, joins the GEMM (claims tiles as the GEMM blocks do), so
+  /// that its SM computes for the rest of the launch instead of idling.
+  bool join_gemm;
 };
 
 // Loads in flight per thread: host-mapped memory over PCIe answers in microseconds, so each block
@@ -334,6 +337,8 @@ __device__ inline void unpermute_rows(const UnpermuteList& u) {
 // unpermute's blocks (the combine at the destination; none elsewhere), then the GEMM's clusters.
 // Unpermute blocks wait for transfer blocks (here, or of other GPUs' launches), which wait for
 // GEMM blocks, which wait for nothing here (the combine) or for transfer blocks (the dispatch).
+// With join_gemm a transfer block becomes a GEMM block once its tasks are done: it then waits as
+// the GEMM blocks do, for transfer blocks that are still running (every block is resident).
 template <class GemmKernel>
 __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::MinBlocksPerMultiprocessor)
     fused_kernel(CUTLASS_GRID_CONSTANT typename GemmKernel::Params const gemm, TransferList const transfers,
@@ -342,14 +347,17 @@ __global__ void __launch_bounds__(GemmKernel::MaxThreadsPerBlock, GemmKernel::Mi
   if (threadIdx.x == 0) transfers.watchdog.block_start_ns[blockIdx.x] = global_timer_ns();
   if (static_cast<int>(blockIdx.x) < transfers.blocks + unpermute.blocks) {
     const long long first_cycle = clock64();
-    if (static_cast<int>(blockIdx.x) < transfers.blocks) transfer_rows(transfers);
+    const bool transfer = static_cast<int>(blockIdx.x) < transfers.blocks;
+    if (transfer) transfer_rows(transfers);
     else unpermute_rows(unpermute);
     __syncthreads();  // every warp's tasks done (per_warp)
     if (threadIdx.x == 0) {
       transfers.end_ns[blockIdx.x] = global_timer_ns();
       transfers.cycles[blockIdx.x] = static_cast<unsigned long long>(clock64() - first_cycle);
     }
-    return;
+    // Transfer blocks come in whole clusters, so both blocks of a cluster join (the GEMM's first
+    // cluster barrier waits for the later one). Unpermute blocks never do: they wait for other GPUs.
+    if (!transfer || !transfers.join_gemm) return;
   }
   extern __shared__ char shared_storage[];
   GemmKernel op;
@@ -391,9 +399,8 @@ class FusedLaunchConfig {
 /// unpermute's and the GEMM's whole clusters of cluster_m, the transfer blocks with them).
 template <class GemmKernel>
 cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, const UnpermuteList& unpermute,
-                         int gemm_blocks, int cluster_m, cudaStream_t stream) {
-  params.scheduler.first_gemm_block = transfers.blocks + unpermute.blocks;
-  params.scheduler.gemm_blocks = std::max(gemm_blocks, cluster_m);
+                         int gemm_blocks, int cluster_m, ClaimBoard* claims, cudaStream_t stream) {
+  params.scheduler.claims = claims;
   params.scheduler.watchdog = transfers.watchdog;
   const FusedLaunchConfig<GemmKernel> config(transfers.blocks + unpermute.blocks + gemm_blocks, cluster_m, stream);
   return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers, unpermute);
@@ -539,8 +546,9 @@ struct FusedVariant {
     if (cudaError_t e = bind_device<Kernel>(device, blocks, FUSED_CLUSTER_M); e != cudaSuccess) return e;
     return groups.prepare(operands, n, k, device, blocks, scheduler, params);
   }
-  cudaError_t launch(const TransferList& transfers, const UnpermuteList& unpermute, int gemm_blocks, cudaStream_t stream) {
-    return launch_fused<Kernel>(params, transfers, unpermute, gemm_blocks, FUSED_CLUSTER_M, stream);
+  cudaError_t launch(const TransferList& transfers, const UnpermuteList& unpermute, int gemm_blocks, ClaimBoard* claims,
+                     cudaStream_t stream) {
+    return launch_fused<Kernel>(params, transfers, unpermute, gemm_blocks, FUSED_CLUSTER_M, claims, stream);
   }
 };
 
@@ -575,15 +583,18 @@ struct FusedState {
   // Per transfer (then unpermute) block of the last launch: when it finished, and the SM clock cycles it ran.
   DeviceArray<unsigned long long> transfer_end, block_cycles;
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
+  DeviceArray<ClaimBoard> claims;  // the GEMM clusters' tile claims (tile_claims.hpp), zeroed before each launch
+  bool transfers_join = true;      // set_transfers_join
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
   cudaError_t prepare_watchdog(int flag_count) {
     waited_flags = flag_count;
     const std::size_t most_blocks = static_cast<std::size_t>(std::max(blocks(), 1));
+    if (!claims_fit(static_cast<int>(most_blocks), FUSED_CLUSTER_M)) return cudaErrorInvalidValue;  // a GPU of more SMs than the board
     for (cudaError_t e : {watchdog_word.resize(1), flag_snapshot.resize(static_cast<std::size_t>(std::max(flag_count, 1))),
                           block_start.resize(most_blocks), start_snapshot.resize(most_blocks + Watchdog::TRIP_RECORD),
-                          transfer_end.resize(most_blocks), block_cycles.resize(most_blocks)})
+                          transfer_end.resize(most_blocks), block_cycles.resize(most_blocks), claims.resize(1)})
       if (e != cudaSuccess) return e;
     return cudaMemset(watchdog_word.get(), 0, sizeof(unsigned));
   }
@@ -640,12 +651,16 @@ struct FusedState {
   }
   /// One launch; `per_warp`: the transfer blocks' warps take tasks one by one (TransferList);
   /// `bytes_per_second` > 0: the transfers together paced to that rate; `unpermute`: its blocks
-  /// (none by default) after the transfer blocks, given this launch's watchdog here.
+  /// (none by default) after the transfer blocks, given this launch's watchdog here. The transfer
+  /// blocks join the GEMM after their tasks when transfers_join is set, the launch has GEMM blocks
+  /// and their SMs were not capped (`gemm_capped`: a caller's limit on the GEMM's SMs holds).
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
-                     bool per_warp, cudaStream_t stream, double bytes_per_second = 0, UnpermuteList unpermute = {}) {
+                     bool per_warp, cudaStream_t stream, double bytes_per_second = 0, UnpermuteList unpermute = {},
+                     bool gemm_capped = false) {
     const int moving_blocks = transfer_blocks + unpermute.blocks, launch_blocks = moving_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;
+    if (cudaError_t e = cudaMemsetAsync(claims.get(), 0, claims_reset_bytes(), stream); e != cudaSuccess) return e;
     if (moving_blocks > 0)
       if (cudaError_t e = cudaMemsetAsync(transfer_end.get(), 0, sizeof(unsigned long long) * moving_blocks, stream); e != cudaSuccess)
         return e;
@@ -656,12 +671,15 @@ struct FusedState {
     // Each taker's share of the rate: the blocks, or every warp of them.
     const double takers = static_cast<double>(transfer_blocks) * (per_warp ? threads_per_block() / 32 : 1);
     const auto pace_ps_per_byte = bytes_per_second > 0 ? static_cast<unsigned long long>(takers * 1e12 / bytes_per_second) : 0ull;
-    const TransferList list{tasks.get(),        task_count, transfer_blocks, flags,           watchdog,
-                            transfer_end.get(), block_cycles.get(), per_warp, pace_ps_per_byte};
+    const bool join = transfers_join && gemm_blocks > 0 && !gemm_capped;
+    const TransferList list{tasks.get(),        task_count,         transfer_blocks, flags, watchdog,
+                            transfer_end.get(), block_cycles.get(), per_warp,        pace_ps_per_byte, join};
     unpermute.first_block = transfer_blocks;
     unpermute.watchdog = watchdog;
-    return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, stream); });
+    return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, claims.get(), stream); });
   }
+  /// Whether later launches' transfer blocks join the GEMM after their tasks (default: yes).
+  void set_transfers_join(bool join) { transfers_join = join; }
   void set_timeout(double seconds) { timeout_ns = static_cast<std::uint64_t>(std::max(seconds, 1e-3) * 1e9); }
   /// After the last launch is synchronised: when its transfer blocks ran (synchronous reads).
   TransferSpan transfer_span() { return blocks_span(0, last_transfer_blocks); }

@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "expert_ffn.hpp"
@@ -157,12 +158,16 @@ TEST(FusedDispatch, MatchesCublasOnRaggedRoutesWithEveryCopySplit) {
     f.transposed = transposed;
     kernels::FusedDispatchGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, transposed), cudaSuccess);
-    for (int copy_blocks : {2, 8, 32}) {  // back to back: the flags of the previous run must not count
+    // Back to back: the flags and tile claims of the previous run must not count. Copy blocks that
+    // join the GEMM after their copies (the default) and copy blocks that stop.
+    for (const auto& [copy_blocks, join] : {std::pair{2, true}, std::pair{8, true}, std::pair{32, true}, std::pair{8, false}}) {
+      fused.set_copy_blocks_join(join);
       f.refill(rng);
       f.compute_reference(handle);
-      run_checking_transfer_span(fused, [&] { return fused.run(copy_blocks, nullptr); }, std::to_string(copy_blocks) + " copy blocks");
+      const std::string split = std::to_string(copy_blocks) + (join ? " copy blocks joining the GEMM" : " copy blocks");
+      run_checking_transfer_span(fused, [&] { return fused.run(copy_blocks, nullptr); }, split);
       EXPECT_EQ(fused.watchdog(), -1);
-      f.expect_output_matches("local source " + std::to_string(local) + ", " + std::to_string(copy_blocks) + " copy blocks");
+      f.expect_output_matches("local source " + std::to_string(local) + ", " + split);
       // The GEMM alone on the rows now received: the same output.
       ASSERT_EQ(cudaMemset(f.out, 0xFF, f.schedule.total_rows() * f.n * sizeof(bf16)), cudaSuccess);
       ASSERT_EQ(fused.run(0, nullptr), cudaSuccess);
@@ -264,9 +269,13 @@ void expect_combine_cases_match(const std::vector<CombineCase>& cases) {
     f.transposed = c.transposed;
     kernels::FusedCombineGemm fused;
     ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers, c.transposed), cudaSuccess);
-    for (SendTasks tasks : {SendTasks::PER_BLOCK, SendTasks::PER_WARP}) {
+    // Send blocks that join the GEMM after their sends (the default), and per block ones that stop.
+    for (const auto& [tasks, join] : {std::pair{SendTasks::PER_BLOCK, true}, std::pair{SendTasks::PER_WARP, true},
+                                      std::pair{SendTasks::PER_BLOCK, false}}) {
       fused.set_send_tasks(tasks);
-      const std::string by = tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block";
+      fused.set_send_blocks_join(join);
+      const std::string by =
+          std::string(tasks == SendTasks::PER_WARP ? "sends per warp" : "sends per block") + (join ? ", joining the GEMM" : "");
       for (int send_blocks : {2, 8, 32}) {  // back to back: the done flags of the previous run must not count
         f.refill(rng, handle);
         run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " send blocks");

@@ -259,7 +259,7 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
              "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
              "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
-             "# blocks together); serial = best\n"
+             "# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
@@ -345,12 +345,17 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     std::vector<std::function<void()>> extra{[&] { check_cuda(fused[0]->run(0, stream), "fused GEMM, dispatch order"); }};
     for (std::size_t b = 1; b < bands.size(); ++b) extra.push_back([&, b] { check_cuda(local[b]->run(0, stream), "fused GEMM, band"); });
     extra.push_back([&] { check_cuda(local[0]->run(0, stream), "fused GEMM, again"); });
+    // The first band's again with copy blocks that stop after their copies (X) instead of joining the GEMM.
+    kernels::FusedDispatchGemm stopping;
+    check_cuda(stopping.prepare(schedule, side.k, side.n, buffers, side.weights_transposed), "prepare the fused dispatch, copy blocks stopping");
+    stopping.set_copy_blocks_join(false);
     std::vector<TransferMode> modes;
-    for (std::size_t b = 0; b < bands.size(); ++b) {
-      kernels::FusedDispatchGemm& kernel = *fused[b];
-      modes.push_back({fmt::format("blk/{}", bands[b]), [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
-                       [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }});
-    }
+    const auto mode = [stream](const std::string& label, kernels::FusedDispatchGemm& kernel) {
+      return TransferMode{label, [&kernel, stream](int n) { check_cuda(kernel.run_copies(n, stream), "copies"); },
+                          [&kernel, stream](int n) { check_cuda(kernel.run(n, stream), "fused"); }};
+    };
+    for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("blk/{}", bands[b]), *fused[b]));
+    modes.push_back(mode(fmt::format("blk/{}X", band), stopping));
     const SideTimes t = time_side(
         side, c.handle, c.grouped, stream, c.o.rounds, [&] { check_cuda(local[0]->run(0, stream), "fused GEMM"); },
         [&] {
@@ -363,6 +368,7 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
         extra, c.o.blocks, modes, [&] {
           for (std::size_t b = 0; b < fused.size(); ++b)
             throw_if_gave_up(*fused[b], fmt::format("fused dispatch, band {}", bands[b]));
+          throw_if_gave_up(stopping, "fused dispatch, copy blocks stopping");
         });
     c.dispatch_gemm.push_back(gemm_row(side, t, fmt::format("{:.3f}", t.extra[0] * 1e3)));
     band_rows("dispatch", side, t, bands, 1, c.band_table);
@@ -380,12 +386,14 @@ struct CombineVariant {
   kernels::FusedCombineGemm::SendTasks tasks;
   double pace_gbps;
   bool gemm_alone;
+  bool join = true;  // the send blocks join the GEMM after their sends
 };
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
-// sent; both sends per block and per warp; then the expert order with own rows stored, sends per
-// block paced to each of `paces`.
+// sent; both sends per block and per warp; LD per warp again with send blocks that stop after
+// their sends (X); then the expert order with own rows stored, sends per block paced to each of
+// `paces`.
 std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
   using kernels::CombineStores;
@@ -398,6 +406,10 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
     variants.push_back({"blk/" + order_label, order_label, order, stores, Tasks::PER_BLOCK, 0.0, true});
     variants.push_back({"wrp/" + order_label, order_label, order, stores, Tasks::PER_WARP, 0.0, false});
   }
+  // The last (local last, own rows stored, per warp) again with send blocks that stop after their sends.
+  CombineVariant stopping = variants.back();
+  stopping.label += "X", stopping.join = false;
+  variants.push_back(stopping);
   for (double gbps : paces) {
     const std::string order_label = std::to_string(band) + "D";
     variants.push_back({fmt::format("blk/{}@{}", order_label, gbps), order_label, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT,
@@ -480,6 +492,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
                  "prepare the fused combine, " + v.label);
       kernels_of.back()->set_send_tasks(v.tasks);
       kernels_of.back()->set_send_rate(v.pace_gbps * 1e9);
+      kernels_of.back()->set_send_blocks_join(v.join);
     }
     kernels::FusedCombineGemm all_direct;
     check_cuda(all_direct.prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::EXPERT,
