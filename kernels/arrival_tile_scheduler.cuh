@@ -137,6 +137,7 @@ struct ArrivalSchedulerArguments {
 template <int Stages, int StoreGroupsPerTile>
 class ArrivalTileScheduler {
   static_assert(StoreGroupsPerTile > 0, "the epilogue commits at least one bulk store group per tile");
+  static_assert(Stages + 2 < CLAIM_RING, "a rank's scheduler warp may run its pipeline's stages and a tile ahead of another's (claim())");
   using GroupParams = cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90GroupParams<ArrivalProblemShape<StoreGroupsPerTile>>;
 
  public:
@@ -275,17 +276,20 @@ class ArrivalTileScheduler {
 
   // This cluster's claim number `sequence` (its 0th, 1st, ...): the table entry it computes next
   // (past the table: none left), by one thread of the block. Rank 0 takes it from the counter and
-  // publishes it once its ring slot is free; the other ranks read it there (tile_claims.hpp). The
-  // waits end: the ranks of a cluster run together and claim before they wait for any rows. After
-  // a watchdog trip they give up too (the launch is ending).
+  // publishes it once its ring slot is free; the other ranks read it there (tile_claims.hpp).
+  // Neither wait needs the watchdog, nor gives up on a trip (a rank that gave up while another
+  // computed the entry would leave the cluster's multicast loads waiting for it forever): rank 0
+  // claims before it waits for any rows, and the ranks compute each entry together (their weight
+  // tile is multicast), so no scheduler warp runs more than its pipeline's stages, 8, plus a tile
+  // ahead of another rank's, well inside the ring's CLAIM_RING; after a trip the launch still
+  // computes every tile (with whatever rows are there) and so still claims to the end.
   CUTLASS_DEVICE int claim(unsigned sequence) const {
     ClusterClaims& ring = params_.claims->clusters[cluster_];
     const int slot = claim_slot(sequence);
-    const auto tripped = [&] { return *static_cast<volatile unsigned*>(params_.watchdog.word) != 0; };
     if (rank_ == 0) {
       const unsigned entry = atomicAdd(&params_.claims->next_entry, 1u);
       for (int r = 1; r < params_.cluster_size; ++r)
-        while (!claim_slot_free(sequence, load_acquire_gpu(ring.taken + r)) && !tripped()) __nanosleep(64);
+        while (!claim_slot_free(sequence, load_acquire_gpu(ring.taken + r))) __nanosleep(64);
       asm volatile("st.relaxed.gpu.global.u64 [%0], %1;" ::"l"(ring.ring + slot), "l"(claim_word(sequence, entry)) : "memory");
       return static_cast<int>(entry);
     }
@@ -293,7 +297,6 @@ class ArrivalTileScheduler {
     while (true) {
       asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(word) : "l"(ring.ring + slot) : "memory");
       if (claim_holds(word, sequence)) break;
-      if (tripped()) return params_.tile_count;
       __nanosleep(32);
     }
     asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(ring.taken + rank_), "r"(sequence + 1) : "memory");
