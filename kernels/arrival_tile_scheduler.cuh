@@ -134,10 +134,20 @@ struct ArrivalSchedulerArguments {
   unsigned* tile_done = nullptr;
 };
 
-template <int Stages, int StoreGroupsPerTile>
+// CUTLASS's builder asks for 8 stages of the scheduler pipeline (`BuilderStages`, what its group
+// scheduler, whose next tile is arithmetic, can use); this one uses one: see LOOKAHEAD.
+template <int BuilderStages, int StoreGroupsPerTile>
 class ArrivalTileScheduler {
+  // Tiles the scheduler warp claims ahead of the one its block is computing: it claims the next
+  // only when the block has taken the last. With the builder's 8, each cluster held 9 entries from
+  // its start, so a table of fewer than 9 x clusters entries went to the first clusters to claim
+  // and left the others idle (Mixtral 4K combine, 512 entries for 66 clusters: its GEMM part 8%
+  // slower, one H100, stop 44). One is enough to hide a claim and its rows' wait behind a tile.
+  static constexpr int LOOKAHEAD = 1;
+  static constexpr int Stages = LOOKAHEAD;
   static_assert(StoreGroupsPerTile > 0, "the epilogue commits at least one bulk store group per tile");
   static_assert(Stages + 2 < CLAIM_RING, "a rank's scheduler warp may run its pipeline's stages and a tile ahead of another's (claim())");
+  static_assert(BuilderStages >= Stages);
   using GroupParams = cutlass::gemm::kernel::detail::PersistentTileSchedulerSm90GroupParams<ArrivalProblemShape<StoreGroupsPerTile>>;
 
  public:
@@ -280,8 +290,8 @@ class ArrivalTileScheduler {
   // Neither wait needs the watchdog, nor gives up on a trip (a rank that gave up while another
   // computed the entry would leave the cluster's multicast loads waiting for it forever): rank 0
   // claims before it waits for any rows, and the ranks compute each entry together (their weight
-  // tile is multicast), so no scheduler warp runs more than its pipeline's stages, 8, plus a tile
-  // ahead of another rank's, well inside the ring's CLAIM_RING; after a trip the launch still
+  // tile is multicast), so no scheduler warp runs more than its pipeline's stages (LOOKAHEAD) plus
+  // a tile ahead of another rank's, well inside the ring's CLAIM_RING; after a trip the launch still
   // computes every tile (with whatever rows are there) and so still claims to the end.
   CUTLASS_DEVICE int claim(unsigned sequence) const {
     ClusterClaims& ring = params_.claims->clusters[cluster_];
