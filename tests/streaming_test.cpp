@@ -206,6 +206,34 @@ TEST(Streaming, FusedTileWavesCountEachExpertsTilesAndTheWavesOfItsSms) {
   EXPECT_NEAR(streaming_tail_s(p.plan, p.plan.ops()[down], model), compute_time_s(p.plan, p.plan.ops()[down], model) / 2.0, 1e-15);
 }
 
+// The copy side's fused launch (stage 0) lacks its 8 transfer blocks' SMs only while they copy its
+// rows in, then has every SM (they join the GEMM): T + copy x 8/132 on all SMs' time T, and T / s
+// on the other SMs when the copies outlast that. The send side (stage 1) lacks them all along; a
+// GPU that receives nothing has every SM at once.
+TEST(Streaming, TheCopySidesTransferBlocksJoinItsGemmOnceTheirRowsAreIn) {
+  const CostModel model = ideal_links();
+  const double share = 1.0 - 8.0 / 132.0;
+  for (double bytes : {1e6, 1e8, 1e10}) {
+    HandPlan fused(8), plain(0);
+    const std::int32_t x = fused.transfer(bytes);
+    const std::int32_t receiving = fused.gemm(1, {4096}, {}, {x}, 0, share), sending = fused.gemm(0, {4096}, {}, {x}, 0, share);
+    const std::int32_t down = fused.gemm(1, {4096}, {}, {}, 1, share);
+    const double all_sms = plain.seconds(plain.gemm(1, {4096}), model);  // the same work on every SM, not fused
+    const double copy_s = bytes / (8 * model.fused_block_Bps);
+    EXPECT_DOUBLE_EQ(fused_copy_time_s(fused.plan, fused.plan.ops()[receiving], model), copy_s);
+    EXPECT_DOUBLE_EQ(fused_copy_time_s(fused.plan, fused.plan.ops()[sending], model), 0.0);
+    EXPECT_DOUBLE_EQ(fused_copy_time_s(fused.plan, fused.plan.ops()[down], model), 0.0);
+    EXPECT_NEAR(fused.seconds(receiving, model), std::min(all_sms / share, all_sms + copy_s * 8.0 / 132.0), all_sms * 1e-12) << bytes;
+    EXPECT_NEAR(fused.seconds(sending, model), all_sms, all_sms * 1e-12) << bytes;
+    EXPECT_NEAR(fused.seconds(down, model), plain.seconds(plain.gemm(1, {4096}, {}, {}, 1, share), model), all_sms * 1e-12);
+  }
+  // Both regimes were exercised: copies far shorter than the GEMM, and far longer.
+  HandPlan plain(0);
+  const double all_sms = plain.seconds(plain.gemm(1, {4096}), model);
+  ASSERT_LT(1e6 / (8 * model.fused_block_Bps), 0.1 * all_sms);
+  ASSERT_GT(1e10 / (8 * model.fused_block_Bps) * 8.0 / 132.0, all_sms / share - all_sms);
+}
+
 TEST(Streaming, APlanRefusesAStreamingEdgeThatIsAlsoAnOrdinaryOne) {
   HandPlan p;
   const std::int32_t x = p.transfer(1e6);

@@ -25,7 +25,13 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
     if (fused_gemm(plan, op) && op.num_work > 0)
       seconds *= model.fused_scale(plan.header().transfer_blocks, fused_launch(pass, op.tags.stage), rows / op.num_work,
                                    plan.header().hidden, plan.header().expert_ffn);
-    return seconds * op.work_share / std::clamp(op.compute_sm_fraction, 0.01, 1.0);
+    seconds *= op.work_share;
+    const double share = std::clamp(op.compute_sm_fraction, 0.01, 1.0);
+    // The copy side's transfer blocks join its GEMM once their rows are in: its SMs are short only
+    // while they copy (or all along, when the copies outlast the GEMM on the other SMs).
+    if (fused_gemm(plan, op) && op.tags.stage == 0)
+      return std::min(seconds / share, seconds + fused_copy_time_s(plan, op, model) * (1.0 - share));
+    return seconds / share;
   }
   const bool by_bytes = op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE;
   const double amount = by_bytes ? op.bytes : op.flops;
@@ -47,6 +53,19 @@ double fused_gemm_columns(const Plan& plan, const Op& op) {
   const PlanHeader& h = plan.header();
   if (op.tags.stage == 1) return h.hidden;  // forward down, data gradient of gate + up: back to hidden
   return expert_pass(op) == ExpertPass::FORWARD ? 2.0 * h.expert_ffn : h.expert_ffn;
+}
+
+double fused_copy_time_s(const Plan& plan, const Op& op, const CostModel& model) {
+  const int blocks = plan.header().transfer_blocks;
+  if (!fused_gemm(plan, op) || op.tags.stage != 0 || blocks <= 0 || model.fused_block_Bps <= 0.0) return 0.0;
+  double bytes = 0.0;
+  for (std::int32_t producer : plan.streaming_deps(op.id)) {
+    const Op& a2a = plan.ops()[producer];
+    if (a2a.kind != OpKind::ALL_TO_ALL || a2a.matrix < 0) continue;
+    for (const Transfer& t : plan.matrices()[a2a.matrix].transfers)
+      if (t.src != t.dst && (a2a.reversed ? t.src : t.dst) == op.gpu) bytes += t.bytes;
+  }
+  return bytes / (blocks * model.fused_block_Bps);
 }
 
 FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel& model) {

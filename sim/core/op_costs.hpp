@@ -12,7 +12,10 @@ namespace comet {
 ///                expert's M (forward; backward: data gradient; wgrad: weight gradient), times the
 ///                op's work share, on the op's SM share; a fused launch's (fused_gemm) times
 ///                CostModel::fused_scale of its launch (pass and stage) at the Plan's transfer blocks
-///                and its mean rows per expert.
+///                and its mean rows per expert. A fused stage-0 launch (the copy side: its transfer
+///                blocks pull its rows in, then join the GEMM: kernels/fused_launch.cuh) lacks its
+///                transfer blocks' SMs only while they copy: with T that time on all SMs and share s,
+///                min(T / s, T + fused_copy_time_s x (1 - s)).
 ///   permute, unpermute: the measured kernel cost of the kind and direction by op.bytes, else
 ///                op.bytes at HBM bandwidth plus a launch.
 ///   gate, non_moe, shared_expert: the measured kernel cost by op.flops, else the datasheet:
@@ -49,6 +52,12 @@ FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel&
 ///   others: 0.
 /// Not modelled: the all-to-all's head (no row can be sent before the GEMM's first wave ends).
 double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model);
+
+/// Seconds the transfer blocks of fused stage-0 launch `op` take to copy its rows in: the bytes its
+/// streaming producers (all-to-alls) bring to its GPU from other GPUs, over the Plan's transfer
+/// blocks at CostModel::fused_block_Bps each. 0 for any other op. The links' own limit is not in it
+/// (no topology here): a link slower than the blocks keeps the SMs short longer than priced.
+double fused_copy_time_s(const Plan& plan, const Op& op, const CostModel& model);
 
 /// Whether `op` is an expert GEMM run as a fused launch (a `comet:B` Plan's: PlanHeader::transfer_blocks > 0).
 bool fused_gemm(const Plan& plan, const Op& op);

@@ -16,8 +16,8 @@
 //            first; GEMMs run on the SMs left after FINE_COMM_SMS go to communication.
 //   comet:B  COMET's fused kernels (kernels/fused_*): one chunk, each expert pass one fused launch
 //            per projection whose B transfer blocks (an even count below the SMs) move the rows
-//            while the GEMM runs on the other SMs (priced so; the kernels' transfer blocks then join
-//            the GEMM, which the calibrated fused scale carries): the GEMM streams from the dispatch and the
+//            while the GEMM runs on the other SMs (the copy side's blocks then join the GEMM:
+//            compute_time_s prices both): the GEMM streams from the dispatch and the
 //            combine from the GEMM (Plan::add's `streaming`), the transfers capped at B x
 //            CostModel::fused_block_Bps per GPU link. Simulated only: `comet validate` does not run
 //            it yet (docs/policies.md).
