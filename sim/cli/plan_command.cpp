@@ -85,7 +85,8 @@ int PlanCommand::run() const {
   fmt::print("dependencies {} (streaming {}), plan memory {}, plan hash {:016x}\n", plan.num_dependencies(),
              plan.num_streaming_dependencies(), format_quantity(static_cast<double>(plan.memory_bytes()), Dimension::BYTES), hash);
   if (plan.header().transfer_blocks > 0)
-    fmt::print("fused kernels: {} transfer blocks per GPU, GEMMs on the other SMs\n", plan.header().transfer_blocks);
+    fmt::print("fused kernels: {} transfer blocks per GPU, GEMMs on the other SMs (and on theirs once the copy side's rows are in)\n",
+               plan.header().transfer_blocks);
   fmt::print("built in {:.3f} s (workload, placement, partition, plan)\n", seconds);
   return 0;
 }
