@@ -26,6 +26,7 @@ Prints one row per log row and the median |error| of each price.
 """
 import argparse
 import math
+import os
 import re
 import statistics
 import sys
@@ -55,6 +56,13 @@ def shared_ms(sent, alone_ms, beside_rate, gemm_ms, head_ms, tail_bytes):
     rate = sent / (alone_ms * 1e-3)
     during = min(sent - tail_bytes, beside_rate * max(0.0, gemm_ms - head_ms) * 1e-3)
     return gemm_ms + (max(tail_bytes, sent - during) / rate) * 1e3
+
+
+def check_logs_readable(parser, paths):
+    """Exits 2 with the parser's usage on a log path that is not a readable file."""
+    for path in paths:
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
+            parser.error(f"{path}: no such readable file (expected a comet_gpu_bench --sections fused log)")
 
 
 def rows_of(path, beside):
@@ -110,6 +118,7 @@ def main(argv):
     args = parser.parse_args(argv)
     if not 0.0 < args.beside <= 1.0:
         parser.error(f"--beside {args.beside}: expected a share in (0, 1]")
+    check_logs_readable(parser, args.logs)
     paths = args.logs
     prices = ("tile", "wave", "+head", "wgemm", "shared")
     errors = {k: [] for k in prices}
