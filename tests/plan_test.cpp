@@ -8,6 +8,7 @@
 
 #include <map>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "a2a_algorithms.hpp"
@@ -154,6 +155,29 @@ TEST(A2a, UniqueTokensLieBetweenCopiesOverTopKAndCopies) {
   for (double copies : {1.0, 10.0, 100.0, 1000.0, 7999.0}) {
     EXPECT_GE(unique_tokens(1000.0, copies, 8), copies / 8);
     EXPECT_LE(unique_tokens(1000.0, copies, 8), copies);
+  }
+}
+
+// bytes_into's binary searches against a scan of the whole matrix, both directions, on random
+// sparse matrices sorted as plans keep them (self-copies included: never counted).
+TEST(A2a, BytesIntoAGpuAreItsRemoteReceiptsEitherWay) {
+  std::mt19937_64 rng(44);
+  for (int trial = 0; trial < 50; ++trial) {
+    const int gpus = std::uniform_int_distribution<int>(1, 40)(rng);
+    TransferMatrix m;
+    for (int src = 0; src < gpus; ++src)
+      for (int dst = 0; dst < gpus; ++dst)
+        if (std::uniform_int_distribution<int>(0, 3)(rng) == 0)
+          m.transfers.push_back({src, dst, static_cast<double>(std::uniform_int_distribution<int>(1, 1000)(rng))});
+    for (int g = -1; g <= gpus; ++g) {
+      double into = 0.0, reversed_into = 0.0;
+      for (const Transfer& t : m.transfers) {
+        if (t.dst == g && t.src != g) into += t.bytes;
+        if (t.src == g && t.dst != g) reversed_into += t.bytes;
+      }
+      EXPECT_EQ(m.bytes_into(g), into) << trial << " gpu " << g;
+      EXPECT_EQ(m.bytes_into(g, true), reversed_into) << trial << " gpu " << g;
+    }
   }
 }
 

@@ -58,14 +58,7 @@ double fused_gemm_columns(const Plan& plan, const Op& op) {
 double fused_copy_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   const int blocks = plan.header().transfer_blocks;
   if (!fused_gemm(plan, op) || op.tags.stage != 0 || blocks <= 0 || model.fused_block_Bps <= 0.0) return 0.0;
-  double bytes = 0.0;
-  for (std::int32_t producer : plan.streaming_deps(op.id)) {
-    const Op& a2a = plan.ops()[producer];
-    if (a2a.kind != OpKind::ALL_TO_ALL || a2a.matrix < 0) continue;
-    for (const Transfer& t : plan.matrices()[a2a.matrix].transfers)
-      if (t.src != t.dst && (a2a.reversed ? t.src : t.dst) == op.gpu) bytes += t.bytes;
-  }
-  return bytes / (blocks * model.fused_block_Bps);
+  return plan.streamed_in_bytes(op.id) / (blocks * model.fused_block_Bps);
 }
 
 FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel& model) {

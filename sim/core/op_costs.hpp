@@ -54,7 +54,7 @@ FusedTileWaves fused_tile_waves(const Plan& plan, const Op& op, const CostModel&
 double streaming_tail_s(const Plan& plan, const Op& op, const CostModel& model);
 
 /// Seconds the transfer blocks of fused stage-0 launch `op` take to copy its rows in: the bytes its
-/// streaming producers (all-to-alls) bring to its GPU from other GPUs, over the Plan's transfer
+/// streaming producers (all-to-alls) bring to its GPU from other GPUs (Plan::streamed_in_bytes), over the Plan's transfer
 /// blocks at CostModel::fused_block_Bps each. 0 for any other op. The links' own limit is not in it
 /// (no topology here): a link slower than the blocks keeps the SMs short longer than priced.
 double fused_copy_time_s(const Plan& plan, const Op& op, const CostModel& model);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <stdexcept>
 
 namespace comet {
@@ -82,6 +83,28 @@ double TransferMatrix::total_bytes() const {
   return total;
 }
 
+double TransferMatrix::bytes_into(std::int32_t gpu, bool reversed) const {
+  const auto before = [](const Transfer& t, std::pair<std::int32_t, std::int32_t> key) {
+    return std::pair{t.src, t.dst} < key;
+  };
+  double bytes = 0.0;
+  if (reversed) {  // one contiguous run: src == gpu
+    for (auto it = std::lower_bound(transfers.begin(), transfers.end(), std::pair{gpu, INT32_MIN}, before);
+         it != transfers.end() && it->src == gpu; ++it)
+      if (it->dst != gpu) bytes += it->bytes;
+    return bytes;
+  }
+  // Per source, its entry for dst == gpu, then on to the next source.
+  for (auto it = transfers.begin(); it != transfers.end();) {
+    const std::int32_t src = it->src;
+    it = std::lower_bound(it, transfers.end(), std::pair{src, gpu}, before);
+    if (it != transfers.end() && it->src == src && it->dst == gpu && src != gpu) bytes += it->bytes;
+    if (src == INT32_MAX) break;
+    it = std::lower_bound(it, transfers.end(), std::pair{src + 1, INT32_MIN}, before);
+  }
+  return bytes;
+}
+
 Plan::Plan(PlanHeader header) : header_(std::move(header)) {}
 
 std::int32_t Plan::add(Op op, std::span<const std::int32_t> deps, std::span<const std::int32_t> streaming) {
@@ -101,7 +124,17 @@ std::int32_t Plan::add(Op op, std::span<const std::int32_t> deps, std::span<cons
   dep_start_.push_back(static_cast<std::int64_t>(dep_ids_.size()));
   stream_dep_ids_.insert(stream_dep_ids_.end(), streaming.begin(), streaming.end());
   stream_dep_start_.push_back(static_cast<std::int64_t>(stream_dep_ids_.size()));
+  double streamed_in = 0.0;
+  if (op.gpu >= 0)
+    for (std::int32_t producer : streaming)
+      if (const Op& from = ops_[producer]; from.kind == OpKind::ALL_TO_ALL) streamed_in += matrices_[from.matrix].bytes_into(op.gpu, from.reversed);
+  if (streamed_in != 0.0) streamed_in_.emplace_back(id, streamed_in);
   return id;
+}
+
+double Plan::streamed_in_bytes(std::int32_t op) const {
+  const auto it = std::lower_bound(streamed_in_.begin(), streamed_in_.end(), op, [](const auto& entry, std::int32_t id) { return entry.first < id; });
+  return it != streamed_in_.end() && it->first == op ? it->second : 0.0;
 }
 
 std::int32_t Plan::add_matrix(TransferMatrix matrix) {
@@ -175,7 +208,8 @@ std::uint64_t Plan::hash(bool with_policy_names) const {
 std::size_t Plan::memory_bytes() const {
   std::size_t bytes = ops_.capacity() * sizeof(Op) + dep_ids_.capacity() * sizeof(std::int32_t) +
                       dep_start_.capacity() * sizeof(std::int64_t) + stream_dep_ids_.capacity() * sizeof(std::int32_t) +
-                      stream_dep_start_.capacity() * sizeof(std::int64_t) + expert_work_.capacity() * sizeof(ExpertWork);
+                      stream_dep_start_.capacity() * sizeof(std::int64_t) + expert_work_.capacity() * sizeof(ExpertWork) +
+                      streamed_in_.capacity() * sizeof(streamed_in_[0]);
   for (const TransferMatrix& m : matrices_) bytes += m.transfers.capacity() * sizeof(Transfer);
   return bytes;
 }

@@ -50,6 +50,10 @@ struct Transfer {
 struct TransferMatrix {
   std::vector<Transfer> transfers;
   double total_bytes() const;
+  /// Bytes GPU `gpu` receives from other GPUs: dst == gpu, src != gpu; with `reversed` (the
+  /// traffic flows dst -> src, Op::reversed), src == gpu, dst != gpu. By the sort order: a binary
+  /// search per source, not a scan of the whole matrix.
+  double bytes_into(std::int32_t gpu, bool reversed = false) const;
 };
 
 /// Tokens one GPU computes for one local expert (the M of its GEMMs).
@@ -128,6 +132,10 @@ class Plan {
     return {stream_dep_ids_.data() + stream_dep_start_[op], stream_dep_ids_.data() + stream_dep_start_[op + 1]};
   }
   bool has_streaming() const { return !stream_dep_ids_.empty(); }
+  /// Bytes the all-to-alls op `op` streams from bring to its GPU from other GPUs
+  /// (TransferMatrix::bytes_into; computed once, when the op is added): what a fused launch's
+  /// transfer blocks copy in. 0 for an op without a GPU or without streaming all-to-alls.
+  double streamed_in_bytes(std::int32_t op) const;
   std::size_t num_dependencies() const { return dep_ids_.size(); }
   std::size_t num_streaming_dependencies() const { return stream_dep_ids_.size(); }
 
@@ -137,7 +145,7 @@ class Plan {
   /// The same without the policy names: equal for two policies that produced the same work
   /// (dynamic choosing one chunk and none), which run and time alike.
   std::uint64_t work_hash() const;
-  /// Approximate bytes held (ops, deps, matrices, work).
+  /// Approximate bytes held (ops, deps, streamed-in bytes, matrices, work).
   std::size_t memory_bytes() const;
 
  private:
@@ -149,6 +157,7 @@ class Plan {
   std::vector<std::int32_t> dep_ids_;
   std::vector<std::int64_t> stream_dep_start_{0};
   std::vector<std::int32_t> stream_dep_ids_;
+  std::vector<std::pair<std::int32_t, double>> streamed_in_;  // (op, streamed_in_bytes) where not 0, by op
   std::vector<TransferMatrix> matrices_;
   std::vector<ExpertWork> expert_work_;
 };
