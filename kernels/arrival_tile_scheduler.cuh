@@ -18,12 +18,13 @@
 //    after the flag is acquired every thread that goes on to issue TMA loads executes
 //    fence.proxy.async.global.
 //  - With tile_done set (the combine), every consumer warp adds 1 to a tile's done flag once the
-//    tile is in global memory; the send blocks wait for all of them. The epilogue stores by TMA:
-//    one thread of the first consumer warp issues StoreGroupsPerTile bulk store groups per tile and
-//    they complete asynchronously, so a warp counts a tile when it asks for the tile after next,
-//    behind `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the latest tile's done),
-//    and the last tile behind wait_group 0. Waiting for each tile's own stores would stall the
-//    issuing warp, and both warp groups with it, once per tile.
+//    tile is in global memory; the send blocks (or copy engines) wait for all of them. The epilogue
+//    stores by TMA: one thread of the first consumer warp issues StoreGroupsPerTile bulk store
+//    groups per tile and they complete asynchronously. By default (DoneSignal::NEXT_TILE) a warp
+//    counts a tile when it asks for the tile after next, behind `cp.async.bulk.wait_group
+//    StoreGroupsPerTile` (every group but the latest tile's done), and the last tile behind
+//    wait_group 0: no warp waits for its own stores, but each tile is counted one tile late. With
+//    DoneSignal::OWN_STORES a warp waits for the tile's own stores and counts it at once.
 // A flag that never fills is the watchdog's case: after its timeout the scheduler records the flag
 // (+1) in the watchdog's word and lets the tile go with whatever rows are there; every later wait
 // sees the word and stops waiting, so the launch ends and the host reports it (Watchdog).
@@ -121,6 +122,19 @@ __device__ __forceinline__ void wait_for_count(const unsigned* flags, int flag, 
 /// its later async-proxy (TMA) ones.
 __device__ __forceinline__ void fence_generic_to_async_proxy() { asm volatile("fence.proxy.async.global;" ::: "memory"); }
 
+/// When a consumer warp counts a finished output tile done (ArrivalSchedulerArguments::tile_done).
+enum class DoneSignal : int {
+  /// When it asks for the tile after next, behind `cp.async.bulk.wait_group StoreGroupsPerTile`: no
+  /// warp waits for its own stores, but every tile is counted a whole tile late (the first at the
+  /// end of the second wave of tiles).
+  NEXT_TILE = 0,
+  /// As soon as the tile's own stores are complete (`wait_group 0` right after issuing them): the
+  /// issuing warp, and its warp group with it, waits for the tile's last stores once per tile.
+  OWN_STORES = 1,
+  /// OWN_STORES, released at system scope: for readers outside the SMs (copy engines; cuStreamWaitValue32).
+  OWN_STORES_SYSTEM = 2,
+};
+
 struct ArrivalSchedulerArguments {
   const ArrivalTile* tiles = nullptr;  ///< device memory, tile_count entries
   int tile_count = 0;
@@ -132,6 +146,7 @@ struct ArrivalSchedulerArguments {
   /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once that
   /// output tile is in global memory.
   unsigned* tile_done = nullptr;
+  DoneSignal done_signal = DoneSignal::NEXT_TILE;  ///< when a tile is counted (set by the launch)
 };
 
 // CUTLASS's builder asks for 8 stages of the scheduler pipeline (`BuilderStages`, what its group
@@ -243,8 +258,12 @@ class ArrivalTileScheduler {
   CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo finished, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
     const bool counts = params_.tile_done != nullptr && cutlass::canonical_warp_group_idx() > 0;
     if (counts && finished.is_valid()) {
-      if (stored_.is_valid()) signal_done<StoreGroupsPerTile>(stored_);
-      stored_ = finished;
+      if (params_.done_signal != DoneSignal::NEXT_TILE) {
+        signal_done<0>(finished);
+      } else {
+        if (stored_.is_valid()) signal_done<StoreGroupsPerTile>(stored_);
+        stored_ = finished;
+      }
     }
     pipeline.consumer_wait(state);
     const WorkTileInfo work = response_[state.index()];
@@ -278,7 +297,8 @@ class ArrivalTileScheduler {
   CUTLASS_DEVICE void signal_done(WorkTileInfo const& tile) const {
     asm volatile("cp.async.bulk.wait_group %0;" ::"n"(PendingGroups) : "memory");
     asm volatile("fence.proxy.async.global;" ::: "memory");
-    __threadfence();
+    if (params_.done_signal == DoneSignal::OWN_STORES_SYSTEM) __threadfence_system();
+    else __threadfence();
     __syncwarp();
     if (cute::elect_one_sync())
       atomicAdd(params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_, 1u);

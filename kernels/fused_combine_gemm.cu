@@ -5,6 +5,10 @@
 #include <vector>
 
 #ifdef COMET_HAVE_CUTLASS
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
+#include "engine_copies.hpp"
 #include "fused_launch.cuh"
 #endif
 
@@ -86,6 +90,34 @@ bool send_tasks(const FusedCombineSchedule& schedule, const FusedCombineBuffers&
   return true;
 }
 
+// cuStreamBatchMemOp, looked up in the driver at run time: the library links only the CUDA
+// runtime, so that its programs start on machines without a driver (CI). Null where it is missing.
+PFN_cuStreamBatchMemOp_v11070 stream_batch_mem_op() {
+  static const PFN_cuStreamBatchMemOp_v11070 found = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult status{};
+    if (cudaGetDriverEntryPointByVersion("cuStreamBatchMemOp", &f, 11070, cudaEnableDefault, &status) != cudaSuccess ||
+        status != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return PFN_cuStreamBatchMemOp_v11070{nullptr};
+    }
+    return reinterpret_cast<PFN_cuStreamBatchMemOp_v11070>(f);
+  }();
+  return found;
+}
+
+// One copy of an engine run (EngineCopy in pointers and bytes) and its waits, waits_count entries of
+// the run's wait list from first_wait.
+struct EngineOp {
+  const void* from;
+  void* to;
+  std::size_t pitch, width, rows;
+  std::size_t first_wait, wait_count;
+};
+
+// cuStreamBatchMemOp takes fewer than 256 operations per call.
+constexpr std::size_t MAX_BATCH = 255;
+
 }  // namespace fused_detail
 
 using namespace fused_detail;
@@ -103,14 +135,66 @@ struct FusedCombineGemm::State : FusedState {
   UnpermuteSchedule unpermute_schedule;  // for watchdog reports
   UnpermuteList unpermute{};
   bool unpermute_ready = false;
+  DoneSignal requested_signal = DoneSignal::NEXT_TILE;  // set_done_count, for runs with send blocks
+  // The copy engines' runs (run_engine): their copies and waits, and the events that order the
+  // engine stream after the done flags' reset and the run's stream after the copies.
+  bool has_landing = false;
+  std::vector<EngineOp> engine_ops;
+  std::vector<CUstreamBatchMemOpParams> engine_waits;
+  cudaEvent_t flags_reset = nullptr, engine_done = nullptr;
 
+  State() = default;
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (flags_reset) cudaEventDestroy(flags_reset);
+    if (engine_done) cudaEventDestroy(engine_done);
+  }
+
+  // `reset`, when given, is recorded on the stream once the done flags are zeroed.
   cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, int unpermute_blocks = 0,
-                     bool gemm_capped = false) {
+                     bool gemm_capped = false, cudaEvent_t reset = nullptr) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
+    if (reset != nullptr)
+      if (cudaError_t e = cudaEventRecord(reset, stream); e != cudaSuccess) return e;
     UnpermuteList list = unpermute;
     list.blocks = unpermute_blocks;
     list.report_base = done_count;
     return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list, gemm_capped);
+  }
+
+  // The engine copies of `schedule` (after the done flags are allocated): pointers, bytes and waits.
+  void prepare_engine(const FusedCombineSchedule& schedule, const FusedCombineBuffers& buffers, std::int64_t n) {
+    engine_ops.clear();
+    engine_waits.clear();
+    const std::size_t row_bytes = static_cast<std::size_t>(n) * sizeof(Element);
+    for (const EngineCopy& c : merge_engine_copies(schedule, n, FusedCombineGemm::TILE_N)) {
+      engine_ops.push_back({buffers.out + c.row * n + c.column, buffers.destinations[static_cast<std::size_t>(c.source)] + c.dest_row * n + c.column,
+                            row_bytes, static_cast<std::size_t>(c.columns) * sizeof(Element), static_cast<std::size_t>(c.rows),
+                            engine_waits.size(), c.flags.size()});
+      for (int flag : c.flags) {
+        CUstreamBatchMemOpParams wait{};
+        wait.waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
+        wait.waitValue.address = reinterpret_cast<CUdeviceptr>(done.get() + flag);
+        wait.waitValue.value = CONSUMER_WARPS;
+        wait.waitValue.flags = CU_STREAM_WAIT_VALUE_GEQ;
+        engine_waits.push_back(wait);
+      }
+    }
+  }
+
+  // Every engine copy on `stream`, each after its waits (`batch`) unless `batch` is null.
+  cudaError_t enqueue_engine_copies(cudaStream_t stream, PFN_cuStreamBatchMemOp_v11070 batch) {
+    for (const EngineOp& op : engine_ops) {
+      for (std::size_t w = 0; batch != nullptr && w < op.wait_count; w += MAX_BATCH) {
+        const auto count = static_cast<unsigned>(std::min(MAX_BATCH, op.wait_count - w));
+        if (batch(reinterpret_cast<CUstream>(stream), count, engine_waits.data() + op.first_wait + w, 0) != CUDA_SUCCESS)
+          return cudaErrorLaunchFailure;
+      }
+      if (cudaError_t e = cudaMemcpy2DAsync(op.to, op.pitch, op.from, op.pitch, op.width, op.rows, cudaMemcpyDefault, stream); e != cudaSuccess)
+        return e;
+    }
+    return cudaSuccess;
   }
 };
 
@@ -127,6 +211,10 @@ void FusedCombineGemm::set_send_tasks(SendTasks tasks) { state_->per_warp = task
 
 void FusedCombineGemm::set_send_rate(double bytes_per_second) { state_->send_rate = std::max(bytes_per_second, 0.0); }
 
+void FusedCombineGemm::set_done_count(DoneCount count) {
+  state_->requested_signal = count == DoneCount::AT_ONCE ? DoneSignal::OWN_STORES : DoneSignal::NEXT_TILE;
+}
+
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std::int64_t k, std::int64_t n,
                                       const FusedCombineBuffers& buffers, bool weights_transposed) {
   State& s = *state_;
@@ -142,6 +230,8 @@ cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule& schedule, std:
   if (!send_tasks(schedule, buffers, n, sends)) return cudaErrorInvalidValue;
   for (cudaError_t e : {s.tiles.upload(tiles), s.sends.upload(sends), s.done.resize(static_cast<std::size_t>(schedule.done_flags()))})
     if (e != cudaSuccess) return e;
+  s.prepare_engine(schedule, buffers, n);
+  s.has_landing = !buffers.landing.empty();
   s.host_tiles = tiles;
   s.tile_count = static_cast<int>(tiles.size());
   s.send_count = static_cast<int>(sends.size());
@@ -188,6 +278,7 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
   const int gemm_blocks = s.gemm_blocks_beside(send_blocks + unpermute_blocks, gemm_sms);
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (send_blocks == 0 && gemm_blocks == 0 && unpermute_blocks == 0) return cudaSuccess;
+  s.done_signal = s.requested_signal;
   return s.launch(send_blocks, gemm_blocks, 0, stream, unpermute_blocks, gemm_sms > 0);
 }
 
@@ -196,6 +287,33 @@ cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
   if (!s.transfers_alone_run(send_blocks)) return cudaErrorInvalidValue;
   return s.launch(send_blocks, 0, 0xFF, stream);  // every tile already done
 }
+
+cudaError_t FusedCombineGemm::run_engine(cudaStream_t stream, cudaStream_t engine_stream, int gemm_sms) {
+  State& s = *state_;
+  if (!s.prepared || s.has_landing || stream == engine_stream) return cudaErrorInvalidValue;
+  const PFN_cuStreamBatchMemOp_v11070 batch = stream_batch_mem_op();
+  if (batch == nullptr) return cudaErrorNotSupported;
+  const int gemm_blocks = s.gemm_blocks_beside(0, gemm_sms);
+  if (gemm_blocks < 0) return cudaErrorInvalidValue;
+  if (gemm_blocks == 0) return cudaSuccess;  // no tile, so nothing to send
+  for (cudaEvent_t* event : {&s.flags_reset, &s.engine_done})
+    if (*event == nullptr)
+      if (cudaError_t e = cudaEventCreateWithFlags(event, cudaEventDisableTiming); e != cudaSuccess) return e;
+  s.done_signal = DoneSignal::OWN_STORES_SYSTEM;  // the engine stream reads the flags and the rows from outside the SMs
+  if (cudaError_t e = s.launch(0, gemm_blocks, 0, stream, 0, gemm_sms > 0, s.flags_reset); e != cudaSuccess) return e;
+  if (cudaError_t e = cudaStreamWaitEvent(engine_stream, s.flags_reset); e != cudaSuccess) return e;
+  if (cudaError_t e = s.enqueue_engine_copies(engine_stream, batch); e != cudaSuccess) return e;
+  if (cudaError_t e = cudaEventRecord(s.engine_done, engine_stream); e != cudaSuccess) return e;
+  return cudaStreamWaitEvent(stream, s.engine_done);
+}
+
+cudaError_t FusedCombineGemm::run_engine_sends(cudaStream_t stream) {
+  State& s = *state_;
+  if (!s.prepared) return cudaErrorInvalidValue;
+  return s.enqueue_engine_copies(stream, nullptr);  // every tile already done: no waits
+}
+
+int FusedCombineGemm::engine_copy_count() const { return static_cast<int>(state_->engine_ops.size()); }
 
 int FusedCombineGemm::watchdog() { return state_->watchdog(); }
 
@@ -237,6 +355,10 @@ void FusedCombineGemm::set_timeout(double) {}
 void FusedCombineGemm::set_send_blocks_join(bool) {}
 void FusedCombineGemm::set_send_tasks(SendTasks) {}
 void FusedCombineGemm::set_send_rate(double) {}
+void FusedCombineGemm::set_done_count(DoneCount) {}
+cudaError_t FusedCombineGemm::run_engine(cudaStream_t, cudaStream_t, int) { return cudaErrorNotSupported; }
+cudaError_t FusedCombineGemm::run_engine_sends(cudaStream_t) { return cudaErrorNotSupported; }
+int FusedCombineGemm::engine_copy_count() const { return 0; }
 cudaError_t FusedCombineGemm::prepare(const FusedCombineSchedule&, std::int64_t, std::int64_t, const FusedCombineBuffers&, bool) {
   return cudaErrorNotSupported;
 }

@@ -103,6 +103,13 @@ class FusedCombineGemm {
   /// whatever pace above that was asked (one H100, BENCHMARKS.md, stop 37).
   void set_send_rate(double bytes_per_second);
 
+  /// When the GEMM counts an output tile done, which is when its sends may start: ONE_TILE_LATER (the
+  /// default), when the tile's warp asks for the tile after next, so that no warp waits for its own
+  /// stores but every tile is counted a tile late; AT_ONCE, as soon as its stores are complete (its
+  /// warp group waits for them, once per tile). For later runs.
+  enum class DoneCount { ONE_TILE_LATER, AT_ONCE };
+  void set_done_count(DoneCount count);
+
   /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With
   /// `weights_transposed` each expert's W_e^T is what is stored, [n, k] (the backward: d_h13 w13^T,
   /// sent back to the sources as the dispatch's gradient). cudaErrorInvalidValue: k or n not a
@@ -126,6 +133,21 @@ class FusedCombineGemm {
   cudaError_t run(int send_blocks, cudaStream_t stream, int gemm_sms = 0, int unpermute_blocks = 0);
   /// Enqueues the sends alone, of the output already in `out` (the transfer's own time).
   cudaError_t run_sends(int send_blocks, cudaStream_t stream);
+
+  /// Enqueues one fused run whose sends the copy engines make instead of send blocks (no SM set
+  /// aside): on `stream` the GEMM on every SM (at most gemm_sms when > 0), each tile counted done as
+  /// soon as its stores are complete and released at system scope; on `engine_stream` the engine
+  /// copies (engine_copies.hpp: the schedule's sends merged into rectangles), each after the stream
+  /// has waited (cuStreamBatchMemOp) for every tile in it to be counted; `stream` then waits for
+  /// `engine_stream`, so the run ends on `stream` once both have. The GEMM waits for nothing, so no
+  /// wait can hang. cudaErrorInvalidValue when prepared with landing counters (nothing raises them
+  /// here) or with both streams the same; cudaErrorNotSupported where the driver lacks stream
+  /// memory operations.
+  cudaError_t run_engine(cudaStream_t stream, cudaStream_t engine_stream, int gemm_sms = 0);
+  /// Enqueues the engine copies alone on `stream`, of the output already in `out` (their own time).
+  cudaError_t run_engine_sends(cudaStream_t stream);
+  /// The copies each engine run makes (after prepare; 0 before).
+  int engine_copy_count() const;
 
   /// How long a send block waits for a tile before it gives up, seconds (default 10).
   void set_timeout(double seconds);

@@ -399,8 +399,9 @@ class FusedLaunchConfig {
 /// unpermute's and the GEMM's whole clusters of cluster_m, the transfer blocks with them).
 template <class GemmKernel>
 cudaError_t launch_fused(typename GemmKernel::Params params, const TransferList& transfers, const UnpermuteList& unpermute,
-                         int gemm_blocks, int cluster_m, ClaimBoard* claims, cudaStream_t stream) {
+                         int gemm_blocks, int cluster_m, ClaimBoard* claims, DoneSignal done_signal, cudaStream_t stream) {
   params.scheduler.claims = claims;
+  params.scheduler.done_signal = done_signal;
   params.scheduler.watchdog = transfers.watchdog;
   const FusedLaunchConfig<GemmKernel> config(transfers.blocks + unpermute.blocks + gemm_blocks, cluster_m, stream);
   return cudaLaunchKernelEx(config.get(), fused_kernel<GemmKernel>, params, transfers, unpermute);
@@ -547,8 +548,8 @@ struct FusedVariant {
     return groups.prepare(operands, n, k, device, blocks, scheduler, params);
   }
   cudaError_t launch(const TransferList& transfers, const UnpermuteList& unpermute, int gemm_blocks, ClaimBoard* claims,
-                     cudaStream_t stream) {
-    return launch_fused<Kernel>(params, transfers, unpermute, gemm_blocks, FUSED_CLUSTER_M, claims, stream);
+                     DoneSignal done_signal, cudaStream_t stream) {
+    return launch_fused<Kernel>(params, transfers, unpermute, gemm_blocks, FUSED_CLUSTER_M, claims, done_signal, stream);
   }
 };
 
@@ -585,6 +586,7 @@ struct FusedState {
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
   DeviceArray<ClaimBoard> claims;  // the GEMM clusters' tile claims (tile_claims.hpp), zeroed before each launch
   bool transfers_join = true;      // set_transfers_join
+  DoneSignal done_signal = DoneSignal::NEXT_TILE;  // when the GEMM counts a tile done (with tile_done set)
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -676,7 +678,7 @@ struct FusedState {
                             transfer_end.get(), block_cycles.get(), per_warp,        pace_ps_per_byte, join};
     unpermute.first_block = transfer_blocks;
     unpermute.watchdog = watchdog;
-    return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, claims.get(), stream); });
+    return gemm.visit([&](auto& v) { return v.launch(list, unpermute, gemm_blocks, claims.get(), done_signal, stream); });
   }
   /// Whether later launches' transfer blocks join the GEMM after their tasks (default: yes).
   void set_transfers_join(bool join) { transfers_join = join; }

@@ -257,9 +257,11 @@ void print_tables(const std::string& title, const std::string& extra_name, const
   for (const auto& row : gemm) fmt::print("{}\n", row);
   fmt::print("# overlap: {} alone and fused at each block count (the GEMM gets the other SMs); tasks = who takes a transfer task\n"
              "# (blk: a block, wrp: each warp of it; epi: none, the epilogue stores every row straight into its source, the GEMM on\n"
-             "# every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those rows\n"
-             "# stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
-             "# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM); serial = best\n"
+             "# every SM whatever the block count; eng: the copy engines, each copy after a stream wait on its tiles' done flags, the\n"
+             "# GEMM on every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those\n"
+             "# rows stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
+             "# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM; N: each tile\n"
+             "# counted done as soon as its stores are complete, not a tile later, as eng always does); serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
@@ -376,9 +378,9 @@ void measure_dispatch(FusedContext& c, const std::string& name, std::int64_t tok
     report_progress("dispatch", c.dispatch_gemm, c.dispatch_overlap, c.o.blocks.size() * modes.size());
 }
 
-// A combine kernel the bench times beside the default ones, in the first band: the label of its
-// overlap rows ("blk/0LD", "blk/0D@40"), of its GEMM part in the band table ("0LD"; timed when
-// gemm_alone), its order, stores, send tasks and pace (GB/s, 0: unpaced).
+// A combine kernel the bench times beside the default ones, in the first band unless `band` is
+// set: the label of its overlap rows ("blk/0LD", "blk/0D@40"), of its GEMM part in the band table
+// ("0LD"; timed when gemm_alone), its order, stores, send tasks and pace (GB/s, 0: unpaced).
 struct CombineVariant {
   std::string label, order_label;
   kernels::CombineOrder order;
@@ -387,14 +389,40 @@ struct CombineVariant {
   double pace_gbps;
   bool gemm_alone;
   bool join = true;  // the send blocks join the GEMM after their sends
+  kernels::FusedCombineGemm::DoneCount done = kernels::FusedCombineGemm::DoneCount::ONE_TILE_LATER;
+  bool engine = false;  // the copy engines send (run_engine), no send blocks
+  int band = -1;        // M tiles per band, -1: the first band's
 };
+
+// The copy engines' variants (eng/): D and LD, and LD in bands of `source_band` M tiles (one
+// source's rows per expert) when that is another band: whole rows per copy.
+void add_engine_variants(int band, int source_band, std::vector<CombineVariant>& variants) {
+  using kernels::CombineOrder;
+  using kernels::CombineStores;
+  using Tasks = kernels::FusedCombineGemm::SendTasks;
+  using Count = kernels::FusedCombineGemm::DoneCount;
+  const std::string d = std::to_string(band) + "D", ld = std::to_string(band) + "LD";
+  // With fewer rows per source and expert than an M tile, every copy is a few rows and the engines'
+  // cost per copy would dominate (DeepSeek-V3 at 4K: 32 rows, ~25,000 copies per run): not timed.
+  if (source_band <= 0) return;
+  variants.push_back({"eng/" + d, d, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, false, true, Count::AT_ONCE, true});
+  variants.push_back({"eng/" + ld, ld, CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, false, true, Count::AT_ONCE,
+                      true});
+  if (source_band != band) {
+    const std::string sld = std::to_string(source_band) + "LD";
+    variants.push_back({"eng/" + sld, sld, CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, true, true,
+                        Count::AT_ONCE, true, source_band});
+  }
+}
 
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
 // sent; both sends per block and per warp; LD per warp again with send blocks that stop after
-// their sends (X); then the expert order with own rows stored, sends per block paced to each of
-// `paces`.
-std::vector<CombineVariant> combine_variants(int band, const std::vector<double>& paces) {
+// their sends (X); D and LD with every tile counted done as soon as its stores are complete (N);
+// the copy engines sending instead of send blocks (eng/: D and LD, and LD in bands of
+// `source_band` M tiles, one source's rows per expert, when that is another band: whole rows per
+// copy); then the expert order with own rows stored, sends per block paced to each of `paces`.
+std::vector<CombineVariant> combine_variants(int band, int source_band, const std::vector<double>& paces) {
   using kernels::CombineOrder;
   using kernels::CombineStores;
   using Tasks = kernels::FusedCombineGemm::SendTasks;
@@ -410,11 +438,20 @@ std::vector<CombineVariant> combine_variants(int band, const std::vector<double>
   CombineVariant stopping = variants.back();
   stopping.label += "X", stopping.join = false;
   variants.push_back(stopping);
+  using Count = kernels::FusedCombineGemm::DoneCount;
+  const std::string d = std::to_string(band) + "D", ld = std::to_string(band) + "LD";
+  variants.push_back({"blk/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, true, true,
+                      Count::AT_ONCE});
+  variants.push_back({"wrp/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
+                      Count::AT_ONCE});
+  variants.push_back({"wrp/" + d + "N", d + "N", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
+                      Count::AT_ONCE});
   for (double gbps : paces) {
     const std::string order_label = std::to_string(band) + "D";
     variants.push_back({fmt::format("blk/{}@{}", order_label, gbps), order_label, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT,
                         Tasks::PER_BLOCK, gbps, false});
   }
+  add_engine_variants(band, source_band, variants);
   return variants;
 }
 
@@ -483,17 +520,28 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
     // The first band in other orders and stores (combine_variants), and every row stored by the
     // epilogue straight into its source (no send blocks at all).
-    std::vector<CombineVariant> variants = combine_variants(band, c.o.send_paces);
+    // A band of one source's rows per expert (even routes: every source sends each expert as many rows).
+    const int source_band = static_cast<int>(side.rows_per_expert / c.o.sources / kernels::FusedCombineGemm::TILE_M);
+    std::vector<CombineVariant> variants = combine_variants(band, source_band, c.o.send_paces);
     std::vector<std::unique_ptr<kernels::FusedCombineGemm>> kernels_of;
+    std::string engine_copies;
     for (const CombineVariant& v : variants) {
       kernels_of.push_back(std::make_unique<kernels::FusedCombineGemm>());
-      check_cuda(kernels_of.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, v.order, v.stores), side.k, side.n,
-                                            buffers, side.weights_transposed),
+      check_cuda(kernels_of.back()->prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, v.band < 0 ? band : v.band, v.order, v.stores),
+                                            side.k, side.n, buffers, side.weights_transposed),
                  "prepare the fused combine, " + v.label);
       kernels_of.back()->set_send_tasks(v.tasks);
       kernels_of.back()->set_send_rate(v.pace_gbps * 1e9);
       kernels_of.back()->set_send_blocks_join(v.join);
+      kernels_of.back()->set_done_count(v.done);
+      if (v.engine) engine_copies += fmt::format(" {} {},", v.label, kernels_of.back()->engine_copy_count());
     }
+    if (!engine_copies.empty()) {
+      engine_copies.pop_back();
+      fmt::print("# engine copies per run:{}\n", engine_copies);
+    }
+    cudaStream_t engine_stream = nullptr;
+    check_cuda(cudaStreamCreateWithFlags(&engine_stream, cudaStreamNonBlocking), "engine stream");
     kernels::FusedCombineGemm all_direct;
     check_cuda(all_direct.prepare(kernels::FusedCombineGemm::schedule_for(route, side.n, band, kernels::CombineOrder::EXPERT,
                                                                           kernels::CombineStores::ALL_DIRECT),
@@ -514,7 +562,13 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     };
     std::vector<TransferMode> modes{mode(fmt::format("blk/{}", band), per_block)};
     for (std::size_t b = 0; b < bands.size(); ++b) modes.push_back(mode(fmt::format("wrp/{}", bands[b]), *fused[b]));
-    for (std::size_t v = 0; v < variants.size(); ++v) modes.push_back(mode(variants[v].label, *kernels_of[v]));
+    // The copy engines' modes: the block count is not used (the GEMM on all SMs, the copies beside it).
+    const auto engine_mode = [stream, engine_stream](const std::string& label, kernels::FusedCombineGemm& kernel) {
+      return TransferMode{label, [&kernel, stream](int) { check_cuda(kernel.run_engine_sends(stream), "engine copies"); },
+                          [&kernel, stream, engine_stream](int) { check_cuda(kernel.run_engine(stream, engine_stream), "fused, copy engines"); }};
+    };
+    for (std::size_t v = 0; v < variants.size(); ++v)
+      modes.push_back(variants[v].engine ? engine_mode(variants[v].label, *kernels_of[v]) : mode(variants[v].label, *kernels_of[v]));
     // No send blocks: the block count is not used (every row of this mode is timed with the GEMM on all SMs).
     modes.push_back(TransferMode{fmt::format("epi/{}", band), {}, [&all_direct, stream](int) { check_cuda(all_direct.run(0, stream), "fused"); }});
     const SideTimes t = time_side(
@@ -540,8 +594,9 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
       print_clocks(probe, per_block, b, stream);
       print_send_span(fmt::format("blk/{}", band), b, per_block, stream);
       for (std::size_t v = 0; v < variants.size(); ++v)
-        if (variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
+        if (!variants[v].engine && variants[v].tasks == kernels::FusedCombineGemm::SendTasks::PER_BLOCK) print_send_span(variants[v].label, b, *kernels_of[v], stream);
     }
+    check_cuda(cudaStreamDestroy(engine_stream), "engine stream");
     c.combine_gemm.push_back(gemm_row(side, t, "-"));
     band_rows("combine", side, t, bands, 0, c.band_table, other_orders);
     overlap_rows(side, t, c.o.blocks, modes, c.combine_overlap);

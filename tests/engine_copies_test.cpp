@@ -1,0 +1,142 @@
+// The fused combine's copy-engine copies (kernels/engine_copies.hpp): on random ragged routes,
+// every element every send covers is in exactly one copy, at the right place of the right source,
+// after waits on every tile it was computed in; and the merging reaches what it is for (a band of
+// one source's rows in one copy; an expert's N column per source in the expert order).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "engine_copies.hpp"
+#include "fused_schedule.hpp"
+
+namespace comet::kernels {
+namespace {
+
+DispatchRoute random_route(std::mt19937_64& rng) {
+  DispatchRoute route;
+  route.sources = std::uniform_int_distribution<int>(1, 6)(rng);
+  route.experts = std::uniform_int_distribution<int>(0, 5)(rng);
+  route.local_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);
+  for (int e = 0; e < route.experts; ++e)
+    for (int s = 0; s < route.sources; ++s) route.rows.push_back(std::uniform_int_distribution<std::int64_t>(0, 40)(rng));
+  return route;
+}
+
+// (source, dest row, column) -> (output row, done flag) of every element a send covers.
+using Cell = std::tuple<int, std::int64_t, std::int64_t>;
+
+TEST(EngineCopies, EveryElementOfEverySendIsCopiedOnceToItsPlaceAfterItsTile) {
+  std::mt19937_64 rng(20261207);
+  for (int trial = 0; trial < 300; ++trial) {
+    const DispatchRoute route = random_route(rng);
+    const int tile_m = std::uniform_int_distribution<int>(1, 8)(rng), tile_n = std::uniform_int_distribution<int>(1, 4)(rng);
+    const std::int64_t n = std::uniform_int_distribution<std::int64_t>(1, 10)(rng);
+    const int n_tiles = static_cast<int>((n + tile_n - 1) / tile_n);
+    const int band = std::uniform_int_distribution<int>(0, 3)(rng), cluster_m = std::uniform_int_distribution<int>(1, 2)(rng);
+    const auto order = std::uniform_int_distribution<int>(0, 1)(rng) ? CombineOrder::EXPERT : CombineOrder::LOCAL_LAST;
+    const auto stores = std::uniform_int_distribution<int>(0, 1)(rng) ? CombineStores::SEND : CombineStores::LOCAL_DIRECT;
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, tile_m, n_tiles, cluster_m, band, order, stores);
+    std::map<Cell, std::pair<std::int64_t, int>> wanted;
+    for (const RowSend& send : s.sends)
+      for (std::int64_t r = 0; r < send.rows; ++r)
+        for (std::int64_t c = send.n * tile_n; c < std::min<std::int64_t>(n, (send.n + 1) * tile_n); ++c)
+          ASSERT_TRUE(wanted.emplace(Cell{send.source, send.dest_row + r, c}, std::pair{send.row + r, send.done_flag}).second);
+    const std::vector<EngineCopy> copies = merge_engine_copies(s, n, tile_n);
+    std::set<Cell> copied;
+    for (const EngineCopy& copy : copies) {
+      ASSERT_GT(copy.rows, 0);
+      ASSERT_GT(copy.columns, 0);
+      EXPECT_EQ(std::set<int>(copy.flags.begin(), copy.flags.end()).size(), copy.flags.size()) << "a flag waited twice";
+      for (std::int64_t r = 0; r < copy.rows; ++r)
+        for (std::int64_t c = copy.column; c < copy.column + copy.columns; ++c) {
+          const Cell cell{copy.source, copy.dest_row + r, c};
+          const auto it = wanted.find(cell);
+          ASSERT_NE(it, wanted.end()) << "copied where no send goes, trial " << trial;
+          EXPECT_EQ(it->second.first, copy.row + r) << "from the wrong output row";
+          EXPECT_NE(std::find(copy.flags.begin(), copy.flags.end(), it->second.second), copy.flags.end())
+              << "copied without waiting for its tile, trial " << trial;
+          EXPECT_TRUE(copied.insert(cell).second) << "copied twice, trial " << trial;
+        }
+    }
+    EXPECT_EQ(copied.size(), wanted.size()) << "a send's element never copied, trial " << trial;
+  }
+}
+
+// Copies come in the order of their first sends (the stream takes them in that order), and the
+// sends a copy names as its first and last are its own.
+TEST(EngineCopies, CopiesComeInTheOrderOfTheirFirstSends) {
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 100; ++trial) {
+    const DispatchRoute route = random_route(rng);
+    const FusedCombineSchedule s = make_fused_combine_schedule(route, 4, 3, 2, trial % 3, CombineOrder::LOCAL_LAST, CombineStores::SEND);
+    int previous_first = -1;
+    for (const EngineCopy& copy : merge_engine_copies(s, 12, 4)) {
+      EXPECT_GT(copy.first_send, previous_first) << "trial " << trial;
+      previous_first = copy.first_send;
+      for (int index : {copy.first_send, copy.last_send}) {
+        const RowSend& send = s.sends.at(static_cast<std::size_t>(index));
+        EXPECT_EQ(send.source, copy.source);
+        EXPECT_GE(send.row, copy.row);
+        EXPECT_LE(send.row + send.rows, copy.row + copy.rows);
+        EXPECT_NE(std::find(copy.flags.begin(), copy.flags.end(), send.done_flag), copy.flags.end());
+      }
+      EXPECT_LT(copy.last_send - copy.first_send, ENGINE_COPY_SPAN);
+    }
+  }
+}
+
+// Mixtral's combine at 4K tokens on one of 2 GPUs, cut small: 2 experts, 4 sources of 8 rows each,
+// tiles of 4 rows x 2 columns, clusters of 2 along M, 3 N tiles (6 columns, the last tile whole).
+TEST(EngineCopies, MergesOneSourcesRowsOfABandOrOfAFewColumnsIntoOneCopy) {
+  const DispatchRoute route{4, 2, 0, {8, 8, 8, 8, 8, 8, 8, 8}};
+  // Expert order, one band per expert: an expert's 18 sends are within the span, so per expert and
+  // remote source one copy of whole rows.
+  const std::vector<EngineCopy> experts =
+      merge_engine_copies(make_fused_combine_schedule(route, 4, 3, 2, 0, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT), 6, 2);
+  ASSERT_EQ(experts.size(), 2u * 3u);
+  for (const EngineCopy& c : experts) {
+    EXPECT_EQ(c.rows, 8);
+    EXPECT_EQ(c.columns, 6);
+    EXPECT_EQ(c.flags.size(), 6u);  // the source's two M tiles in 3 N tiles
+  }
+  // Bands of 2 M tiles (one source's 8 rows): per expert and remote source one copy of whole rows.
+  const std::vector<EngineCopy> bands =
+      merge_engine_copies(make_fused_combine_schedule(route, 4, 3, 2, 2, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT), 6, 2);
+  ASSERT_EQ(bands.size(), 2u * 3u);
+  for (const EngineCopy& c : bands) {
+    EXPECT_EQ(c.rows, 8);
+    EXPECT_EQ(c.column, 0);
+    EXPECT_EQ(c.columns, 6);
+    EXPECT_EQ(c.flags.size(), 6u);  // 2 M tiles x 3 N tiles
+    EXPECT_NE(c.source, route.local_source);
+  }
+  // Sources of 4 rows and bands of 2 M tiles (8 rows, two sources): per band and source one copy of
+  // whole rows, though the two sources' tiles alternate column by column.
+  const DispatchRoute halves{4, 1, 0, {4, 4, 4, 4}};
+  const std::vector<EngineCopy> mixed =
+      merge_engine_copies(make_fused_combine_schedule(halves, 4, 3, 2, 2, CombineOrder::EXPERT, CombineStores::SEND), 6, 2);
+  ASSERT_EQ(mixed.size(), 4u);
+  for (const EngineCopy& c : mixed) {
+    EXPECT_EQ(c.rows, 4);
+    EXPECT_EQ(c.columns, 6);
+    EXPECT_EQ(c.flags.size(), 3u);
+  }
+  // One remote source's tile in each of 100 N tiles of one column: a copy takes in the sends of at
+  // most ENGINE_COPY_SPAN columns, so that it does not wait for tiles computed much later.
+  const DispatchRoute wide{2, 1, 0, {4, 4}};
+  const std::vector<EngineCopy> spans =
+      merge_engine_copies(make_fused_combine_schedule(wide, 4, 100, 1, 0, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT), 100, 1);
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].columns, ENGINE_COPY_SPAN);
+  EXPECT_EQ(spans[1].column, ENGINE_COPY_SPAN);
+  EXPECT_EQ(spans[1].columns, 100 - ENGINE_COPY_SPAN);
+  for (const EngineCopy& c : spans) EXPECT_LT(c.last_send - c.first_send, ENGINE_COPY_SPAN);
+}
+
+}  // namespace
+}  // namespace comet::kernels
