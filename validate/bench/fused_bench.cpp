@@ -418,7 +418,8 @@ void add_engine_variants(int band, int source_band, std::vector<CombineVariant>&
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
 // sent; both sends per block and per warp; LD per warp again with send blocks that stop after
-// their sends (X); D and LD with every tile counted done as soon as its stores are complete (N);
+// their sends (X); the expert order, D and LD with every tile counted done as soon as its stores
+// are complete (N);
 // the copy engines sending instead of send blocks (eng/: D and LD, and LD in bands of
 // `source_band` M tiles, one source's rows per expert, when that is another band: whole rows per
 // copy); then the expert order with own rows stored, sends per block paced to each of `paces`.
@@ -440,6 +441,8 @@ std::vector<CombineVariant> combine_variants(int band, int source_band, const st
   variants.push_back(stopping);
   using Count = kernels::FusedCombineGemm::DoneCount;
   const std::string d = std::to_string(band) + "D", ld = std::to_string(band) + "LD";
+  variants.push_back({"blk/" + std::to_string(band) + "N", std::to_string(band) + "N", CombineOrder::EXPERT, CombineStores::SEND,
+                      Tasks::PER_BLOCK, 0.0, true, true, Count::AT_ONCE});
   variants.push_back({"blk/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, true, true,
                       Count::AT_ONCE});
   variants.push_back({"wrp/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
