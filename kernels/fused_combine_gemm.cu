@@ -135,7 +135,7 @@ struct FusedCombineGemm::State : FusedState {
   UnpermuteSchedule unpermute_schedule;  // for watchdog reports
   UnpermuteList unpermute{};
   bool unpermute_ready = false;
-  DoneSignal requested_signal = DoneSignal::NEXT_TILE;  // set_done_count, for runs with send blocks
+  DoneSignal requested_signal = DoneSignal::OWN_STORES;  // set_done_count, for runs with send blocks
   // The copy engines' runs (run_engine): their copies and waits, and the events that order the
   // engine stream after the done flags' reset and the run's stream after the copies.
   bool has_landing = false;

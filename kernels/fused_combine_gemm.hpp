@@ -6,14 +6,16 @@
 // clusters, one block per SM):
 //  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
 //    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete every
-//    consumer warp adds 1 to the tile's done flag (one tile later, so that no warp waits for its
-//    own stores). Tiles expert by expert (in bands of M tiles if asked), N column by N column.
+//    consumer warp adds 1 to the tile's done flag (set_done_count: at once, or a tile later).
+//    Tiles expert by expert (in bands of M tiles if asked), N column by N column.
 //  - blocks [0, send_blocks): send blocks. They (or each of their warps: set_send_tasks) take the
 //    schedule's row sends in the GEMM's order, one at a time, wait for the tile's done flag to
 //    count all its consumer warps, then copy the rows' columns to the destination through its
 //    pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped
 //    pinned memory). Once its sends are done a send block joins the GEMM (set_send_blocks_join):
 //    the GEMM's clusters claim tiles as they come free (tile_claims.hpp).
+//  - or, instead of send blocks (run_engine), the copy engines: each of the sends merged into few
+//    rectangles (engine_copies.hpp), copied after a stream wait on its tiles' done flags.
 //  - the groups the schedule stores directly (CombineStores): their epilogue's TMA stores write the
 //    rows straight into the destination, with no send (this GPU's own rows: nothing left to drain
 //    after the GEMM when they come last).
@@ -103,11 +105,13 @@ class FusedCombineGemm {
   /// whatever pace above that was asked (one H100, BENCHMARKS.md, stop 37).
   void set_send_rate(double bytes_per_second);
 
-  /// When the GEMM counts an output tile done, which is when its sends may start: ONE_TILE_LATER (the
-  /// default), when the tile's warp asks for the tile after next, so that no warp waits for its own
-  /// stores but every tile is counted a tile late; AT_ONCE, as soon as its stores are complete (its
-  /// warp group waits for them, once per tile). For later runs.
-  enum class DoneCount { ONE_TILE_LATER, AT_ONCE };
+  /// When the GEMM counts an output tile done, which is when its sends may start, for later runs:
+  /// AT_ONCE (the default), as soon as its stores are complete (its warp group waits for them, once
+  /// per tile); ONE_TILE_LATER, when the tile's warp asks for the tile after next, so that no warp
+  /// waits for its own stores but no send starts before the second wave of tiles ends. Measured on
+  /// two H100s (BENCHMARKS.md, stop 45): the same GEMM part either way, on Mixtral and DeepSeek-V3
+  /// shapes; the Mixtral 4K combine's best overlap 0.83-0.85 at once against 0.72-0.73 a tile later.
+  enum class DoneCount { AT_ONCE, ONE_TILE_LATER };
   void set_done_count(DoneCount count);
 
   /// Uploads the schedule's tables and per-expert pointers (synchronous: once per routing). With

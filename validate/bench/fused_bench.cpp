@@ -260,8 +260,9 @@ void print_tables(const std::string& title, const std::string& extra_name, const
              "# every SM whatever the block count; eng: the copy engines, each copy after a stream wait on its tiles' done flags, the\n"
              "# GEMM on every SM whatever the block count) / the tile band (L: combine units of this GPU's own rows last; D: those\n"
              "# rows stored by the epilogue straight into this GPU's combine buffer, not sent; @R: sends paced to R GB/s, all send\n"
-             "# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM; N: each tile\n"
-             "# counted done as soon as its stores are complete, not a tile later, as eng always does); serial = best\n"
+             "# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM; T: each tile\n"
+             "# counted done a tile later, when its warp asks for the tile after next, not as soon as its stores are complete);\n"
+             "# serial = best\n"
              "# transfer + best GEMM; bound = max of the two;\n"
              "# engine = the copy engine for the same rows; effic = (serial - fused) / (serial - bound), >= 0.8 wanted where\n"
              "# transfer/gemm >= 20%\n",
@@ -279,7 +280,8 @@ void print_band_table(const std::vector<std::string>& rows) {
              "# in the same round, median over rounds;\n"
              "# `*`: the first band timed again, after the others (the two differ by the noise of the place in the round);\n"
              "# `L` (combine): the first band in the local-last order (the units of this GPU's own rows after all others);\n"
-             "# `D`: this GPU's own rows stored by the epilogue straight into its combine buffer (not sent); `LD`: both\n");
+             "# `D`: this GPU's own rows stored by the epilogue straight into its combine buffer (not sent); `LD`: both;\n"
+             "# `T`: each tile counted done a tile later (the combine's sends start then), not as soon as its stores are complete\n");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "side", "model", "tokens", "band", "fused", "rate", "vs_cub", "vs_grp");
   fmt::print("{:<9} {:<14} {:>7} {:>6} {:>9} {:>8} {:>8} {:>8}\n", "#", "", "", "tiles", "ms", "TFLOP/s", "%", "%");
   for (const auto& row : rows) fmt::print("{}\n", row);
@@ -389,7 +391,7 @@ struct CombineVariant {
   double pace_gbps;
   bool gemm_alone;
   bool join = true;  // the send blocks join the GEMM after their sends
-  kernels::FusedCombineGemm::DoneCount done = kernels::FusedCombineGemm::DoneCount::ONE_TILE_LATER;
+  kernels::FusedCombineGemm::DoneCount done = kernels::FusedCombineGemm::DoneCount::AT_ONCE;
   bool engine = false;  // the copy engines send (run_engine), no send blocks
   int band = -1;        // M tiles per band, -1: the first band's
 };
@@ -418,8 +420,7 @@ void add_engine_variants(int band, int source_band, std::vector<CombineVariant>&
 // L: local last (COMET's combine-side rescheduling: the units of this GPU's own rows after all
 // others); D: this GPU's own rows stored by the epilogue straight into its combine buffer, not
 // sent; both sends per block and per warp; LD per warp again with send blocks that stop after
-// their sends (X); the expert order, D and LD with every tile counted done as soon as its stores
-// are complete (N);
+// their sends (X); the expert order, LD and D with every tile counted done a tile later (T);
 // the copy engines sending instead of send blocks (eng/: D and LD, and LD in bands of
 // `source_band` M tiles, one source's rows per expert, when that is another band: whole rows per
 // copy); then the expert order with own rows stored, sends per block paced to each of `paces`.
@@ -439,16 +440,15 @@ std::vector<CombineVariant> combine_variants(int band, int source_band, const st
   CombineVariant stopping = variants.back();
   stopping.label += "X", stopping.join = false;
   variants.push_back(stopping);
+  // The default, LD and D (per warp) with every tile counted done a tile later (T).
   using Count = kernels::FusedCombineGemm::DoneCount;
-  const std::string d = std::to_string(band) + "D", ld = std::to_string(band) + "LD";
-  variants.push_back({"blk/" + std::to_string(band) + "N", std::to_string(band) + "N", CombineOrder::EXPERT, CombineStores::SEND,
-                      Tasks::PER_BLOCK, 0.0, true, true, Count::AT_ONCE});
-  variants.push_back({"blk/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, true, true,
-                      Count::AT_ONCE});
-  variants.push_back({"wrp/" + ld + "N", ld + "N", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
-                      Count::AT_ONCE});
-  variants.push_back({"wrp/" + d + "N", d + "N", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
-                      Count::AT_ONCE});
+  const std::string plain = std::to_string(band), d = plain + "D", ld = plain + "LD";
+  variants.push_back({"blk/" + plain + "T", plain + "T", CombineOrder::EXPERT, CombineStores::SEND, Tasks::PER_BLOCK, 0.0, true, true,
+                      Count::ONE_TILE_LATER});
+  variants.push_back({"blk/" + ld + "T", ld + "T", CombineOrder::LOCAL_LAST, CombineStores::LOCAL_DIRECT, Tasks::PER_BLOCK, 0.0, false, true,
+                      Count::ONE_TILE_LATER});
+  variants.push_back({"wrp/" + d + "T", d + "T", CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT, Tasks::PER_WARP, 0.0, false, true,
+                      Count::ONE_TILE_LATER});
   for (double gbps : paces) {
     const std::string order_label = std::to_string(band) + "D";
     variants.push_back({fmt::format("blk/{}@{}", order_label, gbps), order_label, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT,
