@@ -37,15 +37,14 @@ BF16 = 2
 
 
 def combine_section(lines):
-    """The lines of the log's combine section (from its title to the next section)."""
+    """The lines of the log's combine sections (each from its title to the next section; a log of
+    several bench runs, one per shape, has one per run)."""
     inside = False
     for line in lines:
         if line.startswith("# Fused expert GEMM + combine"):
             inside = True
-            yield line
-            continue
-        if inside and line.startswith("# Fused") and "combine" not in line:
-            return
+        elif line.startswith("# Fused"):
+            inside = False
         if inside:
             yield line
 

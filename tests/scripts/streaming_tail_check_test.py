@@ -74,6 +74,21 @@ mix               4096     56.0    94.0       wrp/0      4     1.000     64.0   
         # 0.8 x 4 blocks x half the link each is 1.6 links: their rate alone (the link) caps it.
         self.assertAlmostEqual(self.priced(0.8)[4], self.expected(4, 1.0), places=9)
 
+    def test_every_run_of_a_log_is_read_not_only_the_first(self):
+        # Two bench runs appended to one log, each a dispatch section then a combine section: the
+        # second run's combine rows (another token count) are priced too, and no dispatch row is.
+        dispatch = """# Fused dispatch + expert GEMM (h13 = x w13): 8 sources, source 0 this GPU
+mix               4096     56.0    47.0       blk/0      2     2.000     30.0     3.000     4.000     2.500     1.200   0.40
+"""
+        second = self.LOG.replace("4096", "16384")
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
+            log.write(dispatch + self.LOG + dispatch.replace("4096", "16384") + second)
+        try:
+            rows = check.rows_of(log.name, 0.8)
+        finally:
+            os.unlink(log.name)
+        self.assertEqual(sorted((row[2], row[4]) for row in rows), [("16384", 2), ("16384", 4), ("4096", 2), ("4096", 4)])
+
 
 if __name__ == "__main__":
     unittest.main()
