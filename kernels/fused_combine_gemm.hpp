@@ -108,9 +108,10 @@ class FusedCombineGemm {
   /// When the GEMM counts an output tile done, which is when its sends may start, for later runs:
   /// AT_ONCE (the default), as soon as its stores are complete (its warp group waits for them, once
   /// per tile); ONE_TILE_LATER, when the tile's warp asks for the tile after next, so that no warp
-  /// waits for its own stores but no send starts before the second wave of tiles ends. Measured on
-  /// two H100s (BENCHMARKS.md, stop 45): the same GEMM part either way, on Mixtral and DeepSeek-V3
-  /// shapes; the Mixtral 4K combine's best overlap 0.83-0.85 at once against 0.72-0.73 a tile later.
+  /// waits for its own stores but no send starts before the second wave of tiles ends. Measured in
+  /// three calls on H100s (BENCHMARKS.md, stop 45): the same GEMM part either way, on Mixtral and
+  /// DeepSeek-V3 shapes; the Mixtral 4K combine's best overlap 0.85-0.87 at once against 0.72-0.74 a
+  /// tile later.
   enum class DoneCount { AT_ONCE, ONE_TILE_LATER };
   void set_done_count(DoneCount count);
 
