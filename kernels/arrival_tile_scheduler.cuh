@@ -20,11 +20,12 @@
 //  - With tile_done set (the combine), every consumer warp adds 1 to a tile's done flag once the
 //    tile is in global memory; the send blocks (or copy engines) wait for all of them. The epilogue
 //    stores by TMA: one thread of the first consumer warp issues StoreGroupsPerTile bulk store
-//    groups per tile and they complete asynchronously. By default (DoneSignal::NEXT_TILE) a warp
-//    counts a tile when it asks for the tile after next, behind `cp.async.bulk.wait_group
-//    StoreGroupsPerTile` (every group but the latest tile's done), and the last tile behind
-//    wait_group 0: no warp waits for its own stores, but each tile is counted one tile late. With
-//    DoneSignal::OWN_STORES a warp waits for the tile's own stores and counts it at once.
+//    groups per tile and they complete asynchronously. With DoneSignal::OWN_STORES (the combine's
+//    default) a warp waits for the tile's own stores and counts it at once. With
+//    DoneSignal::NEXT_TILE it counts a tile when it asks for the tile after next, behind
+//    `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the latest tile's done), and the
+//    last tile behind wait_group 0: no warp waits for its own stores, but each tile is counted one
+//    tile late.
 // A flag that never fills is the watchdog's case: after its timeout the scheduler records the flag
 // (+1) in the watchdog's word and lets the tile go with whatever rows are there; every later wait
 // sees the word and stops waiting, so the launch ends and the host reports it (Watchdog).

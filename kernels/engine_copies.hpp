@@ -8,7 +8,7 @@
 // same columns continues the rows in the output and at the destination), then across (a send of
 // the same rows in the next columns, among the last few copies: a band's tiles of several sources
 // come column by column). A copy that takes in a later send waits for its tile too, so it takes in
-// only sends at most ENGINE_COPY_SPAN places after its first: its tiles are computed at about the
+// only sends fewer than ENGINE_COPY_SPAN places after its first: its tiles are computed at about the
 // same time (Mixtral at 4K tokens: in bands of one source's rows per expert, a copy is the band's
 // whole rows, 2 MB contiguous at the destination; one band per expert, a copy is 4 of the expert's
 // N columns for one source, where whole rows would wait for the expert's last tile). Copies that
@@ -33,7 +33,7 @@ struct EngineCopy {
   int first_send = 0, last_send = 0;  ///< the first and last of its sends in the schedule's list
 };
 
-/// How far apart in the schedule's list the sends of one copy may be.
+/// The sends of one copy lie fewer than this many places apart in the schedule's list.
 constexpr int ENGINE_COPY_SPAN = 64;
 
 /// The copies of `schedule`'s sends for an output of `n` columns in N tiles of `tile_n` columns (the

@@ -91,8 +91,12 @@ bool send_tasks(const FusedCombineSchedule& schedule, const FusedCombineBuffers&
 }
 
 // cuStreamBatchMemOp, looked up in the driver at run time: the library links only the CUDA
-// runtime, so that its programs start on machines without a driver (CI). Null where it is missing.
+// runtime, so that its programs start on machines without a driver (CI). Null where it is missing
+// (or the toolkit predates cudaGetDriverEntryPointByVersion, CUDA 12.5).
 PFN_cuStreamBatchMemOp_v11070 stream_batch_mem_op() {
+#if CUDART_VERSION < 12050
+  return nullptr;
+#else
   static const PFN_cuStreamBatchMemOp_v11070 found = [] {
     void* f = nullptr;
     cudaDriverEntryPointQueryResult status{};
@@ -104,6 +108,18 @@ PFN_cuStreamBatchMemOp_v11070 stream_batch_mem_op() {
     return reinterpret_cast<PFN_cuStreamBatchMemOp_v11070>(f);
   }();
   return found;
+#endif
+}
+
+// A driver call's failure in the runtime's terms (the two a stream memory operation can give for a
+// caller's mistake, else unknown: not a kernel fault, which cudaErrorLaunchFailure would claim).
+cudaError_t runtime_error_of(CUresult r) {
+  switch (r) {
+    case CUDA_SUCCESS: return cudaSuccess;
+    case CUDA_ERROR_INVALID_VALUE: return cudaErrorInvalidValue;
+    case CUDA_ERROR_NOT_SUPPORTED: return cudaErrorNotSupported;
+    default: return cudaErrorUnknown;
+  }
 }
 
 // One copy of an engine run (EngineCopy in pointers and bytes) and its waits, waits_count entries of
@@ -188,8 +204,8 @@ struct FusedCombineGemm::State : FusedState {
     for (const EngineOp& op : engine_ops) {
       for (std::size_t w = 0; batch != nullptr && w < op.wait_count; w += MAX_BATCH) {
         const auto count = static_cast<unsigned>(std::min(MAX_BATCH, op.wait_count - w));
-        if (batch(reinterpret_cast<CUstream>(stream), count, engine_waits.data() + op.first_wait + w, 0) != CUDA_SUCCESS)
-          return cudaErrorLaunchFailure;
+        if (const CUresult r = batch(reinterpret_cast<CUstream>(stream), count, engine_waits.data() + op.first_wait + w, 0); r != CUDA_SUCCESS)
+          return runtime_error_of(r);
       }
       if (cudaError_t e = cudaMemcpy2DAsync(op.to, op.pitch, op.from, op.pitch, op.width, op.rows, cudaMemcpyDefault, stream); e != cudaSuccess)
         return e;
@@ -302,9 +318,12 @@ cudaError_t FusedCombineGemm::run_engine(cudaStream_t stream, cudaStream_t engin
   s.done_signal = DoneSignal::OWN_STORES_SYSTEM;  // the engine stream reads the flags and the rows from outside the SMs
   if (cudaError_t e = s.launch(0, gemm_blocks, 0, stream, 0, gemm_sms > 0, s.flags_reset); e != cudaSuccess) return e;
   if (cudaError_t e = cudaStreamWaitEvent(engine_stream, s.flags_reset); e != cudaSuccess) return e;
-  if (cudaError_t e = s.enqueue_engine_copies(engine_stream, batch); e != cudaSuccess) return e;
+  // Whatever was enqueued, `stream` waits for it: the launch raises every flag, so waits left by a
+  // failure part-way still pass, but the next run's reset of the flags must not come before them.
+  const cudaError_t enqueued = s.enqueue_engine_copies(engine_stream, batch);
   if (cudaError_t e = cudaEventRecord(s.engine_done, engine_stream); e != cudaSuccess) return e;
-  return cudaStreamWaitEvent(stream, s.engine_done);
+  if (cudaError_t e = cudaStreamWaitEvent(stream, s.engine_done); e != cudaSuccess) return e;
+  return enqueued;
 }
 
 cudaError_t FusedCombineGemm::run_engine_sends(cudaStream_t stream) {

@@ -145,7 +145,9 @@ class FusedCombineGemm {
   /// copies (engine_copies.hpp: the schedule's sends merged into rectangles), each after the stream
   /// has waited (cuStreamBatchMemOp) for every tile in it to be counted; `stream` then waits for
   /// `engine_stream`, so the run ends on `stream` once both have. The GEMM waits for nothing, so no
-  /// wait can hang. cudaErrorInvalidValue when prepared with landing counters (nothing raises them
+  /// wait can hang. The two streams must be able to run side by side: with the legacy default stream
+  /// as `stream`, create `engine_stream` with cudaStreamNonBlocking (else the copies wait for the
+  /// GEMM to end). cudaErrorInvalidValue when prepared with landing counters (nothing raises them
   /// here) or with both streams the same; cudaErrorNotSupported where the driver lacks stream
   /// memory operations.
   cudaError_t run_engine(cudaStream_t stream, cudaStream_t engine_stream, int gemm_sms = 0);

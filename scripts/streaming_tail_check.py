@@ -36,17 +36,18 @@ TILE_M, TILE_N = 128, 256  # main's fused kernels; logs that state no tile
 BF16 = 2
 
 
-def combine_section(lines):
-    """The lines of the log's combine sections (each from its title to the next section; a log of
-    several bench runs, one per shape, has one per run)."""
-    inside = False
+def combine_sections(lines):
+    """The log's combine sections, each a list of its lines (from its title to the next section): a
+    log of several bench runs (one per shape, or the same shape again) has one per run."""
+    sections = []
     for line in lines:
         if line.startswith("# Fused expert GEMM + combine"):
-            inside = True
+            sections.append([])
         elif line.startswith("# Fused"):
-            inside = False
-        if inside:
-            yield line
+            sections.append(None)  # a section of another kind: no line goes to a combine section
+        if sections and sections[-1] is not None:
+            sections[-1].append(line)
+    return [s for s in sections if s]
 
 
 def shared_ms(sent, alone_ms, beside_rate, gemm_ms, head_ms, tail_bytes):
@@ -65,13 +66,17 @@ def check_logs_readable(parser, paths):
 
 
 def rows_of(path, beside):
+    """Every default combine row of the log, priced; each run's rows against that run's GEMM."""
     lines = open(path, encoding="utf-8").read().splitlines()
-    section = list(combine_section(lines))
-    if not section:
-        return []
+    stated = re.search(r"fused tile (\d+) x (\d+)", "\n".join(lines))  # one binary per log
+    tile = (int(stated.group(1)), int(stated.group(2))) if stated else (TILE_M, TILE_N)
+    return [row for section in combine_sections(lines) for row in section_rows(path, section, tile, beside)]
+
+
+def section_rows(path, section, tile, beside):
+    """The priced rows of one combine section (one bench run)."""
+    tile_m, tile_n = tile
     sources = int(re.search(r"(\d+) sources", section[0]).group(1))
-    stated = re.search(r"fused tile (\d+) x (\d+)", "\n".join(lines))
-    tile_m, tile_n = (int(stated.group(1)), int(stated.group(2))) if stated else (TILE_M, TILE_N)
     gemm = {}  # (model, tokens) -> (experts, rows/e, K, N, GEMM alone ms)
     out = []
     for line in section:

@@ -254,28 +254,29 @@ std::string describe(const CombineCase& c) {
   return text.str();
 }
 
-// The same case with tiles counted done as soon as their stores are complete, then with the copy
-// engines instead of send blocks: twice back to back (the previous run's flags must not count),
-// then the GEMM alone and the engine copies alone.
-void expect_done_at_once_and_engine_runs_match(kernels::FusedCombineGemm& fused, CombineFixture& f, std::mt19937_64& rng,
-                                               cublasHandle_t handle) {
+// The same case with tiles counted done a tile later (the default counts them at once), then with
+// the copy engines instead of send blocks: two runs back to back (the second's reset of the done
+// flags must wait for the first's copies), then the GEMM alone and the engine copies alone.
+void expect_tile_later_and_engine_runs_match(kernels::FusedCombineGemm& fused, CombineFixture& f, std::mt19937_64& rng,
+                                             cublasHandle_t handle) {
   using Count = kernels::FusedCombineGemm::DoneCount;
-  fused.set_done_count(Count::AT_ONCE);
+  fused.set_done_count(Count::ONE_TILE_LATER);
   fused.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_WARP);
   fused.set_send_blocks_join(true);
-  f.refill(rng, handle);
-  run_checking_transfer_span(fused, [&] { return fused.run(4, nullptr); }, "4 send blocks, tiles counted done at once");
-  EXPECT_EQ(fused.watchdog(), -1);
-  f.expect_destinations_match("4 send blocks per warp, tiles counted done at once");
-  fused.set_done_count(Count::ONE_TILE_LATER);
+  for (int send_blocks : {2, 8}) {
+    f.refill(rng, handle);
+    run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, "tiles counted a tile later");
+    EXPECT_EQ(fused.watchdog(), -1);
+    f.expect_destinations_match(std::to_string(send_blocks) + " send blocks per warp, tiles counted done a tile later");
+  }
+  fused.set_done_count(Count::AT_ONCE);
   cudaStream_t engine = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&engine, cudaStreamNonBlocking), cudaSuccess);
-  for (int run = 0; run < 2; ++run) {
-    f.refill(rng, handle);
-    ASSERT_EQ(fused.run_engine(nullptr, engine), cudaSuccess);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    f.expect_destinations_match("copy engines (" + std::to_string(fused.engine_copy_count()) + " copies), run " + std::to_string(run));
-  }
+  f.refill(rng, handle);
+  ASSERT_EQ(fused.run_engine(nullptr, engine), cudaSuccess);
+  ASSERT_EQ(fused.run_engine(nullptr, engine), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  f.expect_destinations_match("copy engines (" + std::to_string(fused.engine_copy_count()) + " copies), two runs back to back");
   f.poison();
   ASSERT_EQ(fused.run(0, nullptr), cudaSuccess);
   ASSERT_EQ(fused.run_engine_sends(nullptr), cudaSuccess);
@@ -320,7 +321,7 @@ void expect_combine_cases_match(const std::vector<CombineCase>& cases) {
         f.expect_destinations_match("GEMM then sends, " + std::to_string(send_blocks) + " send blocks, " + by);
       }
     }
-    expect_done_at_once_and_engine_runs_match(fused, f, rng, handle);
+    expect_tile_later_and_engine_runs_match(fused, f, rng, handle);
     EXPECT_EQ(fused.run(kernels::FusedCombineGemm::CLUSTER_M + 1, nullptr), cudaErrorInvalidValue);  // not whole clusters
   }
   cublasDestroy(handle);

@@ -89,6 +89,29 @@ mix               4096     56.0    47.0       blk/0      2     2.000     30.0   
             os.unlink(log.name)
         self.assertEqual(sorted((row[2], row[4]) for row in rows), [("16384", 2), ("16384", 4), ("4096", 2), ("4096", 4)])
 
+    def test_the_same_shape_in_two_runs_is_priced_against_each_runs_gemm(self):
+        # The second run's GEMM took twice as long: its rows' prices are its own, not the first run's.
+        slower = self.LOG.replace("     0.600   1600.0", "     1.200    800.0")
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
+            log.write(self.LOG + slower)
+        try:
+            rows = check.rows_of(log.name, 0.8)
+        finally:
+            os.unlink(log.name)
+        first = {row[4]: row[6]["wave"] for row in rows[:2]}
+        second = {row[4]: row[6]["wave"] for row in rows[2:]}
+        self.assertEqual(first, {b: p["wave"] for b, p in self.priced_all(0.8).items()})
+        for blocks in (2, 4):
+            self.assertGreater(second[blocks], first[blocks])
+
+    def priced_all(self, beside):
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
+            log.write(self.LOG)
+        try:
+            return {row[4]: row[6] for row in check.rows_of(log.name, beside)}
+        finally:
+            os.unlink(log.name)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -440,7 +440,7 @@ std::vector<CombineVariant> combine_variants(int band, int source_band, const st
   CombineVariant stopping = variants.back();
   stopping.label += "X", stopping.join = false;
   variants.push_back(stopping);
-  // The default, LD and D (per warp) with every tile counted done a tile later (T).
+  // The default and LD (sends per block) and D (per warp) with every tile counted done a tile later (T).
   using Count = kernels::FusedCombineGemm::DoneCount;
   const std::string plain = std::to_string(band), d = plain + "D", ld = plain + "LD";
   variants.push_back({"blk/" + plain + "T", plain + "T", CombineOrder::EXPERT, CombineStores::SEND, Tasks::PER_BLOCK, 0.0, true, true,
@@ -523,7 +523,9 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     per_block.set_send_tasks(kernels::FusedCombineGemm::SendTasks::PER_BLOCK);
     // The first band in other orders and stores (combine_variants), and every row stored by the
     // epilogue straight into its source (no send blocks at all).
-    // A band of one source's rows per expert (even routes: every source sends each expert as many rows).
+    // A band of one source's rows per expert (even routes: every source sends each expert as many
+    // rows; whole M tiles of them only when those rows are a multiple of TILE_M, else a band
+    // straddles two sources and its copies are one source's part of it each).
     const int source_band = static_cast<int>(side.rows_per_expert / c.o.sources / kernels::FusedCombineGemm::TILE_M);
     std::vector<CombineVariant> variants = combine_variants(band, source_band, c.o.send_paces);
     std::vector<std::unique_ptr<kernels::FusedCombineGemm>> kernels_of;
@@ -541,7 +543,7 @@ void measure_combine(FusedContext& c, const std::string& name, std::int64_t toke
     }
     if (!engine_copies.empty()) {
       engine_copies.pop_back();
-      fmt::print("# engine copies per run:{}\n", engine_copies);
+      fmt::print(stderr, "# {} {} combine, engine copies per run:{}\n", name, tokens, engine_copies);
     }
     cudaStream_t engine_stream = nullptr;
     check_cuda(cudaStreamCreateWithFlags(&engine_stream, cudaStreamNonBlocking), "engine stream");
