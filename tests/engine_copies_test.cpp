@@ -138,5 +138,29 @@ TEST(EngineCopies, MergesOneSourcesRowsOfABandOrOfAFewColumnsIntoOneCopy) {
   for (const EngineCopy& c : spans) EXPECT_LT(c.last_send - c.first_send, ENGINE_COPY_SPAN);
 }
 
+// Sends contiguous in the output but not at the destination (or the other way round, or in
+// another source's buffer) stay separate copies: a merged copy would write rows where none go.
+TEST(EngineCopies, KeepsApartSendsContiguousOnOneSideOnly) {
+  FusedCombineSchedule s;
+  s.tile_m = 4;
+  s.n_tiles = 2;
+  const auto send = [](int flag, int source, int n, std::int64_t row, std::int64_t dest_row) {
+    RowSend r;
+    r.done_flag = flag, r.source = source, r.n = n, r.row = row, r.dest_row = dest_row, r.rows = 4;
+    return r;
+  };
+  // Down: rows 0-3 then 4-7 of the output, but to dest rows 0-3 and 8-11 (or 4-7 of another source).
+  s.sends = {send(0, 1, 0, 0, 0), send(1, 1, 0, 4, 8), send(2, 2, 0, 8, 4)};
+  EXPECT_EQ(merge_engine_copies(s, 4, 2).size(), 3u);
+  // Across: the same output rows in the next column, but other dest rows (or another source).
+  s.sends = {send(0, 1, 0, 0, 0), send(1, 1, 1, 0, 4), send(2, 2, 1, 0, 0)};
+  EXPECT_EQ(merge_engine_copies(s, 4, 2).size(), 3u);
+  // Both sides contiguous: one copy each way.
+  s.sends = {send(0, 1, 0, 0, 0), send(1, 1, 0, 4, 4)};
+  EXPECT_EQ(merge_engine_copies(s, 4, 2).size(), 1u);
+  s.sends = {send(0, 1, 0, 0, 0), send(1, 1, 1, 0, 0)};
+  EXPECT_EQ(merge_engine_copies(s, 4, 2).size(), 1u);
+}
+
 }  // namespace
 }  // namespace comet::kernels
