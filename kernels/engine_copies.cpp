@@ -10,16 +10,23 @@ void add_flags(std::vector<int>& into, const std::vector<int>& from) {
     if (std::find(into.begin(), into.end(), f) == into.end()) into.push_back(f);
 }
 
+// Whether `next`'s sends lie close enough after `copy`'s first for one copy (ENGINE_COPY_SPAN).
+bool within_span(const EngineCopy& copy, const EngineCopy& next) {
+  return next.last_send - copy.first_send < ENGINE_COPY_SPAN;
+}
+
 // `next` continues `copy` downwards: the same columns, the rows after its last in the output and
 // at the destination.
 bool continues_down(const EngineCopy& copy, const EngineCopy& next) {
-  return next.last_send - copy.first_send < ENGINE_COPY_SPAN && next.source == copy.source && next.column == copy.column && next.columns == copy.columns &&
-         next.row == copy.row + copy.rows && next.dest_row == copy.dest_row + copy.rows;
+  return within_span(copy, next) && next.source == copy.source && next.column == copy.column &&
+         next.columns == copy.columns && next.row == copy.row + copy.rows &&
+         next.dest_row == copy.dest_row + copy.rows;
 }
 
 // `next` continues `copy` across: the same rows, the columns after its last.
 bool continues_across(const EngineCopy& copy, const EngineCopy& next) {
-  return next.last_send - copy.first_send < ENGINE_COPY_SPAN && next.source == copy.source && next.row == copy.row && next.dest_row == copy.dest_row && next.rows == copy.rows &&
+  return within_span(copy, next) && next.source == copy.source && next.row == copy.row &&
+         next.dest_row == copy.dest_row && next.rows == copy.rows &&
          next.column == copy.column + copy.columns;
 }
 

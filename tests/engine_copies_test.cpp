@@ -1,7 +1,8 @@
 // The fused combine's copy-engine copies (kernels/engine_copies.hpp): on random ragged routes,
 // every element every send covers is in exactly one copy, at the right place of the right source,
-// after waits on every tile it was computed in; and the merging reaches what it is for (a band of
-// one source's rows in one copy; an expert's N column per source in the expert order).
+// after waits on every tile it was computed in, in the order of the sends; the merging reaches what
+// it is for (one source's rows of a band, or of a few columns, in one copy) and no further (the
+// span; sends contiguous on one side only).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,19 +14,10 @@
 
 #include "engine_copies.hpp"
 #include "fused_schedule.hpp"
+#include "random_dispatch_route.hpp"
 
 namespace comet::kernels {
 namespace {
-
-DispatchRoute random_route(std::mt19937_64& rng) {
-  DispatchRoute route;
-  route.sources = std::uniform_int_distribution<int>(1, 6)(rng);
-  route.experts = std::uniform_int_distribution<int>(0, 5)(rng);
-  route.local_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);
-  for (int e = 0; e < route.experts; ++e)
-    for (int s = 0; s < route.sources; ++s) route.rows.push_back(std::uniform_int_distribution<std::int64_t>(0, 40)(rng));
-  return route;
-}
 
 // (source, dest row, column) -> (output row, done flag) of every element a send covers.
 using Cell = std::tuple<int, std::int64_t, std::int64_t>;
@@ -33,7 +25,7 @@ using Cell = std::tuple<int, std::int64_t, std::int64_t>;
 TEST(EngineCopies, EveryElementOfEverySendIsCopiedOnceToItsPlaceAfterItsTile) {
   std::mt19937_64 rng(20261207);
   for (int trial = 0; trial < 300; ++trial) {
-    const DispatchRoute route = random_route(rng);
+    const DispatchRoute route = random_dispatch_route(rng, {6, 5, 40});
     const int tile_m = std::uniform_int_distribution<int>(1, 8)(rng), tile_n = std::uniform_int_distribution<int>(1, 4)(rng);
     const std::int64_t n = std::uniform_int_distribution<std::int64_t>(1, 10)(rng);
     const int n_tiles = static_cast<int>((n + tile_n - 1) / tile_n);
@@ -72,7 +64,7 @@ TEST(EngineCopies, EveryElementOfEverySendIsCopiedOnceToItsPlaceAfterItsTile) {
 TEST(EngineCopies, CopiesComeInTheOrderOfTheirFirstSends) {
   std::mt19937_64 rng(7);
   for (int trial = 0; trial < 100; ++trial) {
-    const DispatchRoute route = random_route(rng);
+    const DispatchRoute route = random_dispatch_route(rng, {6, 5, 40});
     const FusedCombineSchedule s = make_fused_combine_schedule(route, 4, 3, 2, trial % 3, CombineOrder::LOCAL_LAST, CombineStores::SEND);
     int previous_first = -1;
     for (const EngineCopy& copy : merge_engine_copies(s, 12, 4)) {
@@ -90,42 +82,36 @@ TEST(EngineCopies, CopiesComeInTheOrderOfTheirFirstSends) {
   }
 }
 
+// Every copy of `copies` (there must be `count`) is whole rows: `rows` rows of all `columns`
+// columns, waiting for `flags` tiles, never to this GPU's own buffer (`local`).
+void expect_whole_row_copies(const std::vector<EngineCopy>& copies, std::size_t count, std::int64_t rows, std::int64_t columns,
+                             std::size_t flags, int local) {
+  ASSERT_EQ(copies.size(), count);
+  for (const EngineCopy& c : copies) {
+    EXPECT_EQ(c.rows, rows);
+    EXPECT_EQ(c.column, 0);
+    EXPECT_EQ(c.columns, columns);
+    EXPECT_EQ(c.flags.size(), flags);
+    EXPECT_NE(c.source, local);
+  }
+}
+
 // Mixtral's combine at 4K tokens on one of 2 GPUs, cut small: 2 experts, 4 sources of 8 rows each,
 // tiles of 4 rows x 2 columns, clusters of 2 along M, 3 N tiles (6 columns, the last tile whole).
 TEST(EngineCopies, MergesOneSourcesRowsOfABandOrOfAFewColumnsIntoOneCopy) {
   const DispatchRoute route{4, 2, 0, {8, 8, 8, 8, 8, 8, 8, 8}};
+  const auto copies_of = [](const DispatchRoute& r, int band, CombineStores stores) {
+    return merge_engine_copies(make_fused_combine_schedule(r, 4, 3, 2, band, CombineOrder::EXPERT, stores), 6, 2);
+  };
   // Expert order, one band per expert: an expert's 18 sends are within the span, so per expert and
-  // remote source one copy of whole rows.
-  const std::vector<EngineCopy> experts =
-      merge_engine_copies(make_fused_combine_schedule(route, 4, 3, 2, 0, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT), 6, 2);
-  ASSERT_EQ(experts.size(), 2u * 3u);
-  for (const EngineCopy& c : experts) {
-    EXPECT_EQ(c.rows, 8);
-    EXPECT_EQ(c.columns, 6);
-    EXPECT_EQ(c.flags.size(), 6u);  // the source's two M tiles in 3 N tiles
-  }
-  // Bands of 2 M tiles (one source's 8 rows): per expert and remote source one copy of whole rows.
-  const std::vector<EngineCopy> bands =
-      merge_engine_copies(make_fused_combine_schedule(route, 4, 3, 2, 2, CombineOrder::EXPERT, CombineStores::LOCAL_DIRECT), 6, 2);
-  ASSERT_EQ(bands.size(), 2u * 3u);
-  for (const EngineCopy& c : bands) {
-    EXPECT_EQ(c.rows, 8);
-    EXPECT_EQ(c.column, 0);
-    EXPECT_EQ(c.columns, 6);
-    EXPECT_EQ(c.flags.size(), 6u);  // 2 M tiles x 3 N tiles
-    EXPECT_NE(c.source, route.local_source);
-  }
+  // remote source one copy of whole rows (the source's two M tiles in 3 N tiles).
+  expect_whole_row_copies(copies_of(route, 0, CombineStores::LOCAL_DIRECT), 2 * 3, 8, 6, 6, route.local_source);
+  // Bands of 2 M tiles (one source's 8 rows): the same, band by band.
+  expect_whole_row_copies(copies_of(route, 2, CombineStores::LOCAL_DIRECT), 2 * 3, 8, 6, 6, route.local_source);
   // Sources of 4 rows and bands of 2 M tiles (8 rows, two sources): per band and source one copy of
-  // whole rows, though the two sources' tiles alternate column by column.
+  // whole rows, though the two sources' tiles alternate column by column (the own rows sent too).
   const DispatchRoute halves{4, 1, 0, {4, 4, 4, 4}};
-  const std::vector<EngineCopy> mixed =
-      merge_engine_copies(make_fused_combine_schedule(halves, 4, 3, 2, 2, CombineOrder::EXPERT, CombineStores::SEND), 6, 2);
-  ASSERT_EQ(mixed.size(), 4u);
-  for (const EngineCopy& c : mixed) {
-    EXPECT_EQ(c.rows, 4);
-    EXPECT_EQ(c.columns, 6);
-    EXPECT_EQ(c.flags.size(), 3u);
-  }
+  expect_whole_row_copies(copies_of(halves, 2, CombineStores::SEND), 4, 4, 6, 3, -1);
   // One remote source's tile in each of 100 N tiles of one column: a copy takes in the sends of at
   // most ENGINE_COPY_SPAN columns, so that it does not wait for tiles computed much later.
   const DispatchRoute wide{2, 1, 0, {4, 4}};

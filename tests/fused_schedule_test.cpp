@@ -13,23 +13,10 @@
 #include <vector>
 
 #include "fused_schedule.hpp"
+#include "random_dispatch_route.hpp"
 
 namespace comet::kernels {
 namespace {
-
-DispatchRoute random_route(std::mt19937_64& rng) {
-  DispatchRoute route;
-  route.sources = std::uniform_int_distribution<int>(1, 9)(rng);
-  route.experts = std::uniform_int_distribution<int>(0, 12)(rng);
-  route.local_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);
-  const int silent_source = std::uniform_int_distribution<int>(0, route.sources - 1)(rng);  // sends nothing
-  for (int e = 0; e < route.experts; ++e) {
-    const bool empty_expert = std::uniform_int_distribution<int>(0, 4)(rng) == 0;
-    for (int s = 0; s < route.sources; ++s)
-      route.rows.push_back(empty_expert || s == silent_source ? 0 : std::uniform_int_distribution<std::int64_t>(0, 300)(rng));
-  }
-  return route;
-}
 
 // Where work unit (expert, m, n) comes in an expert's band order with bands of band_tiles M tiles
 // (rounded up to whole clusters; 0: one band): (expert, band, n, m), compared as a tuple.
@@ -166,7 +153,7 @@ void check_schedule(const DispatchRoute& route, const FusedDispatchSchedule& s, 
 TEST(FusedDispatchSchedule, RandomRaggedRoutesKeepEveryInvariant) {
   std::mt19937_64 rng(2026);
   for (int trial = 0; trial < 300; ++trial) {
-    const DispatchRoute route = random_route(rng);
+    const DispatchRoute route = random_dispatch_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4];
     const int n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2, band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
     SCOPED_TRACE(::testing::Message() << "trial " << trial << ": " << route.sources << " sources, " << route.experts
@@ -214,7 +201,7 @@ TEST(FusedCombineSchedule, RandomRoutesStoreEveryOutputRowBackWhereItCameFrom) {
   int reordered = 0;  // LOCAL_LAST trials with both kinds of unit: the order is tested, not vacuous
   std::map<CombineStores, int> direct_rows;  // rows stored directly, per mode: not vacuous either
   for (int trial = 0; trial < 600; ++trial) {
-    const DispatchRoute route = random_route(rng);
+    const DispatchRoute route = random_dispatch_route(rng);
     const int tile_m = std::vector<int>{1, 16, 64, 128}[trial % 4], n_tiles = 1 + trial % 3, cluster_m = 1 + trial % 2;
     const int band_tiles = std::vector<int>{0, 1, 2, 3, 5}[trial % 5];
     const CombineOrder order = (trial / 2) % 2 ? CombineOrder::LOCAL_LAST : CombineOrder::EXPERT;
