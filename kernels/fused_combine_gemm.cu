@@ -167,16 +167,18 @@ struct FusedCombineGemm::State : FusedState {
     if (engine_done) cudaEventDestroy(engine_done);
   }
 
-  // `reset`, when given, is recorded on the stream once the done flags are zeroed.
-  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, int unpermute_blocks = 0,
-                     bool gemm_capped = false, cudaEvent_t reset = nullptr) {
+  // `signal`: when the GEMM counts a tile done; `reset`, when given, is recorded on the stream once
+  // the done flags are zeroed.
+  cudaError_t launch(int send_blocks, int gemm_blocks, unsigned char done_byte, cudaStream_t stream, DoneSignal signal,
+                     int unpermute_blocks = 0, bool gemm_capped = false, cudaEvent_t reset = nullptr) {
     if (cudaError_t e = cudaMemsetAsync(done.get(), done_byte, sizeof(unsigned) * std::max(done_count, 1), stream); e != cudaSuccess) return e;
     if (reset != nullptr)
       if (cudaError_t e = cudaEventRecord(reset, stream); e != cudaSuccess) return e;
     UnpermuteList list = unpermute;
     list.blocks = unpermute_blocks;
     list.report_base = done_count;
-    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list, gemm_capped);
+    return FusedState::launch(sends, send_count, done.get(), send_blocks, gemm_blocks, per_warp, stream, send_rate, list, gemm_capped,
+                              signal);
   }
 
   // The engine copies of `schedule` (after the done flags are allocated): pointers, bytes and waits.
@@ -294,14 +296,13 @@ cudaError_t FusedCombineGemm::run(int send_blocks, cudaStream_t stream, int gemm
   const int gemm_blocks = s.gemm_blocks_beside(send_blocks + unpermute_blocks, gemm_sms);
   if (gemm_blocks < 0) return cudaErrorInvalidValue;
   if (send_blocks == 0 && gemm_blocks == 0 && unpermute_blocks == 0) return cudaSuccess;
-  s.done_signal = s.requested_signal;
-  return s.launch(send_blocks, gemm_blocks, 0, stream, unpermute_blocks, gemm_sms > 0);
+  return s.launch(send_blocks, gemm_blocks, 0, stream, s.requested_signal, unpermute_blocks, gemm_sms > 0);
 }
 
 cudaError_t FusedCombineGemm::run_sends(int send_blocks, cudaStream_t stream) {
   State& s = *state_;
   if (!s.transfers_alone_run(send_blocks)) return cudaErrorInvalidValue;
-  return s.launch(send_blocks, 0, 0xFF, stream);  // every tile already done
+  return s.launch(send_blocks, 0, 0xFF, stream, s.requested_signal);  // every tile already done
 }
 
 cudaError_t FusedCombineGemm::run_engine(cudaStream_t stream, cudaStream_t engine_stream, int gemm_sms) {
@@ -315,8 +316,9 @@ cudaError_t FusedCombineGemm::run_engine(cudaStream_t stream, cudaStream_t engin
   for (cudaEvent_t* event : {&s.flags_reset, &s.engine_done})
     if (*event == nullptr)
       if (cudaError_t e = cudaEventCreateWithFlags(event, cudaEventDisableTiming); e != cudaSuccess) return e;
-  s.done_signal = DoneSignal::OWN_STORES_SYSTEM;  // the engine stream reads the flags and the rows from outside the SMs
-  if (cudaError_t e = s.launch(0, gemm_blocks, 0, stream, 0, gemm_sms > 0, s.flags_reset); e != cudaSuccess) return e;
+  // System scope: the engine stream reads the flags and the rows from outside the SMs.
+  if (cudaError_t e = s.launch(0, gemm_blocks, 0, stream, DoneSignal::OWN_STORES_SYSTEM, 0, gemm_sms > 0, s.flags_reset); e != cudaSuccess)
+    return e;
   if (cudaError_t e = cudaStreamWaitEvent(engine_stream, s.flags_reset); e != cudaSuccess) return e;
   // Whatever was enqueued, `stream` waits for it: the launch raises every flag, so waits left by a
   // failure part-way still pass, but the next run's reset of the flags must not come before them.

@@ -586,7 +586,6 @@ struct FusedState {
   int last_transfer_blocks = 0, last_unpermute_blocks = 0;
   DeviceArray<ClaimBoard> claims;  // the GEMM clusters' tile claims (tile_claims.hpp), zeroed before each launch
   bool transfers_join = true;      // set_transfers_join
-  DoneSignal done_signal = DoneSignal::NEXT_TILE;  // when the GEMM counts a tile done (with tile_done set)
 
   /// Once per prepare(), after the GEMM's: room for the watchdog's records of a launch whose waits
   /// read `flag_count` flags, and its word cleared (synchronous).
@@ -656,9 +655,10 @@ struct FusedState {
   /// (none by default) after the transfer blocks, given this launch's watchdog here. The transfer
   /// blocks join the GEMM after their tasks when transfers_join is set, the launch has GEMM blocks
   /// and their SMs were not capped (`gemm_capped`: a caller's limit on the GEMM's SMs holds).
+  /// `done_signal`: when the GEMM counts a tile done (with the scheduler's tile_done set: the combine).
   cudaError_t launch(const DeviceArray<RowTask>& tasks, int task_count, unsigned* flags, int transfer_blocks, int gemm_blocks,
                      bool per_warp, cudaStream_t stream, double bytes_per_second = 0, UnpermuteList unpermute = {},
-                     bool gemm_capped = false) {
+                     bool gemm_capped = false, DoneSignal done_signal = DoneSignal::NEXT_TILE) {
     const int moving_blocks = transfer_blocks + unpermute.blocks, launch_blocks = moving_blocks + gemm_blocks;
     if (cudaError_t e = cudaMemsetAsync(block_start.get(), 0, sizeof(unsigned long long) * launch_blocks, stream); e != cudaSuccess)
       return e;

@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
                         ref});
     std::vector<std::unique_ptr<SweepRunner>> runners;
     std::vector<__nv_bfloat16*> outs;
-    for (auto make : {make_c128x256_c2x1, make_c256x128_c2x1, make_c256x128_c1x2, make_c128x256_c1x2, make_c128x256_c1x1})
+    for (auto make : {make_c128x256_c2x1, make_c256x128_c2x1, make_c256x128_c1x2, make_c128x256_c1x2, make_c128x256_c1x1,
+                      make_regular_c128x256_c2x1, make_streamk_c128x256_c2x1})
       for (int raster : {0, 1})
         for (int swizzle : {1, 4}) {
           __nv_bfloat16* c;

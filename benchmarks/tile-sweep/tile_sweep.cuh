@@ -36,3 +36,7 @@ std::unique_ptr<SweepRunner> make_c256x128_c2x1();
 std::unique_ptr<SweepRunner> make_c256x128_c1x2();
 std::unique_ptr<SweepRunner> make_c128x256_c1x2();
 std::unique_ptr<SweepRunner> make_c128x256_c1x1();
+/// CUTLASS's regular Hopper GEMM, comet's tile and cluster, launched once per expert as cuBLAS is:
+/// the persistent tile scheduler, and stream-K.
+std::unique_ptr<SweepRunner> make_regular_c128x256_c2x1();
+std::unique_ptr<SweepRunner> make_streamk_c128x256_c2x1();
