@@ -91,12 +91,12 @@ class FusedCombineGemm {
   /// The combine schedule of `route` (what this GPU received) in this kernel's tiles for n columns,
   /// bands of `band_tiles` M tiles per expert (make_fused_combine_schedule; 0: whole experts).
   /// `stores`: which rows the GEMM's epilogue stores straight into their destination (no send).
-  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0,
+  static FusedCombineSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = FUSED_BAND_TILES,
                                            CombineOrder order = CombineOrder::EXPERT, CombineStores stores = CombineStores::SEND);
 
   /// Who takes a send task (a tile's rows to one source, 128 rows x 512 bytes at most): a whole
-  /// send block (the default: the measured path), or each warp of it (several tiles in flight per
-  /// block; written, not yet run on a GPU).
+  /// send block (the default), or each warp of it (several tiles in flight per block; BENCHMARKS.md
+  /// measures both).
   enum class SendTasks { PER_BLOCK, PER_WARP };
   void set_send_tasks(SendTasks tasks);
   /// Paces the sends of later runs (run_sends too) to `bytes_per_second`, all send blocks together:

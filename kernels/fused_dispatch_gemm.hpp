@@ -65,7 +65,7 @@ class FusedDispatchGemm {
 
   /// The schedule of `route` in this kernel's tiles for an output of n columns, bands of
   /// `band_tiles` M tiles per expert (make_fused_dispatch_schedule; 0: whole experts).
-  static FusedDispatchSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = 0);
+  static FusedDispatchSchedule schedule_for(const DispatchRoute& route, std::int64_t n, int band_tiles = FUSED_BAND_TILES);
 
   /// Uploads the schedule's tables and the per-expert pointers for `buffers` (synchronous: once per
   /// routing, not per run). `schedule.copies` may be a subset of the schedule's (a test withholds a

@@ -77,6 +77,30 @@ struct FusedDispatchSchedule {
   std::int64_t total_rows() const { return expert_first_row.empty() ? 0 : expert_first_row.back(); }
 };
 
+/// The tile band (M tiles, whole clusters of `cluster_m`) for which one wave of `wave_tiles` output
+/// tiles of tile_m x tile_n reads the fewest bytes per K step: in bands of b M tiles, taken N column
+/// by N column, a wave covers about b activation row blocks (tile_m rows each) and wave_tiles / b
+/// weight columns (tile_n columns each), b tile_m + (wave_tiles / b) tile_n rows and columns in all,
+/// fewest near b = sqrt(wave_tiles tile_n / tile_m). Whole experts in one band (the order of stop 44
+/// and before) sweep an expert's every M tile down each column: at Mixtral 16K (64 M tiles an
+/// expert) a wave of 132 tiles covers 64 row blocks and 2 columns, twice the bytes of bands of 16.
+/// Arguments positive.
+constexpr int balanced_band_tiles(int wave_tiles, int tile_m, int tile_n, int cluster_m) {
+  int best = cluster_m;
+  double fewest = 0.0;
+  for (int b = cluster_m; b <= wave_tiles; b += cluster_m) {
+    const double bytes = static_cast<double>(b) * tile_m + static_cast<double>(wave_tiles) / b * tile_n;
+    if (b == cluster_m || bytes < fewest) best = b, fewest = bytes;
+  }
+  return best;
+}
+
+/// The fused kernels' tile band when the caller names none (FusedDispatchGemm::schedule_for,
+/// FusedCombineGemm::schedule_for): their 128 x 256 tiles in clusters of 2 on the 132 SMs of an
+/// H100 or H200 SXM, 16 M tiles. An expert of at most 16 M tiles (2048 rows) is one band, the
+/// order of whole experts. Measured: BENCHMARKS.md, "Tile bands of 16 by default".
+inline constexpr int FUSED_BAND_TILES = balanced_band_tiles(132, 128, 256, 2);
+
 /// The schedule for `route` with GEMM tiles of `tile_m` rows, `n_tiles` tiles across the output
 /// columns and work units of `cluster_m` M tiles; within an expert, bands of `band_tiles` M tiles
 /// (0: one band, the whole expert), each band N column by N column. Throws std::invalid_argument

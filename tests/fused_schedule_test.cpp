@@ -4,6 +4,7 @@
 // the order their rows arrive (local pass, then expert by expert).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -325,6 +326,30 @@ TEST(FusedCombineSchedule, LocalDirectHandWorkedCase) {
   ASSERT_EQ(s.sends.size(), 1u);
   EXPECT_EQ(std::tie(s.sends[0].done_flag, s.sends[0].source, s.sends[0].row, s.sends[0].dest_row, s.sends[0].rows),
             std::make_tuple(0, 0, std::int64_t{3}, std::int64_t{0}, std::int64_t{2}));
+}
+
+// The balanced band: what one wave of tiles reads per K step, b tile_m + (wave / b) tile_n, is
+// fewest at b near sqrt(wave tile_n / tile_m); the band is that b in whole clusters, and no other
+// whole-cluster band reads less.
+TEST(FusedTileBands, BalancedBandReadsTheFewestBytesPerWave) {
+  const auto bytes = [](int b, int wave, int tile_m, int tile_n) { return static_cast<double>(b) * tile_m + static_cast<double>(wave) / b * tile_n; };
+  for (const auto& [wave, tile_m, tile_n, cluster_m] :
+       {std::tuple{132, 128, 256, 2}, std::tuple{132, 128, 128, 1}, std::tuple{114, 128, 256, 2}, std::tuple{64, 64, 256, 1},
+        std::tuple{8, 128, 256, 2}, std::tuple{1, 128, 256, 1}}) {
+    const int band = balanced_band_tiles(wave, tile_m, tile_n, cluster_m);
+    SCOPED_TRACE(testing::Message() << "wave " << wave << ", tile " << tile_m << " x " << tile_n << ", cluster " << cluster_m);
+    EXPECT_EQ(band % cluster_m, 0);
+    EXPECT_GE(band, cluster_m);
+    for (int b = cluster_m; b <= 4 * wave; b += cluster_m) {
+      EXPECT_LE(bytes(band, wave, tile_m, tile_n), bytes(b, wave, tile_m, tile_n)) << "band " << b;
+    }
+    if (wave >= 4 * cluster_m) {
+      EXPECT_LE(std::abs(band - std::sqrt(static_cast<double>(wave) * tile_n / tile_m)), cluster_m);
+    }
+  }
+  // The kernels' default: their 128 x 256 tiles in clusters of 2 on 132 SMs.
+  EXPECT_EQ(FUSED_BAND_TILES, balanced_band_tiles(132, 128, 256, 2));
+  EXPECT_EQ(FUSED_BAND_TILES, 16);
 }
 
 TEST(FusedDispatchSchedule, RejectsRoutesThatCannotBe) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fused_schedule.hpp"
+
 namespace comet::bench {
 
 /// Expert FFN (ragged per-expert GEMMs on lanes, from a CUDA graph) against one dense GEMM of the
@@ -25,7 +27,7 @@ struct FusedOptions {
   std::vector<int> blocks;           ///< transfer-block counts to try (even: whole clusters)
   int rounds = 3;                    ///< interleaved rounds (medians reported)
   FusedTransport transport = FusedTransport::HOST;
-  std::vector<int> band_tiles{0};    ///< tile bands to time the GEMM part and the overlap in
+  std::vector<int> band_tiles{kernels::FUSED_BAND_TILES};  ///< tile bands to time the GEMM part and the overlap in
   std::vector<double> send_paces;    ///< GB/s, all send blocks together: paced combine sends to time too
   std::vector<int> unpermute_blocks{2, 4, 8};  ///< unpermute section: unpermute-block counts (even)
   bool weights_transposed = false;   ///< fused section: each expert's weights stored [n, k] (W^T) instead of [k, n]

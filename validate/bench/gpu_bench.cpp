@@ -18,6 +18,7 @@
 
 #include "bench_common.hpp"
 #include "bench_sections.hpp"
+#include "fused_schedule.hpp"
 #include "moe_model.hpp"
 
 namespace {
@@ -57,9 +58,10 @@ int main(int argc, char** argv) {
           {"host", comet::bench::FusedTransport::HOST}, {"peer", comet::bench::FusedTransport::PEER},
           {"local", comet::bench::FusedTransport::LOCAL}}))
       ->capture_default_str();
-  std::vector<int> band_tiles{0};
+  std::vector<int> band_tiles{comet::kernels::FUSED_BAND_TILES};
   app.add_option("--band-tiles", band_tiles, "Fused section: tile bands (M tiles per band within an expert, each band N column by "
-                                             "N column; 0 = one band per expert): the GEMM part and the overlap are timed in each")
+                                             "N column; 0 = one band per expert; the default is the kernels'): the GEMM part and the "
+                                             "overlap are timed in each")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   std::vector<double> send_paces;
   app.add_option("--send-paces", send_paces, "Fused section: combine sends paced to each of these rates, GB/s for all send blocks "
