@@ -17,8 +17,9 @@
 //  2. Expert pass: then expert by expert, the other sources' rows in ring order (local + 1,
 //     local + 2, ..., so that no source is pulled by every destination at once), and the GEMM
 //     takes each expert's remaining tiles once they are in: N tile by N tile, every M tile of a
-//     column together, so that a weight tile is read from memory once, multicast to the cluster_m
-//     blocks of a cluster and shared through L2 by the others computing that column. (In an order
+//     column (of a band of M tiles, `band_tiles`) together, so that a weight tile is read from
+//     memory once per band, multicast to the cluster_m blocks of a cluster and shared through L2 by
+//     the others computing that column. (In an order
 //     that follows arrival row block by row block the weights are read once per block: on one
 //     H100 that order with clusters of one block ran the GEMM alone 1.2-2.5x slower.)
 // In the expert-major receive buffer an expert's rows are in wave order (own rows, then ring
