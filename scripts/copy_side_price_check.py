@@ -4,7 +4,8 @@
 Reads `comet_gpu_bench --sections fused` logs (every dispatch section of each, so runs appended to
 one log all count) and prices each dispatch overlap row of the default kernel the way the
 simulator prices a fused stage-0 launch, from the log's own measurements: T = the kernel's GEMM
-part on every SM (the GEMM table's `fused`), t = the copies alone at that block count (`alone`),
+part on every SM (the GEMM table's `fused`, or the row's own tile band's from the run's band table
+when the run timed several), t = the copies alone at that block count (`alone`),
 s = (SMS - B) / SMS. The GEMM's own time (sim/core/op_costs.cpp, compute_time_s):
   joining (rows `blk/<band>` of logs since stop 44, which have `X` rows beside): min(T / s,
            T + t x B / SMS): the copy blocks' SMs are missing only while they copy, then they join
@@ -25,12 +26,23 @@ import re
 import statistics
 import sys
 
-from streaming_tail_check import SMS, TILE_M, TILE_N, check_logs_readable
+from streaming_tail_check import SMS, TILE_M, TILE_N, band_gemm_ms, check_logs_readable, kernel_gemm_ms
 
+
+def runs_of(lines):
+    """The log's bench runs, each a list of its lines from a dispatch section's title to the next
+    one (the run's combine section and band table included)."""
+    runs = []
+    for line in lines:
+        if line.startswith("# Fused dispatch"):
+            runs.append([])
+        if runs:
+            runs[-1].append(line)
+    return runs
 
 
 def dispatch_lines(lines):
-    """The lines of every dispatch section of a log (each from its title to the next section's)."""
+    """The lines of every dispatch section among `lines` (each from its title to the next section's)."""
     inside = False
     for line in lines:
         if line.startswith("# Fused"):
@@ -59,22 +71,25 @@ def launch_ms(gemm_ms, copies_ms, blocks, tiles, n_tiles):
 
 def rows_of(path):
     """(model, tokens, tasks, blocks, fused ms, joining price ms, stopping price ms, joins) per overlap row."""
-    gemm = {}  # (model, tokens) -> (the GEMM part ms, tiles, N tiles)
     out = []
     text = open(path, encoding="utf-8").read()
     # Logs from before stop 44 have no `X` rows: their copy blocks all stopped, `blk/<band>` too.
     joining_kernels = "X: the transfer blocks stop" in text
-    for line in dispatch_lines(text.splitlines()):
-        f = line.split()
-        if len(f) == 13 and f[2].isdigit() and f[3].isdigit():  # the GEMM table
-            n_tiles = math.ceil(int(f[5]) / TILE_N)
-            gemm[(f[0], f[1])] = (float(f[6]), math.ceil(int(f[3]) / TILE_M) * int(f[2]) * n_tiles, n_tiles)
-        elif len(f) == 13 and re.fullmatch(r"blk/\d+X?", f[4]) and f[6] != "-" and (f[0], f[1]) in gemm:
-            blocks, copies_ms, fused_ms = int(f[5]), float(f[6]), float(f[8])
-            t, tiles, n_tiles = gemm[(f[0], f[1])]
-            join = launch_ms(joining_ms(t, copies_ms, blocks), copies_ms, blocks, tiles, n_tiles)
-            stop = launch_ms(stopping_ms(t, blocks), copies_ms, blocks, tiles, n_tiles)
-            out.append((f[0], f[1], f[4], blocks, fused_ms, join, stop, joining_kernels and not f[4].endswith("X")))
+    for run in runs_of(text.splitlines()):
+        gemm = {}  # (model, tokens) -> (the GEMM table's GEMM part ms, tiles, N tiles)
+        bands = band_gemm_ms(run, "dispatch")
+        for line in dispatch_lines(run):
+            f = line.split()
+            if len(f) == 13 and f[2].isdigit() and f[3].isdigit():  # the GEMM table
+                n_tiles = math.ceil(int(f[5]) / TILE_N)
+                gemm[(f[0], f[1])] = (float(f[6]), math.ceil(int(f[3]) / TILE_M) * int(f[2]) * n_tiles, n_tiles)
+            elif len(f) == 13 and re.fullmatch(r"blk/\d+X?", f[4]) and f[6] != "-" and (f[0], f[1]) in gemm:
+                blocks, copies_ms, fused_ms = int(f[5]), float(f[6]), float(f[8])
+                table_ms, tiles, n_tiles = gemm[(f[0], f[1])]
+                t = kernel_gemm_ms(table_ms, bands, f[0], f[1], f[4])
+                join = launch_ms(joining_ms(t, copies_ms, blocks), copies_ms, blocks, tiles, n_tiles)
+                stop = launch_ms(stopping_ms(t, blocks), copies_ms, blocks, tiles, n_tiles)
+                out.append((f[0], f[1], f[4], blocks, fused_ms, join, stop, joining_kernels and not f[4].endswith("X")))
     return out
 
 

@@ -5,8 +5,9 @@ Reads `comet_gpu_bench --sections fused` logs and, for every combine row of the 
 (`blk/<band>` and `wrp/<band>`, no order or store suffix), prices the fused launch the way the
 simulator's streaming dependency does (sim/core/op_costs.cpp, docs/policies.md): the GEMM on the
 SMs the send blocks leave, its all-to-all ending at max(its bytes alone, the GEMM's end + tail).
-Measured inputs: the kernel's GEMM alone on every SM and the sends alone at that block count, so
-what is checked is the tail, not the cost model's rates. Two tails:
+Measured inputs: the kernel's GEMM alone on every SM (its own tile band's, from the run's band
+table, when the run timed several) and the sends alone at that block count, so what is checked is
+the tail, not the cost model's rates. Two tails:
   tile: one M tile of rows, 128 x hidden bf16 (the simulator until stop 39);
   wave: the rows of the GEMM's last wave of tiles, one tile per SM (since stop 39): 128 x 256,
         main's, or the tile a log's preamble states (`fused tile 128 x 128`: branch fused-pingpong).
@@ -36,9 +37,28 @@ TILE_M, TILE_N = 128, 256  # main's fused kernels; logs that state no tile
 BF16 = 2
 
 
+def band_gemm_ms(lines, side):
+    """(model, tokens, band) -> the GEMM part (ms) of each tile band in the band table among `lines`
+    (`# GEMM part by tile band`, printed after a bench run's sections), rows of `side` only."""
+    out = {}
+    for line in lines:
+        f = line.split()
+        if len(f) == 8 and f[0] == side and f[2].isdigit() and f[3].isdigit():
+            out[(f[1], f[2], f[3])] = float(f[4])
+    return out
+
+
+def kernel_gemm_ms(table_ms, bands, model, tokens, tasks):
+    """The GEMM part to price an overlap row of `tasks` (`blk/16`, `wrp/0`, `blk/16X`) with: its own
+    band's from the band table when the run timed it, else the GEMM table's (the run's first band)."""
+    band = re.fullmatch(r"\w+/(\d+)X?", tasks)
+    return bands.get((model, tokens, band.group(1)), table_ms) if band else table_ms
+
+
 def combine_sections(lines):
-    """The log's combine sections, each a list of its lines (from its title to the next section): a
-    log of several bench runs (one per shape, or the same shape again) has one per run."""
+    """The log's combine sections, each a list of its lines (from its title to the next section, the
+    run's band table included): a log of several bench runs (one per shape, or the same shape
+    again) has one per run."""
     sections = []
     for line in lines:
         if line.startswith("# Fused expert GEMM + combine"):
@@ -78,6 +98,7 @@ def section_rows(path, section, tile, beside):
     tile_m, tile_n = tile
     sources = int(re.search(r"(\d+) sources", section[0]).group(1))
     gemm = {}  # (model, tokens) -> (experts, rows/e, K, N, GEMM alone ms)
+    bands = band_gemm_ms(section, "combine")
     out = []
     for line in section:
         f = line.split()
@@ -95,7 +116,8 @@ def section_rows(path, section, tile, beside):
     for model, tokens, tasks, blocks, alone_ms, fused_ms, sent, rate in out:
         if (model, tokens) not in gemm:
             continue
-        experts, rows_per_expert, _, hidden, gemm_ms = gemm[(model, tokens)]
+        experts, rows_per_expert, _, hidden, table_ms = gemm[(model, tokens)]
+        gemm_ms = kernel_gemm_ms(table_ms, bands, model, tokens, tasks)
         per_block = rate / blocks
         at_once = SMS - blocks
         n_tiles = math.ceil(hidden / tile_n)

@@ -62,6 +62,43 @@ mix              16384    224.0    45.0       blk/0     12    44.000     50.0   
         waves = -(-64 * 4 * 112 // 120)
         self.assertAlmostEqual(rows[2][5], 44.0 + gemm / waves, places=9)
 
+    def test_a_row_of_another_tile_band_is_priced_with_that_bands_gemm(self):
+        # The run timed bands 0 and 16: the GEMM table holds band 0's GEMM part, the band table
+        # (printed after the run's combine section) both; `blk/16` is priced with band 16's, `blk/0`
+        # with band 0's, and the first band timed again (`0*`) is not a band of its own.
+        run = """# Fused dispatch + expert GEMM (h13 = x w13): 8 sources
+# blocks together; X: the transfer blocks stop after their tasks, without X they then join the GEMM); serial = best
+mix              16384       4    8192   4096  28672    10.560    700.0    10.600    10.400    10.500    100.0    100.0
+mix              16384    224.0    45.0       blk/0      4    44.000     50.0    44.500    50.000    44.000     4.800   0.10
+mix              16384    224.0    45.0      blk/16      4     4.000     50.0    10.300    14.000    10.000     4.800   0.90
+# Fused expert GEMM + combine (y = act w2): 8 sources
+mix              16384       4    8192  14336   4096     5.000    700.0         -     5.000     5.000    100.0    100.0
+
+# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles
+side      model           tokens   band     fused     rate   vs_cub   vs_grp
+dispatch  mix              16384      0    10.560    700.0    100.0    100.0
+dispatch  mix              16384     16     9.900    750.0    105.0    105.0
+dispatch  mix              16384     0*    11.000    690.0     99.0     99.0
+combine   mix              16384      0     5.000    700.0    100.0    100.0
+"""
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as f:
+            f.write(self.LOG + run)
+        try:
+            rows = check.rows_of(f.name)
+        finally:
+            os.unlink(f.name)
+        late = [r for r in rows if r[1] == "16384"]
+        self.assertEqual([r[2] for r in late], ["blk/0", "blk/0", "blk/16"])
+        tiles = 64 * 4 * 112
+        # The first run's 16K row (12 blocks; no band table in its run) and this run's `blk/0`: the
+        # GEMM table's 10.56 ms.
+        self.assertAlmostEqual(late[0][6], check.launch_ms(check.stopping_ms(10.56, 12), 44.0, 12, tiles, 112), places=12)
+        self.assertAlmostEqual(late[1][6], check.launch_ms(check.stopping_ms(10.56, 4), 44.0, 4, tiles, 112), places=12)
+        # `blk/16`: band 16's 9.9 ms; its copies (4 ms) end well inside it, so the GEMM decides.
+        self.assertAlmostEqual(late[2][5], check.joining_ms(9.9, 4.0, 4), places=12)
+        self.assertAlmostEqual(late[2][5], check.launch_ms(check.joining_ms(9.9, 4.0, 4), 4.0, 4, tiles, 112), places=12)
+        self.assertAlmostEqual(late[2][6], check.stopping_ms(9.9, 4), places=12)
+
     def test_a_log_from_before_joining_prices_every_row_as_stopping(self):
         def before_joining(line):
             fields = line.split()

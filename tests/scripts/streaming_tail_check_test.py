@@ -104,6 +104,31 @@ mix               4096     56.0    47.0       blk/0      2     2.000     30.0   
         for blocks in (2, 4):
             self.assertGreater(second[blocks], first[blocks])
 
+    def test_a_row_of_another_tile_band_is_priced_with_that_bands_gemm(self):
+        # `wrp/16` beside `wrp/0`, the run's band table after its combine section: band 16's GEMM
+        # part (1.2 ms here) prices the `wrp/16` rows, the GEMM table's (band 0's, 0.6 ms) the others.
+        banded = self.LOG + """mix               4096     56.0    94.0      wrp/16      2     1.000     64.0     1.400     2.200     1.200     1.000   0.80
+
+# GEMM part by tile band (all rows here, all SMs): within an expert, bands of `band` M tiles
+side      model           tokens   band     fused     rate   vs_cub   vs_grp
+combine   mix               4096      0     0.600   1600.0    100.0    100.0
+combine   mix               4096     16     1.200    800.0     50.0     50.0
+combine   mix               4096     0*     0.700   1400.0     90.0     90.0
+"""
+        with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
+            log.write(banded)
+        try:
+            rows = {(row[3], row[4]): row[6]["wave"] for row in check.rows_of(log.name, 0.8)}
+        finally:
+            os.unlink(log.name)
+        at_once = check.SMS - 2
+        tiles = 16 * 4 * 16
+        last = tiles - (-(-tiles // at_once) - 1) * at_once
+        tail_ms = last * 128 * 256 * 2 / (64 * MIB * 1e3) * 1e3  # the sends' rate alone: 64 MiB per ms
+        self.assertGreater(1.2 * check.SMS / at_once + tail_ms, 1.0)  # the GEMM, not the sends alone, decides it
+        self.assertAlmostEqual(rows[("wrp/16", 2)], 1.2 * check.SMS / at_once + tail_ms, places=9)
+        self.assertAlmostEqual(rows[("wrp/0", 2)], max(1.0, 0.6 * check.SMS / at_once + tail_ms), places=9)
+
     def priced_all(self, beside):
         with tempfile.NamedTemporaryFile("w", suffix=".log", delete=False) as log:
             log.write(self.LOG)
