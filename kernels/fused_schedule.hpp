@@ -82,18 +82,15 @@ struct FusedDispatchSchedule {
 /// tiles of tile_m x tile_n reads the fewest bytes per K step: in bands of b M tiles, taken N column
 /// by N column, a wave covers about b activation row blocks (tile_m rows each) and wave_tiles / b
 /// weight columns (tile_n columns each), b tile_m + (wave_tiles / b) tile_n rows and columns in all,
-/// fewest near b = sqrt(wave_tiles tile_n / tile_m). Whole experts in one band (the order of stop 44
+/// fewest near b = sqrt(wave_tiles tile_n / tile_m). Whole experts in one band (the order of stop 45
 /// and before) sweep an expert's every M tile down each column: at Mixtral 16K (64 M tiles an
 /// expert) a wave of 132 tiles covers 64 row blocks and 2 columns, twice the bytes of bands of 16.
 /// Arguments positive.
 constexpr int balanced_band_tiles(int wave_tiles, int tile_m, int tile_n, int cluster_m) {
-  int best = cluster_m;
-  double fewest = 0.0;
-  for (int b = cluster_m; b <= wave_tiles; b += cluster_m) {
-    const double bytes = static_cast<double>(b) * tile_m + static_cast<double>(wave_tiles) / b * tile_n;
-    if (b == cluster_m || bytes < fewest) best = b, fewest = bytes;
-  }
-  return best;
+  const auto bytes = [&](int b) { return static_cast<double>(b) * tile_m + static_cast<double>(wave_tiles) / b * tile_n; };
+  int band = cluster_m;
+  while (bytes(band + cluster_m) < bytes(band)) band += cluster_m;  // convex in the band: its first minimum is the least
+  return band;
 }
 
 /// The fused kernels' tile band when the caller names none (FusedDispatchGemm::schedule_for,

@@ -182,9 +182,10 @@ interference_step() {
       mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096 \
       mixtral-8x7b:4:2048:14336:4096 mixtral-8x7b:4:8192:14336:4096 deepseek-v3:128:256:2048:7168 deepseek-v3:128:1024:2048:7168
     # FUSED_BLOCKS: transfer-block counts; FUSED_BANDS: tile bands, each timed for the GEMM part and
-    # the overlap (comet_gpu_bench --help).
+    # the overlap (comet_gpu_bench --help), the first the kernels' default (FUSED_BAND_TILES) so that
+    # the GEMM table and every order and store variant are the default's.
     # FUSED_PACES: combine send rates to time too, GB/s (--send-paces; none by default).
-    read -ra fused_args <<<"--copy-blocks ${FUSED_BLOCKS:-2 4 6 8 12 16} --band-tiles ${FUSED_BANDS:-0 8 16}${FUSED_PACES:+ --send-paces $FUSED_PACES}"
+    read -ra fused_args <<<"--copy-blocks ${FUSED_BLOCKS:-2 4 6 8 12 16} --band-tiles ${FUSED_BANDS:-16 0 8}${FUSED_PACES:+ --send-paces $FUSED_PACES}"
     # One process per model and token count: a kernel whose watchdog trips cannot leave its state
     # to the next shape's launches (2026-12-06: after one hang, every later shape of the process
     # timed out on flags no table holds).
