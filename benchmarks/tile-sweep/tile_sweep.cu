@@ -139,7 +139,12 @@ int main(int argc, char** argv) {
             continue;
           }
           SweepRunner* r = runner.get();
-          variants.push_back({runner->name() + (raster ? " N " : " M ") + std::to_string(swizzle), [r, &stream] { r->run(stream); }, c});
+          variants.push_back({runner->name() + (raster ? " N " : " M ") + std::to_string(swizzle), [r, &stream] {
+                              if (!r->run(stream)) {
+                                std::fprintf(stderr, "tile_sweep: %s failed to launch\n", r->name().c_str());
+                                std::exit(1);
+                              }
+                            }, c});
           runners.push_back(std::move(runner));
           outs.push_back(c);
         }
@@ -148,7 +153,12 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
       std::iota(order.begin(), order.end(), std::size_t{0});
       if (round > 0) std::shuffle(order.begin(), order.end(), std::mt19937(static_cast<unsigned>(round)));
-      for (std::size_t v : order) samples[v].push_back(time_ms(variants[v].run, stream));
+      // Progress on stderr: a run killed by a time limit names the round and the variant it was in.
+      std::fprintf(stderr, "# %s: round %d of %d\n", name, round + 1, rounds);
+      for (std::size_t v : order) {
+        if (round == 0) std::fprintf(stderr, "#   timing %s\n", variants[v].label.c_str());
+        samples[v].push_back(time_ms(variants[v].run, stream));
+      }
     }
     check(cudaStreamSynchronize(stream), "run");
     check(cudaGetLastError(), "kernels");
