@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace comet::testing {
@@ -58,6 +59,14 @@ inline std::vector<float> sample_values(std::size_t count, int salt) {
   std::vector<float> v(count);
   for (std::size_t i = 0; i < count; ++i) v[i] = static_cast<float>(static_cast<int>((i * 37 + salt * 11) % 61) - 30) / 16.0f;
   return v;
+}
+
+/// Relative RMS difference of `got` from `want` (bf16 results of fp32 accumulations in another
+/// order land near 1e-3); a NaN anywhere makes it NaN, which fails every `<` bound.
+inline double relative_rms(const std::vector<float>& got, const std::vector<float>& want) {
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) diff += (got[i] - want[i]) * (got[i] - want[i]), norm += want[i] * want[i];
+  return norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? 1.0 : 0.0);
 }
 
 }  // namespace comet::testing

@@ -29,13 +29,6 @@ using bf16 = __nv_bfloat16;
     }                                                                    \
   } while (false)
 
-// Relative RMS difference; both sides are bf16 results of fp32 accumulations in another order.
-double relative_rms(const std::vector<float>& got, const std::vector<float>& want) {
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) diff += (got[i] - want[i]) * (got[i] - want[i]), norm += want[i] * want[i];
-  return norm > 0 ? std::sqrt(diff / norm) : (diff > 0 ? 1.0 : 0.0);
-}
-
 // Both tile configurations: groups of 106 rows on average take the large tiles, of 43 the small.
 TEST(GroupedGemm, EveryGroupMatchesCublas) {
   COMET_REQUIRE_GROUPED_GEMM();

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""scripts/grouped_mm_vs_comet.py's statistics and argument checks, without a GPU (ctest:
+scripts.grouped_mm_vs_comet)."""
+import io
+import os
+import sys
+import unittest
+from contextlib import redirect_stderr
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+import grouped_mm_vs_comet as vs  # noqa: E402
+
+
+class Statistics(unittest.TestCase):
+    def test_quantiles_interpolate_between_order_statistics(self):
+        # [1, 2, 3, 4]: positions 0.75, 1.5, 2.25 of the sorted sample.
+        self.assertEqual(vs.quantile([4, 1, 3, 2], 0.25), 1.75)
+        self.assertEqual(vs.quantile([4, 1, 3, 2], 0.5), 2.5)
+        self.assertEqual(vs.quantile([4, 1, 3, 2], 0.75), 3.25)
+        self.assertEqual(vs.quantile([7.0], 0.25), 7.0)
+        self.assertEqual(vs.quantile([], 0.5), 0.0)
+
+    def test_ratios_pair_by_round_not_by_rank(self):
+        # torch 2, 4, 6, 8 ms; the kernel 1, 8, 3, 4: ratios 2, 0.5, 2, 2 (the medians' ratio would be 5/3.5).
+        q1, median, q3 = vs.paired_quartiles([2, 4, 6, 8], [1, 8, 3, 4])
+        self.assertEqual((q1, median, q3), (1.625, 2.0, 2.0))
+
+    def test_ratios_refuse_unpaired_or_empty_times(self):
+        with self.assertRaises(ValueError):
+            vs.paired_quartiles([1, 2], [1])
+        with self.assertRaises(ValueError):
+            vs.paired_quartiles([1, 2], [1, 0])
+
+    def test_every_round_times_every_variant_once_and_the_orders_repeat(self):
+        orders = vs.round_orders(5, 12)
+        self.assertEqual(orders[0], [0, 1, 2, 3, 4])
+        for order in orders:
+            self.assertEqual(sorted(order), [0, 1, 2, 3, 4])
+        self.assertTrue(any(order != orders[0] for order in orders[1:]))
+        self.assertEqual(orders, vs.round_orders(5, 12))
+
+
+class Arguments(unittest.TestCase):
+    def exit_code(self, argv):
+        with redirect_stderr(io.StringIO()) as err, self.assertRaises(SystemExit) as raised:
+            vs.parse_args(argv)
+        return raised.exception.code, err.getvalue()
+
+    def test_bad_arguments_exit_2_and_say_which(self):
+        code, message = self.exit_code(["deepseek-v3:128:256:7168"])
+        self.assertEqual(code, 2)
+        self.assertIn("deepseek-v3:128:256:7168", message)
+        code, message = self.exit_code(["--rounds", "3", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("--rounds 3", message)
+        code, message = self.exit_code(["--band-tiles", "-2", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("--band-tiles -2", message)
+        code, message = self.exit_code(["m:1:0:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("positive", message)
+
+    def test_good_arguments_parse_into_shapes(self):
+        args = vs.parse_args(["--rounds", "4", "deepseek-v3:128:256:2048:7168"])
+        self.assertEqual(args.shapes, [("deepseek-v3", 128, 256, 2048, 7168)])
+        self.assertEqual(args.rounds, 4)
+
+
+if __name__ == "__main__":
+    unittest.main()
