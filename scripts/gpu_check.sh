@@ -23,7 +23,8 @@
 #     grouped      the one-GPU validations (DeepSeek-V3, Mixtral at 16K tokens) with the experts' GEMMs
 #                  per expert on cuBLAS, as one CUTLASS grouped GEMM per projection, and auto
 #     fused        COMET's fused kernels (dispatch + GEMM, GEMM + combine): their GPU tests, torch._grouped_mm on
-#                  the same expert shapes (scripts/grouped_mm_reference.py), comet_gpu_bench --sections fused (GEMM
+#                  the same expert shapes (scripts/grouped_mm_reference.py; and in one process with comet's kernels,
+#                  scripts/grouped_mm_vs_comet.py), comet_gpu_bench --sections fused (GEMM
 #                  part vs cuBLAS and CUTLASS grouped, overlap per transfer-block count) with the other GPUs'
 #                  buffers in host-mapped memory, in this GPU's memory (no link: the kernels' own cost) and, with 2
 #                  GPUs or more, on the other GPUs (peer access); then comet validate of comet:8 and comet:16 on the
@@ -178,9 +179,13 @@ interference_step() {
     step fused-tests timeout -k 5 300 "$BUILD/comet_gpu_tests" --gtest_filter='Fused*'
     # The same expert shapes (EP 2: Mixtral 4 experts, DeepSeek-V3 128; rows = tokens x top_k / experts):
     # the dispatch side's gate+up projection (K hidden, N 2 x ffn), then the combine side's down projection.
-    step grouped-mm-reference timeout -k 5 300 python3 scripts/grouped_mm_reference.py mixtral-8x7b:4:2048:4096:28672 \
-      mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096 deepseek-v3:128:1024:7168:4096 \
-      mixtral-8x7b:4:2048:14336:4096 mixtral-8x7b:4:8192:14336:4096 deepseek-v3:128:256:2048:7168 deepseek-v3:128:1024:2048:7168
+    expert_shapes=(mixtral-8x7b:4:2048:4096:28672 mixtral-8x7b:4:8192:4096:28672 deepseek-v3:128:256:7168:4096
+                   deepseek-v3:128:1024:7168:4096 mixtral-8x7b:4:2048:14336:4096 mixtral-8x7b:4:8192:14336:4096
+                   deepseek-v3:128:256:2048:7168 deepseek-v3:128:1024:2048:7168)
+    step grouped-mm-reference timeout -k 5 300 python3 scripts/grouped_mm_reference.py "${expert_shapes[@]}"
+    # comet's kernels (the C API's library) and torch._grouped_mm in one process, timed in the same rounds.
+    step grouped-mm-vs-comet timeout -k 5 300 python3 scripts/grouped_mm_vs_comet.py --lib "$BUILD/kernels/libcomet_gemm_c.so" \
+      --json "$LOGS/grouped-mm-vs-comet.json" "${expert_shapes[@]}"
     # FUSED_BLOCKS: transfer-block counts; FUSED_BANDS: tile bands, each timed for the GEMM part and
     # the overlap (comet_gpu_bench --help), the first the kernels' default (FUSED_BAND_TILES) so that
     # the GEMM table and every order and store variant are the default's.

@@ -3,13 +3,14 @@
 tensors, timed in the same rounds: the comparison issue 15's bar asks for (">= torch._grouped_mm
 for DeepSeek-V3 shapes"), without the difference in method between two processes.
 
-  scripts/grouped_mm_vs_comet.py [--lib PATH] [--rounds N] [--band-tiles B] [--json FILE]
+  scripts/grouped_mm_vs_comet.py [--lib [LABEL=]PATH ...] [--kinds LIST] [--rounds N] [--band-tiles B] [--json FILE]
                                  NAME:EXPERTS:ROWS_PER_EXPERT:K:N [...]
 
 For each shape: A [EXPERTS x ROWS, K] and B [EXPERTS, N, K] in bf16, B passed to torch transposed
 (the layout torch's grouped kernel is fastest with, grouped_mm_reference.py's) and to comet as
 stored W^T. comet's kernels come from its C API (kernels/comet_gemm_c.h, built as
-build/kernels/libcomet_gemm_c.so), loaded with ctypes:
+build/kernels/libcomet_gemm_c.so), loaded with ctypes; with several --lib (builds of comet to
+compare, each LABEL=PATH), every library's kernels are timed in the same rounds, named KIND@LABEL:
   grouped   the expert FFN's CUTLASS grouped GEMM;
   dispatch  the fused dispatch kernel's GEMM part, every row already here;
   combine   the fused combine kernel's GEMM part, the output left here.
@@ -80,9 +81,11 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="grouped_mm_vs_comet", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("shapes", nargs="+", metavar="NAME:EXPERTS:ROWS_PER_EXPERT:K:N")
-    parser.add_argument("--lib", type=pathlib.Path, default=DEFAULT_LIB, help=f"comet's C API library (default {DEFAULT_LIB})")
+    parser.add_argument("--lib", action="append", metavar="[LABEL=]PATH",
+                        help=f"comet's C API library, repeatable to compare builds (default {DEFAULT_LIB})")
     parser.add_argument("--rounds", type=int, default=30, help="timed rounds, at least 4 (default 30)")
     parser.add_argument("--band-tiles", type=int, default=0, help="the fused kernels' M tiles per band, 0: whole experts (default 0)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comet's kernels to time, of {','.join(KINDS)} (default all)")
     parser.add_argument("--json", type=pathlib.Path, help="also write every row here")
     args = parser.parse_args(argv)
     if args.rounds < 4:
@@ -93,7 +96,29 @@ def parse_args(argv):
         args.shapes = [parse(s) for s in args.shapes]
     except ValueError as error:
         parser.error(str(error))
+    args.kinds = [kind for kind in args.kinds.split(",") if kind]
+    unknown = [kind for kind in args.kinds if kind not in KINDS]
+    if unknown or not args.kinds:
+        parser.error(f"--kinds {','.join(unknown) or '(none)'}: expected some of {','.join(KINDS)}")
+    args.libs = library_labels(args.lib or [str(DEFAULT_LIB)], parser)
     return args
+
+
+def library_labels(specs, parser):
+    """[(label, path)] of the --lib options: LABEL=PATH, or PATH alone (label "" for one library;
+    with several, each needs a distinct label)."""
+    libs = []
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep:
+            label, path = "", spec
+        if not path:
+            parser.error(f"--lib {spec}: expected [LABEL=]PATH")
+        libs.append((label, pathlib.Path(path)))
+    labels = [label for label, _ in libs]
+    if len(libs) > 1 and ("" in labels or len(set(labels)) != len(labels)):
+        parser.error(f"--lib: several libraries need distinct labels (LABEL=PATH), got {', '.join(specs)}")
+    return libs
 
 
 def load_library(path):
@@ -167,25 +192,34 @@ def time_rounds(torch, calls, rounds):
     return samples
 
 
-def measure_shape(torch, lib, shape, args):
-    """The shape's rows (dicts), or raises RuntimeError when a kernel cannot be prepared or run."""
+def kernel_name(kind, label):
+    """A comet kernel's name in the table: its kind, and with several libraries the library's label."""
+    return f"{kind}@{label}" if label else kind
+
+
+def measure_shape(torch, libs, shape, args):
+    """The shape's rows (dicts), or raises RuntimeError when a kernel cannot be prepared or run.
+    libs: [(label, ctypes library)]."""
     name, experts, rows, k, n = shape
     torch.backends.cuda.matmul.allow_tf32 = False
     a = torch.randn(experts * rows, k, device="cuda", dtype=torch.bfloat16) * 0.05
     b_nk = torch.randn(experts, n, k, device="cuda", dtype=torch.bfloat16) * 0.05  # W^T stored per expert
     b = b_nk.transpose(-2, -1)
     offsets = torch.arange(1, experts + 1, device="cuda", dtype=torch.int32) * rows
-    outputs = {kind: torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16) for kind in KINDS}
-    kernels = {kind: CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, outputs[kind], args.band_tiles) for kind in KINDS}
+    out = torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16)  # every comet kernel's, one at a time
+    kernels = {}
     try:
+        for label, lib in libs:
+            for kind in args.kinds:
+                kernels[kernel_name(kind, label)] = CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, out, args.band_tiles)
         errors = {"torch": relative_l2(torch, torch._grouped_mm(a, b, offs=offsets), a, b_nk, experts, rows)}
-        for kind, kernel in kernels.items():
-            outputs[kind].fill_(math.nan)
+        for kernel_label, kernel in kernels.items():
+            out.fill_(math.nan)
             kernel.run()
             torch.cuda.synchronize()
-            errors[kind] = relative_l2(torch, outputs[kind], a, b_nk, experts, rows)
+            errors[kernel_label] = relative_l2(torch, out, a, b_nk, experts, rows)
         torch_call = lambda: torch._grouped_mm(a, b, offs=offsets)  # noqa: E731
-        names = ["torch"] + list(KINDS) + ["torch*"]
+        names = ["torch"] + list(kernels) + ["torch*"]
         samples = time_rounds(torch, [torch_call] + [kernel.run for kernel in kernels.values()] + [torch_call], args.rounds)
     finally:
         for kernel in kernels.values():
@@ -202,16 +236,17 @@ def measure_shape(torch, lib, shape, args):
 
 
 def print_table(torch, rows, args):
-    print(f"# torch {torch.__version__} on {torch.cuda.get_device_name()}; comet's kernels from {args.lib}")
+    print(f"# torch {torch.__version__} on {torch.cuda.get_device_name()}; comet's kernels from "
+          + ", ".join(f"{label}={path}" if label else str(path) for label, path in args.libs))
     print(f"# {args.rounds} interleaved rounds (the first in the listed order, the others shuffled), one CUDA-event-timed call per "
           f"variant a round, medians; B stored [n, k] per expert; fused kernels' bands: {args.band_tiles or 'whole experts'}")
     print("# vs_torch: torch._grouped_mm's time over this kernel's, paired by round (quartiles); torch*: torch timed a second "
           "time in each round; rel_l2 against fp32 products of the same bf16 operands")
-    print(f"{'model':<12} {'experts':>7} {'rows/e':>6} {'K':>6} {'N':>6} {'kernel':<9} {'time':>8} {'rate':>8} {'q1':>6} {'vs_torch':>8} "
+    print(f"{'model':<12} {'experts':>7} {'rows/e':>6} {'K':>6} {'N':>6} {'kernel':<14} {'time':>8} {'rate':>8} {'q1':>6} {'vs_torch':>8} "
           f"{'q3':>6} {'rel_l2':>9}")
-    print(f"{'#':<12} {'':>7} {'':>6} {'':>6} {'':>6} {'':<9} {'ms':>8} {'TFLOP/s':>8} {'%':>6} {'%':>8} {'%':>6} {'':>9}")
+    print(f"{'#':<12} {'':>7} {'':>6} {'':>6} {'':>6} {'':<14} {'ms':>8} {'TFLOP/s':>8} {'%':>6} {'%':>8} {'%':>6} {'':>9}")
     for r in rows:
-        print(f"{r['model']:<12} {r['experts']:>7} {r['rows_per_expert']:>6} {r['k']:>6} {r['n']:>6} {r['kernel']:<9} {r['ms']:>8.3f} "
+        print(f"{r['model']:<12} {r['experts']:>7} {r['rows_per_expert']:>6} {r['k']:>6} {r['n']:>6} {r['kernel']:<14} {r['ms']:>8.3f} "
               f"{r['tflops']:>8.1f} {r['vs_torch_q1']:>6.1f} {r['vs_torch']:>8.1f} {r['vs_torch_q3']:>6.1f} {r['rel_l2']:>9.2e}")
 
 
@@ -225,13 +260,13 @@ def main(argv):
     if not torch.cuda.is_available() or not hasattr(torch, "_grouped_mm"):
         print("grouped_mm_vs_comet: needs a CUDA GPU and torch._grouped_mm", file=sys.stderr)
         return 3
-    lib = load_library(args.lib)
-    if lib is None:
+    libs = [(label, load_library(path)) for label, path in args.libs]
+    if any(lib is None for _, lib in libs):
         return 3
     rows = []
     for shape in args.shapes:
         try:
-            rows += measure_shape(torch, lib, shape, args)
+            rows += measure_shape(torch, libs, shape, args)
         except RuntimeError as error:
             print(f"grouped_mm_vs_comet: {shape[0]} {shape[1:]}: {error}", file=sys.stderr)
             return 3
@@ -239,7 +274,7 @@ def main(argv):
     print_table(torch, rows, args)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    failed = [r for r in rows if not r["rel_l2"] <= REL_L2_BAR and r["kernel"] in KINDS]
+    failed = [r for r in rows if not r["rel_l2"] <= REL_L2_BAR and not r["kernel"].startswith("torch")]
     for r in failed:
         print(f"grouped_mm_vs_comet: {r['model']} K {r['k']} N {r['n']}: {r['kernel']}'s output is off: relative L2 {r['rel_l2']:.3e} "
               f"(bar {REL_L2_BAR:.0e})", file=sys.stderr)

@@ -41,6 +41,7 @@ class RegularRunner : public SweepRunner {
   using G = Gemm<Scheduler>;
   std::string label_;
   std::vector<G> gemms_;
+  std::vector<typename G::Arguments> arguments_;
   std::vector<void*> workspaces_;
 
  public:
@@ -55,6 +56,7 @@ class RegularRunner : public SweepRunner {
     using StrideC = typename G::GemmKernel::StrideC;
     using StrideD = typename G::GemmKernel::StrideD;
     gemms_ = std::vector<G>(static_cast<std::size_t>(p.groups));
+    arguments_.clear();
     cutlass::KernelHardwareInfo hw;
     hw.device_id = 0;
     hw.sm_count = cutlass::KernelHardwareInfo::query_device_multiprocessor_count(0);
@@ -80,12 +82,24 @@ class RegularRunner : public SweepRunner {
       if (bytes > 0 && cudaMalloc(&workspace, bytes) != cudaSuccess) return false;
       workspaces_.push_back(workspace);
       if (gemms_[g].initialize(args, workspace) != cutlass::Status::kSuccess) return false;
+      arguments_.push_back(args);
     }
     return true;
   }
+  // Stream-K's units that share an output tile meet at counters in the workspace, which the kernel
+  // never resets: CUTLASS zeroes them in initialize_workspace only (tile_scheduler_params.h), so a
+  // second launch on the same workspace waits for counts it has passed. Hence the zeroing (an
+  // asynchronous memset of the counters, timed with the launch) before every launch that has a
+  // workspace; the persistent scheduler has none. A sweep without it did not finish the stream-K
+  // kernel on the Mixtral 16K dispatch shape (stop 47); the shapes it did finish may have been
+  // split into whole tiles only, with no counters to meet at.
   bool run(cudaStream_t stream) override {
-    for (G& g : gemms_)
-      if (g.run(stream) != cutlass::Status::kSuccess) return false;
+    for (std::size_t g = 0; g < gemms_.size(); ++g) {
+      if (workspaces_[g] != nullptr &&
+          G::GemmKernel::initialize_workspace(arguments_[g], workspaces_[g], stream) != cutlass::Status::kSuccess)
+        return false;
+      if (gemms_[g].run(stream) != cutlass::Status::kSuccess) return false;
+    }
     return true;
   }
 };

@@ -60,6 +60,26 @@ class Arguments(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn("positive", message)
 
+    def test_several_libraries_need_distinct_labels(self):
+        code, message = self.exit_code(["--lib", "a.so", "--lib", "b.so", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("distinct labels", message)
+        code, _ = self.exit_code(["--lib", "x=a.so", "--lib", "x=b.so", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        code, message = self.exit_code(["--lib", "x=", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("--lib x=", message)
+        args = vs.parse_args(["--lib", "old=a.so", "--lib", "new=b.so", "m:1:8:8:8"])
+        self.assertEqual([(label, str(path)) for label, path in args.libs], [("old", "a.so"), ("new", "b.so")])
+        self.assertEqual(vs.kernel_name("combine", "new"), "combine@new")
+        self.assertEqual(vs.kernel_name("combine", ""), "combine")
+
+    def test_kinds_are_checked(self):
+        code, message = self.exit_code(["--kinds", "grouped,gemm", "m:1:8:8:8"])
+        self.assertEqual(code, 2)
+        self.assertIn("--kinds gemm", message)
+        self.assertEqual(vs.parse_args(["--kinds", "combine", "m:1:8:8:8"]).kinds, ["combine"])
+
     def test_good_arguments_parse_into_shapes(self):
         args = vs.parse_args(["--rounds", "4", "deepseek-v3:128:256:2048:7168"])
         self.assertEqual(args.shapes, [("deepseek-v3", 128, 256, 2048, 7168)])
