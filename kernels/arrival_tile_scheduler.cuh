@@ -17,15 +17,15 @@
 //  - Rows written by other blocks with ordinary stores are read here by TMA (the async proxy):
 //    after the flag is acquired every thread that goes on to issue TMA loads executes
 //    fence.proxy.async.global.
-//  - With tile_done set (the combine), every consumer warp adds 1 to a tile's done flag once the
-//    tile is in global memory; the send blocks (or copy engines) wait for all of them. The epilogue
-//    stores by TMA: one thread of the first consumer warp issues StoreGroupsPerTile bulk store
-//    groups per tile and they complete asynchronously. With DoneSignal::OWN_STORES (the combine's
-//    default) a warp waits for the tile's own stores and counts it at once. With
-//    DoneSignal::NEXT_TILE it counts a tile when it asks for the tile after next, behind
-//    `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the latest tile's done), and the
-//    last tile behind wait_group 0: no warp waits for its own stores, but each tile is counted one
-//    tile late.
+//  - With tile_done set (the combine), a tile's done flag goes to 1 once the tile is in global
+//    memory; the send blocks (or copy engines) wait for that. The epilogue stores by TMA: one thread
+//    of the store warp (store_warp()) issues StoreGroupsPerTile bulk store groups per tile, after a
+//    barrier of every consumer warp, and they complete asynchronously; so the store warp alone
+//    counts the tile. With DoneSignal::OWN_STORES (the combine's default) it waits for the tile's
+//    own stores and counts it at once. With DoneSignal::NEXT_TILE it counts a tile when it asks for
+//    the tile after next, behind `cp.async.bulk.wait_group StoreGroupsPerTile` (every group but the
+//    latest tile's done), and the last tile behind wait_group 0: it never waits for its own stores,
+//    but each tile is counted one tile late.
 // A flag that never fills is the watchdog's case: after its timeout the scheduler records the flag
 // (+1) in the watchdog's word and lets the tile go with whatever rows are there; every later wait
 // sees the word and stops waiting, so the launch ends and the host reports it (Watchdog).
@@ -144,7 +144,7 @@ struct ArrivalSchedulerArguments {
   const unsigned* flags = nullptr;     ///< arrival counters, rows
   const unsigned* flag_rows = nullptr; ///< per flag, the count at which its M tile is complete
   Watchdog watchdog;                   ///< the launch's (set by the launch)
-  /// When set, every consumer warp adds 1 to tile_done[entry x cluster_size + rank] once that
+  /// When set, the store warp sets tile_done[entry x cluster_size + rank] to 1 (from 0) once that
   /// output tile is in global memory.
   unsigned* tile_done = nullptr;
   DoneSignal done_signal = DoneSignal::NEXT_TILE;  ///< when a tile is counted (set by the launch)
@@ -254,10 +254,11 @@ class ArrivalTileScheduler {
   }
 
   // Every other warp: the tile the scheduler warp pushed. A consumer warp calls it after the
-  // epilogue has issued the stores of `finished`; it counts the tile before (see the header).
+  // epilogue has issued the stores of `finished`; the store warp counts the tile before (see the
+  // header).
   template <class TileSchedulerPipeline, class TileSchedulerPipelineState>
   CUTLASS_DEVICE auto fetch_next_work(WorkTileInfo finished, TileSchedulerPipeline& pipeline, TileSchedulerPipelineState state) {
-    const bool counts = params_.tile_done != nullptr && cutlass::canonical_warp_group_idx() > 0;
+    const bool counts = params_.tile_done != nullptr && store_warp();
     if (counts && finished.is_valid()) {
       if (params_.done_signal != DoneSignal::NEXT_TILE) {
         signal_done<0>(finished);
@@ -291,18 +292,33 @@ class ArrivalTileScheduler {
   CUTLASS_HOST_DEVICE static uint32_t get_work_k_tile_start(WorkTileInfo const&) { return 0u; }
 
  private:
-  // Counts `tile` done once its TMA stores are complete: at most PendingGroups of this thread's
-  // newest bulk store groups may still be in flight (a no-op for threads that issued none), then
-  // the writes are made visible to the send blocks' ordinary loads before the count.
+  // Whether this thread is in the warp whose elected thread issues the epilogue's TMA stores: in
+  // CUTLASS's cooperative kernel the epilogue's thread index is threadIdx.x modulo the consumer
+  // threads (mma_thread_idx, sm90_gemm_array_tma_warpspecialized_cooperative.hpp), and its warp 0
+  // issues the stores (issue_tma_store, sm90_epilogue_array_tma_warpspecialized.hpp): the first
+  // warp of the second consumer warp group. Only that warp counts tiles done. (Every consumer warp
+  // counting, until stop 48, put each warp's proxy fence and release between its tiles: the
+  // combine's GEMM part 4-5% slower than torch._grouped_mm on the DeepSeek-V3 combine shapes, one
+  // H100, BENCHMARKS.md.)
+  CUTLASS_DEVICE static bool store_warp() {
+    const unsigned consumer_threads = blockDim.x - cutlass::NumThreadsPerWarpGroup;  // the producer warp group first
+    return cutlass::canonical_warp_group_idx() > 0 && threadIdx.x % consumer_threads / cutlass::NumThreadsPerWarp == 0;
+  }
+
+  // Counts `tile` done once its TMA stores are complete (the store warp): at most PendingGroups of
+  // this thread's newest bulk store groups may still be in flight (a no-op for the threads that
+  // issued none), then the writes are made visible to the generic proxy and released with the
+  // count (at system scope for readers outside the SMs: the copy engines' stream waits).
   template <int PendingGroups>
   CUTLASS_DEVICE void signal_done(WorkTileInfo const& tile) const {
     asm volatile("cp.async.bulk.wait_group %0;" ::"n"(PendingGroups) : "memory");
     asm volatile("fence.proxy.async.global;" ::: "memory");
-    if (params_.done_signal == DoneSignal::OWN_STORES_SYSTEM) __threadfence_system();
-    else __threadfence();
-    __syncwarp();
-    if (cute::elect_one_sync())
-      atomicAdd(params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_, 1u);
+    __syncwarp();  // the issuing lane's completed stores before the elected lane's release
+    if (cute::elect_one_sync()) {
+      unsigned* done = params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_;
+      if (params_.done_signal == DoneSignal::OWN_STORES_SYSTEM) asm volatile("red.release.sys.global.add.u32 [%0], 1;" ::"l"(done) : "memory");
+      else asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(done) : "memory");
+    }
   }
 
   // This cluster's claim number `sequence` (its 0th, 1st, ...): the table entry it computes next
@@ -349,7 +365,7 @@ class ArrivalTileScheduler {
   int cluster_ = 0;      // this block's cluster in the launch (blockIdx.x / cluster_size)
   int rank_ = 0;         // this block's rank in its cluster
   unsigned claims_ = 0;  // the claims this thread's block has made (the scheduler warp's count)
-  WorkTileInfo stored_ = WorkTileInfo::invalid_work_tile();  // consumer warps: the last tile stored, not yet counted
+  WorkTileInfo stored_ = WorkTileInfo::invalid_work_tile();  // the store warp: the last tile stored, not yet counted
 };
 
 }  // namespace comet::kernels::fused_detail

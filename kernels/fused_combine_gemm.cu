@@ -23,9 +23,8 @@ FusedCombineSchedule FusedCombineGemm::schedule_for(const DispatchRoute& route, 
 #ifdef COMET_HAVE_CUTLASS
 namespace fused_detail {
 
-// Every consumer warp counts a tile done once its TMA stores are complete (the scheduler).
-constexpr unsigned CONSUMER_WARPS = decltype(FusedVariants::b_stored)::Kernel::NumMmaThreads / 32;
-static_assert(CONSUMER_WARPS == decltype(FusedVariants::b_transposed)::Kernel::NumMmaThreads / 32);
+// A tile's done flag once its TMA stores are complete: the store warp adds 1 (the scheduler).
+constexpr unsigned TILE_DONE = 1;
 static_assert(FUSED_TILE_M == FusedCombineGemm::TILE_M && FUSED_TILE_N == FusedCombineGemm::TILE_N &&
               FUSED_CLUSTER_M == FusedCombineGemm::CLUSTER_M);
 static_assert(FusedCombineGemm::UNPERMUTE_TOKENS ==
@@ -75,7 +74,7 @@ bool send_tasks(const FusedCombineSchedule& schedule, const FusedCombineBuffers&
     const std::int64_t column = static_cast<std::int64_t>(send.n) * FusedCombineGemm::TILE_N;
     const std::int64_t columns = std::min<std::int64_t>(FusedCombineGemm::TILE_N, n - column), stride = n / 8;
     out = {reinterpret_cast<const int4*>(buffers.out + send.row * n + column), reinterpret_cast<int4*>(dest + send.dest_row * n + column),
-           copies ? send.rows : 0, columns / 8, stride, stride, send.done_flag, CONSUMER_WARPS, -1, 0, land, static_cast<unsigned>(send.rows)};
+           copies ? send.rows : 0, columns / 8, stride, stride, send.done_flag, TILE_DONE, -1, 0, land, static_cast<unsigned>(send.rows)};
     return true;
   };
   const std::vector<RowSend>& sends = schedule.sends;
@@ -194,7 +193,7 @@ struct FusedCombineGemm::State : FusedState {
         CUstreamBatchMemOpParams wait{};
         wait.waitValue.operation = CU_STREAM_MEM_OP_WAIT_VALUE_32;
         wait.waitValue.address = reinterpret_cast<CUdeviceptr>(done.get() + flag);
-        wait.waitValue.value = CONSUMER_WARPS;
+        wait.waitValue.value = TILE_DONE;
         wait.waitValue.flags = CU_STREAM_WAIT_VALUE_GEQ;
         engine_waits.push_back(wait);
       }
@@ -353,7 +352,7 @@ std::string FusedCombineGemm::watchdog_report(int listed) {
            ", N tile " + std::to_string(n) + ": " + std::to_string(now) + " of " +
            std::to_string(s.unpermute_schedule.expected[static_cast<std::size_t>(counter)]) + " rows landed";
   }
-  return s.watchdog_report(std::vector<unsigned>(static_cast<std::size_t>(s.done_count), CONSUMER_WARPS),
+  return s.watchdog_report(std::vector<unsigned>(static_cast<std::size_t>(s.done_count), TILE_DONE),
                            [&](int flag) { return s.tile_at(flag / CLUSTER_M, flag % CLUSTER_M); }, listed);
 }
 

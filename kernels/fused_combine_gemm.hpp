@@ -5,12 +5,12 @@
 // Roles (one launch, a persistent grid no larger than the blocks the GPU holds at once, in whole
 // clusters, one block per SM):
 //  - the GEMM: CUTLASS's Hopper ptr-array grouped kernel with the arrival tile scheduler
-//    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete every
-//    consumer warp adds 1 to the tile's done flag (set_done_count: at once, or a tile later).
+//    (arrival_tile_scheduler.cuh) and its TMA epilogue; once a tile's stores are complete the warp
+//    that issued them sets the tile's done flag to 1 (set_done_count: at once, or a tile later).
 //    Tiles expert by expert (in bands of M tiles if asked), N column by N column.
 //  - blocks [0, send_blocks): send blocks. They (or each of their warps: set_send_tasks) take the
-//    schedule's row sends in the GEMM's order, one at a time, wait for the tile's done flag to
-//    count all its consumer warps, then copy the rows' columns to the destination through its
+//    schedule's row sends in the GEMM's order, one at a time, wait for the tile's done flag, then
+//    copy the rows' columns to the destination through its
 //    pointer (device memory, another GPU's buffer mapped by CUDA IPC / peer access, or host-mapped
 //    pinned memory). Once its sends are done a send block joins the GEMM (set_send_blocks_join):
 //    the GEMM's clusters claim tiles as they come free (tile_claims.hpp).
@@ -170,7 +170,7 @@ class FusedCombineGemm {
   /// message: how long after the launch's first block it gave up, which flags were below their
   /// count then (the first `listed`, with their tiles) and which blocks of the launch had not started
   /// (e.g. "at the trip, 10000.4 ms after the launch's first block started: 870 of 1024 flags short:
-  /// 8 at 0 of 8 (entry 4: group 0, M tile 0 of 16, N tile 1), ...; blocks started: 8 of 8 transfer,
+  /// 8 at 0 of 1 (entry 4: group 0, M tile 0 of 16, N tile 1), ...; blocks started: 8 of 8 transfer,
   /// 124 of 124 GEMM"); "" without a trip.
   std::string watchdog_report(int listed = 8);
   /// After the last run is synchronised: when its transfer blocks ran (%globaltimer ns; none ran:
