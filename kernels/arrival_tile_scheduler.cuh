@@ -297,9 +297,9 @@ class ArrivalTileScheduler {
   // threads (mma_thread_idx, sm90_gemm_array_tma_warpspecialized_cooperative.hpp), and its warp 0
   // issues the stores (issue_tma_store, sm90_epilogue_array_tma_warpspecialized.hpp): the first
   // warp of the second consumer warp group. Only that warp counts tiles done. (Every consumer warp
-  // counting, until stop 48, put each warp's proxy fence and release between its tiles: the
-  // combine's GEMM part 4-5% slower than torch._grouped_mm on the DeepSeek-V3 combine shapes, one
-  // H100, BENCHMARKS.md.)
+  // counting, until stop 48, put each warp's store wait and fences between its tiles: the combine's
+  // GEMM part at 94.8-95.9% of torch._grouped_mm on the DeepSeek-V3 combine shapes, 97.1-98.1% with
+  // this warp alone; one H200, in one process, BENCHMARKS.md.)
   CUTLASS_DEVICE static bool store_warp() {
     const unsigned consumer_threads = blockDim.x - cutlass::NumThreadsPerWarpGroup;  // the producer warp group first
     return cutlass::canonical_warp_group_idx() > 0 && threadIdx.x % consumer_threads / cutlass::NumThreadsPerWarp == 0;
