@@ -53,15 +53,22 @@ def shapes_and_torch(argv, program, doc):
     if not shapes:
         print(doc, file=sys.stderr)
         return None, None, 2
+    torch = cuda_torch(program)
+    return (shapes, torch, 0) if torch else (None, None, 3)
+
+
+def cuda_torch(program):
+    """The torch module when PyTorch is installed and sees a CUDA GPU; else None, with the reason on
+    stderr (the scripts then exit 3)."""
     try:
         import torch
     except ImportError:
         print(f"{program}: PyTorch is not installed", file=sys.stderr)
-        return None, None, 3
+        return None
     if not torch.cuda.is_available():
         print(f"{program}: needs a CUDA GPU", file=sys.stderr)
-        return None, None, 3
-    return shapes, torch, 0
+        return None
+    return torch
 
 
 def main(argv):

@@ -35,7 +35,7 @@ import random
 import statistics
 import sys
 
-from grouped_mm_reference import parse
+from grouped_mm_reference import cuda_torch, parse
 
 KINDS = {"grouped": 0, "dispatch": 1, "combine": 2}  # comet_gemm_kind
 DEFAULT_LIB = pathlib.Path(__file__).resolve().parent.parent / "build" / "kernels" / "libcomet_gemm_c.so"
@@ -252,13 +252,11 @@ def print_table(torch, rows, args):
 
 def main(argv):
     args = parse_args(argv)
-    try:
-        import torch
-    except ImportError:
-        print("grouped_mm_vs_comet: PyTorch is not installed", file=sys.stderr)
+    torch = cuda_torch("grouped_mm_vs_comet")
+    if torch is None:
         return 3
-    if not torch.cuda.is_available() or not hasattr(torch, "_grouped_mm"):
-        print("grouped_mm_vs_comet: needs a CUDA GPU and torch._grouped_mm", file=sys.stderr)
+    if not hasattr(torch, "_grouped_mm"):
+        print("grouped_mm_vs_comet: needs torch._grouped_mm", file=sys.stderr)
         return 3
     libs = [(label, load_library(path)) for label, path in args.libs]
     if any(lib is None for _, lib in libs):
