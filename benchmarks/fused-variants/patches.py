@@ -38,6 +38,12 @@ PATCHES = {
                    "  CUTLASS_DEVICE void signal_done(WorkTileInfo const& tile) const {\n"
                    "    if (static_cast<int>(threadIdx.x) / 32 != cutlass::NumThreadsPerWarpGroup / 32) return;\n"),
                   (SCHED, OLD_COUNT, RELEASE_ADD.replace("AMOUNT", "(blockDim.x - cutlass::NumThreadsPerWarpGroup) / 32"))],
+    # Entries assigned as CUTLASS's group scheduler assigns tiles (cluster c takes c, c + clusters,
+    # ...) instead of claimed from a counter: no atomic, no claim ring (timing only: a launch whose
+    # transfer blocks join the GEMM would compute their entries twice or never).
+    "static": [(SCHED, "    ClusterClaims& ring = params_.claims->clusters[cluster_];\n",
+                "    if (sequence < 0x7fffffffu) return cluster_ + static_cast<int>(sequence) * static_cast<int>(gridDim.x) / params_.cluster_size;\n"
+                "    ClusterClaims& ring = params_.claims->clusters[cluster_];\n")],
     # The combine counts nothing (timing only: its sends would wait forever).
     "nosignal": [("fused_combine_gemm.cu", "Watchdog{}, s.done.get()};", "Watchdog{}, nullptr};")],
 }
