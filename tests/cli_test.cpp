@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "run_comet.hpp"
 
@@ -441,9 +443,18 @@ TEST_F(CliTest, CalibrateFitRunsRefitsARecordedCalibration) {
 // `comet calibrate --fit-runs RUNS -o FILE` when this fails.
 TEST_F(CliTest, RecordedCalibrationsAreTheFitOfTheirRuns) {
   const std::string root = COMET_SOURCE_DIR;
-  const std::pair<std::string, std::string> recorded[] = {
-      {"calibrations/h200.yaml", "calibrations/h200-runs.json"},
+  // Every shipped calibration (compiled in: calibrations/GPU.yaml) has its runs beside it
+  // (GPU-runs.json), so that a calibration added later is covered without being listed here.
+  std::vector<std::pair<std::string, std::string>> recorded = {
       {"benchmarks/fused-calibration-h100/fused-calibration-h100-sxm.yaml", "benchmarks/fused-calibration-h100/fused-calibration-runs.json"}};
+  for (const auto& entry : std::filesystem::directory_iterator(root + "/calibrations")) {
+    const std::filesystem::path file = entry.path();
+    if (file.extension() != ".yaml") continue;
+    const std::string runs = "calibrations/" + file.stem().string() + "-runs.json";
+    EXPECT_TRUE(std::filesystem::exists(root + "/" + runs)) << file << " is shipped without its runs " << runs;
+    recorded.emplace_back("calibrations/" + file.filename().string(), runs);
+  }
+  ASSERT_GE(recorded.size(), 2u);  // the H100 fused calibration and at least calibrations/h200.yaml
   for (const auto& [calibration, runs] : recorded) {
     const std::string refit = (dir_ / "refit.yaml").string();
     const Result fit = run_comet("calibrate --fit-runs " + root + "/" + runs + " -o " + refit, false);

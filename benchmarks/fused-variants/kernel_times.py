@@ -45,9 +45,16 @@ def main(argv):
         print(f"# {spec} on {torch.cuda.get_device_name()}, {rounds} rounds (and the harness's warm-up runs)")
         for name, times in zip(calls, samples):
             print(f"events  {name:10s} median {statistics.median(times):9.4f} ms")
+        # Kernel names of CUTLASS instantiations share long prefixes (torch's grouped GEMM and
+        # comet's are both cutlass::device_kernel<GemmUniversal<...>>): a short id per name in
+        # the table, the names in full below it.
+        names = []
         for event in profile.key_averages():
             if event.device_time_total > 0:
-                print(f"kernel  {event.key[:100]:100s} runs {event.count:4d} mean {event.device_time_total / event.count:10.1f} us")
+                names.append(event.key)
+                print(f"kernel  #{len(names) - 1:<2d} runs {event.count:4d} mean {event.device_time_total / event.count:10.1f} us  {event.key[:80]}")
+        for i, name in enumerate(names):
+            print(f"name    #{i:<2d} {name}")
 
 
 if __name__ == "__main__":
