@@ -300,9 +300,18 @@ class ArrivalTileScheduler {
   // counting, until stop 48, put each warp's store wait and fences between its tiles: the combine's
   // GEMM part at 94.8-95.9% of torch._grouped_mm on the DeepSeek-V3 combine shapes, 97.1-98.1% with
   // this warp alone; one H200, in one process, BENCHMARKS.md.)
+  //
+  // Both this test and signal_done's election are warp-uniform to the compiler (a warp index made
+  // uniform by a shuffle, the election inside one asm statement, no branch on its predicate): a
+  // branch on threadIdx.x or on elect_one_sync() in fetch_next_work, which every consumer warp runs
+  // between tiles, made nvcc compile the whole persistent loop as possibly divergent. The K loop of
+  // the mainloop then computed its shared-memory descriptors per thread and moved them to uniform
+  // registers (16 R2UR and a WARPSYNC per K block, 72 instructions against CUTLASS's own kernel's
+  // 53), and the fused kernels issued 26% more instructions than comet's grouped GEMM (ncu, one
+  // H100, stop 50; scripts/sass_k_loop.py checks the loop).
   CUTLASS_DEVICE static bool store_warp() {
-    const unsigned consumer_threads = blockDim.x - cutlass::NumThreadsPerWarpGroup;  // the producer warp group first
-    return cutlass::canonical_warp_group_idx() > 0 && threadIdx.x % consumer_threads / cutlass::NumThreadsPerWarp == 0;
+    const int consumer_warps = static_cast<int>(blockDim.x - cutlass::NumThreadsPerWarpGroup) / cutlass::NumThreadsPerWarp;
+    return cutlass::canonical_warp_group_idx() > 0 && cutlass::canonical_warp_idx_sync() % consumer_warps == 0;  // producer warp group first
   }
 
   // Counts `tile` done once its TMA stores are complete (the store warp): at most PendingGroups of
@@ -314,11 +323,12 @@ class ArrivalTileScheduler {
     asm volatile("cp.async.bulk.wait_group %0;" ::"n"(PendingGroups) : "memory");
     asm volatile("fence.proxy.async.global;" ::: "memory");
     __syncwarp();  // the issuing lane's completed stores before the elected lane's release
-    if (cute::elect_one_sync()) {
-      unsigned* done = params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_;
-      if (params_.done_signal == DoneSignal::OWN_STORES_SYSTEM) asm volatile("red.release.sys.global.add.u32 [%0], 1;" ::"l"(done) : "memory");
-      else asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(done) : "memory");
-    }
+    unsigned* done = params_.tile_done + static_cast<int64_t>(tile.entry) * params_.cluster_size + rank_;
+    // One elected lane adds; its predicate stays inside the asm (see store_warp()).
+    if (params_.done_signal == DoneSignal::OWN_STORES_SYSTEM)
+      asm volatile("{\n .reg .pred p;\n elect.sync _|p, 0xffffffff;\n @p red.release.sys.global.add.u32 [%0], 1;\n}" ::"l"(done) : "memory");
+    else
+      asm volatile("{\n .reg .pred p;\n elect.sync _|p, 0xffffffff;\n @p red.release.gpu.global.add.u32 [%0], 1;\n}" ::"l"(done) : "memory");
   }
 
   // This cluster's claim number `sequence` (its 0th, 1st, ...): the table entry it computes next

@@ -64,6 +64,33 @@ with zipfile.ZipFile(wheel) as z:
 PY
     rm -rf "$wheel_dir"
   fi
+  # cuobjdump and the nvdisasm it runs, for the test that reads the fused kernels' SASS
+  # (kernels.sass_k_loop): the CUDA toolkit's when it has them, else the PyPI packages
+  # nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm (pinned) in .deps/cuda-tools/bin.
+  CUDA_TOOLS_VERSION=13.5.37
+  toolkit_bin=$(dirname "$(command -v nvcc || echo "$CUDACXX")")
+  if [[ ! -x $toolkit_bin/cuobjdump || ! -x $toolkit_bin/nvdisasm ]] && [[ ! -x .deps/cuda-tools/bin/nvdisasm ]]; then
+    echo "setup: fetching cuobjdump and nvdisasm (PyPI nvidia-cuda-cuobjdump, nvidia-cuda-nvdisasm ==$CUDA_TOOLS_VERSION)" >&2
+    wheel_dir=$(mktemp -d)
+    if python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheel_dir" "nvidia-cuda-cuobjdump==$CUDA_TOOLS_VERSION" \
+         "nvidia-cuda-nvdisasm==$CUDA_TOOLS_VERSION" >&2; then
+      python3 - .deps/cuda-tools/bin "$wheel_dir"/*.whl <<'PY'
+import pathlib, sys, zipfile
+target = pathlib.Path(sys.argv[1])
+target.mkdir(parents=True, exist_ok=True)
+for wheel in sys.argv[2:]:
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            if name.endswith(("/bin/cuobjdump", "/bin/nvdisasm")):
+                tool = target / name.rsplit("/", 1)[1]
+                tool.write_bytes(z.read(name))
+                tool.chmod(0o755)
+PY
+    else
+      echo "setup: warning: no cuobjdump; the test kernels.sass_k_loop will be skipped" >&2
+    fi
+    rm -rf "$wheel_dir"
+  fi
 fi
 
 BUILD_DIR=${COMET_BUILD_DIR:-build}
