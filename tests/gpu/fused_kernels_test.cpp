@@ -352,7 +352,9 @@ TEST(FusedCombine, EpilogueStoresEveryRowStraightIntoItsSource) {
 // Paced sends deliver the same rows and never finish before their rate allows: with R bytes/s over
 // `blocks` send blocks, a block starts a send no sooner than its bytes so far x blocks / R after it
 // began, so the sends' span is at least (all bytes - blocks x the largest send) / R. A lower bound
-// (a slower GPU only lengthens the span), far above the unpaced span at 0.5 GB/s.
+// (a slower GPU only lengthens the span). R is set from the random route so that the bound is 2 ms
+// with the most send blocks tried, far above the unpaced span (a fixed 0.5 GB/s put the bound
+// under 1 ms on some routes: stop 50).
 TEST(FusedCombine, PacedSendsMatchAndTakeNoLessThanTheirRateAllows) {
   COMET_REQUIRE_FUSED_COMBINE();
   const auto seed = std::random_device{}();
@@ -367,16 +369,18 @@ TEST(FusedCombine, PacedSendsMatchAndTakeNoLessThanTheirRateAllows) {
     bytes += static_cast<double>(send.rows) * columns * sizeof(bf16);
     largest = std::max(largest, static_cast<double>(send.rows) * columns * sizeof(bf16));
   }
+  constexpr int MOST_BLOCKS = 4;
+  const double paced_bytes = bytes - MOST_BLOCKS * largest;
+  ASSERT_GT(paced_bytes, 0.0) << "the route's largest send is too large a share for the bound to mean anything";
+  const double RATE = paced_bytes / 2e-3;
   kernels::FusedCombineGemm fused;
   ASSERT_EQ(fused.prepare(f.schedule, f.k, f.n, f.buffers), cudaSuccess);
-  constexpr double RATE = 0.5e9;
   fused.set_send_rate(RATE);
-  for (int send_blocks : {2, 4}) {
+  for (int send_blocks : {2, MOST_BLOCKS}) {
     f.refill(rng, handle);
     run_checking_transfer_span(fused, [&] { return fused.run(send_blocks, nullptr); }, std::to_string(send_blocks) + " paced send blocks");
     const kernels::TransferSpan span = fused.transfer_span();
-    const double floor_s = (bytes - send_blocks * largest) / RATE;
-    ASSERT_GT(floor_s, 1e-3) << "the route is too small for the bound to mean anything";
+    const double floor_s = (bytes - send_blocks * largest) / RATE;  // 2 ms and more
     EXPECT_GE(static_cast<double>(span.end_ns - span.start_ns) * 1e-9, floor_s) << send_blocks << " send blocks";
     EXPECT_EQ(fused.watchdog(), -1);
     f.expect_destinations_match(std::to_string(send_blocks) + " paced send blocks");
