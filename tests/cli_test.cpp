@@ -446,7 +446,9 @@ TEST_F(CliTest, RecordedCalibrationsAreTheFitOfTheirRuns) {
   // Every shipped calibration (compiled in: calibrations/GPU.yaml) has its runs beside it
   // (GPU-runs.json), so that a calibration added later is covered without being listed here.
   std::vector<std::pair<std::string, std::string>> recorded = {
-      {"benchmarks/fused-calibration-h100/fused-calibration-h100-sxm.yaml", "benchmarks/fused-calibration-h100/fused-calibration-runs.json"}};
+      {"benchmarks/fused-calibration-h100/fused-calibration-h100-sxm.yaml", "benchmarks/fused-calibration-h100/fused-calibration-runs.json"},
+      {"benchmarks/fused-calibration-h100-uniform/fused-calibration-h100-sxm.yaml",
+       "benchmarks/fused-calibration-h100-uniform/fused-calibration-runs.json"}};
   for (const auto& entry : std::filesystem::directory_iterator(root + "/calibrations")) {
     const std::filesystem::path file = entry.path();
     if (file.extension() != ".yaml") continue;
@@ -454,7 +456,7 @@ TEST_F(CliTest, RecordedCalibrationsAreTheFitOfTheirRuns) {
     EXPECT_TRUE(std::filesystem::exists(root + "/" + runs)) << file << " is shipped without its runs " << runs;
     recorded.emplace_back("calibrations/" + file.filename().string(), runs);
   }
-  ASSERT_GE(recorded.size(), 2u);  // the H100 fused calibration and at least calibrations/h200.yaml
+  ASSERT_GE(recorded.size(), 3u);  // the two H100 fused calibrations and at least calibrations/h200.yaml
   for (const auto& [calibration, runs] : recorded) {
     const std::string refit = (dir_ / "refit.yaml").string();
     const Result fit = run_comet("calibrate --fit-runs " + root + "/" + runs + " -o " + refit, false);
