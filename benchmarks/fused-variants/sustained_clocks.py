@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Each kernel of scripts/grouped_mm_vs_comet.py run back to back for a while, with the SM clock
+and the board power sampled beside it (nvidia-smi): the time per call, the clock and the power
+each kernel settles at under sustained load.
+
+Why: after stop 50's uniform counting, ncu times the fused kernels alone in fewer cycles than
+comet's grouped GEMM on the DeepSeek-V3 16K combine shape, and at a higher clock, while in the
+harness's sustained rounds (kernel_times.py) they are 1.6% slower than it and 2.3-2.8% slower than
+torch._grouped_mm. This tells whether the sustained gap comes with a lower clock (power) or at the
+same clock (the kernel's own work under warm caches).
+
+  sustained_clocks.py LIBRARY SECONDS NAME:EXPERTS:ROWS_PER_EXPERT:K:N ...
+
+Per shape and kernel (torch, then comet's kinds, in order, SECONDS each after a second's warm-up):
+calls, ms per call (events around the whole run), median SM clock (MHz) and power (W) of the
+samples taken during the run. Written at stop 50, not yet run on a GPU.
+"""
+import pathlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
+import grouped_mm_vs_comet as harness  # noqa: E402
+
+SAMPLE_MS = 50
+
+
+class Sampler:
+    """nvidia-smi's SM clock and power every SAMPLE_MS ms, with the host time of each sample."""
+
+    def __init__(self):
+        self.samples = []  # (host seconds, SM MHz, W)
+        self.process = subprocess.Popen(["nvidia-smi", "--query-gpu=clocks.sm,power.draw", "--format=csv,noheader,nounits",
+                                         f"-lms={SAMPLE_MS}", "-i", "0"], stdout=subprocess.PIPE, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            try:
+                clock, power = (float(x) for x in line.split(","))
+            except ValueError:
+                continue  # "[N/A]" or a header
+            self.samples.append((time.monotonic(), clock, power))
+
+    def between(self, start, end):
+        chosen = [(c, p) for t, c, p in self.samples if start <= t <= end]
+        if not chosen:
+            return float("nan"), float("nan")
+        return statistics.median(c for c, _ in chosen), statistics.median(p for _, p in chosen)
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait()
+
+
+def run_for(torch, call, seconds):
+    """(calls, ms per call) of `call` enqueued back to back for about `seconds`."""
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    calls, began = 0, time.monotonic()
+    start.record()
+    while time.monotonic() - began < seconds:
+        for _ in range(8):  # enqueue in batches: the GPU never waits for the host
+            call()
+        calls += 8
+        if calls % 64 == 0:  # keep the launch queue short, so that `seconds` is GPU time
+            torch.cuda.current_stream().synchronize()
+    end.record()
+    end.synchronize()
+    return calls, start.elapsed_time(end) / calls
+
+
+def usage_error(message):
+    print(f"sustained_clocks: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    try:
+        seconds, shapes = float(argv[1]), [harness.parse(spec) for spec in argv[2:]]
+    except ValueError as error:
+        usage_error(f"{error} (SECONDS a number, shapes NAME:EXPERTS:ROWS_PER_EXPERT:K:N)")
+    if not seconds > 0:
+        usage_error(f"SECONDS {argv[1]}: expected > 0")
+    import torch
+    lib = harness.load_library(argv[0])
+    if lib is None:
+        sys.exit(2)
+    sampler = Sampler()
+    try:
+        for spec, (_, experts, rows, k, n) in zip(argv[2:], shapes):
+            a = torch.randn(experts * rows, k, device="cuda", dtype=torch.bfloat16) * 0.05
+            b_nk = torch.randn(experts, n, k, device="cuda", dtype=torch.bfloat16) * 0.05
+            offsets = torch.arange(1, experts + 1, device="cuda", dtype=torch.int32) * rows
+            out = torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16)
+            kernels = {kind: harness.CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, out, 0) for kind in harness.KINDS}
+            calls = {"torch": lambda: torch._grouped_mm(a, b_nk.transpose(-2, -1), offs=offsets)}
+            calls.update({kind: kernel.run for kind, kernel in kernels.items()})
+            print(f"# {spec} on {torch.cuda.get_device_name()}: each call back to back for {seconds:g} s, nvidia-smi every {SAMPLE_MS} ms")
+            print(f"{'kernel':10s} {'calls':>6s} {'ms/call':>9s} {'SM MHz':>7s} {'W':>6s}")
+            try:
+                for name, call in calls.items():
+                    run_for(torch, call, 1.0)  # warm-up: the clock settles
+                    began = time.monotonic()
+                    count, ms = run_for(torch, call, seconds)
+                    clock, power = sampler.between(began, time.monotonic())
+                    print(f"{name:10s} {count:6d} {ms:9.4f} {clock:7.0f} {power:6.1f}", flush=True)
+            finally:
+                for kernel in kernels.values():
+                    kernel.close()
+    finally:
+        sampler.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
