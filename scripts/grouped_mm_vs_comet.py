@@ -27,6 +27,7 @@ Exit codes: 0 all checked and timed; 1 a kernel's output failed the numerics; 2 
 3 no PyTorch, no CUDA GPU, no torch._grouped_mm, or comet's library missing or unable to run here.
 """
 import argparse
+import contextlib
 import ctypes
 import json
 import math
@@ -159,6 +160,27 @@ class CometKernel:
     def close(self):
         self.lib.comet_gemm_destroy(self.handle)
         self.handle = None
+
+
+@contextlib.contextmanager
+def shape_calls(torch, lib, experts, rows, k, n):
+    """{"torch": torch._grouped_mm's call, kind: comet's kernel's call for every kind} over one set
+    of random tensors of the shape (every expert `rows` rows), for the benchmarks that run them
+    (benchmarks/fused-variants/); the kernels are destroyed on leaving."""
+    a = torch.randn(experts * rows, k, device="cuda", dtype=torch.bfloat16) * 0.05
+    b_nk = torch.randn(experts, n, k, device="cuda", dtype=torch.bfloat16) * 0.05
+    offsets = torch.arange(1, experts + 1, device="cuda", dtype=torch.int32) * rows
+    out = torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16)
+    kernels = {}
+    try:
+        for kind in KINDS:
+            kernels[kind] = CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, out, 0)
+        calls = {"torch": lambda: torch._grouped_mm(a, b_nk.transpose(-2, -1), offs=offsets)}
+        calls.update({kind: kernel.run for kind, kernel in kernels.items()})
+        yield calls
+    finally:
+        for kernel in kernels.values():
+            kernel.close()
 
 
 def relative_l2(torch, out, a, b_nk, experts, rows):

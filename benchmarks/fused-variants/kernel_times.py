@@ -27,21 +27,10 @@ def main(argv):
     import torch
     lib, rounds = harness.load_library(argv[0]), int(argv[1])
     for spec in argv[2:]:
-        _, experts, rows, k, n = spec.split(":")
-        experts, rows, k, n = int(experts), int(rows), int(k), int(n)
-        a = torch.randn(experts * rows, k, device="cuda", dtype=torch.bfloat16) * 0.05
-        b_nk = torch.randn(experts, n, k, device="cuda", dtype=torch.bfloat16) * 0.05
-        offsets = torch.arange(1, experts + 1, device="cuda", dtype=torch.int32) * rows
-        out = torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16)
-        kernels = {kind: harness.CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, out, 0) for kind in harness.KINDS}
-        calls = {"torch": lambda: torch._grouped_mm(a, b_nk.transpose(-2, -1), offs=offsets)}
-        calls.update({kind: kernel.run for kind, kernel in kernels.items()})
-        try:
+        _, experts, rows, k, n = harness.parse(spec)
+        with harness.shape_calls(torch, lib, experts, rows, k, n) as calls:
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as profile:
                 samples = harness.time_rounds(torch, list(calls.values()), rounds)
-        finally:
-            for kernel in kernels.values():
-                kernel.close()
         print(f"# {spec} on {torch.cuda.get_device_name()}, {rounds} rounds (and the harness's warm-up runs)")
         for name, times in zip(calls, samples):
             print(f"events  {name:10s} median {statistics.median(times):9.4f} ms")

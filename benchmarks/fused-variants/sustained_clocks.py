@@ -94,25 +94,15 @@ def main(argv):
     sampler = Sampler()
     try:
         for spec, (_, experts, rows, k, n) in zip(argv[2:], shapes):
-            a = torch.randn(experts * rows, k, device="cuda", dtype=torch.bfloat16) * 0.05
-            b_nk = torch.randn(experts, n, k, device="cuda", dtype=torch.bfloat16) * 0.05
-            offsets = torch.arange(1, experts + 1, device="cuda", dtype=torch.int32) * rows
-            out = torch.empty(experts * rows, n, device="cuda", dtype=torch.bfloat16)
-            kernels = {kind: harness.CometKernel(torch, lib, kind, [rows] * experts, k, n, a, b_nk, out, 0) for kind in harness.KINDS}
-            calls = {"torch": lambda: torch._grouped_mm(a, b_nk.transpose(-2, -1), offs=offsets)}
-            calls.update({kind: kernel.run for kind, kernel in kernels.items()})
             print(f"# {spec} on {torch.cuda.get_device_name()}: each call back to back for {seconds:g} s, nvidia-smi every {SAMPLE_MS} ms")
             print(f"{'kernel':10s} {'calls':>6s} {'ms/call':>9s} {'SM MHz':>7s} {'W':>6s}")
-            try:
+            with harness.shape_calls(torch, lib, experts, rows, k, n) as calls:
                 for name, call in calls.items():
                     run_for(torch, call, 1.0)  # warm-up: the clock settles
                     began = time.monotonic()
                     count, ms = run_for(torch, call, seconds)
                     clock, power = sampler.between(began, time.monotonic())
                     print(f"{name:10s} {count:6d} {ms:9.4f} {clock:7.0f} {power:6.1f}", flush=True)
-            finally:
-                for kernel in kernels.values():
-                    kernel.close()
     finally:
         sampler.close()
 

@@ -86,5 +86,72 @@ class Arguments(unittest.TestCase):
         self.assertEqual(args.rounds, 4)
 
 
+class FakeTensor:
+    """What shape_calls does with a tensor: scale it, take its address, transpose it."""
+    def __mul__(self, _):
+        return self
+
+    def data_ptr(self):
+        return 0x1000
+
+    def transpose(self, *_):
+        return self
+
+
+class FakeTorch:
+    bfloat16 = int32 = None
+
+    def __init__(self):
+        self.grouped_mm_calls = 0
+
+    def randn(self, *_, **__):
+        return FakeTensor()
+
+    arange = empty = randn
+
+    def _grouped_mm(self, *_, **__):
+        self.grouped_mm_calls += 1
+
+
+class FakeLibrary:
+    """comet's C API: handles 1, 2, ...; creation fails from the `fail_at`-th call on."""
+    def __init__(self, fail_at=None):
+        self.created, self.destroyed, self.fail_at = [], [], fail_at
+
+    def comet_gemm_create(self, *_):
+        if self.fail_at is not None and len(self.created) + 1 >= self.fail_at:
+            return None
+        self.created.append(len(self.created) + 1)
+        return self.created[-1]
+
+    def comet_gemm_last_error(self):
+        return b"no such kernel here"
+
+    def comet_gemm_run(self, *_):
+        return 0
+
+    def comet_gemm_destroy(self, handle):
+        self.destroyed.append(handle)
+
+
+class ShapeCalls(unittest.TestCase):
+    def test_torch_and_every_kind_are_called_and_every_kernel_is_destroyed(self):
+        torch, lib = FakeTorch(), FakeLibrary()
+        with vs.shape_calls(torch, lib, 4, 8, 16, 32) as calls:
+            self.assertEqual(list(calls), ["torch"] + list(vs.KINDS))
+            calls["torch"]()
+            self.assertEqual(torch.grouped_mm_calls, 1)
+        self.assertEqual(sorted(lib.destroyed), lib.created)
+        self.assertEqual(len(lib.created), len(vs.KINDS))
+
+    def test_a_kernel_that_cannot_be_made_raises_and_leaves_none_behind(self):
+        lib = FakeLibrary(fail_at=2)
+        with self.assertRaisesRegex(RuntimeError, "no such kernel here"):
+            with vs.shape_calls(FakeTorch(), lib, 4, 8, 16, 32):
+                pass
+        self.assertEqual(lib.created, [1])
+        self.assertEqual(lib.destroyed, [1])
+
+
 if __name__ == "__main__":
     unittest.main()
