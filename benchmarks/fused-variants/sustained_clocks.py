@@ -11,9 +11,9 @@ same clock (the kernel's own work under warm caches).
 
   sustained_clocks.py LIBRARY SECONDS NAME:EXPERTS:ROWS_PER_EXPERT:K:N ...
 
-Per shape and kernel (torch, then comet's kinds, in order, SECONDS each after a second's warm-up):
-calls, ms per call (events around the whole run), median SM clock (MHz) and power (W) of the
-samples taken during the run. Written at stop 50, not yet run on a GPU.
+Per shape and kernel (torch, then comet's kinds, in order and then in reverse, SECONDS each after a
+second's warm-up): calls, ms per call (events around the whole run), median SM clock (MHz) and
+power (W) of the samples taken during the run, and their product: SM cycles per call. Written at stop 50, not yet run on a GPU.
 """
 import pathlib
 import statistics
@@ -95,14 +95,19 @@ def main(argv):
     try:
         for spec, (_, experts, rows, k, n) in zip(argv[2:], shapes):
             print(f"# {spec} on {torch.cuda.get_device_name()}: each call back to back for {seconds:g} s, nvidia-smi every {SAMPLE_MS} ms")
-            print(f"{'kernel':10s} {'calls':>6s} {'ms/call':>9s} {'SM MHz':>7s} {'W':>6s}")
+            print(f"{'pass':4s} {'kernel':10s} {'calls':>6s} {'ms/call':>9s} {'SM MHz':>7s} {'W':>6s} {'Mcycles/call':>12s}")
             with harness.shape_calls(torch, lib, experts, rows, k, n) as calls:
-                for name, call in calls.items():
-                    run_for(torch, call, 1.0)  # warm-up: the clock settles
-                    began = time.monotonic()
-                    count, ms = run_for(torch, call, seconds)
-                    clock, power = sampler.between(began, time.monotonic())
-                    print(f"{name:10s} {count:6d} {ms:9.4f} {clock:7.0f} {power:6.1f}", flush=True)
+                # Forward, then backward: the board warms over a run, so a kernel late in one pass
+                # is early in the other.
+                for number, order in enumerate((list(calls), list(reversed(calls))), start=1):
+                    for name in order:
+                        run_for(torch, calls[name], 1.0)  # warm-up: the clock settles
+                        began = time.monotonic()
+                        count, ms = run_for(torch, calls[name], seconds)
+                        clock, power = sampler.between(began, time.monotonic())
+                        # ms x MHz: the SM cycles a call takes at the median clock
+                        print(f"{number:<4d} {name:10s} {count:6d} {ms:9.4f} {clock:7.0f} {power:6.1f} {ms * clock / 1e3:12.3f}",
+                              flush=True)
     finally:
         sampler.close()
 
