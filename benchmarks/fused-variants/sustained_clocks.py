@@ -3,17 +3,21 @@
 and the board power sampled beside it (nvidia-smi): the time per call, the clock and the power
 each kernel settles at under sustained load.
 
-Why: after stop 50's uniform counting, ncu times the fused kernels alone in fewer cycles than
-comet's grouped GEMM on the DeepSeek-V3 16K combine shape, and at a higher clock, while in the
-harness's sustained rounds (kernel_times.py) they are 1.6% slower than it and 2.3-2.8% slower than
-torch._grouped_mm. This tells whether the sustained gap comes with a lower clock (power) or at the
-same clock (the kernel's own work under warm caches).
+Why: in the harness's rounds (kernel_times.py: shuffled kernels, a synchronisation after each
+call) the fused kernels were 2.3-2.8% slower than torch._grouped_mm on the DeepSeek-V3 16K combine
+shape, while ncu timed them alone in fewer cycles. Back to back, every kernel runs at the board's
+power cap, and the clock each holds there tells energy per call apart from cycles per call (stop
+51, one H100: the fused kernels held 1410 MHz against torch's 1365 at the 700 W cap and were 0.7-1.2%
+ahead of it; BENCHMARKS.md).
 
   sustained_clocks.py LIBRARY SECONDS NAME:EXPERTS:ROWS_PER_EXPERT:K:N ...
 
 Per shape and kernel (torch, then comet's kinds, in order and then in reverse, SECONDS each after a
 second's warm-up): calls, ms per call (events around the whole run), median SM clock (MHz) and
-power (W) of the samples taken during the run, and their product: SM cycles per call. Written at stop 50, not yet run on a GPU.
+power (W) of the samples taken during the run, and their product (Mcycles/call). The product is
+an estimate of SM cycles only for a kernel bound by its SMs: nvidia-smi samples a clock that the
+power cap moves faster than every 50 ms, and a kernel bound by memory takes about the same time at
+a lower clock.
 """
 import pathlib
 import statistics
