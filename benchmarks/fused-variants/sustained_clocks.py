@@ -19,6 +19,7 @@ an estimate of SM cycles only for a kernel bound by its SMs: nvidia-smi samples 
 power cap moves faster than every 50 ms, and a kernel bound by memory takes about the same time at
 a lower clock.
 """
+import math
 import pathlib
 import statistics
 import subprocess
@@ -30,6 +31,15 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "scripts"))
 import grouped_mm_vs_comet as harness  # noqa: E402
 
 SAMPLE_MS = 50
+
+
+def medians_between(samples, start, end):
+    """(median SM MHz, median W) of the (host seconds, MHz, W) samples taken from start to end,
+    both included; (NaN, NaN) when none was taken then (a run shorter than the sampling period)."""
+    chosen = [(clock, power) for t, clock, power in samples if start <= t <= end]
+    if not chosen:
+        return float("nan"), float("nan")
+    return statistics.median(c for c, _ in chosen), statistics.median(p for _, p in chosen)
 
 
 class Sampler:
@@ -51,10 +61,7 @@ class Sampler:
             self.samples.append((time.monotonic(), clock, power))
 
     def between(self, start, end):
-        chosen = [(c, p) for t, c, p in self.samples if start <= t <= end]
-        if not chosen:
-            return float("nan"), float("nan")
-        return statistics.median(c for c, _ in chosen), statistics.median(p for _, p in chosen)
+        return medians_between(list(self.samples), start, end)
 
     def close(self):
         self.process.terminate()
@@ -84,13 +91,13 @@ def usage_error(message):
 
 def main(argv):
     if len(argv) < 3:
-        sys.exit(__doc__)
+        usage_error("expected LIBRARY SECONDS NAME:EXPERTS:ROWS_PER_EXPERT:K:N ...")
     try:
         seconds, shapes = float(argv[1]), [harness.parse(spec) for spec in argv[2:]]
     except ValueError as error:
         usage_error(f"{error} (SECONDS a number, shapes NAME:EXPERTS:ROWS_PER_EXPERT:K:N)")
-    if not seconds > 0:
-        usage_error(f"SECONDS {argv[1]}: expected > 0")
+    if not (math.isfinite(seconds) and seconds > 0):
+        usage_error(f"SECONDS {argv[1]}: expected a finite number > 0")
     import torch
     lib = harness.load_library(argv[0])
     if lib is None:
