@@ -26,11 +26,17 @@ flags=(-DCOMET_HAVE_CUTLASS -I"$dir/kernels" -isystem "$root/.deps/cutlass-4.2.0
 for f in fused_dispatch_gemm fused_combine_gemm; do
   nvcc "${flags[@]}" -x cu -c "$dir/kernels/$f.cu" -o "$dir/$f.o" &
 done
+# The patched host schedules too (patches of the tile order: `pair2`), in a copy of the build's
+# archive of them whose member of the same name they replace.
+mkdir -p "$dir/schedules"
+c++ -std=c++17 -O3 -DNDEBUG -fPIC -I"$dir/kernels" -c "$dir/kernels/fused_schedule.cpp" -o "$dir/schedules/fused_schedule.cpp.o" &
 wait
+cp "$build/kernels/libcomet_kernel_schedules.a" "$dir/schedules/"
+ar r "$dir/schedules/libcomet_kernel_schedules.a" "$dir/schedules/fused_schedule.cpp.o"
 objects=$build/kernels/CMakeFiles
 cuda_lib=$(dirname "$(command -v nvcc)")/../lib64
 c++ -shared -Wl,--exclude-libs,ALL -Wl,-soname,libcomet_gemm_c.so -o "$out/libcomet_gemm_c_$variant.so" \
   "$objects/comet_gemm_c.dir/comet_gemm_c.cpp.o" "$dir/fused_dispatch_gemm.o" "$dir/fused_combine_gemm.o" \
   "$objects/comet_cutlass_kernels.dir/grouped_gemm.cu.o" "$build/kernels/libcomet_kernels.a" \
-  "$build/kernels/libcomet_kernel_schedules.a" -L"$cuda_lib" -lcublas -lcublasLt -lnccl -lcudart -lrt -lpthread -ldl
+  "$dir/schedules/libcomet_kernel_schedules.a" -L"$cuda_lib" -lcublas -lcublasLt -lnccl -lcudart -lrt -lpthread -ldl
 echo "built $out/libcomet_gemm_c_$variant.so"

@@ -44,6 +44,22 @@ PATCHES = {
     "static": [(SCHED, "    ClusterClaims& ring = params_.claims->clusters[cluster_];\n",
                 "    if (sequence < 0x7fffffffu) return cluster_ + static_cast<int>(sequence) * static_cast<int>(gridDim.x) / params_.cluster_size;\n"
                 "    ClusterClaims& ring = params_.claims->clusters[cluster_];\n")],
+    # The dispatch's work units two experts at a time, N column by N column (expert e's M tiles of
+    # column n, then expert e + 1's), instead of one expert's every column before the next: at 16K
+    # the clusters at work read two experts' rows instead of one's (an L2 spread, stop 51's idea
+    # for the 16K rounds' gap). Every unit still once, local units still first.
+    "pair2": [("fused_schedule.cpp",
+               "    for (int e = 0; e < experts; ++e) {\n"
+               "      const int first_flag = s.expert_first_flag[static_cast<std::size_t>(e)];\n"
+               "      const int m_tiles = layout.m_tiles(e);\n"
+               "      for_each_unit({m_tiles}, n_tiles, cluster_m, band_tiles, [&](int, int m, int n) {\n",
+               "    for (int e0 = 0; e0 < experts; e0 += 2) {\n"
+               "      std::vector<int> pair_tiles;\n"
+               "      for (int e = e0; e < std::min(e0 + 2, experts); ++e) pair_tiles.push_back(layout.m_tiles(e));\n"
+               "      for_each_unit(pair_tiles, n_tiles, cluster_m, band_tiles, [&](int g, int m, int n) {\n"
+               "        const int e = e0 + g;\n"
+               "        const int first_flag = s.expert_first_flag[static_cast<std::size_t>(e)];\n"
+               "        const int m_tiles = layout.m_tiles(e);\n")],
     # The combine counts nothing (timing only: its sends would wait forever).
     "nosignal": [("fused_combine_gemm.cu", "Watchdog{}, s.done.get()};", "Watchdog{}, nullptr};")],
 }
