@@ -14,7 +14,8 @@ ahead of it; BENCHMARKS.md).
 
 Per shape and kernel (torch, then comet's kinds, in order and then in reverse, SECONDS each after a
 second's warm-up): calls, ms per call (events around the whole run), median SM clock (MHz) and
-power (W) of the samples taken during the run, and their product (Mcycles/call). The product is
+power (W) of the samples taken during the run, and their product (Mcycles/call); after each pass,
+vs_torch: torch's ms per call over each kernel's, in that pass. The product is
 an estimate of SM cycles only for a kernel bound by its SMs: nvidia-smi samples a clock that the
 power cap moves faster than every 50 ms, and a kernel bound by memory takes about the same time at
 a lower clock.
@@ -40,6 +41,11 @@ def medians_between(samples, start, end):
     if not chosen:
         return float("nan"), float("nan")
     return statistics.median(c for c, _ in chosen), statistics.median(p for _, p in chosen)
+
+
+def vs_torch(ms_per_call):
+    """{kernel: torch's ms per call over the kernel's, %} of one pass's {kernel: ms per call}."""
+    return {name: 100.0 * ms_per_call["torch"] / ms for name, ms in ms_per_call.items() if name != "torch"}
 
 
 class Sampler:
@@ -111,6 +117,7 @@ def main(argv):
                 # Forward, then backward: the board warms over a run, so a kernel late in one pass
                 # is early in the other.
                 for number, order in enumerate((list(calls), list(reversed(calls))), start=1):
+                    ms_per_call = {}
                     for name in order:
                         run_for(torch, calls[name], 1.0)  # warm-up: the clock settles
                         began = time.monotonic()
@@ -119,6 +126,9 @@ def main(argv):
                         # ms x MHz: the SM cycles a call takes at the median clock
                         print(f"{number:<4d} {name:10s} {count:6d} {ms:9.4f} {clock:7.0f} {power:6.1f} {ms * clock / 1e3:12.3f}",
                               flush=True)
+                        ms_per_call[name] = ms
+                    ratios = "  ".join(f"{name} {ratio:.1f}%" for name, ratio in vs_torch(ms_per_call).items())
+                    print(f"# pass {number} vs_torch (torch's ms per call over the kernel's): {ratios}", flush=True)
     finally:
         sampler.close()
 

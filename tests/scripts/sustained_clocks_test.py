@@ -28,6 +28,15 @@ class SampleWindow(unittest.TestCase):
         self.assertTrue(math.isnan(clock) and math.isnan(power))
 
 
+class VsTorch(unittest.TestCase):
+    def test_torch_over_each_kernel_in_percent_without_torch_itself(self):
+        # stop 51's 16K pass 1: torch 6.0433 ms, dispatch 5.9696 ms -> 101.23%; a kernel twice torch's time -> 50%.
+        ratios = sc.vs_torch({"torch": 6.0433, "dispatch": 5.9696, "slow": 12.0866})
+        self.assertEqual(sorted(ratios), ["dispatch", "slow"])
+        self.assertAlmostEqual(ratios["dispatch"], 101.2346, places=3)
+        self.assertAlmostEqual(ratios["slow"], 50.0)
+
+
 class Arguments(unittest.TestCase):
     def exit_code(self, argv):
         stderr = io.StringIO()
