@@ -163,6 +163,34 @@ TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
   for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
 }
 
+// `fine`'s expert GEMMs run on a share of the SMs (the rest left to NCCL), which the engines
+// price as the table's time over that share: the fit takes their measurements back to the tables'
+// every-SM unit, so the tables come out as from the policies on every SM.
+TEST(CalibrationFit, TakesOpsOnAShareOfTheSmsBackToTheTablesUnit) {
+  const CostModel known = known_model();
+  SyntheticRuns s = synthetic_runs(known, 0.002);
+  s.plans.reserve(s.plans.size() + s.scenarios.size());
+  for (const auto& scenario : s.scenarios) {
+    s.plans.push_back(scenario->plan("contiguous", "fine"));
+    const Plan& plan = s.plans.back().plan;
+    ASSERT_LT(cublas_expert_sm_fraction(plan), 0.9);  // a share the 1% tolerance below would see
+    Timeline t = timeline_for(plan, "synthetic");
+    double now = 0.0;
+    for (const Op& op : plan.ops()) {
+      t.ops[op.id].start_s = now;
+      now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
+    }
+    s.timelines.push_back(std::move(t));
+  }
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  const ShapeCosts* table = fit.model.shape(1024, 2048);
+  ASSERT_NE(table, nullptr);
+  for (std::size_t p = 0; p < NUM_EXPERT_PASSES; ++p)
+    for (const auto& [m, seconds] : table->seconds_by_m[p])
+      EXPECT_NEAR(seconds / known.expert_time_s(static_cast<ExpertPass>(p), m, 1024, 2048), 1.0, 0.01) << p << " M " << m;
+  for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
+}
+
 // Expert GEMMs slowed by memory kernels beside them: the fit finds the interference and keeps it
 // out of the expert tables (the 1-chunk Plans, where nothing runs beside the GEMMs, anchor them).
 TEST(CalibrationFit, SeparatesMemoryKernelInterferenceFromTheExpertTables) {

@@ -14,6 +14,7 @@
 #include "a2a_algorithms.hpp"
 #include "analytical_engine.hpp"
 #include "executor.hpp"
+#include "op_costs.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
 #include "scenario_plans.hpp"
@@ -409,9 +410,12 @@ TEST(Partition, FineComputesTheLocalNodeFirst) {
     }
   }
   for (const Op& op : built.plan.ops())
-    if (op.kind == OpKind::EXPERT_GEMM) {
-      EXPECT_LT(op.compute_sm_fraction, 1.0);
+    if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) {
+      EXPECT_DOUBLE_EQ(op.compute_sm_fraction, 1.0 - static_cast<double>(FINE_COMM_SMS) / f.cost_model.sm_count);
     }
+  // The real run sets that share as the cuBLAS GEMMs' SM target; `none` sets none.
+  EXPECT_DOUBLE_EQ(cublas_expert_sm_fraction(built.plan), 1.0 - static_cast<double>(FINE_COMM_SMS) / f.cost_model.sm_count);
+  EXPECT_EQ(cublas_expert_sm_fraction(f.plan("contiguous", "none", "direct").plan), 1.0);
 }
 
 // tapered:K: the first and last chunk carry half the copies of each middle one (within the

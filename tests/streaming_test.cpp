@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 #include <tuple>
 
@@ -289,6 +290,20 @@ TEST(Streaming, TheFusedPlanDoesTheWorkOfNoneWithStreamingWhereTheKernelsStream)
   }
   EXPECT_GT(streamed_gemms, 0);
   EXPECT_GT(streaming_a2as, 0);
+  // The weight gradient (cuBLAS) starts after the fused launches, whose transfer blocks end with
+  // them: every SM, priced as `none`'s, and no cuBLAS SM target in the real run.
+  std::map<std::int32_t, double> none_wgrad_s;
+  for (const Op& op : none.plan.ops())
+    if (op.kind == OpKind::EXPERT_WGRAD) none_wgrad_s[op.gpu] = compute_time_s(none.plan, op, plans.cost_model);
+  int wgrads = 0;
+  for (const Op& op : fused.plan.ops())
+    if (op.kind == OpKind::EXPERT_WGRAD) {
+      ++wgrads;
+      EXPECT_EQ(op.compute_sm_fraction, 1.0);
+      EXPECT_DOUBLE_EQ(compute_time_s(fused.plan, op, plans.cost_model), none_wgrad_s.at(op.gpu)) << op.gpu;
+    }
+  EXPECT_EQ(wgrads, fused.plan.header().num_gpus);
+  EXPECT_EQ(cublas_expert_sm_fraction(fused.plan), 1.0);
   for (const std::string& engine : engines_under_test()) {
     const Timeline timeline = make_executor(engine)->run(fused.plan, plans.topology, plans.cost_model);
     for (const Op& op : fused.plan.ops()) {

@@ -12,6 +12,7 @@
 #include "input_error.hpp"
 #include "mpi_executor.hpp"
 #include "numerics.hpp"
+#include "op_costs.hpp"
 #include "partition_policies.hpp"
 #include "plan_builder.hpp"
 #include "token_layout.hpp"
@@ -103,11 +104,8 @@ std::vector<PolicyReport> validate_policies(const ValidationRequest& r) {
     if (same != job_hashes.end()) continue;
     job_hashes.push_back(hash);
     first_policy.push_back(i);
-    // The Plan's SM share for the expert GEMMs (fine-grained overlap reserves SMs for NCCL).
-    double sm_fraction = 1.0;
-    for (const Op& op : p.built->plan.ops())
-      if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) sm_fraction = std::min(sm_fraction, op.compute_sm_fraction);
-    jobs.push_back({p.partition.text(), &p.built->plan, p.layout.get(), sm_fraction});
+    // The Plan's SM share for the cuBLAS expert GEMMs (fine-grained overlap reserves SMs for NCCL).
+    jobs.push_back({p.partition.text(), &p.built->plan, p.layout.get(), cublas_expert_sm_fraction(p.built->plan)});
   }
   const std::vector<RealMeasurement> runs = run_on_gpus(jobs, dims, r.topology->num_gpus(), r.options);
   if (runs.empty()) return {};  // an MPI rank other than 0: rank 0 reports

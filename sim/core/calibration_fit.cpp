@@ -22,7 +22,8 @@ double duration_s(const Timeline& t, const Op& op) { return t.ops[op.id].end_s -
 struct ExpertSample {
   const Plan* plan;
   const Op* op;
-  double mean_m, seconds_per_expert, seconds;
+  double mean_m, seconds_per_expert;
+  double seconds;  ///< its time on every SM without interference: the tables' unit (compute_time_s's inverse)
   bool alone;  ///< no other op of its GPU ran beside it
   double measured_s = 0.0;  ///< its measured time, interference included
   double exposure_s = 0.0;  ///< memory-kernel seconds beside it (memory_exposure_s)
@@ -300,7 +301,8 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   for (int round = 0; round < 20; ++round) {
     for (auto& [key_pass, samples] : expert_samples) {
       for (ExpertSample& s : samples) {
-        s.seconds = std::max(0.5 * s.measured_s, s.measured_s - model.memory_kernel_interference * s.exposure_s);
+        // On a share of the SMs (an NCCL policy's) the engines price table / share.
+        s.seconds = std::max(0.5 * s.measured_s, s.measured_s - model.memory_kernel_interference * s.exposure_s) * sm_share(*s.op);
         s.seconds_per_expert = s.seconds / s.op->num_work;
       }
       ShapeCosts& shape = shape_of(key_pass.first);

@@ -13,6 +13,16 @@ bool fused_gemm(const Plan& plan, const Op& op) {
   return op.kind == OpKind::EXPERT_GEMM && plan.header().transfer_blocks > 0;
 }
 
+double sm_share(const Op& op) { return std::clamp(op.compute_sm_fraction, 0.01, 1.0); }
+
+double cublas_expert_sm_fraction(const Plan& plan) {
+  double fraction = 1.0;
+  for (const Op& op : plan.ops())
+    if ((op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) && !fused_gemm(plan, op))
+      fraction = std::min(fraction, op.compute_sm_fraction);
+  return fraction;
+}
+
 double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
   if (op.kind == OpKind::ALL_TO_ALL) return 0.0;
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD) {
@@ -26,7 +36,7 @@ double compute_time_s(const Plan& plan, const Op& op, const CostModel& model) {
       seconds *= model.fused_scale(plan.header().transfer_blocks, fused_launch(pass, op.tags.stage), rows / op.num_work,
                                    plan.header().hidden, plan.header().expert_ffn);
     seconds *= op.work_share;
-    const double share = std::clamp(op.compute_sm_fraction, 0.01, 1.0);
+    const double share = sm_share(op);
     // The copy side's transfer blocks join its GEMM once their rows are in: its SMs are short only
     // while they copy (or all along, when the copies outlast the GEMM on the other SMs).
     if (fused_gemm(plan, op) && op.tags.stage == 0)

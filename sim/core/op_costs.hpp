@@ -62,6 +62,15 @@ double fused_copy_time_s(const Plan& plan, const Op& op, const CostModel& model)
 /// Whether `op` is an expert GEMM run as a fused launch (a `comet:B` Plan's: PlanHeader::transfer_blocks > 0).
 bool fused_gemm(const Plan& plan, const Op& op);
 
+/// The share of its GPU's SMs expert op `op` is priced on: its compute_sm_fraction, kept within
+/// [0.01, 1] (compute_time_s divides a non-fused GEMM's time by it).
+double sm_share(const Op& op);
+
+/// The SM share a real run gives Plan `plan`'s cuBLAS expert GEMMs (cublasSetSmCountTarget): the
+/// smallest compute_sm_fraction of its expert GEMM and weight-gradient ops that are not fused
+/// launches (a fused launch splits its own SMs between its roles); 1 when it has none.
+double cublas_expert_sm_fraction(const Plan& plan);
+
 /// Which expert pass an EXPERT_GEMM or EXPERT_WGRAD op runs.
 ExpertPass expert_pass(const Op& op);
 

@@ -288,8 +288,11 @@ void PlanEmitter::backward(int step, int layer, const RoutingMatrix& routing, co
   // The weight gradient once, over every chunk's tokens (tagged with the last chunk): after the
   // last data gradient on the compute stream, while the last input gradients travel. Per chunk
   // it would re-read and re-write every expert's weight gradient K times, at 1/K the rows.
+  // comet:B's transfer blocks live inside its fused launches, which have ended when the weight
+  // gradient (cuBLAS) starts, so it has every SM; an NCCL policy's share holds while NCCL runs.
+  const double wgrad_sm_fraction = fused ? 1.0 : chunks.compute_sm_fraction;
   for (int g : emitted_gpus_)
-    wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, layer_tokens[g], chunks.compute_sm_fraction, {gemm_ops[g]});
+    wgrad_ops[g] = gemm(OpKind::EXPERT_WGRAD, g, tags, layer_tokens[g], wgrad_sm_fraction, {gemm_ops[g]});
   tags.chunk = 0;
   for (int g : emitted_gpus_) {
     const double tokens = static_cast<double>(copies_sent[g]) / model_.top_k;
