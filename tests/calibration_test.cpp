@@ -191,6 +191,34 @@ TEST(CalibrationFit, TakesOpsOnAShareOfTheSmsBackToTheTablesUnit) {
   for (const FitQuality& q : fit.quality) EXPECT_LT(q.median_residual, 0.01) << q.table;
 }
 
+// Memory kernels beside expert GEMMs at a known rate (the analytical engine's timing under a
+// known model): the fit finds the rate from their spans. Alone, they keep the base model's 1.
+TEST(CalibrationFit, FindsTheRateMemoryKernelsRunAtBesideComputeWork) {
+  CostModel known = known_model();
+  known.memory_kernel_interference = 0.8;
+  known.memory_kernel_rate_beside_compute = 0.3;
+  SyntheticRuns s;
+  s.plans.reserve(12);
+  for (int tokens : {512, 2048, 8192}) {
+    s.scenarios.push_back(std::make_unique<testing::ScenarioPlans>(one_gpu_scenario(tokens), "one-gpu.yaml"));
+    for (const char* partition : {"none", "fixed:2", "fixed:4", "fixed:8"}) {
+      s.plans.push_back(s.scenarios.back()->plan("contiguous", partition));
+      s.timelines.push_back(AnalyticalEngine().run(s.plans.back().plan, s.scenarios.back()->topology, known));
+    }
+  }
+  int beside = 0;  // the case must have memory kernels stretched beside GEMMs
+  for (std::size_t i = 0; i < s.plans.size(); ++i)
+    for (const Op& op : s.plans[i].plan.ops())
+      if (op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE)
+        beside += s.timelines[i].ops[op.id].end_s - s.timelines[i].ops[op.id].start_s > 1.5 * compute_time_s(s.plans[i].plan, op, known);
+  ASSERT_GT(beside, 10);
+  const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
+  EXPECT_NEAR(fit.model.memory_kernel_rate_beside_compute, 0.3, 0.01);
+  EXPECT_EQ(fit_cost_model(synthetic_runs(known_model(), 0.0).runs(), CostModel::defaults_for("h200"), 0.0)
+                .model.memory_kernel_rate_beside_compute,
+            1.0);
+}
+
 // Expert GEMMs slowed by memory kernels beside them: the fit finds the interference and keeps it
 // out of the expert tables (the 1-chunk Plans, where nothing runs beside the GEMMs, anchor them).
 TEST(CalibrationFit, SeparatesMemoryKernelInterferenceFromTheExpertTables) {

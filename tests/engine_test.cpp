@@ -332,32 +332,98 @@ TEST(Engines, AnAllToAllPaysPerMessageForTheGpuThatPostsTheMost) {
 TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {
   CostModel model = CostModel::defaults_for("h200");
   model.memory_kernel_interference = 0.5;
+  ASSERT_EQ(model.memory_kernel_rate_beside_compute, 1.0);  // spans as alone
   Op gemm, permute;
   gemm.kind = OpKind::EXPERT_GEMM;
   permute.kind = OpKind::PERMUTE;
   gemm.gpu = permute.gpu = 0;
+  gemm.id = 0, permute.id = 1;
   ASSERT_NE(stream_of(gemm), stream_of(permute));
+  std::vector<Retimed> retimed;
   {  // the permute first: the GEMM scheduled over it is longer by 0.5 x 2 s
     ComputeStreams streams(1, model);
-    EXPECT_EQ(streams.schedule(permute, 2.0, 0.0), std::make_pair(0.0, 2.0));
-    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 5.0));
-    EXPECT_EQ(streams.schedule(gemm, 1.0, 0.0), std::make_pair(5.0, 6.0));  // past the permute: not charged
+    EXPECT_EQ(streams.schedule(permute, 2.0, 0.0, retimed), std::make_pair(0.0, 2.0));
+    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0, retimed), std::make_pair(0.0, 5.0));
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 0.0, retimed), std::make_pair(5.0, 6.0));  // past the permute: not charged
   }
-  {  // the GEMM first: the permute's 2 s beside it push the compute stream's next op by 1 s
+  {  // the GEMM first: the permute's 2 s beside it make it 1 s longer
     ComputeStreams streams(1, model);
-    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 4.0));
-    EXPECT_EQ(streams.schedule(permute, 2.0, 1.0), std::make_pair(1.0, 3.0));
-    EXPECT_EQ(streams.schedule(gemm, 1.0, 4.0), std::make_pair(5.0, 6.0));
+    EXPECT_EQ(streams.schedule(gemm, 4.0, 0.0, retimed), std::make_pair(0.0, 4.0));
+    EXPECT_EQ(streams.schedule(permute, 2.0, 1.0, retimed), std::make_pair(1.0, 3.0));
+    ASSERT_EQ(retimed.size(), 1u);
+    EXPECT_EQ(retimed[0].op, gemm.id);
+    EXPECT_EQ(std::make_pair(retimed[0].start_s, retimed[0].end_s), std::make_pair(0.0, 5.0));
+    retimed.clear();
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 4.0, retimed), std::make_pair(5.0, 6.0));
   }
   {  // a permute past the compute stream's work, and no interference at 0
     ComputeStreams streams(1, model);
-    streams.schedule(gemm, 1.0, 0.0);
-    streams.schedule(permute, 2.0, 1.0);
-    EXPECT_EQ(streams.schedule(gemm, 1.0, 3.0), std::make_pair(3.0, 4.0));
+    streams.schedule(gemm, 1.0, 0.0, retimed);
+    streams.schedule(permute, 2.0, 1.0, retimed);
+    EXPECT_EQ(streams.schedule(gemm, 1.0, 3.0, retimed), std::make_pair(3.0, 4.0));
     model.memory_kernel_interference = 0.0;
     ComputeStreams free(1, model);
-    free.schedule(permute, 2.0, 0.0);
-    EXPECT_EQ(free.schedule(gemm, 4.0, 0.0), std::make_pair(0.0, 4.0));
+    free.schedule(permute, 2.0, 0.0, retimed);
+    EXPECT_EQ(free.schedule(gemm, 4.0, 0.0, retimed), std::make_pair(0.0, 4.0));
+  }
+  EXPECT_TRUE(retimed.empty()) << "at rate 1 no kernel's end moves";
+}
+
+// Beside compute work a memory kernel runs at rho = memory_kernel_rate_beside_compute of its
+// alone rate, and the compute work lasts 0.5 x the alone seconds of kernel work done beside it
+// longer (the kernel at rho beside that too); past the compute work, at its alone rate. Closed
+// forms with rho = 0.4, in either order.
+TEST(ComputeStreams, MemoryKernelsBesideComputeWorkRunAtTheirRateThereAndChargeItTheirWork) {
+  CostModel model = CostModel::defaults_for("h200");
+  model.memory_kernel_interference = 0.5;
+  model.memory_kernel_rate_beside_compute = 0.4;
+  Op gemm, permute;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  permute.kind = OpKind::PERMUTE;
+  gemm.gpu = permute.gpu = 0;
+  gemm.id = 0, permute.id = 1;
+  auto expect_span = [](std::pair<double, double> got, double start, double end) {
+    EXPECT_NEAR(got.first, start, 1e-9);
+    EXPECT_NEAR(got.second, end, 1e-9);
+  };
+  {  // the permute (2 s) first: a 3 s GEMM over it lasts D = 3 + 0.5 x 0.4 D = 3.75 s, beside
+     // which the permute did 1.5 s of its work; its last 0.5 s after the GEMM
+    ComputeStreams streams(1, model);
+    std::vector<Retimed> retimed;
+    expect_span(streams.schedule(permute, 2.0, 0.0, retimed), 0.0, 2.0);
+    expect_span(streams.schedule(gemm, 3.0, 0.0, retimed), 0.0, 3.75);
+    ASSERT_EQ(retimed.size(), 1u);
+    EXPECT_EQ(retimed[0].op, permute.id);
+    expect_span({retimed[0].start_s, retimed[0].end_s}, 0.0, 4.25);
+    retimed.clear();
+    // The next GEMM (1 s) meets its last 0.5 s: D = 1 + 0.5 x 0.4 D = 1.25, all of it beside.
+    expect_span(streams.schedule(gemm, 1.0, 0.0, retimed), 3.75, 5.0);
+    ASSERT_EQ(retimed.size(), 1u);
+    EXPECT_NEAR(retimed[0].end_s, 3.75 + 0.5 / 0.4, 1e-9);
+  }
+  {  // the GEMM (4 s) first, the permute at 1 s: the busy window W = 3 + 0.5 x 0.4 W = 3.75 s
+     // holds 1.5 s of its work, the GEMM ends 0.75 s later
+    ComputeStreams streams(1, model);
+    std::vector<Retimed> retimed;
+    expect_span(streams.schedule(gemm, 4.0, 0.0, retimed), 0.0, 4.0);
+    expect_span(streams.schedule(permute, 2.0, 1.0, retimed), 1.0, 1.0 + 3.75 + 0.5);
+    ASSERT_EQ(retimed.size(), 1u);  // the GEMM, 0.75 s longer
+    expect_span({retimed[0].start_s, retimed[0].end_s}, 0.0, 4.75);
+    retimed.clear();
+    expect_span(streams.schedule(gemm, 1.0, 4.0, retimed), 4.75, 6.0);  // and slows its last 0.5 s
+    ASSERT_EQ(retimed.size(), 1u);
+    EXPECT_NEAR(retimed[0].end_s, 4.75 + 0.5 / 0.4, 1e-9);
+  }
+  {  // all of it beside a long GEMM: 2 s of work in 5 s, the whole 2 s charged
+    ComputeStreams streams(1, model);
+    std::vector<Retimed> retimed;
+    streams.schedule(gemm, 10.0, 0.0, retimed);
+    expect_span(streams.schedule(permute, 2.0, 0.0, retimed), 0.0, 5.0);
+    ASSERT_EQ(retimed.size(), 1u);
+    expect_span({retimed[0].start_s, retimed[0].end_s}, 0.0, 11.0);
+    retimed.clear();
+    expect_span(streams.schedule(gemm, 1.0, 0.0, retimed), 11.0, 12.0);
+    EXPECT_TRUE(retimed.empty());
   }
 }
 
@@ -554,12 +620,20 @@ TEST(Engines, DynamicsPredictionOnAPacedNetworkIsTheAnalyticalLayerTime) {
 
 TEST(Engines, EveryOpIsScheduledOnceAfterItsDependencies) {
   const Layer layer;
-  const Plan plan = layer.plan("fine", "hierarchical");
+  // Memory kernels slowed beside compute work too: their ends move as computations start.
+  CostModel slowed = layer.cost_model;
+  slowed.memory_kernel_rate_beside_compute = 0.3;
+  for (const auto& [partition, model] : {std::pair<const char*, const CostModel*>{"fine", &layer.cost_model},
+                                         {"fine", &slowed}, {"fixed:4", &slowed}})
   for (const std::string& engine : engines_under_test()) {
-    const Timeline timeline = make_executor(engine)->run(plan, layer.topology, layer.cost_model);
+    const Plan plan = layer.plan(partition, "hierarchical");
+    const Timeline timeline = make_executor(engine)->run(plan, layer.topology, *model);
     ASSERT_EQ(timeline.ops.size(), plan.ops().size());
     for (const Op& op : plan.ops()) {
       EXPECT_LE(timeline.ops[op.id].start_s, timeline.ops[op.id].end_s) << engine;
+      if (op.kind == OpKind::PERMUTE || op.kind == OpKind::UNPERMUTE) {  // never shorter than alone
+        EXPECT_GE(timeline.ops[op.id].end_s - timeline.ops[op.id].start_s, compute_time_s(plan, op, *model) * (1 - 1e-9)) << engine;
+      }
       // A computation waits for its own GPU's part of an all-to-all; the rest for whole ops.
       for (std::int32_t dep : plan.deps(op.id))
         ASSERT_GE(timeline.ops[op.id].start_s, timeline.end_on(dep, op.gpu) - 1e-9) << engine << " op " << op.id;

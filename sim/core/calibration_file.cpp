@@ -90,8 +90,8 @@ ShapeCosts read_shape(const YamlValue& value) {
 CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   const YamlMap map = root.as_map({"gpu", "provenance", "peak_flops", "hbm_bandwidth", "sm_count", "launch_overhead",
                                    "gemm_efficiency", "link_efficiency", "comm_sm_share", "comm_slowdown_with_compute",
-                                   "a2a_per_message", "memory_kernel_interference", "fused_block_bandwidth", "kernels", "shapes",
-                                   "fit_quality"});
+                                   "a2a_per_message", "memory_kernel_interference", "memory_kernel_rate_beside_compute",
+                                   "fused_block_bandwidth", "kernels", "shapes", "fit_quality"});
   CostModel model = CostModel::defaults_for(map.required("gpu").as_choice({"h100-sxm", "h200"}));
   model.source.file = file;
   if (auto v = map.optional("provenance")) {
@@ -129,6 +129,8 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   // engines that let memory kernels overlap for free (0), which its Plans must be rebuilt with.
   const auto interference = map.optional("memory_kernel_interference");
   model.memory_kernel_interference = interference ? interference->as_number(0.0, 10.0) : 0.0;
+  // A file without it predates it: its engines ran memory kernels at their alone rate (1).
+  if (auto v = map.optional("memory_kernel_rate_beside_compute")) model.memory_kernel_rate_beside_compute = v->as_number(0.01, 1.0);
   // Not measured by `comet calibrate` yet (comet_gpu_bench --sections fused measures it): absent, the default.
   if (auto v = map.optional("fused_block_bandwidth")) model.fused_block_Bps = v->as_quantity(Dimension::BYTES_PER_SECOND);
   if (auto v = map.optional("kernels")) read_kernels(*v, model.kernel_costs);
@@ -194,6 +196,8 @@ std::string cost_model_yaml(const CostModel& m) {
     text += fmt::format("  {}: {}\n", to_string(static_cast<LinkClass>(c)), m.link_efficiency[c]);
   text += fmt::format("comm_sm_share: {}\ncomm_slowdown_with_compute: {}\na2a_per_message: {}s\nmemory_kernel_interference: {}\n",
                       m.comm_sm_share, m.comm_slowdown_with_compute, m.a2a_per_message_s, m.memory_kernel_interference);
+  text += fmt::format("memory_kernel_rate_beside_compute: {}   # of a permute/unpermute's alone rate, beside compute work\n",
+                      m.memory_kernel_rate_beside_compute);
   text += fmt::format("fused_block_bandwidth: {}B/s   # one transfer block of the fused kernels (comet:B)\n", m.fused_block_Bps);
   if (const std::string k = kernels_yaml(m.kernel_costs, ""); !k.empty())
     text += "kernels:                    # every shape; seconds = overhead + amount / rate (B/s or flop/s)\n" + k;

@@ -215,6 +215,33 @@ double fit_memory_interference(const std::vector<MeasuredRun>& runs, const std::
   return sxx > 0.0 ? std::clamp(sxy / sxx, 0.0, 10.0) : 0.0;
 }
 
+// memory_kernel_rate_beside_compute: per memory kernel (permute, unpermute) that ran beside
+// compute-stream ops of its GPU for w of its measured s seconds, the rate its cost c under `model`
+// implies there when it ran at its alone rate the rest of its span, (c - (s - w)) / w within
+// [0, 1] (the engines' rule, compute_streams.hpp); their median, within [0.02, 1]. `model`'s own
+// when none ran beside compute work.
+double fit_memory_kernel_rate(const std::vector<MeasuredRun>& runs, const CostModel& model) {
+  std::vector<double> rates;
+  for (const MeasuredRun& run : runs) {
+    const Plan& plan = *run.plan;
+    const Timeline& t = *run.timeline;
+    for (const Op& op : plan.ops()) {
+      if (op.kind != OpKind::PERMUTE && op.kind != OpKind::UNPERMUTE) continue;
+      const TimelineOp& m = t.ops[op.id];
+      const double s = m.end_s - m.start_s;
+      double w = 0.0;  // one compute stream: its ops do not overlap one another
+      for (const Op& other : plan.ops())
+        if (other.gpu == op.gpu && other.kind != OpKind::ALL_TO_ALL && stream_of(other) == StreamRole::COMPUTE)
+          w += std::max(0.0, std::min(m.end_s, t.ops[other.id].end_s) - std::max(m.start_s, t.ops[other.id].start_s));
+      w = std::min(w, s);
+      const double c = compute_time_s(plan, op, model);
+      if (!(s > 0.0) || !(c > 0.0) || w <= 0.02 * s) continue;  // alone, or beside compute for a moment
+      rates.push_back(std::clamp((c - (s - w)) / w, 0.0, 1.0));
+    }
+  }
+  return rates.empty() ? model.memory_kernel_rate_beside_compute : std::clamp(median(rates), 0.02, 1.0);
+}
+
 std::string table_name(const Plan& plan, const Op& op) {
   const PlanHeader& h = plan.header();
   if (op.kind == OpKind::EXPERT_GEMM || op.kind == OpKind::EXPERT_WGRAD)
@@ -285,6 +312,7 @@ CalibrationFit fit_cost_model(const std::vector<MeasuredRun>& runs, const CostMo
   };
   for (const auto& [index, points] : kernel_points) model.kernel_costs[index] = fit_linear_cost(points);
   for (const auto& [key_index, points] : shape_kernel_points) shape_of(key_index.first).kernels[key_index.second] = fit_linear_cost(points);
+  model.memory_kernel_rate_beside_compute = fit_memory_kernel_rate(runs, model);
   // The expert tables and memory_kernel_interference together: the tables from the ops' times
   // less the interference charged to them, the interference from the residuals of those tables;
   // alternated until they settle (knots with ops that ran alone anchor it).

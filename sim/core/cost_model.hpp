@@ -129,6 +129,12 @@ struct CostModel {
   /// by calibration (one H200, 2026-12-02: 1.01; GEMMs of a chunked layer up to 19% slower than
   /// the same GEMMs alone). The datasheet default is that measurement.
   double memory_kernel_interference = 1.0;
+  /// Share of its alone rate a memory kernel (permute, unpermute) runs at while compute work of
+  /// its GPU runs beside it (compute_streams.hpp): its blocks wait for the SMs the GEMMs hold, so
+  /// its span stretches, while the compute stream pays memory_kernel_interference for its work.
+  /// In (0, 1]; 1 = spans as alone. Measured by calibration (the median, over the memory kernels
+  /// that ran beside compute work, of the rate their measured spans imply). Datasheet default 1.
+  double memory_kernel_rate_beside_compute = 1.0;
   /// Bytes per second one transfer block of COMET's fused kernels moves (a dispatch copy block or
   /// a combine send block: kernels/fused_launch.cuh). Datasheet default: 25 GB/s, what one copy
   /// block read from host-mapped memory on one H100 (BENCHMARKS.md, "COMET's fused kernels on one

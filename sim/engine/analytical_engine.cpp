@@ -106,7 +106,8 @@ class Schedule {
       entry.start_s = now_;
       push(now_ + startup_s(footprints_.of(op), model_), EventType::TRANSFER_BEGIN, id);
     } else {
-      std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_);
+      std::tie(entry.start_s, entry.end_s) = streams_.schedule(op, compute_time_s(plan_, op, model_), now_, retimed_);
+      apply_retimed();  // the memory kernels a computation slows
       scheduled_[id] = 1;
       if (entry.end_s < floors_.floor(id)) {  // its producers ended while its other inputs kept it
         set_end(op, floors_.floor(id));

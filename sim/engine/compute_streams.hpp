@@ -13,10 +13,16 @@
 // refresh_transfer_slowdown after each event on a GPU and change its edge links' capacity.
 //
 // Memory kernels beside the compute stream: a memory kernel (permute, unpermute, on a side
-// stream) beside the compute stream's work costs that stream memory_kernel_interference x the
-// seconds they overlap: charged to the compute op when the memory kernel was scheduled first,
-// else to the compute stream's queue (its next op starts later), so the charge does not depend
-// on which of the two became ready first.
+// stream) beside the compute stream's work runs at memory_kernel_rate_beside_compute (rho) of its
+// alone rate (its blocks wait for SMs the GEMMs hold), and costs that stream
+// memory_kernel_interference x the seconds of its alone work done there (the kernel at rho beside
+// that extension too): charged to the compute op when the memory kernel was scheduled first (the
+// kernel's end then moves later), else to the compute op running when the kernel starts (its end
+// and its stream's queue move later; its next op when it is held), so the charge does not depend
+// on which of the two became ready first. Moved ends are Retimed, as for communication. Not
+// followed: compute work queued after a kernel was scheduled beside earlier compute work (that
+// part runs at its alone rate), and retimings by communication (the kernel keeps its stretch).
+// rho = 1: spans as alone, only the compute stream charged.
 #pragma once
 
 #include <array>
@@ -47,8 +53,9 @@ class ComputeStreams {
   ComputeStreams(int num_gpus, const CostModel& model);
 
   /// Schedules compute op `op`, ready at `now`, alone taking `duration_s`; returns its start and
-  /// end as they stand now (a later communication change may move them: see Retimed).
-  std::pair<double, double> schedule(const Op& op, double duration_s, double now);
+  /// end as they stand now (a later communication change may move them: see Retimed). A compute
+  /// op slows the memory kernels beside it: those whose ends move are appended to `retimed`.
+  std::pair<double, double> schedule(const Op& op, double duration_s, double now, std::vector<Retimed>& retimed);
   /// An all-to-all began on these GPUs at `now`; communication_ends for each as its part ends.
   /// Both append the ops whose start or end moved to `retimed`.
   void communication_begins(std::span<const std::int32_t> gpus, double now, std::vector<Retimed>& retimed);
@@ -74,8 +81,16 @@ class ComputeStreams {
     bool slowable;    ///< slowed by communication (not on reserved SMs)
     bool held = false;  ///< its end is set by set_end (a streaming producer), not by its rate
   };
-  /// Seconds of the memory kernels scheduled on `gpu`'s side streams that overlap [begin, end).
-  double memory_overlap_s(std::int32_t gpu, double begin, double end);
+  /// A compute op's own work runs on `gpu` over [begin, begin + work_s): the memory kernels there
+  /// whose work is left run at CostModel::memory_kernel_rate_beside_compute beside it (their ends
+  /// move later: appended to `retimed`). Returns the seconds of their alone work done beside it.
+  double slow_memory_kernels(std::int32_t gpu, double begin, double work_s, double now, std::vector<Retimed>& retimed);
+  /// A memory kernel scheduled at `at` beside `gpu`'s queued compute work costs it `charge_s`: the
+  /// compute op running at `at` ends that much later (and the ops queued behind it start later;
+  /// appended to `retimed`), or, when it is held by a streaming producer, the stream's next op.
+  void charge_compute_stream(std::int32_t gpu, double at, double charge_s, double now, std::vector<Retimed>& retimed);
+  /// set_end of op `id` on `gpu`'s stream `role`.
+  void move_end(std::int32_t gpu, StreamRole role, std::int32_t id, double end_s, double now, std::vector<Retimed>& retimed);
   double rate_of(std::int32_t gpu, bool slowable) const {
     return slowable && communications_[gpu] > 0 ? 1.0 - model_.comm_sm_share : 1.0;
   }
@@ -87,9 +102,16 @@ class ComputeStreams {
   std::vector<std::array<std::deque<Scheduled>, NUM_STREAM_ROLES>> queued_;  ///< ops not known to have ended
   std::vector<int> communications_;
   std::vector<char> transfers_slowed_;  ///< per GPU, as of its last refresh_transfer_slowdown
-  /// Per GPU: intervals of memory kernels on its side streams not yet known to have ended
-  /// before the latest `now` (pruned as time passes: engines schedule in time order).
-  std::vector<std::vector<std::pair<double, double>>> memory_kernels_;
+  /// A memory kernel on a side stream: from full_from_s to end_s it runs at its alone rate (what
+  /// it does beside compute work already charged is before full_from_s).
+  struct MemoryKernel {
+    std::int32_t op;
+    StreamRole stream;
+    double full_from_s, end_s;
+  };
+  /// Per GPU: memory kernels on its side streams not yet known to have ended before the latest
+  /// `now` (pruned as time passes: engines schedule in time order).
+  std::vector<std::vector<MemoryKernel>> memory_kernels_;
 };
 
 }  // namespace comet

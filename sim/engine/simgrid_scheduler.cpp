@@ -30,7 +30,8 @@ void OpScheduler::start_op(std::int32_t id) {
     times_[2 * id] = now;
     start_all_to_all_(id);
   } else {
-    const auto [begin, end] = streams_.schedule(op, compute_s_[id], now);
+    const auto [begin, end] = streams_.schedule(op, compute_s_[id], now, retimed_);
+    apply_retimed();  // the memory kernels a computation slows
     times_[2 * id] = begin;
     scheduled_[id] = 1;
     if (end < floors_.floor(id)) {  // its producers ended while its other inputs kept it
