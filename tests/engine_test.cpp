@@ -427,6 +427,37 @@ TEST(ComputeStreams, MemoryKernelsBesideComputeWorkRunAtTheirRateThereAndChargeI
   }
 }
 
+// A memory kernel slowed by communication and sped up when it ends: its priced span follows, so
+// compute work after its real end neither pays for it nor moves it.
+TEST(ComputeStreams, AMemoryKernelRetimedByCommunicationIsFollowed) {
+  CostModel model = CostModel::defaults_for("h200");
+  model.comm_sm_share = 0.5;
+  model.memory_kernel_interference = 0.5;
+  model.memory_kernel_rate_beside_compute = 0.5;
+  Op gemm, permute, next_permute;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  permute.kind = next_permute.kind = OpKind::PERMUTE;
+  gemm.id = 0, permute.id = 1, next_permute.id = 2;
+  gemm.gpu = permute.gpu = next_permute.gpu = 0;
+  ComputeStreams streams(1, model);
+  std::vector<Retimed> retimed;
+  const std::int32_t gpus[] = {0};
+  streams.communication_begins(gpus, 0.0, retimed);
+  EXPECT_EQ(streams.schedule(permute, 2.0, 0.0, retimed), std::make_pair(0.0, 4.0));  // at half rate
+  streams.communication_ends(0, 1.0, retimed);  // 1.5 s of work left at full rate
+  ASSERT_EQ(retimed.size(), 1u);
+  EXPECT_DOUBLE_EQ(retimed[0].end_s, 2.5);
+  retimed.clear();
+  EXPECT_EQ(streams.schedule(next_permute, 1.0, 3.0, retimed), std::make_pair(3.0, 4.0));
+  // Beside the second only: D = 1 + 0.5 x 0.5 D = 4/3 s, of which 2/3 s of its work.
+  const auto [start, end] = streams.schedule(gemm, 1.0, 3.0, retimed);
+  EXPECT_DOUBLE_EQ(start, 3.0);
+  EXPECT_NEAR(end, 3.0 + 4.0 / 3.0, 1e-9);
+  ASSERT_EQ(retimed.size(), 1u);
+  EXPECT_EQ(retimed[0].op, next_permute.id);
+  EXPECT_NEAR(retimed[0].end_s, 3.0 + 4.0 / 3.0 + 1.0 / 3.0, 1e-9);
+}
+
 TEST(Engines, PipeliningOverlapsButNeverBeatsTheBusiestResource) {
   const Layer layer;
   const Plan none = layer.plan("none"), fixed = layer.plan("fixed:4");

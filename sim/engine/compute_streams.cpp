@@ -41,7 +41,7 @@ double ComputeStreams::slow_memory_kernels(std::int32_t gpu, double begin, doubl
     k.full_from_s = std::min(begin + span, end);
     if (end == k.end_s) continue;
     k.end_s = end;
-    move_end(gpu, k.stream, k.op, end, now, retimed);
+    move_end(gpu, k.stream, k.op, end, now, retimed);  // its record kept in step with its queue entry
   }
   return beside_total;
 }
@@ -111,12 +111,18 @@ void ComputeStreams::retime(std::int32_t gpu, double now, std::vector<Retimed>& 
       }
       shift = end - s.end_s;
       if (start != s.start_s || end != s.end_s) retimed.push_back({s.op, start, end});
+      follow_memory_kernel(gpu, s.op, start - s.start_s, end);
       s.start_s = start;
       s.end_s = end;
       s.rate = rate;
     }
     free_at_[gpu][role] += shift;
   }
+}
+
+void ComputeStreams::follow_memory_kernel(std::int32_t gpu, std::int32_t id, double start_shift_s, double end_s) {
+  for (MemoryKernel& k : memory_kernels_[gpu])
+    if (k.op == id) k.full_from_s = std::min(k.full_from_s + start_shift_s, end_s), k.end_s = end_s;
 }
 
 void ComputeStreams::set_end(const Op& op, double end_s, double now, std::vector<Retimed>& retimed) {
@@ -136,8 +142,7 @@ void ComputeStreams::move_end(std::int32_t gpu, StreamRole role, std::int32_t id
     const double start = std::max({it->ready_s, now, it->start_s + shift});
     const double end = start + (it->end_s - it->start_s);
     shift = end - it->end_s;
-    for (MemoryKernel& k : memory_kernels_[gpu])  // a memory kernel moved whole, its stretch as priced
-      if (k.op == it->op) k.full_from_s += start - it->start_s, k.end_s = end;
+    follow_memory_kernel(gpu, it->op, start - it->start_s, end);
     it->start_s = start;
     it->end_s = end;
     retimed.push_back({it->op, start, end});

@@ -21,7 +21,8 @@
 // and its stream's queue move later; its next op when it is held), so the charge does not depend
 // on which of the two became ready first. Moved ends are Retimed, as for communication. Not
 // followed: compute work queued after a kernel was scheduled beside earlier compute work (that
-// part runs at its alone rate), and retimings by communication (the kernel keeps its stretch).
+// part runs at its alone rate); a retiming by communication moves a kernel's end, not the stretch
+// it was priced with.
 // rho = 1: spans as alone, only the compute stream charged.
 #pragma once
 
@@ -89,6 +90,9 @@ class ComputeStreams {
   /// compute op running at `at` ends that much later (and the ops queued behind it start later;
   /// appended to `retimed`), or, when it is held by a streaming producer, the stream's next op.
   void charge_compute_stream(std::int32_t gpu, double at, double charge_s, double now, std::vector<Retimed>& retimed);
+  /// Memory kernel `id`'s record (if it is one) follows its queue entry: started start_shift_s
+  /// later, now ending at end_s (a retiming by communication or by the op before it).
+  void follow_memory_kernel(std::int32_t gpu, std::int32_t id, double start_shift_s, double end_s);
   /// set_end of op `id` on `gpu`'s stream `role`.
   void move_end(std::int32_t gpu, StreamRole role, std::int32_t id, double end_s, double now, std::vector<Retimed>& retimed);
   double rate_of(std::int32_t gpu, bool slowable) const {
