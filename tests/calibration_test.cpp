@@ -110,6 +110,23 @@ TEST(CalibrationFit, LinearCostIsExactOnExactPoints) {
   EXPECT_NEAR(single.rate, 1e12, 1.0);
 }
 
+// Runs of `partition` at each of `s`'s loads, every op timed one after the other at `known`'s
+// price (each ran alone), appended to `s`.
+void add_sequential_runs(SyntheticRuns& s, const char* partition, const CostModel& known) {
+  s.plans.reserve(s.plans.size() + s.scenarios.size());
+  for (const auto& scenario : s.scenarios) {
+    s.plans.push_back(scenario->plan("contiguous", partition));
+    const Plan& plan = s.plans.back().plan;
+    Timeline t = timeline_for(plan, "synthetic");
+    double now = 0.0;
+    for (const Op& op : plan.ops()) {
+      t.ops[op.id].start_s = now;
+      now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
+    }
+    s.timelines.push_back(std::move(t));
+  }
+}
+
 // The chunked Plans' memory kernels moved beside the expert GEMMs of other chunks, each such GEMM
 // `interference` x the kernel's time longer (and everything after it later): what a GPU measures
 // when the two share it (compute_streams.hpp).
@@ -169,19 +186,8 @@ TEST(CalibrationFit, RecoversKnownParametersFromNoisyMeasurements) {
 TEST(CalibrationFit, TakesOpsOnAShareOfTheSmsBackToTheTablesUnit) {
   const CostModel known = known_model();
   SyntheticRuns s = synthetic_runs(known, 0.002);
-  s.plans.reserve(s.plans.size() + s.scenarios.size());
-  for (const auto& scenario : s.scenarios) {
-    s.plans.push_back(scenario->plan("contiguous", "fine"));
-    const Plan& plan = s.plans.back().plan;
-    ASSERT_LT(cublas_expert_sm_fraction(plan), 0.9);  // a share the 1% tolerance below would see
-    Timeline t = timeline_for(plan, "synthetic");
-    double now = 0.0;
-    for (const Op& op : plan.ops()) {
-      t.ops[op.id].start_s = now;
-      now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
-    }
-    s.timelines.push_back(std::move(t));
-  }
+  add_sequential_runs(s, "fine", known);
+  ASSERT_LT(cublas_expert_sm_fraction(s.plans.back().plan), 0.9);  // a share the 1% tolerance below would see
   const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
   const ShapeCosts* table = fit.model.shape(1024, 2048);
   ASSERT_NE(table, nullptr);
@@ -272,18 +278,7 @@ TEST(CalibrationFit, FitsTheFusedKernelsScalesApartFromTheTables) {
   known.shapes[0].fused = {{8, {MeasuredCurve{{64, 1.4}, {1024, 1.05}}, MeasuredCurve{{64, 1.2}},
                                 MeasuredCurve{{64, 1.3}, {1024, 1.5}}, MeasuredCurve{}}},
                            {16, {MeasuredCurve{{64, 0.9}}, MeasuredCurve{}, MeasuredCurve{}, MeasuredCurve{}}}};
-  for (const auto& scenario : s.scenarios)
-    for (const char* partition : {"comet:8", "comet:16"}) {
-      s.plans.push_back(scenario->plan("contiguous", partition));
-      const Plan& plan = s.plans.back().plan;
-      Timeline t = timeline_for(plan, "synthetic");
-      double now = 0.0;
-      for (const Op& op : plan.ops()) {
-        t.ops[op.id].start_s = now;
-        now = t.ops[op.id].end_s = now + compute_time_s(plan, op, known);
-      }
-      s.timelines.push_back(std::move(t));
-    }
+  for (const char* partition : {"comet:8", "comet:16"}) add_sequential_runs(s, partition, known);
   const CalibrationFit fit = fit_cost_model(s.runs(), CostModel::defaults_for("h200"), 0.0);
   const ShapeCosts* table = fit.model.shape(1024, 2048);
   ASSERT_NE(table, nullptr);
