@@ -333,11 +333,13 @@ TEST(CalibrationFile, RoundTripsEveryFigure) {
   m.fit_quality = {{"expert forward H1024 F2048", 9, 0.004, 0.02}};
   m.link_efficiency[0] = 0.6123456789;
   m.fused_block_Bps = 31.25e9;
+  m.memory_kernel_rate_beside_compute = 0.29931217475510985;
   m.shapes[0].fused = {{8, {MeasuredCurve{{64, 1.4123456789}, {1024, 1.05}}, MeasuredCurve{}, MeasuredCurve{{256, 1.3}}, MeasuredCurve{}}},
                        {16, {MeasuredCurve{}, MeasuredCurve{{64, 0.9}}, MeasuredCurve{}, MeasuredCurve{}}}};
   const std::string text = cost_model_yaml(m);
   const CostModel back = load_cost_model_text(text, "round-trip.yaml");
   EXPECT_EQ(cost_model_yaml(back), text);
+  EXPECT_EQ(back.memory_kernel_rate_beside_compute, m.memory_kernel_rate_beside_compute);
   for (std::size_t i = 0; i < m.kernel_costs.size(); ++i) {
     ASSERT_EQ(back.kernel_costs[i].has_value(), m.kernel_costs[i].has_value()) << i;
     if (m.kernel_costs[i]) {
@@ -371,6 +373,8 @@ TEST(CalibrationFile, BadFilesNameFileLineKeyAndValue) {
       {"kernels:\n  permute_forward: {overhead: 1us, rate: -1TB/s}\n", "'kernels.permute_forward.rate': value '-1TB/s'"},
       {"provenance: {gpu_name: x, colour: red}\n", "'provenance.colour'"},
       {"fused_block_bandwidth: 25GB\n", "bad.yaml:2:24: 'fused_block_bandwidth': value '25GB'"},
+      {"memory_kernel_rate_beside_compute: 0\n", "bad.yaml:2:36: 'memory_kernel_rate_beside_compute': value '0'"},
+      {"memory_kernel_rate_beside_compute: 1.5\n", "bad.yaml:2:36: 'memory_kernel_rate_beside_compute': value '1.5'"},
       {"kernels:\n  gate_forward: {overhead: 1us, rate: 1e14}\n  gate_forward: {overhead: 2us, rate: 1e14}\n",
        "bad.yaml:4:3: 'kernels': value 'gate_forward': each op kind once"},
       {"shapes:\n  - {hidden: 64, ffn: 128, fused_scale: [{blocks: 8, forward_up: [[64, 1.2]]}]}\n",

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "a2a_footprint.hpp"
 #include "analytical_engine.hpp"
@@ -425,6 +426,39 @@ TEST(ComputeStreams, MemoryKernelsBesideComputeWorkRunAtTheirRateThereAndChargeI
     expect_span(streams.schedule(gemm, 1.0, 0.0, retimed), 11.0, 12.0);
     EXPECT_TRUE(retimed.empty());
   }
+}
+
+// A side stream's queued kernels run one after another beside a compute op: one chain of work
+// (rho = alpha = 0.5: two 1 s permutes and a 2 s GEMM, D = 2 + 0.5 x 0.5 D = 8/3 s); and at
+// rho = alpha = 1 the span is the exact fixed point (all of the kernel's work beside it).
+TEST(ComputeStreams, QueuedMemoryKernelsRunAsOneChainBesideAComputeOp) {
+  CostModel model = CostModel::defaults_for("h200");
+  model.memory_kernel_interference = 0.5;
+  model.memory_kernel_rate_beside_compute = 0.5;
+  Op gemm, first, second;
+  gemm.kind = OpKind::EXPERT_GEMM;
+  first.kind = second.kind = OpKind::PERMUTE;
+  gemm.id = 0, first.id = 1, second.id = 2;
+  gemm.gpu = first.gpu = second.gpu = 0;
+  {
+    ComputeStreams streams(1, model);
+    std::vector<Retimed> retimed;
+    EXPECT_EQ(streams.schedule(first, 1.0, 0.0, retimed), std::make_pair(0.0, 1.0));
+    EXPECT_EQ(streams.schedule(second, 1.0, 0.0, retimed), std::make_pair(1.0, 2.0));
+    const auto [start, end] = streams.schedule(gemm, 2.0, 0.0, retimed);
+    EXPECT_DOUBLE_EQ(start, 0.0);
+    EXPECT_NEAR(end, 8.0 / 3.0, 1e-12);
+    std::map<std::int32_t, double> ends;
+    for (const Retimed& r : retimed) ends[r.op] = r.end_s;
+    EXPECT_NEAR(ends.at(first.id), 2.0, 1e-12);                      // 1 s of work at 0.5
+    EXPECT_NEAR(ends.at(second.id), 8.0 / 3.0 + 2.0 / 3.0, 1e-12);  // 1/3 s beside, 2/3 s after
+  }
+  model.memory_kernel_interference = model.memory_kernel_rate_beside_compute = 1.0;
+  ComputeStreams streams(1, model);
+  std::vector<Retimed> retimed;
+  streams.schedule(first, 2.0, 0.0, retimed);
+  EXPECT_EQ(streams.schedule(gemm, 1.0, 0.5, retimed), std::make_pair(0.5, 3.0));  // its last 1.5 s charged
+  EXPECT_TRUE(retimed.empty());  // at rate 1 the kernel ends as it was
 }
 
 // A memory kernel slowed by communication and sped up when it ends: its priced span follows, so

@@ -129,7 +129,8 @@ CostModel read_cost_model(const YamlValue& root, const std::string& file) {
   // engines that let memory kernels overlap for free (0), which its Plans must be rebuilt with.
   const auto interference = map.optional("memory_kernel_interference");
   model.memory_kernel_interference = interference ? interference->as_number(0.0, 10.0) : 0.0;
-  // A file without it predates it: its engines ran memory kernels at their alone rate (1).
+  // A file without it predates it: its engines ran memory kernels at their alone rate (1). (Its
+  // interference is now also charged for the kernels' overlap with the compute op's extension.)
   if (auto v = map.optional("memory_kernel_rate_beside_compute")) model.memory_kernel_rate_beside_compute = v->as_number(0.01, 1.0);
   // Not measured by `comet calibrate` yet (comet_gpu_bench --sections fused measures it): absent, the default.
   if (auto v = map.optional("fused_block_bandwidth")) model.fused_block_Bps = v->as_quantity(Dimension::BYTES_PER_SECOND);

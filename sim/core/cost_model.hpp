@@ -132,7 +132,7 @@ struct CostModel {
   /// Share of its alone rate a memory kernel (permute, unpermute) runs at while compute work of
   /// its GPU runs beside it (compute_streams.hpp): its blocks wait for the SMs the GEMMs hold, so
   /// its span stretches, while the compute stream pays memory_kernel_interference for its work.
-  /// In (0, 1]; 1 = spans as alone. Measured by calibration (the median, over the memory kernels
+  /// In [0.01, 1] (the fit keeps it at 0.02 or more); 1 = spans as alone. Measured by calibration (the median, over the memory kernels
   /// that ran beside compute work, of the rate their measured spans imply). Datasheet default 1.
   double memory_kernel_rate_beside_compute = 1.0;
   /// Bytes per second one transfer block of COMET's fused kernels moves (a dispatch copy block or

@@ -1,6 +1,7 @@
 #include "compute_streams.hpp"
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace comet {
@@ -14,35 +15,63 @@ double ComputeStreams::slow_memory_kernels(std::int32_t gpu, double begin, doubl
   auto& kernels = memory_kernels_[gpu];
   std::erase_if(kernels, [&](const MemoryKernel& k) { return k.end_s <= begin; });
   const double rho = model_.memory_kernel_rate_beside_compute, alpha = model_.memory_kernel_interference;
-  // Each kernel's alone work left from where the compute op meets it, done at rho while the op
-  // runs, whose span is its own work plus alpha x that work: the fixed point of the span
-  // (increasing, and bounded by every kernel's whole work).
-  auto beside_s = [&](const MemoryKernel& k, double span) {
-    const double from = std::max(k.full_from_s, begin);
-    return std::clamp(rho * (begin + span - from), 0.0, std::max(0.0, k.end_s - from));
+  // A side stream's kernels run one after another: one chain of alone work from where the compute
+  // op meets its first (records are kept in schedule order, which is each stream's queue order).
+  struct Chain {
+    double from = 0.0, left = 0.0;
+    std::vector<std::size_t> members;
   };
-  double span = work_s;
-  for (int round = 0; round < 200; ++round) {
+  std::array<Chain, NUM_STREAM_ROLES> chains;
+  for (std::size_t i = 0; i < kernels.size(); ++i) {
+    const double from = std::max(kernels[i].full_from_s, begin), left = kernels[i].end_s - from;
+    if (!(left > 0.0)) continue;
+    Chain& c = chains[static_cast<std::size_t>(kernels[i].stream)];
+    if (c.members.empty()) c.from = from;
+    c.left += left;
+    c.members.push_back(i);
+  }
+  // The op's span D is its own work plus alpha x the chains' work done at rho beside it: the least
+  // fixed point of a non-decreasing piecewise-linear function, found segment by segment between
+  // the points where a chain starts or runs out beside it.
+  auto span_of = [&](double d) {
     double beside = 0.0;
-    for (const MemoryKernel& k : kernels) beside += beside_s(k, span);
-    const double next = work_s + alpha * beside;
-    if (next - span <= 1e-12 * next) {
-      span = next;
+    for (const Chain& c : chains) beside += std::clamp(rho * (begin + d - c.from), 0.0, c.left);
+    return work_s + alpha * beside;
+  };
+  std::vector<double> corners;
+  for (const Chain& c : chains)
+    if (!c.members.empty()) corners.insert(corners.end(), {c.from - begin, c.from - begin + c.left / rho});
+  std::sort(corners.begin(), corners.end());
+  double span = work_s, value = span_of(span);
+  for (double corner : corners) {
+    if (value <= span || corner <= span) continue;
+    const double at_corner = span_of(corner);
+    if (at_corner <= corner) {  // crosses within [span, corner], where the function is linear
+      const double slope = (at_corner - value) / (corner - span);
+      span += (value - span) / (1.0 - slope);
+      value = span;
       break;
     }
-    span = next;
+    span = corner, value = at_corner;
   }
+  span = std::max(span, value);  // past the last corner the function is constant
+  // Each chain's kernels in order: at rho while the op runs (until begin + span), then alone.
+  const double until = begin + span;
   double beside_total = 0.0;
-  for (MemoryKernel& k : kernels) {
-    const double from = std::max(k.full_from_s, begin), left = k.end_s - from, beside = beside_s(k, span);
-    if (!(beside > 0.0)) continue;
-    beside_total += beside;
-    const double end = beside < left ? begin + span + (left - beside) : from + left / rho;
-    k.full_from_s = std::min(begin + span, end);
-    if (end == k.end_s) continue;
-    k.end_s = end;
-    move_end(gpu, k.stream, k.op, end, now, retimed);  // its record kept in step with its queue entry
+  std::vector<std::pair<std::size_t, std::pair<double, double>>> moved;  // record, (full_from, end)
+  for (const Chain& c : chains) {
+    double t = c.from;
+    for (std::size_t i : c.members) {
+      const double start = t, left = kernels[i].end_s - std::max(kernels[i].full_from_s, begin);
+      const double doable = std::max(0.0, rho * (until - t));
+      t = left <= doable ? t + left / rho : std::max(t, until) + (left - doable);
+      beside_total += std::min(left, doable);
+      moved.push_back({i, {std::clamp(until, start, t), t}});
+    }
   }
+  for (const auto& [i, times] : moved)  // in order, so each move carries the kernels behind it
+    if (times.second != kernels[i].end_s) move_end(gpu, kernels[i].stream, kernels[i].op, times.second, now, retimed);
+  for (const auto& [i, times] : moved) kernels[i].full_from_s = times.first, kernels[i].end_s = times.second;
   return beside_total;
 }
 
