@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "fused_expert_ops.hpp"
+#include "op_costs.hpp"
 #include "path_costs.hpp"
 #include "token_layout.hpp"
 #include "topology_builders.hpp"
@@ -60,7 +61,8 @@ CalibrationResult run_calibration(const CalibrationRequest& r) {
         l.plans.push_back(std::make_unique<BuiltPlan>(calibration_plan(l.scenario, l.topology, l.costs, r.base, partition)));
         l.layouts.push_back(std::make_unique<TokenLayout>(l.plans.back()->chunks.front().parts, l.plans.back()->placement, m.top_k,
                                                           r.options.seed));
-        jobs.push_back({partition, &l.plans.back()->plan, l.layouts.back().get(), 1.0});
+        // The cuBLAS SM share a validation of the same Plan runs with (1 for every partition calibrated today).
+        jobs.push_back({partition, &l.plans.back()->plan, l.layouts.back().get(), cublas_expert_sm_fraction(l.plans.back()->plan)});
       }
       if (r.progress)
         r.progress(fmt::format("measuring {} ({} H{} F{}, {} experts) at {} tokens/GPU: {} Plans", base.name, m.preset, m.hidden,
