@@ -328,17 +328,30 @@ TEST(Engines, AnAllToAllPaysPerMessageForTheGpuThatPostsTheMost) {
   }
 }
 
+// An expert GEMM and two permutes (another stream) on GPU 0, ops 0, 1 and 2, and a model with
+// the given memory-kernel interference and rate beside compute work.
+struct GemmAndPermutes {
+  Op gemm, first, second;
+  GemmAndPermutes() {
+    gemm.kind = OpKind::EXPERT_GEMM;
+    first.kind = second.kind = OpKind::PERMUTE;
+    gemm.id = 0, first.id = 1, second.id = 2;
+    gemm.gpu = first.gpu = second.gpu = 0;
+  }
+};
+CostModel memory_kernel_model(double interference, double rate_beside_compute) {
+  CostModel model = CostModel::defaults_for("h200");
+  model.memory_kernel_interference = interference;
+  model.memory_kernel_rate_beside_compute = rate_beside_compute;
+  return model;
+}
+
 // A permute beside a GEMM (another stream of the GPU) costs the compute stream
 // memory_kernel_interference x their overlap, whichever of the two was scheduled first.
 TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {
-  CostModel model = CostModel::defaults_for("h200");
-  model.memory_kernel_interference = 0.5;
-  ASSERT_EQ(model.memory_kernel_rate_beside_compute, 1.0);  // spans as alone
-  Op gemm, permute;
-  gemm.kind = OpKind::EXPERT_GEMM;
-  permute.kind = OpKind::PERMUTE;
-  gemm.gpu = permute.gpu = 0;
-  gemm.id = 0, permute.id = 1;
+  CostModel model = memory_kernel_model(0.5, 1.0);  // spans as alone
+  const GemmAndPermutes ops;
+  const Op &gemm = ops.gemm, &permute = ops.first;
   ASSERT_NE(stream_of(gemm), stream_of(permute));
   std::vector<Retimed> retimed;
   {  // the permute first: the GEMM scheduled over it is longer by 0.5 x 2 s
@@ -375,14 +388,9 @@ TEST(ComputeStreams, MemoryKernelsBesideTheComputeStreamCostItTheirOverlap) {
 // longer (the kernel at rho beside that too); past the compute work, at its alone rate. Closed
 // forms with rho = 0.4, in either order.
 TEST(ComputeStreams, MemoryKernelsBesideComputeWorkRunAtTheirRateThereAndChargeItTheirWork) {
-  CostModel model = CostModel::defaults_for("h200");
-  model.memory_kernel_interference = 0.5;
-  model.memory_kernel_rate_beside_compute = 0.4;
-  Op gemm, permute;
-  gemm.kind = OpKind::EXPERT_GEMM;
-  permute.kind = OpKind::PERMUTE;
-  gemm.gpu = permute.gpu = 0;
-  gemm.id = 0, permute.id = 1;
+  const CostModel model = memory_kernel_model(0.5, 0.4);
+  const GemmAndPermutes ops;
+  const Op &gemm = ops.gemm, &permute = ops.first;
   auto expect_span = [](std::pair<double, double> got, double start, double end) {
     EXPECT_NEAR(got.first, start, 1e-9);
     EXPECT_NEAR(got.second, end, 1e-9);
@@ -432,14 +440,9 @@ TEST(ComputeStreams, MemoryKernelsBesideComputeWorkRunAtTheirRateThereAndChargeI
 // (rho = alpha = 0.5: two 1 s permutes and a 2 s GEMM, D = 2 + 0.5 x 0.5 D = 8/3 s); and at
 // rho = alpha = 1 the span is the exact fixed point (all of the kernel's work beside it).
 TEST(ComputeStreams, QueuedMemoryKernelsRunAsOneChainBesideAComputeOp) {
-  CostModel model = CostModel::defaults_for("h200");
-  model.memory_kernel_interference = 0.5;
-  model.memory_kernel_rate_beside_compute = 0.5;
-  Op gemm, first, second;
-  gemm.kind = OpKind::EXPERT_GEMM;
-  first.kind = second.kind = OpKind::PERMUTE;
-  gemm.id = 0, first.id = 1, second.id = 2;
-  gemm.gpu = first.gpu = second.gpu = 0;
+  CostModel model = memory_kernel_model(0.5, 0.5);
+  const GemmAndPermutes ops;
+  const Op &gemm = ops.gemm, &first = ops.first, &second = ops.second;
   {
     ComputeStreams streams(1, model);
     std::vector<Retimed> retimed;
@@ -464,15 +467,10 @@ TEST(ComputeStreams, QueuedMemoryKernelsRunAsOneChainBesideAComputeOp) {
 // A memory kernel slowed by communication and sped up when it ends: its priced span follows, so
 // compute work after its real end neither pays for it nor moves it.
 TEST(ComputeStreams, AMemoryKernelRetimedByCommunicationIsFollowed) {
-  CostModel model = CostModel::defaults_for("h200");
+  CostModel model = memory_kernel_model(0.5, 0.5);
   model.comm_sm_share = 0.5;
-  model.memory_kernel_interference = 0.5;
-  model.memory_kernel_rate_beside_compute = 0.5;
-  Op gemm, permute, next_permute;
-  gemm.kind = OpKind::EXPERT_GEMM;
-  permute.kind = next_permute.kind = OpKind::PERMUTE;
-  gemm.id = 0, permute.id = 1, next_permute.id = 2;
-  gemm.gpu = permute.gpu = next_permute.gpu = 0;
+  const GemmAndPermutes ops;
+  const Op &gemm = ops.gemm, &permute = ops.first, &next_permute = ops.second;
   ComputeStreams streams(1, model);
   std::vector<Retimed> retimed;
   const std::int32_t gpus[] = {0};
